@@ -1,0 +1,52 @@
+"""Request/response bookkeeping over the host channel, independent of how frames travel.
+
+The container backend feeds results in from a reader thread; the embedded backend from JavaScript
+on the same thread. Both call `deliver` (or `deliver_threadsafe`) with `rpc_result` frames.
+"""
+import asyncio
+import itertools
+
+
+class HostChannel:
+    def __init__(self, send, loop):
+        self._send = send
+        self._loop = loop
+        self._pending = {}
+        self._ids = itertools.count(1)
+        self._closed = None
+
+    async def request(self, frame):
+        """Send `frame` with a fresh id and wait for the host's `rpc_result`."""
+        if self._closed is not None:
+            raise self._closed
+        request_id = next(self._ids)
+        future = self._loop.create_future()
+        self._pending[request_id] = future
+        try:
+            self._send(dict(frame, id=request_id))
+            return await future
+        finally:
+            self._pending.pop(request_id, None)
+
+    def deliver(self, frame):
+        future = self._pending.get(frame.get("id"))
+        if future is None or future.done():
+            return
+        if frame.get("ok"):
+            future.set_result(frame.get("value"))
+        else:
+            from mcp import ToolError
+
+            future.set_exception(ToolError(frame.get("error") or "tool call failed", code=frame.get("code")))
+
+    def deliver_threadsafe(self, frame):
+        self._loop.call_soon_threadsafe(self.deliver, frame)
+
+    def close_threadsafe(self, error):
+        self._loop.call_soon_threadsafe(self._close, error)
+
+    def _close(self, error):
+        self._closed = error
+        for future in list(self._pending.values()):
+            if not future.done():
+                future.set_exception(error)

@@ -1,0 +1,83 @@
+"""Runs one user program: top-level await, REPL-style display of a final expression, short tracebacks."""
+import ast
+import inspect
+import linecache
+import os
+import sys
+import traceback
+
+_RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+PROGRAM_NAME = "<run_python>"
+TRACEBACK_FRAMES = 12
+_TOP_LEVEL_AWAIT = getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0x2000)
+
+
+class Failure:
+    """How a program failed: `error` is one line (`Type: message`), `traceback` the user-facing frames."""
+
+    def __init__(self, error, traceback_text):
+        self.error = error
+        self.traceback = traceback_text
+
+
+async def _evaluate(code_object, namespace):
+    result = eval(code_object, namespace)
+    if code_object.co_flags & inspect.CO_COROUTINE:
+        result = await result
+    return result
+
+
+async def execute(code, namespace):
+    """Run `code` in `namespace`; return None on success or a Failure."""
+    linecache.cache[PROGRAM_NAME] = (len(code), None, code.splitlines(True), PROGRAM_NAME)
+    try:
+        tree = ast.parse(code, PROGRAM_NAME, "exec")
+        final_expression = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            final_expression = ast.Expression(tree.body.pop().value)
+        body = compile(tree, PROGRAM_NAME, "exec", flags=_TOP_LEVEL_AWAIT, dont_inherit=True)
+        tail = None
+        if final_expression is not None:
+            tail = compile(final_expression, PROGRAM_NAME, "eval", flags=_TOP_LEVEL_AWAIT, dont_inherit=True)
+    except SyntaxError as error:
+        lines = traceback.format_exception_only(type(error), error)
+        return Failure(lines[-1].strip(), "".join(lines))
+
+    try:
+        await _evaluate(body, namespace)
+        if tail is not None:
+            value = await _evaluate(tail, namespace)
+            # Like a notebook cell: a final expression's value is shown, so `await tool()` needs no print.
+            if value is not None:
+                print(repr(value))
+        return None
+    except SystemExit as error:
+        if error.code in (None, 0):
+            return None
+        return Failure("SystemExit: %s" % (error.code,), "")
+    except BaseException as error:  # noqa: BLE001 - every failure of user code is reported, never raised
+        return describe_failure(error)
+
+
+def describe_failure(error):
+    tb = error.__traceback__
+    # Drop the runtime's own frames: the user only needs frames from their program and below.
+    while tb is not None and tb.tb_frame.f_code.co_filename != PROGRAM_NAME:
+        tb = tb.tb_next
+    # ...and the runtime's frames below them (tool proxies), which say nothing about the user's bug.
+    frames = [f for f in traceback.extract_tb(tb) if not f.filename.startswith(_RUNTIME_DIR)]
+    frames = traceback.StackSummary.from_list(frames[-TRACEBACK_FRAMES:])
+    summary = traceback.format_exception_only(type(error), error)[-1].strip()
+    lines = ["Traceback (most recent call last):\n"] if frames else []
+    lines += frames.format()
+    lines += traceback.format_exception_only(type(error), error)
+    return Failure(summary, "".join(lines))
+
+
+def flush_std_streams():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - user code may have replaced or closed the stream
+            pass

@@ -1,0 +1,162 @@
+"""Builds the globals a program runs in, with every granted server's tools as async functions.
+
+Three ways to reach a tool, all the same function object:
+`mcp_servers["name"].tool`, `mcp_<alias>.tool`, and `from mcp.servers.<alias> import tool`.
+"""
+import builtins
+import inspect
+import keyword
+import sys
+import types
+import typing
+
+import mcp
+import mcp.servers
+
+_JSON_TYPES = {
+    "string": str,
+    "integer": int,
+    "number": float,
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+    "null": type(None),
+}
+
+
+def _annotation(schema):
+    kind = schema.get("type") if isinstance(schema, dict) else None
+    if isinstance(kind, list):
+        types_ = [_JSON_TYPES[k] for k in kind if k in _JSON_TYPES]
+        if not types_:
+            return typing.Any
+        return typing.Union[tuple(types_)] if len(types_) > 1 else types_[0]
+    return _JSON_TYPES.get(kind, typing.Any)
+
+
+def _type_name(annotation):
+    if annotation is typing.Any:
+        return "any"
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
+def _signature_and_docs(tool):
+    schema = tool.get("inputSchema") or {}
+    properties = schema.get("properties") or {}
+    required = [name for name in schema.get("required") or [] if name in properties]
+    optional = [name for name in properties if name not in required]
+    parameters = []
+    docs = []
+    unnamed = []
+    for name in required + optional:
+        prop = properties.get(name) if isinstance(properties.get(name), dict) else {}
+        if not name.isidentifier() or keyword.iskeyword(name):
+            unnamed.append(name)
+            continue
+        annotation = _annotation(prop)
+        is_required = name in required
+        if is_required:
+            parameter = inspect.Parameter(
+                name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation
+            )
+        else:
+            parameter = inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=prop.get("default")
+            )
+        parameters.append(parameter)
+        line = "    %s (%s%s)" % (name, _type_name(annotation), "" if is_required else ", optional")
+        description = " ".join(str(prop.get("description") or "").split())
+        docs.append(line + (": " + description if description else ""))
+    # Keyword-only parameters must follow positional ones; required names were listed first.
+    parameters.sort(key=lambda p: p.kind)
+    extra = None
+    if unnamed:
+        # Properties that are not Python identifiers are still reachable, as **extra keyword arguments.
+        extra = "arguments" if "arguments" not in properties else "more_arguments"
+        parameters.append(inspect.Parameter(extra, inspect.Parameter.VAR_KEYWORD))
+        docs.append("    **%s: %s" % (extra, ", ".join(unnamed)))
+    return inspect.Signature(parameters), docs, extra
+
+
+def make_tool_function(server, tool, channel):
+    signature, param_docs, extra = _signature_and_docs(tool)
+    server_name = server["name"]
+    tool_name = tool["name"]
+    alias = tool.get("alias") or tool_name
+
+    async def call_tool(*args, **kwargs):
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as error:
+            raise TypeError("%s.%s(): %s" % (server["alias"], alias, error)) from None
+        # Only what the caller passed is sent: omitted optional arguments keep the server's defaults.
+        arguments = dict(bound.arguments)
+        if extra is not None:
+            arguments.update(arguments.pop(extra, {}))
+        try:
+            return await channel.request({"type": "rpc", "server": server_name, "tool": tool_name, "args": arguments})
+        except mcp.ToolError as error:
+            error.server, error.tool = server_name, tool_name
+            raise
+
+    description = (tool.get("description") or "").strip()
+    doc = description or "Call %s on %s." % (tool_name, server_name)
+    if param_docs:
+        doc += "\n\nArgs:\n" + "\n".join(param_docs)
+    doc += "\n\nMCP tool %r of server %r." % (tool_name, server_name)
+    call_tool.__name__ = alias
+    call_tool.__qualname__ = "%s.%s" % (server["alias"], alias)
+    call_tool.__doc__ = doc
+    call_tool.__signature__ = signature
+    call_tool.__module__ = "mcp.servers." + server["alias"]
+    return call_tool
+
+
+class ServerModule(types.ModuleType):
+    """A granted server: tools as attributes (by alias) and items (by original name)."""
+
+    def __init__(self, server, tools):
+        super().__init__("mcp.servers." + server["alias"], server.get("description") or None)
+        self.__server_name__ = server["name"]
+        self.__tools_by_name = {}
+        for tool, function in tools:
+            setattr(self, function.__name__, function)
+            self.__tools_by_name[tool["name"]] = function
+        self.__all__ = sorted(function.__name__ for _, function in tools)
+
+    def __getitem__(self, tool_name):
+        try:
+            return self.__tools_by_name[tool_name]
+        except KeyError:
+            raise KeyError(
+                "server %r has no tool %r; it has: %s"
+                % (self.__server_name__, tool_name, ", ".join(sorted(self.__tools_by_name)) or "none")
+            ) from None
+
+    def __repr__(self):
+        return "<MCP server %r: %d tools>" % (self.__server_name__, len(self.__all__))
+
+
+class ServerMap(dict):
+    def __missing__(self, name):
+        raise KeyError(
+            "server %r is not granted to this run; granted: %s. Pass it in run_python's `servers`."
+            % (name, ", ".join(sorted(self)) or "none")
+        )
+
+
+def build_namespace(servers, channel):
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    granted = ServerMap()
+    for server in servers:
+        tools = [(tool, make_tool_function(server, tool, channel)) for tool in server.get("tools") or []]
+        module = ServerModule(server, tools)
+        sys.modules[module.__name__] = module
+        setattr(mcp.servers, server["alias"], module)
+        granted[server["name"]] = module
+        namespace["mcp_" + server["alias"]] = module
+    namespace["mcp_servers"] = granted
+    namespace["mcp"] = mcp
+    return namespace

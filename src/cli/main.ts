@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+/** Command-line entry and composition root. stdout belongs to MCP in `serve`; logs go to stderr. */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { imageExists } from '../sandbox/container/engine-probe.js';
+import { selectRuntime } from '../sandbox/select.js';
+import { formatOutcomeText, structuredOutcome } from '../server/format.js';
+import { createBridgeServer } from '../server/server.js';
+import { BridgeError, errorMessage } from '../shared/errors.js';
+import { createLogger, type Logger } from '../shared/logger.js';
+import { composeBridge } from './compose.js';
+import { helpText } from './help.js';
+import { loadSettings, type Settings } from './settings.js';
+
+const VERSION: string = JSON.parse(
+  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+).version;
+/** Shutdown must finish; if removing sandboxes hangs, exit anyway after this long. */
+const SHUTDOWN_DEADLINE_MS = 15_000;
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const first = argv[0];
+  const command = first && !first.startsWith('-') ? first : 'serve';
+  const rest = command === first ? argv.slice(1) : argv;
+  if (command === 'help' || rest[0] === '--help' || rest[0] === '-h') {
+    process.stdout.write(helpText(VERSION));
+    return 0;
+  }
+  if (rest[0] === '--version' || rest[0] === '-V') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const settings = loadSettings();
+  const logger = createLogger(settings.logLevel);
+  switch (command) {
+    case 'serve':
+      return serve(settings, logger);
+    case 'run':
+      return runOnce(rest, settings, logger);
+    case 'doctor':
+      return doctor(settings);
+    default:
+      throw new UsageError(`unknown command '${command}'. Run \`codemode-bridge --help\` for the commands.`);
+  }
+}
+
+async function serve(settings: Settings, logger: Logger): Promise<number> {
+  const bridge = composeBridge(settings, logger);
+  const server = createBridgeServer({
+    engine: bridge.engine,
+    version: VERSION,
+    outputMode: settings.outputMode,
+    serverNames: () => bridge.directory.serverNames(),
+    logger,
+  });
+  const transport = new StdioServerTransport();
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string) => {
+    stopping ??= (async () => {
+      logger.info('shutting down', { reason });
+      setTimeout(() => {
+        logger.error('shutdown did not finish in time; exiting');
+        process.exit(1);
+      }, SHUTDOWN_DEADLINE_MS).unref();
+      await server.close().catch(() => {});
+      await bridge.close();
+      process.exit(0);
+    })();
+    return stopping;
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.stdin.once('end', () => void stop('stdin closed'));
+  process.stdin.once('close', () => void stop('stdin closed'));
+  process.on('unhandledRejection', (error) => logger.error('unhandled rejection', { error }));
+  await server.connect(transport);
+  logger.info('serving MCP on stdio', { version: VERSION });
+  bridge.sandboxes.replenish();
+  await new Promise(() => {});
+  return 0;
+}
+
+async function runOnce(args: string[], settings: Settings, logger: Logger): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      eval: { type: 'string', short: 'e' },
+      timeout: { type: 'string', short: 't' },
+      server: { type: 'string', short: 's', multiple: true },
+      json: { type: 'boolean' },
+    },
+  });
+  let code = values.eval;
+  if (code === undefined) {
+    const file = positionals[0];
+    if (file === undefined)
+      throw new UsageError('run needs code: `run -e "print(1)"`, `run script.py` or `run -`.');
+    code = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+  }
+  let timeoutMs: number | undefined;
+  if (values.timeout !== undefined) {
+    const seconds = Number(values.timeout);
+    if (!Number.isFinite(seconds) || seconds <= 0)
+      throw new UsageError(`--timeout ${values.timeout}: expected seconds > 0`);
+    timeoutMs = Math.round(seconds * 1000);
+  }
+  const bridge = composeBridge(settings, logger, { poolSize: 0 });
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  try {
+    const outcome = await bridge.engine.run(
+      { code, ...(values.server ? { servers: values.server } : {}), ...(timeoutMs ? { timeoutMs } : {}) },
+      { signal: controller.signal },
+    );
+    const text = values.json
+      ? JSON.stringify(structuredOutcome(outcome), null, 2)
+      : formatOutcomeText(outcome);
+    process.stdout.write(`${text}\n`);
+    return outcome.status === 'ok' ? 0 : 1;
+  } finally {
+    await bridge.close();
+  }
+}
+
+async function doctor(settings: Settings): Promise<number> {
+  const lines = [`codemode-bridge ${VERSION}`, `MCP_BRIDGE_RUNTIME=${settings.runtime}`];
+  let healthy = true;
+  try {
+    const selection = await selectRuntime(settings.runtime);
+    for (const probe of selection.probes) {
+      lines.push(`  ${probe.engine}: ${probe.usable ? `usable (${probe.version})` : probe.problem}`);
+    }
+    lines.push(
+      `selected: ${selection.engine}${settings.runtime === 'auto' ? ' (first usable of podman, docker)' : ''}`,
+    );
+    const present = await imageExists(selection.engine, settings.image);
+    lines.push(
+      `image ${settings.image}: ${present ? 'present' : `missing — pull it with: ${selection.engine} pull ${settings.image}`}`,
+    );
+    healthy = present;
+  } catch (error) {
+    lines.push(`no sandbox runtime: ${errorMessage(error)}`);
+    healthy = false;
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return healthy ? 0 : 1;
+}
+
+function readStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    process.stdin.on('end', () => resolve(text));
+    process.stdin.on('error', reject);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error) => {
+    const usage =
+      error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    const prefix = error instanceof BridgeError ? '' : usage ? 'usage: ' : 'error: ';
+    process.stderr.write(`codemode-bridge: ${prefix}${errorMessage(error)}\n`);
+    process.exit(usage || (error instanceof BridgeError && error.code === 'CONFIG_INVALID') ? 2 : 1);
+  },
+);

@@ -1,0 +1,146 @@
+/**
+ * MCP_BRIDGE_* environment variables (design §9), parsed once at start. An invalid value fails fast
+ * with a message naming the variable, the value and what is accepted.
+ */
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import type { OutputMode } from '../server/format.js';
+import { BridgeError } from '../shared/errors.js';
+import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
+
+export const RUNTIME_CHOICES = ['auto', 'podman', 'docker', 'embedded'] as const;
+export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
+
+export interface Settings {
+  runtime: RuntimeChoice;
+  image: string;
+  timeoutMs: number;
+  maxTimeoutMs: number;
+  memory: string;
+  pids: number;
+  cpus: number | undefined;
+  containerUser: string;
+  tmpfsSize: string;
+  idleTimeoutMs: number;
+  stateDir: string;
+  outputMode: OutputMode;
+  configPaths: string[];
+  logLevel: LogLevel;
+  poolSize: number;
+  maxOutputChars: number;
+}
+
+/** Every variable with its default and meaning; the source of `--help` and the README table. */
+export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: string, meaning: string]> = [
+  ['MCP_BRIDGE_RUNTIME', 'auto', 'Sandbox: auto (podman, then docker), podman, docker'],
+  ['MCP_BRIDGE_IMAGE', 'python:3.12-slim', 'Container image with python3 on its PATH'],
+  ['MCP_BRIDGE_TIMEOUT', '30', 'Default run timeout, seconds'],
+  ['MCP_BRIDGE_MAX_TIMEOUT', '120', 'Largest timeout a call may ask for, seconds'],
+  ['MCP_BRIDGE_MEMORY', '512m', 'Memory (and memory+swap) limit per sandbox'],
+  ['MCP_BRIDGE_PIDS', '128', 'Process/thread limit per sandbox'],
+  ['MCP_BRIDGE_CPUS', '(unlimited)', 'CPU quota per sandbox, e.g. 1 or 0.5'],
+  ['MCP_BRIDGE_CONTAINER_USER', '65534:65534', 'uid:gid the code runs as'],
+  ['MCP_BRIDGE_TMPFS_SIZE', '64m', 'Size of the writable, noexec /tmp'],
+  ['MCP_BRIDGE_POOL_SIZE', '2', 'Sandboxes kept started ahead of demand (0 = none)'],
+  ['MCP_BRIDGE_MAX_OUTPUT_CHARS', '20000', 'Output kept per stream (head + tail), characters'],
+  ['MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT', '300', 'Close idle upstream connections after, seconds'],
+  ['MCP_BRIDGE_STATE_DIR', '~/.cache/codemode-bridge', 'Where caches live'],
+  ['MCP_BRIDGE_OUTPUT_MODE', 'text', 'Result format: text or toon'],
+  ['MCP_BRIDGE_CONFIG', '(none)', `Extra MCP config files, separated by '${delimiter}'`],
+  ['MCP_BRIDGE_LOG_LEVEL', 'info', 'stderr log level: error, warn, info, debug'],
+];
+
+function invalid(name: string, value: string, accepted: string): BridgeError {
+  return new BridgeError(
+    'CONFIG_INVALID',
+    `${name}=${JSON.stringify(value)} is invalid: expected ${accepted}.`,
+    {
+      details: { variable: name, value },
+    },
+  );
+}
+
+function choice<T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  const value = env[name]?.trim();
+  if (!value) return fallback;
+  const lower = value.toLowerCase();
+  if ((choices as readonly string[]).includes(lower)) return lower as T;
+  throw invalid(name, value, `one of ${choices.join(', ')}`);
+}
+
+function seconds(env: NodeJS.ProcessEnv, name: string, fallbackSeconds: number): number {
+  const value = env[name]?.trim();
+  if (!value) return fallbackSeconds * 1000;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0) throw invalid(name, value, 'a positive number of seconds');
+  return Math.round(parsed * 1000);
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number): number {
+  const value = env[name]?.trim();
+  if (!value) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < minimum) throw invalid(name, value, `an integer ≥ ${minimum}`);
+  return parsed;
+}
+
+function size(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const value = env[name]?.trim();
+  if (!value) return fallback;
+  if (!/^\d+(\.\d+)?[bkmg]?$/i.test(value)) throw invalid(name, value, 'a size such as 512m or 2g');
+  return value.toLowerCase();
+}
+
+function defaultStateDir(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
+  return join(base, 'codemode-bridge');
+}
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const timeoutMs = seconds(env, 'MCP_BRIDGE_TIMEOUT', 30);
+  const maxTimeoutMs = seconds(env, 'MCP_BRIDGE_MAX_TIMEOUT', 120);
+  if (timeoutMs > maxTimeoutMs) {
+    throw invalid(
+      'MCP_BRIDGE_TIMEOUT',
+      env.MCP_BRIDGE_TIMEOUT ?? '',
+      `at most MCP_BRIDGE_MAX_TIMEOUT (${maxTimeoutMs / 1000} s)`,
+    );
+  }
+  const cpusText = env.MCP_BRIDGE_CPUS?.trim();
+  const cpus = cpusText ? Number(cpusText) : undefined;
+  if (cpusText && (!Number.isFinite(cpus) || (cpus ?? 0) <= 0)) {
+    throw invalid('MCP_BRIDGE_CPUS', cpusText, 'a positive number of CPUs such as 1 or 0.5');
+  }
+  const user = env.MCP_BRIDGE_CONTAINER_USER?.trim() || '65534:65534';
+  if (!/^\d+(:\d+)?$/.test(user))
+    throw invalid('MCP_BRIDGE_CONTAINER_USER', user, 'a numeric uid or uid:gid');
+  if (/^0(:|$)/.test(user)) throw invalid('MCP_BRIDGE_CONTAINER_USER', user, 'a non-root uid (not 0)');
+  const image = env.MCP_BRIDGE_IMAGE?.trim() || 'python:3.12-slim';
+  if (/\s/.test(image)) throw invalid('MCP_BRIDGE_IMAGE', image, 'an image reference without spaces');
+  return {
+    runtime: choice(env, 'MCP_BRIDGE_RUNTIME', RUNTIME_CHOICES, 'auto'),
+    image,
+    timeoutMs,
+    maxTimeoutMs,
+    memory: size(env, 'MCP_BRIDGE_MEMORY', '512m'),
+    pids: integer(env, 'MCP_BRIDGE_PIDS', 128, 8),
+    cpus,
+    containerUser: user,
+    tmpfsSize: size(env, 'MCP_BRIDGE_TMPFS_SIZE', '64m'),
+    idleTimeoutMs: seconds(env, 'MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT', 300),
+    stateDir: env.MCP_BRIDGE_STATE_DIR?.trim() || defaultStateDir(env),
+    outputMode: choice(env, 'MCP_BRIDGE_OUTPUT_MODE', ['text', 'toon'] as const, 'text'),
+    configPaths: (env.MCP_BRIDGE_CONFIG ?? '')
+      .split(delimiter)
+      .map((path) => path.trim())
+      .filter(Boolean),
+    logLevel: choice(env, 'MCP_BRIDGE_LOG_LEVEL', LOG_LEVELS, 'info'),
+    poolSize: integer(env, 'MCP_BRIDGE_POOL_SIZE', 2, 0),
+    maxOutputChars: integer(env, 'MCP_BRIDGE_MAX_OUTPUT_CHARS', 20_000, 200),
+  };
+}

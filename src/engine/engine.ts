@@ -1,0 +1,172 @@
+/**
+ * One run, start to finish: grants, deadline, sandbox, output caps, routing of the sandbox's calls
+ * to upstream servers, and the outcome. The only module that joins sandboxes and upstreams.
+ */
+import type { ToolCallRequest } from '../sandbox/types.js';
+import { HostCallError, type Sandbox, type SandboxExit } from '../sandbox/types.js';
+import type { Logger } from '../shared/logger.js';
+import { OutputBuffer } from './output-buffer.js';
+import type { RunOptions, RunOutcome, RunRequest, ServerDirectory } from './types.js';
+
+/** Where sandboxes come from: a warm pool, or a backend started on demand. */
+export interface SandboxSource {
+  acquire(signal?: AbortSignal): Promise<Sandbox>;
+  /** Called once a run has replied, to start the next sandbox off the hot path. */
+  replenish(): void;
+}
+
+/** A host-side helper the program can call (`call` frames), e.g. tool search. */
+export type HostOperation = (args: Record<string, unknown>, signal: AbortSignal) => Promise<unknown>;
+
+export interface EngineOptions {
+  sandboxes: SandboxSource;
+  directory: ServerDirectory;
+  defaultTimeoutMs: number;
+  maxTimeoutMs: number;
+  /** Cap per stream (stdout, stderr), in characters; head and tail are kept. */
+  maxOutputChars: number;
+  /** The memory limit as configured, named in the message of a run the kernel killed. */
+  memoryLimit?: string;
+  hostOperations?: Record<string, HostOperation>;
+  logger: Logger;
+}
+
+const KILLED_EXIT_CODE = 137;
+
+export class Engine {
+  readonly #options: EngineOptions;
+  #runs = 0;
+
+  constructor(options: EngineOptions) {
+    this.#options = options;
+  }
+
+  /** The timeout a request gets: its own, or the default, never above the maximum. */
+  effectiveTimeoutMs(requested?: number): number {
+    return Math.min(requested ?? this.#options.defaultTimeoutMs, this.#options.maxTimeoutMs);
+  }
+
+  /**
+   * Runs one program. Resolves with its outcome whatever the program did; rejects only when no
+   * program could be run (`BridgeError`: unknown server, no sandbox could be started).
+   */
+  async run(request: RunRequest, options: RunOptions = {}): Promise<RunOutcome> {
+    const { logger } = this.#options;
+    const startedAt = performance.now();
+    const runId = `run-${++this.#runs}`;
+    const timeoutMs = this.effectiveTimeoutMs(request.timeoutMs);
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new Error('run timed out')), timeoutMs);
+    const cancel = options.signal ?? new AbortController().signal;
+    const signal = AbortSignal.any([cancel, deadline.signal]);
+    const stdout = new OutputBuffer(this.#options.maxOutputChars);
+    const stderr = new OutputBuffer(this.#options.maxOutputChars);
+    const finish = (fields: Pick<RunOutcome, 'status' | 'error' | 'traceback'>): RunOutcome => {
+      const truncated = {
+        ...(stdout.elidedChars > 0 ? { stdout: stdout.elidedChars } : {}),
+        ...(stderr.elidedChars > 0 ? { stderr: stderr.elidedChars } : {}),
+      };
+      const outcome: RunOutcome = {
+        ...fields,
+        stdout: stdout.text(),
+        stderr: stderr.text(),
+        durationMs: Math.round(performance.now() - startedAt),
+        ...(Object.keys(truncated).length > 0 ? { truncated } : {}),
+      };
+      logger.debug('run finished', { run: runId, status: outcome.status, ms: outcome.durationMs });
+      return outcome;
+    };
+    const abortedOutcome = () =>
+      deadline.signal.aborted
+        ? finish({ status: 'timeout', error: timeoutMessage(timeoutMs, this.#options.maxTimeoutMs) })
+        : finish({
+            status: 'cancelled',
+            error: 'The run was cancelled by the client; its sandbox was killed.',
+          });
+
+    let sandbox: Sandbox | undefined;
+    try {
+      const servers = request.servers?.length
+        ? await this.#options.directory.grant(request.servers, signal)
+        : [];
+      sandbox = await this.#options.sandboxes.acquire(signal);
+      const exit = await sandbox.execute(
+        { runId, code: request.code, servers },
+        {
+          onOutput: (stream, data) => (stream === 'stdout' ? stdout : stderr).append(data),
+          callTool: (call, callSignal) =>
+            this.#callTool(call, new Set(servers.map((s) => s.name)), callSignal),
+          callHost: (op, args, callSignal) => this.#callHost(op, args, callSignal),
+        },
+        signal,
+      );
+      return exit.kind === 'aborted' ? abortedOutcome() : finish(this.#describeExit(exit));
+    } catch (error) {
+      if (signal.aborted) return abortedOutcome();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      if (sandbox) void sandbox.destroy();
+      // After the reply has gone out: a sandbox starting now would slow the run that is answering.
+      setImmediate(() => this.#options.sandboxes.replenish());
+    }
+  }
+
+  async #callTool(call: ToolCallRequest, granted: Set<string>, signal: AbortSignal): Promise<unknown> {
+    if (!granted.has(call.server)) {
+      // The sandbox is untrusted: a frame naming a server this run was not given is refused here.
+      throw new HostCallError(
+        `server '${call.server}' is not granted to this run; pass it in run_python's \`servers\``,
+        'NOT_GRANTED',
+      );
+    }
+    return this.#options.directory.callTool(call, signal);
+  }
+
+  async #callHost(op: string, args: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
+    const operation = this.#options.hostOperations?.[op];
+    if (!operation || !Object.hasOwn(this.#options.hostOperations ?? {}, op)) {
+      throw new HostCallError(`unknown host operation '${op}'`, 'UNKNOWN_OPERATION');
+    }
+    return operation(args, signal);
+  }
+
+  #describeExit(
+    exit: Exclude<SandboxExit, { kind: 'aborted' }>,
+  ): Pick<RunOutcome, 'status' | 'error' | 'traceback'> {
+    switch (exit.kind) {
+      case 'done':
+        return exit.ok
+          ? { status: 'ok' }
+          : { status: 'error', error: exit.error, ...(exit.traceback ? { traceback: exit.traceback } : {}) };
+      case 'protocol_error':
+        return {
+          status: 'protocol_error',
+          error: `The sandbox broke the protocol and was killed: ${exit.message}`,
+        };
+      case 'exited': {
+        const killed = exit.exitCode === KILLED_EXIT_CODE || exit.signal === 'SIGKILL';
+        if (killed) {
+          const limit = this.#options.memoryLimit ? ` (MCP_BRIDGE_MEMORY=${this.#options.memoryLimit})` : '';
+          return {
+            status: 'killed',
+            error: `The sandbox was killed by the system, most likely for exceeding its memory limit${limit}.`,
+          };
+        }
+        const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
+        return {
+          status: 'killed',
+          error: `The sandbox ended unexpectedly (${how})${exit.diagnostics ? `: ${exit.diagnostics}` : ''}.`,
+        };
+      }
+    }
+  }
+}
+
+function timeoutMessage(timeoutMs: number, maxTimeoutMs: number): string {
+  const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))} s`;
+  return (
+    `Timed out after ${seconds(timeoutMs)}; the sandbox was killed. ` +
+    `Pass a larger \`timeout\` (at most ${seconds(maxTimeoutMs)}) or do less per run.`
+  );
+}

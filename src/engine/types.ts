@@ -1,0 +1,44 @@
+/** The engine's contract with the MCP surface and the CLI: one run in, one outcome out (types only). */
+import type { ServerGrant, ToolCallRequest } from '../sandbox/types.js';
+
+export type RunStatus = 'ok' | 'error' | 'timeout' | 'cancelled' | 'killed' | 'protocol_error';
+
+export interface RunRequest {
+  code: string;
+  /** Upstream server names granted to this run. */
+  servers?: string[];
+  /** Requested timeout; clamped to the engine's maximum. Default: the engine's default timeout. */
+  timeoutMs?: number;
+}
+
+/** How a run ended. A Python exception, a timeout or a cancellation is an outcome, never a thrown error. */
+export interface RunOutcome {
+  status: RunStatus;
+  stdout: string;
+  stderr: string;
+  /** One line: `ZeroDivisionError: division by zero`, `Timed out after 5 s …`. */
+  error?: string;
+  /** The user-facing traceback, when the program raised. */
+  traceback?: string;
+  durationMs: number;
+  /** Characters elided from each stream by the output cap, when any were. */
+  truncated?: { stdout?: number; stderr?: number };
+}
+
+export interface RunOptions {
+  /** Aborts the run (client cancellation); the sandbox is killed at once. */
+  signal?: AbortSignal;
+}
+
+/**
+ * What the engine needs of upstream servers, described structurally so the engine does not depend
+ * on how they are connected.
+ */
+export interface ServerDirectory {
+  /** Names of every configured server, for error messages. */
+  serverNames(): string[];
+  /** Connects (if needed) and describes the named servers; throws `BridgeError('UNKNOWN_SERVER')`. */
+  grant(names: string[], signal: AbortSignal): Promise<ServerGrant[]>;
+  /** Calls one tool; throws `HostCallError` with a message for the program. */
+  callTool(request: ToolCallRequest, signal: AbortSignal): Promise<unknown>;
+}

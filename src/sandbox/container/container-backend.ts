@@ -1,0 +1,172 @@
+/**
+ * Sandboxes as rootless podman/docker containers (design §4). Each sandbox is one `<engine> run -i`
+ * whose stdin/stdout carry the frames. Killing the client process does not stop a container, so
+ * every kill goes through `rm -f` by name, retried until the client has exited (a container still
+ * being created cannot be removed yet).
+ */
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { BridgeError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { minimalEnvironment, runCommand } from '../process/run-command.js';
+import { ProcessSandbox } from '../process-sandbox.js';
+import type { SandboxBackend } from '../types.js';
+import { imageExists } from './engine-probe.js';
+import {
+  buildRemoveArgs,
+  buildRunArgs,
+  type ContainerEngine,
+  type ContainerLimits,
+  OWNER_LABEL,
+} from './run-args.js';
+
+export const DEFAULT_RUNTIME_DIR = fileURLToPath(new URL('../../../runtime/python', import.meta.url));
+const REMOVE_RETRY_MS = 100;
+const REMOVE_ATTEMPTS = 100;
+const COMMAND_TIMEOUT_MS = 30_000;
+
+export interface ContainerBackendOptions {
+  engine: ContainerEngine;
+  /** The engine's version, for descriptions. */
+  version?: string;
+  image: string;
+  limits: ContainerLimits;
+  logger: Logger;
+  /** Directory holding the Python runtime; mounted read-only. Default: the package's `runtime/python`. */
+  runtimeDir?: string;
+  /** Owner label value; default this process's pid. */
+  ownerPid?: number;
+}
+
+export class ContainerBackend implements SandboxBackend {
+  readonly kind: ContainerEngine;
+  readonly description: string;
+  readonly #options: ContainerBackendOptions;
+  readonly #ownerPid: number;
+  readonly #live = new Set<ProcessSandbox>();
+  #counter = 0;
+  #closing: Promise<void> | undefined;
+  #imageChecked = false;
+
+  constructor(options: ContainerBackendOptions) {
+    this.#options = options;
+    this.kind = options.engine;
+    this.#ownerPid = options.ownerPid ?? process.pid;
+    this.description = `${options.engine}${options.version ? ` ${options.version}` : ''}, image ${options.image}`;
+  }
+
+  async start(signal?: AbortSignal): Promise<ProcessSandbox> {
+    if (this.#closing) throw new BridgeError('SHUTTING_DOWN', 'the bridge is shutting down');
+    const { engine, image, limits, logger } = this.#options;
+    const name = `codemode-${this.#ownerPid}-${++this.#counter}`;
+    const args = buildRunArgs({
+      engine,
+      image,
+      name,
+      ownerPid: this.#ownerPid,
+      runtimeDir: this.#options.runtimeDir ?? DEFAULT_RUNTIME_DIR,
+      limits,
+    });
+    const startedAt = performance.now();
+    const child = spawn(engine, args, { stdio: ['pipe', 'pipe', 'pipe'], env: minimalEnvironment() });
+    const sandbox: ProcessSandbox = new ProcessSandbox({
+      id: name,
+      child,
+      logger,
+      terminate: (): Promise<void> => this.#remove(name, sandbox),
+    });
+    this.#live.add(sandbox);
+    void sandbox.exited().then(() => this.#live.delete(sandbox));
+    child.once('error', (error) => logger.error('could not spawn the container engine', { engine, error }));
+    try {
+      await sandbox.waitReady(signal);
+    } catch (error) {
+      throw await this.#explainStartFailure(error, sandbox);
+    }
+    logger.debug('sandbox ready', { sandbox: name, ms: Math.round(performance.now() - startedAt) });
+    return sandbox;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.all([...this.#live].map((sandbox) => sandbox.destroy()));
+    })();
+    return this.#closing;
+  }
+
+  /** Removes containers left by bridges that are no longer running (crashed, killed with SIGKILL). */
+  async reapStale(): Promise<string[]> {
+    const { engine, logger } = this.#options;
+    const format = `{{.Names}}\t{{index .Labels "${OWNER_LABEL}"}}`;
+    const listed = await runCommand(
+      engine,
+      ['ps', '-a', '--filter', `label=${OWNER_LABEL}`, '--format', format],
+      {
+        timeoutMs: COMMAND_TIMEOUT_MS,
+        env: minimalEnvironment(),
+      },
+    );
+    if (listed.exitCode !== 0) {
+      logger.warn('could not list stale sandboxes', { engine, error: listed.stderr.trim() });
+      return [];
+    }
+    const stale = listed.stdout
+      .split('\n')
+      .map((line) => line.trim().split('\t'))
+      .filter(([name, owner]) => name && owner && !isProcessAlive(Number(owner)))
+      .map(([name]) => name as string);
+    if (stale.length > 0) {
+      await runCommand(engine, buildRemoveArgs(engine, stale), {
+        timeoutMs: COMMAND_TIMEOUT_MS,
+        env: minimalEnvironment(),
+      });
+      logger.info('removed sandboxes left by a bridge that is gone', { count: stale.length });
+    }
+    return stale;
+  }
+
+  async #remove(name: string, sandbox: ProcessSandbox): Promise<void> {
+    const { engine } = this.#options;
+    for (let attempt = 0; attempt < REMOVE_ATTEMPTS; attempt++) {
+      await runCommand(engine, buildRemoveArgs(engine, [name]), {
+        timeoutMs: COMMAND_TIMEOUT_MS,
+        env: minimalEnvironment(),
+      });
+      const exited = await Promise.race([sandbox.exited().then(() => true), sleep(REMOVE_RETRY_MS, false)]);
+      if (exited) return;
+    }
+    this.#options.logger.warn('container still running after repeated removal', { sandbox: name });
+  }
+
+  async #explainStartFailure(error: unknown, sandbox: ProcessSandbox): Promise<Error> {
+    const { engine, image } = this.#options;
+    if (error instanceof BridgeError || (error instanceof Error && error.name === 'AbortError')) return error;
+    const diagnostics = sandbox.diagnostics;
+    if (!this.#imageChecked && !(await imageExists(engine, image))) {
+      return new BridgeError(
+        'IMAGE_MISSING',
+        `The sandbox image ${image} is not available to ${engine}. Pull it once with: ${engine} pull ${image}` +
+          ' (or set MCP_BRIDGE_IMAGE to an image you have, with python3 on its PATH).',
+        { cause: error, details: { engine, image } },
+      );
+    }
+    this.#imageChecked = true;
+    return new BridgeError(
+      'SANDBOX_START_FAILED',
+      `Could not start a ${engine} sandbox from ${image}: ${diagnostics || (error instanceof Error ? error.message : String(error))}`,
+      { cause: error, details: { engine, image } },
+    );
+  }
+}
+
+function isProcessAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,87 @@
+/** The `podman run` / `docker run` command line of one sandbox (design §4). Pure, so it is unit-tested. */
+
+export type ContainerEngine = 'podman' | 'docker';
+
+export const SANDBOX_RUNTIME_MOUNT = '/opt/codemode';
+export const OWNER_LABEL = 'codemode-bridge.owner';
+
+export interface ContainerLimits {
+  /** Memory and memory+swap limit, in the engine's syntax (`512m`). */
+  memory: string;
+  pidsLimit: number;
+  /** CPU quota (`--cpus`); unlimited when undefined. */
+  cpus?: number | undefined;
+  /** `uid:gid` the program runs as. */
+  user: string;
+  /** Size of the writable, noexec /tmp. */
+  tmpfsSize: string;
+}
+
+export interface RunArgsOptions {
+  engine: ContainerEngine;
+  image: string;
+  name: string;
+  ownerPid: number;
+  runtimeDir: string;
+  limits: ContainerLimits;
+}
+
+export function buildRunArgs(options: RunArgsOptions): string[] {
+  const { engine, limits } = options;
+  const args = ['run', '--rm', '-i', '--pull', 'never', '--network', 'none', '--read-only'];
+  // podman mounts tmpfs on /dev/shm, /run, /tmp, /var/tmp of a read-only container unless told not to.
+  if (engine === 'podman') args.push('--read-only-tmpfs=false');
+  args.push(
+    '--cap-drop',
+    'ALL',
+    '--security-opt',
+    'no-new-privileges',
+    '--user',
+    limits.user,
+    '--memory',
+    limits.memory,
+    '--memory-swap',
+    limits.memory,
+    '--pids-limit',
+    String(limits.pidsLimit),
+  );
+  if (limits.cpus !== undefined) args.push('--cpus', String(limits.cpus));
+  args.push(
+    '--tmpfs',
+    `/tmp:rw,noexec,nosuid,nodev,size=${limits.tmpfsSize}`,
+    // An init as PID 1 forwards signals and reaps; Python as PID 1 ignores SIGTERM and `rm -f` waits.
+    '--init',
+    '--log-driver',
+    'none',
+    '--name',
+    options.name,
+    '--label',
+    `${OWNER_LABEL}=${options.ownerPid}`,
+    '-v',
+    `${options.runtimeDir}:${SANDBOX_RUNTIME_MOUNT}:ro`,
+  );
+  // Start from an empty environment: the image's and engine's defaults are dropped, ours never enter.
+  if (engine === 'podman') args.push('--unsetenv-all');
+  args.push(
+    '--env',
+    'PATH=/usr/local/bin:/usr/bin:/bin',
+    '--env',
+    'HOME=/tmp',
+    '--env',
+    'LANG=C.UTF-8',
+    '--workdir',
+    '/tmp',
+    '--entrypoint',
+    'python3',
+    options.image,
+    '-I',
+    '-B',
+    `${SANDBOX_RUNTIME_MOUNT}/entry.py`,
+  );
+  return args;
+}
+
+/** Arguments that remove a container now, without the engine's graceful-stop wait. */
+export function buildRemoveArgs(engine: ContainerEngine, names: string[]): string[] {
+  return engine === 'podman' ? ['rm', '-f', '-t', '0', ...names] : ['rm', '-f', ...names];
+}

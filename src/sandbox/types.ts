@@ -1,0 +1,85 @@
+/**
+ * Contracts between the engine and sandbox backends (types only).
+ * A backend knows processes and frames; it never sees MCP or upstream clients: tool calls reach
+ * the host through the plain `SandboxHost` functions the engine hands to `execute`.
+ */
+
+export type SandboxKind = 'podman' | 'docker' | 'embedded';
+export type OutputStream = 'stdout' | 'stderr';
+
+/** A tool as the sandbox sees it: enough to build a Python function with a real signature. */
+export interface ToolGrant {
+  name: string;
+  alias: string;
+  description?: string;
+  inputSchema: Record<string, unknown>;
+}
+
+/** A server granted to one run. `name` is what RPC frames must name; `alias` is its Python identifier. */
+export interface ServerGrant {
+  name: string;
+  alias: string;
+  description?: string;
+  tools: ToolGrant[];
+}
+
+export interface SandboxProgram {
+  runId: string;
+  code: string;
+  servers: ServerGrant[];
+}
+
+export interface ToolCallRequest {
+  server: string;
+  tool: string;
+  args: Record<string, unknown>;
+}
+
+/** A failed host call; `message` reaches the program as `mcp.ToolError`. */
+export class HostCallError extends Error {
+  override readonly name = 'HostCallError';
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What the sandbox may ask of the host while a program runs. Implementations throw `HostCallError`. */
+export interface SandboxHost {
+  onOutput(stream: OutputStream, data: string): void;
+  callTool(request: ToolCallRequest, signal: AbortSignal): Promise<unknown>;
+  callHost(op: string, args: Record<string, unknown>, signal: AbortSignal): Promise<unknown>;
+}
+
+/** How a sandbox ended a program. `execute` resolves with one of these and never rejects. */
+export type SandboxExit =
+  | { kind: 'done'; ok: true }
+  | { kind: 'done'; ok: false; error: string; traceback?: string }
+  /** The signal passed to `execute` fired; the sandbox has been told to die. */
+  | { kind: 'aborted' }
+  /** The sandbox process ended without a `done` frame (killed by the kernel, crashed). */
+  | { kind: 'exited'; exitCode: number | null; signal: NodeJS.Signals | null; diagnostics: string }
+  /** The sandbox sent something the host refuses; it has been killed. */
+  | { kind: 'protocol_error'; message: string };
+
+/** One started sandbox, good for exactly one program. */
+export interface Sandbox {
+  readonly id: string;
+  /** False once the sandbox process has ended or been destroyed. */
+  readonly alive: boolean;
+  execute(program: SandboxProgram, host: SandboxHost, signal: AbortSignal): Promise<SandboxExit>;
+  /** Kill and remove the sandbox. Idempotent; resolves once nothing of it remains. */
+  destroy(): Promise<void>;
+}
+
+export interface SandboxBackend {
+  readonly kind: SandboxKind;
+  /** A human-readable description for logs and `doctor`, e.g. `podman 4.3.1, image python:3.12-slim`. */
+  readonly description: string;
+  /** Starts a sandbox and resolves once its runtime reported `ready`. */
+  start(signal?: AbortSignal): Promise<Sandbox>;
+  /** Removes every sandbox this backend started. Idempotent and safe to call concurrently. */
+  close(): Promise<void>;
+}

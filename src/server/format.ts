@@ -1,0 +1,43 @@
+/** Turns a run outcome into what the model reads: compact text, or the same object as TOON. */
+import { encode } from '@toon-format/toon';
+import type { RunOutcome } from '../engine/types.js';
+
+export type OutputMode = 'text' | 'toon';
+
+/** The `structuredContent` of a `run_python` result. */
+export function structuredOutcome(outcome: RunOutcome): Record<string, unknown> {
+  return {
+    status: outcome.status,
+    stdout: outcome.stdout,
+    stderr: outcome.stderr,
+    ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+    ...(outcome.traceback !== undefined ? { traceback: outcome.traceback } : {}),
+    durationMs: outcome.durationMs,
+    ...(outcome.truncated ? { truncated: outcome.truncated } : {}),
+  };
+}
+
+/**
+ * Plain text: stdout as is, then stderr and the error under short headers; empty parts omitted.
+ * A successful run with no output says so, so the model does not wonder whether it ran.
+ */
+export function formatOutcomeText(outcome: RunOutcome): string {
+  const parts: string[] = [];
+  if (outcome.stdout) parts.push(trimNewline(outcome.stdout));
+  if (outcome.stderr) parts.push(`[stderr]\n${trimNewline(outcome.stderr)}`);
+  if (outcome.status !== 'ok') {
+    const detail = outcome.traceback ? trimNewline(outcome.traceback) : (outcome.error ?? '');
+    parts.push(`[${outcome.status}]\n${detail}`);
+  }
+  if (parts.length === 0) parts.push('(no output)');
+  return parts.join('\n');
+}
+
+export function formatOutcome(outcome: RunOutcome, mode: OutputMode): string {
+  if (mode === 'toon') return `\`\`\`toon\n${encode(structuredOutcome(outcome))}\n\`\`\``;
+  return formatOutcomeText(outcome);
+}
+
+function trimNewline(text: string): string {
+  return text.endsWith('\n') ? text.slice(0, -1) : text;
+}

@@ -1,0 +1,51 @@
+/**
+ * Levelled, structured log lines on stderr. stdout is the MCP channel and is never written here.
+ * Format: `codemode-bridge <time> <LEVEL> <message> key=value …`, one line per event.
+ */
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  error(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  debug(message: string, fields?: LogFields): void;
+  isEnabled(level: LogLevel): boolean;
+}
+
+function formatValue(value: unknown): string {
+  if (value instanceof Error) return JSON.stringify(value.message);
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text !== undefined && /^[\w.:/@+-]+$/.test(text) ? text : JSON.stringify(text ?? String(value));
+}
+
+export function formatLogLine(
+  level: LogLevel,
+  message: string,
+  fields: LogFields = {},
+  now = new Date(),
+): string {
+  const parts = [`codemode-bridge ${now.toISOString()} ${level.toUpperCase().padEnd(5)} ${message}`];
+  for (const [key, value] of Object.entries(fields)) {
+    if (value !== undefined) parts.push(`${key}=${formatValue(value)}`);
+  }
+  return `${parts.join(' ')}\n`;
+}
+
+export function createLogger(
+  minimum: LogLevel = 'info',
+  write: (line: string) => void = (line) => process.stderr.write(line),
+): Logger {
+  const threshold = LOG_LEVELS.indexOf(minimum);
+  const isEnabled = (level: LogLevel) => LOG_LEVELS.indexOf(level) <= threshold;
+  const log = (level: LogLevel) => (message: string, fields?: LogFields) => {
+    if (isEnabled(level)) write(formatLogLine(level, message, fields));
+  };
+  return { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), isEnabled };
+}
+
+/** A logger that drops everything; for library callers that bring none. */
+export const silentLogger: Logger = createLogger('error', () => {});

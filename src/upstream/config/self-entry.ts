@@ -1,0 +1,45 @@
+/**
+ * Recognises the bridge's own entry. Users typically register the bridge in the same client configs it
+ * reads, and proxying itself would spawn bridges recursively.
+ */
+import path from 'node:path';
+import type { UpstreamServerConfig } from './types.js';
+
+const PACKAGE_NAME = 'codemode-bridge';
+const SELF_NAMES: ReadonlySet<string> = new Set(['codemode-bridge', 'codemode']);
+// A path segment or package spec naming the bridge: `codemode-bridge`, `codemode-bridge@latest`,
+// `@scope/codemode-bridge@1.2.0` (split at `/`), or a Windows shim `codemode-bridge.cmd`.
+const SELF_SEGMENT = /^codemode-bridge(@[^/\\]*)?(\.(cmd|exe|ps1|js|mjs|cjs))?$/i;
+
+/** Options for {@link selfEntryReason}. */
+export interface SelfEntryOptions {
+  /** Path of the running bridge's entry script (e.g. `process.argv[1]`); compared after resolving. */
+  selfPath?: string;
+  /** Directory that relative paths in the entry are resolved against when it has no `cwd`. */
+  cwd: string;
+}
+
+/**
+ * Says why `server` is the bridge itself, or returns `undefined` when it is not. An entry is the bridge
+ * when its name is `codemode-bridge` or `codemode` (any case); when its command or any argument has a
+ * path segment or package spec naming `codemode-bridge` (`npx -y codemode-bridge@latest`,
+ * `node …/codemode-bridge/dist/cli/main.js`); or when its command or an argument resolves to `selfPath`.
+ */
+export function selfEntryReason(server: UpstreamServerConfig, options: SelfEntryOptions): string | undefined {
+  if (SELF_NAMES.has(server.name.toLowerCase())) return `its name "${server.name}" is the bridge's`;
+  if (server.transport !== 'stdio') return undefined;
+  const words = [server.command, ...server.args];
+  const named = words.find((word) => word.split(/[\\/]/).some((segment) => SELF_SEGMENT.test(segment)));
+  if (named !== undefined) return `${JSON.stringify(named)} names ${PACKAGE_NAME}`;
+  if (options.selfPath) {
+    const self = path.resolve(options.selfPath);
+    const base = path.resolve(options.cwd, server.cwd ?? '.');
+    const same = words.find((word) => looksLikePath(word) && path.resolve(base, word) === self);
+    if (same !== undefined) return `${JSON.stringify(same)} is the running bridge (${self})`;
+  }
+  return undefined;
+}
+
+function looksLikePath(word: string): boolean {
+  return word.includes('/') || word.includes('\\');
+}
