@@ -1,0 +1,76 @@
+/** Starts the built bridge as a child process and talks MCP to it with the SDK client, as a real client does. */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { BRIDGE_MAIN, TEST_IMAGE } from './environment.js';
+
+export interface RunningBridge {
+  client: Client;
+  transport: StdioClientTransport;
+  pid: number;
+  stderr: () => string;
+  runPython(args: Record<string, unknown>, options?: { signal?: AbortSignal; onprogress?: () => void }): Promise<RunResult>;
+  close(): Promise<void>;
+}
+
+export interface RunResult extends CallToolResult {
+  text: string;
+  structured: {
+    status: string;
+    stdout: string;
+    stderr: string;
+    error?: string;
+    traceback?: string;
+    durationMs: number;
+    truncated?: { stdout?: number; stderr?: number };
+  };
+}
+
+export async function startBridge(env: Record<string, string> = {}): Promise<RunningBridge> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [BRIDGE_MAIN],
+    env: {
+      ...getDefaultEnvironment(),
+      MCP_BRIDGE_IMAGE: TEST_IMAGE,
+      MCP_BRIDGE_LOG_LEVEL: 'warn',
+      MCP_BRIDGE_POOL_SIZE: '1',
+      ...env,
+    },
+    stderr: 'pipe',
+  });
+  let stderr = '';
+  transport.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const client = new Client({ name: 'codemode-bridge-tests', version: '0.0.0' });
+  try {
+    await client.connect(transport);
+  } catch (error) {
+    throw new Error(`bridge did not start: ${(error as Error).message}\n${stderr}`);
+  }
+  const pid = transport.pid;
+  if (pid === null) throw new Error('bridge did not start');
+  return {
+    client,
+    transport,
+    pid,
+    stderr: () => stderr,
+    async runPython(args, options = {}) {
+      const result = (await client.callTool({ name: 'run_python', arguments: args }, undefined, {
+        timeout: 180_000,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onprogress ? { onprogress: options.onprogress, resetTimeoutOnProgress: true } : {}),
+      })) as CallToolResult;
+      const first = result.content[0];
+      return {
+        ...result,
+        text: first?.type === 'text' ? first.text : '',
+        structured: result.structuredContent as RunResult['structured'],
+      };
+    },
+    async close() {
+      await client.close().catch(() => {});
+    },
+  };
+}
