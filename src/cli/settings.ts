@@ -104,7 +104,10 @@ function defaultStateDir(env: NodeJS.ProcessEnv): string {
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const maxTimeoutMs = seconds(env, 'MCP_BRIDGE_MAX_TIMEOUT', 120);
   // Lowering only the maximum lowers the default with it; an explicit default above it is a mistake.
-  const timeoutMs = Math.min(seconds(env, 'MCP_BRIDGE_TIMEOUT', 30), env.MCP_BRIDGE_TIMEOUT ? Infinity : maxTimeoutMs);
+  const timeoutMs = Math.min(
+    seconds(env, 'MCP_BRIDGE_TIMEOUT', 30),
+    env.MCP_BRIDGE_TIMEOUT ? Infinity : maxTimeoutMs,
+  );
   if (timeoutMs > maxTimeoutMs) {
     throw invalid(
       'MCP_BRIDGE_TIMEOUT',

@@ -9,7 +9,10 @@ export interface RunningBridge {
   transport: StdioClientTransport;
   pid: number;
   stderr: () => string;
-  runPython(args: Record<string, unknown>, options?: { signal?: AbortSignal; onprogress?: () => void }): Promise<RunResult>;
+  runPython(
+    args: Record<string, unknown>,
+    options?: { signal?: AbortSignal; onprogress?: () => void },
+  ): Promise<RunResult>;
   close(): Promise<void>;
 }
 

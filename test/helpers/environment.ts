@@ -28,11 +28,21 @@ let cached: ContainerSupport | undefined;
 
 export function containerSupport(): ContainerSupport {
   if (cached) return cached;
-  const engine = succeeds('podman', ['info']) ? 'podman' : succeeds('docker', ['info']) ? 'docker' : undefined;
+  const engine = succeeds('podman', ['info'])
+    ? 'podman'
+    : succeeds('docker', ['info'])
+      ? 'docker'
+      : undefined;
   if (!engine) {
-    cached = { engine, skipReason: 'no usable podman or docker (install podman, then run scripts/test-image.sh)' };
+    cached = {
+      engine,
+      skipReason: 'no usable podman or docker (install podman, then run scripts/test-image.sh)',
+    };
   } else if (!succeeds(engine, ['image', 'inspect', TEST_IMAGE])) {
-    cached = { engine, skipReason: `test image ${TEST_IMAGE} is missing (build it with scripts/test-image.sh)` };
+    cached = {
+      engine,
+      skipReason: `test image ${TEST_IMAGE} is missing (build it with scripts/test-image.sh)`,
+    };
   } else {
     cached = { engine, skipReason: undefined };
   }
@@ -61,7 +71,11 @@ export function isAlive(pid: number): boolean {
 }
 
 /** Polls `check` until it is true or `timeoutMs` passes; returns its last value. */
-export async function eventually(check: () => boolean, timeoutMs = 10_000, intervalMs = 100): Promise<boolean> {
+export async function eventually(
+  check: () => boolean,
+  timeoutMs = 10_000,
+  intervalMs = 100,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (check()) return true;

@@ -1,0 +1,142 @@
+/** Containers never outlive their purpose: runs, cancellations, disconnects, signals, dead bridges. */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type RunningBridge, startBridge } from '../helpers/bridge.js';
+import {
+  containerSupport,
+  containersOwnedBy,
+  eventually,
+  isAlive,
+  TEST_IMAGE,
+} from '../helpers/environment.js';
+
+const { skipReason, engine } = containerSupport();
+const LONG_RUN = 'print("started", flush=True)\nimport time\ntime.sleep(60)';
+
+describe.skipIf(skipReason)(`sandbox lifecycle${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  const bridges: RunningBridge[] = [];
+  afterEach(async () => {
+    await Promise.all(bridges.splice(0).map((bridge) => bridge.close()));
+  });
+
+  async function bridgeWithoutPool(env: Record<string, string> = {}): Promise<RunningBridge> {
+    const bridge = await startBridge({ MCP_BRIDGE_POOL_SIZE: '0', ...env });
+    bridges.push(bridge);
+    return bridge;
+  }
+
+  /** Resolves once the bridge has a container for a run in flight. */
+  async function waitForContainer(bridge: RunningBridge): Promise<void> {
+    expect(await eventually(() => containersOwnedBy(bridge.pid).length > 0, 15_000)).toBe(true);
+  }
+
+  it('removes the container of every finished run', async () => {
+    const bridge = await bridgeWithoutPool();
+    for (const code of ['print(1)', '1/0', 'import os\nos._exit(9)']) await bridge.runPython({ code });
+    await bridge.runPython({ code: 'while True: pass', timeout: 1 });
+    expect(await eventually(() => containersOwnedBy(bridge.pid).length === 0)).toBe(true);
+  });
+
+  it('kills the sandbox of a cancelled request at once and keeps serving', async () => {
+    const bridge = await bridgeWithoutPool();
+    const controller = new AbortController();
+    const pending = bridge.runPython({ code: LONG_RUN }, { signal: controller.signal });
+    await waitForContainer(bridge);
+    controller.abort();
+    await expect(pending).rejects.toThrow(/abort/i);
+    expect(await eventually(() => containersOwnedBy(bridge.pid).length === 0)).toBe(true);
+    expect((await bridge.runPython({ code: 'print("next")' })).text).toBe('next');
+  });
+
+  it('reports progress on a long run when the client sent a progress token', async () => {
+    const bridge = await bridgeWithoutPool();
+    let updates = 0;
+    const result = await bridge.runPython(
+      { code: 'import time\ntime.sleep(2.5)\nprint("done")' },
+      { onprogress: () => updates++ },
+    );
+    expect(result.text).toBe('done');
+    expect(updates).toBeGreaterThanOrEqual(1);
+  });
+
+  it.each([
+    ['the client disconnects', (bridge: RunningBridge) => bridge.close()],
+    ['the bridge gets SIGTERM', (bridge: RunningBridge) => process.kill(bridge.pid, 'SIGTERM')],
+    ['the bridge gets SIGINT', (bridge: RunningBridge) => process.kill(bridge.pid, 'SIGINT')],
+  ])('removes every container when %s mid-run', async (_case, stop) => {
+    const bridge = await startBridge({ MCP_BRIDGE_POOL_SIZE: '2' });
+    bridges.push(bridge);
+    bridge.runPython({ code: LONG_RUN }).catch(() => {});
+    bridge.runPython({ code: LONG_RUN }).catch(() => {});
+    expect(await eventually(() => containersOwnedBy(bridge.pid).length >= 2, 15_000)).toBe(true);
+    await stop(bridge);
+    expect(await eventually(() => !isAlive(bridge.pid), 20_000)).toBe(true);
+    expect(containersOwnedBy(bridge.pid)).toEqual([]);
+  });
+
+  it('reaps containers left by a bridge that died', async () => {
+    const deadOwner = 4_000_000 + (process.pid % 100_000);
+    const name = `codemode-${deadOwner}-stale`;
+    execFileSync(engine as string, [
+      'run',
+      '-d',
+      '--pull',
+      'never',
+      '--name',
+      name,
+      '--label',
+      `codemode-bridge.owner=${deadOwner}`,
+      TEST_IMAGE,
+      'sleep',
+      '300',
+    ]);
+    expect(containersOwnedBy(deadOwner)).toEqual([name]);
+    const bridge = await bridgeWithoutPool();
+    await bridge.runPython({ code: 'print(1)' });
+    expect(await eventually(() => containersOwnedBy(deadOwner).length === 0, 20_000)).toBe(true);
+  });
+
+  it('names the pull command when the image is missing, and keeps serving', async () => {
+    const bridge = await bridgeWithoutPool({ MCP_BRIDGE_IMAGE: 'localhost/codemode-missing:nope' });
+    const result = await bridge.runPython({ code: 'print(1)' });
+    expect(result.isError).toBe(true);
+    expect(result.text).toContain(`${engine} pull localhost/codemode-missing:nope`);
+    const again = await bridge.runPython({ code: 'print(1)' });
+    expect(again.text).toContain('is not available');
+  });
+
+  it('returns the result as a TOON block when asked to', async () => {
+    const bridge = await bridgeWithoutPool({ MCP_BRIDGE_OUTPUT_MODE: 'toon' });
+    const result = await bridge.runPython({ code: 'print("hi")' });
+    expect(result.text).toMatch(/^```toon\nstatus: ok\nstdout: "hi\\n"\nstderr: ""\ndurationMs: \d+\n```$/);
+  });
+});
+
+describe('bridge configuration errors', () => {
+  it('names what to install when no container runtime exists', async () => {
+    const bridge = await startBridge({ PATH: '/nonexistent', MCP_BRIDGE_POOL_SIZE: '0' });
+    try {
+      const result = await bridge.runPython({ code: 'print(1)' });
+      expect(result.isError).toBe(true);
+      expect(result.text).toMatch(
+        /No usable sandbox runtime: podman is not installed.*docker is not installed.*Install podman/,
+      );
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  it('refuses an invalid MCP_BRIDGE_* value at start, naming the variable and the choices', async () => {
+    const { BRIDGE_MAIN } = await import('../helpers/environment.js');
+    const result = spawnSync(process.execPath, [BRIDGE_MAIN], {
+      env: { ...process.env, MCP_BRIDGE_RUNTIME: 'kubernetes' },
+      encoding: 'utf8',
+      input: '',
+    });
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(
+      'MCP_BRIDGE_RUNTIME="kubernetes" is invalid: expected one of auto, podman, docker, embedded',
+    );
+  });
+});

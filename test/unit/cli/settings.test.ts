@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { loadSettings } from '../../../src/cli/settings.js';
+
+describe('loadSettings', () => {
+  it('has the documented defaults', () => {
+    const settings = loadSettings({ HOME: '/home/u' });
+    expect(settings).toMatchObject({
+      runtime: 'auto',
+      image: 'python:3.12-slim',
+      timeoutMs: 30_000,
+      maxTimeoutMs: 120_000,
+      memory: '512m',
+      pids: 128,
+      cpus: undefined,
+      containerUser: '65534:65534',
+      idleTimeoutMs: 300_000,
+      stateDir: '/home/u/.cache/codemode-bridge',
+      outputMode: 'text',
+      configPaths: [],
+      logLevel: 'info',
+      poolSize: 2,
+    });
+  });
+
+  it('reads every variable', () => {
+    const settings = loadSettings({
+      MCP_BRIDGE_RUNTIME: 'PODMAN',
+      MCP_BRIDGE_IMAGE: 'localhost/py:1',
+      MCP_BRIDGE_TIMEOUT: '2.5',
+      MCP_BRIDGE_MAX_TIMEOUT: '10',
+      MCP_BRIDGE_MEMORY: '1G',
+      MCP_BRIDGE_PIDS: '64',
+      MCP_BRIDGE_CPUS: '0.5',
+      MCP_BRIDGE_CONTAINER_USER: '1000:1000',
+      MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT: '60',
+      MCP_BRIDGE_STATE_DIR: '/state',
+      MCP_BRIDGE_OUTPUT_MODE: 'toon',
+      MCP_BRIDGE_CONFIG: '/a.json:/b.toml',
+      MCP_BRIDGE_LOG_LEVEL: 'debug',
+    });
+    expect(settings).toMatchObject({
+      runtime: 'podman',
+      image: 'localhost/py:1',
+      timeoutMs: 2500,
+      maxTimeoutMs: 10_000,
+      memory: '1g',
+      pids: 64,
+      cpus: 0.5,
+      containerUser: '1000:1000',
+      idleTimeoutMs: 60_000,
+      stateDir: '/state',
+      outputMode: 'toon',
+      configPaths: ['/a.json', '/b.toml'],
+      logLevel: 'debug',
+    });
+  });
+
+  it('lowers the default timeout with the maximum', () => {
+    expect(loadSettings({ MCP_BRIDGE_MAX_TIMEOUT: '5' }).timeoutMs).toBe(5000);
+  });
+
+  it.each([
+    [
+      { MCP_BRIDGE_RUNTIME: 'lxc' },
+      /MCP_BRIDGE_RUNTIME="lxc" is invalid: expected one of auto, podman, docker, embedded/,
+    ],
+    [
+      { MCP_BRIDGE_TIMEOUT: '-3' },
+      /MCP_BRIDGE_TIMEOUT="-3" is invalid: expected a positive number of seconds/,
+    ],
+    [
+      { MCP_BRIDGE_TIMEOUT: '200' },
+      /MCP_BRIDGE_TIMEOUT="200" is invalid: expected at most MCP_BRIDGE_MAX_TIMEOUT/,
+    ],
+    [{ MCP_BRIDGE_MEMORY: 'lots' }, /MCP_BRIDGE_MEMORY="lots" is invalid: expected a size/],
+    [{ MCP_BRIDGE_PIDS: '2' }, /MCP_BRIDGE_PIDS="2" is invalid: expected an integer ≥ 8/],
+    [{ MCP_BRIDGE_CPUS: 'zero' }, /MCP_BRIDGE_CPUS="zero" is invalid/],
+    [{ MCP_BRIDGE_CONTAINER_USER: '0:0' }, /non-root/],
+    [{ MCP_BRIDGE_CONTAINER_USER: 'root' }, /numeric uid/],
+    [{ MCP_BRIDGE_OUTPUT_MODE: 'xml' }, /expected one of text, toon/],
+    [{ MCP_BRIDGE_LOG_LEVEL: 'loud' }, /expected one of error, warn, info, debug/],
+  ])('refuses %j', (env, message) => {
+    expect(() => loadSettings(env)).toThrow(message);
+  });
+});

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { buildRemoveArgs, buildRunArgs } from '../../../src/sandbox/container/run-args.js';
+
+const base = {
+  image: 'python:3.12-slim',
+  name: 'codemode-1-1',
+  ownerPid: 1,
+  runtimeDir: '/pkg/runtime/python',
+  limits: { memory: '512m', pidsLimit: 128, cpus: undefined, user: '65534:65534', tmpfsSize: '64m' },
+};
+
+function flagValue(args: string[], flag: string): string | undefined {
+  const index = args.indexOf(flag);
+  return index === -1 ? undefined : args[index + 1];
+}
+
+describe('buildRunArgs', () => {
+  it('locks a podman sandbox down as design §4 says', () => {
+    const args = buildRunArgs({ ...base, engine: 'podman' });
+    for (const flag of ['--rm', '-i', '--read-only', '--read-only-tmpfs=false', '--init', '--unsetenv-all']) {
+      expect(args).toContain(flag);
+    }
+    expect(flagValue(args, '--network')).toBe('none');
+    expect(flagValue(args, '--pull')).toBe('never');
+    expect(flagValue(args, '--cap-drop')).toBe('ALL');
+    expect(flagValue(args, '--security-opt')).toBe('no-new-privileges');
+    expect(flagValue(args, '--user')).toBe('65534:65534');
+    expect(flagValue(args, '--memory')).toBe('512m');
+    expect(flagValue(args, '--memory-swap')).toBe('512m');
+    expect(flagValue(args, '--pids-limit')).toBe('128');
+    expect(flagValue(args, '--tmpfs')).toBe('/tmp:rw,noexec,nosuid,nodev,size=64m');
+    expect(flagValue(args, '--log-driver')).toBe('none');
+    expect(flagValue(args, '--label')).toBe('codemode-bridge.owner=1');
+    expect(flagValue(args, '-v')).toBe('/pkg/runtime/python:/opt/codemode:ro');
+    expect(args).not.toContain('--cpus');
+    expect(args.slice(-4)).toEqual(['python:3.12-slim', '-I', '-B', '/opt/codemode/entry.py']);
+  });
+
+  it('adds --cpus when set and leaves out podman-only flags for docker', () => {
+    const args = buildRunArgs({ ...base, engine: 'docker', limits: { ...base.limits, cpus: 0.5 } });
+    expect(flagValue(args, '--cpus')).toBe('0.5');
+    expect(args).not.toContain('--read-only-tmpfs=false');
+    expect(args).not.toContain('--unsetenv-all');
+  });
+});
+
+describe('buildRemoveArgs', () => {
+  it('removes without the graceful-stop wait', () => {
+    expect(buildRemoveArgs('podman', ['a', 'b'])).toEqual(['rm', '-f', '-t', '0', 'a', 'b']);
+    expect(buildRemoveArgs('docker', ['a'])).toEqual(['rm', '-f', 'a']);
+  });
+});
