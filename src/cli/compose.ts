@@ -1,38 +1,76 @@
-/** Builds the bridge's parts from settings and owns their shutdown; shared by `serve` and `run`. */
+/** Builds the bridge's parts from settings and owns their shutdown; shared by `serve`, `run` and `servers`. */
+import { homedir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Engine } from '../engine/engine.js';
 import type { ServerDirectory } from '../engine/types.js';
+import { upstreamDirectory } from '../engine/upstream-directory.js';
 import { SandboxService } from '../sandbox/sandbox-service.js';
-import { BridgeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { discoverServers } from '../upstream/config/discover.js';
+import type { DiscoveryResult } from '../upstream/config/types.js';
+import { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { Settings } from './settings.js';
+
+const BRIDGE_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+const CONNECT_TIMEOUT_MS = 30_000;
 
 export interface Bridge {
   engine: Engine;
   sandboxes: SandboxService;
+  upstreams: UpstreamPool;
   directory: ServerDirectory;
+  discovery: DiscoveryResult;
   close(): Promise<void>;
 }
 
-/** Upstream proxying is configured per user; with none configured, every name is unknown. */
-const noServers: ServerDirectory = {
-  serverNames: () => [],
-  grant: async (names) => {
-    throw new BridgeError(
-      'UNKNOWN_SERVER',
-      `Unknown MCP server${names.length > 1 ? 's' : ''} ${names.map((n) => `'${n}'`).join(', ')}: no MCP servers are configured.`,
-      { details: { names } },
-    );
-  },
-  callTool: async (request) => {
-    throw new BridgeError('UNKNOWN_SERVER', `Unknown MCP server '${request.server}'.`);
-  },
-};
+/** Finds the configured upstream servers and logs what the user should know about their config files. */
+export async function discover(logger: Logger): Promise<DiscoveryResult> {
+  const discovery = await discoverServers({
+    home: homedir(),
+    cwd: process.cwd(),
+    env: process.env,
+    platform: process.platform,
+    selfPath: BRIDGE_MAIN,
+  });
+  for (const warning of discovery.warnings) logger.warn(warning.message, { file: warning.source });
+  for (const skipped of discovery.skipped) {
+    logger.debug('skipped MCP server entry', {
+      server: skipped.name,
+      reason: skipped.reason,
+      detail: skipped.detail,
+    });
+  }
+  for (const path of discovery.missing) logger.debug('no MCP config here', { path });
+  logger.debug('discovered MCP servers', {
+    servers: discovery.servers.map((server) => server.name).join(',') || 'none',
+    files: discovery.filesRead.length,
+  });
+  return discovery;
+}
 
-export function composeBridge(
+export function createUpstreamPool(
+  settings: Settings,
+  discovery: DiscoveryResult,
+  logger: Logger,
+  version: string,
+) {
+  return new UpstreamPool({
+    servers: discovery.servers,
+    clientVersion: version,
+    idleTimeoutMs: settings.idleTimeoutMs,
+    callTimeoutMs: settings.callTimeoutMs,
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    logger,
+  });
+}
+
+export async function composeBridge(
   settings: Settings,
   logger: Logger,
-  options: { poolSize?: number } = {},
-): Bridge {
+  options: { version: string; poolSize?: number },
+): Promise<Bridge> {
+  const discovery = await discover(logger);
+  const upstreams = createUpstreamPool(settings, discovery, logger, options.version);
   const sandboxes = new SandboxService({
     runtime: settings.runtime,
     image: settings.image,
@@ -46,7 +84,7 @@ export function composeBridge(
     poolSize: options.poolSize ?? settings.poolSize,
     logger,
   });
-  const directory = noServers;
+  const directory = upstreamDirectory(upstreams);
   const engine = new Engine({
     sandboxes,
     directory,
@@ -60,9 +98,11 @@ export function composeBridge(
   return {
     engine,
     sandboxes,
+    upstreams,
     directory,
+    discovery,
     close() {
-      closing ??= sandboxes.close();
+      closing ??= Promise.all([sandboxes.close(), upstreams.close()]).then(() => {});
       return closing;
     },
   };

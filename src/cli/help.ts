@@ -10,6 +10,9 @@ Usage:
   codemode-bridge [serve]                 Serve MCP on stdio (what MCP clients start)
   codemode-bridge run -e CODE             Run Python once and print the result
   codemode-bridge run FILE | -            Run a file, or stdin
+  codemode-bridge servers [--check] [--json]
+                                          List the MCP servers found in your config files
+                                          (--check connects to each and counts its tools)
   codemode-bridge doctor                  Show which sandbox runtime would be used, and why
   codemode-bridge --help | --version (-V)
 

@@ -10,7 +10,8 @@ import { formatOutcomeText, structuredOutcome } from '../server/format.js';
 import { createBridgeServer } from '../server/server.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/logger.js';
-import { composeBridge } from './compose.js';
+import type { UpstreamPool } from '../upstream/upstream-pool.js';
+import { composeBridge, createUpstreamPool, discover } from './compose.js';
 import { helpText } from './help.js';
 import { loadSettings, type Settings } from './settings.js';
 
@@ -41,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
       return serve(settings, logger);
     case 'run':
       return runOnce(rest, settings, logger);
+    case 'servers':
+      return listServers(rest, settings, logger);
     case 'doctor':
       return doctor(settings);
     default:
@@ -49,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(settings: Settings, logger: Logger): Promise<number> {
-  const bridge = composeBridge(settings, logger);
+  const bridge = await composeBridge(settings, logger, { version: VERSION });
   const server = createBridgeServer({
     engine: bridge.engine,
     version: VERSION,
@@ -109,7 +112,7 @@ async function runOnce(args: string[], settings: Settings, logger: Logger): Prom
       throw new UsageError(`--timeout ${values.timeout}: expected seconds > 0`);
     timeoutMs = Math.round(seconds * 1000);
   }
-  const bridge = composeBridge(settings, logger, { poolSize: 0 });
+  const bridge = await composeBridge(settings, logger, { version: VERSION, poolSize: 0 });
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   try {
@@ -149,6 +152,58 @@ async function doctor(settings: Settings): Promise<number> {
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   return healthy ? 0 : 1;
+}
+
+async function listServers(args: string[], settings: Settings, logger: Logger): Promise<number> {
+  const { values } = parseArgs({ args, options: { check: { type: 'boolean' }, json: { type: 'boolean' } } });
+  const discovery = await discover(logger);
+  const upstreams = createUpstreamPool(settings, discovery, logger, VERSION);
+  try {
+    const rows = await Promise.all(
+      discovery.servers.map(async (server) => {
+        const target =
+          server.transport === 'stdio' ? [server.command, ...server.args].join(' ') : `${server.url}`;
+        const row = {
+          name: server.name,
+          alias: upstreams.aliasOf(server.name) ?? server.name,
+          transport: server.transport,
+          target,
+          source: server.source,
+          ...(values.check ? await checkServer(upstreams, server.name) : {}),
+        };
+        return row;
+      }),
+    );
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ servers: rows, warnings: discovery.warnings }, null, 2)}\n`);
+    } else if (rows.length === 0) {
+      process.stdout.write('No MCP servers found. Config files read:\n');
+      for (const file of discovery.filesRead) process.stdout.write(`  ${file}\n`);
+    } else {
+      for (const row of rows) {
+        const status =
+          'tools' in row ? `  ${row.tools} tools` : 'error' in row ? `  ERROR: ${row.error}` : '';
+        process.stdout.write(
+          `${row.name} (mcp_${row.alias})  ${row.transport}  ${row.target}${status}\n  from ${row.source}\n`,
+        );
+      }
+    }
+    return values.check && rows.some((row) => 'error' in row) ? 1 : 0;
+  } finally {
+    await upstreams.close();
+  }
+}
+
+async function checkServer(
+  upstreams: UpstreamPool,
+  name: string,
+): Promise<{ tools: number } | { error: string }> {
+  try {
+    const description = await upstreams.describe(name, AbortSignal.timeout(30_000));
+    return { tools: description.tools.length };
+  } catch (error) {
+    return { error: errorMessage(error) };
+  }
 }
 
 function readStdin(): Promise<string> {

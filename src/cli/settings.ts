@@ -22,6 +22,7 @@ export interface Settings {
   containerUser: string;
   tmpfsSize: string;
   idleTimeoutMs: number;
+  callTimeoutMs: number;
   stateDir: string;
   outputMode: OutputMode;
   configPaths: string[];
@@ -44,6 +45,7 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
   ['MCP_BRIDGE_POOL_SIZE', '2', 'Sandboxes kept started ahead of demand (0 = none)'],
   ['MCP_BRIDGE_MAX_OUTPUT_CHARS', '20000', 'Output kept per stream (head + tail), characters'],
   ['MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT', '300', 'Close idle upstream connections after, seconds'],
+  ['MCP_BRIDGE_CALL_TIMEOUT', '60', 'Longest wait for one upstream tool call, seconds'],
   ['MCP_BRIDGE_STATE_DIR', '~/.cache/codemode-bridge', 'Where caches live'],
   ['MCP_BRIDGE_OUTPUT_MODE', 'text', 'Result format: text or toon'],
   ['MCP_BRIDGE_CONFIG', '(none)', `Extra MCP config files, separated by '${delimiter}'`],
@@ -137,6 +139,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     containerUser: user,
     tmpfsSize: size(env, 'MCP_BRIDGE_TMPFS_SIZE', '64m'),
     idleTimeoutMs: seconds(env, 'MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT', 300),
+    callTimeoutMs: seconds(env, 'MCP_BRIDGE_CALL_TIMEOUT', 60),
     stateDir: env.MCP_BRIDGE_STATE_DIR?.trim() || defaultStateDir(env),
     outputMode: choice(env, 'MCP_BRIDGE_OUTPUT_MODE', ['text', 'toon'] as const, 'text'),
     configPaths: (env.MCP_BRIDGE_CONFIG ?? '')

@@ -7,6 +7,8 @@ export type BridgeErrorCode =
   | 'SANDBOX_START_FAILED'
   | 'UNKNOWN_SERVER'
   | 'UPSTREAM_UNAVAILABLE'
+  | 'UPSTREAM_TIMEOUT'
+  | 'TOOL_ERROR'
   | 'SHUTTING_DOWN';
 
 export class BridgeError extends Error {

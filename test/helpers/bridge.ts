@@ -29,10 +29,14 @@ export interface RunResult extends CallToolResult {
   };
 }
 
-export async function startBridge(env: Record<string, string> = {}): Promise<RunningBridge> {
+export async function startBridge(
+  env: Record<string, string> = {},
+  options: { cwd?: string } = {},
+): Promise<RunningBridge> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [BRIDGE_MAIN],
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     env: {
       ...getDefaultEnvironment(),
       MCP_BRIDGE_IMAGE: TEST_IMAGE,

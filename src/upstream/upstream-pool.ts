@@ -1,0 +1,291 @@
+/**
+ * The upstream MCP servers of one bridge: sessions opened lazily on first use, kept between runs,
+ * closed after an idle period and on exit. A session that died is replaced on the next use, so a
+ * crashed server fails only the calls that were using it.
+ */
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { BridgeError, errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { assignAliases } from './config/alias.js';
+import type { UpstreamServerConfig } from './config/types.js';
+import { UpstreamConnection } from './connection.js';
+import { resultText, unwrapToolResult } from './unwrap.js';
+
+export interface ToolDescription {
+  name: string;
+  /** The tool's Python identifier within its server. */
+  alias: string;
+  description?: string;
+  inputSchema: Record<string, unknown>;
+}
+
+export interface ServerDescription {
+  name: string;
+  alias: string;
+  description?: string;
+  tools: ToolDescription[];
+}
+
+export interface UpstreamPoolOptions {
+  servers: UpstreamServerConfig[];
+  clientVersion: string;
+  /** Close a session unused for this long. */
+  idleTimeoutMs: number;
+  /** Longest wait for one tool call. */
+  callTimeoutMs: number;
+  /** Longest wait to connect and list tools. */
+  connectTimeoutMs: number;
+  logger: Logger;
+}
+
+interface Entry {
+  config: UpstreamServerConfig;
+  alias: string;
+  session: Promise<UpstreamConnection> | undefined;
+  description: { connection: UpstreamConnection; value: ServerDescription } | undefined;
+  inFlight: number;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
+export class UpstreamPool {
+  readonly #options: UpstreamPoolOptions;
+  readonly #entries = new Map<string, Entry>();
+  readonly #lifetime = new AbortController();
+
+  constructor(options: UpstreamPoolOptions) {
+    this.#options = options;
+    const aliases = assignAliases(options.servers.map((server) => server.name));
+    for (const config of options.servers) {
+      this.#entries.set(config.name, {
+        config,
+        alias: aliases.get(config.name) ?? config.name,
+        session: undefined,
+        description: undefined,
+        inFlight: 0,
+        idleTimer: undefined,
+      });
+    }
+  }
+
+  serverNames(): string[] {
+    return [...this.#entries.keys()];
+  }
+
+  aliasOf(name: string): string | undefined {
+    return this.#entries.get(name)?.alias;
+  }
+
+  /** Whether a session to `name` is open right now (for tests and `servers --check`). */
+  isConnected(name: string): boolean {
+    return this.#entries.get(name)?.session !== undefined;
+  }
+
+  /** Connects if needed and describes the server's tools; cached for the life of the session. */
+  async describe(name: string, signal: AbortSignal): Promise<ServerDescription> {
+    const entry = this.#entry(name);
+    return this.#using(entry, async () => {
+      const connection = await this.#session(entry, signal);
+      if (entry.description?.connection === connection) return entry.description.value;
+      let tools: Awaited<ReturnType<UpstreamConnection['tools']>>;
+      try {
+        tools = await withSignal(connection.tools(this.#lifetime.signal), signal);
+      } catch (error) {
+        if (signal.aborted) throw error;
+        throw new BridgeError(
+          'UPSTREAM_UNAVAILABLE',
+          `MCP server '${name}' did not list its tools: ${errorMessage(error)}`,
+          {
+            cause: error,
+            details: { server: name },
+          },
+        );
+      }
+      const aliases = assignAliases(tools.map((tool) => tool.name));
+      const value: ServerDescription = {
+        name,
+        alias: entry.alias,
+        ...(connection.description ? { description: connection.description } : {}),
+        tools: tools.map((tool) => ({
+          name: tool.name,
+          alias: aliases.get(tool.name) ?? tool.name,
+          ...(tool.description ? { description: tool.description } : {}),
+          inputSchema: tool.inputSchema as Record<string, unknown>,
+        })),
+      };
+      entry.description = { connection, value };
+      return value;
+    });
+  }
+
+  /** Calls one tool and returns its unwrapped result; throws `BridgeError` naming server and tool. */
+  async callTool(
+    server: string,
+    tool: string,
+    args: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    const entry = this.#entry(server);
+    return this.#using(entry, async () => {
+      const connection = await this.#session(entry, signal);
+      let result: Awaited<ReturnType<UpstreamConnection['callTool']>>;
+      try {
+        result = await connection.callTool(tool, args, this.#options.callTimeoutMs, signal);
+      } catch (error) {
+        throw this.#explainCallFailure(error, entry, connection, tool, signal);
+      }
+      if (result.isError) {
+        throw new BridgeError('TOOL_ERROR', resultText(result) || `${server}.${tool} reported an error`, {
+          details: { server, tool },
+        });
+      }
+      return unwrapToolResult(result);
+    });
+  }
+
+  /** Closes every session. Idempotent. */
+  async close(): Promise<void> {
+    this.#lifetime.abort();
+    await Promise.all([...this.#entries.values()].map((entry) => this.#closeSession(entry)));
+  }
+
+  #entry(name: string): Entry {
+    const entry = this.#entries.get(name);
+    if (entry) return entry;
+    const known = this.serverNames();
+    throw new BridgeError(
+      'UNKNOWN_SERVER',
+      `Unknown MCP server '${name}'. ${known.length > 0 ? `Configured servers: ${known.join(', ')}.` : 'No MCP servers are configured.'}`,
+      { details: { server: name, known } },
+    );
+  }
+
+  async #using<T>(entry: Entry, work: () => Promise<T>): Promise<T> {
+    clearTimeout(entry.idleTimer);
+    entry.inFlight++;
+    try {
+      return await work();
+    } finally {
+      entry.inFlight--;
+      if (entry.inFlight === 0 && entry.session) {
+        entry.idleTimer = setTimeout(() => {
+          this.#options.logger.debug('closing idle upstream session', { server: entry.config.name });
+          void this.#closeSession(entry);
+        }, this.#options.idleTimeoutMs);
+        entry.idleTimer.unref();
+      }
+    }
+  }
+
+  /** The open session, or a new one when there is none or the last one died (the reconnect). */
+  async #session(entry: Entry, signal: AbortSignal): Promise<UpstreamConnection> {
+    if (this.#lifetime.signal.aborted) throw new BridgeError('SHUTTING_DOWN', 'the bridge is shutting down');
+    if (entry.session) {
+      const existing = await withSignal(entry.session, signal).catch(() => undefined);
+      if (existing?.isOpen) return existing;
+      if (signal.aborted) throw signal.reason;
+      if (existing)
+        this.#options.logger.info('upstream session ended; reconnecting', { server: entry.config.name });
+    }
+    const { config } = entry;
+    const { logger } = this.#options;
+    const startedAt = performance.now();
+    // The session outlives the run that opened it, so it is bound to the pool's lifetime, not the run.
+    const session = UpstreamConnection.open(
+      {
+        config,
+        clientVersion: this.#options.clientVersion,
+        connectTimeoutMs: this.#options.connectTimeoutMs,
+        logger,
+      },
+      this.#lifetime.signal,
+    );
+    entry.session = session;
+    session.then(
+      () =>
+        logger.info('connected to upstream', {
+          server: config.name,
+          ms: Math.round(performance.now() - startedAt),
+        }),
+      () => {
+        if (entry.session === session) entry.session = undefined;
+      },
+    );
+    try {
+      return await withSignal(session, signal);
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw new BridgeError(
+        'UPSTREAM_UNAVAILABLE',
+        `Could not connect to MCP server '${config.name}' (${describeTarget(config)}): ${errorMessage(error)}`,
+        { cause: error, details: { server: config.name } },
+      );
+    }
+  }
+
+  #explainCallFailure(
+    error: unknown,
+    entry: Entry,
+    connection: UpstreamConnection,
+    tool: string,
+    signal: AbortSignal,
+  ): unknown {
+    if (signal.aborted) return error;
+    const name = entry.config.name;
+    const details = { server: name, tool };
+    if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
+      return new BridgeError(
+        'UPSTREAM_TIMEOUT',
+        `MCP server '${name}' did not answer ${tool} within ${this.#options.callTimeoutMs / 1000} s`,
+        { cause: error, details },
+      );
+    }
+    if (!connection.isOpen) {
+      const stderr = connection.stderrTail
+        ? ` Its last stderr: ${connection.stderrTail.split('\n').slice(-3).join(' | ')}`
+        : '';
+      return new BridgeError(
+        'UPSTREAM_UNAVAILABLE',
+        `MCP server '${name}' closed the connection during ${tool} (did it crash?); the next call reconnects.${stderr}`,
+        { cause: error, details },
+      );
+    }
+    return new BridgeError('TOOL_ERROR', `${name}.${tool} failed: ${errorMessage(error)}`, {
+      cause: error,
+      details,
+    });
+  }
+
+  async #closeSession(entry: Entry): Promise<void> {
+    clearTimeout(entry.idleTimer);
+    const session = entry.session;
+    entry.session = undefined;
+    entry.description = undefined;
+    const connection = await session?.catch(() => undefined);
+    await connection?.close();
+  }
+}
+
+function describeTarget(config: UpstreamServerConfig): string {
+  return config.transport === 'stdio'
+    ? `command: ${[config.command, ...config.args].join(' ')}`
+    : `${config.transport} ${config.url}`;
+}
+
+/** Waits for `promise`, or rejects as soon as `signal` aborts (the work itself goes on). */
+function withSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
