@@ -4,6 +4,7 @@
  * RPC routing and exit bookkeeping live here once.
  */
 import type { ChildProcess } from 'node:child_process';
+import { addAbortListener } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../shared/logger.js';
 import {
@@ -142,7 +143,7 @@ export class ProcessSandbox implements Sandbox {
       if (this.#phase === 'running' && this.#child.stdin?.writable)
         this.#child.stdin.write(encodeFrame(frame));
     };
-    const serve = async (id: number, call: () => Promise<unknown>) => {
+    const serve = async (id: number, call: (signal: AbortSignal) => Promise<unknown>) => {
       if (inFlight >= MAX_CONCURRENT_HOST_CALLS) {
         reply({
           type: 'rpc_result',
@@ -154,13 +155,18 @@ export class ProcessSandbox implements Sandbox {
         return;
       }
       inFlight++;
+      // Each call gets its own signal, linked to the run's and unlinked when the call ends: listeners
+      // that callees add (the SDK adds one per request and never removes it) die with the call.
+      const perCall = new AbortController();
+      const unlink = addAbortListener(callSignal, () => perCall.abort(callSignal.reason));
       try {
-        reply({ type: 'rpc_result', id, ok: true, value: (await call()) ?? null });
+        reply({ type: 'rpc_result', id, ok: true, value: (await call(perCall.signal)) ?? null });
       } catch (error) {
         const code = error instanceof HostCallError ? error.code : 'HOST_ERROR';
         const message = error instanceof Error ? error.message : String(error);
         reply({ type: 'rpc_result', id, ok: false, code, error: message });
       } finally {
+        unlink[Symbol.dispose]();
         inFlight--;
       }
     };
@@ -177,12 +183,12 @@ export class ProcessSandbox implements Sandbox {
               host.onOutput(frame.stream, frame.data);
               return;
             case 'rpc':
-              void serve(frame.id, () =>
-                host.callTool({ server: frame.server, tool: frame.tool, args: frame.args }, callSignal),
+              void serve(frame.id, (signal) =>
+                host.callTool({ server: frame.server, tool: frame.tool, args: frame.args }, signal),
               );
               return;
             case 'call':
-              void serve(frame.id, () => host.callHost(frame.op, frame.args, callSignal));
+              void serve(frame.id, (signal) => host.callHost(frame.op, frame.args, signal));
               return;
             case 'done':
               this.#completed = true;

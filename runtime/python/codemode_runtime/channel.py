@@ -1,7 +1,7 @@
 """Request/response bookkeeping over the host channel, independent of how frames travel.
 
-The container backend feeds results in from a reader thread; the embedded backend from JavaScript
-on the same thread. Both call `deliver` (or `deliver_threadsafe`) with `rpc_result` frames.
+Backends call `deliver` with each `rpc_result` frame, on the event loop's thread: the container
+backend from a loop reader on its protocol fd, the embedded backend from JavaScript.
 """
 import asyncio
 import itertools
@@ -39,13 +39,8 @@ class HostChannel:
 
             future.set_exception(ToolError(frame.get("error") or "tool call failed", code=frame.get("code")))
 
-    def deliver_threadsafe(self, frame):
-        self._loop.call_soon_threadsafe(self.deliver, frame)
-
-    def close_threadsafe(self, error):
-        self._loop.call_soon_threadsafe(self._close, error)
-
-    def _close(self, error):
+    def close(self, error):
+        """Fails every pending and future request with `error` (the host went away)."""
         self._closed = error
         for future in list(self._pending.values()):
             if not future.done():

@@ -85,36 +85,57 @@ def _finish_output(threads, devnull):
         thread.join(DRAIN_GRACE_S)
 
 
-def _read_frames(reader, channel):
-    for line in reader:
-        try:
-            frame = json.loads(line)
-        except ValueError:
-            continue
-        if frame.get("type") == "rpc_result":
-            channel.deliver_threadsafe(frame)
-    # The host closed the channel: nobody is left to read our output.
-    os._exit(0)
+class LineReader:
+    """Newline-delimited frames from the host, read blocking for the run frame and then by the event loop."""
+
+    def __init__(self, fd):
+        self._fd = fd
+        self._buffer = b""
+
+    def read_line(self):
+        while b"\n" not in self._buffer:
+            chunk = os.read(self._fd, READ_CHUNK_BYTES)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def pump(self, channel):
+        """Reads what is available (called by the loop when the fd is readable) and delivers results."""
+        chunk = os.read(self._fd, READ_CHUNK_BYTES)
+        if not chunk:
+            # The host closed the channel: nobody is left to read our output.
+            os._exit(0)
+        self._buffer += chunk
+        while b"\n" in self._buffer:
+            line, _, self._buffer = self._buffer.partition(b"\n")
+            try:
+                frame = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(frame, dict) and frame.get("type") == "rpc_result":
+                channel.deliver(frame)
 
 
 def main():
     protocol_in = os.dup(0)
     protocol_out = os.dup(1)
     writer = FrameWriter(protocol_out)
-    reader = os.fdopen(protocol_in, "rb", buffering=0)
-    reader = io.BufferedReader(reader)
+    reader = LineReader(protocol_in)
     threads, devnull = _capture_std_streams(writer)
     # Everything a run needs is prepared before `ready`, so the request path only parses and runs code.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     writer.send({"type": "ready"})
 
-    line = reader.readline()
-    if not line:
+    line = reader.read_line()
+    if line is None:
         os._exit(0)
     run = json.loads(line)
     channel = HostChannel(writer.send, loop)
-    threading.Thread(target=_read_frames, args=(reader, channel), daemon=True).start()
+    # Results are read by the event loop itself: no thread hand-off on the tool-call round trip.
+    loop.add_reader(protocol_in, reader.pump, channel)
 
     namespace = build_namespace(run.get("servers") or [], channel)
     failure = loop.run_until_complete(execute(run.get("code", ""), namespace))

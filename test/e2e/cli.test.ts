@@ -1,0 +1,136 @@
+/** The command line as a user meets it: help, version, run, servers, with real config files. */
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BRIDGE_MAIN, containerSupport, TEST_IMAGE } from '../helpers/environment.js';
+import { createTestHome, serverEntry, startHttpEverything, type TestHome } from '../helpers/upstreams.js';
+
+function cli(args: string[], options: { env?: Record<string, string>; cwd?: string; input?: string } = {}) {
+  const result = spawnSync(process.execPath, [BRIDGE_MAIN, ...args], {
+    env: { ...process.env, MCP_BRIDGE_IMAGE: TEST_IMAGE, MCP_BRIDGE_LOG_LEVEL: 'error', ...options.env },
+    cwd: options.cwd,
+    input: options.input ?? '',
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('codemode-bridge --help and --version', () => {
+  it('prints help with every command and variable', () => {
+    const { status, stdout } = cli(['--help']);
+    expect(status).toBe(0);
+    for (const text of ['run -e CODE', 'servers [--check]', 'doctor', 'MCP_BRIDGE_RUNTIME', 'MCP_BRIDGE_CALL_TIMEOUT']) {
+      expect(stdout).toContain(text);
+    }
+  });
+
+  it('prints the package version', () => {
+    const { status, stdout } = cli(['--version']);
+    expect(status).toBe(0);
+    expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('refuses an unknown command', () => {
+    const { status, stderr } = cli(['frobnicate']);
+    expect(status).toBe(2);
+    expect(stderr).toContain("unknown command 'frobnicate'");
+  });
+});
+
+const { skipReason } = containerSupport();
+
+describe.skipIf(skipReason)(`codemode-bridge run${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  it('runs code from -e and exits 0', () => {
+    expect(cli(['run', '-e', 'print(6*7)'])).toMatchObject({ status: 0, stdout: '42\n' });
+  });
+
+  it('runs code from stdin and prints JSON with --json', () => {
+    const { status, stdout } = cli(['run', '--json', '-'], { input: 'print("from stdin")' });
+    expect(status).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ status: 'ok', stdout: 'from stdin\n' });
+  });
+
+  it('exits 1 with the traceback when the program fails', () => {
+    const { status, stdout } = cli(['run', '-e', 'raise ValueError("nope")']);
+    expect(status).toBe(1);
+    expect(stdout).toContain('ValueError: nope');
+  });
+
+  it('explains a missing argument', () => {
+    const { status, stderr } = cli(['run']);
+    expect(status).toBe(2);
+    expect(stderr).toContain('run needs code');
+  });
+});
+
+describe('codemode-bridge servers', () => {
+  let home: TestHome;
+  let http: Awaited<ReturnType<typeof startHttpEverything>> | undefined;
+
+  beforeAll(async () => {
+    home = createTestHome();
+    http = await startHttpEverything();
+    home.write('.claude.json', {
+      mcpServers: { memory: { command: process.execPath, args: [serverEntry('server-memory')] } },
+      projects: {
+        [home.project]: {
+          mcpServers: { 'project-only': { command: process.execPath, args: ['${SERVER_SCRIPT}'] } },
+        },
+      },
+    });
+    // Later sources cannot override a name defined earlier.
+    home.write('.cursor/mcp.json', { mcpServers: { memory: { command: 'not-this-one' }, 'remote.everything': { url: http.url } } });
+    home.write('.vscode/mcp.json', { servers: { broken: { type: 'stdio', command: '/nonexistent/server' } } }, 'project');
+    home.write(
+      '.codex/config.toml',
+      `[mcp_servers.codex-memory]\ncommand = ${JSON.stringify(process.execPath)}\nargs = [${JSON.stringify(serverEntry('server-memory'))}]\n`,
+    );
+    home.write('.mcp.json', '{ not json', 'project');
+  });
+  afterAll(() => {
+    http?.stop();
+    home?.cleanup();
+  });
+
+  const env = () => ({ HOME: home.home, SERVER_SCRIPT: serverEntry('server-everything'), MCP_BRIDGE_LOG_LEVEL: 'warn' });
+
+  it('lists every discovered server with alias, transport and source, first definition winning', () => {
+    const { status, stdout, stderr } = cli(['servers'], { env: env(), cwd: home.project });
+    expect(status).toBe(0);
+    const names = [...stdout.matchAll(/^(\S+) \(mcp_(\w+)\)\s+(\w+)/gm)].map((m) => `${m[1]}:${m[2]}:${m[3]}`);
+    expect(names).toEqual([
+      'project-only:project_only:stdio',
+      'memory:memory:stdio',
+      'remote.everything:remote_everything:http',
+      'broken:broken:stdio',
+      'codex-memory:codex_memory:stdio',
+    ]);
+    expect(stdout).toContain(`from ${home.home}/.claude.json`);
+    expect(stdout).toContain(serverEntry('server-everything'));
+    expect(stdout).not.toContain('not-this-one');
+    expect(stderr).toMatch(/WARN .*\.mcp\.json/);
+  });
+
+  it('connects with --check and shows tool counts or the connection error', () => {
+    const { status, stdout } = cli(['servers', '--check', '--json'], { env: env(), cwd: home.project });
+    expect(status).toBe(1);
+    const { servers } = JSON.parse(stdout) as { servers: Array<{ name: string; tools?: number; error?: string }> };
+    const byName = Object.fromEntries(servers.map((server) => [server.name, server]));
+    expect(byName.memory?.tools).toBe(9);
+    expect(byName['codex-memory']?.tools).toBe(9);
+    expect(byName['project-only']?.tools).toBeGreaterThan(5);
+    expect(byName['remote.everything']?.tools).toBeGreaterThan(5);
+    expect(byName.broken?.error).toMatch(/Could not connect to MCP server 'broken'.*\/nonexistent\/server/);
+  });
+
+  it('says where it looked when nothing is configured', () => {
+    const empty = createTestHome();
+    try {
+      const { status, stdout } = cli(['servers'], { env: { HOME: empty.home }, cwd: empty.project });
+      expect(status).toBe(0);
+      expect(stdout).toContain('No MCP servers found');
+    } finally {
+      empty.cleanup();
+    }
+  });
+});
