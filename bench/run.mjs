@@ -1,9 +1,13 @@
 // `npm run bench [container|upstream|embedded]`: each benchmark prints ratios against a baseline
 // measured in the same run, because these machines are noisy.
 import { benchContainer } from './container.mjs';
+import { benchDiscovery } from './discovery.mjs';
+import { benchEmbedded } from './embedded.mjs';
 import { benchUpstream } from './upstream.mjs';
 
 const only = process.argv[2];
 if (!only || only === 'container') await benchContainer();
 if (!only || only === 'upstream') await benchUpstream();
+if (!only || only === 'embedded') await benchEmbedded();
+if (!only || only === 'discovery') await benchDiscovery();
 process.exit(0);

@@ -18,7 +18,11 @@ export async function benchUpstream() {
     return;
   }
   // Baseline: the same server, called directly through the SDK.
-  const transport = new StdioClientTransport({ command: process.execPath, args: [EVERYTHING], stderr: 'ignore' });
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [EVERYTHING],
+    stderr: 'ignore',
+  });
   const direct = new Client({ name: 'codemode-bench', version: '0' });
   let started = performance.now();
   await direct.connect(transport);
@@ -40,9 +44,13 @@ export async function benchUpstream() {
   await sleep(1500);
   await runPython(bridge.client, 'print(1)');
   await sleep(500);
-  const firstGrant = await runPython(bridge.client, 'await mcp_everything.echo(message="x")', { servers: ['everything'] });
+  const firstGrant = await runPython(bridge.client, 'await mcp_everything.echo(message="x")', {
+    servers: ['everything'],
+  });
   await sleep(500);
-  const warmGrant = await runPython(bridge.client, 'await mcp_everything.echo(message="x")', { servers: ['everything'] });
+  const warmGrant = await runPython(bridge.client, 'await mcp_everything.echo(message="x")', {
+    servers: ['everything'],
+  });
   await sleep(500);
   const code = [
     'import time',
@@ -62,7 +70,9 @@ export async function benchUpstream() {
   const perSandbox = inSandboxMs / CALLS;
   console.log(`\n## Upstream tool calls (server-everything echo over stdio, ${CALLS} sequential calls)`);
   console.log(`direct SDK client        ${fmt(perDirect)} per call`);
-  console.log(`from inside run_python   ${fmt(perSandbox)} per call   ratio ${(perSandbox / perDirect).toFixed(2)}× the direct call`);
+  console.log(
+    `from inside run_python   ${fmt(perSandbox)} per call   ratio ${(perSandbox / perDirect).toFixed(2)}× the direct call`,
+  );
   console.log(`direct connect + tools/list: ${fmt(directConnectMs)}`);
   console.log(
     `run_python with a first grant (connect + tools/list + 1 call): ${fmt(firstGrant.ms)}; same run once connected: ${fmt(warmGrant.ms)}; first-grant cost ≈ ${fmt(firstGrant.ms - warmGrant.ms)}`,

@@ -1,6 +1,7 @@
 /** Builds the bridge's parts from settings and owns their shutdown; shared by `serve`, `run` and `servers`. */
 import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { discoveryOperations } from '../engine/discovery-operations.js';
 import { Engine } from '../engine/engine.js';
 import type { ServerDirectory } from '../engine/types.js';
 import { upstreamDirectory } from '../engine/upstream-directory.js';
@@ -82,12 +83,14 @@ export async function composeBridge(
       tmpfsSize: settings.tmpfsSize,
     },
     poolSize: options.poolSize ?? settings.poolSize,
+    stateDir: settings.stateDir,
     logger,
   });
   const directory = upstreamDirectory(upstreams);
   const engine = new Engine({
     sandboxes,
     directory,
+    hostOperations: discoveryOperations(upstreams),
     defaultTimeoutMs: settings.timeoutMs,
     maxTimeoutMs: settings.maxTimeoutMs,
     maxOutputChars: settings.maxOutputChars,

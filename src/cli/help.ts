@@ -13,6 +13,8 @@ Usage:
   codemode-bridge servers [--check] [--json]
                                           List the MCP servers found in your config files
                                           (--check connects to each and counts its tools)
+  codemode-bridge stubs [SERVER...]       Print the Python signatures and docstrings the sandbox
+                                          builds for each server's tools
   codemode-bridge doctor                  Show which sandbox runtime would be used, and why
   codemode-bridge --help | --version (-V)
 

@@ -5,7 +5,11 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { imageExists } from '../sandbox/container/engine-probe.js';
-import { selectRuntime } from '../sandbox/select.js';
+import { embeddedStateDir } from '../sandbox/embedded/embedded-backend.js';
+import { resolveEmbeddedPaths } from '../sandbox/embedded/paths.js';
+import { snapshotKeyOf } from '../sandbox/embedded/snapshot-key.js';
+import { inspectSnapshots } from '../sandbox/embedded/snapshot-store.js';
+import { AUTO_ORDER, probeRuntime, selectRuntime } from '../sandbox/select.js';
 import { formatOutcomeText, structuredOutcome } from '../server/format.js';
 import { createBridgeServer } from '../server/server.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
@@ -44,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
       return runOnce(rest, settings, logger);
     case 'servers':
       return listServers(rest, settings, logger);
+    case 'stubs':
+      return printStubs(rest, settings, logger);
     case 'doctor':
       return doctor(settings);
     default:
@@ -131,27 +137,51 @@ async function runOnce(args: string[], settings: Settings, logger: Logger): Prom
 }
 
 async function doctor(settings: Settings): Promise<number> {
-  const lines = [`codemode-bridge ${VERSION}`, `MCP_BRIDGE_RUNTIME=${settings.runtime}`];
+  const lines = [`codemode-bridge ${VERSION}`, `MCP_BRIDGE_RUNTIME=${settings.runtime}`, 'runtimes:'];
   let healthy = true;
+  // Every runtime is probed (not just up to the first usable one), so the report shows them all.
+  const probes = await Promise.all(AUTO_ORDER.map((runtime) => probeRuntime(runtime)));
+  for (const probe of probes) {
+    lines.push(`  ${probe.runtime}: ${probe.usable ? `usable (${probe.version})` : probe.problem}`);
+  }
   try {
-    const selection = await selectRuntime(settings.runtime);
-    for (const probe of selection.probes) {
-      lines.push(`  ${probe.engine}: ${probe.usable ? `usable (${probe.version})` : probe.problem}`);
+    const selection = await selectRuntime(settings.runtime, async (runtime) => {
+      const probe = probes.find((candidate) => candidate.runtime === runtime);
+      return probe ?? probeRuntime(runtime);
+    });
+    lines.push(`selected: ${selection.runtime} (${selection.reason})`);
+    if (selection.runtime !== 'embedded') {
+      const present = await imageExists(selection.runtime, settings.image);
+      lines.push(
+        `image ${settings.image}: ${present ? 'present' : `missing — pull it with: ${selection.runtime} pull ${settings.image}`}`,
+      );
+      healthy = present;
     }
-    lines.push(
-      `selected: ${selection.engine}${settings.runtime === 'auto' ? ' (first usable of podman, docker)' : ''}`,
-    );
-    const present = await imageExists(selection.engine, settings.image);
-    lines.push(
-      `image ${settings.image}: ${present ? 'present' : `missing — pull it with: ${selection.engine} pull ${settings.image}`}`,
-    );
-    healthy = present;
   } catch (error) {
     lines.push(`no sandbox runtime: ${errorMessage(error)}`);
     healthy = false;
   }
+  if (probes.some((probe) => probe.runtime === 'embedded' && probe.usable)) {
+    lines.push(`embedded snapshot: ${await describeEmbeddedSnapshot(settings.stateDir)}`);
+  }
+  // Upstream config discovery reports its "discovered config files" section here.
   process.stdout.write(`${lines.join('\n')}\n`);
   return healthy ? 0 : 1;
+}
+
+async function describeEmbeddedSnapshot(stateDir: string): Promise<string> {
+  try {
+    const paths = resolveEmbeddedPaths();
+    const dir = embeddedStateDir(stateDir);
+    const { snapshot } = await inspectSnapshots(dir, await snapshotKeyOf(paths));
+    if (!snapshot) return `absent in ${dir} (built on first use, ~4 s; workers start cold meanwhile)`;
+    const size = `${(snapshot.size / 1024 / 1024).toFixed(1)} MiB`;
+    return snapshot.valid
+      ? `${snapshot.file}: present, valid, ${size}`
+      : `${snapshot.file}: present but corrupt (${size}); it is deleted and rebuilt on next use`;
+  } catch (error) {
+    return `cannot be inspected: ${errorMessage(error)}`;
+  }
 }
 
 async function listServers(args: string[], settings: Settings, logger: Logger): Promise<number> {
@@ -191,6 +221,39 @@ async function listServers(args: string[], settings: Settings, logger: Logger): 
     return values.check && rows.some((row) => 'error' in row) ? 1 : 0;
   } finally {
     await upstreams.close();
+  }
+}
+
+/** Stubs are rendered inside a sandbox by the same code that builds the proxies, so they cannot drift. */
+async function printStubs(args: string[], settings: Settings, logger: Logger): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  const bridge = await composeBridge(settings, logger, { version: VERSION, poolSize: 0 });
+  try {
+    const names = positionals.length > 0 ? positionals : bridge.upstreams.serverNames();
+    const unknown = names.filter((name) => !bridge.upstreams.serverNames().includes(name));
+    if (unknown.length > 0) {
+      throw new UsageError(
+        `unknown server ${unknown.map((n) => `'${n}'`).join(', ')}; configured: ${bridge.upstreams.serverNames().join(', ') || 'none'}`,
+      );
+    }
+    if (names.length === 0) {
+      process.stdout.write('No MCP servers are configured; see `codemode-bridge servers`.\n');
+      return 0;
+    }
+    const code = [
+      'import sys, mcp.runtime as runtime',
+      `for name in ${JSON.stringify(names)}:`,
+      '    try:',
+      '        print(await runtime.server_stubs(name))',
+      '    except Exception as error:',
+      '        print(f"# MCP server {name!r}: unavailable: {error}\\n")',
+    ].join('\n');
+    const outcome = await bridge.engine.run({ code, timeoutMs: settings.maxTimeoutMs });
+    process.stdout.write(outcome.stdout);
+    if (outcome.status !== 'ok') process.stderr.write(`${formatOutcomeText({ ...outcome, stdout: '' })}\n`);
+    return outcome.status === 'ok' ? 0 : 1;
+  } finally {
+    await bridge.close();
   }
 }
 

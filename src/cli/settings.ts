@@ -2,11 +2,11 @@
  * MCP_BRIDGE_* environment variables (design §9), parsed once at start. An invalid value fails fast
  * with a message naming the variable, the value and what is accepted.
  */
-import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter } from 'node:path';
 import type { OutputMode } from '../server/format.js';
 import { BridgeError } from '../shared/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
+import { resolveStateDir } from '../shared/state-dir.js';
 
 export const RUNTIME_CHOICES = ['auto', 'podman', 'docker', 'embedded'] as const;
 export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
@@ -27,26 +27,31 @@ export interface Settings {
   outputMode: OutputMode;
   configPaths: string[];
   logLevel: LogLevel;
-  poolSize: number;
+  /** Undefined when unset: the default depends on the runtime (containers 2, embedded 1). */
+  poolSize: number | undefined;
   maxOutputChars: number;
 }
 
 /** Every variable with its default and meaning; the source of `--help` and the README table. */
 export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: string, meaning: string]> = [
-  ['MCP_BRIDGE_RUNTIME', 'auto', 'Sandbox: auto (podman, then docker), podman, docker'],
+  [
+    'MCP_BRIDGE_RUNTIME',
+    'auto',
+    'Sandbox: auto (podman, then docker, then embedded), podman, docker, embedded (Deno + Pyodide)',
+  ],
   ['MCP_BRIDGE_IMAGE', 'python:3.12-slim', 'Container image with python3 on its PATH'],
   ['MCP_BRIDGE_TIMEOUT', '30', 'Default run timeout, seconds'],
   ['MCP_BRIDGE_MAX_TIMEOUT', '120', 'Largest timeout a call may ask for, seconds'],
-  ['MCP_BRIDGE_MEMORY', '512m', 'Memory (and memory+swap) limit per sandbox'],
+  ['MCP_BRIDGE_MEMORY', '512m', 'Memory limit per sandbox (embedded: the Python heap)'],
   ['MCP_BRIDGE_PIDS', '128', 'Process/thread limit per sandbox'],
   ['MCP_BRIDGE_CPUS', '(unlimited)', 'CPU quota per sandbox, e.g. 1 or 0.5'],
   ['MCP_BRIDGE_CONTAINER_USER', '65534:65534', 'uid:gid the code runs as'],
   ['MCP_BRIDGE_TMPFS_SIZE', '64m', 'Size of the writable, noexec /tmp'],
-  ['MCP_BRIDGE_POOL_SIZE', '2', 'Sandboxes kept started ahead of demand (0 = none)'],
+  ['MCP_BRIDGE_POOL_SIZE', '2 (embedded: 1)', 'Sandboxes kept started ahead of demand (0 = none)'],
   ['MCP_BRIDGE_MAX_OUTPUT_CHARS', '20000', 'Output kept per stream (head + tail), characters'],
   ['MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT', '300', 'Close idle upstream connections after, seconds'],
   ['MCP_BRIDGE_CALL_TIMEOUT', '60', 'Longest wait for one upstream tool call, seconds'],
-  ['MCP_BRIDGE_STATE_DIR', '~/.cache/codemode-bridge', 'Where caches live'],
+  ['MCP_BRIDGE_STATE_DIR', '~/.cache/codemode-bridge', 'Where caches live (the embedded snapshot)'],
   ['MCP_BRIDGE_OUTPUT_MODE', 'text', 'Result format: text or toon'],
   ['MCP_BRIDGE_CONFIG', '(none)', `Extra MCP config files, separated by '${delimiter}'`],
   ['MCP_BRIDGE_LOG_LEVEL', 'info', 'stderr log level: error, warn, info, debug'],
@@ -98,11 +103,6 @@ function size(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   return value.toLowerCase();
 }
 
-function defaultStateDir(env: NodeJS.ProcessEnv): string {
-  const base = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
-  return join(base, 'codemode-bridge');
-}
-
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const maxTimeoutMs = seconds(env, 'MCP_BRIDGE_MAX_TIMEOUT', 120);
   // Lowering only the maximum lowers the default with it; an explicit default above it is a mistake.
@@ -140,14 +140,14 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     tmpfsSize: size(env, 'MCP_BRIDGE_TMPFS_SIZE', '64m'),
     idleTimeoutMs: seconds(env, 'MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT', 300),
     callTimeoutMs: seconds(env, 'MCP_BRIDGE_CALL_TIMEOUT', 60),
-    stateDir: env.MCP_BRIDGE_STATE_DIR?.trim() || defaultStateDir(env),
+    stateDir: resolveStateDir(env),
     outputMode: choice(env, 'MCP_BRIDGE_OUTPUT_MODE', ['text', 'toon'] as const, 'text'),
     configPaths: (env.MCP_BRIDGE_CONFIG ?? '')
       .split(delimiter)
       .map((path) => path.trim())
       .filter(Boolean),
     logLevel: choice(env, 'MCP_BRIDGE_LOG_LEVEL', LOG_LEVELS, 'info'),
-    poolSize: integer(env, 'MCP_BRIDGE_POOL_SIZE', 2, 0),
+    poolSize: env.MCP_BRIDGE_POOL_SIZE?.trim() ? integer(env, 'MCP_BRIDGE_POOL_SIZE', 0, 0) : undefined,
     maxOutputChars: integer(env, 'MCP_BRIDGE_MAX_OUTPUT_CHARS', 20_000, 200),
   };
 }

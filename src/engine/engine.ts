@@ -2,7 +2,7 @@
  * One run, start to finish: grants, deadline, sandbox, output caps, routing of the sandbox's calls
  * to upstream servers, and the outcome. The only module that joins sandboxes and upstreams.
  */
-import type { ToolCallRequest } from '../sandbox/types.js';
+import type { CatalogEntry, ServerGrant, ToolCallRequest } from '../sandbox/types.js';
 import { HostCallError, type Sandbox, type SandboxExit } from '../sandbox/types.js';
 import type { Logger } from '../shared/logger.js';
 import { OutputBuffer } from './output-buffer.js';
@@ -39,6 +39,18 @@ export class Engine {
 
   constructor(options: EngineOptions) {
     this.#options = options;
+  }
+
+  /** Every configured server with its Python alias. */
+  catalog(): CatalogEntry[] {
+    return this.#options.directory.catalog();
+  }
+
+  /** Describes one configured server (connecting to it if needed); throws `BridgeError`. */
+  async describeServer(name: string, signal: AbortSignal): Promise<ServerGrant> {
+    const [grant] = await this.#options.directory.grant([name], signal);
+    if (!grant) throw new Error(`no description for ${name}`);
+    return grant;
   }
 
   /** The timeout a request gets: its own, or the default, never above the maximum. */
@@ -91,7 +103,7 @@ export class Engine {
         : [];
       sandbox = await this.#options.sandboxes.acquire(signal);
       const exit = await sandbox.execute(
-        { runId, code: request.code, servers },
+        { runId, code: request.code, servers, catalog: this.#options.directory.catalog() },
         {
           onOutput: (stream, data) => (stream === 'stdout' ? stdout : stderr).append(data),
           callTool: (call, callSignal) =>

@@ -1,5 +1,5 @@
 /** The engine's contract with the MCP surface and the CLI: one run in, one outcome out (types only). */
-import type { ServerGrant, ToolCallRequest } from '../sandbox/types.js';
+import type { CatalogEntry, ServerGrant, ToolCallRequest } from '../sandbox/types.js';
 
 export type RunStatus = 'ok' | 'error' | 'timeout' | 'cancelled' | 'killed' | 'protocol_error';
 
@@ -37,6 +37,8 @@ export interface RunOptions {
 export interface ServerDirectory {
   /** Names of every configured server, for error messages. */
   serverNames(): string[];
+  /** Every configured server with its Python alias, in discovery order. */
+  catalog(): CatalogEntry[];
   /** Connects (if needed) and describes the named servers; throws `BridgeError('UNKNOWN_SERVER')`. */
   grant(names: string[], signal: AbortSignal): Promise<ServerGrant[]>;
   /** Calls one tool; throws `HostCallError` with a message for the program. */

@@ -7,6 +7,7 @@ import type { ServerDirectory } from './types.js';
 export function upstreamDirectory(pool: UpstreamPool): ServerDirectory {
   return {
     serverNames: () => pool.serverNames(),
+    catalog: () => pool.serverNames().map((name) => ({ name, alias: pool.aliasOf(name) ?? name })),
     async grant(names, signal): Promise<ServerGrant[]> {
       const requested = [...new Set(names)];
       const known = new Set(pool.serverNames());

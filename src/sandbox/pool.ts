@@ -56,7 +56,8 @@ export class WarmPool {
         .then(
           (sandbox) => this.#deliver(sandbox),
           (error) => {
-            this.#logger.warn('could not pre-start a sandbox', { error });
+            // Sandboxes still starting when the bridge closes are killed: that is no failure.
+            if (!this.#closed) this.#logger.warn('could not pre-start a sandbox', { error });
             this.#waiters.shift()?.reject(error);
           },
         )

@@ -5,6 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { addAbortListener } from 'node:events';
+import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../shared/logger.js';
 import {
@@ -28,9 +29,20 @@ const DIAGNOSTICS_CHARS = 4096;
 /** After `done` the runtime exits by itself; only a sandbox that lingers past this is killed. */
 const EXIT_AFTER_DONE_GRACE_MS = 2000;
 
+/** Where frames travel: the child's stdio by default, or a socket the backend connects later. */
+export interface FrameChannel {
+  input: Readable;
+  output: Writable;
+}
+
 export interface ProcessSandboxOptions {
   id: string;
   child: ChildProcess;
+  /**
+   * The frame channel. Default: the child's stdout/stdin. `'later'` means the backend calls
+   * `attachChannel` once the sandbox has connected (until then no frame can arrive).
+   */
+  channel?: FrameChannel | 'later';
   /** Kills whatever owns the work (the container, the process group) and resolves when it is gone. */
   terminate: () => Promise<void>;
   logger: Logger;
@@ -41,6 +53,7 @@ type Phase = 'starting' | 'ready' | 'running' | 'finished';
 export class ProcessSandbox implements Sandbox {
   readonly id: string;
   readonly #child: ChildProcess;
+  #output: Writable | undefined;
   readonly #terminate: () => Promise<void>;
   readonly #logger: Logger;
   readonly #decoder = new FrameDecoder();
@@ -70,7 +83,14 @@ export class ProcessSandbox implements Sandbox {
     });
     // A write after the sandbox died must not become an unhandled 'error' event.
     this.#child.stdin?.on('error', () => {});
-    this.#child.stdout?.on('data', (chunk: Buffer) => this.#receive(chunk));
+    if (options.channel !== 'later') {
+      const stdio =
+        this.#child.stdout && this.#child.stdin
+          ? { input: this.#child.stdout, output: this.#child.stdin }
+          : undefined;
+      const channel = options.channel ?? stdio;
+      if (channel) this.attachChannel(channel);
+    }
     this.#child.stderr?.setEncoding('utf8');
     this.#child.stderr?.on('data', (text: string) => {
       this.#diagnostics = (this.#diagnostics + text).slice(-DIAGNOSTICS_CHARS);
@@ -78,6 +98,15 @@ export class ProcessSandbox implements Sandbox {
         if (line.trim()) this.#logger.debug('sandbox stderr', { sandbox: this.id, line });
       }
     });
+  }
+
+  /** Starts reading frames from `channel`; called once. */
+  attachChannel(channel: FrameChannel): void {
+    if (this.#output) throw new Error(`sandbox ${this.id} already has a channel`);
+    this.#output = channel.output;
+    channel.output.on('error', () => {});
+    channel.input.on('error', () => {});
+    channel.input.on('data', (chunk: Buffer) => this.#receive(chunk));
   }
 
   get alive(): boolean {
@@ -140,8 +169,7 @@ export class ProcessSandbox implements Sandbox {
     let inFlight = 0;
 
     const reply = (frame: HostFrame) => {
-      if (this.#phase === 'running' && this.#child.stdin?.writable)
-        this.#child.stdin.write(encodeFrame(frame));
+      if (this.#phase === 'running' && this.#output?.writable) this.#output.write(encodeFrame(frame));
     };
     const serve = async (id: number, call: (signal: AbortSignal) => Promise<unknown>) => {
       if (inFlight >= MAX_CONCURRENT_HOST_CALLS) {
@@ -227,8 +255,14 @@ export class ProcessSandbox implements Sandbox {
         if (signal.aborted) onAbort();
         else signal.addEventListener('abort', onAbort, { once: true });
         controller.signal.addEventListener('abort', () => signal.removeEventListener('abort', onAbort));
-        this.#child.stdin?.write(
-          encodeFrame({ type: 'run', id: program.runId, code: program.code, servers: program.servers }),
+        this.#output?.write(
+          encodeFrame({
+            type: 'run',
+            id: program.runId,
+            code: program.code,
+            servers: program.servers,
+            catalog: program.catalog,
+          }),
         );
       });
     } finally {
@@ -247,6 +281,7 @@ export class ProcessSandbox implements Sandbox {
   async #destroyOnce(): Promise<void> {
     this.#phase = 'finished';
     this.#child.stdin?.end();
+    if (this.#output !== this.#child.stdin) this.#output?.end();
     if (this.#completed && !this.#hasExited) {
       // Cheaper than spawning `rm -f`: a finished runtime exits and the engine removes it (`--rm`).
       await Promise.race([this.#exited, sleep(EXIT_AFTER_DONE_GRACE_MS, undefined, { ref: false })]);

@@ -4,7 +4,7 @@
  * frame against its schema before anything else looks at it.
  */
 import { z } from 'zod';
-import type { ServerGrant } from './types.js';
+import type { CatalogEntry, ServerGrant } from './types.js';
 
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
 export const MAX_FRAME_DEPTH = 64;
@@ -41,7 +41,7 @@ export const sandboxFrameSchema = z.discriminatedUnion('type', [
 export type SandboxFrame = z.infer<typeof sandboxFrameSchema>;
 
 export type HostFrame =
-  | { type: 'run'; id: string; code: string; servers: ServerGrant[] }
+  | { type: 'run'; id: string; code: string; servers: ServerGrant[]; catalog: CatalogEntry[] }
   | { type: 'rpc_result'; id: number; ok: true; value: unknown }
   | { type: 'rpc_result'; id: number; ok: false; error: string; code: string };
 

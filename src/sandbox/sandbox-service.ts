@@ -1,19 +1,30 @@
 /**
  * The sandboxes of one bridge: picks the runtime on first use (probing costs ~0.1 s, so serving
- * does not wait for it), reaps containers a dead bridge left, and keeps the warm pool.
+ * does not wait for it), reaps sandboxes a dead bridge left, and keeps the warm pool.
  */
 import type { Logger } from '../shared/logger.js';
+import { resolveStateDir } from '../shared/state-dir.js';
 import { ContainerBackend } from './container/container-backend.js';
 import type { ContainerLimits } from './container/run-args.js';
+import { EmbeddedBackend } from './embedded/embedded-backend.js';
 import { WarmPool } from './pool.js';
 import { type RuntimePreference, selectRuntime } from './select.js';
-import type { Sandbox, SandboxBackend } from './types.js';
+import type { Sandbox, SandboxBackend, SandboxKind } from './types.js';
+
+/**
+ * Warm sandboxes per runtime when MCP_BRIDGE_POOL_SIZE is unset. An idle container costs a few MB
+ * of engine client; an idle embedded worker ~200 MB and restarts from its snapshot in ~0.3 s, so one.
+ */
+export const DEFAULT_POOL_SIZE: Readonly<Record<SandboxKind, number>> = { podman: 2, docker: 2, embedded: 1 };
 
 export interface SandboxServiceOptions {
   runtime: RuntimePreference;
   image: string;
   limits: ContainerLimits;
-  poolSize: number;
+  /** Sandboxes kept ready; default `DEFAULT_POOL_SIZE` of the selected runtime. */
+  poolSize?: number | undefined;
+  /** Where caches live (the embedded snapshot). Default: MCP_BRIDGE_STATE_DIR or the per-user cache dir. */
+  stateDir?: string | undefined;
   logger: Logger;
 }
 
@@ -60,16 +71,11 @@ export class SandboxService {
       const { logger } = this.#options;
       this.#ready = (async () => {
         const selection = await selectRuntime(this.#options.runtime);
-        const backend = new ContainerBackend({
-          engine: selection.engine,
-          ...(selection.version ? { version: selection.version } : {}),
-          image: this.#options.image,
-          limits: this.#options.limits,
-          logger,
-        });
-        logger.info('sandbox runtime selected', { runtime: backend.description });
+        const backend = this.#createBackend(selection.runtime, selection.version);
+        logger.info('sandbox runtime selected', { runtime: backend.description, reason: selection.reason });
         backend.reapStale().catch((error) => logger.warn('reaping stale sandboxes failed', { error }));
-        return { backend, pool: new WarmPool(backend, { size: this.#options.poolSize, logger }) };
+        const size = this.#options.poolSize ?? DEFAULT_POOL_SIZE[selection.runtime];
+        return { backend, pool: new WarmPool(backend, { size, logger }) };
       })();
       // A failed selection is retried on the next use: the user may install a runtime meanwhile.
       this.#ready.catch((error) => {
@@ -78,5 +84,23 @@ export class SandboxService {
       });
     }
     return this.#ready;
+  }
+
+  #createBackend(runtime: SandboxKind, version: string | undefined): ContainerBackend | EmbeddedBackend {
+    const { logger, limits } = this.#options;
+    if (runtime === 'embedded') {
+      return new EmbeddedBackend({
+        stateDir: this.#options.stateDir ?? resolveStateDir(process.env),
+        memory: limits.memory,
+        logger,
+      });
+    }
+    return new ContainerBackend({
+      engine: runtime,
+      ...(version ? { version } : {}),
+      image: this.#options.image,
+      limits,
+      logger,
+    });
   }
 }

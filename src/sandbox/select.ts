@@ -1,37 +1,78 @@
-/** Picks the sandbox backend for MCP_BRIDGE_RUNTIME: a named engine, or the first usable one. */
+/**
+ * Picks the sandbox runtime for MCP_BRIDGE_RUNTIME: a named one, or (auto) the first usable of
+ * podman, docker and the embedded Deno + Pyodide sandbox, which needs nothing beyond `npm ci`.
+ */
 import { BridgeError } from '../shared/errors.js';
-import { type EngineProbe, probeEngine } from './container/engine-probe.js';
-import type { ContainerEngine } from './container/run-args.js';
+import { probeEngine } from './container/engine-probe.js';
+import { probeEmbedded } from './embedded/probe.js';
+import type { SandboxKind } from './types.js';
 
-export type RuntimePreference = 'auto' | 'podman' | 'docker' | 'embedded';
+export type RuntimePreference = 'auto' | SandboxKind;
+
+/** The order `auto` tries: containers isolate more (design §4), the embedded sandbox always exists. */
+export const AUTO_ORDER: readonly SandboxKind[] = ['podman', 'docker', 'embedded'];
+
+export interface RuntimeProbe {
+  runtime: SandboxKind;
+  usable: boolean;
+  version?: string;
+  /** Why the runtime cannot be used, when it cannot. */
+  problem?: string;
+}
 
 export interface RuntimeSelection {
-  engine: ContainerEngine;
+  runtime: SandboxKind;
   version?: string;
-  /** Every engine that was probed, in order, for `doctor` and error messages. */
-  probes: EngineProbe[];
+  /** Why this runtime, in a sentence, for logs and `doctor`. */
+  reason: string;
+  /** Every runtime that was probed, in order. */
+  probes: RuntimeProbe[];
+}
+
+export async function probeRuntime(runtime: SandboxKind): Promise<RuntimeProbe> {
+  const probe = runtime === 'embedded' ? await probeEmbedded() : await probeEngine(runtime);
+  return {
+    runtime,
+    usable: probe.usable,
+    ...(probe.version ? { version: probe.version } : {}),
+    ...(probe.problem ? { problem: probe.problem } : {}),
+  };
 }
 
 const INSTALL_HINT =
-  'Install podman (recommended, rootless: e.g. `sudo apt-get install podman`) or Docker, ' +
-  'or set MCP_BRIDGE_RUNTIME to a runtime that is installed.';
+  'Install podman (recommended, rootless: e.g. `sudo apt-get install podman`) or Docker, or reinstall ' +
+  'codemode-bridge with its dependencies (`npm ci`) for the embedded sandbox, or set MCP_BRIDGE_RUNTIME ' +
+  'to a runtime that is usable.';
 
-export async function selectRuntime(preference: RuntimePreference): Promise<RuntimeSelection> {
-  if (preference === 'embedded') {
-    throw new BridgeError(
-      'RUNTIME_UNAVAILABLE',
-      `MCP_BRIDGE_RUNTIME=embedded is not available in this version; use podman or docker. ${INSTALL_HINT}`,
-    );
+/** Probes candidates in order and stops at the first usable one; `probe` is replaceable for `doctor`. */
+export async function selectRuntime(
+  preference: RuntimePreference,
+  probe: (runtime: SandboxKind) => Promise<RuntimeProbe> = probeRuntime,
+): Promise<RuntimeSelection> {
+  const candidates = preference === 'auto' ? AUTO_ORDER : [preference];
+  const probes: RuntimeProbe[] = [];
+  for (const runtime of candidates) {
+    const result = await probe(runtime);
+    probes.push(result);
+    if (result.usable) {
+      return {
+        runtime,
+        ...(result.version ? { version: result.version } : {}),
+        reason: explainChoice(preference, probes),
+        probes,
+      };
+    }
   }
-  const candidates: ContainerEngine[] = preference === 'auto' ? ['podman', 'docker'] : [preference];
-  const probes: EngineProbe[] = [];
-  for (const engine of candidates) {
-    const probe = await probeEngine(engine);
-    probes.push(probe);
-    if (probe.usable) return { engine, ...(probe.version ? { version: probe.version } : {}), probes };
-  }
-  const problems = probes.map((probe) => probe.problem).join('; ');
-  throw new BridgeError('RUNTIME_UNAVAILABLE', `No usable sandbox runtime: ${problems}. ${INSTALL_HINT}`, {
+  const problems = probes.map((result) => `${result.runtime}: ${result.problem}`).join('; ');
+  throw new BridgeError('RUNTIME_UNAVAILABLE', `No usable sandbox runtime (${problems}). ${INSTALL_HINT}`, {
     details: { preference },
   });
+}
+
+function explainChoice(preference: RuntimePreference, probes: RuntimeProbe[]): string {
+  const chosen = probes.at(-1)?.runtime;
+  if (preference !== 'auto') return `MCP_BRIDGE_RUNTIME=${preference}`;
+  const skipped = probes.slice(0, -1).map((result) => `${result.runtime} is not usable`);
+  if (skipped.length === 0) return `auto: ${chosen} is the first choice and is usable`;
+  return `auto: ${skipped.join(' and ')}, so ${chosen === 'embedded' ? 'the embedded sandbox' : chosen} is used`;
 }

@@ -23,10 +23,17 @@ export interface ServerGrant {
   tools: ToolGrant[];
 }
 
+/** A configured server as every run sees it, granted or not (for `mcp.runtime.discovered_servers()`). */
+export interface CatalogEntry {
+  name: string;
+  alias: string;
+}
+
 export interface SandboxProgram {
   runId: string;
   code: string;
   servers: ServerGrant[];
+  catalog: CatalogEntry[];
 }
 
 export interface ToolCallRequest {

@@ -1,12 +1,18 @@
 /** The MCP surface: one tool, `run_python`, backed by the engine. */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult, ServerNotification } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type CallToolResult,
+  ListToolsRequestSchema,
+  type ServerNotification,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
 import type { RunOutcome } from '../engine/types.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { formatOutcome, type OutputMode, structuredOutcome } from './format.js';
+import { buildInstructions, registerResources } from './resources.js';
 
 export const RUN_PYTHON_TOOL = 'run_python';
 const PROGRESS_INTERVAL_MS = 1000;
@@ -21,20 +27,9 @@ export interface BridgeServerOptions {
 }
 
 export const runPythonInput = {
-  code: z
-    .string()
-    .min(1, 'code must not be empty')
-    .describe('Python 3 source. Top-level `await` is allowed.'),
-  servers: z
-    .array(z.string().min(1))
-    .max(64)
-    .optional()
-    .describe('Names of MCP servers whose tools this program may call.'),
-  timeout: z
-    .number()
-    .positive('timeout must be a positive number of seconds')
-    .optional()
-    .describe('Seconds before the sandbox is killed. Default and maximum are set by the bridge.'),
+  code: z.string().min(1, 'code must not be empty').describe('Python 3 source'),
+  servers: z.array(z.string().min(1)).optional().describe('MCP servers this run may call'),
+  timeout: z.number().positive('timeout must be a positive number of seconds').optional().describe('seconds'),
 };
 
 export const runPythonOutput = {
@@ -44,20 +39,58 @@ export const runPythonOutput = {
   error: z.string().optional(),
   traceback: z.string().optional(),
   durationMs: z.number(),
-  truncated: z.object({ stdout: z.number().optional(), stderr: z.number().optional() }).optional(),
+  truncated: z.record(z.string(), z.number()).optional(),
 };
 
+/**
+ * The `run_python` entry of tools/list, from the same zod schemas the SDK validates with, minus what
+ * costs the model tokens and tells it nothing (`$schema`, `additionalProperties: false`).
+ */
+export function runPythonToolDefinition(serverNames: string[]): Tool {
+  const compact = (shape: z.ZodRawShape) => {
+    const {
+      $schema: _schema,
+      additionalProperties: _additional,
+      ...schema
+    } = z.toJSONSchema(z.object(shape), {
+      io: 'input',
+    });
+    return schema as Tool['inputSchema'];
+  };
+  return {
+    name: RUN_PYTHON_TOOL,
+    title: 'Run Python',
+    description: describeRunPython(serverNames),
+    inputSchema: compact(runPythonInput),
+    outputSchema: compact(runPythonOutput),
+    // No annotations: their defaults (not read-only, open world) are what run_python is.
+  };
+}
+
+/** How many characters of server names the description may spend; the rest are one helper call away. */
+const SERVER_LIST_CHARS = 100;
+
+/** Lists server names within a fixed budget, so the description stays small however many are configured. */
+export function summarizeServerNames(names: string[]): string {
+  if (names.length === 0) return 'No MCP servers are configured.';
+  const shown: string[] = [];
+  let used = 0;
+  for (const name of names) {
+    if (used + name.length > SERVER_LIST_CHARS && shown.length > 0) break;
+    shown.push(name);
+    used += name.length + 2;
+  }
+  const rest = names.length - shown.length;
+  return `Servers: ${shown.join(', ')}${rest > 0 ? ` and ${rest} more (rt.discovered_servers())` : ''}.`;
+}
+
 export function describeRunPython(serverNames: string[]): string {
-  const servers =
-    serverNames.length > 0
-      ? `Configured servers: ${serverNames.join(', ')}.`
-      : 'No MCP servers are configured, so only plain Python is available.';
   return [
-    'Run Python 3 in an isolated sandbox (no network, no host files, fresh interpreter every call) and get its stdout, stderr and error back.',
-    'Top-level `await` works; the value of a final expression is printed, like a notebook cell.',
-    'MCP tools are async functions: grant servers with `servers=["name"]`, then `await mcp_<alias>.<tool>(...)`, `mcp_servers["name"]["tool-name"](...)` or `from mcp.servers.<alias> import <tool>`; `help(fn)` shows a signature and docs; failures raise `mcp.ToolError`.',
-    'Do loops, joins and filtering in Python and print only what you need.',
-    servers,
+    'Run Python 3 in a sandbox (no network, no host files, fresh interpreter each call); returns stdout, stderr, error. Top-level await works; a final expression is printed.',
+    'MCP tools are async functions. Grant servers via `servers`, then `await mcp_<alias>.<tool>(...)`, `mcp_servers["name"]["tool"]` or `from mcp.servers.<alias> import <tool>`; errors raise mcp.ToolError.',
+    'Find tools first: `import mcp.runtime as rt`; `await rt.search_tool_docs("task")`; `await rt.query_tool_docs(server, tool, detail="full")`.',
+    'Filter and join in Python; print only what you need.',
+    summarizeServerNames(serverNames),
   ].join('\n');
 }
 
@@ -65,8 +98,9 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   const { engine, logger } = options;
   const server = new McpServer(
     { name: 'codemode-bridge', version: options.version },
-    { capabilities: { logging: {} } },
+    { capabilities: { logging: {} }, instructions: buildInstructions(engine) },
   );
+  registerResources(server, engine);
 
   server.registerTool(
     RUN_PYTHON_TOOL,
@@ -75,7 +109,6 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
       description: describeRunPython(options.serverNames()),
       inputSchema: runPythonInput,
       outputSchema: runPythonOutput,
-      annotations: { readOnlyHint: false, openWorldHint: true },
     },
     async ({ code, servers, timeout }, extra): Promise<CallToolResult> => {
       const timeoutMs = timeout === undefined ? undefined : Math.round(timeout * 1000);
@@ -102,6 +135,11 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
       }
     },
   );
+  // tools/list is the one thing every client puts in the model's context on every turn: serve the
+  // compact definition (tools/call stays with the SDK, which validates against the same schemas).
+  server.server.setRequestHandler(ListToolsRequestSchema, () => ({
+    tools: [runPythonToolDefinition(options.serverNames())],
+  }));
   return server;
 }
 

@@ -19,7 +19,13 @@ describe('codemode-bridge --help and --version', () => {
   it('prints help with every command and variable', () => {
     const { status, stdout } = cli(['--help']);
     expect(status).toBe(0);
-    for (const text of ['run -e CODE', 'servers [--check]', 'doctor', 'MCP_BRIDGE_RUNTIME', 'MCP_BRIDGE_CALL_TIMEOUT']) {
+    for (const text of [
+      'run -e CODE',
+      'servers [--check]',
+      'doctor',
+      'MCP_BRIDGE_RUNTIME',
+      'MCP_BRIDGE_CALL_TIMEOUT',
+    ]) {
       expect(stdout).toContain(text);
     }
   });
@@ -74,13 +80,21 @@ describe('codemode-bridge servers', () => {
       mcpServers: { memory: { command: process.execPath, args: [serverEntry('server-memory')] } },
       projects: {
         [home.project]: {
+          // A literal ${VAR} for the bridge to expand, not a template.
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: config text under test
           mcpServers: { 'project-only': { command: process.execPath, args: ['${SERVER_SCRIPT}'] } },
         },
       },
     });
     // Later sources cannot override a name defined earlier.
-    home.write('.cursor/mcp.json', { mcpServers: { memory: { command: 'not-this-one' }, 'remote.everything': { url: http.url } } });
-    home.write('.vscode/mcp.json', { servers: { broken: { type: 'stdio', command: '/nonexistent/server' } } }, 'project');
+    home.write('.cursor/mcp.json', {
+      mcpServers: { memory: { command: 'not-this-one' }, 'remote.everything': { url: http.url } },
+    });
+    home.write(
+      '.vscode/mcp.json',
+      { servers: { broken: { type: 'stdio', command: '/nonexistent/server' } } },
+      'project',
+    );
     home.write(
       '.codex/config.toml',
       `[mcp_servers.codex-memory]\ncommand = ${JSON.stringify(process.execPath)}\nargs = [${JSON.stringify(serverEntry('server-memory'))}]\n`,
@@ -92,12 +106,18 @@ describe('codemode-bridge servers', () => {
     home?.cleanup();
   });
 
-  const env = () => ({ HOME: home.home, SERVER_SCRIPT: serverEntry('server-everything'), MCP_BRIDGE_LOG_LEVEL: 'warn' });
+  const env = () => ({
+    HOME: home.home,
+    SERVER_SCRIPT: serverEntry('server-everything'),
+    MCP_BRIDGE_LOG_LEVEL: 'warn',
+  });
 
   it('lists every discovered server with alias, transport and source, first definition winning', () => {
     const { status, stdout, stderr } = cli(['servers'], { env: env(), cwd: home.project });
     expect(status).toBe(0);
-    const names = [...stdout.matchAll(/^(\S+) \(mcp_(\w+)\)\s+(\w+)/gm)].map((m) => `${m[1]}:${m[2]}:${m[3]}`);
+    const names = [...stdout.matchAll(/^(\S+) \(mcp_(\w+)\)\s+(\w+)/gm)].map(
+      (m) => `${m[1]}:${m[2]}:${m[3]}`,
+    );
     expect(names).toEqual([
       'project-only:project_only:stdio',
       'memory:memory:stdio',
@@ -114,7 +134,9 @@ describe('codemode-bridge servers', () => {
   it('connects with --check and shows tool counts or the connection error', () => {
     const { status, stdout } = cli(['servers', '--check', '--json'], { env: env(), cwd: home.project });
     expect(status).toBe(1);
-    const { servers } = JSON.parse(stdout) as { servers: Array<{ name: string; tools?: number; error?: string }> };
+    const { servers } = JSON.parse(stdout) as {
+      servers: Array<{ name: string; tools?: number; error?: string }>;
+    };
     const byName = Object.fromEntries(servers.map((server) => [server.name, server]));
     expect(byName.memory?.tools).toBe(9);
     expect(byName['codex-memory']?.tools).toBe(9);

@@ -9,8 +9,9 @@ const SECRET = 'hunter2-not-for-sandboxes';
 /** Reaches the runtime's private channel object, as hostile code can: it shares the interpreter. */
 const GRAB_CHANNEL =
   'import gc\nchannel = next(o for o in gc.get_objects() if type(o).__name__ == "HostChannel")';
-/** The private protocol fd: the one that is a pipe/socket other than 0/1/2 and opened for writing. */
-const PROTOCOL_FD = 'import os\nproto = 4';
+/** The runtime's private protocol fd, found the way hostile code would: through the writer object. */
+const PROTOCOL_FD =
+  'import gc, os\nproto = next(o for o in gc.get_objects() if type(o).__name__ == "FrameWriter")._fd';
 
 describe.skipIf(skipReason)(`hostile programs${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   let bridge: RunningBridge;

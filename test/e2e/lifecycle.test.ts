@@ -113,18 +113,24 @@ describe.skipIf(skipReason)(`sandbox lifecycle${skipReason ? ` (skipped: ${skipR
 });
 
 describe('bridge configuration errors', () => {
-  it('names what to install when no container runtime exists', async () => {
-    const bridge = await startBridge({ PATH: '/nonexistent', MCP_BRIDGE_POOL_SIZE: '0' });
-    try {
-      const result = await bridge.runPython({ code: 'print(1)' });
-      expect(result.isError).toBe(true);
-      expect(result.text).toMatch(
-        /No usable sandbox runtime: podman is not installed.*docker is not installed.*Install podman/,
-      );
-    } finally {
-      await bridge.close();
-    }
-  });
+  it.each(['podman', 'docker'])(
+    'names what to install when MCP_BRIDGE_RUNTIME=%s is not installed',
+    async (runtime) => {
+      const bridge = await startBridge({
+        PATH: '/nonexistent',
+        MCP_BRIDGE_POOL_SIZE: '0',
+        MCP_BRIDGE_RUNTIME: runtime,
+      });
+      try {
+        const result = await bridge.runPython({ code: 'print(1)' });
+        expect(result.isError).toBe(true);
+        expect(result.text).toContain(`${runtime} is not installed (not found on PATH)`);
+        expect(result.text).toMatch(/Install podman/);
+      } finally {
+        await bridge.close();
+      }
+    },
+  );
 
   it('refuses an invalid MCP_BRIDGE_* value at start, naming the variable and the choices', async () => {
     const { BRIDGE_MAIN } = await import('../helpers/environment.js');

@@ -1,8 +1,8 @@
 """Container side of the sandbox protocol (design §3).
 
-The protocol channel is the process's original stdin/stdout. Before any user code exists we move it
-to private, non-inheritable descriptors and point fds 0/1/2 at /dev/null and two pipes that reader
-threads turn into `out` frames, so `print`, `os.write(1, ...)` and child processes all become data,
+The protocol channel is a Unix socket the host bind-mounted (`--channel PATH`), or else the process's
+original stdin/stdout. Before any user code exists it lives on private, non-inheritable descriptors,
+and fds 0/1/2 point at /dev/null and two pipes that reader threads turn into `out` frames, so `print`, `os.write(1, ...)` and child processes all become data,
 never frames. The host still validates every frame: user code shares this interpreter and could reach
 the private descriptors, so this split prevents accidents, not forgery.
 """
@@ -11,6 +11,7 @@ import codecs
 import io
 import json
 import os
+import socket
 import sys
 import threading
 
@@ -118,9 +119,19 @@ class LineReader:
                 channel.deliver(frame)
 
 
-def main():
-    protocol_in = os.dup(0)
-    protocol_out = os.dup(1)
+def _open_channel(argv):
+    """The protocol fds: a Unix socket the host bind-mounted (`--channel PATH`), else stdin/stdout."""
+    if "--channel" in argv:
+        path = argv[argv.index("--channel") + 1]
+        channel = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        channel.connect(path)
+        fd = channel.detach()
+        return fd, os.dup(fd)
+    return os.dup(0), os.dup(1)
+
+
+def main(argv=None):
+    protocol_in, protocol_out = _open_channel(sys.argv[1:] if argv is None else argv)
     writer = FrameWriter(protocol_out)
     reader = LineReader(protocol_in)
     threads, devnull = _capture_std_streams(writer)
@@ -137,7 +148,7 @@ def main():
     # Results are read by the event loop itself: no thread hand-off on the tool-call round trip.
     loop.add_reader(protocol_in, reader.pump, channel)
 
-    namespace = build_namespace(run.get("servers") or [], channel)
+    namespace = build_namespace(run.get("servers") or [], channel, run.get("catalog") or [])
     failure = loop.run_until_complete(execute(run.get("code", ""), namespace))
     _finish_output(threads, devnull)
     if failure is None:

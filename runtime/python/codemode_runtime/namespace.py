@@ -42,7 +42,7 @@ def _type_name(annotation):
     return str(annotation).replace("typing.", "")
 
 
-def _signature_and_docs(tool):
+def signature_and_docs(tool):
     schema = tool.get("inputSchema") or {}
     properties = schema.get("properties") or {}
     required = [name for name in schema.get("required") or [] if name in properties]
@@ -81,7 +81,7 @@ def _signature_and_docs(tool):
 
 
 def make_tool_function(server, tool, channel):
-    signature, param_docs, extra = _signature_and_docs(tool)
+    signature, param_docs, extra = signature_and_docs(tool)
     server_name = server["name"]
     tool_name = tool["name"]
     alias = tool.get("alias") or tool_name
@@ -147,7 +147,11 @@ class ServerMap(dict):
         )
 
 
-def build_namespace(servers, channel):
+def build_namespace(servers, channel, catalog=()):
+    """Globals for one program: granted servers as proxies, `mcp.runtime` wired to the host."""
+    import mcp.runtime
+
+    mcp.runtime._install(channel, catalog, servers)
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     granted = ServerMap()
     for server in servers:

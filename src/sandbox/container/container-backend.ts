@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { BridgeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import { isProcessAlive } from '../process/kill-group.js';
 import { minimalEnvironment, runCommand } from '../process/run-command.js';
 import { ProcessSandbox } from '../process-sandbox.js';
 import type { SandboxBackend } from '../types.js';
@@ -20,6 +21,7 @@ import {
   type ContainerLimits,
   OWNER_LABEL,
 } from './run-args.js';
+import { SocketChannels } from './socket-channel.js';
 
 export const DEFAULT_RUNTIME_DIR = fileURLToPath(new URL('../../../runtime/python', import.meta.url));
 const REMOVE_RETRY_MS = 100;
@@ -37,6 +39,11 @@ export interface ContainerBackendOptions {
   runtimeDir?: string;
   /** Owner label value; default this process's pid. */
   ownerPid?: number;
+  /**
+   * How frames travel: a bind-mounted Unix socket (default; fastest) or the engine's attached stdio
+   * (for engines that cannot bind-mount host paths, such as a remote Docker daemon).
+   */
+  channel?: 'socket' | 'stdio';
 }
 
 export class ContainerBackend implements SandboxBackend {
@@ -45,6 +52,7 @@ export class ContainerBackend implements SandboxBackend {
   readonly #options: ContainerBackendOptions;
   readonly #ownerPid: number;
   readonly #live = new Set<ProcessSandbox>();
+  readonly #channels = new SocketChannels();
   #counter = 0;
   #closing: Promise<void> | undefined;
   #imageChecked = false;
@@ -60,6 +68,7 @@ export class ContainerBackend implements SandboxBackend {
     if (this.#closing) throw new BridgeError('SHUTTING_DOWN', 'the bridge is shutting down');
     const { engine, image, limits, logger } = this.#options;
     const name = `codemode-${this.#ownerPid}-${++this.#counter}`;
+    const channel = this.#options.channel === 'stdio' ? undefined : await this.#channels.open(name);
     const args = buildRunArgs({
       engine,
       image,
@@ -67,6 +76,7 @@ export class ContainerBackend implements SandboxBackend {
       ownerPid: this.#ownerPid,
       runtimeDir: this.#options.runtimeDir ?? DEFAULT_RUNTIME_DIR,
       limits,
+      channelDir: channel?.dir,
     });
     const startedAt = performance.now();
     const child = spawn(engine, args, { stdio: ['pipe', 'pipe', 'pipe'], env: minimalEnvironment() });
@@ -75,9 +85,14 @@ export class ContainerBackend implements SandboxBackend {
       child,
       logger,
       terminate: (): Promise<void> => this.#remove(name, sandbox),
+      ...(channel ? { channel: 'later' as const } : {}),
     });
     this.#live.add(sandbox);
-    void sandbox.exited().then(() => this.#live.delete(sandbox));
+    void channel?.connection.then((socket) => sandbox.attachChannel({ input: socket, output: socket }));
+    void sandbox.exited().then(() => {
+      this.#live.delete(sandbox);
+      void channel?.close();
+    });
     child.once('error', (error) => logger.error('could not spawn the container engine', { engine, error }));
     try {
       await sandbox.waitReady(signal);
@@ -91,6 +106,7 @@ export class ContainerBackend implements SandboxBackend {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await Promise.all([...this.#live].map((sandbox) => sandbox.destroy()));
+      await this.#channels.dispose();
     })();
     return this.#closing;
   }
@@ -157,16 +173,5 @@ export class ContainerBackend implements SandboxBackend {
       `Could not start a ${engine} sandbox from ${image}: ${diagnostics || (error instanceof Error ? error.message : String(error))}`,
       { cause: error, details: { engine, image } },
     );
-  }
-}
-
-function isProcessAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,4 +1,5 @@
 /** The `podman run` / `docker run` command line of one sandbox (design §4). Pure, so it is unit-tested. */
+import { CHANNEL_MOUNT, CHANNEL_SOCKET } from './socket-channel.js';
 
 export type ContainerEngine = 'podman' | 'docker';
 
@@ -24,6 +25,8 @@ export interface RunArgsOptions {
   ownerPid: number;
   runtimeDir: string;
   limits: ContainerLimits;
+  /** Host directory holding the frame socket; without it frames travel on the attached stdio. */
+  channelDir?: string | undefined;
 }
 
 export function buildRunArgs(options: RunArgsOptions): string[] {
@@ -60,6 +63,7 @@ export function buildRunArgs(options: RunArgsOptions): string[] {
     '-v',
     `${options.runtimeDir}:${SANDBOX_RUNTIME_MOUNT}:ro`,
   );
+  if (options.channelDir) args.push('-v', `${options.channelDir}:${CHANNEL_MOUNT}`);
   // Start from an empty environment: the image's and engine's defaults are dropped, ours never enter.
   if (engine === 'podman') args.push('--unsetenv-all');
   args.push(
@@ -78,6 +82,7 @@ export function buildRunArgs(options: RunArgsOptions): string[] {
     '-B',
     `${SANDBOX_RUNTIME_MOUNT}/entry.py`,
   );
+  if (options.channelDir) args.push('--channel', `${CHANNEL_MOUNT}/${CHANNEL_SOCKET}`);
   return args;
 }
 

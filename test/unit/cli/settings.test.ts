@@ -18,8 +18,10 @@ describe('loadSettings', () => {
       outputMode: 'text',
       configPaths: [],
       logLevel: 'info',
-      poolSize: 2,
+      // unset: the runtime's default (containers 2, embedded 1)
+      poolSize: undefined,
     });
+    expect(loadSettings({ MCP_BRIDGE_POOL_SIZE: '0' }).poolSize).toBe(0);
   });
 
   it('reads every variable', () => {

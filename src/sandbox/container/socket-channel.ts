@@ -1,0 +1,69 @@
+/**
+ * The frame channel of a container sandbox: a private Unix socket, bind-mounted into the container.
+ * Frames then cross one socket each way instead of the engine's attach relay (client ⇄ conmon ⇄
+ * container): measured here ≈0.15 ms per round trip instead of ≈0.4 ms, which is what a tool call
+ * from inside a run pays.
+ *
+ * Layout: `<tmp>/codemode-XXXXXX/` (0700, ours) holds one `<sandbox>/` directory (0755) per sandbox
+ * with `channel.sock` (0666, so the container's unprivileged uid can connect). Only that directory is
+ * mounted; other local users cannot traverse the 0700 parent.
+ */
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const CHANNEL_MOUNT = '/run/codemode-channel';
+export const CHANNEL_SOCKET = 'channel.sock';
+
+export interface SandboxChannel {
+  /** Host directory to mount at `CHANNEL_MOUNT`. */
+  dir: string;
+  /** Resolves with the sandbox's connection; only the first connection is accepted. */
+  connection: Promise<Socket>;
+  /** Stops listening and removes the directory. Idempotent. */
+  close(): Promise<void>;
+}
+
+export class SocketChannels {
+  #root: Promise<string> | undefined;
+
+  async open(name: string): Promise<SandboxChannel> {
+    this.#root ??= mkdtemp(join(tmpdir(), 'codemode-'));
+    const dir = join(await this.#root, name);
+    await mkdir(dir, { mode: 0o755 });
+    await chmod(dir, 0o755); // the umask may have narrowed it
+    const path = join(dir, CHANNEL_SOCKET);
+    const server = createServer();
+    const connection = new Promise<Socket>((resolve) => {
+      server.once('connection', (socket) => {
+        server.close();
+        socket.setNoDelay(true);
+        resolve(socket);
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => resolve());
+    });
+    await chmod(path, 0o666);
+    let closing: Promise<void> | undefined;
+    return {
+      dir,
+      connection,
+      close: () => {
+        closing ??= (async () => {
+          server.close();
+          await rm(dir, { recursive: true, force: true });
+        })();
+        return closing;
+      },
+    };
+  }
+
+  /** Removes the directory of every channel. */
+  async dispose(): Promise<void> {
+    const root = await this.#root?.catch(() => undefined);
+    if (root) await rm(root, { recursive: true, force: true });
+  }
+}

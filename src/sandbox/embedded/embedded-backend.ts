@@ -1,0 +1,243 @@
+/**
+ * Sandboxes as Pyodide inside a permissionless Deno (design §5): one Deno process per run, speaking
+ * the frames of design §3 on its stdin/stdout (frame handling is `ProcessSandbox`'s). Deno's
+ * permissions are the boundary: Python can reach every JS object of its worker, and that worker
+ * can read the Pyodide package, the runtime and its snapshot, and nothing else. Each worker leads
+ * its own process group and is killed by it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BridgeError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { isProcessAlive, killProcessGroup } from '../process/kill-group.js';
+import { ProcessSandbox } from '../process-sandbox.js';
+import type { SandboxBackend } from '../types.js';
+import { type EmbeddedMemoryLimits, embeddedMemoryLimits } from './limits.js';
+import { type EmbeddedPaths, resolveEmbeddedPaths } from './paths.js';
+import { snapshotKeyOf } from './snapshot-key.js';
+import { type SnapshotRecord, SnapshotStore } from './snapshot-store.js';
+import { buildWorkerCommand, type WorkerCommand } from './worker-command.js';
+
+/** The worker's exit code for "the snapshot is unusable" (runtime/deno/worker.js). */
+const EXIT_SNAPSHOT_INVALID = 3;
+const SNAPSHOT_BUILD_TIMEOUT_MS = 120_000;
+const MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
+const DIAGNOSTICS_CHARS = 4096;
+
+export interface EmbeddedBackendOptions {
+  /** `MCP_BRIDGE_STATE_DIR`: the snapshot and Deno's cache live under `<stateDir>/embedded/`. */
+  stateDir: string;
+  /** `MCP_BRIDGE_MEMORY`, e.g. `512m`: the Python heap cap of each worker. */
+  memory: string;
+  logger: Logger;
+  /** Where Deno, Pyodide, the worker and the runtime are. Default: resolved from this package. */
+  paths?: EmbeddedPaths;
+  /** Owner pid written on each worker's command line, for reaping. Default: this process's pid. */
+  ownerPid?: number;
+}
+
+/** The embedded state directory of a bridge state dir. */
+export function embeddedStateDir(stateDir: string): string {
+  return join(stateDir, 'embedded');
+}
+
+class SnapshotRejected extends Error {}
+
+export class EmbeddedBackend implements SandboxBackend {
+  readonly kind = 'embedded' as const;
+  readonly description: string;
+  readonly paths: EmbeddedPaths;
+  readonly #options: EmbeddedBackendOptions;
+  readonly #limits: EmbeddedMemoryLimits;
+  readonly #dir: string;
+  readonly #ownerPid: number;
+  readonly #live = new Set<ProcessSandbox>();
+  readonly #snapshots: Promise<SnapshotStore>;
+  #counter = 0;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: EmbeddedBackendOptions) {
+    this.#options = options;
+    this.paths = options.paths ?? resolveEmbeddedPaths();
+    this.#limits = embeddedMemoryLimits(options.memory);
+    this.#dir = embeddedStateDir(options.stateDir);
+    this.#ownerPid = options.ownerPid ?? process.pid;
+    this.description = `embedded (deno ${this.paths.denoVersion}, pyodide ${this.paths.pyodideVersion})`;
+    this.#snapshots = snapshotKeyOf(this.paths).then(
+      (key) =>
+        new SnapshotStore({
+          dir: this.#dir,
+          key,
+          build: (signal) => this.#buildSnapshot(signal),
+          logger: options.logger,
+        }),
+    );
+    // A failure surfaces from `start`; this only keeps it from being an unhandled rejection.
+    this.#snapshots.catch(() => {});
+  }
+
+  /** The snapshot cache (state, verified record); resolves once the key is known. */
+  snapshots(): Promise<SnapshotStore> {
+    return this.#snapshots;
+  }
+
+  async start(signal?: AbortSignal): Promise<ProcessSandbox> {
+    if (this.#closing) throw new BridgeError('SHUTTING_DOWN', 'the bridge is shutting down');
+    const store = await this.#snapshots;
+    const snapshot = await store.current();
+    try {
+      return await this.#startWorker(snapshot, signal);
+    } catch (error) {
+      if (!(snapshot && error instanceof SnapshotRejected)) throw error;
+      store.invalidate(snapshot, error.message);
+      return this.#startWorker(undefined, signal);
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const store = await this.#snapshots.catch(() => undefined);
+      await Promise.all([store?.close(), ...[...this.#live].map((sandbox) => sandbox.destroy())]);
+    })();
+    return this.#closing;
+  }
+
+  /**
+   * Kills workers whose bridge is gone. A worker notices a closed stdin only between Python steps,
+   * so one stuck in `while True` outlives a bridge killed with SIGKILL. Linux only (/proc).
+   */
+  async reapStale(): Promise<number> {
+    if (process.platform !== 'linux') return 0;
+    const marker = `--owner=`;
+    let reaped = 0;
+    for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+      if (!/^\d+$/.test(entry)) continue;
+      const args = await readFile(`/proc/${entry}/cmdline`, 'utf8')
+        .then((text) => text.split('\0'))
+        .catch(() => [] as string[]);
+      if (!args.includes(this.paths.worker)) continue;
+      const owner = Number(args.find((arg) => arg.startsWith(marker))?.slice(marker.length));
+      if (!Number.isInteger(owner) || owner <= 0 || isProcessAlive(owner)) continue;
+      try {
+        process.kill(Number(entry), 'SIGKILL');
+        reaped++;
+      } catch {
+        // gone, or not ours to kill
+      }
+    }
+    if (reaped > 0)
+      this.#options.logger.info('killed embedded workers left by a bridge that is gone', { reaped });
+    return reaped;
+  }
+
+  #command(snapshot: SnapshotRecord | undefined, makeSnapshot = false): WorkerCommand {
+    const command = buildWorkerCommand({
+      paths: this.paths,
+      limits: this.#limits,
+      denoDir: join(this.#dir, 'deno'),
+      snapshot,
+      makeSnapshot,
+      ownerPid: this.#ownerPid,
+    });
+    return command;
+  }
+
+  #spawn(command: WorkerCommand): ChildProcess {
+    // cwd '/': Deno.cwd() needs no permission and would otherwise reveal the bridge's directory.
+    return spawn(command.file, command.args, {
+      cwd: '/',
+      env: command.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
+  }
+
+  async #startWorker(snapshot: SnapshotRecord | undefined, signal?: AbortSignal): Promise<ProcessSandbox> {
+    const { logger } = this.#options;
+    const id = `embedded-${this.#ownerPid}-${++this.#counter}`;
+    const startedAt = performance.now();
+    const child = this.#spawn(this.#command(snapshot));
+    const sandbox: ProcessSandbox = new ProcessSandbox({
+      id,
+      child,
+      logger,
+      terminate: async () => {
+        killProcessGroup(child);
+        await sandbox.exited();
+      },
+    });
+    this.#live.add(sandbox);
+    void sandbox.exited().then(() => this.#live.delete(sandbox));
+    child.once('error', (error) => logger.error('could not spawn the embedded worker', { error }));
+    try {
+      await sandbox.waitReady(signal);
+    } catch (error) {
+      if (error instanceof Error && error.name === 'AbortError') throw error;
+      if (signal?.aborted) throw error;
+      if (this.#closing) {
+        throw new BridgeError('SHUTTING_DOWN', 'the bridge is shutting down', { cause: error });
+      }
+      if (snapshot && sandbox.exitCode === EXIT_SNAPSHOT_INVALID) {
+        throw new SnapshotRejected(sandbox.diagnostics || 'the worker refused the snapshot');
+      }
+      throw new BridgeError(
+        'SANDBOX_START_FAILED',
+        `Could not start an embedded (Deno + Pyodide) sandbox: ${sandbox.diagnostics || (error instanceof Error ? error.message : String(error))}. ` +
+          'Run `codemode-bridge doctor`, or set MCP_BRIDGE_RUNTIME to podman or docker.',
+        { cause: error, details: { deno: this.paths.deno } },
+      );
+    }
+    logger.debug('sandbox ready', {
+      sandbox: id,
+      snapshot: snapshot !== undefined,
+      ms: Math.round(performance.now() - startedAt),
+    });
+    return sandbox;
+  }
+
+  /** Runs a `--make-snapshot` worker (no user code) and collects the bytes it writes to stdout. */
+  #buildSnapshot(signal: AbortSignal): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const child = this.#spawn(this.#command(undefined, true));
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      let diagnostics = '';
+      let failure: Error | undefined;
+      const stop = (error: Error) => {
+        failure ??= error;
+        killProcessGroup(child);
+      };
+      const timer = setTimeout(
+        () => stop(new Error(`timed out after ${SNAPSHOT_BUILD_TIMEOUT_MS / 1000} s`)),
+        SNAPSHOT_BUILD_TIMEOUT_MS,
+      );
+      timer.unref();
+      const onAbort = () => stop(new Error('the bridge is shutting down'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      child.stdin?.end();
+      child.stdout?.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytes > MAX_SNAPSHOT_BYTES) stop(new Error(`the snapshot exceeds ${MAX_SNAPSHOT_BYTES} bytes`));
+        else chunks.push(chunk);
+      });
+      child.stderr?.setEncoding('utf8');
+      child.stderr?.on('data', (text: string) => {
+        diagnostics = (diagnostics + text).slice(-DIAGNOSTICS_CHARS);
+      });
+      child.once('error', (error) => stop(error));
+      child.once('close', (code, exitSignal) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        if (!failure && code === 0 && bytes > 0) {
+          resolve(Buffer.concat(chunks));
+          return;
+        }
+        const how = failure?.message ?? (exitSignal ? `signal ${exitSignal}` : `exit code ${code}`);
+        reject(
+          new Error(`snapshot build failed (${how})${diagnostics.trim() ? `: ${diagnostics.trim()}` : ''}`),
+        );
+      });
+    });
+  }
+}

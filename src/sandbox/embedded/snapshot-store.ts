@@ -1,0 +1,254 @@
+/**
+ * The Pyodide memory snapshot cache under `<MCP_BRIDGE_STATE_DIR>/embedded/`. A snapshot turns a
+ * ~2.5 s cold worker start into ~0.3 s. Files are named `pyodide-<key>-<sha256 prefix>.snap`: the key
+ * says what made it (snapshot-key.ts), the digest lets a bridge verify the contents once at start
+ * (Pyodide has no checksum and some corruptions load silently); workers check the size on every start.
+ * Files are written to a temp name and renamed, so concurrent bridges never see half a file.
+ * Nothing here throws at its callers: without a snapshot, workers start cold.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../../shared/logger.js';
+
+/** Rebuilds per bridge: a snapshot that keeps being rejected must not make every start rebuild it. */
+const MAX_BUILDS = 3;
+/** Snapshots of other versions are removed once this old; a bridge of that version may still run. */
+const OTHER_KEY_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
+const DIGEST_CHARS = 16;
+/** A build takes ~4 s; closing waits this long for one in progress rather than throwing it away. */
+const CLOSE_BUILD_GRACE_MS = 10_000;
+
+export interface SnapshotRecord {
+  file: string;
+  size: number;
+  sha256: string;
+}
+
+const SNAPSHOT_NAME = /^pyodide-([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
+
+export function snapshotFileName(key: string, sha256: string): string {
+  return `pyodide-${key}-${sha256.slice(0, DIGEST_CHARS)}.snap`;
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+interface SnapshotCandidate {
+  file: string;
+  size: number;
+  mtimeMs: number;
+  /** The digest prefix in its name. */
+  digest: string;
+}
+
+/** The snapshot files in `dir` built for `key`, newest first. */
+async function listSnapshots(dir: string, key: string): Promise<SnapshotCandidate[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const found: SnapshotCandidate[] = [];
+  for (const name of names) {
+    const match = SNAPSHOT_NAME.exec(name);
+    if (!match || match[1] !== key) continue;
+    try {
+      const info = await stat(join(dir, name));
+      found.push({
+        file: join(dir, name),
+        size: info.size,
+        mtimeMs: info.mtimeMs,
+        digest: match[2] as string,
+      });
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return found.sort((a, b) => b.mtimeMs - a.mtimeMs);
+}
+
+/** Hashes a candidate; resolves with its record when the contents match its name. */
+async function verifySnapshot(candidate: SnapshotCandidate): Promise<SnapshotRecord | undefined> {
+  try {
+    const sha256 = await sha256Of(candidate.file);
+    if (candidate.size === 0 || !sha256.startsWith(candidate.digest)) return undefined;
+    return { file: candidate.file, size: candidate.size, sha256 };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface SnapshotStoreOptions {
+  dir: string;
+  key: string;
+  /** Produces the snapshot bytes (a `--make-snapshot` worker). Rejects on failure or abort. */
+  build: (signal: AbortSignal) => Promise<Buffer>;
+  logger: Logger;
+}
+
+export class SnapshotStore {
+  readonly #options: SnapshotStoreOptions;
+  readonly #abort = new AbortController();
+  #loading: Promise<void> | undefined;
+  #record: SnapshotRecord | undefined;
+  #building: Promise<void> | undefined;
+  #builds = 0;
+
+  constructor(options: SnapshotStoreOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * The verified snapshot to start a worker from, or undefined (start cold) while none is usable;
+   * in that case a build starts in the background. The first call verifies what is on disk (~35 ms).
+   */
+  async current(): Promise<SnapshotRecord | undefined> {
+    this.#loading ??= this.#load();
+    await this.#loading;
+    if (!this.#record) this.#startBuild();
+    return this.#record;
+  }
+
+  /** A worker refused `record` (corrupt, truncated, built for something else): delete it and rebuild. */
+  invalidate(record: SnapshotRecord, reason: string): void {
+    this.#options.logger.warn(
+      'embedded snapshot rejected; deleting and rebuilding it, workers start cold meanwhile',
+      {
+        file: record.file,
+        reason,
+      },
+    );
+    if (this.#record?.file === record.file) this.#record = undefined;
+    // Another bridge may have built a good one meanwhile: look again before building.
+    this.#loading = unlink(record.file)
+      .catch(() => {})
+      .then(() => this.#load())
+      .then(() => {
+        if (!this.#record) this.#startBuild();
+      });
+  }
+
+  /** Waits for a build in progress (tests, benchmarks). */
+  async settled(): Promise<SnapshotRecord | undefined> {
+    await this.#loading;
+    await this.#building;
+    return this.#record;
+  }
+
+  /**
+   * Lets a build in progress finish (up to `CLOSE_BUILD_GRACE_MS`), so a short-lived bridge such as
+   * `codemode-bridge run` still leaves a snapshot for the next one; then stops it.
+   */
+  async close(): Promise<void> {
+    if (this.#building) {
+      await Promise.race([this.#building, sleep(CLOSE_BUILD_GRACE_MS, undefined, { ref: false })]);
+    }
+    this.#abort.abort();
+    await this.#building;
+  }
+
+  async #load(): Promise<void> {
+    const { dir, key, logger } = this.#options;
+    await mkdir(dir, { recursive: true, mode: 0o700 }).catch(() => {});
+    for (const candidate of await listSnapshots(dir, key)) {
+      const record = await verifySnapshot(candidate);
+      if (record) {
+        this.#record = record;
+        break;
+      }
+      logger.warn('embedded snapshot is corrupt; deleting it', { file: candidate.file });
+      await unlink(candidate.file).catch(() => {});
+    }
+    await this.#removeStale().catch(() => {});
+  }
+
+  async #removeStale(): Promise<void> {
+    const { dir, key } = this.#options;
+    const now = Date.now();
+    for (const name of await readdir(dir)) {
+      const match = SNAPSHOT_NAME.exec(name);
+      const maxAge = match
+        ? match[1] === key
+          ? undefined
+          : OTHER_KEY_MAX_AGE_MS
+        : name.endsWith('.tmp')
+          ? TEMP_MAX_AGE_MS
+          : undefined;
+      if (maxAge === undefined) continue;
+      const file = join(dir, name);
+      const info = await stat(file).catch(() => undefined);
+      if (info && now - info.mtimeMs > maxAge) await unlink(file).catch(() => {});
+    }
+  }
+
+  #startBuild(): void {
+    const { logger } = this.#options;
+    if (this.#building || this.#abort.signal.aborted) return;
+    if (this.#builds >= MAX_BUILDS) return;
+    this.#builds++;
+    const startedAt = performance.now();
+    this.#building = this.#build()
+      .then((record) => {
+        this.#record = record;
+        logger.info('embedded snapshot built', {
+          file: record.file,
+          bytes: record.size,
+          ms: Math.round(performance.now() - startedAt),
+        });
+      })
+      .catch((error) => {
+        if (this.#abort.signal.aborted) return;
+        logger.warn('could not build the embedded snapshot; workers start cold (~2.5 s)', {
+          error,
+          attempt: this.#builds,
+          of: MAX_BUILDS,
+        });
+      })
+      .finally(() => {
+        this.#building = undefined;
+      });
+  }
+
+  async #build(): Promise<SnapshotRecord> {
+    const { dir, key } = this.#options;
+    const bytes = await this.#options.build(this.#abort.signal);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const file = join(dir, snapshotFileName(key, sha256));
+    const temp = join(
+      dir,
+      `.${snapshotFileName(key, sha256)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+    );
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    try {
+      await writeFile(temp, bytes, { mode: 0o600 });
+      await rename(temp, file);
+    } catch (error) {
+      await unlink(temp).catch(() => {});
+      throw error;
+    }
+    return { file, size: bytes.length, sha256 };
+  }
+}
+
+export interface SnapshotStatus {
+  dir: string;
+  key: string;
+  /** The newest snapshot for this key and whether its contents match its name. */
+  snapshot?: { file: string; size: number; valid: boolean };
+}
+
+/** What `doctor` shows: read-only, never builds or deletes. */
+export async function inspectSnapshots(dir: string, key: string): Promise<SnapshotStatus> {
+  const [newest] = await listSnapshots(dir, key);
+  if (!newest) return { dir, key };
+  const valid = (await verifySnapshot(newest)) !== undefined;
+  return { dir, key, snapshot: { file: newest.file, size: newest.size, valid } };
+}

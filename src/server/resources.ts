@@ -1,0 +1,123 @@
+/**
+ * What clients that read resources and instructions learn without running code: the servers the bridge
+ * found, and how to reach their tools from `run_python`. Tool counts need a session, so resources
+ * connect on read; `instructions` (sent at initialize) never waits for an upstream.
+ */
+import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Engine } from '../engine/engine.js';
+import type { ServerGrant } from '../sandbox/types.js';
+import { errorMessage } from '../shared/errors.js';
+
+export const CAPABILITIES_URI = 'codemode://capabilities';
+export const SERVER_URI_PREFIX = 'codemode://servers/';
+const SUMMARY_CHARS = 160;
+
+const HELPERS = [
+  'Inside run_python: `import mcp.runtime as runtime`, then',
+  '- `await runtime.search_tool_docs("what you need")`: ranked tools of every server, with signatures',
+  '- `await runtime.query_tool_docs(server, tool=None, detail="summary"|"full")`: one server or tool',
+  '- `runtime.discovered_servers()`, `await runtime.describe_server(name)`, `runtime.capability_summary()`',
+  'Grant servers with `servers=[...]`; call `await mcp_<alias>.<tool>(...)`; failures raise `mcp.ToolError`.',
+];
+
+function summary(text: string | undefined): string {
+  // Instructions often open with a markdown heading; the heading's text is the summary.
+  const line =
+    (text ?? '')
+      .trim()
+      .split('\n')[0]
+      ?.replace(/^#+\s*/, '')
+      .trim() ?? '';
+  return line.length <= SUMMARY_CHARS ? line : `${line.slice(0, SUMMARY_CHARS - 1)}…`;
+}
+
+/** The initialize `instructions`: servers by name and alias, and how to find their tools. */
+export function buildInstructions(engine: Engine): string {
+  const catalog = engine.catalog();
+  const servers =
+    catalog.length > 0
+      ? `MCP servers available to run_python: ${catalog.map((entry) => `${entry.name} (mcp_${entry.alias})`).join(', ')}.`
+      : 'No upstream MCP servers are configured; run_python runs plain Python.';
+  return [
+    'codemode-bridge runs Python for you in a sandbox; MCP tools are async Python functions inside it.',
+    servers,
+    ...HELPERS,
+    `Resources: ${CAPABILITIES_URI} (every server with a summary and tool count), ${SERVER_URI_PREFIX}<name>.`,
+  ].join('\n');
+}
+
+function describeServer(server: ServerGrant): string {
+  const lines = [`# ${server.name} (mcp_${server.alias})`];
+  if (server.description) lines.push(summary(server.description));
+  lines.push('', `${server.tools.length} tools:`);
+  for (const tool of server.tools)
+    lines.push(`- ${tool.alias}${tool.description ? ` — ${summary(tool.description)}` : ''}`);
+  return lines.join('\n');
+}
+
+export function registerResources(server: McpServer, engine: Engine): void {
+  server.registerResource(
+    'capabilities',
+    CAPABILITIES_URI,
+    {
+      title: 'codemode-bridge capabilities',
+      description:
+        'The MCP servers run_python can reach, with summaries and tool counts, and the discovery helpers.',
+      mimeType: 'text/markdown',
+    },
+    async (uri, extra) => {
+      const catalog = engine.catalog();
+      const rows = await Promise.all(
+        catalog.map(async (entry) => {
+          try {
+            const described = await engine.describeServer(entry.name, extra.signal);
+            const about = described.description ? ` — ${summary(described.description)}` : '';
+            return `- ${entry.name} (mcp_${entry.alias}): ${described.tools.length} tools${about}`;
+          } catch (error) {
+            return `- ${entry.name} (mcp_${entry.alias}): unavailable: ${errorMessage(error)}`;
+          }
+        }),
+      );
+      const text = [
+        '# codemode-bridge',
+        '',
+        catalog.length > 0 ? '## Servers' : 'No upstream MCP servers are configured.',
+        ...rows,
+        '',
+        '## Helpers',
+        ...HELPERS,
+      ].join('\n');
+      return { contents: [{ uri: uri.href, mimeType: 'text/markdown', text }] };
+    },
+  );
+
+  server.registerResource(
+    'server',
+    new ResourceTemplate(`${SERVER_URI_PREFIX}{name}`, {
+      list: async () => ({
+        resources: engine.catalog().map((entry) => ({
+          uri: `${SERVER_URI_PREFIX}${encodeURIComponent(entry.name)}`,
+          name: entry.name,
+          title: `MCP server ${entry.name}`,
+          description: `Tools of ${entry.name}, callable as mcp_${entry.alias}.<tool> in run_python`,
+          mimeType: 'text/markdown',
+        })),
+      }),
+    }),
+    {
+      title: 'An upstream MCP server',
+      description: "One server's tools with one-line summaries.",
+      mimeType: 'text/markdown',
+    },
+    async (uri, variables, extra) => {
+      const name = decodeURIComponent(String(variables.name ?? ''));
+      let text: string;
+      try {
+        text = describeServer(await engine.describeServer(name, extra.signal));
+      } catch (error) {
+        text = `# ${name}\nunavailable: ${errorMessage(error)}`;
+      }
+      return { contents: [{ uri: uri.href, mimeType: 'text/markdown', text }] };
+    },
+  );
+}
