@@ -51,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
     case 'stubs':
       return printStubs(rest, settings, logger);
     case 'doctor':
-      return doctor(settings);
+      return doctor(settings, logger);
     default:
       throw new UsageError(`unknown command '${command}'. Run \`codemode-bridge --help\` for the commands.`);
   }
@@ -136,7 +136,7 @@ async function runOnce(args: string[], settings: Settings, logger: Logger): Prom
   }
 }
 
-async function doctor(settings: Settings): Promise<number> {
+async function doctor(settings: Settings, logger: Logger): Promise<number> {
   const lines = [`codemode-bridge ${VERSION}`, `MCP_BRIDGE_RUNTIME=${settings.runtime}`, 'runtimes:'];
   let healthy = true;
   // Every runtime is probed (not just up to the first usable one), so the report shows them all.
@@ -145,9 +145,10 @@ async function doctor(settings: Settings): Promise<number> {
     lines.push(`  ${probe.runtime}: ${probe.usable ? `usable (${probe.version})` : probe.problem}`);
   }
   try {
-    const selection = await selectRuntime(settings.runtime, async (runtime) => {
-      const probe = probes.find((candidate) => candidate.runtime === runtime);
-      return probe ?? probeRuntime(runtime);
+    const selection = await selectRuntime(settings.runtime, {
+      image: settings.image,
+      probe: async (runtime) =>
+        probes.find((candidate) => candidate.runtime === runtime) ?? probeRuntime(runtime),
     });
     lines.push(`selected: ${selection.runtime} (${selection.reason})`);
     if (selection.runtime !== 'embedded') {
@@ -164,9 +165,22 @@ async function doctor(settings: Settings): Promise<number> {
   if (probes.some((probe) => probe.runtime === 'embedded' && probe.usable)) {
     lines.push(`embedded snapshot: ${await describeEmbeddedSnapshot(settings.stateDir)}`);
   }
-  // Upstream config discovery reports its "discovered config files" section here.
+  lines.push(...(await describeConfigFiles(logger)));
   process.stdout.write(`${lines.join('\n')}\n`);
   return healthy ? 0 : 1;
+}
+
+async function describeConfigFiles(logger: Logger): Promise<string[]> {
+  const discovery = await discover(logger);
+  const lines = ['MCP config files read:'];
+  for (const file of discovery.filesRead) {
+    const servers = discovery.servers.filter((server) => server.source === file).map((server) => server.name);
+    lines.push(`  ${file}${servers.length > 0 ? `: ${servers.join(', ')}` : ''}`);
+  }
+  if (discovery.filesRead.length === 0) lines.push('  none found (see README, "Where servers are found")');
+  for (const warning of discovery.warnings) lines.push(`  warning: ${warning.message}`);
+  lines.push(`servers: ${discovery.servers.length} (codemode-bridge servers --check connects to each)`);
+  return lines;
 }
 
 async function describeEmbeddedSnapshot(stateDir: string): Promise<string> {

@@ -70,7 +70,7 @@ export class SandboxService {
     if (!this.#ready) {
       const { logger } = this.#options;
       this.#ready = (async () => {
-        const selection = await selectRuntime(this.#options.runtime);
+        const selection = await selectRuntime(this.#options.runtime, { image: this.#options.image });
         const backend = this.#createBackend(selection.runtime, selection.version);
         logger.info('sandbox runtime selected', { runtime: backend.description, reason: selection.reason });
         backend.reapStale().catch((error) => logger.warn('reaping stale sandboxes failed', { error }));

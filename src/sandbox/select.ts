@@ -3,7 +3,7 @@
  * podman, docker and the embedded Deno + Pyodide sandbox, which needs nothing beyond `npm ci`.
  */
 import { BridgeError } from '../shared/errors.js';
-import { probeEngine } from './container/engine-probe.js';
+import { imageExists, probeEngine } from './container/engine-probe.js';
 import { probeEmbedded } from './embedded/probe.js';
 import type { SandboxKind } from './types.js';
 
@@ -44,15 +44,35 @@ const INSTALL_HINT =
   'codemode-bridge with its dependencies (`npm ci`) for the embedded sandbox, or set MCP_BRIDGE_RUNTIME ' +
   'to a runtime that is usable.';
 
-/** Probes candidates in order and stops at the first usable one; `probe` is replaceable for `doctor`. */
+export interface SelectOptions {
+  /** Replaces the probe (doctor reuses probes it already made). */
+  probe?: (runtime: SandboxKind) => Promise<RuntimeProbe>;
+  /**
+   * The container image. Under `auto`, an engine without it is passed over: a user who never pulled
+   * the image gets the embedded sandbox, not an error. A named engine reports the missing image instead.
+   */
+  image?: string;
+}
+
+/** Probes candidates in order and stops at the first usable one. */
 export async function selectRuntime(
   preference: RuntimePreference,
-  probe: (runtime: SandboxKind) => Promise<RuntimeProbe> = probeRuntime,
+  options: SelectOptions = {},
 ): Promise<RuntimeSelection> {
+  const probe = options.probe ?? probeRuntime;
   const candidates = preference === 'auto' ? AUTO_ORDER : [preference];
   const probes: RuntimeProbe[] = [];
   for (const runtime of candidates) {
-    const result = await probe(runtime);
+    let result = await probe(runtime);
+    if (preference === 'auto' && result.usable && runtime !== 'embedded' && options.image) {
+      if (!(await imageExists(runtime, options.image))) {
+        result = {
+          runtime,
+          usable: false,
+          problem: `${runtime} has no image ${options.image} (pull it with: ${runtime} pull ${options.image})`,
+        };
+      }
+    }
     probes.push(result);
     if (result.usable) {
       return {
@@ -72,7 +92,7 @@ export async function selectRuntime(
 function explainChoice(preference: RuntimePreference, probes: RuntimeProbe[]): string {
   const chosen = probes.at(-1)?.runtime;
   if (preference !== 'auto') return `MCP_BRIDGE_RUNTIME=${preference}`;
-  const skipped = probes.slice(0, -1).map((result) => `${result.runtime} is not usable`);
+  const skipped = probes.slice(0, -1).map((result) => result.problem ?? `${result.runtime} is not usable`);
   if (skipped.length === 0) return `auto: ${chosen} is the first choice and is usable`;
   return `auto: ${skipped.join(' and ')}, so ${chosen === 'embedded' ? 'the embedded sandbox' : chosen} is used`;
 }

@@ -136,6 +136,35 @@ describe.skipIf(skipReason)(`progressive discovery${skipReason ? ` (skipped: ${s
     expect(result.text).toBe("[('memory', 9)]");
   });
 
+  it('answers describe_server and list_tools at once for granted servers, and asks for await otherwise', async () => {
+    const result = await bridge.runPython({
+      servers: ['memory'],
+      code: [
+        'import mcp.runtime as runtime',
+        'print(runtime.describe_server("memory")["alias"], len(runtime.list_tools("memory")))',
+        'print(len((await runtime.describe_server("memory"))["tools"]), len(await runtime.list_tools("memory")))',
+        'pending = runtime.describe_server("everything")',
+        'print(repr(pending))',
+        'try:',
+        '    pending["tools"]',
+        'except TypeError as error:',
+        '    print(error)',
+        'print(len(await runtime.list_tools("everything")) > 5)',
+      ].join('\n'),
+    });
+    expect(result.structured.stderr).toBe('');
+    expect(result.structured.stdout).toBe(
+      [
+        'memory 9',
+        '9 9',
+        "<runtime.describe_server('everything'): not awaited; use `await runtime.describe_server('everything')`>",
+        "runtime.describe_server('everything') asks the host: use `await runtime.describe_server('everything')`",
+        'True',
+        '',
+      ].join('\n'),
+    );
+  });
+
   it('gives tool docs at summary and full detail', async () => {
     const result = await bridge.runPython({
       code: [

@@ -97,12 +97,26 @@ describe.skipIf(skipReason)(`sandbox lifecycle${skipReason ? ` (skipped: ${skipR
   });
 
   it('names the pull command when the image is missing, and keeps serving', async () => {
-    const bridge = await bridgeWithoutPool({ MCP_BRIDGE_IMAGE: 'localhost/codemode-missing:nope' });
+    const bridge = await bridgeWithoutPool({
+      MCP_BRIDGE_IMAGE: 'localhost/codemode-missing:nope',
+      MCP_BRIDGE_RUNTIME: engine as string,
+    });
     const result = await bridge.runPython({ code: 'print(1)' });
     expect(result.isError).toBe(true);
     expect(result.text).toContain(`${engine} pull localhost/codemode-missing:nope`);
     const again = await bridge.runPython({ code: 'print(1)' });
     expect(again.text).toContain('is not available');
+  });
+
+  it('under auto, passes over an engine without the image and runs in the embedded sandbox', async () => {
+    const bridge = await bridgeWithoutPool({
+      MCP_BRIDGE_IMAGE: 'localhost/codemode-missing:nope',
+      MCP_BRIDGE_RUNTIME: 'auto',
+      MCP_BRIDGE_LOG_LEVEL: 'info',
+    });
+    const result = await bridge.runPython({ code: 'import sys\nprint(sys.platform)' });
+    expect(result.text).toBe('emscripten');
+    expect(bridge.stderr()).toMatch(/has no image localhost\/codemode-missing:nope \(pull it with: \w+ pull/);
   });
 
   it('returns the result as a TOON block when asked to', async () => {

@@ -77,30 +77,100 @@ def list_loaded_server_metadata():
     return tuple(_metadata(server) for server in _state["loaded"])
 
 
-async def describe_server(name):
-    """One server's metadata (name, alias, description, tools with input_schema), granted or not."""
+class _AwaitableDict(dict):
+    """A dict the run already holds; `await` on it is allowed, so both call styles work."""
+
+    def __await__(self):
+        return self
+        yield  # unreachable: makes __await__ a generator, as the protocol requires
+
+
+class _AwaitableList(list):
+    """A list the run already holds; `await` on it is allowed, so both call styles work."""
+
+    def __await__(self):
+        return self
+        yield  # unreachable: makes __await__ a generator, as the protocol requires
+
+
+class _FromHost:
+    """A result only the host has: it must be awaited, and says so if it is used without `await`."""
+
+    def __init__(self, call, coroutine):
+        self._call = call
+        self._coroutine = coroutine
+        self._awaited = False
+
+    def __await__(self):
+        self._awaited = True
+        return self._coroutine.__await__()
+
+    def _refuse(self, *_args, **_kwargs):
+        self._coroutine.close()
+        raise TypeError("runtime.%s asks the host: use `await runtime.%s`" % (self._call, self._call))
+
+    __getitem__ = __iter__ = __len__ = __contains__ = get = keys = items = _refuse
+
+    def __repr__(self):
+        return "<runtime.%s: not awaited; use `await runtime.%s`>" % (self._call, self._call)
+
+    def __del__(self):
+        # Dropped without `await`: close quietly instead of a "never awaited" warning. (An awaited
+        # one may be collected mid-await, while its coroutine runs on: leave that alone.)
+        if not self._awaited:
+            self._coroutine.close()
+
+
+def describe_server(name):
+    """One server's metadata (name, alias, description, tools with input_schema), granted or not.
+
+    A granted server's dict comes back at once (`await` optional); for any other server the host
+    connects to it, so use `await runtime.describe_server(name)`.
+    """
     _known(name)
+    local = _loaded(name)
+    if local is not None:
+        return _AwaitableDict(_metadata(local))
+
+    async def remote():
+        return _metadata(await _ask("describe_server", name=name))
+
+    return _FromHost("describe_server(%r)" % (name,), remote())
+
+
+def _loaded(name):
     for server in _state["loaded"]:
         if server["name"] == name:
-            return _metadata(server)
-    return _metadata(await _ask("describe_server", name=name))
+            return server
+    return None
 
 
 async def _server(name):
     _known(name)
-    for server in _state["loaded"]:
-        if server["name"] == name:
-            return server
-    return await _ask("describe_server", name=name)
+    return _loaded(name) or await _ask("describe_server", name=name)
 
 
-async def list_tools(server):
-    """The tools of one server: name, alias and one-line description each (a list of dicts)."""
-    described = await _server(server)
-    return [
+def _tool_list(described):
+    return _AwaitableList(
         {"name": tool["name"], "alias": tool.get("alias") or tool["name"], "description": first_line(tool.get("description"))}
         for tool in described.get("tools") or []
-    ]
+    )
+
+
+def list_tools(server):
+    """The tools of one server: name, alias and one-line description each (a list of dicts).
+
+    Immediate for a granted server (`await` optional); otherwise `await runtime.list_tools(server)`.
+    """
+    _known(server)
+    local = _loaded(server)
+    if local is not None:
+        return _tool_list(local)
+
+    async def remote():
+        return _tool_list(await _ask("describe_server", name=server))
+
+    return _FromHost("list_tools(%r)" % (server,), remote())
 
 
 async def query_tool_docs(server, tool=None, detail="summary"):
