@@ -1,4 +1,5 @@
 /** Upstream MCP servers proxied into the sandbox, with real servers from npm over stdio and HTTP. */
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBridge, startBridge } from '../helpers/bridge.js';
 import { containerSupport, eventually, isAlive } from '../helpers/environment.js';
@@ -14,6 +15,7 @@ const { skipReason } = containerSupport();
 const SECRET = 's3cr3t-upstream-token-4711';
 const HEADER_SECRET = 'Bearer h34der-s3cret';
 const ALL = ['everything', 'memory', 'filesystem'];
+const HANGING = fileURLToPath(new URL('../fixtures/hanging-server.mjs', import.meta.url));
 
 describe.skipIf(skipReason)(
   `upstream servers inside run_python${skipReason ? ` (skipped: ${skipReason})` : ''}`,
@@ -255,6 +257,63 @@ describe.skipIf(skipReason)(
       expect(result.text).toBe(
         "Unknown MCP server 'nope'. Configured servers: everything, memory, filesystem, remote-everything.",
       );
+    });
+  },
+);
+
+describe.skipIf(skipReason)(
+  `upstream failures and transports${skipReason ? ` (skipped: ${skipReason})` : ''}`,
+  () => {
+    let home: TestHome;
+    let sse: Awaited<ReturnType<typeof startHttpEverything>>;
+    let bridge: RunningBridge;
+
+    beforeAll(async () => {
+      home = createTestHome();
+      sse = await startHttpEverything('sse');
+      home.write('.claude.json', {
+        mcpServers: {
+          hanging: { command: process.execPath, args: [HANGING] },
+          memory: standardServers(home.home, SECRET).memory,
+          'sse-everything': { type: 'sse', url: sse.url },
+        },
+      });
+      bridge = await startBridge({ HOME: home.home, MCP_BRIDGE_CALL_TIMEOUT: '1' }, { cwd: home.project });
+    });
+    afterAll(async () => {
+      await bridge?.close();
+      sse?.stop();
+      home?.cleanup();
+    });
+
+    it('fails only the call to a hanging upstream, after MCP_BRIDGE_CALL_TIMEOUT', async () => {
+      const result = await bridge.runPython({
+        servers: ['hanging', 'memory'],
+        code: [
+          'import asyncio, mcp',
+          'async def hang():',
+          '    try:',
+          '        await mcp_hanging.hang()',
+          '    except mcp.ToolError as error:',
+          '        return f"{error.code}: {error}"',
+          'hung, graph, ok = await asyncio.gather(hang(), mcp_memory.read_graph(), mcp_hanging.ok())',
+          'print(hung)',
+          'print("entities" in graph, ok)',
+        ].join('\n'),
+      });
+      expect(result.structured.stdout).toBe(
+        "UPSTREAM_TIMEOUT: MCP server 'hanging' did not answer hang within 1 s\nTrue fine\n",
+      );
+      const again = await bridge.runPython({ servers: ['hanging'], code: 'print(await mcp_hanging.ok())' });
+      expect(again.text).toBe('fine');
+    });
+
+    it('proxies an SSE server', async () => {
+      const result = await bridge.runPython({
+        servers: ['sse-everything'],
+        code: 'print(await mcp_sse_everything.echo(message="over sse"))',
+      });
+      expect(result.text).toBe('Echo: over sse');
     });
   },
 );

@@ -85,24 +85,27 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** server-everything in its Streamable HTTP mode on a loopback port. */
-export async function startHttpEverything(): Promise<{ url: string; child: ChildProcess; stop(): void }> {
+/** server-everything in its Streamable HTTP (default) or SSE mode on a loopback port. */
+export async function startHttpEverything(
+  mode: 'streamableHttp' | 'sse' = 'streamableHttp',
+): Promise<{ url: string; child: ChildProcess; stop(): void }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [serverEntry('server-everything'), 'streamableHttp'], {
+  const child = spawn(process.execPath, [serverEntry('server-everything'), mode], {
     env: { ...process.env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server-everything (http) did not start')), 20_000);
     child.stderr?.on('data', (chunk: Buffer) => {
-      if (/listening on port/i.test(chunk.toString())) {
+      if (/listening on port|running on port/i.test(chunk.toString())) {
         clearTimeout(timer);
         resolve();
       }
     });
     child.once('exit', () => reject(new Error('server-everything (http) exited')));
   });
-  return { url: `http://127.0.0.1:${port}/mcp`, child, stop: () => child.kill('SIGKILL') };
+  const path = mode === 'sse' ? '/sse' : '/mcp';
+  return { url: `http://127.0.0.1:${port}${path}`, child, stop: () => child.kill('SIGKILL') };
 }
 
 export function readText(path: string): string {
