@@ -2,6 +2,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { RunOutcome } from '../../src/engine/types.js';
 import { BRIDGE_MAIN, TEST_IMAGE } from './environment.js';
 
 export interface RunningBridge {
@@ -18,15 +19,7 @@ export interface RunningBridge {
 
 export interface RunResult extends CallToolResult {
   text: string;
-  structured: {
-    status: string;
-    stdout: string;
-    stderr: string;
-    error?: string;
-    traceback?: string;
-    durationMs: number;
-    truncated?: { stdout?: number; stderr?: number };
-  };
+  structured: RunOutcome;
 }
 
 export async function startBridge(
@@ -73,7 +66,7 @@ export async function startBridge(
       return {
         ...result,
         text: first?.type === 'text' ? first.text : '',
-        structured: result.structuredContent as RunResult['structured'],
+        structured: result.structuredContent as unknown as RunOutcome,
       };
     },
     async close() {

@@ -3,8 +3,8 @@
 Backends call `deliver` with each `rpc_result` frame, on the event loop's thread: the container
 backend from a loop reader on its protocol fd, the embedded backend from JavaScript.
 """
-import asyncio
 import itertools
+import json
 
 
 class HostChannel:
@@ -27,6 +27,15 @@ class HostChannel:
             return await future
         finally:
             self._pending.pop(request_id, None)
+
+    def receive(self, line):
+        """Handles one line from the host: an `rpc_result` settles its request; anything else is ignored."""
+        try:
+            frame = json.loads(line)
+        except ValueError:
+            return
+        if isinstance(frame, dict) and frame.get("type") == "rpc_result":
+            self.deliver(frame)
 
     def deliver(self, frame):
         future = self._pending.get(frame.get("id"))

@@ -16,7 +16,7 @@ import sys
 import threading
 
 from .channel import HostChannel
-from .executor import execute, flush_std_streams
+from .executor import done_frame, execute, flush_std_streams
 from .namespace import build_namespace
 
 READ_CHUNK_BYTES = 65536
@@ -111,12 +111,7 @@ class LineReader:
         self._buffer += chunk
         while b"\n" in self._buffer:
             line, _, self._buffer = self._buffer.partition(b"\n")
-            try:
-                frame = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(frame, dict) and frame.get("type") == "rpc_result":
-                channel.deliver(frame)
+            channel.receive(line)
 
 
 def _open_channel(argv):
@@ -151,9 +146,6 @@ def main(argv=None):
     namespace = build_namespace(run.get("servers") or [], channel, run.get("catalog") or [])
     failure = loop.run_until_complete(execute(run.get("code", ""), namespace))
     _finish_output(threads, devnull)
-    if failure is None:
-        writer.send({"type": "done", "ok": True})
-    else:
-        writer.send({"type": "done", "ok": False, "error": failure.error, "traceback": failure.traceback})
+    writer.send(done_frame(failure))
     # Skip interpreter shutdown: user atexit hooks and lingering threads must not delay or alter the end.
     os._exit(0)

@@ -22,7 +22,7 @@ import json
 import os
 
 from .channel import HostChannel
-from .executor import execute, flush_std_streams
+from .executor import done_frame, execute, flush_std_streams
 from .namespace import build_namespace
 
 
@@ -56,12 +56,7 @@ async def _pump(transport, channel):
         if line is None:
             channel.close(ConnectionError("the host closed the channel"))
             return
-        try:
-            frame = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(frame, dict) and frame.get("type") == "rpc_result":
-            channel.deliver(frame)
+        channel.receive(line)
 
 
 async def main(run_json, transport):
@@ -76,6 +71,4 @@ async def main(run_json, transport):
     finally:
         pump.cancel()
         flush_std_streams()
-    if failure is None:
-        return _dumps({"type": "done", "ok": True})
-    return _dumps({"type": "done", "ok": False, "error": failure.error, "traceback": failure.traceback})
+    return _dumps(done_frame(failure))

@@ -75,6 +75,13 @@ def describe_failure(error):
     return Failure(summary, "".join(lines))
 
 
+def done_frame(failure):
+    """The `done` frame for a program's outcome (None: success)."""
+    if failure is None:
+        return {"type": "done", "ok": True}
+    return {"type": "done", "ok": False, "error": failure.error, "traceback": failure.traceback}
+
+
 def flush_std_streams():
     for stream in (sys.stdout, sys.stderr):
         try:
