@@ -84,6 +84,7 @@ export async function composeBridge(
     },
     poolSize: options.poolSize ?? settings.poolSize,
     stateDir: settings.stateDir,
+    containerChannel: settings.containerChannel,
     logger,
   });
   const directory = upstreamDirectory(upstreams);

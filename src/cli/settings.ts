@@ -21,6 +21,7 @@ export interface Settings {
   cpus: number | undefined;
   containerUser: string;
   tmpfsSize: string;
+  containerChannel: 'socket' | 'stdio';
   idleTimeoutMs: number;
   callTimeoutMs: number;
   stateDir: string;
@@ -47,6 +48,7 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
   ['MCP_BRIDGE_CPUS', '(unlimited)', 'CPU quota per sandbox, e.g. 1 or 0.5'],
   ['MCP_BRIDGE_CONTAINER_USER', '65534:65534', 'uid:gid the code runs as'],
   ['MCP_BRIDGE_TMPFS_SIZE', '64m', 'Size of the writable, noexec /tmp'],
+  ['MCP_BRIDGE_CONTAINER_CHANNEL', 'socket', 'Frames via a mounted Unix socket, or stdio (remote engines)'],
   ['MCP_BRIDGE_POOL_SIZE', '2 (embedded: 1)', 'Sandboxes kept started ahead of demand (0 = none)'],
   ['MCP_BRIDGE_MAX_OUTPUT_CHARS', '20000', 'Output kept per stream (head + tail), characters'],
   ['MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT', '300', 'Close idle upstream connections after, seconds'],
@@ -138,6 +140,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     cpus,
     containerUser: user,
     tmpfsSize: size(env, 'MCP_BRIDGE_TMPFS_SIZE', '64m'),
+    containerChannel: choice(env, 'MCP_BRIDGE_CONTAINER_CHANNEL', ['socket', 'stdio'] as const, 'socket'),
     idleTimeoutMs: seconds(env, 'MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT', 300),
     callTimeoutMs: seconds(env, 'MCP_BRIDGE_CALL_TIMEOUT', 60),
     stateDir: resolveStateDir(env),

@@ -25,6 +25,8 @@ export interface SandboxServiceOptions {
   poolSize?: number | undefined;
   /** Where caches live (the embedded snapshot). Default: MCP_BRIDGE_STATE_DIR or the per-user cache dir. */
   stateDir?: string | undefined;
+  /** How container sandboxes carry frames (default: a bind-mounted Unix socket). */
+  containerChannel?: 'socket' | 'stdio';
   logger: Logger;
 }
 
@@ -100,6 +102,7 @@ export class SandboxService {
       ...(version ? { version } : {}),
       image: this.#options.image,
       limits,
+      ...(this.#options.containerChannel ? { channel: this.#options.containerChannel } : {}),
       logger,
     });
   }

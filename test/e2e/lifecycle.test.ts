@@ -119,6 +119,25 @@ describe.skipIf(skipReason)(`sandbox lifecycle${skipReason ? ` (skipped: ${skipR
     expect(bridge.stderr()).toMatch(/has no image localhost\/codemode-missing:nope \(pull it with: \w+ pull/);
   });
 
+  it('carries frames over the attached stdio when MCP_BRIDGE_CONTAINER_CHANNEL=stdio', async () => {
+    const bridge = await bridgeWithoutPool({
+      MCP_BRIDGE_CONTAINER_CHANNEL: 'stdio',
+      MCP_BRIDGE_RUNTIME: engine as string,
+    });
+    const result = await bridge.runPython({
+      code: [
+        'import gc, os',
+        'print("mounted:", os.path.exists("/run/codemode-channel"))',
+        'channel = next(o for o in gc.get_objects() if type(o).__name__ == "HostChannel")',
+        'try:',
+        '    await channel.request({"type": "call", "op": "nope", "args": {}})',
+        'except Exception as error:',
+        '    print(error)',
+      ].join('\n'),
+    });
+    expect(result.structured.stdout).toBe("mounted: False\nunknown host operation 'nope'\n");
+  });
+
   it('returns the result as a TOON block when asked to', async () => {
     const bridge = await bridgeWithoutPool({ MCP_BRIDGE_OUTPUT_MODE: 'toon' });
     const result = await bridge.runPython({ code: 'print("hi")' });

@@ -28,6 +28,7 @@ describe('loadSettings', () => {
     const settings = loadSettings({
       MCP_BRIDGE_RUNTIME: 'PODMAN',
       MCP_BRIDGE_IMAGE: 'localhost/py:1',
+      MCP_BRIDGE_CONTAINER_CHANNEL: 'stdio',
       MCP_BRIDGE_TIMEOUT: '2.5',
       MCP_BRIDGE_MAX_TIMEOUT: '10',
       MCP_BRIDGE_MEMORY: '1G',
@@ -43,6 +44,7 @@ describe('loadSettings', () => {
     expect(settings).toMatchObject({
       runtime: 'podman',
       image: 'localhost/py:1',
+      containerChannel: 'stdio',
       timeoutMs: 2500,
       maxTimeoutMs: 10_000,
       memory: '1g',
