@@ -95,6 +95,7 @@ export async function composeBridge(
     defaultTimeoutMs: settings.timeoutMs,
     maxTimeoutMs: settings.maxTimeoutMs,
     maxOutputChars: settings.maxOutputChars,
+    maxConcurrentRuns: settings.maxConcurrentRuns,
     memoryLimit: settings.memory,
     logger,
   });

@@ -85,7 +85,13 @@ async function serve(settings: Settings, logger: Logger): Promise<number> {
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.stdin.once('end', () => void stop('stdin closed'));
   process.stdin.once('close', () => void stop('stdin closed'));
+  // One bad run must not take the bridge (and every other run) down: state is per run, so log and serve on.
   process.on('unhandledRejection', (error) => logger.error('unhandled rejection', { error }));
+  process.on('uncaughtException', (error) =>
+    logger.error('uncaught exception', { error, stack: error.stack }),
+  );
+  // stdout carries MCP frames: a stray console.log from any dependency would corrupt the channel.
+  console.log = console.info = console.debug = (...args: unknown[]) => console.error(...args);
   await server.connect(transport);
   logger.info('serving MCP on stdio', { version: VERSION });
   bridge.sandboxes.replenish();

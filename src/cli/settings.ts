@@ -30,6 +30,7 @@ export interface Settings {
   logLevel: LogLevel;
   /** Undefined when unset: the default depends on the runtime (containers 2, embedded 1). */
   poolSize: number | undefined;
+  maxConcurrentRuns: number;
   maxOutputChars: number;
 }
 
@@ -50,6 +51,7 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
   ['MCP_BRIDGE_TMPFS_SIZE', '64m', 'Size of the writable, noexec /tmp'],
   ['MCP_BRIDGE_CONTAINER_CHANNEL', 'socket', 'Frames via a mounted Unix socket, or stdio (remote engines)'],
   ['MCP_BRIDGE_POOL_SIZE', '2 (embedded: 1)', 'Sandboxes kept started ahead of demand (0 = none)'],
+  ['MCP_BRIDGE_MAX_CONCURRENT_RUNS', '8', 'Programs running at once; more wait their turn'],
   ['MCP_BRIDGE_MAX_OUTPUT_CHARS', '20000', 'Output kept per stream (head + tail), characters'],
   ['MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT', '300', 'Close idle upstream connections after, seconds'],
   ['MCP_BRIDGE_CALL_TIMEOUT', '60', 'Longest wait for one upstream tool call, seconds'],
@@ -151,6 +153,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       .filter(Boolean),
     logLevel: choice(env, 'MCP_BRIDGE_LOG_LEVEL', LOG_LEVELS, 'info'),
     poolSize: env.MCP_BRIDGE_POOL_SIZE?.trim() ? integer(env, 'MCP_BRIDGE_POOL_SIZE', 0, 0) : undefined,
+    maxConcurrentRuns: integer(env, 'MCP_BRIDGE_MAX_CONCURRENT_RUNS', 8, 1),
     maxOutputChars: integer(env, 'MCP_BRIDGE_MAX_OUTPUT_CHARS', 20_000, 200),
   };
 }

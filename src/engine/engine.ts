@@ -6,6 +6,7 @@ import type { CatalogEntry, ServerGrant, ToolCallRequest } from '../sandbox/type
 import { HostCallError, type Sandbox, type SandboxExit } from '../sandbox/types.js';
 import type { Logger } from '../shared/logger.js';
 import { OutputBuffer } from './output-buffer.js';
+import { RunSlots } from './run-slots.js';
 import type { RunOptions, RunOutcome, RunRequest, ServerDirectory } from './types.js';
 
 /** Where sandboxes come from: a warm pool, or a backend started on demand. */
@@ -28,6 +29,8 @@ export interface EngineOptions {
   /** The memory limit as configured, named in the message of a run the kernel killed. */
   memoryLimit?: string;
   hostOperations?: Record<string, HostOperation>;
+  /** Programs that may run at once; more wait (their timeout running). Default: unbounded. */
+  maxConcurrentRuns?: number;
   logger: Logger;
 }
 
@@ -35,10 +38,12 @@ const KILLED_EXIT_CODE = 137;
 
 export class Engine {
   readonly #options: EngineOptions;
+  readonly #slots: RunSlots;
   #runs = 0;
 
   constructor(options: EngineOptions) {
     this.#options = options;
+    this.#slots = new RunSlots(options.maxConcurrentRuns ?? Number.POSITIVE_INFINITY);
   }
 
   /** Every configured server with its Python alias. */
@@ -97,7 +102,9 @@ export class Engine {
           });
 
     let sandbox: Sandbox | undefined;
+    let release: (() => void) | undefined;
     try {
+      release = await this.#slots.acquire(signal);
       const servers = request.servers?.length
         ? await this.#options.directory.grant(request.servers, signal)
         : [];
@@ -118,6 +125,7 @@ export class Engine {
       throw error;
     } finally {
       clearTimeout(timer);
+      release?.();
       if (sandbox) void sandbox.destroy();
       // After the reply has gone out: a sandbox starting now would slow the run that is answering.
       setImmediate(() => this.#options.sandboxes.replenish());

@@ -138,6 +138,20 @@ describe.skipIf(skipReason)(`sandbox lifecycle${skipReason ? ` (skipped: ${skipR
     expect(result.structured.stdout).toBe("mounted: False\nunknown host operation 'nope'\n");
   });
 
+  it('queues runs beyond MCP_BRIDGE_MAX_CONCURRENT_RUNS, the wait counting toward the timeout', async () => {
+    const bridge = await bridgeWithoutPool({ MCP_BRIDGE_MAX_CONCURRENT_RUNS: '1' });
+    const code = 'import time\ntime.sleep(1.5)\nprint("done")';
+    const [first, second, late] = await Promise.all([
+      bridge.runPython({ code }),
+      bridge.runPython({ code }),
+      bridge.runPython({ code: 'print("never ran")', timeout: 0.5 }),
+    ]);
+    expect([first.text, second.text]).toEqual(['done', 'done']);
+    // One slot: whichever ran second waited for the first to finish.
+    expect(Math.max(first.structured.durationMs, second.structured.durationMs)).toBeGreaterThanOrEqual(3000);
+    expect(late.structured).toMatchObject({ status: 'timeout', stdout: '' });
+  });
+
   it('returns the result as a TOON block when asked to', async () => {
     const bridge = await bridgeWithoutPool({ MCP_BRIDGE_OUTPUT_MODE: 'toon' });
     const result = await bridge.runPython({ code: 'print("hi")' });
