@@ -28,6 +28,8 @@ export const MAX_CONCURRENT_HOST_CALLS = 32;
 const DIAGNOSTICS_CHARS = 4096;
 /** After `done` the runtime exits by itself; only a sandbox that lingers past this is killed. */
 const EXIT_AFTER_DONE_GRACE_MS = 2000;
+/** How long a separate frame channel may lag behind the process's exit. */
+const CHANNEL_DRAIN_MS = 1000;
 
 /** Where frames travel: the child's stdio by default, or a socket the backend connects later. */
 export interface FrameChannel {
@@ -54,6 +56,7 @@ export class ProcessSandbox implements Sandbox {
   readonly id: string;
   readonly #child: ChildProcess;
   #output: Writable | undefined;
+  #channelClosed: Promise<void> | undefined;
   readonly #terminate: () => Promise<void>;
   readonly #logger: Logger;
   readonly #decoder = new FrameDecoder();
@@ -74,7 +77,12 @@ export class ProcessSandbox implements Sandbox {
     this.#terminate = options.terminate;
     this.#logger = options.logger;
     this.#exited = new Promise((resolve) => {
-      this.#child.once('close', (code, signal) => {
+      this.#child.once('close', async (code, signal) => {
+        // Frames on a separate channel (a socket) may still be in flight when the process is gone:
+        // read them to the end first, so a `done` sent just before exiting is never lost.
+        if (this.#channelClosed) {
+          await Promise.race([this.#channelClosed, sleep(CHANNEL_DRAIN_MS, undefined, { ref: false })]);
+        }
         this.#hasExited = true;
         this.#exitCode = code;
         this.#exitSignal = signal;
@@ -104,6 +112,9 @@ export class ProcessSandbox implements Sandbox {
   attachChannel(channel: FrameChannel): void {
     if (this.#output) throw new Error(`sandbox ${this.id} already has a channel`);
     this.#output = channel.output;
+    if (channel.input !== this.#child.stdout) {
+      this.#channelClosed = new Promise((resolve) => channel.input.once('close', () => resolve()));
+    }
     channel.output.on('error', () => {});
     channel.input.on('error', () => {});
     channel.input.on('data', (chunk: Buffer) => this.#receive(chunk));

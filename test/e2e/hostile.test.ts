@@ -1,7 +1,7 @@
 /** The sandbox is the attacker: each hostile program ends with a clear status and the bridge keeps serving. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBridge, startBridge } from '../helpers/bridge.js';
-import { containerSupport } from '../helpers/environment.js';
+import { containerSupport, containersOwnedBy, eventually } from '../helpers/environment.js';
 
 const { skipReason } = containerSupport();
 const SECRET = 'hunter2-not-for-sandboxes';
@@ -21,6 +21,8 @@ describe.skipIf(skipReason)(`hostile programs${skipReason ? ` (skipped: ${skipRe
   });
   afterAll(async () => {
     await bridge?.close();
+    // Bombs, floods and forged frames leave no container behind once the bridge is gone.
+    expect(await eventually(() => containersOwnedBy(bridge.pid).length === 0)).toBe(true);
   });
 
   async function expectHealthy(): Promise<void> {

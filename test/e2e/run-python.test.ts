@@ -14,6 +14,8 @@ describe.skipIf(skipReason)(
     });
     afterAll(async () => {
       await bridge?.close();
+      // Nothing of ours survives the bridge: warm sandboxes included.
+      expect(await eventually(() => containersOwnedBy(bridge.pid).length === 0)).toBe(true);
     });
 
     it('lists exactly one tool with a usable description and schema', async () => {

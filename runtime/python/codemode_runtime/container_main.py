@@ -15,6 +15,8 @@ import socket
 import sys
 import threading
 
+import mcp.runtime  # noqa: F401 - imported before `ready`, not on the request path (build_namespace uses it)
+
 from .channel import HostChannel
 from .executor import done_frame, execute, flush_std_streams
 from .namespace import build_namespace
