@@ -63,7 +63,8 @@ export function buildRunArgs(options: RunArgsOptions): string[] {
     '-v',
     `${options.runtimeDir}:${SANDBOX_RUNTIME_MOUNT}:ro`,
   );
-  if (options.channelDir) args.push('-v', `${options.channelDir}:${CHANNEL_MOUNT}`);
+  // Read-only: connecting to a socket needs no write access to the mount, and nothing else is needed.
+  if (options.channelDir) args.push('-v', `${options.channelDir}:${CHANNEL_MOUNT}:ro`);
   // Start from an empty environment: the image's and engine's defaults are dropped, ours never enter.
   if (engine === 'podman') args.push('--unsetenv-all');
   args.push(

@@ -44,6 +44,14 @@ describe('buildRunArgs', () => {
   });
 });
 
+describe('buildRunArgs with a socket channel', () => {
+  it('mounts the channel directory read-only and tells the runtime where the socket is', () => {
+    const args = buildRunArgs({ ...base, engine: 'podman', channelDir: '/tmp/codemode-x/s1' });
+    expect(args).toContain('/tmp/codemode-x/s1:/run/codemode-channel:ro');
+    expect(args.slice(-2)).toEqual(['--channel', '/run/codemode-channel/channel.sock']);
+  });
+});
+
 describe('buildRemoveArgs', () => {
   it('removes without the graceful-stop wait', () => {
     expect(buildRemoveArgs('podman', ['a', 'b'])).toEqual(['rm', '-f', '-t', '0', 'a', 'b']);
