@@ -11,7 +11,7 @@ import { snapshotKeyOf } from '../sandbox/embedded/snapshot-key.js';
 import { inspectSnapshots } from '../sandbox/embedded/snapshot-store.js';
 import { AUTO_ORDER, probeRuntime, selectRuntime } from '../sandbox/select.js';
 import { formatOutcomeText, structuredOutcome } from '../server/format.js';
-import { createBridgeServer } from '../server/server.js';
+import { createBridgeServer, forwardLogsToClient } from '../server/server.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import type { UpstreamPool } from '../upstream/upstream-pool.js';
@@ -93,6 +93,14 @@ async function serve(settings: Settings, logger: Logger): Promise<number> {
   // stdout carries MCP frames: a stray console.log from any dependency would corrupt the channel.
   console.log = console.info = console.debug = (...args: unknown[]) => console.error(...args);
   await server.connect(transport);
+  forwardLogsToClient(
+    server,
+    logger,
+    bridge.discovery.warnings.map((warning) => ({
+      message: warning.message,
+      fields: { file: warning.source },
+    })),
+  );
   logger.info('serving MCP on stdio', { version: VERSION });
   bridge.sandboxes.replenish();
   await new Promise(() => {});

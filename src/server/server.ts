@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
 import type { RunOutcome } from '../engine/types.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
+import type { LogFields, Logger, LogLevel } from '../shared/logger.js';
 import { formatOutcome, type OutputMode, structuredOutcome } from './format.js';
 import { buildInstructions, registerResources } from './resources.js';
 
@@ -141,6 +141,41 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
     tools: [runPythonToolDefinition(options.serverNames())],
   }));
   return server;
+}
+
+/**
+ * Forwards warnings and errors (a malformed config file, an upstream that will not start) to the
+ * client as MCP log messages, where its UI shows them; the client's `logging/setLevel` still applies.
+ * `backlog` holds warnings from before the client connected; they are sent once it has initialized.
+ */
+export function forwardLogsToClient(
+  server: McpServer,
+  logger: Logger,
+  backlog: Array<{ message: string; fields: LogFields }> = [],
+): () => void {
+  const send = (level: LogLevel, message: string, fields: LogFields) => {
+    const data: Record<string, unknown> = { message };
+    for (const [key, value] of Object.entries(fields)) {
+      if (value !== undefined) data[key] = value instanceof Error ? value.message : value;
+    }
+    server.server
+      .sendLoggingMessage({ level: level === 'warn' ? 'warning' : 'error', logger: 'codemode-bridge', data })
+      .catch(() => {});
+  };
+  let initialized = false;
+  const pending: Array<[LogLevel, string, LogFields]> = backlog.map(({ message, fields }) => [
+    'warn',
+    message,
+    fields,
+  ]);
+  server.server.oninitialized = () => {
+    initialized = true;
+    for (const entry of pending.splice(0)) send(...entry);
+  };
+  return logger.addSink('warn', (level, message, fields) => {
+    if (initialized) send(level, message, fields);
+    else pending.push([level, message, fields]);
+  });
 }
 
 /** Sends `notifications/progress` once a second while a run lasts, when the client asked for it. */

@@ -14,7 +14,11 @@ export interface Logger {
   info(message: string, fields?: LogFields): void;
   debug(message: string, fields?: LogFields): void;
   isEnabled(level: LogLevel): boolean;
+  /** Also sends events at `level` or more severe to `sink` (e.g. the MCP client); returns the detach. */
+  addSink(level: LogLevel, sink: LogSink): () => void;
 }
+
+export type LogSink = (level: LogLevel, message: string, fields: LogFields) => void;
 
 function formatValue(value: unknown): string {
   if (value instanceof Error) return JSON.stringify(value.message);
@@ -41,11 +45,30 @@ export function createLogger(
 ): Logger {
   const threshold = LOG_LEVELS.indexOf(minimum);
   const isEnabled = (level: LogLevel) => LOG_LEVELS.indexOf(level) <= threshold;
-  const log = (level: LogLevel) => (message: string, fields?: LogFields) => {
-    if (isEnabled(level)) write(formatLogLine(level, message, fields));
+  const sinks = new Set<{ threshold: number; sink: LogSink }>();
+  const log =
+    (level: LogLevel) =>
+    (message: string, fields: LogFields = {}) => {
+      if (isEnabled(level)) write(formatLogLine(level, message, fields));
+      for (const { threshold: sinkThreshold, sink } of sinks) {
+        if (LOG_LEVELS.indexOf(level) > sinkThreshold) continue;
+        try {
+          sink(level, message, fields);
+        } catch {
+          // A sink that fails (a closed client) must never break logging.
+        }
+      }
+    };
+  return {
+    error: log('error'),
+    warn: log('warn'),
+    info: log('info'),
+    debug: log('debug'),
+    isEnabled,
+    addSink(level, sink) {
+      const entry = { threshold: LOG_LEVELS.indexOf(level), sink };
+      sinks.add(entry);
+      return () => sinks.delete(entry);
+    },
   };
-  return { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), isEnabled };
 }
-
-/** A logger that drops everything; for library callers that bring none. */
-export const silentLogger: Logger = createLogger('error', () => {});

@@ -50,6 +50,11 @@ describe.skipIf(skipReason)(
       const { tools } = await bridge.client.listTools();
       expect(tools[0]?.description).toContain('everything, memory, filesystem, remote-everything');
       expect(bridge.stderr()).toMatch(/WARN .*\.cursor\/mcp\.json/);
+      // ...and tells the client, whose UI shows MCP log messages.
+      expect(bridge.logs()).toContainEqual({
+        level: 'warning',
+        data: expect.objectContaining({ message: expect.stringContaining('.cursor/mcp.json') }),
+      });
     });
 
     it('offers the three access patterns, all calling the same tool', async () => {

@@ -1,7 +1,7 @@
 /** Starts the built bridge as a child process and talks MCP to it with the SDK client, as a real client does. */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { type CallToolResult, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { RunOutcome } from '../../src/engine/types.js';
 import { BRIDGE_MAIN, TEST_IMAGE } from './environment.js';
 
@@ -10,6 +10,8 @@ export interface RunningBridge {
   transport: StdioClientTransport;
   pid: number;
   stderr: () => string;
+  /** MCP log messages (`notifications/message`) the bridge sent. */
+  logs: () => Array<{ level: string; data: unknown }>;
   runPython(
     args: Record<string, unknown>,
     options?: { signal?: AbortSignal; onprogress?: () => void },
@@ -44,6 +46,10 @@ export async function startBridge(
     stderr += chunk.toString();
   });
   const client = new Client({ name: 'codemode-bridge-tests', version: '0.0.0' });
+  const logs: Array<{ level: string; data: unknown }> = [];
+  client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
+    logs.push({ level: notification.params.level, data: notification.params.data });
+  });
   try {
     await client.connect(transport);
   } catch (error) {
@@ -56,6 +62,7 @@ export async function startBridge(
     transport,
     pid,
     stderr: () => stderr,
+    logs: () => logs,
     async runPython(args, options = {}) {
       const result = (await client.callTool({ name: 'run_python', arguments: args }, undefined, {
         timeout: 180_000,
