@@ -1,0 +1,63 @@
+/** `codemode-bridge run`: one program through the same engine as the MCP tool, for people and scripts. */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { formatOutcomeText, structuredOutcome } from '../../server/format.js';
+import type { Logger } from '../../shared/logger.js';
+import { composeBridge } from '../compose.js';
+import { UsageError, VERSION } from '../context.js';
+import type { Settings } from '../settings.js';
+
+export async function run(args: string[], settings: Settings, logger: Logger): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      eval: { type: 'string', short: 'e' },
+      timeout: { type: 'string', short: 't' },
+      server: { type: 'string', short: 's', multiple: true },
+      json: { type: 'boolean' },
+    },
+  });
+  let code = values.eval;
+  if (code === undefined) {
+    const file = positionals[0];
+    if (file === undefined)
+      throw new UsageError('run needs code: `run -e "print(1)"`, `run script.py` or `run -`.');
+    code = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+  }
+  let timeoutMs: number | undefined;
+  if (values.timeout !== undefined) {
+    const seconds = Number(values.timeout);
+    if (!Number.isFinite(seconds) || seconds <= 0)
+      throw new UsageError(`--timeout ${values.timeout}: expected seconds > 0`);
+    timeoutMs = Math.round(seconds * 1000);
+  }
+  const bridge = await composeBridge(settings, logger, { version: VERSION, poolSize: 0 });
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  try {
+    const outcome = await bridge.engine.run(
+      { code, ...(values.server ? { servers: values.server } : {}), ...(timeoutMs ? { timeoutMs } : {}) },
+      { signal: controller.signal },
+    );
+    const text = values.json
+      ? JSON.stringify(structuredOutcome(outcome), null, 2)
+      : formatOutcomeText(outcome);
+    process.stdout.write(`${text}\n`);
+    return outcome.status === 'ok' ? 0 : 1;
+  } finally {
+    await bridge.close();
+  }
+}
+
+function readStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    process.stdin.on('end', () => resolve(text));
+    process.stdin.on('error', reject);
+  });
+}

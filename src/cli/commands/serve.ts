@@ -1,0 +1,60 @@
+/** `codemode-bridge [serve]`: MCP over stdio until the client goes away or a signal arrives. */
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { createBridgeServer, forwardLogsToClient } from '../../server/server.js';
+import type { Logger } from '../../shared/logger.js';
+import { composeBridge } from '../compose.js';
+import { VERSION } from '../context.js';
+import type { Settings } from '../settings.js';
+
+/** Shutdown must finish; if removing sandboxes hangs, exit anyway after this long. */
+const SHUTDOWN_DEADLINE_MS = 15_000;
+
+export async function serve(settings: Settings, logger: Logger): Promise<number> {
+  const bridge = await composeBridge(settings, logger, { version: VERSION });
+  const server = createBridgeServer({
+    engine: bridge.engine,
+    version: VERSION,
+    outputMode: settings.outputMode,
+    serverNames: () => bridge.directory.serverNames(),
+    logger,
+  });
+  const transport = new StdioServerTransport();
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string) => {
+    stopping ??= (async () => {
+      logger.info('shutting down', { reason });
+      setTimeout(() => {
+        logger.error('shutdown did not finish in time; exiting');
+        process.exit(1);
+      }, SHUTDOWN_DEADLINE_MS).unref();
+      await server.close().catch(() => {});
+      await bridge.close();
+      process.exit(0);
+    })();
+    return stopping;
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.stdin.once('end', () => void stop('stdin closed'));
+  process.stdin.once('close', () => void stop('stdin closed'));
+  // One bad run must not take the bridge (and every other run) down: state is per run, so log and serve on.
+  process.on('unhandledRejection', (error) => logger.error('unhandled rejection', { error }));
+  process.on('uncaughtException', (error) =>
+    logger.error('uncaught exception', { error, stack: error.stack }),
+  );
+  // stdout carries MCP frames: a stray console.log from any dependency would corrupt the channel.
+  console.log = console.info = console.debug = (...args: unknown[]) => console.error(...args);
+  await server.connect(transport);
+  forwardLogsToClient(
+    server,
+    logger,
+    bridge.discovery.warnings.map((warning) => ({
+      message: warning.message,
+      fields: { file: warning.source },
+    })),
+  );
+  logger.info('serving MCP on stdio', { version: VERSION });
+  bridge.sandboxes.replenish();
+  await new Promise(() => {});
+  return 0;
+}
