@@ -5,7 +5,6 @@
  */
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Engine } from '../engine/engine.js';
-import type { ServerGrant } from '../sandbox/types.js';
 import { errorMessage } from '../shared/errors.js';
 
 export const CAPABILITIES_URI = 'codemode://capabilities';
@@ -46,7 +45,9 @@ export function buildInstructions(engine: Engine): string {
   ].join('\n');
 }
 
-function describeServer(server: ServerGrant): string {
+type ServerDescription = Awaited<ReturnType<Engine['describeServer']>>;
+
+function describeServer(server: ServerDescription): string {
   const lines = [`# ${server.name} (mcp_${server.alias})`];
   if (server.description) lines.push(summary(server.description));
   lines.push('', `${server.tools.length} tools:`);
