@@ -1,5 +1,8 @@
 /** Containers never outlive their purpose: runs, cancellations, disconnects, signals, dead bridges. */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningBridge, startBridge } from '../helpers/bridge.js';
 import {
@@ -91,9 +94,12 @@ describe.skipIf(skipReason)(`sandbox lifecycle${skipReason ? ` (skipped: ${skipR
       '300',
     ]);
     expect(containersOwnedBy(deadOwner)).toEqual([name]);
+    const staleChannels = join(tmpdir(), `codemode-${deadOwner}-abc123`);
+    mkdirSync(join(staleChannels, 'codemode-1-1'), { recursive: true });
     const bridge = await bridgeWithoutPool();
     await bridge.runPython({ code: 'print(1)' });
     expect(await eventually(() => containersOwnedBy(deadOwner).length === 0, 20_000)).toBe(true);
+    expect(await eventually(() => !existsSync(staleChannels))).toBe(true);
   });
 
   it('names the pull command when the image is missing, and keeps serving', async () => {

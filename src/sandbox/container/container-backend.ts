@@ -113,6 +113,7 @@ export class ContainerBackend implements SandboxBackend {
 
   /** Removes containers left by bridges that are no longer running (crashed, killed with SIGKILL). */
   async reapStale(): Promise<string[]> {
+    await SocketChannels.reapStale().catch(() => 0);
     const { engine, logger } = this.#options;
     const format = `{{.Names}}\t{{index .Labels "${OWNER_LABEL}"}}`;
     const listed = await runCommand(

@@ -4,14 +4,15 @@
  * container): measured here ≈0.15 ms per round trip instead of ≈0.4 ms, which is what a tool call
  * from inside a run pays.
  *
- * Layout: `<tmp>/codemode-XXXXXX/` (0700, ours) holds one `<sandbox>/` directory (0755) per sandbox
+ * Layout: `<tmp>/codemode-<pid>-XXXXXX/` (0700, ours) holds one `<sandbox>/` directory (0755) per sandbox
  * with `channel.sock` (0666, so the container's unprivileged uid can connect). Only that directory is
  * mounted; other local users cannot traverse the 0700 parent.
  */
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isProcessAlive } from '../process/kill-group.js';
 
 export const CHANNEL_MOUNT = '/run/codemode-channel';
 export const CHANNEL_SOCKET = 'channel.sock';
@@ -29,7 +30,7 @@ export class SocketChannels {
   #root: Promise<string> | undefined;
 
   async open(name: string): Promise<SandboxChannel> {
-    this.#root ??= mkdtemp(join(tmpdir(), 'codemode-'));
+    this.#root ??= mkdtemp(join(tmpdir(), `codemode-${process.pid}-`));
     const dir = join(await this.#root, name);
     await mkdir(dir, { mode: 0o755 });
     await chmod(dir, 0o755); // the umask may have narrowed it
@@ -59,6 +60,23 @@ export class SocketChannels {
         return closing;
       },
     };
+  }
+
+  /** Removes channel directories left by bridges that are gone (killed before they could clean up). */
+  static async reapStale(): Promise<number> {
+    const uid = process.getuid?.();
+    let removed = 0;
+    for (const entry of await readdir(tmpdir()).catch(() => [] as string[])) {
+      const owner = /^codemode-(\d+)-\w{6}$/.exec(entry)?.[1];
+      if (!owner || isProcessAlive(Number(owner))) continue;
+      const path = join(tmpdir(), entry);
+      const info = await lstat(path).catch(() => undefined);
+      // Only our own real directories: never follow a link or touch another user's files.
+      if (!info?.isDirectory() || (uid !== undefined && info.uid !== uid)) continue;
+      await rm(path, { recursive: true, force: true });
+      removed++;
+    }
+    return removed;
   }
 
   /** Removes the directory of every channel. */
