@@ -108,13 +108,13 @@ export class Engine {
       const servers = request.servers?.length
         ? await this.#options.directory.grant(request.servers, signal)
         : [];
+      const granted = new Set(servers.map((server) => server.name));
       sandbox = await this.#options.sandboxes.acquire(signal);
       const exit = await sandbox.execute(
         { runId, code: request.code, servers, catalog: this.#options.directory.catalog() },
         {
           onOutput: (stream, data) => (stream === 'stdout' ? stdout : stderr).append(data),
-          callTool: (call, callSignal) =>
-            this.#callTool(call, new Set(servers.map((s) => s.name)), callSignal),
+          callTool: (call, callSignal) => this.#callTool(call, granted, callSignal),
           callHost: (op, args, callSignal) => this.#callHost(op, args, callSignal),
         },
         signal,
