@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { EmbeddedBackend, embeddedStateDir } from '../dist/sandbox/embedded/embedded-backend.js';
 import { embeddedMemoryLimits } from '../dist/sandbox/embedded/limits.js';
 import { buildWorkerCommand } from '../dist/sandbox/embedded/worker-command.js';
-import { silentLogger } from '../dist/shared/logger.js';
+import { createLogger } from '../dist/shared/logger.js';
+
+const silentLogger = createLogger('error', () => {});
+
 import { childPids, fmt, runPython, sleep, startBridge, summary } from './lib.mjs';
 
 const START_RUNS = Number(process.env.BENCH_START_RUNS ?? 6);
