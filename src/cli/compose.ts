@@ -5,6 +5,7 @@ import { discoveryOperations } from '../engine/discovery-operations.js';
 import { Engine } from '../engine/engine.js';
 import type { ServerDirectory } from '../engine/types.js';
 import { upstreamDirectory } from '../engine/upstream-directory.js';
+import { resolveChannel } from '../sandbox/container/socket-channel.js';
 import { SandboxService } from '../sandbox/sandbox-service.js';
 import type { Logger } from '../shared/logger.js';
 import { discoverServers } from '../upstream/config/discover.js';
@@ -84,7 +85,7 @@ export async function composeBridge(
     },
     poolSize: options.poolSize ?? settings.poolSize,
     stateDir: settings.stateDir,
-    containerChannel: settings.containerChannel,
+    containerChannel: resolveChannel(settings.containerChannel, process.platform, process.env),
     logger,
   });
   const directory = upstreamDirectory(upstreams);

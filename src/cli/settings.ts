@@ -3,6 +3,7 @@
  * with a message naming the variable, the value and what is accepted.
  */
 import { delimiter } from 'node:path';
+import type { ChannelChoice } from '../sandbox/container/socket-channel.js';
 import type { OutputMode } from '../server/format.js';
 import { BridgeError } from '../shared/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
@@ -21,7 +22,7 @@ export interface Settings {
   cpus: number | undefined;
   containerUser: string;
   tmpfsSize: string;
-  containerChannel: 'socket' | 'stdio';
+  containerChannel: ChannelChoice;
   idleTimeoutMs: number;
   callTimeoutMs: number;
   stateDir: string;
@@ -49,7 +50,7 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
   ['MCP_BRIDGE_CPUS', '(unlimited)', 'CPU quota per sandbox, e.g. 1 or 0.5'],
   ['MCP_BRIDGE_CONTAINER_USER', '65534:65534', 'uid:gid the code runs as'],
   ['MCP_BRIDGE_TMPFS_SIZE', '64m', 'Size of the writable, noexec /tmp'],
-  ['MCP_BRIDGE_CONTAINER_CHANNEL', 'socket', 'Frames via a mounted Unix socket, or stdio (remote engines)'],
+  ['MCP_BRIDGE_CONTAINER_CHANNEL', 'auto', 'Frames via a mounted Unix socket (socket) or the attach (stdio)'],
   ['MCP_BRIDGE_POOL_SIZE', '2 (embedded: 1)', 'Sandboxes kept started ahead of demand (0 = none)'],
   ['MCP_BRIDGE_MAX_CONCURRENT_RUNS', '8', 'Programs running at once; more wait their turn'],
   ['MCP_BRIDGE_MAX_OUTPUT_CHARS', '20000', 'Output kept per stream (head + tail), characters'],
@@ -142,7 +143,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     cpus,
     containerUser: user,
     tmpfsSize: size(env, 'MCP_BRIDGE_TMPFS_SIZE', '64m'),
-    containerChannel: choice(env, 'MCP_BRIDGE_CONTAINER_CHANNEL', ['socket', 'stdio'] as const, 'socket'),
+    containerChannel: choice(
+      env,
+      'MCP_BRIDGE_CONTAINER_CHANNEL',
+      ['auto', 'socket', 'stdio'] as const,
+      'auto',
+    ),
     idleTimeoutMs: seconds(env, 'MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT', 300),
     callTimeoutMs: seconds(env, 'MCP_BRIDGE_CALL_TIMEOUT', 60),
     stateDir: resolveStateDir(env),

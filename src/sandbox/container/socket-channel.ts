@@ -14,6 +14,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isProcessAlive } from '../process/kill-group.js';
 
+export type ChannelChoice = 'auto' | 'socket' | 'stdio';
+
+/**
+ * `auto`: a socket where the engine runs on this kernel (Linux, local engine). Elsewhere — podman
+ * machine and Docker Desktop VMs on macOS and Windows, or a remote engine (`CONTAINER_HOST`,
+ * `DOCKER_HOST`) — a host socket cannot reach the container, so frames use the attached stdio.
+ */
+export function resolveChannel(
+  choice: ChannelChoice,
+  platform: NodeJS.Platform,
+  env: Readonly<Record<string, string | undefined>>,
+): 'socket' | 'stdio' {
+  if (choice !== 'auto') return choice;
+  const remote = [env.CONTAINER_HOST, env.DOCKER_HOST].some((host) => host && !host.startsWith('unix://'));
+  return platform === 'linux' && !remote ? 'socket' : 'stdio';
+}
+
 export const CHANNEL_MOUNT = '/run/codemode-channel';
 export const CHANNEL_SOCKET = 'channel.sock';
 

@@ -17,6 +17,7 @@ describe('loadSettings', () => {
       stateDir: '/home/u/.cache/codemode-bridge',
       outputMode: 'text',
       configPaths: [],
+      containerChannel: 'auto',
       logLevel: 'info',
       // unset: the runtime's default (containers 2, embedded 1)
       poolSize: undefined,
