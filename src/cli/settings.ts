@@ -9,7 +9,7 @@ import { BridgeError } from '../shared/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
 import { resolveStateDir } from '../shared/state-dir.js';
 
-export const RUNTIME_CHOICES = ['auto', 'podman', 'docker', 'embedded'] as const;
+const RUNTIME_CHOICES = ['auto', 'podman', 'docker', 'embedded'] as const;
 export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
 
 export interface Settings {

@@ -16,7 +16,7 @@ export interface DescribedServers {
 }
 
 /** Describes every configured server (connecting as needed); servers that fail are listed, not fatal. */
-export async function describeAll(pool: UpstreamPool, signal: AbortSignal): Promise<DescribedServers> {
+async function describeAll(pool: UpstreamPool, signal: AbortSignal): Promise<DescribedServers> {
   const settled = await Promise.allSettled(pool.serverNames().map((name) => pool.describe(name, signal)));
   const result: DescribedServers = { described: [], unavailable: [] };
   settled.forEach((outcome, index) => {

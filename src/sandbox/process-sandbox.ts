@@ -24,7 +24,7 @@ import {
 } from './types.js';
 
 /** In-flight host calls one program may have; beyond it calls fail fast instead of queueing. */
-export const MAX_CONCURRENT_HOST_CALLS = 32;
+const MAX_CONCURRENT_HOST_CALLS = 32;
 const DIAGNOSTICS_CHARS = 4096;
 /** After `done` the runtime exits by itself; only a sandbox that lingers past this is killed. */
 const EXIT_AFTER_DONE_GRACE_MS = 2000;

@@ -6,14 +6,14 @@
 import { z } from 'zod';
 import type { CatalogEntry, ServerGrant } from './types.js';
 
-export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
-export const MAX_FRAME_DEPTH = 64;
+const MAX_FRAME_BYTES = 8 * 1024 * 1024;
+const MAX_FRAME_DEPTH = 64;
 const MAX_NAME_CHARS = 256;
 
 const name = z.string().min(1).max(MAX_NAME_CHARS);
 const requestId = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
-export const sandboxFrameSchema = z.discriminatedUnion('type', [
+const sandboxFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
   z.object({ type: z.literal('out'), stream: z.enum(['stdout', 'stderr']), data: z.string() }),
   z.object({

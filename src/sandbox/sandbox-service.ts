@@ -15,7 +15,7 @@ import type { Sandbox, SandboxBackend, SandboxKind } from './types.js';
  * Warm sandboxes per runtime when MCP_BRIDGE_POOL_SIZE is unset. An idle container costs a few MB
  * of engine client; an idle embedded worker ~200 MB and restarts from its snapshot in ~0.3 s, so one.
  */
-export const DEFAULT_POOL_SIZE: Readonly<Record<SandboxKind, number>> = { podman: 2, docker: 2, embedded: 1 };
+const DEFAULT_POOL_SIZE: Readonly<Record<SandboxKind, number>> = { podman: 2, docker: 2, embedded: 1 };
 
 export interface SandboxServiceOptions {
   runtime: RuntimePreference;

@@ -7,8 +7,8 @@ import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/serv
 import type { Engine } from '../engine/engine.js';
 import { errorMessage } from '../shared/errors.js';
 
-export const CAPABILITIES_URI = 'codemode://capabilities';
-export const SERVER_URI_PREFIX = 'codemode://servers/';
+const CAPABILITIES_URI = 'codemode://capabilities';
+const SERVER_URI_PREFIX = 'codemode://servers/';
 const SUMMARY_CHARS = 160;
 
 const HELPERS = [

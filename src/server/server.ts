@@ -14,7 +14,7 @@ import type { LogFields, Logger, LogLevel } from '../shared/logger.js';
 import { formatOutcome, type OutputMode, structuredOutcome } from './format.js';
 import { buildInstructions, registerResources } from './resources.js';
 
-export const RUN_PYTHON_TOOL = 'run_python';
+const RUN_PYTHON_TOOL = 'run_python';
 const PROGRESS_INTERVAL_MS = 1000;
 
 export interface BridgeServerOptions {
@@ -26,13 +26,13 @@ export interface BridgeServerOptions {
   logger: Logger;
 }
 
-export const runPythonInput = {
+const runPythonInput = {
   code: z.string().min(1, 'code must not be empty').describe('Python 3 source'),
   servers: z.array(z.string().min(1)).optional().describe('MCP servers this run may call'),
   timeout: z.number().positive('timeout must be a positive number of seconds').optional().describe('seconds'),
 };
 
-export const runPythonOutput = {
+const runPythonOutput = {
   status: z.enum(['ok', 'error', 'timeout', 'cancelled', 'killed', 'protocol_error']),
   stdout: z.string(),
   stderr: z.string(),
@@ -46,7 +46,7 @@ export const runPythonOutput = {
  * The `run_python` entry of tools/list, from the same zod schemas the SDK validates with, minus what
  * costs the model tokens and tells it nothing (`$schema`, `additionalProperties: false`).
  */
-export function runPythonToolDefinition(serverNames: string[]): Tool {
+function runPythonToolDefinition(serverNames: string[]): Tool {
   const compact = (shape: z.ZodRawShape) => {
     const {
       $schema: _schema,
@@ -71,7 +71,7 @@ export function runPythonToolDefinition(serverNames: string[]): Tool {
 const SERVER_LIST_CHARS = 100;
 
 /** Lists server names within a fixed budget, so the description stays small however many are configured. */
-export function summarizeServerNames(names: string[]): string {
+function summarizeServerNames(names: string[]): string {
   if (names.length === 0) return 'No MCP servers are configured.';
   const shown: string[] = [];
   let used = 0;
@@ -84,7 +84,7 @@ export function summarizeServerNames(names: string[]): string {
   return `Servers: ${shown.join(', ')}${rest > 0 ? ` and ${rest} more (rt.discovered_servers())` : ''}.`;
 }
 
-export function describeRunPython(serverNames: string[]): string {
+function describeRunPython(serverNames: string[]): string {
   return [
     'Run Python 3 in a sandbox (no network, no host files, fresh interpreter each call); returns stdout, stderr, error. Top-level await works; a final expression is printed.',
     'MCP tools are async functions. Grant servers via `servers`, then `await mcp_<alias>.<tool>(...)`, `mcp_servers["name"]["tool"]` or `from mcp.servers.<alias> import <tool>`; errors raise mcp.ToolError.',

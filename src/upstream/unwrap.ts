@@ -45,7 +45,7 @@ function parseIfJson(text: string): unknown {
   }
 }
 
-export function describeBlock(block: ContentBlockLike): unknown {
+function describeBlock(block: ContentBlockLike): unknown {
   switch (block.type) {
     case 'text':
       return block.text ?? '';

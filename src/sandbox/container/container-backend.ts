@@ -23,7 +23,7 @@ import {
 } from './run-args.js';
 import { SocketChannels } from './socket-channel.js';
 
-export const DEFAULT_RUNTIME_DIR = fileURLToPath(new URL('../../../runtime/python', import.meta.url));
+const DEFAULT_RUNTIME_DIR = fileURLToPath(new URL('../../../runtime/python', import.meta.url));
 const REMOVE_RETRY_MS = 100;
 const REMOVE_ATTEMPTS = 100;
 const COMMAND_TIMEOUT_MS = 30_000;

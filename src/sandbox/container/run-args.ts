@@ -3,7 +3,7 @@ import { CHANNEL_MOUNT, CHANNEL_SOCKET } from './socket-channel.js';
 
 export type ContainerEngine = 'podman' | 'docker';
 
-export const SANDBOX_RUNTIME_MOUNT = '/opt/codemode';
+const SANDBOX_RUNTIME_MOUNT = '/opt/codemode';
 export const OWNER_LABEL = 'codemode-bridge.owner';
 
 export interface ContainerLimits {
