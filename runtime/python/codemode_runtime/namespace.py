@@ -43,9 +43,16 @@ def _type_name(annotation):
 
 
 def signature_and_docs(tool):
-    schema = tool.get("inputSchema") or {}
-    properties = schema.get("properties") or {}
-    required = [name for name in schema.get("required") or [] if name in properties]
+    """A tool's Python signature and per-parameter doc lines, from its JSON Schema.
+
+    Returns (signature, doc_lines, extra) where `extra` names the `**kwargs` parameter that carries
+    properties which are not Python identifiers (None when there are none). Upstream schemas are
+    untrusted input: anything malformed degrades to fewer named parameters, never an exception.
+    """
+    schema = tool.get("inputSchema") if isinstance(tool.get("inputSchema"), dict) else {}
+    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    listed = schema.get("required") if isinstance(schema.get("required"), list) else []
+    required = [name for name in listed if isinstance(name, str) and name in properties]
     optional = [name for name in properties if name not in required]
     parameters = []
     docs = []
