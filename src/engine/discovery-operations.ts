@@ -48,7 +48,7 @@ export function discoveryOperations(pool: UpstreamPool): Record<string, HostOper
   };
 
   return {
-    list_servers: async () => pool.serverNames().map((name) => ({ name, alias: pool.aliasOf(name) ?? name })),
+    list_servers: async () => pool.catalog(),
 
     describe_server: async (args, signal) => {
       const name = stringArg(args, 'name');

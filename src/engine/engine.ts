@@ -144,8 +144,10 @@ export class Engine {
   }
 
   async #callHost(op: string, args: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
-    const operation = this.#options.hostOperations?.[op];
-    if (!operation || !Object.hasOwn(this.#options.hostOperations ?? {}, op)) {
+    const operations = this.#options.hostOperations ?? {};
+    // Own keys only: a frame naming `constructor` or `__proto__` must not reach Object.prototype.
+    const operation = Object.hasOwn(operations, op) ? operations[op] : undefined;
+    if (!operation) {
       throw new HostCallError(`unknown host operation '${op}'`, 'UNKNOWN_OPERATION');
     }
     return operation(args, signal);

@@ -137,9 +137,9 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   );
   // tools/list is the one thing every client puts in the model's context on every turn: serve the
   // compact definition (tools/call stays with the SDK, which validates against the same schemas).
-  server.server.setRequestHandler(ListToolsRequestSchema, () => ({
-    tools: [runPythonToolDefinition(options.serverNames())],
-  }));
+  // Servers are discovered once at start, so the definition is built once.
+  const tools = [runPythonToolDefinition(options.serverNames())];
+  server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
   return server;
 }
 

@@ -148,15 +148,28 @@ export class UpstreamPool {
     await Promise.all([...this.#entries.values()].map((entry) => this.#closeSession(entry)));
   }
 
-  #entry(name: string): Entry {
-    const entry = this.#entries.get(name);
-    if (entry) return entry;
+  /** Every configured server with its Python alias, in discovery order. */
+  catalog(): Array<{ name: string; alias: string }> {
+    return [...this.#entries.values()].map((entry) => ({ name: entry.config.name, alias: entry.alias }));
+  }
+
+  /** Throws `BridgeError('UNKNOWN_SERVER')` naming every unknown name and the configured ones. */
+  assertKnown(names: string[]): void {
+    const unknown = names.filter((name) => !this.#entries.has(name));
+    if (unknown.length === 0) return;
     const known = this.serverNames();
+    const configured =
+      known.length > 0 ? `Configured servers: ${known.join(', ')}.` : 'No MCP servers are configured.';
     throw new BridgeError(
       'UNKNOWN_SERVER',
-      `Unknown MCP server '${name}'. ${known.length > 0 ? `Configured servers: ${known.join(', ')}.` : 'No MCP servers are configured.'}`,
-      { details: { server: name, known } },
+      `Unknown MCP server${unknown.length > 1 ? 's' : ''} ${unknown.map((name) => `'${name}'`).join(', ')}. ${configured}`,
+      { details: { unknown, known } },
     );
+  }
+
+  #entry(name: string): Entry {
+    this.assertKnown([name]);
+    return this.#entries.get(name) as Entry;
   }
 
   async #using<T>(entry: Entry, work: () => Promise<T>): Promise<T> {
