@@ -79,7 +79,12 @@ export class ContainerBackend implements SandboxBackend {
       channelDir: channel?.dir,
     });
     const startedAt = performance.now();
-    const child = spawn(engine, args, { stdio: ['pipe', 'pipe', 'pipe'], env: minimalEnvironment() });
+    const child = spawn(engine, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: minimalEnvironment(),
+      // Never the user's directory: conmon leaves an `oom` file in its cwd when the kernel kills a run.
+      cwd: await this.#channels.root(),
+    });
     const sandbox: ProcessSandbox = new ProcessSandbox({
       id: name,
       child,

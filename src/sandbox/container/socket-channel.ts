@@ -46,9 +46,17 @@ export interface SandboxChannel {
 export class SocketChannels {
   #root: Promise<string> | undefined;
 
-  async open(name: string): Promise<SandboxChannel> {
+  /**
+   * This bridge's private directory (0700), created on first use. Engine clients also run in it:
+   * conmon writes files such as `oom` into its working directory, which must not be the user's.
+   */
+  root(): Promise<string> {
     this.#root ??= mkdtemp(join(tmpdir(), `codemode-${process.pid}-`));
-    const dir = join(await this.#root, name);
+    return this.#root;
+  }
+
+  async open(name: string): Promise<SandboxChannel> {
+    const dir = join(await this.root(), name);
     await mkdir(dir, { mode: 0o755 });
     await chmod(dir, 0o755); // the umask may have narrowed it
     const path = join(dir, CHANNEL_SOCKET);
