@@ -12,7 +12,7 @@ import { chmod, lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isProcessAlive } from '../process/kill-group.js';
+import { isProcessAlive } from '../../shared/kill-group.js';
 
 export type ChannelChoice = 'auto' | 'socket' | 'stdio';
 
