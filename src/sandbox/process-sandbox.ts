@@ -1,7 +1,12 @@
 /**
- * A sandbox whose protocol channel is a child process's stdin/stdout. Container and embedded backends
- * differ only in how the process is started and how it is killed (`terminate`), so the frame handling,
- * RPC routing and exit bookkeeping live here once.
+ * A sandbox whose protocol channel is a child process's stdin/stdout (or a socket it connects).
+ * Container and embedded backends differ only in how the process is started and how it is killed
+ * (`terminate`), so the frame handling, RPC routing, bounds and exit bookkeeping live here once.
+ *
+ * Every queue a run can fill is bounded: host calls in flight (`MAX_CONCURRENT_HOST_CALLS`; more wait
+ * their turn, in order), requests waiting (past `MAX_QUEUED_REQUEST_CHARS` the host stops reading the
+ * sandbox, which then blocks on its own writes), replies the sandbox has not read
+ * (`MAX_UNREAD_REPLY_BYTES` ends the run: it is not reading them) and each reply's size and depth.
  */
 import type { ChildProcess } from 'node:child_process';
 import { addAbortListener } from 'node:events';
@@ -9,7 +14,9 @@ import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../shared/logger.js';
 import {
+  type DecodedFrame,
   encodeFrame,
+  exceedsDepth,
   FrameDecoder,
   type HostFrame,
   ProtocolViolation,
@@ -23,10 +30,21 @@ import {
   type SandboxProgram,
 } from './types.js';
 
-/** In-flight host calls one program may have; beyond it calls fail fast instead of queueing. */
+/** Host calls one program may have in flight; more wait in line until one ends. */
 const MAX_CONCURRENT_HOST_CALLS = 32;
+/** Requests waiting in line (characters, count) beyond which the host stops reading the sandbox. */
+const MAX_QUEUED_REQUEST_CHARS = 16 * 1024 * 1024;
+const MAX_QUEUED_REQUESTS = 4096;
+/** Unread reply bytes above which waiting requests are not started: the sandbox is behind. */
+const REPLY_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+/** Unread reply bytes that end the run: a program this far behind is not reading its replies. */
+const MAX_UNREAD_REPLY_BYTES = 64 * 1024 * 1024;
+/** One reply's size; a larger tool result fails that call. */
+const MAX_REPLY_BYTES = 32 * 1024 * 1024;
+/** Nesting of one reply: Python's JSON decoder recurses once per level, under a recursion limit of 1000. */
+const MAX_REPLY_DEPTH = 256;
 const DIAGNOSTICS_CHARS = 4096;
-/** After `done` the runtime exits by itself; only a sandbox that lingers past this is killed. */
+/** After `done` the runtime exits once the host closes the channel; only one that lingers is killed. */
 const EXIT_AFTER_DONE_GRACE_MS = 2000;
 /** How long a separate frame channel may lag behind the process's exit. */
 const CHANNEL_DRAIN_MS = 1000;
@@ -52,9 +70,32 @@ export interface ProcessSandboxOptions {
 
 type Phase = 'starting' | 'ready' | 'running' | 'finished';
 
+interface Readiness {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** A request the program made that waits for a free slot. */
+interface QueuedRequest {
+  id: number;
+  chars: number;
+  call: (signal: AbortSignal) => Promise<unknown>;
+}
+
+/** The state of the one program a sandbox runs. */
+interface ActiveRun {
+  host: SandboxHost;
+  settle: (exit: SandboxExit) => void;
+  /** One controller per call in flight, aborted together when the run ends. */
+  calls: Set<AbortController>;
+  queue: QueuedRequest[];
+  queuedChars: number;
+}
+
 export class ProcessSandbox implements Sandbox {
   readonly id: string;
   readonly #child: ChildProcess;
+  #input: Readable | undefined;
   #output: Writable | undefined;
   #channelClosed: Promise<void> | undefined;
   readonly #terminate: () => Promise<void>;
@@ -62,14 +103,14 @@ export class ProcessSandbox implements Sandbox {
   readonly #decoder = new FrameDecoder();
   readonly #exited: Promise<void>;
   #phase: Phase = 'starting';
+  #readiness: Readiness | undefined;
+  #run: ActiveRun | undefined;
   #diagnostics = '';
   #exitCode: number | null = null;
   #exitSignal: NodeJS.Signals | null = null;
   #hasExited = false;
   #completed = false;
   #destroying: Promise<void> | undefined;
-  #onFrame: ((frame: SandboxFrame) => void) | undefined;
-  #onViolation: ((violation: ProtocolViolation) => void) | undefined;
 
   constructor(options: ProcessSandboxOptions) {
     this.id = options.id;
@@ -89,6 +130,7 @@ export class ProcessSandbox implements Sandbox {
         resolve();
       });
     });
+    void this.#exited.then(() => this.#onExit());
     // A write after the sandbox died must not become an unhandled 'error' event.
     this.#child.stdin?.on('error', () => {});
     if (options.channel !== 'later') {
@@ -111,11 +153,13 @@ export class ProcessSandbox implements Sandbox {
   /** Starts reading frames from `channel`; called once. */
   attachChannel(channel: FrameChannel): void {
     if (this.#output) throw new Error(`sandbox ${this.id} already has a channel`);
+    this.#input = channel.input;
     this.#output = channel.output;
     if (channel.input !== this.#child.stdout) {
       this.#channelClosed = new Promise((resolve) => channel.input.once('close', () => resolve()));
     }
     channel.output.on('error', () => {});
+    channel.output.on('drain', () => this.#startQueued());
     channel.input.on('error', () => {});
     channel.input.on('data', (chunk: Buffer) => this.#receive(chunk));
   }
@@ -136,37 +180,22 @@ export class ProcessSandbox implements Sandbox {
   /** Resolves when the runtime reports `ready`; rejects with the process's diagnostics if it dies first. */
   async waitReady(signal?: AbortSignal): Promise<void> {
     if (this.#phase !== 'starting') return;
-    let onAbort: (() => void) | undefined;
+    const ready = new Promise<void>((resolve, reject) => {
+      this.#readiness = { resolve, reject };
+    });
+    if (!this.alive) this.#readiness?.reject(this.#notReadyError());
+    const onAbort = signal
+      ? addAbortListener(signal, () => this.#readiness?.reject(signal.reason))
+      : undefined;
+    if (signal?.aborted) this.#readiness?.reject(signal.reason);
     try {
-      await new Promise<void>((resolve, reject) => {
-        this.#onFrame = (frame) => {
-          if (frame.type !== 'ready') {
-            reject(new ProtocolViolation(`sandbox sent '${frame.type}' before 'ready'`));
-            return;
-          }
-          this.#phase = 'ready';
-          resolve();
-        };
-        this.#onViolation = reject;
-        void this.#exited.then(() =>
-          reject(
-            new Error(
-              `sandbox process exited (${this.#exitSignal ?? `code ${this.#exitCode}`}) before it was ready` +
-                (this.diagnostics ? `: ${this.diagnostics}` : ''),
-            ),
-          ),
-        );
-        onAbort = () => reject(signal?.reason);
-        if (signal?.aborted) onAbort();
-        else signal?.addEventListener('abort', onAbort, { once: true });
-      });
+      await ready;
     } catch (error) {
       await this.destroy();
       throw error;
     } finally {
-      if (onAbort) signal?.removeEventListener('abort', onAbort);
-      this.#onFrame = undefined;
-      this.#onViolation = undefined;
+      onAbort?.[Symbol.dispose]();
+      this.#readiness = undefined;
     }
   }
 
@@ -175,112 +204,19 @@ export class ProcessSandbox implements Sandbox {
       throw new Error(`sandbox ${this.id} cannot run a program (phase ${this.#phase})`);
     }
     this.#phase = 'running';
-    const controller = new AbortController();
-    const callSignal = AbortSignal.any([signal, controller.signal]);
-    let inFlight = 0;
-
-    const reply = (frame: HostFrame) => {
-      if (this.#phase === 'running' && this.#output?.writable) this.#output.write(encodeFrame(frame));
-    };
-    const serve = async (id: number, call: (signal: AbortSignal) => Promise<unknown>) => {
-      if (inFlight >= MAX_CONCURRENT_HOST_CALLS) {
-        reply({
-          type: 'rpc_result',
-          id,
-          ok: false,
-          code: 'TOO_MANY_CALLS',
-          error: `more than ${MAX_CONCURRENT_HOST_CALLS} tool calls in flight at once; await some before starting more`,
-        });
-        return;
-      }
-      inFlight++;
-      // Each call gets its own signal, linked to the run's and unlinked when the call ends: listeners
-      // that callees add (the SDK adds one per request and never removes it) die with the call.
-      const perCall = new AbortController();
-      const unlink = addAbortListener(callSignal, () => perCall.abort(callSignal.reason));
-      try {
-        reply({ type: 'rpc_result', id, ok: true, value: (await call(perCall.signal)) ?? null });
-      } catch (error) {
-        const code = error instanceof HostCallError ? error.code : 'HOST_ERROR';
-        const message = error instanceof Error ? error.message : String(error);
-        reply({ type: 'rpc_result', id, ok: false, code, error: message });
-      } finally {
-        unlink[Symbol.dispose]();
-        inFlight--;
-      }
-    };
-
+    const exit = new Promise<SandboxExit>((resolve) => {
+      this.#run = { host, settle: resolve, calls: new Set(), queue: [], queuedChars: 0 };
+    });
+    const onAbort = addAbortListener(signal, () => {
+      this.#settle({ kind: 'aborted' });
+      void this.destroy();
+    });
     try {
-      return await new Promise<SandboxExit>((resolve) => {
-        const finish = (exit: SandboxExit) => {
-          this.#phase = 'finished';
-          resolve(exit);
-        };
-        this.#onFrame = (frame) => {
-          switch (frame.type) {
-            case 'out':
-              host.onOutput(frame.stream, frame.data);
-              return;
-            case 'rpc':
-              void serve(frame.id, (signal) =>
-                host.callTool({ server: frame.server, tool: frame.tool, args: frame.args }, signal),
-              );
-              return;
-            case 'call':
-              void serve(frame.id, (signal) => host.callHost(frame.op, frame.args, signal));
-              return;
-            case 'done':
-              this.#completed = true;
-              finish(
-                frame.ok
-                  ? { kind: 'done', ok: true }
-                  : {
-                      kind: 'done',
-                      ok: false,
-                      error: frame.error ?? 'the program failed',
-                      ...(frame.traceback ? { traceback: frame.traceback } : {}),
-                    },
-              );
-              return;
-            case 'ready':
-              this.#onViolation?.(new ProtocolViolation("sandbox sent 'ready' twice"));
-              return;
-          }
-        };
-        this.#onViolation = (violation) => {
-          finish({ kind: 'protocol_error', message: violation.message });
-          void this.destroy();
-        };
-        void this.#exited.then(() =>
-          finish({
-            kind: 'exited',
-            exitCode: this.#exitCode,
-            signal: this.#exitSignal,
-            diagnostics: this.diagnostics,
-          }),
-        );
-        const onAbort = () => {
-          finish({ kind: 'aborted' });
-          void this.destroy();
-        };
-        if (signal.aborted) onAbort();
-        else signal.addEventListener('abort', onAbort, { once: true });
-        controller.signal.addEventListener('abort', () => signal.removeEventListener('abort', onAbort));
-        this.#output?.write(
-          encodeFrame({
-            type: 'run',
-            id: program.runId,
-            code: program.code,
-            servers: program.servers,
-            catalog: program.catalog,
-          }),
-        );
-      });
+      if (signal.aborted) this.#settle({ kind: 'aborted' });
+      else this.#write({ type: 'run', ...programFrame(program) });
+      return await exit;
     } finally {
-      this.#onFrame = undefined;
-      this.#onViolation = undefined;
-      // Cancels host calls still in flight and drops the abort listener.
-      controller.abort();
+      onAbort[Symbol.dispose]();
     }
   }
 
@@ -289,8 +225,14 @@ export class ProcessSandbox implements Sandbox {
     return this.#destroying;
   }
 
+  /** Resolves when the sandbox process has exited, whatever the reason. */
+  async exited(): Promise<void> {
+    await this.#exited;
+  }
+
   async #destroyOnce(): Promise<void> {
     this.#phase = 'finished';
+    // Closing the channel is what tells a finished runtime to exit (it waits for it after `done`).
     this.#child.stdin?.end();
     if (this.#output !== this.#child.stdin) this.#output?.end();
     if (this.#completed && !this.#hasExited) {
@@ -309,32 +251,200 @@ export class ProcessSandbox implements Sandbox {
     }
   }
 
-  /** Resolves when the sandbox process has exited, whatever the reason. */
-  async exited(): Promise<void> {
-    await this.#exited;
+  /** Ends the running program (once) with `exit`: calls in flight are aborted, waiting ones dropped. */
+  #settle(exit: SandboxExit): void {
+    const run = this.#run;
+    if (!run) return;
+    this.#run = undefined;
+    this.#phase = 'finished';
+    for (const call of run.calls) call.abort(new Error('the program has ended'));
+    run.queue.length = 0;
+    run.settle(exit);
+  }
+
+  #notReadyError(): Error {
+    const how = this.#hasExited
+      ? `exited (${this.#exitSignal ?? `code ${this.#exitCode}`})`
+      : 'was destroyed';
+    return new Error(
+      `sandbox process ${how} before it was ready${this.diagnostics ? `: ${this.diagnostics}` : ''}`,
+    );
+  }
+
+  #onExit(): void {
+    this.#readiness?.reject(this.#notReadyError());
+    this.#settle({
+      kind: 'exited',
+      exitCode: this.#exitCode,
+      signal: this.#exitSignal,
+      diagnostics: this.diagnostics,
+    });
   }
 
   #receive(chunk: Buffer): void {
     if (this.#phase === 'finished') return;
-    let frames: SandboxFrame[];
+    let frames: DecodedFrame[];
     try {
       frames = this.#decoder.push(chunk);
     } catch (error) {
-      const violation = error instanceof ProtocolViolation ? error : new ProtocolViolation(String(error));
-      this.#logger.warn('sandbox protocol violation', { sandbox: this.id, reason: violation.message });
-      if (this.#onViolation) this.#onViolation(violation);
-      else void this.destroy();
+      this.#violation(error instanceof ProtocolViolation ? error : new ProtocolViolation(String(error)));
       return;
     }
-    for (const frame of frames) {
-      // A handler may have finished the run mid-batch (a `done` followed by forged frames).
+    for (const { frame, chars } of frames) {
+      // A frame may have finished the run mid-batch (a `done` followed by forged frames).
       if ((this.#phase as Phase) === 'finished') return;
-      if (this.#onFrame) this.#onFrame(frame);
-      else {
-        this.#logger.warn('sandbox sent a frame while idle', { sandbox: this.id, type: frame.type });
-        void this.destroy();
-        return;
-      }
+      this.#dispatch(frame, chars);
     }
   }
+
+  #dispatch(frame: SandboxFrame, chars: number): void {
+    if (this.#phase === 'starting') {
+      if (frame.type === 'ready') {
+        this.#phase = 'ready';
+        this.#readiness?.resolve();
+      } else this.#violation(new ProtocolViolation(`sandbox sent '${frame.type}' before 'ready'`));
+      return;
+    }
+    const run = this.#run;
+    if (!run) {
+      this.#logger.warn('sandbox sent a frame while idle', { sandbox: this.id, type: frame.type });
+      void this.destroy();
+      return;
+    }
+    switch (frame.type) {
+      case 'out':
+        run.host.onOutput(frame.stream, frame.data);
+        return;
+      case 'rpc': {
+        const request = { server: frame.server, tool: frame.tool, args: frame.args };
+        this.#enqueue(run, { id: frame.id, chars, call: (signal) => run.host.callTool(request, signal) });
+        return;
+      }
+      case 'call':
+        this.#enqueue(run, {
+          id: frame.id,
+          chars,
+          call: (signal) => run.host.callHost(frame.op, frame.args, signal),
+        });
+        return;
+      case 'done':
+        this.#completed = true;
+        this.#settle(
+          frame.ok
+            ? { kind: 'done', ok: true }
+            : {
+                kind: 'done',
+                ok: false,
+                error: frame.error ?? 'the program failed',
+                ...(frame.traceback ? { traceback: frame.traceback } : {}),
+              },
+        );
+        return;
+      case 'ready':
+        this.#violation(new ProtocolViolation("sandbox sent 'ready' twice"));
+        return;
+    }
+  }
+
+  #violation(violation: ProtocolViolation): void {
+    this.#logger.warn('sandbox protocol violation', { sandbox: this.id, reason: violation.message });
+    if (this.#readiness) {
+      this.#readiness.reject(violation);
+      return;
+    }
+    this.#settle({ kind: 'protocol_error', message: violation.message });
+    void this.destroy();
+  }
+
+  #enqueue(run: ActiveRun, request: QueuedRequest): void {
+    run.queue.push(request);
+    run.queuedChars += request.chars;
+    this.#startQueued();
+  }
+
+  /** Starts waiting requests while there is room, then pauses or resumes reading the sandbox. */
+  #startQueued(): void {
+    const run = this.#run;
+    if (!run) return;
+    while (
+      run.queue.length > 0 &&
+      run.calls.size < MAX_CONCURRENT_HOST_CALLS &&
+      (this.#output?.writableLength ?? 0) < REPLY_HIGH_WATER_BYTES
+    ) {
+      const request = run.queue.shift() as QueuedRequest;
+      run.queuedChars -= request.chars;
+      void this.#serve(run, request);
+    }
+    const full = run.queuedChars > MAX_QUEUED_REQUEST_CHARS || run.queue.length > MAX_QUEUED_REQUESTS;
+    if (full && !this.#input?.isPaused()) this.#input?.pause();
+    else if (!full && this.#input?.isPaused()) this.#input.resume();
+  }
+
+  async #serve(run: ActiveRun, request: QueuedRequest): Promise<void> {
+    const controller = new AbortController();
+    run.calls.add(controller);
+    let reply: HostFrame;
+    try {
+      const value = (await request.call(controller.signal)) ?? null;
+      reply = { type: 'rpc_result', id: request.id, ok: true, value };
+    } catch (error) {
+      const code = error instanceof HostCallError ? error.code : 'HOST_ERROR';
+      const message = error instanceof Error ? error.message : String(error);
+      reply = { type: 'rpc_result', id: request.id, ok: false, code, error: message };
+    } finally {
+      run.calls.delete(controller);
+    }
+    if (this.#run === run) {
+      this.#reply(reply);
+      this.#startQueued();
+    }
+  }
+
+  /** Sends a reply within the bounds the sandbox can take; an oversize result fails its call instead. */
+  #reply(frame: HostFrame & { type: 'rpc_result' }): void {
+    let line: string;
+    if (frame.ok && exceedsDepth(frame.value, MAX_REPLY_DEPTH)) {
+      line = encodeFrame(callFailure(frame.id, `the result is nested deeper than ${MAX_REPLY_DEPTH} levels`));
+    } else {
+      line = encodeFrame(frame);
+      if (line.length > MAX_REPLY_BYTES) {
+        const size = `${(Buffer.byteLength(line) / (1024 * 1024)).toFixed(1)} MiB`;
+        line = encodeFrame(
+          callFailure(
+            frame.id,
+            `the result is ${size}; a sandbox takes at most ${MAX_REPLY_BYTES / 1048576} MiB per call`,
+          ),
+        );
+      }
+    }
+    const unread = this.#output?.writableLength ?? 0;
+    if (unread + line.length > MAX_UNREAD_REPLY_BYTES) {
+      this.#violation(
+        new ProtocolViolation(
+          `the program stopped reading the host's replies (${Math.round(unread / 1048576)} MiB unread); await your calls`,
+        ),
+      );
+      return;
+    }
+    this.#write(line);
+  }
+
+  #write(frame: HostFrame | string): void {
+    if (!this.#output?.writable) return;
+    this.#output.write(typeof frame === 'string' ? frame : encodeFrame(frame));
+  }
+}
+
+function programFrame(program: SandboxProgram) {
+  return { id: program.runId, code: program.code, servers: program.servers, catalog: program.catalog };
+}
+
+function callFailure(id: number, reason: string): HostFrame {
+  return {
+    type: 'rpc_result',
+    id,
+    ok: false,
+    code: 'RESULT_TOO_LARGE',
+    error: `${reason}; ask the tool for less (a page, a filter, a smaller range)`,
+  };
 }

@@ -4,6 +4,7 @@
  * frame against its schema before anything else looks at it.
  */
 import { z } from 'zod';
+import { LineSplitter } from '../shared/line-splitter.js';
 import type { CatalogEntry, ServerGrant } from './types.js';
 
 const MAX_FRAME_BYTES = 8 * 1024 * 1024;
@@ -53,13 +54,18 @@ export class ProtocolViolation extends Error {
   override readonly name = 'ProtocolViolation';
 }
 
-function exceedsDepth(root: unknown, maximum: number): boolean {
+/**
+ * Whether `root` nests objects and arrays deeper than `maximum` levels (a scalar is level 0, `{}` 1).
+ * Iterative, so a hostile value cannot overflow the host's stack; linear in the value's size.
+ */
+export function exceedsDepth(root: unknown, maximum: number): boolean {
   const stack: Array<[unknown, number]> = [[root, 1]];
   while (stack.length > 0) {
     const [value, depth] = stack.pop() as [unknown, number];
     if (value === null || typeof value !== 'object') continue;
     if (depth > maximum) return true;
-    for (const child of Object.values(value)) stack.push([child, depth + 1]);
+    if (Array.isArray(value)) for (const child of value) stack.push([child, depth + 1]);
+    else for (const key in value) stack.push([(value as Record<string, unknown>)[key], depth + 1]);
   }
   return false;
 }
@@ -86,47 +92,37 @@ export function decodeFrame(line: string): SandboxFrame {
   return parsed.data;
 }
 
+/** A validated frame and the length of the line it came in (characters), for queue accounting. */
+export interface DecodedFrame {
+  frame: SandboxFrame;
+  chars: number;
+}
+
 /**
  * Splits a byte stream into frames. A line longer than `maxFrameBytes` is a violation as soon as
  * it is seen, so a sandbox cannot make the host buffer without bound.
  */
 export class FrameDecoder {
   readonly #maxFrameBytes: number;
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
+  readonly #lines: LineSplitter;
 
   constructor(maxFrameBytes = MAX_FRAME_BYTES) {
     this.#maxFrameBytes = maxFrameBytes;
+    this.#lines = new LineSplitter(maxFrameBytes);
   }
 
   /** Returns the complete frames in `chunk` (and earlier partial data); throws `ProtocolViolation`. */
-  push(chunk: Buffer): SandboxFrame[] {
-    const frames: SandboxFrame[] = [];
-    let start = 0;
-    for (let newline = chunk.indexOf(10); newline !== -1; newline = chunk.indexOf(10, start)) {
-      const piece = chunk.subarray(start, newline);
-      this.#checkSize(this.#pendingBytes + piece.length);
-      const line =
-        this.#pending.length === 0
-          ? piece.toString('utf8')
-          : Buffer.concat([...this.#pending, piece]).toString('utf8');
-      this.#pending = [];
-      this.#pendingBytes = 0;
-      start = newline + 1;
-      if (line.trim() !== '') frames.push(decodeFrame(line));
+  push(chunk: Buffer): DecodedFrame[] {
+    const frames: DecodedFrame[] = [];
+    for (const line of this.#lines.push(chunk)) {
+      if (typeof line !== 'string') throw this.#tooLarge();
+      if (line.trim() !== '') frames.push({ frame: decodeFrame(line), chars: line.length });
     }
-    if (start < chunk.length) {
-      const rest = chunk.subarray(start);
-      this.#checkSize(this.#pendingBytes + rest.length);
-      this.#pending.push(rest);
-      this.#pendingBytes += rest.length;
-    }
+    if (this.#lines.skippingBytes !== undefined) throw this.#tooLarge();
     return frames;
   }
 
-  #checkSize(bytes: number): void {
-    if (bytes > this.#maxFrameBytes) {
-      throw new ProtocolViolation(`sandbox sent a frame larger than ${this.#maxFrameBytes} bytes`);
-    }
+  #tooLarge(): ProtocolViolation {
+    return new ProtocolViolation(`sandbox sent a frame larger than ${this.#maxFrameBytes} bytes`);
   }
 }

@@ -29,10 +29,17 @@ class HostChannel:
             self._pending.pop(request_id, None)
 
     def receive(self, line):
-        """Handles one line from the host: an `rpc_result` settles its request; anything else is ignored."""
+        """Handles one line from the host: an `rpc_result` settles its request; anything else is ignored.
+
+        The host bounds what it sends (depth, size), so an undecodable line means a host bug: the
+        requests waiting right now fail with the reason instead of waiting for the run's timeout.
+        """
         try:
             frame = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError, MemoryError) as error:
+            from mcp import ToolError
+
+            self._fail_pending(ToolError("the sandbox could not decode a reply from the host: %s" % (error,)))
             return
         if isinstance(frame, dict) and frame.get("type") == "rpc_result":
             self.deliver(frame)
@@ -51,6 +58,9 @@ class HostChannel:
     def close(self, error):
         """Fails every pending and future request with `error` (the host went away)."""
         self._closed = error
+        self._fail_pending(error)
+
+    def _fail_pending(self, error):
         for future in list(self._pending.values()):
             if not future.done():
                 future.set_exception(error)

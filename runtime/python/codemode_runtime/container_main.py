@@ -10,21 +10,32 @@ import asyncio
 import codecs
 import io
 import json
+import operator
 import os
+import posix
+import select
 import socket
 import sys
 import threading
+import time
 
 import mcp.runtime  # noqa: F401 - imported before `ready`, not on the request path (build_namespace uses it)
 
 from .channel import HostChannel
-from .executor import done_frame, execute, flush_std_streams
+from .executor import Failure, done_frame, execute, flush_std_streams
 from .namespace import build_namespace
 
 READ_CHUNK_BYTES = 65536
 # How long to wait for output still in flight after the program ends; a detached child process
 # that keeps the pipe open must not hold the run hostage.
 DRAIN_GRACE_S = 0.5
+# After `done`, how long to wait for the host to close the channel; it does so at once, so this only
+# bounds a host that is gone without closing it.
+HOST_CLOSE_WAIT_S = 30
+# How long tasks the program left running get to handle their cancellation.
+LEFTOVER_TASKS_GRACE_S = 0.5
+# The real exit, kept before `os._exit` is replaced for the program.
+_REAL_EXIT = os._exit
 
 
 class FrameWriter:
@@ -89,31 +100,63 @@ def _finish_output(threads, devnull):
 
 
 class LineReader:
-    """Newline-delimited frames from the host, read blocking for the run frame and then by the event loop."""
+    """Newline-delimited frames from the host, read blocking for the run frame and then by the event loop.
+
+    Linear in the size of a frame: chunks are collected and joined once, when their newline arrives
+    (a tool result of tens of MB must not be copied once per chunk).
+    """
 
     def __init__(self, fd):
         self._fd = fd
-        self._buffer = b""
+        self._chunks = []
+
+    def _take_lines(self, chunk):
+        lines = []
+        start = 0
+        newline = chunk.find(b"\n")
+        while newline != -1:
+            self._chunks.append(chunk[start:newline])
+            lines.append(b"".join(self._chunks))
+            self._chunks = []
+            start = newline + 1
+            newline = chunk.find(b"\n", start)
+        if start < len(chunk):
+            self._chunks.append(chunk[start:])
+        return lines
 
     def read_line(self):
-        while b"\n" not in self._buffer:
+        """The next line, blocking; None at end of stream. Only used before the event loop runs."""
+        while True:
             chunk = os.read(self._fd, READ_CHUNK_BYTES)
             if not chunk:
                 return None
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line
+            lines = self._take_lines(chunk)
+            if lines:
+                # The host sends nothing after `run` until the program asks, so there is no second line.
+                return lines[0]
 
     def pump(self, channel):
         """Reads what is available (called by the loop when the fd is readable) and delivers results."""
         chunk = os.read(self._fd, READ_CHUNK_BYTES)
         if not chunk:
-            # The host closed the channel: nobody is left to read our output.
-            os._exit(0)
-        self._buffer += chunk
-        while b"\n" in self._buffer:
-            line, _, self._buffer = self._buffer.partition(b"\n")
+            # The host closed the channel (it killed this run, or it is gone): nobody reads our output.
+            _REAL_EXIT(0)
+        for line in self._take_lines(chunk):
             channel.receive(line)
+
+    def wait_for_close(self, timeout):
+        """Discards what the host still sends until it closes the channel, or `timeout` seconds pass."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                readable, _, _ = select.select([self._fd], [], [], remaining)
+                if readable and not os.read(self._fd, READ_CHUNK_BYTES):
+                    return
+            except (OSError, ValueError):
+                return
 
 
 def _open_channel(argv):
@@ -127,11 +170,62 @@ def _open_channel(argv):
     return os.dup(0), os.dup(1)
 
 
+class Finisher:
+    """Ends the run exactly once, whichever way the program ends: it returns, or calls `os._exit`.
+
+    The order matters. Tasks the program left running (fire-and-forget calls, the rest of a failed
+    `gather`) are cancelled; its output is drained; `done` is sent; then the runtime waits for the
+    host to close the channel before the process exits. Exiting first would race the host's replies
+    to calls still in flight: a write to a closed socket resets the connection, and a reset discards
+    frames the host had not read yet — `done` among them.
+    """
+
+    def __init__(self, writer, reader, threads, devnull):
+        self._writer = writer
+        self._reader = reader
+        self._threads = threads
+        self._devnull = devnull
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def finish(self, failure):
+        # A second thread ending the program while the first reports waits here until the process exits.
+        self._lock.acquire()
+        try:
+            _finish_output(self._threads, self._devnull)
+            self._writer.send(done_frame(failure))
+            self._reader.wait_for_close(HOST_CLOSE_WAIT_S)
+        finally:
+            # Skip interpreter shutdown: user atexit hooks and lingering threads must not delay or alter the end.
+            _REAL_EXIT(0)
+
+    def exit_now(self, status, /):
+        """`os._exit` as the program sees it: what it printed still arrives, and the status is reported."""
+        code = operator.index(status)
+        if os.getpid() != self._pid:
+            # A forked child (multiprocessing ends its children this way): only the program's own
+            # process reports to the host.
+            _REAL_EXIT(code)
+        self.finish(None if code == 0 else Failure("SystemExit: %d" % code, ""))
+
+
+def _cancel_leftover_tasks(loop):
+    """Cancels tasks the program did not await, and lets them run their `finally` blocks briefly."""
+    leftover = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    if not leftover:
+        return
+    for task in leftover:
+        task.cancel()
+    loop.run_until_complete(asyncio.wait(leftover, timeout=LEFTOVER_TASKS_GRACE_S))
+
+
 def main(argv=None):
     protocol_in, protocol_out = _open_channel(sys.argv[1:] if argv is None else argv)
     writer = FrameWriter(protocol_out)
     reader = LineReader(protocol_in)
     threads, devnull = _capture_std_streams(writer)
+    finisher = Finisher(writer, reader, threads, devnull)
+    os._exit = posix._exit = finisher.exit_now
     # Everything a run needs is prepared before `ready`, so the request path only parses and runs code.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -139,7 +233,7 @@ def main(argv=None):
 
     line = reader.read_line()
     if line is None:
-        os._exit(0)
+        _REAL_EXIT(0)
     run = json.loads(line)
     channel = HostChannel(writer.send, loop)
     # Results are read by the event loop itself: no thread hand-off on the tool-call round trip.
@@ -147,7 +241,9 @@ def main(argv=None):
 
     namespace = build_namespace(run.get("servers") or [], channel, run.get("catalog") or [])
     failure = loop.run_until_complete(execute(run.get("code", ""), namespace))
-    _finish_output(threads, devnull)
-    writer.send(done_frame(failure))
-    # Skip interpreter shutdown: user atexit hooks and lingering threads must not delay or alter the end.
-    os._exit(0)
+    try:
+        _cancel_leftover_tasks(loop)
+    except BaseException:  # noqa: BLE001 - a task that refuses to die must not cost the run its result
+        pass
+    loop.remove_reader(protocol_in)
+    finisher.finish(failure)

@@ -43,6 +43,10 @@ async def execute(code, namespace):
     except SyntaxError as error:
         lines = traceback.format_exception_only(type(error), error)
         return Failure(lines[-1].strip(), "".join(lines))
+    except ValueError as error:
+        # Python < 3.12 refuses a NUL byte in source with ValueError, not SyntaxError; report both alike.
+        message = "SyntaxError: %s" % (error,)
+        return Failure(message, message + "\n")
 
     try:
         await _evaluate(body, namespace)

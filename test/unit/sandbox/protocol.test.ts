@@ -2,25 +2,26 @@ import { describe, expect, it } from 'vitest';
 import { decodeFrame, encodeFrame, FrameDecoder, ProtocolViolation } from '../../../src/sandbox/protocol.js';
 
 const bytes = (text: string) => Buffer.from(text, 'utf8');
+const framesOf = (decoded: Array<{ frame: unknown }>) => decoded.map(({ frame }) => frame);
 
 describe('FrameDecoder', () => {
   it('splits frames across and within chunks', () => {
     const decoder = new FrameDecoder();
-    expect(decoder.push(bytes('{"type":"ready"}\n{"type":"out","stream":"stdout","da'))).toEqual([
+    expect(framesOf(decoder.push(bytes('{"type":"ready"}\n{"type":"out","stream":"stdout","da')))).toEqual([
       { type: 'ready' },
     ]);
-    expect(decoder.push(bytes('ta":"hé"}\n\n{"type":"done","ok":true}'))).toEqual([
+    expect(framesOf(decoder.push(bytes('ta":"hé"}\n\n{"type":"done","ok":true}')))).toEqual([
       { type: 'out', stream: 'stdout', data: 'hé' },
     ]);
-    expect(decoder.push(bytes('\n'))).toEqual([{ type: 'done', ok: true }]);
+    expect(framesOf(decoder.push(bytes('\n')))).toEqual([{ type: 'done', ok: true }]);
   });
 
   it('joins a multi-byte character split between chunks', () => {
     const decoder = new FrameDecoder();
     const line = bytes('{"type":"out","stream":"stderr","data":"€"}\n');
     const euroStart = line.indexOf(0xe2);
-    expect(decoder.push(line.subarray(0, euroStart + 1))).toEqual([]);
-    expect(decoder.push(line.subarray(euroStart + 1))).toEqual([
+    expect(framesOf(decoder.push(line.subarray(0, euroStart + 1)))).toEqual([]);
+    expect(framesOf(decoder.push(line.subarray(euroStart + 1)))).toEqual([
       { type: 'out', stream: 'stderr', data: '€' },
     ]);
   });
