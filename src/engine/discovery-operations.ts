@@ -9,6 +9,12 @@ import type { ServerDescription, UpstreamPool } from '../upstream/upstream-pool.
 import type { HostOperation } from './engine.js';
 
 const MAX_SEARCH_LIMIT = 50;
+/**
+ * Host operations run on the bridge's only thread, beside every other run: their inputs are capped
+ * so that no program can make one expensive. A task description is a sentence, not a document.
+ */
+export const MAX_QUERY_CHARS = 2000;
+const MAX_NAME_CHARS = 256;
 
 export interface DescribedServers {
   described: ServerDescription[];
@@ -30,10 +36,16 @@ async function describeAll(pool: UpstreamPool, signal: AbortSignal): Promise<Des
   return result;
 }
 
-function stringArg(args: Record<string, unknown>, key: string): string {
+function stringArg(args: Record<string, unknown>, key: string, maxChars: number): string {
   const value = args[key];
   if (typeof value !== 'string' || value === '')
     throw new HostCallError(`'${key}' must be a non-empty string`, 'BAD_ARGUMENTS');
+  if (value.length > maxChars) {
+    throw new HostCallError(
+      `'${key}' is ${value.length.toLocaleString('en-US')} characters; the limit is ${maxChars.toLocaleString('en-US')}`,
+      'BAD_ARGUMENTS',
+    );
+  }
   return value;
 }
 
@@ -51,7 +63,7 @@ export function discoveryOperations(pool: UpstreamPool): Record<string, HostOper
     list_servers: async () => pool.catalog(),
 
     describe_server: async (args, signal) => {
-      const name = stringArg(args, 'name');
+      const name = stringArg(args, 'name', MAX_NAME_CHARS);
       try {
         return await pool.describe(name, signal);
       } catch (error) {
@@ -62,6 +74,13 @@ export function discoveryOperations(pool: UpstreamPool): Record<string, HostOper
 
     search_tool_docs: async (args, signal) => {
       const query = typeof args.query === 'string' ? args.query : '';
+      if (query.length > MAX_QUERY_CHARS) {
+        throw new HostCallError(
+          `the query is ${query.length.toLocaleString('en-US')} characters; the limit is ` +
+            `${MAX_QUERY_CHARS.toLocaleString('en-US')}. Describe the task in a sentence or a few keywords.`,
+          'BAD_ARGUMENTS',
+        );
+      }
       const limit = Math.min(MAX_SEARCH_LIMIT, Math.max(1, Math.trunc(Number(args.limit ?? 5)) || 5));
       const { described, unavailable } = await describeAll(pool, signal);
       const byName = new Map(described.map((server) => [server.name, server]));

@@ -1,6 +1,9 @@
 /** The engine's contract with the MCP surface and the CLI: one run in, one outcome out (types only). */
 import type { CatalogEntry, ServerGrant, ToolCallRequest } from '../sandbox/types.js';
 
+/** The shortest timeout a run may ask for: below it not even a warm sandbox can answer. */
+export const MIN_RUN_TIMEOUT_MS = 100;
+
 export type RunStatus = 'ok' | 'error' | 'timeout' | 'cancelled' | 'killed' | 'protocol_error';
 
 export interface RunRequest {

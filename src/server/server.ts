@@ -8,7 +8,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
-import type { RunOutcome } from '../engine/types.js';
+import { MIN_RUN_TIMEOUT_MS, type RunOutcome } from '../engine/types.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import type { LogFields, Logger, LogLevel } from '../shared/logger.js';
 import { formatOutcome, type OutputMode, structuredOutcome } from './format.js';
@@ -26,10 +26,24 @@ export interface BridgeServerOptions {
   logger: Logger;
 }
 
+/** Code beyond this is data that belongs in a file or a tool result, not in the request. */
+const MAX_CODE_CHARS = 1_000_000;
+
 const runPythonInput = {
-  code: z.string().min(1, 'code must not be empty').describe('Python 3 source'),
-  servers: z.array(z.string().min(1)).optional().describe('MCP servers this run may call'),
-  timeout: z.number().positive('timeout must be a positive number of seconds').optional().describe('seconds'),
+  code: z
+    .string()
+    .min(1, 'code must not be empty')
+    .max(
+      MAX_CODE_CHARS,
+      `code is limited to ${MAX_CODE_CHARS.toLocaleString('en-US')} characters; read large data from a tool or a file instead of inlining it`,
+    )
+    .describe('Python 3 source'),
+  servers: z.array(z.string().min(1).max(256)).max(256).optional().describe('MCP servers this run may call'),
+  timeout: z
+    .number()
+    .min(MIN_RUN_TIMEOUT_MS / 1000, `timeout must be at least ${MIN_RUN_TIMEOUT_MS / 1000} seconds`)
+    .optional()
+    .describe('seconds'),
 };
 
 const runPythonOutput = {

@@ -56,6 +56,8 @@ const NAME_PREFIX_BOOST = 4;
 /** Added when one word of a longer query is the tool's name (`use read_text_file for the log`). */
 const WORD_NAME_BOOST = 4;
 const MIN_NAME_PREFIX_LENGTH = 3;
+/** Distinct query terms that count; the rest are ignored, so a search costs O(tools × this) at most. */
+const MAX_QUERY_TERMS = 64;
 /** How deep nested `properties`/`items` are walked for parameter names and docs. */
 const MAX_SCHEMA_DEPTH = 4;
 
@@ -380,13 +382,17 @@ interface Concept {
  */
 function queryConcepts(terms: readonly string[]): Concept[] {
   const concepts: Concept[] = [];
+  // Which concept a synonym belongs to, so grouping stays linear in the number of terms.
+  const bySynonym = new Map<string, Concept>();
   for (const term of terms) {
-    const same = concepts.find((concept) => concept.synonyms.has(term));
-    if (same) {
+    const same = bySynonym.get(term);
+    if (same?.synonyms.has(term)) {
       same.words.add(term);
       same.synonyms.delete(term);
     } else {
-      concepts.push({ words: new Set([term]), synonyms: new Set(SYNONYMS.get(term)) });
+      const concept: Concept = { words: new Set([term]), synonyms: new Set(SYNONYMS.get(term)) };
+      concepts.push(concept);
+      for (const synonym of concept.synonyms) if (!bySynonym.has(synonym)) bySynonym.set(synonym, concept);
     }
   }
   for (const concept of concepts) for (const word of concept.words) concept.synonyms.delete(word);
@@ -466,7 +472,7 @@ function scoreTool(
 export function searchTools(index: SearchIndex, query: string, limit = 5): SearchHit[] {
   const max = Math.floor(limit);
   if (!(max >= 1) || query.trim() === '') return [];
-  const concepts = queryConcepts([...new Set(tokenize(query))]);
+  const concepts = queryConcepts([...new Set(tokenize(query))].slice(0, MAX_QUERY_TERMS));
   const compactQuery: CompactQuery = {
     whole: compact(query),
     words: query

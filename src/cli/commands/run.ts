@@ -1,7 +1,9 @@
 /** `codemode-bridge run`: one program through the same engine as the MCP tool, for people and scripts. */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { MIN_RUN_TIMEOUT_MS } from '../../engine/types.js';
 import { formatOutcomeText, structuredOutcome } from '../../server/format.js';
+import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { composeBridge } from '../compose.js';
 import { UsageError, VERSION } from '../context.js';
@@ -23,13 +25,15 @@ export async function run(args: string[], settings: Settings, logger: Logger): P
     const file = positionals[0];
     if (file === undefined)
       throw new UsageError('run needs code: `run -e "print(1)"`, `run script.py` or `run -`.');
-    code = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+    code = file === '-' ? await readStdin() : await readProgram(file);
   }
   let timeoutMs: number | undefined;
   if (values.timeout !== undefined) {
     const seconds = Number(values.timeout);
-    if (!Number.isFinite(seconds) || seconds <= 0)
-      throw new UsageError(`--timeout ${values.timeout}: expected seconds > 0`);
+    if (!Number.isFinite(seconds) || seconds * 1000 < MIN_RUN_TIMEOUT_MS)
+      throw new UsageError(
+        `--timeout ${values.timeout}: expected a number of seconds, at least ${MIN_RUN_TIMEOUT_MS / 1000}`,
+      );
     timeoutMs = Math.round(seconds * 1000);
   }
   const bridge = await composeBridge(settings, logger, { version: VERSION, poolSize: 0 });
@@ -37,7 +41,11 @@ export async function run(args: string[], settings: Settings, logger: Logger): P
   process.once('SIGINT', () => controller.abort());
   try {
     const outcome = await bridge.engine.run(
-      { code, ...(values.server ? { servers: values.server } : {}), ...(timeoutMs ? { timeoutMs } : {}) },
+      {
+        code,
+        ...(values.server ? { servers: values.server } : {}),
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      },
       { signal: controller.signal },
     );
     const text = values.json
@@ -47,6 +55,15 @@ export async function run(args: string[], settings: Settings, logger: Logger): P
     return outcome.status === 'ok' ? 0 : 1;
   } finally {
     await bridge.close();
+  }
+}
+
+async function readProgram(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(error);
+    throw new UsageError(`cannot read ${file}: ${reason}. Pass a Python file, \`-\` for stdin, or -e CODE.`);
   }
 }
 

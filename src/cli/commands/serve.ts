@@ -1,6 +1,6 @@
 /** `codemode-bridge [serve]`: MCP over stdio until the client goes away or a signal arrives. */
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { createBridgeServer, forwardLogsToClient } from '../../server/server.js';
+import { BridgeStdioTransport } from '../../server/stdio-server-transport.js';
 import type { Logger } from '../../shared/logger.js';
 import { composeBridge } from '../compose.js';
 import { VERSION } from '../context.js';
@@ -18,7 +18,7 @@ export async function serve(settings: Settings, logger: Logger): Promise<number>
     serverNames: () => bridge.directory.serverNames(),
     logger,
   });
-  const transport = new StdioServerTransport();
+  const transport = new BridgeStdioTransport();
   let stopping: Promise<void> | undefined;
   const stop = (reason: string) => {
     stopping ??= (async () => {
@@ -35,8 +35,9 @@ export async function serve(settings: Settings, logger: Logger): Promise<number>
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.stdin.once('end', () => void stop('stdin closed'));
-  process.stdin.once('close', () => void stop('stdin closed'));
+  // The transport closes when the client is gone (stdin ended or failed, stdout broken): so do we,
+  // or the warm sandboxes would outlive every client.
+  server.server.onclose = () => void stop('the client is gone');
   // One bad run must not take the bridge (and every other run) down: state is per run, so log and serve on.
   process.on('unhandledRejection', (error) => logger.error('unhandled rejection', { error }));
   process.on('uncaughtException', (error) =>
