@@ -3,6 +3,8 @@
  * recognised: `${VAR}`, `${VAR:-default}` and VS Code's `${env:VAR}`. A bare `$VAR` and `$$` are left
  * as they are, as is any `${…}` that is not one of these forms (VS Code's `${input:id}`, say).
  */
+import { createRedactor } from '../redact.js';
+import { serverSecrets } from './secrets.js';
 import type { ConfigWarning, UpstreamServerConfig } from './types.js';
 import { describeUrlProblem } from './url.js';
 
@@ -13,6 +15,8 @@ export type ExpansionVariables = Readonly<Record<string, string | undefined>>;
 export interface ExpandStringResult {
   value: string;
   missing: string[];
+  /** The variables' values put into the text (not defaults, which are written in the config). */
+  substituted: string[];
 }
 
 const VARIABLE_PATTERN = /\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
@@ -24,16 +28,18 @@ const VARIABLE_PATTERN = /\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/
  */
 export function expandString(text: string, variables: ExpansionVariables): ExpandStringResult {
   const missing: string[] = [];
+  const substituted: string[] = [];
   const value = text.replace(VARIABLE_PATTERN, (_match, name: string, fallback: string | undefined) => {
     const current = variables[name];
-    if (fallback !== undefined) return current === undefined || current === '' ? fallback : current;
-    if (current === undefined) {
-      if (!missing.includes(name)) missing.push(name);
+    if (current === undefined || current === '') {
+      if (fallback !== undefined) return fallback;
+      if (current === undefined && !missing.includes(name)) missing.push(name);
       return '';
     }
+    if (!substituted.includes(current)) substituted.push(current);
     return current;
   });
-  return { value, missing };
+  return { value, missing, substituted };
 }
 
 /** The expanded server, or none when expansion left it unusable; warnings either way. */
@@ -47,15 +53,19 @@ export interface ExpandServerResult {
  * values, `cwd`, `url` and `headers` values (never keys). Each unset variable yields one warning naming
  * the server and variable. The result is validated again, because an entry such as `"url": "${MCP_URL}"`
  * can only be checked once expanded: an empty command or an invalid URL drops the server with a warning.
+ * The expanded server records its `secrets` (see `serverSecrets`); warnings are scrubbed of them,
+ * since they are forwarded to the MCP client.
  */
 export function expandServer(
   server: UpstreamServerConfig,
   variables: ExpansionVariables,
 ): ExpandServerResult {
   const missing = new Set<string>();
+  const substituted = new Set<string>();
   const expand = (text: string): string => {
     const result = expandString(text, variables);
     for (const name of result.missing) missing.add(name);
+    for (const value of result.substituted) substituted.add(value);
     return result.value;
   };
   const expandValues = (record: Record<string, string>): Record<string, string> =>
@@ -96,12 +106,14 @@ export function expandServer(
       name +
       ':-default} to give a default).',
   }));
+  const secrets = serverSecrets(expanded, substituted);
   if (problem !== undefined) {
+    const redact = createRedactor(secrets);
     warnings.push({
       source: server.source,
-      message: `Skipping server "${server.name}" in ${server.source}: after variable expansion, ${problem}.`,
+      message: `Skipping server "${server.name}" in ${server.source}: after variable expansion, ${redact(problem)}.`,
     });
     return { server: undefined, warnings };
   }
-  return { server: expanded, warnings };
+  return { server: { ...expanded, secrets }, warnings };
 }

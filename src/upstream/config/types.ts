@@ -32,6 +32,12 @@ export type UpstreamServerConfig = (StdioServerConfig | RemoteServerConfig) & {
   name: string;
   /** Path of the file the entry came from. */
   source: string;
+  /**
+   * Strings that must never reach a sandbox or the MCP client: every value `${VAR}` expansion
+   * substituted, every `env` and header value, a URL's userinfo. Recorded by expansion; absent on an
+   * entry that has not been expanded (see `serverSecrets`).
+   */
+  secrets?: readonly string[];
 };
 
 /** Something wrong with a config file or entry that the user should hear about (log at warn). */

@@ -140,6 +140,7 @@ describe('discoverServers', () => {
         transport: 'http',
         url: 'https://default.example/mcp',
         headers: { Authorization: 'Bearer t0k' },
+        secrets: ['t0k', 'Bearer t0k'],
       },
       {
         name: 'local',
@@ -148,6 +149,7 @@ describe('discoverServers', () => {
         command: 'srv',
         args: ['--root', '/h/data'],
         env: { KEY: '' },
+        secrets: ['/h'],
       },
     ]);
     expect(result.warnings).toEqual([

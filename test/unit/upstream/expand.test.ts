@@ -7,26 +7,27 @@ const VARS = { HOME: '/home/u', TOKEN: 'secret', EMPTY: '', HOST: 'api.example' 
 
 describe('expandString', () => {
   it.each([
-    ['${HOME}/bin', '/home/u/bin', []],
-    ['${env:TOKEN}', 'secret', []],
-    ['a-${TOKEN}-${TOKEN}-b', 'a-secret-secret-b', []],
-    ['${NOPE:-fallback}', 'fallback', []],
-    ['${TOKEN:-fallback}', 'secret', []],
-    ['${EMPTY:-fallback}', 'fallback', []],
-    ['${NOPE:-}', '', []],
-    ['${NOPE:-a b/c}', 'a b/c', []],
-    ['${EMPTY}', '', []],
-    ['${NOPE}', '', ['NOPE']],
-    ['${NOPE}${NOPE}${ALSO}', '', ['NOPE', 'ALSO']],
-    ['$HOME stays', '$HOME stays', []],
-    ['$$ stays', '$$ stays', []],
-    ['${input:token} stays', '${input:token} stays', []],
-    ['${1BAD} stays', '${1BAD} stays', []],
-    ['${UNCLOSED', '${UNCLOSED', []],
-    ['$${HOME}', '$/home/u', []],
-    ['no vars', 'no vars', []],
-  ])('%j → %j', (text, value, missing) => {
-    expect(expandString(text, VARS)).toEqual({ value, missing });
+    ['${HOME}/bin', '/home/u/bin', [], ['/home/u']],
+    ['${env:TOKEN}', 'secret', [], ['secret']],
+    ['a-${TOKEN}-${TOKEN}-b', 'a-secret-secret-b', [], ['secret']],
+    ['${TOKEN}@${HOST}', 'secret@api.example', [], ['secret', 'api.example']],
+    ['${NOPE:-fallback}', 'fallback', [], []],
+    ['${TOKEN:-fallback}', 'secret', [], ['secret']],
+    ['${EMPTY:-fallback}', 'fallback', [], []],
+    ['${NOPE:-}', '', [], []],
+    ['${NOPE:-a b/c}', 'a b/c', [], []],
+    ['${EMPTY}', '', [], []],
+    ['${NOPE}', '', ['NOPE'], []],
+    ['${NOPE}${NOPE}${ALSO}', '', ['NOPE', 'ALSO'], []],
+    ['$HOME stays', '$HOME stays', [], []],
+    ['$$ stays', '$$ stays', [], []],
+    ['${input:token} stays', '${input:token} stays', [], []],
+    ['${1BAD} stays', '${1BAD} stays', [], []],
+    ['${UNCLOSED', '${UNCLOSED', [], []],
+    ['$${HOME}', '$/home/u', [], ['/home/u']],
+    ['no vars', 'no vars', [], []],
+  ])('%j → %j', (text, value, missing, substituted) => {
+    expect(expandString(text, VARS)).toEqual({ value, missing, substituted });
   });
 });
 
@@ -50,6 +51,7 @@ describe('expandServer', () => {
         args: ['--token', 'secret', 'd'],
         env: { API_KEY: 'secret', '${TOKEN}': 'k' },
         cwd: '/home/u/work',
+        secrets: ['/home/u', 'secret', 'k'],
       },
       warnings: [],
     });
@@ -67,7 +69,47 @@ describe('expandServer', () => {
       ...server,
       url: 'https://api.example/mcp',
       headers: { Authorization: 'Bearer secret' },
+      secrets: ['api.example', 'secret', 'Bearer secret'],
     });
+  });
+
+  it('records the credentials in a URL, as written and decoded, and literal env and header values', () => {
+    const remote: UpstreamServerConfig = {
+      name: 'r',
+      source,
+      transport: 'sse',
+      url: 'https://bot:p%40ss%20word@api.example/sse',
+      headers: { 'X-Api-Key': 'literal-key' },
+    };
+    expect(expandServer(remote, VARS).server?.secrets).toEqual([
+      'literal-key',
+      'bot',
+      'p%40ss%20word',
+      'p@ss word',
+    ]);
+    const local: UpstreamServerConfig = {
+      name: 'l',
+      source,
+      transport: 'stdio',
+      command: 'srv',
+      args: [],
+      env: { TOKEN: 'written-in-the-file', EMPTY: '' },
+    };
+    expect(expandServer(local, VARS).server?.secrets).toEqual(['written-in-the-file']);
+  });
+
+  it('scrubs the secrets out of the warning about an invalid expanded URL', () => {
+    const server: UpstreamServerConfig = {
+      name: 'r',
+      source,
+      transport: 'http',
+      url: 'ftp://${TOKEN}@${HOST}/x',
+      headers: {},
+    };
+    const [warning] = expandServer(server, VARS).warnings;
+    expect(warning?.message).toBe(
+      'Skipping server "r" in /p/.mcp.json: after variable expansion, url "ftp://[redacted]@[redacted]/x" must use http: or https:, not ftp:.',
+    );
   });
 
   it('warns once per unset variable, naming the server, file and variable', () => {
@@ -110,6 +152,6 @@ describe('expandServer', () => {
     const base = { name: 'c', source, transport: 'stdio' as const, args: [], env: {} };
     expect(expandServer({ ...base, command: '${EMPTY}' }, VARS).server).toBeUndefined();
     const kept = expandServer({ ...base, command: 'x', cwd: '${EMPTY}' }, VARS).server;
-    expect(kept).toEqual({ ...base, command: 'x' });
+    expect(kept).toEqual({ ...base, command: 'x', secrets: [] });
   });
 });
