@@ -1,0 +1,296 @@
+/**
+ * Fuzzing what a hostile sandbox controls (issue 9): the frame decoder, the frame handling of a
+ * running sandbox, and every host operation, each with 10^5 random and mutated inputs from a seeded
+ * generator (a failure names its seed and case, so it replays). Nothing may escape but the errors the
+ * protocol defines: `ProtocolViolation` from the decoder, `HostCallError` from a host operation.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { discoveryOperations } from '../../src/engine/discovery-operations.js';
+import { ProcessSandbox } from '../../src/sandbox/process-sandbox.js';
+import { decodeFrame, FrameDecoder, ProtocolViolation } from '../../src/sandbox/protocol.js';
+import { HostCallError, type SandboxExit } from '../../src/sandbox/types.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { buildSearchIndex, type SearchIndex, searchTools } from '../../src/upstream/search.js';
+import { UpstreamPool } from '../../src/upstream/upstream-pool.js';
+import { loadReferenceCatalog } from '../helpers/tool-catalog.js';
+
+const CASES = 100_000;
+const SEED = 0x5eed;
+
+/** mulberry32: small, fast, deterministic. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const VALID_FRAMES = [
+  '{"type":"ready"}',
+  '{"type":"out","stream":"stdout","data":"hello\\n"}',
+  '{"type":"out","stream":"stderr","data":"é€"}',
+  '{"type":"rpc","id":1,"server":"everything","tool":"echo","args":{"message":"hi"}}',
+  '{"type":"call","id":2,"op":"search_tool_docs","args":{"query":"read a file","limit":3}}',
+  '{"type":"call","id":3,"op":"describe_server","args":{"name":"memory"}}',
+  '{"type":"done","ok":true}',
+  '{"type":"done","ok":false,"error":"ValueError: x","traceback":"tb"}',
+];
+
+const SPICE = [
+  '',
+  '{',
+  '}',
+  '[',
+  ']',
+  '"',
+  '\\',
+  '\n',
+  '\u0000',
+  '\uffff',
+  '\ud800',
+  'null',
+  'true',
+  '-1',
+  '1e309',
+  '9007199254740993',
+  '"__proto__"',
+  '"constructor"',
+  '{"__proto__":{"x":1}}',
+  '[[[[[[[[[[',
+  ':',
+  ',',
+  '"type"',
+  '"rpc"',
+  '"call"',
+  '"done"',
+  '"ok"',
+  'NaN',
+  'Infinity',
+  '\r\n',
+  ' ',
+  '😀',
+];
+
+function mutate(next: () => number, text: string): string {
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
+  let result = text;
+  const edits = 1 + Math.floor(next() * 4);
+  for (let i = 0; i < edits; i++) {
+    const at = Math.floor(next() * (result.length + 1));
+    switch (Math.floor(next() * 5)) {
+      case 0: // insert
+        result = result.slice(0, at) + pick(SPICE) + result.slice(at);
+        break;
+      case 1: // delete a run
+        result = result.slice(0, at) + result.slice(at + 1 + Math.floor(next() * 8));
+        break;
+      case 2: // flip one character
+        result = result.slice(0, at) + String.fromCharCode(Math.floor(next() * 0x250)) + result.slice(at + 1);
+        break;
+      case 3: // splice in another frame
+        result = result.slice(0, at) + pick(VALID_FRAMES) + result.slice(at);
+        break;
+      default: // deep nesting
+        result = `${'['.repeat(Math.floor(next() * 100))}${result}`;
+    }
+  }
+  return result;
+}
+
+function randomValue(next: () => number, depth = 0): unknown {
+  switch (Math.floor(next() * (depth > 3 ? 5 : 8))) {
+    case 0:
+      return null;
+    case 1:
+      return next() < 0.5;
+    case 2:
+      return Math.floor((next() - 0.5) * 2 ** (next() * 60));
+    case 3:
+      return SPICE[Math.floor(next() * SPICE.length)];
+    case 4:
+      return 'x'.repeat(Math.floor(next() * 40));
+    case 5:
+      return Array.from({ length: Math.floor(next() * 4) }, () => randomValue(next, depth + 1));
+    default: {
+      const value: Record<string, unknown> = {};
+      for (let i = Math.floor(next() * 4); i > 0; i--)
+        value[String(SPICE[Math.floor(next() * SPICE.length)])] = randomValue(next, depth + 1);
+      return value;
+    }
+  }
+}
+
+describe('fuzzing the frame decoder', () => {
+  it(`decodes or refuses ${CASES.toLocaleString('en-US')} mutated lines with ProtocolViolation only`, () => {
+    const next = random(SEED);
+    let accepted = 0;
+    for (let i = 0; i < CASES; i++) {
+      const line = mutate(next, VALID_FRAMES[i % VALID_FRAMES.length] as string);
+      try {
+        decodeFrame(line);
+        accepted++;
+      } catch (error) {
+        if (!(error instanceof ProtocolViolation))
+          throw new Error(`case ${i} (seed ${SEED}): ${String(error)}`);
+      }
+    }
+    // Some mutations stay valid frames; most do not. Both paths were taken.
+    expect(accepted).toBeGreaterThan(0);
+    expect(accepted).toBeLessThan(CASES);
+  });
+
+  it('takes random byte chunks, split anywhere, without any other error', () => {
+    const next = random(SEED + 1);
+    for (let i = 0; i < CASES / 10; i++) {
+      const decoder = new FrameDecoder(4096);
+      const bytes = Buffer.from(
+        Array.from({ length: 1 + Math.floor(next() * 8) }, () =>
+          mutate(next, VALID_FRAMES[Math.floor(next() * 8)] as string),
+        ).join('\n'),
+      );
+      for (let at = 0; at < bytes.length; ) {
+        const size = 1 + Math.floor(next() * 64);
+        try {
+          decoder.push(bytes.subarray(at, at + size));
+        } catch (error) {
+          if (!(error instanceof ProtocolViolation))
+            throw new Error(`case ${i} (seed ${SEED + 1}): ${String(error)}`);
+          break;
+        }
+        at += size;
+      }
+    }
+  });
+});
+
+describe('fuzzing the host operations', () => {
+  let index: SearchIndex;
+  // No servers: every operation stays on the host (a configured one would be spawned per call).
+  const pool = new UpstreamPool({
+    servers: [],
+    clientVersion: '0.0.0',
+    idleTimeoutMs: 60_000,
+    callTimeoutMs: 1000,
+    connectTimeoutMs: 1000,
+    logger: createLogger('error', () => {}),
+  });
+  const operations = discoveryOperations(pool);
+
+  beforeAll(async () => {
+    index = buildSearchIndex(await loadReferenceCatalog());
+  });
+  afterAll(async () => {
+    await pool.close();
+  });
+
+  it(`ranks ${CASES.toLocaleString('en-US')} random queries without throwing`, () => {
+    const next = random(SEED + 2);
+    for (let i = 0; i < CASES; i++) {
+      const query = mutate(next, ['read a file', 'create entities', 'get-sum', 'echo', ''][i % 5] as string);
+      const hits = searchTools(index, query, 1 + Math.floor(next() * 60));
+      expect(hits.length).toBeLessThanOrEqual(60);
+    }
+  });
+
+  it('answers random arguments to every operation with a result or a HostCallError', async () => {
+    const next = random(SEED + 3);
+    const signal = new AbortController().signal;
+    const names = Object.keys(operations);
+    for (let i = 0; i < CASES; i++) {
+      const op = names[i % names.length] as string;
+      const args = randomValue(next) as Record<string, unknown>;
+      const safeArgs =
+        args !== null && typeof args === 'object' && !Array.isArray(args) ? args : { value: args };
+      try {
+        await operations[op]?.(safeArgs, signal);
+      } catch (error) {
+        if (!(error instanceof HostCallError)) throw new Error(`case ${i} (${op}): ${String(error)}`);
+      }
+    }
+  });
+});
+
+describe('fuzzing a running sandbox', () => {
+  /**
+   * A stand-in for the sandbox process: frames reach `ProcessSandbox` through a channel the test
+   * writes, and killing it ends it at once. What is under test is the host's frame handling.
+   */
+  function fakeSandbox(id: string) {
+    const child = Object.assign(new EventEmitter(), {
+      stdin: null,
+      stdout: null,
+      stderr: null,
+      kill() {
+        input.destroy();
+        setImmediate(() => child.emit('close', null, 'SIGKILL'));
+        return true;
+      },
+    });
+    const input = new PassThrough();
+    const output = new PassThrough();
+    output.resume(); // replies are read, as a well-behaved runtime would
+    const sandbox = new ProcessSandbox({
+      id,
+      child: child as unknown as ChildProcess,
+      channel: { input, output },
+      terminate: async () => {
+        child.kill();
+      },
+      logger: createLogger('error', () => {}),
+    });
+    return { sandbox, input };
+  }
+
+  it('ends every run with an outcome, whatever the sandbox sends', async () => {
+    const next = random(SEED + 4);
+    const operations = discoveryOperations(
+      new UpstreamPool({
+        servers: [],
+        clientVersion: '0.0.0',
+        idleTimeoutMs: 60_000,
+        callTimeoutMs: 1000,
+        connectTimeoutMs: 1000,
+        logger: createLogger('error', () => {}),
+      }),
+    );
+    const kinds = new Map<string, number>();
+    for (let i = 0; i < 2000; i++) {
+      const { sandbox, input } = fakeSandbox(`fuzz-${i}`);
+      input.write('{"type":"ready"}\n');
+      await sandbox.waitReady();
+      const controller = new AbortController();
+      const running = sandbox.execute(
+        { runId: `run-${i}`, code: '', servers: [], catalog: [] },
+        {
+          onOutput: () => {},
+          callTool: async () => randomValue(next),
+          callHost: (op, args, signal) =>
+            operations[op]?.(args, signal) ??
+            Promise.reject(new HostCallError(`unknown host operation '${op}'`, 'UNKNOWN_OPERATION')),
+        },
+        controller.signal,
+      );
+      const lines = Array.from({ length: 1 + Math.floor(next() * 50) }, () =>
+        mutate(next, VALID_FRAMES[1 + Math.floor(next() * 7)] as string).replaceAll('\n', ' '),
+      );
+      input.write(`${lines.join('\n')}\n`);
+      // A run whose frames neither finished nor broke it is cancelled, as a client would.
+      setImmediate(() => controller.abort());
+      const exit: SandboxExit = await running;
+      kinds.set(exit.kind, (kinds.get(exit.kind) ?? 0) + 1);
+      await sandbox.destroy();
+    }
+    expect([...kinds.keys()].every((kind) => ['done', 'protocol_error', 'aborted'].includes(kind))).toBe(
+      true,
+    );
+    expect(kinds.get('protocol_error')).toBeGreaterThan(0);
+    expect(kinds.get('done')).toBeGreaterThan(0);
+  });
+});
