@@ -4,6 +4,7 @@
  * Shared by the sandbox backends and the upstream stdio transport.
  */
 import type { ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * Sends `signal` to the process group led by `pid`. Returns false where groups do not exist
@@ -19,9 +20,15 @@ export function signalProcessGroup(pid: number | undefined, signal: NodeJS.Signa
   }
 }
 
-/** Whether any process of the group led by `pid` is still running (always false on Windows). */
+/**
+ * Whether any process of the group led by `pid` is still running (always false on Windows). A zombie
+ * (exited, not yet reaped) still counts as a group member for kill(2), and where nothing reaps
+ * orphans — a container or VM whose init does not — it stays one for good; so on Linux the members'
+ * states are read from /proc.
+ */
 export function isProcessGroupAlive(pid: number | undefined): boolean {
-  return signalProcessGroup(pid, 0);
+  if (!signalProcessGroup(pid, 0)) return false;
+  return process.platform !== 'linux' || hasRunningMember(pid as number);
 }
 
 /**
@@ -34,13 +41,43 @@ export function killProcessGroup(child: ChildProcess): void {
   if (!signalProcessGroup(child.pid, 'SIGKILL')) child.kill('SIGKILL');
 }
 
-/** Whether a pid is running (EPERM: it exists but belongs to someone else). */
+/**
+ * Whether a pid is running (EPERM: it exists but belongs to someone else). A zombie is not, though
+ * kill(2) still finds it (see {@link isProcessGroupAlive}).
+ */
 export function isProcessAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  return process.platform !== 'linux' || readStat(String(pid))?.state !== 'Z';
+}
+
+function hasRunningMember(group: number): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  return entries.some((entry) => {
+    if (!/^\d+$/.test(entry)) return false;
+    const stat = readStat(entry);
+    return stat !== undefined && stat.group === group && stat.state !== 'Z';
+  });
+}
+
+/** State and process group of a Linux process, from /proc; undefined when it cannot be read. */
+function readStat(pid: string): { state: string; group: number } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined; // gone meanwhile, or /proc is not there
+  }
+  // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses, so split after the last ')'.
+  const [state = '', , group] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state, group: Number(group) };
 }

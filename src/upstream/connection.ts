@@ -5,13 +5,14 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { UpstreamServerConfig } from './config/types.js';
+import type { Redactor } from './redact.js';
+import { StdioUpstreamTransport } from './stdio-transport.js';
 
 const STDERR_TAIL_CHARS = 2000;
 
@@ -20,11 +21,14 @@ export interface ConnectionOptions {
   clientVersion: string;
   connectTimeoutMs: number;
   logger: Logger;
+  /** Scrubs the server's secrets from its stderr and from what is logged about it. */
+  redact: Redactor;
 }
 
 export class UpstreamConnection {
   readonly #options: ConnectionOptions;
   readonly #client: Client;
+  #transport: Transport | undefined;
   #closed = false;
   #stderrTail = '';
   #tools: Promise<Tool[]> | undefined;
@@ -34,39 +38,54 @@ export class UpstreamConnection {
     this.#client = client;
   }
 
-  /** Opens a session; rejects with a message naming the server and what went wrong. */
+  /**
+   * Opens a session; rejects with a message naming the server and what went wrong. When it fails or
+   * `signal` aborts (the bridge is shutting down) it settles only once the server's process group is
+   * gone, so a server still starting is never left running.
+   */
   static async open(options: ConnectionOptions, signal: AbortSignal): Promise<UpstreamConnection> {
     const client = new Client(
       { name: 'codemode-bridge', version: options.clientVersion },
       { capabilities: {} },
     );
     const connection = new UpstreamConnection(options, client);
+    const { config, logger, redact } = options;
     client.onclose = () => {
       connection.#closed = true;
-      options.logger.debug('upstream session closed', { server: options.config.name });
+      logger.debug('upstream session closed', { server: config.name });
     };
     client.onerror = (error) =>
-      options.logger.debug('upstream transport error', { server: options.config.name, error });
+      logger.debug('upstream transport error', { server: config.name, error: redact(errorMessage(error)) });
     const requestOptions = { timeout: options.connectTimeoutMs, signal };
-    const { config } = options;
-    if (config.transport === 'stdio') {
-      await client.connect(connection.#stdioTransport(), requestOptions);
-    } else if (config.transport === 'sse') {
-      await client.connect(sseTransport(config.url, config.headers), requestOptions);
-    } else {
-      try {
-        await client.connect(
-          new StreamableHTTPClientTransport(new URL(config.url), {
-            requestInit: { headers: config.headers },
-          }),
-          requestOptions,
-        );
-      } catch (error) {
-        if (signal.aborted) throw error;
-        // Servers that predate Streamable HTTP speak only SSE at the same URL.
-        options.logger.debug('streamable HTTP failed; trying SSE', { server: config.name, error });
-        await client.connect(sseTransport(config.url, config.headers), requestOptions);
+    try {
+      if (config.transport === 'stdio') {
+        await client.connect(connection.#use(connection.#stdioTransport()), requestOptions);
+      } else if (config.transport === 'sse') {
+        await client.connect(connection.#use(sseTransport(config.url, config.headers)), requestOptions);
+      } else {
+        try {
+          await client.connect(
+            connection.#use(
+              new StreamableHTTPClientTransport(new URL(config.url), {
+                requestInit: { headers: config.headers },
+              }),
+            ),
+            requestOptions,
+          );
+        } catch (error) {
+          if (signal.aborted) throw error;
+          // Servers that predate Streamable HTTP speak only SSE at the same URL.
+          logger.debug('streamable HTTP failed; trying SSE', {
+            server: config.name,
+            error: redact(errorMessage(error)),
+          });
+          await client.close();
+          await client.connect(connection.#use(sseTransport(config.url, config.headers)), requestOptions);
+        }
       }
+    } catch (error) {
+      await connection.#abandon();
+      throw error;
     }
     return connection;
   }
@@ -121,41 +140,67 @@ export class UpstreamConnection {
     }) as Promise<CallToolResult>;
   }
 
+  /** Ends the session; for a stdio server, once its process group is gone. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
     try {
       await this.#client.close();
+      // The client forgets its transport once that reports closed; close it again in case it had not.
+      await this.#transport?.close();
     } catch (error) {
       this.#options.logger.debug('closing upstream session failed', {
         server: this.#options.config.name,
-        error: errorMessage(error),
+        error: this.#options.redact(errorMessage(error)),
       });
     }
   }
 
-  #stdioTransport(): Transport {
-    const { config, logger } = this.#options;
+  /** Ends a session that never opened, without waiting for a stdio server to leave on its own. */
+  async #abandon(): Promise<void> {
+    if (this.#transport instanceof StdioUpstreamTransport) await this.#transport.kill();
+    await this.close();
+  }
+
+  /** Records the transport about to be connected; a close reported before it was of an earlier one. */
+  #use(transport: Transport): Transport {
+    this.#transport = transport;
+    this.#closed = false;
+    return transport;
+  }
+
+  #stdioTransport(): StdioUpstreamTransport {
+    const { config, logger, redact } = this.#options;
     if (config.transport !== 'stdio') throw new Error('not a stdio server');
-    const transport = new StdioClientTransport({
+    return new StdioUpstreamTransport({
       command: config.command,
       args: config.args,
-      // The SDK's allow-listed environment plus the entry's own `env`; the bridge's secrets stay home.
-      env: { ...getDefaultEnvironment(), ...config.env },
+      // Added to the SDK's allow-listed environment; the bridge's own secrets stay home.
+      env: config.env,
       ...(config.cwd ? { cwd: config.cwd } : {}),
-      stderr: 'pipe',
-    });
-    let partial = '';
-    transport.stderr?.on('data', (chunk: Buffer) => {
-      const text = partial + chunk.toString('utf8');
-      const lines = text.split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        if (!line.trim()) continue;
+      onStderrLine: (raw) => {
+        // Scrubbed as it arrives: the tail ends up in error messages the sandbox reads.
+        const line = redact(raw);
         this.#stderrTail = `${this.#stderrTail}${line}\n`.slice(-STDERR_TAIL_CHARS);
         logger.info('upstream stderr', { server: config.name, line });
-      }
+      },
+      onOversize: ({ bytes, limitBytes, id, answered }) => {
+        if (answered) {
+          logger.info('upstream response over the size limit; failed that request', {
+            server: config.name,
+            id,
+            bytes,
+            limitBytes,
+          });
+        } else {
+          // Its request cannot be told, so it is left to time out (MCP_BRIDGE_CALL_TIMEOUT).
+          logger.warn('upstream message over the size limit dropped; its request will time out', {
+            server: config.name,
+            bytes,
+            limitBytes,
+          });
+        }
+      },
     });
-    return transport;
   }
 }
 

@@ -4,11 +4,14 @@
  * crashed server fails only the calls that were using it.
  */
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { BridgeError, errorMessage } from '../shared/errors.js';
+import { BridgeError, type BridgeErrorCode, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { assignAliases } from './config/alias.js';
+import { serverSecrets } from './config/secrets.js';
 import type { UpstreamServerConfig } from './config/types.js';
 import { UpstreamConnection } from './connection.js';
+import { createRedactor, type Redactor } from './redact.js';
+import { MESSAGE_TOO_LARGE_CODE, type MessageTooLargeData } from './stdio-transport.js';
 import { resultText, unwrapToolResult } from './unwrap.js';
 
 export interface ToolDescription {
@@ -41,6 +44,8 @@ export interface UpstreamPoolOptions {
 interface Entry {
   config: UpstreamServerConfig;
   alias: string;
+  /** Scrubs the server's secrets from every text built about it (see `fail`). */
+  redact: Redactor;
   session: Promise<UpstreamConnection> | undefined;
   description: { connection: UpstreamConnection; value: ServerDescription } | undefined;
   inFlight: number;
@@ -59,6 +64,7 @@ export class UpstreamPool {
       this.#entries.set(config.name, {
         config,
         alias: aliases.get(config.name) ?? config.name,
+        redact: createRedactor(config.secrets ?? serverSecrets(config)),
         session: undefined,
         description: undefined,
         inFlight: 0,
@@ -91,12 +97,12 @@ export class UpstreamPool {
         tools = await withSignal(connection.tools(this.#lifetime.signal), signal);
       } catch (error) {
         if (signal.aborted) throw error;
-        throw new BridgeError(
+        throw fail(
+          entry,
           'UPSTREAM_UNAVAILABLE',
           `MCP server '${name}' did not list its tools: ${errorMessage(error)}`,
           {
             cause: error,
-            details: { server: name },
           },
         );
       }
@@ -117,7 +123,12 @@ export class UpstreamPool {
     });
   }
 
-  /** Calls one tool and returns its unwrapped result; throws `BridgeError` naming server and tool. */
+  /**
+   * Calls one tool and returns its unwrapped result; throws `BridgeError` naming server and tool.
+   * A successful result is returned as the server sent it, not scrubbed of the server's secrets: it
+   * is the data the program asked for (a filesystem server configured with `${HOME}` would otherwise
+   * lose every path), and a server that puts its secrets in results has already chosen to share them.
+   */
   async callTool(
     server: string,
     tool: string,
@@ -134,8 +145,8 @@ export class UpstreamPool {
         throw this.#explainCallFailure(error, entry, connection, tool, signal);
       }
       if (result.isError) {
-        throw new BridgeError('TOOL_ERROR', resultText(result) || `${server}.${tool} reported an error`, {
-          details: { server, tool },
+        throw fail(entry, 'TOOL_ERROR', resultText(result) || `${server}.${tool} reported an error`, {
+          tool,
         });
       }
       return unwrapToolResult(result);
@@ -209,6 +220,7 @@ export class UpstreamPool {
         clientVersion: this.#options.clientVersion,
         connectTimeoutMs: this.#options.connectTimeoutMs,
         logger,
+        redact: entry.redact,
       },
       this.#lifetime.signal,
     );
@@ -227,10 +239,11 @@ export class UpstreamPool {
       return await withSignal(session, signal);
     } catch (error) {
       if (signal.aborted) throw error;
-      throw new BridgeError(
+      throw fail(
+        entry,
         'UPSTREAM_UNAVAILABLE',
         `Could not connect to MCP server '${config.name}' (${describeTarget(config)}): ${errorMessage(error)}`,
-        { cause: error, details: { server: config.name } },
+        { cause: error },
       );
     }
   }
@@ -244,27 +257,38 @@ export class UpstreamPool {
   ): unknown {
     if (signal.aborted) return error;
     const name = entry.config.name;
-    const details = { server: name, tool };
     if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
-      return new BridgeError(
+      return fail(
+        entry,
         'UPSTREAM_TIMEOUT',
         `MCP server '${name}' did not answer ${tool} within ${this.#options.callTimeoutMs / 1000} s`,
-        { cause: error, details },
+        { cause: error, tool },
+      );
+    }
+    if (error instanceof McpError && error.code === MESSAGE_TOO_LARGE_CODE && isTooLarge(error.data)) {
+      const { bytes, limitBytes } = error.data;
+      return fail(
+        entry,
+        'TOOL_ERROR',
+        `${name}.${tool} failed: its result was ${bytes} bytes, over the bridge's limit of ${limitBytes} bytes ` +
+          'for one upstream message. Ask the tool for less (a narrower query, a smaller page or limit).',
+        { cause: error, tool },
       );
     }
     if (!connection.isOpen) {
       const stderr = connection.stderrTail
         ? ` Its last stderr: ${connection.stderrTail.split('\n').slice(-3).join(' | ')}`
         : '';
-      return new BridgeError(
+      return fail(
+        entry,
         'UPSTREAM_UNAVAILABLE',
         `MCP server '${name}' closed the connection during ${tool} (did it crash?); the next call reconnects.${stderr}`,
-        { cause: error, details },
+        { cause: error, tool },
       );
     }
-    return new BridgeError('TOOL_ERROR', `${name}.${tool} failed: ${errorMessage(error)}`, {
+    return fail(entry, 'TOOL_ERROR', `${name}.${tool} failed: ${errorMessage(error)}`, {
       cause: error,
-      details,
+      tool,
     });
   }
 
@@ -278,10 +302,33 @@ export class UpstreamPool {
   }
 }
 
+/**
+ * Every error about a server goes through here, because its message reaches the sandbox (`ToolError`,
+ * `describe_server`, `search_tool_docs`) and the client (`run_python`'s error): the message is scrubbed
+ * of the server's secrets. The `cause` keeps the original for the bridge's own debugging; it is never
+ * sent on (only messages cross to the sandbox and the client).
+ */
+function fail(
+  entry: Entry,
+  code: BridgeErrorCode,
+  message: string,
+  options: { cause?: unknown; tool?: string } = {},
+): BridgeError {
+  const details = { server: entry.config.name, ...(options.tool ? { tool: options.tool } : {}) };
+  return new BridgeError(code, entry.redact(message), { cause: options.cause, details });
+}
+
+/** Whether an error's `data` is what the stdio transport sends for an oversize response. */
+function isTooLarge(data: unknown): data is MessageTooLargeData {
+  const candidate = data as Partial<MessageTooLargeData> | undefined;
+  return typeof candidate?.bytes === 'number' && typeof candidate.limitBytes === 'number';
+}
+
+/** The command line, or the URL without userinfo, query or fragment (where tokens tend to be written). */
 function describeTarget(config: UpstreamServerConfig): string {
-  return config.transport === 'stdio'
-    ? `command: ${[config.command, ...config.args].join(' ')}`
-    : `${config.transport} ${config.url}`;
+  if (config.transport === 'stdio') return `command: ${[config.command, ...config.args].join(' ')}`;
+  const url = new URL(config.url);
+  return `${config.transport} ${url.origin}${url.pathname}`;
 }
 
 /** Waits for `promise`, or rejects as soon as `signal` aborts (the work itself goes on). */
