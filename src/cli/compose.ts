@@ -5,6 +5,7 @@ import { discoveryOperations } from '../engine/discovery-operations.js';
 import { Engine } from '../engine/engine.js';
 import type { ServerDirectory } from '../engine/types.js';
 import { upstreamDirectory } from '../engine/upstream-directory.js';
+import type { ContainerLimits } from '../sandbox/container/run-args.js';
 import { resolveChannel } from '../sandbox/container/socket-channel.js';
 import { SandboxService } from '../sandbox/sandbox-service.js';
 import type { Logger } from '../shared/logger.js';
@@ -66,26 +67,38 @@ export function createUpstreamPool(
   });
 }
 
+export function containerLimits(settings: Settings): ContainerLimits {
+  return {
+    memory: settings.memory,
+    pidsLimit: settings.pids,
+    cpus: settings.cpus,
+    user: settings.containerUser,
+    tmpfsSize: settings.tmpfsSize,
+  };
+}
+
 export async function composeBridge(
   settings: Settings,
   logger: Logger,
   options: { version: string; poolSize?: number },
 ): Promise<Bridge> {
+  // First: a channel that cannot work with the OCI runtime is a configuration error.
+  const containerChannel = resolveChannel(
+    settings.containerChannel,
+    process.platform,
+    process.env,
+    settings.ociRuntime,
+  );
   const discovery = await discover(logger);
   const upstreams = createUpstreamPool(settings, discovery, logger, options.version);
   const sandboxes = new SandboxService({
     runtime: settings.runtime,
     image: settings.image,
-    limits: {
-      memory: settings.memory,
-      pidsLimit: settings.pids,
-      cpus: settings.cpus,
-      user: settings.containerUser,
-      tmpfsSize: settings.tmpfsSize,
-    },
+    limits: containerLimits(settings),
     poolSize: options.poolSize ?? settings.poolSize,
     stateDir: settings.stateDir,
-    containerChannel: resolveChannel(settings.containerChannel, process.platform, process.env),
+    containerChannel,
+    ociRuntime: settings.ociRuntime,
     logger,
   });
   const directory = upstreamDirectory(upstreams);

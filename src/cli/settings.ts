@@ -2,7 +2,8 @@
  * MCP_BRIDGE_* environment variables (design §9), parsed once at start. An invalid value fails fast
  * with a message naming the variable, the value and what is accepted.
  */
-import { delimiter } from 'node:path';
+import { delimiter, isAbsolute } from 'node:path';
+import { OCI_RUNTIME_NAMES } from '../sandbox/container/oci-runtime.js';
 import type { ChannelChoice } from '../sandbox/container/socket-channel.js';
 import type { OutputMode } from '../server/format.js';
 import { BridgeError } from '../shared/errors.js';
@@ -23,6 +24,8 @@ export interface Settings {
   containerUser: string;
   tmpfsSize: string;
   containerChannel: ChannelChoice;
+  /** OCI runtime for container sandboxes; undefined: the engine's default. */
+  ociRuntime: string | undefined;
   idleTimeoutMs: number;
   callTimeoutMs: number;
   stateDir: string;
@@ -51,6 +54,11 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
   ['MCP_BRIDGE_CONTAINER_USER', '65534:65534', 'uid:gid the code runs as'],
   ['MCP_BRIDGE_TMPFS_SIZE', '64m', 'Size of the writable, noexec /tmp'],
   ['MCP_BRIDGE_CONTAINER_CHANNEL', 'auto', 'Frames via a mounted Unix socket (socket) or the attach (stdio)'],
+  [
+    'MCP_BRIDGE_OCI_RUNTIME',
+    "(the engine's)",
+    'OCI runtime of containers: runc, crun, runsc (gVisor), or an absolute path to one',
+  ],
   ['MCP_BRIDGE_POOL_SIZE', '2 (embedded: 1)', 'Sandboxes kept started ahead of demand (0 = none)'],
   ['MCP_BRIDGE_MAX_CONCURRENT_RUNS', '8', 'Programs running at once; more wait their turn'],
   ['MCP_BRIDGE_MAX_OUTPUT_CHARS', '20000', 'Output kept per stream (head + tail), characters'],
@@ -108,6 +116,28 @@ function size(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   return value.toLowerCase();
 }
 
+function ociRuntimeSetting(env: NodeJS.ProcessEnv, runtime: RuntimeChoice): string | undefined {
+  const name = 'MCP_BRIDGE_OCI_RUNTIME';
+  const value = env[name]?.trim();
+  if (!value) return undefined;
+  const known = (OCI_RUNTIME_NAMES as readonly string[]).includes(value);
+  if (!known && !isAbsolute(value)) {
+    throw invalid(
+      name,
+      value,
+      `one of ${OCI_RUNTIME_NAMES.join(', ')}, or an absolute path to an OCI runtime binary`,
+    );
+  }
+  if (runtime === 'embedded') {
+    throw invalid(
+      name,
+      value,
+      'unset with MCP_BRIDGE_RUNTIME=embedded (an OCI runtime runs containers only)',
+    );
+  }
+  return value;
+}
+
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const maxTimeoutMs = seconds(env, 'MCP_BRIDGE_MAX_TIMEOUT', 120);
   // Lowering only the maximum lowers the default with it; an explicit default above it is a mistake.
@@ -133,8 +163,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (/^0(:|$)/.test(user)) throw invalid('MCP_BRIDGE_CONTAINER_USER', user, 'a non-root uid (not 0)');
   const image = env.MCP_BRIDGE_IMAGE?.trim() || 'python:3.12-slim';
   if (/\s/.test(image)) throw invalid('MCP_BRIDGE_IMAGE', image, 'an image reference without spaces');
+  const runtime = choice(env, 'MCP_BRIDGE_RUNTIME', RUNTIME_CHOICES, 'auto');
+  const ociRuntime = ociRuntimeSetting(env, runtime);
   return {
-    runtime: choice(env, 'MCP_BRIDGE_RUNTIME', RUNTIME_CHOICES, 'auto'),
+    runtime,
     image,
     timeoutMs,
     maxTimeoutMs,
@@ -149,6 +181,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       ['auto', 'socket', 'stdio'] as const,
       'auto',
     ),
+    ociRuntime,
     idleTimeoutMs: seconds(env, 'MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT', 300),
     callTimeoutMs: seconds(env, 'MCP_BRIDGE_CALL_TIMEOUT', 60),
     stateDir: resolveStateDir(env),

@@ -27,6 +27,8 @@ export interface SandboxServiceOptions {
   stateDir?: string | undefined;
   /** How container sandboxes carry frames (default: a bind-mounted Unix socket). */
   containerChannel?: 'socket' | 'stdio';
+  /** OCI runtime of container sandboxes (MCP_BRIDGE_OCI_RUNTIME); default the engine's. */
+  ociRuntime?: string | undefined;
   logger: Logger;
 }
 
@@ -72,7 +74,10 @@ export class SandboxService {
     if (!this.#ready) {
       const { logger } = this.#options;
       this.#ready = (async () => {
-        const selection = await selectRuntime(this.#options.runtime, { image: this.#options.image });
+        const selection = await selectRuntime(this.#options.runtime, {
+          image: this.#options.image,
+          ociRuntime: this.#options.ociRuntime,
+        });
         const backend = this.#createBackend(selection.runtime, selection.version);
         logger.info('sandbox runtime selected', { runtime: backend.description, reason: selection.reason });
         backend.reapStale().catch((error) => logger.warn('reaping stale sandboxes failed', { error }));
@@ -103,6 +108,7 @@ export class SandboxService {
       image: this.#options.image,
       limits,
       ...(this.#options.containerChannel ? { channel: this.#options.containerChannel } : {}),
+      ociRuntime: this.#options.ociRuntime,
       logger,
     });
   }

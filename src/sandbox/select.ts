@@ -1,9 +1,11 @@
 /**
  * Picks the sandbox runtime for MCP_BRIDGE_RUNTIME: a named one, or (auto) the first usable of
  * podman, docker and the embedded Deno + Pyodide sandbox, which needs nothing beyond `npm ci`.
+ * A configured OCI runtime (MCP_BRIDGE_OCI_RUNTIME) must be usable by the chosen engine.
  */
 import { BridgeError } from '../shared/errors.js';
 import { imageExists, probeEngine } from './container/engine-probe.js';
+import { type OciRuntimeProbe, requireOciRuntime } from './container/oci-runtime.js';
 import { probeEmbedded } from './embedded/probe.js';
 import type { SandboxKind } from './types.js';
 
@@ -27,6 +29,8 @@ export interface RuntimeSelection {
   reason: string;
   /** Every runtime that was probed, in order. */
   probes: RuntimeProbe[];
+  /** The configured OCI runtime as the chosen engine reports it (only when one is configured). */
+  ociRuntime?: OciRuntimeProbe;
 }
 
 export async function probeRuntime(runtime: SandboxKind): Promise<RuntimeProbe> {
@@ -52,6 +56,12 @@ export interface SelectOptions {
    * the image gets the embedded sandbox, not an error. A named engine reports the missing image instead.
    */
   image?: string;
+  /**
+   * MCP_BRIDGE_OCI_RUNTIME. When set, `auto` passes over the embedded sandbox: whoever asks for a
+   * particular container runtime (gVisor, usually) must not get a weaker boundary without being told.
+   * The chosen engine must be able to use it, else selection fails with what to install or unset.
+   */
+  ociRuntime?: string | undefined;
 }
 
 /** Probes candidates in order and stops at the first usable one. */
@@ -60,7 +70,12 @@ export async function selectRuntime(
   options: SelectOptions = {},
 ): Promise<RuntimeSelection> {
   const probe = options.probe ?? probeRuntime;
-  const candidates = preference === 'auto' ? AUTO_ORDER : [preference];
+  const candidates =
+    preference !== 'auto'
+      ? [preference]
+      : options.ociRuntime
+        ? AUTO_ORDER.filter((runtime) => runtime !== 'embedded')
+        : AUTO_ORDER;
   const probes: RuntimeProbe[] = [];
   for (const runtime of candidates) {
     let result = await probe(runtime);
@@ -75,16 +90,24 @@ export async function selectRuntime(
     }
     probes.push(result);
     if (result.usable) {
+      const ociRuntime =
+        options.ociRuntime && runtime !== 'embedded'
+          ? await requireOciRuntime(runtime, options.ociRuntime)
+          : undefined;
       return {
         runtime,
         ...(result.version ? { version: result.version } : {}),
         reason: explainChoice(preference, probes),
         probes,
+        ...(ociRuntime ? { ociRuntime } : {}),
       };
     }
   }
   const problems = probes.map((result) => `${result.runtime}: ${result.problem}`).join('; ');
-  throw new BridgeError('RUNTIME_UNAVAILABLE', `No usable sandbox runtime (${problems}). ${INSTALL_HINT}`, {
+  const hint = options.ociRuntime
+    ? `${INSTALL_HINT} (The embedded sandbox is not considered while MCP_BRIDGE_OCI_RUNTIME is set.)`
+    : INSTALL_HINT;
+  throw new BridgeError('RUNTIME_UNAVAILABLE', `No usable sandbox runtime (${problems}). ${hint}`, {
     details: { preference },
   });
 }

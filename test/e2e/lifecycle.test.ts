@@ -6,10 +6,14 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningBridge, startBridge } from '../helpers/bridge.js';
 import {
+  BRIDGE_MAIN,
+  containerIdsOwnedBy,
   containerSupport,
   containersOwnedBy,
   eventually,
   isAlive,
+  ociRuntimes,
+  processesOfContainers,
   TEST_IMAGE,
 } from '../helpers/environment.js';
 
@@ -33,22 +37,81 @@ describe.skipIf(skipReason)(`sandbox lifecycle${skipReason ? ` (skipped: ${skipR
     expect(await eventually(() => containersOwnedBy(bridge.pid).length > 0, 15_000)).toBe(true);
   }
 
-  it('removes the container of every finished run', async () => {
-    const bridge = await bridgeWithoutPool();
-    for (const code of ['print(1)', '1/0', 'import os\nos._exit(9)']) await bridge.runPython({ code });
-    await bridge.runPython({ code: 'while True: pass', timeout: 1 });
-    expect(await eventually(() => containersOwnedBy(bridge.pid).length === 0)).toBe(true);
+  // Removal is the OCI runtime's work as much as the engine's: these run under each runtime.
+  describe.each(ociRuntimes())('under %s', (ociRuntime) => {
+    const oci = { MCP_BRIDGE_OCI_RUNTIME: ociRuntime };
+
+    it('removes the container of every finished run', async () => {
+      const bridge = await bridgeWithoutPool(oci);
+      for (const code of ['print(1)', '1/0', 'import os\nos._exit(9)']) await bridge.runPython({ code });
+      await bridge.runPython({ code: 'while True: pass', timeout: 1 });
+      expect(await eventually(() => containersOwnedBy(bridge.pid).length === 0)).toBe(true);
+    });
+
+    it('kills the sandbox of a cancelled request at once and keeps serving', async () => {
+      const bridge = await bridgeWithoutPool(oci);
+      const controller = new AbortController();
+      const pending = bridge.runPython({ code: LONG_RUN }, { signal: controller.signal });
+      await waitForContainer(bridge);
+      const ids = containerIdsOwnedBy(bridge.pid);
+      controller.abort();
+      await expect(pending).rejects.toThrow(/abort/i);
+      expect(await eventually(() => containersOwnedBy(bridge.pid).length === 0)).toBe(true);
+      expect(await eventually(() => processesOfContainers(ids).length === 0)).toBe(true);
+      expect((await bridge.runPython({ code: 'print("next")' })).text).toBe('next');
+    });
+
+    it.each([
+      ['the client disconnects', (bridge: RunningBridge) => bridge.close()],
+      ['the bridge gets SIGTERM', (bridge: RunningBridge) => process.kill(bridge.pid, 'SIGTERM')],
+      ['the bridge gets SIGINT', (bridge: RunningBridge) => process.kill(bridge.pid, 'SIGINT')],
+    ])('removes every container when %s mid-run', async (_case, stop) => {
+      const bridge = await startBridge({ MCP_BRIDGE_POOL_SIZE: '2', ...oci });
+      bridges.push(bridge);
+      bridge.runPython({ code: LONG_RUN }).catch(() => {});
+      bridge.runPython({ code: LONG_RUN }).catch(() => {});
+      expect(await eventually(() => containersOwnedBy(bridge.pid).length >= 2, 15_000)).toBe(true);
+      const ids = containerIdsOwnedBy(bridge.pid);
+      await stop(bridge);
+      expect(await eventually(() => !isAlive(bridge.pid), 20_000)).toBe(true);
+      expect(containersOwnedBy(bridge.pid)).toEqual([]);
+      // Nothing of them runs on: no conmon, and under gVisor no runsc sandbox or gofer either.
+      expect(await eventually(() => processesOfContainers(ids).length === 0)).toBe(true);
+    });
+
+    it('is what doctor reports, with a sandbox started the way the bridge starts one', () => {
+      const result = spawnSync(process.execPath, [BRIDGE_MAIN, 'doctor'], {
+        env: { ...process.env, MCP_BRIDGE_RUNTIME: engine as string, MCP_BRIDGE_IMAGE: TEST_IMAGE, ...oci },
+        encoding: 'utf8',
+      });
+      expect(result.stdout).toContain(`MCP_BRIDGE_OCI_RUNTIME=${ociRuntime}`);
+      expect(result.stdout).toMatch(
+        ociRuntime === 'runsc'
+          ? /^OCI runtime: runsc \(gVisor\) — \S+runsc, runsc version /m
+          : /^OCI runtime: runc — /m,
+      );
+      expect(result.stdout).toMatch(/^sandbox start: ok \(ready in \d+ ms\)$/m);
+      expect(result.status).toBe(0);
+    });
   });
 
-  it('kills the sandbox of a cancelled request at once and keeps serving', async () => {
-    const bridge = await bridgeWithoutPool();
-    const controller = new AbortController();
-    const pending = bridge.runPython({ code: LONG_RUN }, { signal: controller.signal });
-    await waitForContainer(bridge);
-    controller.abort();
-    await expect(pending).rejects.toThrow(/abort/i);
-    expect(await eventually(() => containersOwnedBy(bridge.pid).length === 0)).toBe(true);
-    expect((await bridge.runPython({ code: 'print("next")' })).text).toBe('next');
+  it('fails with what to install or unset when the configured OCI runtime is missing, even under auto', async () => {
+    const bridge = await bridgeWithoutPool({
+      MCP_BRIDGE_RUNTIME: 'auto',
+      MCP_BRIDGE_OCI_RUNTIME: '/nonexistent/runsc',
+    });
+    const result = await bridge.runPython({ code: 'print(1)' });
+    // Not the embedded sandbox: whoever asked for gVisor must not silently get a weaker boundary.
+    expect(result.isError).toBe(true);
+    expect(result.text).toContain('MCP_BRIDGE_OCI_RUNTIME=/nonexistent/runsc');
+    expect(result.text).toContain('sudo apt-get install runsc');
+    expect(result.text).toContain('unset MCP_BRIDGE_OCI_RUNTIME');
+    const doctor = spawnSync(process.execPath, [BRIDGE_MAIN, 'doctor'], {
+      env: { ...process.env, MCP_BRIDGE_IMAGE: TEST_IMAGE, MCP_BRIDGE_OCI_RUNTIME: '/nonexistent/runsc' },
+      encoding: 'utf8',
+    });
+    expect(doctor.stdout).toContain('sudo apt-get install runsc');
+    expect(doctor.status).toBe(1);
   });
 
   it('reports progress on a long run when the client sent a progress token', async () => {
@@ -60,21 +123,6 @@ describe.skipIf(skipReason)(`sandbox lifecycle${skipReason ? ` (skipped: ${skipR
     );
     expect(result.text).toBe('done');
     expect(updates).toBeGreaterThanOrEqual(1);
-  });
-
-  it.each([
-    ['the client disconnects', (bridge: RunningBridge) => bridge.close()],
-    ['the bridge gets SIGTERM', (bridge: RunningBridge) => process.kill(bridge.pid, 'SIGTERM')],
-    ['the bridge gets SIGINT', (bridge: RunningBridge) => process.kill(bridge.pid, 'SIGINT')],
-  ])('removes every container when %s mid-run', async (_case, stop) => {
-    const bridge = await startBridge({ MCP_BRIDGE_POOL_SIZE: '2' });
-    bridges.push(bridge);
-    bridge.runPython({ code: LONG_RUN }).catch(() => {});
-    bridge.runPython({ code: LONG_RUN }).catch(() => {});
-    expect(await eventually(() => containersOwnedBy(bridge.pid).length >= 2, 15_000)).toBe(true);
-    await stop(bridge);
-    expect(await eventually(() => !isAlive(bridge.pid), 20_000)).toBe(true);
-    expect(containersOwnedBy(bridge.pid)).toEqual([]);
   });
 
   it('reaps containers left by a bridge that died', async () => {
@@ -186,7 +234,6 @@ describe('bridge configuration errors', () => {
   );
 
   it('refuses an invalid MCP_BRIDGE_* value at start, naming the variable and the choices', async () => {
-    const { BRIDGE_MAIN } = await import('../helpers/environment.js');
     const result = spawnSync(process.execPath, [BRIDGE_MAIN], {
       env: { ...process.env, MCP_BRIDGE_RUNTIME: 'kubernetes' },
       encoding: 'utf8',

@@ -4,6 +4,7 @@
  * reason, except under CI, where global-setup fails the run instead.
  */
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const TEST_IMAGE = process.env.MCP_BRIDGE_TEST_IMAGE ?? 'localhost/codemode-python:test';
@@ -49,6 +50,35 @@ export function containerSupport(): ContainerSupport {
   return cached;
 }
 
+/** OCI runtimes the container suites run under. */
+export type OciRuntime = 'runc' | 'runsc';
+
+let gvisorCached: { skipReason: string | undefined } | undefined;
+
+/** Whether the engine can run containers under gVisor (`runsc`), and why not when it cannot. */
+export function gvisorSupport(): { skipReason: string | undefined } {
+  if (gvisorCached) return gvisorCached;
+  const { engine, skipReason } = containerSupport();
+  let reason = skipReason;
+  if (engine === 'podman' && !reason && !succeeds('podman', ['--runtime', 'runsc', 'info'])) {
+    reason = 'podman cannot find runsc (install the Debian package: apt-get install runsc)';
+  }
+  if (engine === 'docker' && !reason) {
+    const runtimes = execFileSync('docker', ['info', '--format', '{{json .Runtimes}}'], { encoding: 'utf8' });
+    if (!/"runsc"/.test(runtimes)) reason = 'runsc is not registered with dockerd (see README, gVisor)';
+  }
+  gvisorCached = { skipReason: reason };
+  return gvisorCached;
+}
+
+/**
+ * The OCI runtimes to run a container suite under: runc always, runsc (gVisor) where it is usable.
+ * Under CI, global-setup fails the run when runsc is missing instead.
+ */
+export function ociRuntimes(): OciRuntime[] {
+  return gvisorSupport().skipReason ? ['runc'] : ['runc', 'runsc'];
+}
+
 /** Names of containers labelled as owned by `ownerPid`. */
 export function containersOwnedBy(ownerPid: number): string[] {
   const { engine } = containerSupport();
@@ -59,6 +89,39 @@ export function containersOwnedBy(ownerPid: number): string[] {
     { encoding: 'utf8' },
   );
   return output.split('\n').filter(Boolean);
+}
+
+/** Full ids of the containers labelled as owned by `ownerPid`. */
+export function containerIdsOwnedBy(ownerPid: number): string[] {
+  const { engine } = containerSupport();
+  if (!engine) return [];
+  const output = execFileSync(
+    engine,
+    ['ps', '-a', '--no-trunc', '--filter', `label=codemode-bridge.owner=${ownerPid}`, '--format', '{{.ID}}'],
+    { encoding: 'utf8' },
+  );
+  return output.split('\n').filter(Boolean);
+}
+
+/**
+ * Host processes whose command line names one of these container ids: the engine's monitor (conmon)
+ * and, under gVisor, the runsc sandbox and gofer. The engine forgetting a container is not enough;
+ * these must be gone too. Linux only (reads /proc).
+ */
+export function processesOfContainers(ids: string[]): number[] {
+  if (ids.length === 0) return [];
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (ids.some((id) => cmdline.includes(id))) pids.push(Number(entry));
+  }
+  return pids;
 }
 
 export function isAlive(pid: number): boolean {

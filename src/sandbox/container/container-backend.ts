@@ -14,6 +14,7 @@ import { minimalEnvironment, runCommand } from '../process/run-command.js';
 import { ProcessSandbox } from '../process-sandbox.js';
 import type { SandboxBackend } from '../types.js';
 import { imageExists } from './engine-probe.js';
+import { describeOciRuntime } from './oci-runtime.js';
 import {
   buildRemoveArgs,
   buildRunArgs,
@@ -44,6 +45,8 @@ export interface ContainerBackendOptions {
    * (for engines that cannot bind-mount host paths, such as a remote Docker daemon).
    */
   channel?: 'socket' | 'stdio';
+  /** OCI runtime the engine runs the container with (`--runtime`); default the engine's own. */
+  ociRuntime?: string | undefined;
 }
 
 export class ContainerBackend implements SandboxBackend {
@@ -61,7 +64,8 @@ export class ContainerBackend implements SandboxBackend {
     this.#options = options;
     this.kind = options.engine;
     this.#ownerPid = options.ownerPid ?? process.pid;
-    this.description = `${options.engine}${options.version ? ` ${options.version}` : ''}, image ${options.image}`;
+    const runtime = options.ociRuntime ? ` with ${describeOciRuntime(options.ociRuntime)}` : '';
+    this.description = `${options.engine}${options.version ? ` ${options.version}` : ''}${runtime}, image ${options.image}`;
   }
 
   async start(signal?: AbortSignal): Promise<ProcessSandbox> {
@@ -77,6 +81,7 @@ export class ContainerBackend implements SandboxBackend {
       runtimeDir: this.#options.runtimeDir ?? DEFAULT_RUNTIME_DIR,
       limits,
       channelDir: channel?.dir,
+      ociRuntime: this.#options.ociRuntime,
     });
     const startedAt = performance.now();
     const child = spawn(engine, args, {

@@ -1,4 +1,5 @@
 /** The `podman run` / `docker run` command line of one sandbox (design §4). Pure, so it is unit-tested. */
+import { isGvisor } from './oci-runtime.js';
 import { CHANNEL_MOUNT, CHANNEL_SOCKET } from './socket-channel.js';
 
 export type ContainerEngine = 'podman' | 'docker';
@@ -27,11 +28,33 @@ export interface RunArgsOptions {
   limits: ContainerLimits;
   /** Host directory holding the frame socket; without it frames travel on the attached stdio. */
   channelDir?: string | undefined;
+  /** OCI runtime (`--runtime`): a name or an absolute path. Default: the engine's. */
+  ociRuntime?: string | undefined;
 }
+
+/*
+ * gVisor (runsc) on podman 4.3 as root, cgroups v1, runsc 0.0~20221219 (ptrace platform), measured:
+ * - the engine's pids cgroup holds the Sentry's and gofer's own threads (≈59 host tasks at idle) plus
+ *   ≈5.5 per process inside, and the Sentry panics when it cannot make one: with `--pids-limit 64`
+ *   the sandbox dies at the program's first subprocess. So the cgroup becomes a backstop sized for
+ *   the Sentry, and the limit the program sees is RLIMIT_NPROC, which the Sentry enforces over the
+ *   tasks of its own kernel (threads included, as the cgroup does under runc). Under runc RLIMIT_NPROC
+ *   would count every process of that uid on the host, hence the cgroup there.
+ * - podman's `--network none` hands runsc no network namespace of its own and the sandbox refuses to
+ *   start ("cannot run with network enabled in root network namespace") unless runsc's own network is
+ *   off as well: `--runtime-flag network=none`. Docker has no per-container runtime flags; runsc is
+ *   registered in daemon.json with `"runtimeArgs": ["--network=none"]` instead (see README).
+ */
+const GVISOR_HOST_TASKS_BASE = 128;
+const GVISOR_HOST_TASKS_PER_PROCESS = 8;
 
 export function buildRunArgs(options: RunArgsOptions): string[] {
   const { engine, limits } = options;
-  const args = ['run', '--rm', '-i', '--pull', 'never', '--network', 'none', '--read-only'];
+  const gvisor = isGvisor(options.ociRuntime);
+  const args = ['run', '--rm', '-i', '--pull', 'never'];
+  if (options.ociRuntime) args.push('--runtime', options.ociRuntime);
+  if (gvisor && engine === 'podman') args.push('--runtime-flag', 'network=none');
+  args.push('--network', 'none', '--read-only');
   // podman mounts tmpfs on /dev/shm, /run, /tmp, /var/tmp of a read-only container unless told not to.
   if (engine === 'podman') args.push('--read-only-tmpfs=false');
   args.push(
@@ -46,8 +69,11 @@ export function buildRunArgs(options: RunArgsOptions): string[] {
     '--memory-swap',
     limits.memory,
     '--pids-limit',
-    String(limits.pidsLimit),
+    String(
+      gvisor ? GVISOR_HOST_TASKS_BASE + GVISOR_HOST_TASKS_PER_PROCESS * limits.pidsLimit : limits.pidsLimit,
+    ),
   );
+  if (gvisor) args.push('--ulimit', `nproc=${limits.pidsLimit}:${limits.pidsLimit}`);
   if (limits.cpus !== undefined) args.push('--cpus', String(limits.cpus));
   args.push(
     '--tmpfs',

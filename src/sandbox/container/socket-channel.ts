@@ -12,7 +12,9 @@ import { chmod, lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BridgeError } from '../../shared/errors.js';
 import { isProcessAlive } from '../../shared/kill-group.js';
+import { isGvisor } from './oci-runtime.js';
 
 export type ChannelChoice = 'auto' | 'socket' | 'stdio';
 
@@ -20,12 +22,29 @@ export type ChannelChoice = 'auto' | 'socket' | 'stdio';
  * `auto`: a socket where the engine runs on this kernel (Linux, local engine). Elsewhere — podman
  * machine and Docker Desktop VMs on macOS and Windows, or a remote engine (`CONTAINER_HOST`,
  * `DOCKER_HOST`) — a host socket cannot reach the container, so frames use the attached stdio.
+ *
+ * Under gVisor, always stdio: its Sentry refuses `connect()` to a host Unix socket (EPERM) unless
+ * runsc runs with `--host-uds=open`, which would let the sandbox reach any host socket in its mounts
+ * through the gofer. Defence in depth is why runsc is chosen, so that opening stays closed, and an
+ * explicit `socket` is refused rather than quietly broken.
  */
 export function resolveChannel(
   choice: ChannelChoice,
   platform: NodeJS.Platform,
   env: Readonly<Record<string, string | undefined>>,
+  ociRuntime?: string,
 ): 'socket' | 'stdio' {
+  if (isGvisor(ociRuntime)) {
+    if (choice === 'socket') {
+      throw new BridgeError(
+        'CONFIG_INVALID',
+        `MCP_BRIDGE_CONTAINER_CHANNEL=socket cannot be used with MCP_BRIDGE_OCI_RUNTIME=${ociRuntime}: ` +
+          "gVisor refuses connections to the host's Unix sockets. Set MCP_BRIDGE_CONTAINER_CHANNEL to auto or stdio.",
+        { details: { variable: 'MCP_BRIDGE_CONTAINER_CHANNEL', value: choice, ociRuntime } },
+      );
+    }
+    return 'stdio';
+  }
   if (choice !== 'auto') return choice;
   const remote = [env.CONTAINER_HOST, env.DOCKER_HOST].some((host) => host && !host.startsWith('unix://'));
   return platform === 'linux' && !remote ? 'socket' : 'stdio';

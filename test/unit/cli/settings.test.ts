@@ -18,6 +18,8 @@ describe('loadSettings', () => {
       outputMode: 'text',
       configPaths: [],
       containerChannel: 'auto',
+      // unset: the engine's default OCI runtime; nothing picks gVisor by itself
+      ociRuntime: undefined,
       logLevel: 'info',
       // unset: the runtime's default (containers 2, embedded 1)
       poolSize: undefined,
@@ -41,6 +43,7 @@ describe('loadSettings', () => {
       MCP_BRIDGE_OUTPUT_MODE: 'toon',
       MCP_BRIDGE_CONFIG: '/a.json:/b.toml',
       MCP_BRIDGE_LOG_LEVEL: 'debug',
+      MCP_BRIDGE_OCI_RUNTIME: 'runsc',
     });
     expect(settings).toMatchObject({
       runtime: 'podman',
@@ -57,8 +60,16 @@ describe('loadSettings', () => {
       outputMode: 'toon',
       configPaths: ['/a.json', '/b.toml'],
       logLevel: 'debug',
+      ociRuntime: 'runsc',
     });
   });
+
+  it.each(['runc', 'crun', 'runsc', '/usr/local/bin/runsc', '/opt/oci/my-runtime'])(
+    'accepts MCP_BRIDGE_OCI_RUNTIME=%s',
+    (value) => {
+      expect(loadSettings({ MCP_BRIDGE_OCI_RUNTIME: ` ${value} ` }).ociRuntime).toBe(value);
+    },
+  );
 
   it('lowers the default timeout with the maximum', () => {
     expect(loadSettings({ MCP_BRIDGE_MAX_TIMEOUT: '5' }).timeoutMs).toBe(5000);
@@ -84,6 +95,15 @@ describe('loadSettings', () => {
     [{ MCP_BRIDGE_CONTAINER_USER: 'root' }, /numeric uid/],
     [{ MCP_BRIDGE_OUTPUT_MODE: 'xml' }, /expected one of text, toon/],
     [{ MCP_BRIDGE_LOG_LEVEL: 'loud' }, /expected one of error, warn, info, debug/],
+    [
+      { MCP_BRIDGE_OCI_RUNTIME: 'gvisor' },
+      /MCP_BRIDGE_OCI_RUNTIME="gvisor" is invalid: expected one of runc, crun, runsc, or an absolute path/,
+    ],
+    [{ MCP_BRIDGE_OCI_RUNTIME: 'bin/runsc' }, /MCP_BRIDGE_OCI_RUNTIME="bin\/runsc" is invalid/],
+    [
+      { MCP_BRIDGE_RUNTIME: 'embedded', MCP_BRIDGE_OCI_RUNTIME: 'runsc' },
+      /MCP_BRIDGE_OCI_RUNTIME="runsc" is invalid: expected unset with MCP_BRIDGE_RUNTIME=embedded/,
+    ],
   ])('refuses %j', (env, message) => {
     expect(() => loadSettings(env)).toThrow(message);
   });

@@ -36,11 +36,57 @@ describe('buildRunArgs', () => {
     expect(args.slice(-4)).toEqual(['python:3.12-slim', '-I', '-B', '/opt/codemode/entry.py']);
   });
 
+  it('leaves the OCI runtime to the engine unless one is configured (auto never picks gVisor)', () => {
+    for (const engine of ['podman', 'docker'] as const) {
+      const args = buildRunArgs({ ...base, engine });
+      expect(args).not.toContain('--runtime');
+      expect(args).not.toContain('--runtime-flag');
+      expect(args).not.toContain('--ulimit');
+    }
+  });
+
   it('adds --cpus when set and leaves out podman-only flags for docker', () => {
     const args = buildRunArgs({ ...base, engine: 'docker', limits: { ...base.limits, cpus: 0.5 } });
     expect(flagValue(args, '--cpus')).toBe('0.5');
     expect(args).not.toContain('--read-only-tmpfs=false');
     expect(args).not.toContain('--unsetenv-all');
+  });
+});
+
+describe('buildRunArgs with an OCI runtime', () => {
+  it.each(['runc', 'crun', '/opt/bin/crun'])('passes %s as --runtime and nothing else', (ociRuntime) => {
+    const args = buildRunArgs({ ...base, engine: 'podman', ociRuntime });
+    expect(flagValue(args, '--runtime')).toBe(ociRuntime);
+    expect(args).not.toContain('--runtime-flag');
+    expect(args).not.toContain('--ulimit');
+    expect(flagValue(args, '--pids-limit')).toBe('128');
+  });
+
+  it.each(['runsc', '/usr/local/bin/runsc'])(
+    'runs podman with gVisor (%s): its own network off, the pids limit as RLIMIT_NPROC',
+    (ociRuntime) => {
+      const args = buildRunArgs({ ...base, engine: 'podman', ociRuntime });
+      expect(flagValue(args, '--runtime')).toBe(ociRuntime);
+      expect(flagValue(args, '--runtime-flag')).toBe('network=none');
+      expect(flagValue(args, '--network')).toBe('none');
+      expect(flagValue(args, '--ulimit')).toBe('nproc=128:128');
+      // The cgroup also holds the Sentry's own threads: a backstop above what the program may use.
+      expect(Number(flagValue(args, '--pids-limit'))).toBeGreaterThan(128 * 5);
+      // Everything else is as under runc.
+      for (const flag of ['--read-only', '--read-only-tmpfs=false', '--init', '--unsetenv-all']) {
+        expect(args).toContain(flag);
+      }
+      expect(flagValue(args, '--cap-drop')).toBe('ALL');
+      expect(flagValue(args, '--memory')).toBe('512m');
+      expect(args.slice(-4)).toEqual(['python:3.12-slim', '-I', '-B', '/opt/codemode/entry.py']);
+    },
+  );
+
+  it('runs docker with gVisor without runtime flags (they live in daemon.json)', () => {
+    const args = buildRunArgs({ ...base, engine: 'docker', ociRuntime: 'runsc' });
+    expect(flagValue(args, '--runtime')).toBe('runsc');
+    expect(args).not.toContain('--runtime-flag');
+    expect(flagValue(args, '--ulimit')).toBe('nproc=128:128');
   });
 });
 
