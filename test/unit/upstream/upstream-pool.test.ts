@@ -1,0 +1,115 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${VAR}` placeholders in config entries are the subject under test.
+/** The upstream pool against real servers, without a sandbox: sessions, scrubbed errors, shutdown. */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isProcessAlive } from '../../../src/shared/kill-group.js';
+import { createLogger } from '../../../src/shared/logger.js';
+import { expandServer } from '../../../src/upstream/config/expand.js';
+import type { UpstreamServerConfig } from '../../../src/upstream/config/types.js';
+import { UpstreamPool } from '../../../src/upstream/upstream-pool.js';
+import { eventually } from '../../helpers/environment.js';
+import { startHttpEverything } from '../../helpers/upstreams.js';
+
+const SECRET = 'pool-secret-0c4e2a';
+const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/${name}`, import.meta.url));
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function poolOf(servers: UpstreamServerConfig[]): { pool: UpstreamPool; log: string[] } {
+  const log: string[] = [];
+  const pool = new UpstreamPool({
+    servers,
+    clientVersion: '0.0.0',
+    idleTimeoutMs: 60_000,
+    callTimeoutMs: 10_000,
+    connectTimeoutMs: 10_000,
+    logger: createLogger('debug', (line) => log.push(line)),
+  });
+  cleanups.push(() => pool.close());
+  return { pool, log };
+}
+
+function expanded(server: UpstreamServerConfig): UpstreamServerConfig {
+  const result = expandServer(server, { SOME_SECRET: SECRET });
+  if (!result.server) throw new Error('expansion dropped the server');
+  return result.server;
+}
+
+describe('UpstreamPool', () => {
+  it('scrubs expanded secrets from a connection error', async () => {
+    const { pool } = poolOf([
+      expanded({
+        name: 'ghost',
+        source: 'test',
+        transport: 'stdio',
+        command: '/nonexistent/codemode-ghost',
+        args: ['--token=${SOME_SECRET}'],
+        env: {},
+      }),
+    ]);
+    const error = await pool.describe('ghost', AbortSignal.timeout(10_000)).catch((caught: Error) => caught);
+    expect(error).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
+    expect((error as Error).message).toBe(
+      "Could not connect to MCP server 'ghost' (command: /nonexistent/codemode-ghost --token=[redacted]): spawn /nonexistent/codemode-ghost ENOENT",
+    );
+  });
+
+  it('shows a remote URL without its credentials or query', async () => {
+    const { pool } = poolOf([
+      expanded({
+        name: 'remote',
+        source: 'test',
+        transport: 'sse',
+        url: 'http://bot:${SOME_SECRET}@127.0.0.1:9/sse?key=abc',
+        headers: {},
+      }),
+    ]);
+    const error = await pool.describe('remote', AbortSignal.timeout(10_000)).catch((caught: Error) => caught);
+    expect((error as Error).message).toMatch(
+      /^Could not connect to MCP server 'remote' \(sse http:\/\/127\.0\.0\.1:9\/sse\): /,
+    );
+    expect((error as Error).message).not.toContain(SECRET);
+  });
+
+  it('keeps one session to an `http` server that only speaks SSE', async () => {
+    const sse = await startHttpEverything('sse');
+    cleanups.push(() => sse.stop());
+    const { pool, log } = poolOf([
+      { name: 's', source: 'test', transport: 'http', url: sse.url, headers: {} },
+    ]);
+    const signal = AbortSignal.timeout(20_000);
+    expect(await pool.callTool('s', 'echo', { message: 'one' }, signal)).toBe('Echo: one');
+    expect(await pool.callTool('s', 'echo', { message: 'two' }, signal)).toBe('Echo: two');
+    expect(log.filter((line) => line.includes('connected to upstream'))).toHaveLength(1);
+    expect(log.join('')).not.toContain('reconnecting');
+  });
+
+  it('kills a server still starting when it closes, and settles only then', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'codemode-pool-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const pidFile = join(dir, 'pids');
+    const { pool } = poolOf([
+      {
+        name: 'slow',
+        source: 'test',
+        transport: 'stdio',
+        command: process.execPath,
+        args: [fixture('slow-start-server.mjs'), pidFile],
+        env: {},
+      },
+    ]);
+    const describing = pool.describe('slow', new AbortController().signal).catch((error: Error) => error);
+    expect(await eventually(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes(' '))).toBe(
+      true,
+    );
+    const pids = readFileSync(pidFile, 'utf8').split(' ').map(Number);
+    await pool.close();
+    expect(pids.filter(isProcessAlive)).toEqual([]);
+    expect(await describing).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
+  });
+});
