@@ -68,6 +68,12 @@ function runPythonToolDefinition(serverNames: string[]): Tool {
       ...schema
     } = z.toJSONSchema(z.object(shape), {
       io: 'input',
+      // Size caps are enforced on tools/call with a message that explains them; advertised, they
+      // would cost every turn tokens for limits no reasonable call reaches.
+      override: ({ jsonSchema }) => {
+        delete jsonSchema.maxLength;
+        delete jsonSchema.maxItems;
+      },
     });
     return schema as Tool['inputSchema'];
   };
