@@ -5,11 +5,12 @@
  * linear in the message size (`LineSplitter`; the SDK's buffer re-concatenates on every chunk); and
  * the server runs in its own process group, which `close()` ends as a whole, grandchildren included.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { type JSONRPCMessage, JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
+import spawn from 'cross-spawn';
 import { isProcessGroupAlive, signalProcessGroup } from '../shared/kill-group.js';
 import { jsonRpcIdOf, LineSplitter, type OversizeLine } from '../shared/line-splitter.js';
 
@@ -106,6 +107,8 @@ export class StdioUpstreamTransport implements Transport {
     if (this.#child) throw new Error('StdioUpstreamTransport already started');
     if (this.#closing) throw new Error('StdioUpstreamTransport is closed');
     const { command, args = [], env = {}, cwd } = this.#options;
+    // cross-spawn, as the SDK's transport uses: on Windows it resolves `npx` to `npx.cmd` and quotes
+    // arguments for cmd.exe; elsewhere it is plain `child_process.spawn`.
     const child = spawn(command, args, {
       env: { ...getDefaultEnvironment(), ...env },
       ...(cwd ? { cwd } : {}),
