@@ -1,6 +1,6 @@
 // Shared helpers for the benchmarks: start the built bridge over stdio, time things, summarise.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -42,6 +42,9 @@ export function summary(values) {
 
 export const fmt = (ms) => (ms >= 100 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(2)} ms`);
 
+/** `value` as a multiple of `baseline`, e.g. `2.41×`. */
+export const ratio = (value, baseline) => `${(value / baseline).toFixed(2)}×`;
+
 /** Resident set size of a process, in MB, from /proc. */
 export function rssMb(pid) {
   try {
@@ -52,6 +55,33 @@ export function rssMb(pid) {
   } catch {
     return Number.NaN;
   }
+}
+
+/**
+ * Summed RSS, in MB, of the host processes of these containers: every process whose command line
+ * names one of the ids (the engine's monitor; under gVisor also the runsc sandbox and gofer) and
+ * their descendants (the program under runc; gVisor's ptrace stubs).
+ */
+export function sandboxRssMb(ids) {
+  if (ids.length === 0) return 0;
+  const roots = readdirSync('/proc').filter((entry) => {
+    if (!/^\d+$/.test(entry)) return false;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      return ids.some((id) => cmdline.includes(id));
+    } catch {
+      return false;
+    }
+  });
+  const seen = new Set();
+  const pending = roots.map(Number);
+  while (pending.length > 0) {
+    const pid = pending.pop();
+    if (seen.has(pid)) continue;
+    seen.add(pid);
+    pending.push(...childPids(pid));
+  }
+  return [...seen].reduce((sum, pid) => sum + (rssMb(pid) || 0), 0);
 }
 
 /** Direct children of a process, from /proc. */
@@ -67,6 +97,20 @@ export function childPids(pid) {
   }
 }
 
+/** Whether `containerEngine` can run containers with this OCI runtime (podman: found; docker: registered). */
+export function ociRuntimeUsable(containerEngine, ociRuntime) {
+  try {
+    if (containerEngine === 'podman') {
+      execFileSync('podman', ['--runtime', ociRuntime, 'info'], { stdio: 'ignore' });
+      return true;
+    }
+    const runtimes = execFileSync('docker', ['info', '--format', '{{json .Runtimes}}'], { encoding: 'utf8' });
+    return Object.hasOwn(JSON.parse(runtimes), ociRuntime);
+  } catch {
+    return false;
+  }
+}
+
 export function engine() {
   for (const candidate of ['podman', 'docker']) {
     try {
@@ -75,4 +119,24 @@ export function engine() {
     } catch {}
   }
   return undefined;
+}
+
+/** Open file descriptors of a process, from /proc; NaN when it is gone. */
+export function openFdCount(pid) {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** A process's start time in clock ticks since boot (/proc/<pid>/stat field 22); undefined when it is gone. */
+export function processStartTime(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }
