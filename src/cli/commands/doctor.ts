@@ -13,7 +13,7 @@ import { resolveEmbeddedPaths } from '../../sandbox/embedded/paths.js';
 import { snapshotKeyOf } from '../../sandbox/embedded/snapshot-key.js';
 import { inspectSnapshots } from '../../sandbox/embedded/snapshot-store.js';
 import { AUTO_ORDER, probeRuntime, selectRuntime } from '../../sandbox/select.js';
-import { errorMessage } from '../../shared/errors.js';
+import { BridgeError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { containerLimits, discover } from '../compose.js';
 import { VERSION } from '../context.js';
@@ -68,7 +68,8 @@ export async function doctor(settings: Settings, logger: Logger): Promise<number
       }
     }
   } catch (error) {
-    lines.push(`no sandbox runtime: ${errorMessage(error)}`);
+    const invalid = error instanceof BridgeError && error.code === 'CONFIG_INVALID';
+    lines.push(`${invalid ? 'invalid configuration' : 'no sandbox runtime'}: ${errorMessage(error)}`);
     healthy = false;
   }
   if (probes.some((probe) => probe.runtime === 'embedded' && probe.usable)) {

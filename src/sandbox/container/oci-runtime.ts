@@ -55,7 +55,7 @@ export async function requireOciRuntime(
   return probe;
 }
 
-/** How a user gets `ociRuntime`, for messages. */
+/** The runtime as messages name it, marking gVisor. */
 export function describeOciRuntime(ociRuntime: string): string {
   return isGvisor(ociRuntime) ? `${ociRuntime} (gVisor)` : ociRuntime;
 }

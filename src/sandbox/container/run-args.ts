@@ -5,6 +5,9 @@ import { CHANNEL_MOUNT, CHANNEL_SOCKET } from './socket-channel.js';
 export type ContainerEngine = 'podman' | 'docker';
 
 const SANDBOX_RUNTIME_MOUNT = '/opt/codemode';
+/** The program's working directory and HOME, where the reference bridge's programs expect to write. */
+const SANDBOX_WORKSPACE = '/workspace';
+const DEFAULT_WORKSPACE_SIZE = '128m';
 export const OWNER_LABEL = 'codemode-bridge.owner';
 
 export interface ContainerLimits {
@@ -17,6 +20,8 @@ export interface ContainerLimits {
   user: string;
   /** Size of the writable, noexec /tmp. */
   tmpfsSize: string;
+  /** Size of the writable, noexec /workspace (the working directory and HOME). Default `128m`. */
+  workspaceSize?: string | undefined;
 }
 
 export interface RunArgsOptions {
@@ -40,10 +45,12 @@ export interface RunArgsOptions {
  *   the Sentry, and the limit the program sees is RLIMIT_NPROC, which the Sentry enforces over the
  *   tasks of its own kernel (threads included, as the cgroup does under runc). Under runc RLIMIT_NPROC
  *   would count every process of that uid on the host, hence the cgroup there.
- * - podman's `--network none` hands runsc no network namespace of its own and the sandbox refuses to
- *   start ("cannot run with network enabled in root network namespace") unless runsc's own network is
- *   off as well: `--runtime-flag network=none`. Docker has no per-container runtime flags; runsc is
- *   registered in daemon.json with `"runtimeArgs": ["--network=none"]` instead (see README).
+ * - podman's `--network none` leaves creating the empty network namespace to the runtime; runsc does
+ *   not create one, finds itself in the host's and refuses to start ("cannot run with network enabled
+ *   in root network namespace") unless its own network is off as well: `--runtime-flag network=none`.
+ *   Docker has no per-container runtime flags; runsc is registered in daemon.json with
+ *   `"runtimeArgs": ["--network=none"]` instead (see README).
+ * The frame channel is decided in `resolveChannel` (stdio under gVisor).
  */
 const GVISOR_HOST_TASKS_BASE = 128;
 const GVISOR_HOST_TASKS_PER_PROCESS = 8;
@@ -75,9 +82,13 @@ export function buildRunArgs(options: RunArgsOptions): string[] {
   );
   if (gvisor) args.push('--ulimit', `nproc=${limits.pidsLimit}:${limits.pidsLimit}`);
   if (limits.cpus !== undefined) args.push('--cpus', String(limits.cpus));
+  // The engine creates both tmpfs mode 1777 (runc and runsc alike), so any non-root
+  // MCP_BRIDGE_CONTAINER_USER can write there; they vanish with the container, i.e. after one run.
   args.push(
     '--tmpfs',
     `/tmp:rw,noexec,nosuid,nodev,size=${limits.tmpfsSize}`,
+    '--tmpfs',
+    `${SANDBOX_WORKSPACE}:rw,noexec,nosuid,nodev,size=${limits.workspaceSize ?? DEFAULT_WORKSPACE_SIZE}`,
     // An init as PID 1 forwards signals and reaps; Python as PID 1 ignores SIGTERM and `rm -f` waits.
     '--init',
     '--log-driver',
@@ -97,11 +108,11 @@ export function buildRunArgs(options: RunArgsOptions): string[] {
     '--env',
     'PATH=/usr/local/bin:/usr/bin:/bin',
     '--env',
-    'HOME=/tmp',
+    `HOME=${SANDBOX_WORKSPACE}`,
     '--env',
     'LANG=C.UTF-8',
     '--workdir',
-    '/tmp',
+    SANDBOX_WORKSPACE,
     '--entrypoint',
     'python3',
     options.image,
