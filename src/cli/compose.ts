@@ -9,7 +9,7 @@ import type { ContainerLimits } from '../sandbox/container/run-args.js';
 import { resolveChannel } from '../sandbox/container/socket-channel.js';
 import { SandboxService } from '../sandbox/sandbox-service.js';
 import type { Logger } from '../shared/logger.js';
-import { discoverServers } from '../upstream/config/discover.js';
+import { discoverServers, shadowedServers } from '../upstream/config/discover.js';
 import type { DiscoveryResult } from '../upstream/config/types.js';
 import { UpstreamPool } from '../upstream/upstream-pool.js';
 import type { Settings } from './settings.js';
@@ -43,6 +43,15 @@ export async function discover(logger: Logger): Promise<DiscoveryResult> {
       detail: skipped.detail,
     });
   }
+  // Said at info (not debug): a server silently taken from another file than the one being edited is
+  // a classic source of confusion.
+  for (const { name, source, shadowed } of shadowedServers(discovery)) {
+    logger.info('MCP server defined more than once; the first definition is used', {
+      server: name,
+      used: source,
+      shadowed: shadowed.join(', '),
+    });
+  }
   for (const path of discovery.missing) logger.debug('no MCP config here', { path });
   logger.debug('discovered MCP servers', {
     servers: discovery.servers.map((server) => server.name).join(',') || 'none',
@@ -74,6 +83,7 @@ export function containerLimits(settings: Settings): ContainerLimits {
     cpus: settings.cpus,
     user: settings.containerUser,
     tmpfsSize: settings.tmpfsSize,
+    workspaceSize: settings.workspaceSize,
   };
 }
 

@@ -4,11 +4,11 @@ import { BridgeError, errorMessage } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { doctor } from './commands/doctor.js';
 import { run } from './commands/run.js';
-import { serve } from './commands/serve.js';
+import { serve, serveUnconfigured } from './commands/serve.js';
 import { listServers, printStubs } from './commands/servers.js';
 import { UsageError, VERSION } from './context.js';
 import { helpText } from './help.js';
-import { loadSettings } from './settings.js';
+import { loadLogLevel, loadSettings, type Settings } from './settings.js';
 
 async function main(argv: string[]): Promise<number> {
   const first = argv[0];
@@ -22,7 +22,17 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const settings = loadSettings();
+  let settings: Settings;
+  try {
+    settings = loadSettings();
+  } catch (error) {
+    // An MCP client shows a server that exits before the handshake as "Connection closed" and no
+    // more: serve the error instead. The other commands report it on stderr and exit 2 (below).
+    if (command === 'serve' && error instanceof BridgeError && error.code === 'CONFIG_INVALID') {
+      return serveUnconfigured(error, createLogger(loadLogLevel()));
+    }
+    throw error;
+  }
   const logger = createLogger(settings.logLevel);
   switch (command) {
     case 'serve':

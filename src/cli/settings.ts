@@ -23,6 +23,8 @@ export interface Settings {
   cpus: number | undefined;
   containerUser: string;
   tmpfsSize: string;
+  /** Size of the writable, noexec `/workspace` of a container sandbox (its working directory and HOME). */
+  workspaceSize: string;
   containerChannel: ChannelChoice;
   /** OCI runtime for container sandboxes; undefined: the engine's default. */
   ociRuntime: string | undefined;
@@ -53,6 +55,11 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
   ['MCP_BRIDGE_CPUS', '(unlimited)', 'CPU quota per sandbox, e.g. 1 or 0.5'],
   ['MCP_BRIDGE_CONTAINER_USER', '65534:65534', 'uid:gid the code runs as'],
   ['MCP_BRIDGE_TMPFS_SIZE', '64m', 'Size of the writable, noexec /tmp'],
+  [
+    'MCP_BRIDGE_WORKSPACE_SIZE',
+    '128m',
+    'Size of the writable, noexec /workspace (working directory and HOME)',
+  ],
   ['MCP_BRIDGE_CONTAINER_CHANNEL', 'auto', 'Frames via a mounted Unix socket (socket) or the attach (stdio)'],
   [
     'MCP_BRIDGE_OCI_RUNTIME',
@@ -65,9 +72,13 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
   ['MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT', '300', 'Close idle upstream connections after, seconds'],
   ['MCP_BRIDGE_CALL_TIMEOUT', '60', 'Longest wait for one upstream tool call, seconds'],
   ['MCP_BRIDGE_STATE_DIR', '~/.cache/codemode-bridge', 'Where caches live (the embedded snapshot)'],
-  ['MCP_BRIDGE_OUTPUT_MODE', 'text', 'Result format: text or toon'],
+  ['MCP_BRIDGE_OUTPUT_MODE', 'text', 'Result format: text (also: compact) or toon'],
   ['MCP_BRIDGE_CONFIG', '(none)', `Extra MCP config files, separated by '${delimiter}'`],
-  ['MCP_BRIDGE_LOG_LEVEL', 'info', 'stderr log level: error, warn, info, debug'],
+  [
+    'MCP_BRIDGE_LOG_LEVEL',
+    'info',
+    'stderr log level: error, warn, info, debug (any case; also warning, critical)',
+  ],
 ];
 
 function invalid(name: string, value: string, accepted: string): BridgeError {
@@ -80,18 +91,40 @@ function invalid(name: string, value: string, accepted: string): BridgeError {
   );
 }
 
+/**
+ * One of `choices`, in any case. `aliases` maps other accepted spellings (lower case) onto a choice:
+ * the names the reference bridge (mcp-server-code-execution-mode) documents, so its configs work here.
+ */
 function choice<T extends string>(
   env: NodeJS.ProcessEnv,
   name: string,
   choices: readonly T[],
   fallback: T,
+  aliases: Readonly<Record<string, T>> = {},
 ): T {
   const value = env[name]?.trim();
   if (!value) return fallback;
   const lower = value.toLowerCase();
   if ((choices as readonly string[]).includes(lower)) return lower as T;
-  throw invalid(name, value, `one of ${choices.join(', ')}`);
+  const alias = Object.hasOwn(aliases, lower) ? aliases[lower] : undefined;
+  if (alias !== undefined) return alias;
+  const also = Object.keys(aliases);
+  throw invalid(
+    name,
+    value,
+    `one of ${choices.join(', ')}${also.length > 0 ? ` (or ${also.join(', ')})` : ''}`,
+  );
 }
+
+// The reference bridge's default mode is `compact`: terse text, which is what `text` is here.
+const OUTPUT_MODE_ALIASES: Readonly<Record<string, OutputMode>> = { compact: 'text' };
+// Python's logging level names, which the reference bridge passes to logging.basicConfig.
+const LOG_LEVEL_ALIASES: Readonly<Record<string, LogLevel>> = {
+  warning: 'warn',
+  critical: 'error',
+  fatal: 'error',
+  notset: 'debug',
+};
 
 function seconds(env: NodeJS.ProcessEnv, name: string, fallbackSeconds: number): number {
   const value = env[name]?.trim();
@@ -138,6 +171,15 @@ function ociRuntimeSetting(env: NodeJS.ProcessEnv, runtime: RuntimeChoice): stri
   return value;
 }
 
+/** `MCP_BRIDGE_LOG_LEVEL` alone, `info` when it is invalid: to report an invalid configuration. */
+export function loadLogLevel(env: NodeJS.ProcessEnv = process.env): LogLevel {
+  try {
+    return choice(env, 'MCP_BRIDGE_LOG_LEVEL', LOG_LEVELS, 'info', LOG_LEVEL_ALIASES);
+  } catch {
+    return 'info';
+  }
+}
+
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const maxTimeoutMs = seconds(env, 'MCP_BRIDGE_MAX_TIMEOUT', 120);
   // Lowering only the maximum lowers the default with it; an explicit default above it is a mistake.
@@ -175,6 +217,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     cpus,
     containerUser: user,
     tmpfsSize: size(env, 'MCP_BRIDGE_TMPFS_SIZE', '64m'),
+    // 128m, as in the reference bridge, whose programs expect a /workspace.
+    workspaceSize: size(env, 'MCP_BRIDGE_WORKSPACE_SIZE', '128m'),
     containerChannel: choice(
       env,
       'MCP_BRIDGE_CONTAINER_CHANNEL',
@@ -185,12 +229,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     idleTimeoutMs: seconds(env, 'MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT', 300),
     callTimeoutMs: seconds(env, 'MCP_BRIDGE_CALL_TIMEOUT', 60),
     stateDir: resolveStateDir(env),
-    outputMode: choice(env, 'MCP_BRIDGE_OUTPUT_MODE', ['text', 'toon'] as const, 'text'),
+    outputMode: choice(env, 'MCP_BRIDGE_OUTPUT_MODE', ['text', 'toon'] as const, 'text', OUTPUT_MODE_ALIASES),
     configPaths: (env.MCP_BRIDGE_CONFIG ?? '')
       .split(delimiter)
       .map((path) => path.trim())
       .filter(Boolean),
-    logLevel: choice(env, 'MCP_BRIDGE_LOG_LEVEL', LOG_LEVELS, 'info'),
+    logLevel: choice(env, 'MCP_BRIDGE_LOG_LEVEL', LOG_LEVELS, 'info', LOG_LEVEL_ALIASES),
     poolSize: env.MCP_BRIDGE_POOL_SIZE?.trim() ? integer(env, 'MCP_BRIDGE_POOL_SIZE', 0, 0) : undefined,
     maxConcurrentRuns: integer(env, 'MCP_BRIDGE_MAX_CONCURRENT_RUNS', 8, 1),
     maxOutputChars: integer(env, 'MCP_BRIDGE_MAX_OUTPUT_CHARS', 20_000, 200),

@@ -163,6 +163,39 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   return server;
 }
 
+/** Options for {@link createUnconfiguredServer}. */
+export interface UnconfiguredServerOptions {
+  version: string;
+  /** The configuration error: a `CONFIG_INVALID` message naming the variable and what it accepts. */
+  problem: string;
+}
+
+/**
+ * The server `serve` offers when its configuration is invalid. Exiting before the MCP handshake
+ * leaves a client with nothing but "Connection closed"; this one completes it, so the problem reaches
+ * the user through the client: in `run_python`'s description and every call's result (`isError`), in
+ * the initialize `instructions`, and as an `error` log message once the client has initialized.
+ */
+export function createUnconfiguredServer(options: UnconfiguredServerOptions): McpServer {
+  const text = `codemode-bridge is not running because its configuration is invalid: ${options.problem} Fix it in the "env" of this server's entry in your MCP client's config, then restart the server.`;
+  const server = new McpServer(
+    { name: 'codemode-bridge', version: options.version },
+    { capabilities: { logging: {} }, instructions: text },
+  );
+  // Same name and input schema as the working tool, so a client that remembers the tool still finds it.
+  server.registerTool(
+    RUN_PYTHON_TOOL,
+    { title: 'Run Python (unavailable)', description: text, inputSchema: runPythonInput },
+    (): CallToolResult => ({ content: [{ type: 'text', text }], isError: true }),
+  );
+  server.server.oninitialized = () => {
+    server.server
+      .sendLoggingMessage({ level: 'error', logger: 'codemode-bridge', data: { message: text } })
+      .catch(() => {});
+  };
+  return server;
+}
+
 /**
  * Forwards warnings and errors (a malformed config file, an upstream that will not start) to the
  * client as MCP log messages, where its UI shows them; the client's `logging/setLevel` still applies.

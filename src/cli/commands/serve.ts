@@ -1,6 +1,7 @@
 /** `codemode-bridge [serve]`: MCP over stdio until the client goes away or a signal arrives. */
-import { createBridgeServer, forwardLogsToClient } from '../../server/server.js';
+import { createBridgeServer, createUnconfiguredServer, forwardLogsToClient } from '../../server/server.js';
 import { BridgeStdioTransport } from '../../server/stdio-server-transport.js';
+import { BridgeError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { composeBridge } from '../compose.js';
 import { VERSION } from '../context.js';
@@ -9,8 +10,18 @@ import type { Settings } from '../settings.js';
 /** Shutdown must finish; if removing sandboxes hangs, exit anyway after this long. */
 const SHUTDOWN_DEADLINE_MS = 15_000;
 
+/** Exit status of `serve` after serving only a configuration error, as for the other commands. */
+const EXIT_CONFIG_INVALID = 2;
+
 export async function serve(settings: Settings, logger: Logger): Promise<number> {
-  const bridge = await composeBridge(settings, logger, { version: VERSION });
+  let bridge: Awaited<ReturnType<typeof composeBridge>>;
+  try {
+    bridge = await composeBridge(settings, logger, { version: VERSION });
+  } catch (error) {
+    if (error instanceof BridgeError && error.code === 'CONFIG_INVALID')
+      return serveUnconfigured(error, logger);
+    throw error;
+  }
   const server = createBridgeServer({
     engine: bridge.engine,
     version: VERSION,
@@ -58,4 +69,24 @@ export async function serve(settings: Settings, logger: Logger): Promise<number>
   bridge.sandboxes.replenish();
   await new Promise(() => {});
   return 0;
+}
+
+/**
+ * `serve` with an invalid configuration: completes the MCP handshake and answers with the error, so
+ * the client shows it instead of "Connection closed" (see `createUnconfiguredServer`). The error also
+ * goes to stderr. Ends, with status 2, when the client goes away.
+ */
+export async function serveUnconfigured(error: BridgeError, logger: Logger): Promise<number> {
+  // The message itself, unquoted: this line is what a user reading the client's server log sees.
+  logger.error(`${errorMessage(error)} Serving only this error to the MCP client.`);
+  const server = createUnconfiguredServer({ version: VERSION, problem: errorMessage(error) });
+  const closed = new Promise<void>((resolve) => {
+    server.server.onclose = resolve;
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await server.connect(new BridgeStdioTransport());
+  await closed;
+  await server.close().catch(() => {});
+  return EXIT_CONFIG_INVALID;
 }

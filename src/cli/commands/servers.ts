@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { formatOutcomeText } from '../../server/format.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import { shadowedServers } from '../../upstream/config/discover.js';
 import type { UpstreamPool } from '../../upstream/upstream-pool.js';
 import { composeBridge, createUpstreamPool, discover } from '../compose.js';
 import { UsageError, VERSION } from '../context.js';
@@ -12,6 +13,7 @@ export async function listServers(args: string[], settings: Settings, logger: Lo
   const { values } = parseArgs({ args, options: { check: { type: 'boolean' }, json: { type: 'boolean' } } });
   const discovery = await discover(logger);
   const upstreams = createUpstreamPool(settings, discovery, logger, VERSION);
+  const shadowedByName = new Map(shadowedServers(discovery).map((entry) => [entry.name, entry.shadowed]));
   try {
     const rows = await Promise.all(
       discovery.servers.map(async (server) => {
@@ -23,6 +25,7 @@ export async function listServers(args: string[], settings: Settings, logger: Lo
           transport: server.transport,
           target,
           source: server.source,
+          shadowed: shadowedByName.get(server.name) ?? [],
           ...(values.check ? await checkServer(upstreams, server.name) : {}),
         };
         return row;
@@ -40,6 +43,8 @@ export async function listServers(args: string[], settings: Settings, logger: Lo
         process.stdout.write(
           `${row.name} (mcp_${row.alias})  ${row.transport}  ${row.target}${status}\n  from ${row.source}\n`,
         );
+        for (const file of row.shadowed)
+          process.stdout.write(`  also defined in ${file}: shadowed, not used\n`);
       }
     }
     return values.check && rows.some((row) => 'error' in row) ? 1 : 0;

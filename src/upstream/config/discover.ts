@@ -17,7 +17,7 @@ export interface DiscoverServersOptions {
   home: string;
   /** The project directory (`process.cwd()`). */
   cwd: string;
-  /** Environment used for `${VAR}` expansion and `MCP_BRIDGE_CONFIG` (`process.env`). */
+  /** Environment used for `${VAR}` expansion, `MCP_BRIDGE_CONFIG` and `MCP_SERVERS_CONFIG` (`process.env`). */
   env: Readonly<Record<string, string | undefined>>;
   platform: NodeJS.Platform;
   /** Path of the running bridge's entry script; an entry that runs it is dropped. Default: none. */
@@ -92,6 +92,27 @@ export async function discoverServers(options: DiscoverServersOptions): Promise<
   return result;
 }
 
+/** A server name defined in more than one place: the definition used and the ones it hides. */
+export interface ShadowedServer {
+  name: string;
+  /** File of the definition in use (the first one). */
+  source: string;
+  /** Files of the later definitions, which are ignored, in precedence order. */
+  shadowed: string[];
+}
+
+/** Every name that discovery found defined more than once, in the order the servers are listed. */
+export function shadowedServers(result: Pick<DiscoveryResult, 'servers' | 'skipped'>): ShadowedServer[] {
+  const out: ShadowedServer[] = [];
+  for (const server of result.servers) {
+    const shadowed = result.skipped
+      .filter((skipped) => skipped.reason === 'duplicate' && skipped.name === server.name)
+      .map((skipped) => skipped.source);
+    if (shadowed.length > 0) out.push({ name: server.name, source: server.source, shadowed });
+  }
+  return out;
+}
+
 function expansionVariables(source: ConfigSource, options: DiscoverServersOptions): ExpansionVariables {
   // VS Code's mcp.json commonly uses ${workspaceFolder}; for us the workspace is the project directory.
   if (source.format === 'vscode' && options.env.workspaceFolder === undefined) {
@@ -143,7 +164,7 @@ function recordReadFailure(source: ConfigSource, file: string, error: unknown, c
   const warning: ConfigWarning = {
     source: file,
     message: source.explicit
-      ? `Cannot read ${file}, named in MCP_BRIDGE_CONFIG: ${reason}`
+      ? `Cannot read ${file}, named in ${source.explicit}: ${reason}`
       : `Cannot read ${file}: ${reason}`,
   };
   collected.warnings.push(warning);

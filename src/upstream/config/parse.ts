@@ -20,7 +20,8 @@ import { describeUrlProblem } from './url.js';
  *   `mcp.allowed`/`mcp.excluded`.
  * - `windsurf`: `mcpServers` where a remote entry may use `serverUrl`.
  * - `codex-toml`: TOML tables `[mcp_servers.<name>]` with `http_headers`, `env_http_headers`,
- *   `bearer_token_env_var` for remote entries.
+ *   `bearer_token_env_var` for remote entries; `[mcpServers.<name>]` too, the shape the reference
+ *   bridge reads from a `.toml` file.
  */
 export type ConfigFormat = 'mcpServers' | 'vscode' | 'claude-json' | 'gemini' | 'windsurf' | 'codex-toml';
 
@@ -111,6 +112,8 @@ export function parseConfigText(text: string, options: ParseConfigOptions): Pars
   }
 
   const gate = options.format === 'gemini' ? geminiGate(doc) : () => undefined;
+  // mcp-server-code-execution-mode reads a file-level `description` as the default of its entries'.
+  const fileDescription = typeof doc.description === 'string' ? doc.description.trim() : '';
   for (const { label, value } of serverMaps(doc, options)) {
     if (!isRecord(value)) {
       warn(
@@ -129,7 +132,8 @@ export function parseConfigText(text: string, options: ParseConfigOptions): Pars
         const who = name === '' ? 'a server with an empty name' : `server "${name}"`;
         warn(`Skipping ${who} in ${source}: ${parsed}.`);
       } else {
-        result.servers.push(parsed);
+        const description = describedAs(entry) || fileDescription;
+        result.servers.push(description ? { ...parsed, description } : parsed);
       }
     }
   }
@@ -211,7 +215,7 @@ function serverMaps(doc: RawRecord, options: ParseConfigOptions): ServerMap[] {
     case 'windsurf':
       return keyed(['mcpServers']);
     case 'codex-toml':
-      return keyed(['mcp_servers']);
+      return keyed(['mcp_servers', 'mcpServers']);
   }
 }
 
@@ -243,6 +247,11 @@ function geminiGate(doc: RawRecord): (name: string) => string | undefined {
     if (allowed && !allowed.includes(name)) return 'not listed in mcp.allowed';
     return undefined;
   };
+}
+
+/** An entry's own `description`; anything but a string is ignored rather than costing the server. */
+function describedAs(entry: unknown): string {
+  return isRecord(entry) && typeof entry.description === 'string' ? entry.description.trim() : '';
 }
 
 function disabledReason(entry: unknown): string | undefined {

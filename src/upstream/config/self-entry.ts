@@ -8,8 +8,10 @@ import type { UpstreamServerConfig } from './types.js';
 const PACKAGE_NAME = 'codemode-bridge';
 const SELF_NAMES: ReadonlySet<string> = new Set(['codemode-bridge', 'codemode']);
 // A path segment or package spec naming the bridge: `codemode-bridge`, `codemode-bridge@latest`,
-// `@scope/codemode-bridge@1.2.0` (split at `/`), or a Windows shim `codemode-bridge.cmd`.
-const SELF_SEGMENT = /^codemode-bridge(@[^/\\]*)?(\.(cmd|exe|ps1|js|mjs|cjs))?$/i;
+// `@scope/codemode-bridge@1.2.0` (split at `/`), a Windows shim `codemode-bridge.cmd`, or the tarball
+// `npm pack` makes (`npx ./codemode-bridge-0.1.0.tgz`, the README's way to run it before it is published).
+const SELF_SEGMENT =
+  /^codemode-bridge((@[^/\\]*)?(\.(cmd|exe|ps1|js|mjs|cjs))?|-\d+\.\d+\.\d+[^/\\]*\.tgz)$/i;
 
 /** Options for {@link selfEntryReason}. */
 export interface SelfEntryOptions {

@@ -14,8 +14,11 @@ export interface ConfigSource {
   glob?: boolean;
   /** Files may also be a bare `{ name: entry }` map (see `ParseConfigOptions.allowBareMap`). Default `false`. */
   allowBareMap?: boolean;
-  /** Named by the user in `MCP_BRIDGE_CONFIG`, so a missing file is worth a warning. Default `false`. */
-  explicit?: boolean;
+  /**
+   * Named by the user in an environment variable, so a missing file is worth a warning; the value is the
+   * variable's name (`MCP_BRIDGE_CONFIG`, `MCP_SERVERS_CONFIG`). Default: not explicit.
+   */
+  explicit?: string;
 }
 
 /** Inputs for {@link configSources}; pass the real values, or fixtures in tests. */
@@ -25,14 +28,20 @@ export interface ConfigSourcesOptions {
   /** The project directory (the bridge's working directory). */
   cwd: string;
   platform: NodeJS.Platform;
-  /** Read for `MCP_BRIDGE_CONFIG`, `CODEX_HOME`, `XDG_CONFIG_HOME` and (on Windows) `APPDATA`. */
+  /**
+   * Read for `MCP_BRIDGE_CONFIG`, `MCP_SERVERS_CONFIG`, `CODEX_HOME`, `XDG_CONFIG_HOME` and (on Windows)
+   * `APPDATA`.
+   */
   env: Readonly<Record<string, string | undefined>>;
 }
 
 /**
  * Lists every place an upstream server may be configured. Earlier sources win when two define the same
- * server name. On macOS the Claude app-support locations read by the Python seed bridge are included
- * too, so configs written for it keep working.
+ * server name. First come the files written for a bridge rather than for a client: those named in
+ * `MCP_BRIDGE_CONFIG`, then the reference bridge's (mcp-server-code-execution-mode) `~/MCPs/*.json` and
+ * `MCP_SERVERS_CONFIG`, in its own order, so a config written for it behaves the same here even when a
+ * client config reuses a server name. On macOS the Claude app-support locations read by the Python
+ * seed bridge are included too, so configs written for it keep working.
  */
 export function configSources(options: ConfigSourcesOptions): ConfigSource[] {
   const { home, platform, env } = options;
@@ -44,10 +53,35 @@ export function configSources(options: ConfigSourcesOptions): ConfigSource[] {
   const xdgConfig = platform !== 'win32' && env.XDG_CONFIG_HOME ? env.XDG_CONFIG_HOME : inHome('.config');
   const macSupport = (...parts: string[]): string => inHome('Library', 'Application Support', ...parts);
 
-  const sources: ConfigSource[] = [
+  const named = (file: string, variable: string): ConfigSource => {
+    const resolved =
+      file === '~' || /^~[\\/]/.test(file) ? p.join(home, file.slice(1)) : p.resolve(cwd, file);
+    return {
+      path: resolved,
+      format: /\.toml$/i.test(resolved) ? 'codex-toml' : 'mcpServers',
+      allowBareMap: true,
+      explicit: variable,
+    };
+  };
+  const serverDir = (dir: string): ConfigSource => ({
+    path: dir,
+    format: 'mcpServers',
+    glob: true,
+    allowBareMap: true,
+  });
+
+  const sources: ConfigSource[] = splitPathList(env.MCP_BRIDGE_CONFIG, platform).map((file) =>
+    named(file, 'MCP_BRIDGE_CONFIG'),
+  );
+  // The reference bridge reads exactly these two, the directory first; its variable names one file.
+  sources.push(serverDir(inHome('MCPs')));
+  const referenceConfig = env.MCP_SERVERS_CONFIG?.trim();
+  if (referenceConfig) sources.push(named(referenceConfig, 'MCP_SERVERS_CONFIG'));
+
+  sources.push(
     { path: inHome('.claude.json'), format: 'claude-json' },
     { path: inHome('.claude', 'settings.json'), format: 'mcpServers' },
-  ];
+  );
   if (platform === 'darwin') {
     sources.push(
       { path: macSupport('Claude Code', 'claude_code_config.json'), format: 'mcpServers' },
@@ -61,12 +95,6 @@ export function configSources(options: ConfigSourcesOptions): ConfigSource[] {
     sources.push({ path: p.join(xdgConfig, 'Claude', 'claude_desktop_config.json'), format: 'mcpServers' });
   }
 
-  const serverDir = (dir: string): ConfigSource => ({
-    path: dir,
-    format: 'mcpServers',
-    glob: true,
-    allowBareMap: true,
-  });
   sources.push(serverDir(p.join(xdgConfig, 'mcp', 'servers')));
   if (platform === 'darwin') {
     sources.push(
@@ -90,16 +118,6 @@ export function configSources(options: ConfigSourcesOptions): ConfigSource[] {
     { path: p.join(codexHome, 'config.toml'), format: 'codex-toml' },
   );
 
-  for (const file of splitPathList(env.MCP_BRIDGE_CONFIG, platform)) {
-    const resolved =
-      file === '~' || /^~[\\/]/.test(file) ? p.join(home, file.slice(1)) : p.resolve(cwd, file);
-    sources.push({
-      path: resolved,
-      format: /\.toml$/i.test(resolved) ? 'codex-toml' : 'mcpServers',
-      allowBareMap: true,
-      explicit: true,
-    });
-  }
   return sources;
 }
 

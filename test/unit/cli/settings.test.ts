@@ -13,6 +13,8 @@ describe('loadSettings', () => {
       pids: 128,
       cpus: undefined,
       containerUser: '65534:65534',
+      tmpfsSize: '64m',
+      workspaceSize: '128m',
       idleTimeoutMs: 300_000,
       stateDir: '/home/u/.cache/codemode-bridge',
       outputMode: 'text',
@@ -44,6 +46,8 @@ describe('loadSettings', () => {
       MCP_BRIDGE_CONFIG: '/a.json:/b.toml',
       MCP_BRIDGE_LOG_LEVEL: 'debug',
       MCP_BRIDGE_OCI_RUNTIME: 'runsc',
+      MCP_BRIDGE_TMPFS_SIZE: '32M',
+      MCP_BRIDGE_WORKSPACE_SIZE: '1g',
     });
     expect(settings).toMatchObject({
       runtime: 'podman',
@@ -61,7 +65,33 @@ describe('loadSettings', () => {
       configPaths: ['/a.json', '/b.toml'],
       logLevel: 'debug',
       ociRuntime: 'runsc',
+      tmpfsSize: '32m',
+      workspaceSize: '1g',
     });
+  });
+
+  // The reference bridge (mcp-server-code-execution-mode) documents these spellings.
+  it.each([
+    ['compact', 'text'],
+    ['COMPACT', 'text'],
+    ['Text', 'text'],
+    [' toon ', 'toon'],
+  ])('reads MCP_BRIDGE_OUTPUT_MODE=%j as %s', (value, mode) => {
+    expect(loadSettings({ MCP_BRIDGE_OUTPUT_MODE: value }).outputMode).toBe(mode);
+  });
+
+  it.each([
+    ['DEBUG', 'debug'],
+    ['INFO', 'info'],
+    ['WARNING', 'warn'],
+    ['warning', 'warn'],
+    ['Warn', 'warn'],
+    ['ERROR', 'error'],
+    ['CRITICAL', 'error'],
+    ['FATAL', 'error'],
+    ['NOTSET', 'debug'],
+  ])('reads MCP_BRIDGE_LOG_LEVEL=%s as %s', (value, level) => {
+    expect(loadSettings({ MCP_BRIDGE_LOG_LEVEL: value }).logLevel).toBe(level);
   });
 
   it.each(['runc', 'crun', 'runsc', '/usr/local/bin/runsc', '/opt/oci/my-runtime'])(
@@ -93,8 +123,13 @@ describe('loadSettings', () => {
     [{ MCP_BRIDGE_CPUS: 'zero' }, /MCP_BRIDGE_CPUS="zero" is invalid/],
     [{ MCP_BRIDGE_CONTAINER_USER: '0:0' }, /non-root/],
     [{ MCP_BRIDGE_CONTAINER_USER: 'root' }, /numeric uid/],
-    [{ MCP_BRIDGE_OUTPUT_MODE: 'xml' }, /expected one of text, toon/],
-    [{ MCP_BRIDGE_LOG_LEVEL: 'loud' }, /expected one of error, warn, info, debug/],
+    [{ MCP_BRIDGE_OUTPUT_MODE: 'xml' }, /expected one of text, toon \(or compact\)/],
+    [
+      { MCP_BRIDGE_LOG_LEVEL: 'loud' },
+      /expected one of error, warn, info, debug \(or warning, critical, fatal, notset\)/,
+    ],
+    [{ MCP_BRIDGE_LOG_LEVEL: 'constructor' }, /MCP_BRIDGE_LOG_LEVEL="constructor" is invalid/],
+    [{ MCP_BRIDGE_WORKSPACE_SIZE: 'big' }, /MCP_BRIDGE_WORKSPACE_SIZE="big" is invalid: expected a size/],
     [
       { MCP_BRIDGE_OCI_RUNTIME: 'gvisor' },
       /MCP_BRIDGE_OCI_RUNTIME="gvisor" is invalid: expected one of runc, crun, runsc, or an absolute path/,

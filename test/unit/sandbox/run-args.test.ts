@@ -14,6 +14,10 @@ function flagValue(args: string[], flag: string): string | undefined {
   return index === -1 ? undefined : args[index + 1];
 }
 
+function flagValues(args: string[], flag: string): string[] {
+  return args.flatMap((arg, index) => (arg === flag ? [args[index + 1] ?? ''] : []));
+}
+
 describe('buildRunArgs', () => {
   it('locks a podman sandbox down as design §4 says', () => {
     const args = buildRunArgs({ ...base, engine: 'podman' });
@@ -28,13 +32,30 @@ describe('buildRunArgs', () => {
     expect(flagValue(args, '--memory')).toBe('512m');
     expect(flagValue(args, '--memory-swap')).toBe('512m');
     expect(flagValue(args, '--pids-limit')).toBe('128');
-    expect(flagValue(args, '--tmpfs')).toBe('/tmp:rw,noexec,nosuid,nodev,size=64m');
+    expect(flagValues(args, '--tmpfs')).toEqual([
+      '/tmp:rw,noexec,nosuid,nodev,size=64m',
+      '/workspace:rw,noexec,nosuid,nodev,size=128m',
+    ]);
     expect(flagValue(args, '--log-driver')).toBe('none');
     expect(flagValue(args, '--label')).toBe('codemode-bridge.owner=1');
     expect(flagValue(args, '-v')).toBe('/pkg/runtime/python:/opt/codemode:ro');
     expect(args).not.toContain('--cpus');
     expect(args.slice(-4)).toEqual(['python:3.12-slim', '-I', '-B', '/opt/codemode/entry.py']);
   });
+
+  it.each(['podman', 'docker'] as const)(
+    'gives %s programs /workspace as working directory and HOME, as the reference bridge does',
+    (engine) => {
+      const args = buildRunArgs({ ...base, engine, limits: { ...base.limits, workspaceSize: '1g' } });
+      expect(flagValues(args, '--tmpfs')).toContain('/workspace:rw,noexec,nosuid,nodev,size=1g');
+      expect(flagValue(args, '--workdir')).toBe('/workspace');
+      expect(flagValues(args, '--env')).toEqual([
+        'PATH=/usr/local/bin:/usr/bin:/bin',
+        'HOME=/workspace',
+        'LANG=C.UTF-8',
+      ]);
+    },
+  );
 
   it('leaves the OCI runtime to the engine unless one is configured (auto never picks gVisor)', () => {
     for (const engine of ['podman', 'docker'] as const) {
@@ -78,6 +99,8 @@ describe('buildRunArgs with an OCI runtime', () => {
       }
       expect(flagValue(args, '--cap-drop')).toBe('ALL');
       expect(flagValue(args, '--memory')).toBe('512m');
+      expect(flagValues(args, '--tmpfs')).toContain('/workspace:rw,noexec,nosuid,nodev,size=128m');
+      expect(flagValue(args, '--workdir')).toBe('/workspace');
       expect(args.slice(-4)).toEqual(['python:3.12-slim', '-I', '-B', '/opt/codemode/entry.py']);
     },
   );

@@ -3,7 +3,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type DiscoverServersOptions, discoverServers } from '../../../src/upstream/config/discover.js';
+import {
+  type DiscoverServersOptions,
+  discoverServers,
+  shadowedServers,
+} from '../../../src/upstream/config/discover.js';
 
 let root: string;
 let home: string;
@@ -84,6 +88,12 @@ describe('discoverServers', () => {
         reason: 'duplicate',
         detail: `already defined in ${mcp}`,
       },
+    ]);
+    // What `servers` and the start-up log report: each name once, with what it hides.
+    expect(shadowedServers(result)).toEqual([
+      { name: 'user', source: claude, shadowed: [claude] },
+      { name: 'shared', source: claude, shadowed: [mcp] },
+      { name: 'project', source: mcp, shadowed: [path.join(cwd, '.vscode', 'mcp.json')] },
     ]);
     expect(result.filesRead).toEqual([
       claude,
@@ -241,18 +251,33 @@ describe('discoverServers', () => {
     expect(result.warnings).toEqual([]);
   });
 
-  it('adds MCP_BRIDGE_CONFIG files last and warns when one is missing', async () => {
-    await write(path.join(cwd, '.mcp.json'), { mcpServers: { x: { command: 'from-mcp-json' } } });
+  it('reads MCP_BRIDGE_CONFIG files first and warns when one is missing', async () => {
+    await write(path.join(cwd, '.mcp.json'), {
+      mcpServers: { x: { command: 'from-mcp-json' }, y: { command: 'y' } },
+    });
     const toml = await write(
       path.join(root, 'extra', 'servers.toml'),
       '[mcp_servers.t]\nurl = "https://t.example"\n',
     );
     const json = await write(path.join(root, 'extra', 'servers.json'), {
-      servers: { x: { command: 'ignored' }, j: { command: 'j' } },
+      servers: { x: { command: 'explicit' }, j: { command: 'j' } },
     });
     const gone = path.join(root, 'extra', 'gone.json');
     const result = await discover({ env: { MCP_BRIDGE_CONFIG: [toml, gone, json].join(':') } });
-    expect(result.servers.map((s) => s.name)).toEqual(['x', 't', 'j']);
+    expect(result.servers.map((s) => `${s.name}:${s.transport === 'stdio' ? s.command : s.url}`)).toEqual([
+      't:https://t.example',
+      'x:explicit',
+      'j:j',
+      'y:y',
+    ]);
+    expect(result.skipped).toEqual([
+      {
+        name: 'x',
+        source: path.join(cwd, '.mcp.json'),
+        reason: 'duplicate',
+        detail: `already defined in ${json}`,
+      },
+    ]);
     expect(result.warnings).toEqual([
       {
         source: gone,
@@ -260,5 +285,57 @@ describe('discoverServers', () => {
       },
     ]);
     expect(result.missing).not.toContain(gone);
+  });
+
+  it("reads the reference bridge's ~/MCPs/*.json and MCP_SERVERS_CONFIG as it wrote them", async () => {
+    // Files exactly as mcp-server-code-execution-mode's README shows them, description keys included.
+    const fs = await write(path.join(home, 'MCPs', 'filesystem.json'), {
+      description: 'files',
+      mcpServers: {
+        filesystem: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem', '/tmp'] },
+      },
+    });
+    await write(path.join(home, 'MCPs', 'a-memory.json'), {
+      mcpServers: { memory: { command: 'mem', description: 'a knowledge graph', env: { N: 1 } } },
+    });
+    await write(path.join(home, 'MCPs', 'README.md'), '# not a config');
+    const claude = await write(path.join(home, '.claude.json'), {
+      mcpServers: { filesystem: { command: 'claude-fs' }, other: { command: 'o' } },
+    });
+    const envJson = await write(path.join(root, 'env', 'servers.json'), {
+      mcpServers: { memory: { command: 'shadowed' }, fromEnv: { command: 'e' } },
+    });
+    const result = await discover({ env: { MCP_SERVERS_CONFIG: envJson } });
+    expect(result.warnings).toEqual([]);
+    expect(result.servers.map((s) => `${s.name}:${s.transport === 'stdio' ? s.command : ''}`)).toEqual([
+      'memory:mem',
+      'filesystem:npx',
+      'fromEnv:e',
+      'other:o',
+    ]);
+    expect(result.servers[0]).toMatchObject({ env: { N: '1' } });
+    expect(result.skipped.map((s) => `${s.name} ${s.source} ${s.detail}`)).toEqual([
+      `memory ${envJson} already defined in ${path.join(home, 'MCPs', 'a-memory.json')}`,
+      `filesystem ${claude} already defined in ${fs}`,
+    ]);
+  });
+
+  it('reads a .toml MCP_SERVERS_CONFIG with [mcpServers.<name>] tables, and names the variable when it is missing', async () => {
+    const toml = await write(
+      path.join(root, 'servers.toml'),
+      '[mcpServers.t]\ncommand = "t"\nargs = ["--x"]\n',
+    );
+    const found = await discover({ env: { MCP_SERVERS_CONFIG: toml } });
+    expect(found.warnings).toEqual([]);
+    expect(found.servers).toMatchObject([{ name: 't', command: 't', args: ['--x'] }]);
+
+    const gone = path.join(root, 'nope.json');
+    const missing = await discover({ env: { MCP_SERVERS_CONFIG: gone } });
+    expect(missing.warnings).toEqual([
+      {
+        source: gone,
+        message: expect.stringMatching(/^Cannot read .*nope\.json, named in MCP_SERVERS_CONFIG: .*ENOENT/),
+      },
+    ]);
   });
 });

@@ -25,6 +25,8 @@ describe('selfEntryReason', () => {
     ],
     ['installed bin', stdio('x', '/usr/local/bin/codemode-bridge')],
     ['Windows shim', stdio('x', 'C:\\npm\\codemode-bridge.cmd')],
+    ['npx of the packed tarball', stdio('x', 'npx', ['-y', '/home/me/codemode-bridge-0.1.0.tgz'])],
+    ['npx of a pre-release tarball', stdio('x', 'npx', ['./codemode-bridge-1.0.0-rc.1.tgz'])],
     [
       'remote named codemode',
       { name: 'codemode', source: '/s', transport: 'http', url: 'https://x', headers: {} },
@@ -37,6 +39,7 @@ describe('selfEntryReason', () => {
     ['another server', stdio('fs', 'npx', ['-y', '@modelcontextprotocol/server-filesystem'])],
     ['a name merely containing the word', stdio('codemode-bridge-helper', 'node', ['x.js'])],
     ['a package merely prefixed', stdio('x', 'npx', ['codemode-bridge-plugin'])],
+    ['another tarball', stdio('x', 'npx', ['./codemode-bridge-plugin-1.0.0.tgz'])],
     [
       'a remote server',
       { name: 'r', source: '/s', transport: 'sse', url: 'https://codemode-bridge/x', headers: {} },
