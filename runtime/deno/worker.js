@@ -8,7 +8,8 @@
 //   stdout: newline-delimited JSON frames (ready, out, rpc, call, done); stdin: run, rpc_result.
 //   One process = one run: exit 0 after `done` (or on stdin EOF). Exit 3 = the snapshot is unusable
 //   (the host deletes and rebuilds it); exit 2 = bad invocation or first frame; anything else = crash.
-//   Diagnostics go to stderr.
+//   Diagnostics go to stderr; a crash writes one plain line there ("the embedded sandbox's worker
+//   crashed: ..."), never a stack dump.
 //
 // Snapshot mode: same flags without --snapshot*, plus --make-snapshot. Runs no user code; stdout is
 // the raw snapshot bytes and nothing else. No write permission is needed: the host stores the bytes.
@@ -20,11 +21,18 @@
 // User code can reach every JS object here through Pyodide's `js` module and can write anything to
 // stdout. Deno's permissions are the security boundary and the host validates every frame.
 
+import childProcess from "node:child_process";
+import nodeModule from "node:module";
+
 const T0 = performance.now();
 const RUNTIME_MOUNT = "/opt/codemode";
 const ENTRY_MODULE = "codemode_runtime.embedded_main";
 const EXIT_USAGE = 2;
 const EXIT_SNAPSHOT_INVALID = 3;
+const EXIT_CRASHED = 1;
+/** Bounds of the one line a crash leaves on stderr, and of a traceback in a `done` frame. */
+const CRASH_LINE_CHARS = 300;
+const TRACEBACK_CHARS = 16000;
 /** Output is sliced before decoding so a 100 MB print never becomes one huge JS string or frame. */
 const OUT_CHUNK_BYTES = 64 * 1024;
 
@@ -47,13 +55,24 @@ function writeAll(bytes) {
 function sendFrame(frame) {
   writeAll(encoder.encode(`${JSON.stringify(frame)}\n`));
 }
-function fatal(code, message) {
+function writeStderr(line) {
   try {
-    Deno.stderr.writeSync(encoder.encode(`codemode-worker: ${message}\n`));
+    Deno.stderr.writeSync(encoder.encode(`${line}\n`));
   } catch {
     // nothing left to tell
   }
-  Deno.exit(code);
+}
+// The worker's own exits. Kept apart from `Deno.exit`, which user code can replace or call itself;
+// the `unload` listener below tells the two apart.
+const exitProcess = Deno.exit;
+let exitingOnPurpose = false;
+function exitWorker(code) {
+  exitingOnPurpose = true;
+  exitProcess(code);
+}
+function fatal(code, message) {
+  writeStderr(`codemode-worker: ${message}`);
+  exitWorker(code);
 }
 
 // ---------------------------------------------------------------- stdin: line reader
@@ -77,7 +96,7 @@ let running = false;
   }
   stdinClosed = true;
   // The host is gone (or killed this run): nobody reads our output any more.
-  if (running) Deno.exit(0);
+  if (running) exitWorker(0);
   while (waiters.length) waiters.shift()(null);
 })();
 function pushLine(line) {
@@ -166,6 +185,152 @@ pyodide.setStdin({ stdin: () => null }); // input() raises EOFError; it never re
 const fromSnapshot = Boolean(snapshot);
 snapshot = undefined; // ~30 MB we no longer need
 
+// ---------------------------------------------------------------- calls Deno refuses
+// Emscripten's Node glue calls a few Node APIs that Deno refuses without permissions (NotCapable).
+// Thrown inside WebAssembly, such an error is a fatal Pyodide error that kills the worker; here each
+// refusal becomes what a browser build gets instead: an errno or a fixed value. The calls are still
+// refused (the Deno flags are the boundary), only the shape of the refusal changes. JS state is not
+// in the snapshot: this runs on every start.
+function isRefusal(error) {
+  return error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied;
+}
+function softenRefusals({ FS, ERRNO_CODES }) {
+  // What Emscripten's syscalls turn into -errno (they test `name` and read `errno`); an Error, so a JS
+  // caller (FS.mount called from Python) still reads why.
+  const errnoError = (errno, cause) =>
+    Object.assign(new Error(errorLine(cause), { cause }), { name: "ErrnoError", errno });
+  // getuid() (os.getuid, ctypes) calls process.getuid(), which needs --allow-sys. Report uid 0, as
+  // Emscripten does outside Node; getgid() is 0 already.
+  const getuid = process.getuid;
+  process.getuid = function () {
+    try {
+      return getuid.call(this);
+    } catch (error) {
+      if (isRefusal(error)) return 0;
+      throw error;
+    }
+  };
+  // system() (posix.system, ctypes) spawns a shell: the refusal reads like a shell that found nothing.
+  const spawnSync = childProcess.spawnSync;
+  childProcess.spawnSync = function (...args) {
+    try {
+      return spawnSync.apply(this, args);
+    } catch (error) {
+      if (!isRefusal(error)) throw error;
+      return { pid: 0, output: [], stdout: null, stderr: null, status: 127, signal: null, error };
+    }
+  };
+  // listen() (socket.listen, socket.socketpair) requires the npm `ws` package, which Deno may not
+  // even look for. Pyodide's glue is the only user of require() in this process.
+  const load = nodeModule._load;
+  nodeModule._load = function (...args) {
+    try {
+      return load.apply(this, args);
+    } catch (error) {
+      throw errnoError(ERRNO_CODES.ENOTSUP, error);
+    }
+  };
+  // A NODEFS mount (user code can make one through `pyodide_js`) reaches host paths with node:fs.
+  const NODEFS = FS.filesystems.NODEFS;
+  const tryFSOperation = NODEFS.tryFSOperation;
+  NODEFS.tryFSOperation = function (operation) {
+    try {
+      return tryFSOperation.call(this, operation);
+    } catch (error) {
+      if (isRefusal(error)) throw errnoError(ERRNO_CODES.EACCES, error);
+      throw error;
+    }
+  };
+  // Emscripten's /dev/tty reads the process's stdin, which is the frame channel: a blocked read, or
+  // stolen frames. There is no terminal here, so there is no /dev/tty (getpass then reads sys.stdin).
+  for (const tty of ["/dev/tty", "/dev/tty1"]) {
+    if (FS.analyzePath(tty).exists) FS.unlink(tty);
+  }
+}
+softenRefusals(pyodide);
+
+// ---------------------------------------------------------------- how a run ends when Python cannot say
+// Whatever ends this process early leaves one plain line on stderr (the host's diagnostics) or, when
+// the program only ended itself, a `done` frame: never Pyodide's report or Deno's coloured dump.
+const CRASH_HINTS = [
+  [/Maximum call stack size exceeded/, "recursion too deep for the WebAssembly stack, e.g. in C code"],
+  [/^RuntimeError: unreachable/, "a WebAssembly trap: abort() or a crash in C code"],
+  [/^RuntimeError: memory access out of bounds/, "a WebAssembly trap: a bad memory access in C code"],
+];
+/** One short plain line for an error: its first line (a Python traceback's last), no ANSI codes. */
+function errorLine(error) {
+  const text = typeof error?.message === "string" ? `${error.name}: ${error.message}` : String(error);
+  const lines = text
+    .replace(/\x1b\[[0-9;]*[A-Za-z]/g, "")
+    .split("\n")
+    .map((line) => line.replace(/[\x00-\x1f\x7f]/g, "").trim())
+    .filter(Boolean);
+  const line = (error?.name === "PythonError" ? lines.at(-1) : lines[0]) ?? "unknown error";
+  // Deno's advice to rerun with a permission flag is for Deno's user, not for this program.
+  return line.replace(/, run again with the --allow-[a-z-]+ flag$/, "").slice(0, CRASH_LINE_CHARS);
+}
+function crash(error) {
+  const line = errorLine(error);
+  const hint = CRASH_HINTS.find(([pattern]) => pattern.test(line))?.[1];
+  writeStderr(`the embedded sandbox's worker crashed: ${line}${hint ? ` (${hint})` : ""}`);
+  exitWorker(EXIT_CRASHED);
+}
+function finishRun(done) {
+  sendFrame(done);
+  exitWorker(0);
+}
+function flushPython() {
+  try {
+    entry.flush_std_streams();
+  } catch {
+    // Python may be unusable; what it had flushed has been sent
+  }
+}
+// A fatal Pyodide error: a JS error thrown inside WebAssembly (a refusal not softened above, a stack
+// overflow, a trap) or C's exit(). Pyodide cannot continue after either; Python state is not touched.
+const pyodideApi = pyodide._api;
+const NoGilError = pyodideApi.NoGilError;
+pyodideApi.fatal_error = (error) => {
+  if (NoGilError && error instanceof NoGilError) throw error; // not fatal: Pyodide rethrows it too
+  if (error?.name === "ExitStatus" && running) {
+    // os._exit(n), or exit() through ctypes: the outcome of sys.exit(n). Flushed output is already
+    // sent; like CPython's os._exit, unflushed buffers are dropped.
+    const status = Number(error.status);
+    if (status === 0) finishRun({ type: "done", ok: true });
+    finishRun({ type: "done", ok: false, error: `SystemExit: ${status}`, traceback: "" });
+  }
+  crash(error);
+};
+// An error no one caught in a JS callback or promise: Deno would end the process with a coloured
+// dump. End the run instead, as the same exception would at top level (asyncio's loop lets
+// SystemExit and KeyboardInterrupt out of callbacks and tasks this way).
+function uncaught(error) {
+  if (!running) crash(error);
+  flushPython();
+  const line = errorLine(error);
+  if (error?.name === "PythonError") {
+    if (/^SystemExit(: (0|None))?$/.test(line)) finishRun({ type: "done", ok: true });
+    const traceback = line.startsWith("SystemExit") ? "" : String(error.message).slice(-TRACEBACK_CHARS);
+    finishRun({ type: "done", ok: false, error: line, traceback });
+  }
+  finishRun({ type: "done", ok: false, error: `Uncaught JavaScript error: ${line}`, traceback: "" });
+}
+addEventListener("error", (event) => {
+  event.preventDefault();
+  uncaught(event.error ?? event.message);
+});
+addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  uncaught(event.reason);
+});
+// Deno.exit()/process.exit() from user code: nothing to catch, but the host learns why in one line.
+addEventListener("unload", () => {
+  if (!exitingOnPurpose) {
+    const why = "the program exited it through JavaScript (Deno.exit or process.exit)";
+    writeStderr(`the embedded sandbox's worker crashed: ${why}`);
+  }
+});
+
 const entry = pyodide.runPython(`
 import sys
 if ${JSON.stringify(RUNTIME_MOUNT)} not in sys.path:
@@ -178,7 +343,7 @@ if (makeSnapshot) {
   entry.prepare();
   entry.destroy();
   writeAll(pyodide.makeMemorySnapshot());
-  Deno.exit(0);
+  exitWorker(0);
 }
 
 // ---------------------------------------------------------------- one run
@@ -213,7 +378,7 @@ const transport = {
 sendFrame({ type: "ready", loadMs: Math.round(performance.now() - T0), snapshot: fromSnapshot, ...timings });
 
 const runLine = await nextLine();
-if (runLine === null) Deno.exit(0);
+if (runLine === null) exitWorker(0);
 let run;
 try {
   run = JSON.parse(runLine);
@@ -222,7 +387,7 @@ try {
 }
 if (run?.type !== "run" || typeof run.code !== "string") fatal(EXIT_USAGE, "the first frame must be a run frame");
 running = true;
-if (stdinClosed) Deno.exit(0);
+if (stdinClosed) exitWorker(0);
 
 let done;
 try {
@@ -232,5 +397,4 @@ try {
   const lastLine = message.trim().split("\n").at(-1) ?? message;
   done = { type: "done", ok: false, error: `InternalError: ${lastLine}`.slice(0, 4000), traceback: message.slice(-16000) };
 }
-sendFrame(done);
-Deno.exit(0);
+finishRun(done);

@@ -16,10 +16,14 @@ fd 1/2 (print, os.write, sys.stdout) into `out` frames itself, so this module on
 in the snapshot and costs nothing per run. It must not keep JavaScript objects alive (a snapshot
 can only hold Python state).
 """
+import _signal
 import asyncio
 import errno
+import functools
 import json
 import os
+import posix
+import signal
 
 from .channel import HostChannel
 from .executor import done_frame, execute, flush_std_streams
@@ -34,10 +38,61 @@ def _no_processes(*_args, **_kwargs):
     raise OSError(errno.ENOSYS, "the embedded sandbox cannot start processes")
 
 
-# Pyodide under Deno implements system() with node:child_process. Deno refuses it (no --allow-run),
-# but as a fatal error that kills the worker; fail like any other unsupported call instead.
-# (posix.system is still reachable and still only kills this run's worker.)
-os.system = _no_processes
+# Pyodide under Deno implements system() with node:child_process, which Deno refuses (no --allow-run);
+# the worker turns the refusal into a shell that found nothing, but a program should get the same
+# error as subprocess gives it.
+os.system = posix.system = _no_processes
+
+# Emscripten has no other process to signal (os.kill(other, n) fails with EPERM), and a signal it sends
+# itself runs the Python handler or takes the default action: exit(128 + n) or abort(), which ends the
+# worker in the middle of the run. Refuse those like any other unsupported call. Stop, continue and
+# the signals ignored by default do nothing there and pass.
+_HARMLESS_BY_DEFAULT = frozenset(
+    getattr(signal, name)
+    for name in ("SIGCHLD", "SIGURG", "SIGWINCH", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU")
+    if hasattr(signal, name)
+)
+
+
+def _refuse_ending_signal(call, signalnum):
+    if not isinstance(signalnum, int) or signalnum == 0 or signalnum in _HARMLESS_BY_DEFAULT:
+        return
+    try:
+        handler = signal.getsignal(signalnum)
+    except ValueError:
+        return  # not a signal: the real call says so
+    if handler in (None, signal.SIG_DFL):
+        try:
+            name = signal.Signals(signalnum).name
+        except ValueError:
+            name = "signal %d" % signalnum
+        raise PermissionError(
+            errno.EPERM,
+            "%s: %s to the sandbox's own process is not available in the embedded sandbox (its default"
+            " action would end the process)" % (call, name),
+        )
+
+
+_kill = posix.kill
+_raise_signal = _signal.raise_signal
+
+
+@functools.wraps(_kill)
+def _guarded_kill(pid, signalnum, /):
+    if pid == posix.getpid():
+        _refuse_ending_signal("os.kill", signalnum)
+    return _kill(pid, signalnum)
+
+
+@functools.wraps(_raise_signal)
+def _guarded_raise_signal(signalnum, /):
+    _refuse_ending_signal("signal.raise_signal", signalnum)
+    return _raise_signal(signalnum)
+
+
+os.kill = posix.kill = _guarded_kill
+signal.raise_signal = _signal.raise_signal = _guarded_raise_signal
+
 # Emscripten sets `_` to the path of the Deno worker script; the program has no use for it.
 os.environ.pop("_", None)
 
