@@ -73,12 +73,15 @@ export function expandServer(
 
   let expanded: UpstreamServerConfig;
   let problem: string | undefined;
+  // Shown to programs as written: never expanded, so no variable's value can reach a sandbox through it.
+  const described = server.description ? { description: server.description } : {};
   if (server.transport === 'stdio') {
     const command = expand(server.command);
     const cwd = server.cwd === undefined ? undefined : expand(server.cwd);
     expanded = {
       name: server.name,
       source: server.source,
+      ...described,
       transport: 'stdio',
       command,
       args: server.args.map(expand),
@@ -91,6 +94,7 @@ export function expandServer(
     expanded = {
       name: server.name,
       source: server.source,
+      ...described,
       transport: server.transport,
       url,
       headers: expandValues(server.headers),

@@ -32,6 +32,8 @@ export type UpstreamServerConfig = (StdioServerConfig | RemoteServerConfig) & {
   name: string;
   /** Path of the file the entry came from. */
   source: string;
+  /** What the server is for, in the user's words (`description` of the entry, else of its file). */
+  description?: string;
   /**
    * Strings that must never reach a sandbox or the MCP client: every value `${VAR}` expansion
    * substituted, every `env` and header value, a URL's userinfo. Recorded by expansion; absent on an
