@@ -276,8 +276,11 @@ function crash(error) {
   exitWorker(EXIT_CRASHED);
 }
 function finishRun(done) {
-  sendFrame(done);
-  exitWorker(0);
+  try {
+    sendFrame(done);
+  } finally {
+    exitWorker(0); // even when the host is gone and stdout with it
+  }
 }
 function flushPython() {
   try {
