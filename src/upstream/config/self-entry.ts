@@ -31,7 +31,7 @@ export function selfEntryReason(server: UpstreamServerConfig, options: SelfEntry
   if (SELF_NAMES.has(server.name.toLowerCase())) return `its name "${server.name}" is the bridge's`;
   if (server.transport !== 'stdio') return undefined;
   const words = [server.command, ...server.args];
-  const named = words.find((word) => word.split(/[\\/]/).some((segment) => SELF_SEGMENT.test(segment)));
+  const named = words.find(namesBridge);
   if (named !== undefined) return `${JSON.stringify(named)} names ${PACKAGE_NAME}`;
   if (options.selfPath) {
     const self = path.resolve(options.selfPath);
@@ -40,6 +40,16 @@ export function selfEntryReason(server: UpstreamServerConfig, options: SelfEntry
     if (same !== undefined) return `${JSON.stringify(same)} is the running bridge (${self})`;
   }
   return undefined;
+}
+
+/**
+ * A segment names the bridge, and no `node_modules` follows it: a server installed inside a checkout
+ * of the bridge (`…/codemode-bridge/node_modules/@modelcontextprotocol/server-everything/…`) is not it.
+ */
+function namesBridge(word: string): boolean {
+  const segments = word.split(/[\\/]/);
+  const last = segments.findLastIndex((segment) => SELF_SEGMENT.test(segment));
+  return last !== -1 && !segments.slice(last + 1).includes('node_modules');
 }
 
 function looksLikePath(word: string): boolean {

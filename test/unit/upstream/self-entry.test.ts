@@ -41,6 +41,12 @@ describe('selfEntryReason', () => {
     ['a package merely prefixed', stdio('x', 'npx', ['codemode-bridge-plugin'])],
     ['another tarball', stdio('x', 'npx', ['./codemode-bridge-plugin-1.0.0.tgz'])],
     [
+      'a server installed inside a checkout of the bridge',
+      stdio('x', 'node', [
+        '/src/codemode-bridge/node_modules/@modelcontextprotocol/server-everything/dist/index.js',
+      ]),
+    ],
+    [
       'a remote server',
       { name: 'r', source: '/s', transport: 'sse', url: 'https://codemode-bridge/x', headers: {} },
     ],
