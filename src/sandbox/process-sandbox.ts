@@ -13,6 +13,7 @@ import { addAbortListener } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../shared/logger.js';
+import { summarizeDiagnostics } from './diagnostics.js';
 import {
   type DecodedFrame,
   encodeFrame,
@@ -168,9 +169,12 @@ export class ProcessSandbox implements Sandbox {
     return !this.#hasExited && this.#destroying === undefined;
   }
 
-  /** What the sandbox process wrote to its own stderr (runtime errors, container engine messages). */
+  /**
+   * The last line the sandbox process wrote to its own stderr (runtime errors, container engine
+   * messages), cleaned for an error message; the whole text is in the debug log.
+   */
   get diagnostics(): string {
-    return this.#diagnostics.trim();
+    return summarizeDiagnostics(this.#diagnostics);
   }
 
   get exitCode(): number | null {
@@ -316,7 +320,12 @@ export class ProcessSandbox implements Sandbox {
         run.host.onOutput(frame.stream, frame.data);
         return;
       case 'rpc': {
-        const request = { server: frame.server, tool: frame.tool, args: frame.args };
+        const request = {
+          server: frame.server,
+          tool: frame.tool,
+          args: frame.args,
+          ...(frame.raw ? { raw: true } : {}),
+        };
         this.#enqueue(run, { id: frame.id, chars, call: (signal) => run.host.callTool(request, signal) });
         return;
       }
@@ -436,7 +445,13 @@ export class ProcessSandbox implements Sandbox {
 }
 
 function programFrame(program: SandboxProgram) {
-  return { id: program.runId, code: program.code, servers: program.servers, catalog: program.catalog };
+  return {
+    id: program.runId,
+    code: program.code,
+    servers: program.servers,
+    catalog: program.catalog,
+    skills: program.skills ?? [],
+  };
 }
 
 function callFailure(id: number, reason: string): HostFrame {

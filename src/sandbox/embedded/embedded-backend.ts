@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { BridgeError } from '../../shared/errors.js';
 import { isProcessAlive, killProcessGroup } from '../../shared/kill-group.js';
 import type { Logger } from '../../shared/logger.js';
+import { summarizeDiagnostics } from '../diagnostics.js';
 import { ProcessSandbox } from '../process-sandbox.js';
 import type { SandboxBackend } from '../types.js';
 import { type EmbeddedMemoryLimits, embeddedMemoryLimits } from './limits.js';
@@ -235,7 +236,9 @@ export class EmbeddedBackend implements SandboxBackend {
         }
         const how = failure?.message ?? (exitSignal ? `signal ${exitSignal}` : `exit code ${code}`);
         reject(
-          new Error(`snapshot build failed (${how})${diagnostics.trim() ? `: ${diagnostics.trim()}` : ''}`),
+          new Error(
+            `snapshot build failed (${how})${diagnostics.trim() ? `: ${summarizeDiagnostics(diagnostics)}` : ''}`,
+          ),
         );
       });
     });
