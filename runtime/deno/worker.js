@@ -166,7 +166,10 @@ let pyodide;
 try {
   pyodide = await loadPyodide({
     indexURL: pyodideDir,
-    env: { HOME: "/home/pyodide" },
+    // Pyodide creates HOME in its in-memory FS and starts there on every load (the FS is not part
+    // of a snapshot); Python's os.environ comes from the snapshot, made with this same env. So the
+    // program starts in /workspace, its HOME, as in a container; it vanishes with the worker.
+    env: { HOME: "/workspace" },
     stdout: () => {}, // start-up chatter never reaches the protocol channel
     stderr: () => {},
     _makeSnapshot: makeSnapshot,
