@@ -73,7 +73,8 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
   ['MCP_BRIDGE_CALL_TIMEOUT', '60', 'Longest wait for one upstream tool call, seconds'],
   ['MCP_BRIDGE_STATE_DIR', '~/.cache/codemode-bridge', 'Where caches live (the embedded snapshot)'],
   ['MCP_BRIDGE_OUTPUT_MODE', 'text', 'Result format: text (also: compact) or toon'],
-  ['MCP_BRIDGE_CONFIG', '(none)', `Extra MCP config files, separated by '${delimiter}'`],
+  ['MCP_BRIDGE_CONFIG', '(none)', `Extra MCP config files, separated by '${delimiter}'; read first`],
+  ['MCP_SERVERS_CONFIG', '(none)', "One more MCP config file (the reference bridge's), after ~/MCPs/*.json"],
   [
     'MCP_BRIDGE_LOG_LEVEL',
     'info',
