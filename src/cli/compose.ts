@@ -1,8 +1,11 @@
 /** Builds the bridge's parts from settings and owns their shutdown; shared by `serve`, `run` and `servers`. */
 import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { discoveryOperations } from '../engine/discovery-operations.js';
 import { Engine } from '../engine/engine.js';
+import { skillOperations, skillsForRun } from '../engine/skills/skill-operations.js';
+import { SkillStore } from '../engine/skills/skill-store.js';
 import type { ServerDirectory } from '../engine/types.js';
 import { upstreamDirectory } from '../engine/upstream-directory.js';
 import type { ContainerLimits } from '../sandbox/container/run-args.js';
@@ -87,6 +90,11 @@ export function containerLimits(settings: Settings): ContainerLimits {
   };
 }
 
+/** The saved skills, under `<MCP_BRIDGE_STATE_DIR>/skills`. */
+export function createSkillStore(settings: Pick<Settings, 'stateDir'>): SkillStore {
+  return new SkillStore({ dir: join(settings.stateDir, 'skills') });
+}
+
 export async function composeBridge(
   settings: Settings,
   logger: Logger,
@@ -112,10 +120,12 @@ export async function composeBridge(
     logger,
   });
   const directory = upstreamDirectory(upstreams);
+  const skills = createSkillStore(settings);
   const engine = new Engine({
     sandboxes,
     directory,
-    hostOperations: discoveryOperations(upstreams),
+    hostOperations: { ...discoveryOperations(upstreams, skills), ...skillOperations(skills) },
+    skills: { forRun: () => skillsForRun(skills, logger) },
     defaultTimeoutMs: settings.timeoutMs,
     maxTimeoutMs: settings.maxTimeoutMs,
     maxOutputChars: settings.maxOutputChars,

@@ -16,6 +16,11 @@ Usage:
   codemode-bridge stubs [SERVER...]       Print the Python signatures and docstrings the sandbox
                                           builds for each server's tools
   codemode-bridge doctor                  Show which sandbox runtime would be used, and why
+  codemode-bridge skills [list] [--json]  List the skills programs saved with save_tool
+  codemode-bridge skills show NAME [--version N] [--json]
+                                          Print a skill's source (default: its newest version)
+  codemode-bridge skills remove NAME [--version N]
+                                          Delete a skill (every version, or one)
   codemode-bridge --help | --version (-V)
 
 Options for run:

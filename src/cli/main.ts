@@ -6,6 +6,7 @@ import { doctor } from './commands/doctor.js';
 import { run } from './commands/run.js';
 import { serve, serveUnconfigured } from './commands/serve.js';
 import { listServers, printStubs } from './commands/servers.js';
+import { skills } from './commands/skills.js';
 import { UsageError, VERSION } from './context.js';
 import { helpText } from './help.js';
 import { loadLogLevel, loadSettings, type Settings } from './settings.js';
@@ -45,6 +46,8 @@ async function main(argv: string[]): Promise<number> {
       return printStubs(rest, settings, logger);
     case 'doctor':
       return doctor(settings, logger);
+    case 'skills':
+      return skills(rest, settings);
     default:
       throw new UsageError(`unknown command '${command}'. Run \`codemode-bridge --help\` for the commands.`);
   }

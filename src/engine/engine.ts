@@ -2,7 +2,7 @@
  * One run, start to finish: grants, deadline, sandbox, output caps, routing of the sandbox's calls
  * to upstream servers, and the outcome. The only module that joins sandboxes and upstreams.
  */
-import type { CatalogEntry, ServerGrant, ToolCallRequest } from '../sandbox/types.js';
+import type { CatalogEntry, ServerGrant, SkillGrant, ToolCallRequest } from '../sandbox/types.js';
 import { HostCallError, type Sandbox, type SandboxExit } from '../sandbox/types.js';
 import type { Logger } from '../shared/logger.js';
 import { OutputBuffer } from './output-buffer.js';
@@ -16,8 +16,23 @@ export interface SandboxSource {
   replenish(): void;
 }
 
+/** Which run a host call belongs to: one object per run, the same for all its calls (a WeakMap key). */
+export interface HostCallContext {
+  readonly runId: string;
+}
+
 /** A host-side helper the program can call (`call` frames), e.g. tool search. */
-export type HostOperation = (args: Record<string, unknown>, signal: AbortSignal) => Promise<unknown>;
+export type HostOperation = (
+  args: Record<string, unknown>,
+  signal: AbortSignal,
+  context?: HostCallContext,
+) => Promise<unknown>;
+
+/** Where the saved skills every run receives come from. */
+export interface SkillSource {
+  /** The newest version of every skill; never throws (an unreadable store gives none). */
+  forRun(): Promise<SkillGrant[]>;
+}
 
 export interface EngineOptions {
   sandboxes: SandboxSource;
@@ -29,6 +44,8 @@ export interface EngineOptions {
   /** The memory limit as configured, named in the message of a run the kernel killed. */
   memoryLimit?: string;
   hostOperations?: Record<string, HostOperation>;
+  /** Saved skills, sent to every run. Default: none. */
+  skills?: SkillSource;
   /** Programs that may run at once; more wait (their timeout running). Default: unbounded. */
   maxConcurrentRuns?: number;
   logger: Logger;
@@ -56,6 +73,11 @@ export class Engine {
     const [grant] = await this.#options.directory.grant([name], signal);
     if (!grant) throw new Error(`no description for ${name}`);
     return grant;
+  }
+
+  /** The saved skills a run would receive now (newest versions). */
+  async savedSkills(): Promise<SkillGrant[]> {
+    return (await this.#options.skills?.forRun()) ?? [];
   }
 
   /** The timeout a request gets: its own, or the default, never above the maximum. */
@@ -109,13 +131,15 @@ export class Engine {
         ? await this.#options.directory.grant(request.servers, signal)
         : [];
       const granted = new Set(servers.map((server) => server.name));
+      const skills = await this.savedSkills();
       sandbox = await this.#options.sandboxes.acquire(signal);
+      const context: HostCallContext = { runId };
       const exit = await sandbox.execute(
-        { runId, code: request.code, servers, catalog: this.#options.directory.catalog() },
+        { runId, code: request.code, servers, catalog: this.#options.directory.catalog(), skills },
         {
           onOutput: (stream, data) => (stream === 'stdout' ? stdout : stderr).append(data),
           callTool: (call, callSignal) => this.#callTool(call, granted, callSignal),
-          callHost: (op, args, callSignal) => this.#callHost(op, args, callSignal),
+          callHost: (op, args, callSignal) => this.#callHost(op, args, callSignal, context),
         },
         signal,
       );
@@ -143,14 +167,19 @@ export class Engine {
     return this.#options.directory.callTool(call, signal);
   }
 
-  async #callHost(op: string, args: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
+  async #callHost(
+    op: string,
+    args: Record<string, unknown>,
+    signal: AbortSignal,
+    context: HostCallContext,
+  ): Promise<unknown> {
     const operations = this.#options.hostOperations ?? {};
     // Own keys only: a frame naming `constructor` or `__proto__` must not reach Object.prototype.
     const operation = Object.hasOwn(operations, op) ? operations[op] : undefined;
     if (!operation) {
       throw new HostCallError(`unknown host operation '${op}'`, 'UNKNOWN_OPERATION');
     }
-    return operation(args, signal);
+    return operation(args, signal, context);
   }
 
   #describeExit(

@@ -44,6 +44,9 @@ export interface ServerDirectory {
   catalog(): CatalogEntry[];
   /** Connects (if needed) and describes the named servers; throws `BridgeError('UNKNOWN_SERVER')`. */
   grant(names: string[], signal: AbortSignal): Promise<ServerGrant[]>;
-  /** Calls one tool; throws `HostCallError` with a message for the program. */
+  /**
+   * Calls one tool and returns its unwrapped result, or with `request.raw` the `CallToolResult` as the
+   * server sent it; throws `HostCallError` with a message for the program (an `isError` result too).
+   */
   callTool(request: ToolCallRequest, signal: AbortSignal): Promise<unknown>;
 }

@@ -15,7 +15,9 @@ export function upstreamDirectory(pool: UpstreamPool): ServerDirectory {
     },
     async callTool(request, signal) {
       try {
-        return await pool.callTool(request.server, request.tool, request.args, signal);
+        return await pool.callTool(request.server, request.tool, request.args, signal, {
+          raw: request.raw === true,
+        });
       } catch (error) {
         if (error instanceof BridgeError) throw new HostCallError(error.message, error.code);
         throw error;

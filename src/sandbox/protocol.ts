@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { LineSplitter } from '../shared/line-splitter.js';
-import type { CatalogEntry, ServerGrant } from './types.js';
+import type { CatalogEntry, ServerGrant, SkillGrant } from './types.js';
 
 const MAX_FRAME_BYTES = 8 * 1024 * 1024;
 const MAX_FRAME_DEPTH = 64;
@@ -23,6 +23,7 @@ const sandboxFrameSchema = z.discriminatedUnion('type', [
     server: name,
     tool: name,
     args: z.record(z.string(), z.unknown()),
+    raw: z.boolean().optional(),
   }),
   z.object({ type: z.literal('call'), id: requestId, op: name, args: z.record(z.string(), z.unknown()) }),
   z.object({
@@ -42,7 +43,14 @@ const sandboxFrameSchema = z.discriminatedUnion('type', [
 export type SandboxFrame = z.infer<typeof sandboxFrameSchema>;
 
 export type HostFrame =
-  | { type: 'run'; id: string; code: string; servers: ServerGrant[]; catalog: CatalogEntry[] }
+  | {
+      type: 'run';
+      id: string;
+      code: string;
+      servers: ServerGrant[];
+      catalog: CatalogEntry[];
+      skills?: SkillGrant[];
+    }
   | { type: 'rpc_result'; id: number; ok: true; value: unknown }
   | { type: 'rpc_result'; id: number; ok: false; error: string; code: string };
 

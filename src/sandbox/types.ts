@@ -20,6 +20,8 @@ export interface ServerGrant {
   name: string;
   alias: string;
   description?: string;
+  /** The working directory a stdio server was configured with (scrubbed of secrets). */
+  cwd?: string;
   tools: ToolGrant[];
 }
 
@@ -27,6 +29,26 @@ export interface ServerGrant {
 export interface CatalogEntry {
   name: string;
   alias: string;
+  /** The config entry's own `description`, when it has one. */
+  description?: string;
+}
+
+/**
+ * A saved skill as every run receives it (its newest version): the sandbox compiles `source` only
+ * when the program first uses the skill. `error` says why the host could not offer it.
+ */
+export interface SkillGrant {
+  name: string;
+  version: number;
+  versions?: number[];
+  source?: string;
+  description?: string;
+  signature?: string;
+  parameters?: string[];
+  isAsync?: boolean;
+  servers?: string[];
+  savedAt?: string;
+  error?: string;
 }
 
 export interface SandboxProgram {
@@ -34,12 +56,16 @@ export interface SandboxProgram {
   code: string;
   servers: ServerGrant[];
   catalog: CatalogEntry[];
+  /** Saved skills, importable as `from skills import name`. Default: none. */
+  skills?: SkillGrant[];
 }
 
 export interface ToolCallRequest {
   server: string;
   tool: string;
   args: Record<string, unknown>;
+  /** Return the upstream's `CallToolResult` as it came, instead of unwrapping it. Default false. */
+  raw?: boolean;
 }
 
 /** A failed host call; `message` reaches the program as `mcp.ToolError`. */

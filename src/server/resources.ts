@@ -9,6 +9,8 @@ import { errorMessage } from '../shared/errors.js';
 
 const CAPABILITIES_URI = 'codemode://capabilities';
 const SERVER_URI_PREFIX = 'codemode://servers/';
+const SKILLS_URI = 'codemode://skills';
+const SKILL_URI_PREFIX = 'codemode://skills/';
 const SUMMARY_CHARS = 160;
 
 const HELPERS = [
@@ -17,6 +19,7 @@ const HELPERS = [
   '- `await runtime.query_tool_docs(server, tool=None, detail="summary"|"full")`: one server or tool',
   '- `runtime.discovered_servers()`, `await runtime.describe_server(name)`, `runtime.capability_summary()`',
   'Grant servers with `servers=[...]`; call `await mcp_<alias>.<tool>(...)`; failures raise `mcp.ToolError`.',
+  '`save_tool(func)` keeps a function for every later run (`from skills import name`); `delete_skill(name)` removes it.',
 ];
 
 function summary(text: string | undefined): string {
@@ -41,11 +44,34 @@ export function buildInstructions(engine: Engine): string {
     'codemode-bridge runs Python for you in a sandbox; MCP tools are async Python functions inside it.',
     servers,
     ...HELPERS,
-    `Resources: ${CAPABILITIES_URI} (every server with a summary and tool count), ${SERVER_URI_PREFIX}<name>.`,
+    `Resources: ${CAPABILITIES_URI} (every server with a summary and tool count), ${SERVER_URI_PREFIX}<name>, ${SKILLS_URI} (saved skills).`,
   ].join('\n');
 }
 
 type ServerDescription = Awaited<ReturnType<Engine['describeServer']>>;
+type SavedSkill = Awaited<ReturnType<Engine['savedSkills']>>[number];
+
+function describeSkill(skill: SavedSkill): string {
+  const versions =
+    skill.versions && skill.versions.length > 1 ? `, versions ${skill.versions.join(', ')}` : '';
+  const about = skill.description ? ` — ${summary(skill.description)}` : '';
+  const servers = skill.servers?.length ? ` (uses ${skill.servers.join(', ')})` : '';
+  const broken = skill.error ? ` — cannot load: ${skill.error}` : '';
+  return `- ${skill.isAsync ? 'async ' : ''}${skill.name}${skill.signature || '(...)'} [version ${skill.version}${versions}]${about}${servers}${broken}`;
+}
+
+function describeSkills(skills: SavedSkill[]): string {
+  return [
+    '# Saved skills',
+    '',
+    ...(skills.length > 0
+      ? skills.map(describeSkill)
+      : ['None yet. In run_python, `save_tool(func)` keeps a function for every later run.']),
+    '',
+    'In run_python: `from skills import <name>`, or call it by name; `delete_skill(name)` removes one.',
+    `Source: ${SKILL_URI_PREFIX}<name>. From a shell: \`codemode-bridge skills list|show|remove\`.`,
+  ].join('\n');
+}
 
 function describeServer(server: ServerDescription): string {
   const lines = [`# ${server.name} (mcp_${server.alias})`];
@@ -89,6 +115,51 @@ export function registerResources(server: McpServer, engine: Engine): void {
         ...HELPERS,
       ].join('\n');
       return { contents: [{ uri: uri.href, mimeType: 'text/markdown', text }] };
+    },
+  );
+
+  server.registerResource(
+    'skills',
+    SKILLS_URI,
+    {
+      title: 'Saved skills',
+      description: 'Functions saved with save_tool in earlier runs, importable in every run_python call.',
+      mimeType: 'text/markdown',
+    },
+    async (uri) => ({
+      contents: [
+        { uri: uri.href, mimeType: 'text/markdown', text: describeSkills(await engine.savedSkills()) },
+      ],
+    }),
+  );
+
+  server.registerResource(
+    'skill',
+    new ResourceTemplate(`${SKILL_URI_PREFIX}{name}`, {
+      list: async () => ({
+        resources: (await engine.savedSkills()).map((skill) => ({
+          uri: `${SKILL_URI_PREFIX}${skill.name}`,
+          name: `skill ${skill.name}`,
+          title: `Saved skill ${skill.name}`,
+          description: summary(skill.description) || `The source of skill ${skill.name}`,
+          mimeType: 'text/x-python',
+        })),
+      }),
+    }),
+    {
+      title: 'A saved skill',
+      description: "The newest version's source of one saved skill.",
+      mimeType: 'text/x-python',
+    },
+    async (uri, variables) => {
+      const name = decodeURIComponent(String(variables.name ?? ''));
+      const skill = (await engine.savedSkills()).find((candidate) => candidate.name === name);
+      const text = !skill
+        ? `# no saved skill named ${JSON.stringify(name)}\n`
+        : skill.source === undefined
+          ? `# skill ${name} (version ${skill.version}) cannot load: ${skill.error ?? 'unreadable'}\n`
+          : skill.source;
+      return { contents: [{ uri: uri.href, mimeType: 'text/x-python', text }] };
     },
   );
 

@@ -14,6 +14,9 @@ import { createRedactor, type Redactor } from './redact.js';
 import { MESSAGE_TOO_LARGE_CODE, type MessageTooLargeData } from './stdio-transport.js';
 import { resultText, unwrapToolResult } from './unwrap.js';
 
+/** A config entry's `description` is sent to every run: it is cut here. */
+const MAX_DESCRIPTION_CHARS = 1000;
+
 export interface ToolDescription {
   name: string;
   /** The tool's Python identifier within its server. */
@@ -25,8 +28,20 @@ export interface ToolDescription {
 export interface ServerDescription {
   name: string;
   alias: string;
+  /** The config entry's `description`, else the first line of the server's instructions or its name. */
   description?: string;
+  /** A stdio server's configured working directory, scrubbed of the server's secrets. */
+  cwd?: string;
   tools: ToolDescription[];
+}
+
+/** Options for {@link UpstreamPool.callTool}. */
+export interface CallToolOptions {
+  /**
+   * Return the `CallToolResult` as the server sent it (`isError` defaulted to false, as the spec
+   * does) instead of the unwrapped value. An `isError` result still throws. Default false.
+   */
+  raw?: boolean;
 }
 
 export interface UpstreamPoolOptions {
@@ -107,10 +122,13 @@ export class UpstreamPool {
         );
       }
       const aliases = assignAliases(tools.map((tool) => tool.name));
+      const description = entry.config.description?.trim() || connection.description;
+      const cwd = entry.config.transport === 'stdio' ? entry.config.cwd : undefined;
       const value: ServerDescription = {
         name,
         alias: entry.alias,
-        ...(connection.description ? { description: connection.description } : {}),
+        ...(description ? { description: entry.redact(description.slice(0, MAX_DESCRIPTION_CHARS)) } : {}),
+        ...(cwd ? { cwd: entry.redact(cwd) } : {}),
         tools: tools.map((tool) => ({
           name: tool.name,
           alias: aliases.get(tool.name) ?? tool.name,
@@ -134,6 +152,7 @@ export class UpstreamPool {
     tool: string,
     args: Record<string, unknown>,
     signal: AbortSignal,
+    options: CallToolOptions = {},
   ): Promise<unknown> {
     const entry = this.#entry(server);
     return this.#using(entry, async () => {
@@ -149,7 +168,7 @@ export class UpstreamPool {
           tool,
         });
       }
-      return unwrapToolResult(result);
+      return options.raw ? { ...result, isError: result.isError ?? false } : unwrapToolResult(result);
     });
   }
 
@@ -159,9 +178,16 @@ export class UpstreamPool {
     await Promise.all([...this.#entries.values()].map((entry) => this.#closeSession(entry)));
   }
 
-  /** Every configured server with its Python alias, in discovery order. */
-  catalog(): Array<{ name: string; alias: string }> {
-    return [...this.#entries.values()].map((entry) => ({ name: entry.config.name, alias: entry.alias }));
+  /** Every configured server with its Python alias (and its config `description`), in discovery order. */
+  catalog(): Array<{ name: string; alias: string; description?: string }> {
+    return [...this.#entries.values()].map((entry) => {
+      const description = entry.config.description?.trim();
+      return {
+        name: entry.config.name,
+        alias: entry.alias,
+        ...(description ? { description: entry.redact(description.slice(0, MAX_DESCRIPTION_CHARS)) } : {}),
+      };
+    });
   }
 
   /** Throws `BridgeError('UNKNOWN_SERVER')` naming every unknown name and the configured ones. */

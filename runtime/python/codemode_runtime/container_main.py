@@ -239,7 +239,9 @@ def main(argv=None):
     # Results are read by the event loop itself: no thread hand-off on the tool-call round trip.
     loop.add_reader(protocol_in, reader.pump, channel)
 
-    namespace = build_namespace(run.get("servers") or [], channel, run.get("catalog") or [])
+    namespace = build_namespace(
+        run.get("servers") or [], channel, run.get("catalog") or [], run.get("skills") or []
+    )
     failure = loop.run_until_complete(execute(run.get("code", ""), namespace))
     try:
         _cancel_leftover_tasks(loop)

@@ -64,6 +64,29 @@ def tool_doc(server, tool, detail="summary"):
     return doc
 
 
+def skill_doc(entry, detail="summary"):
+    """A saved skill in the shape of a tool doc (`server` is "skills"), so searches can mix the two."""
+    check_detail(detail)
+    name = entry["name"]
+    doc = {
+        "server": "skills",
+        "serverAlias": "skills",
+        "tool": name,
+        "toolAlias": name,
+        "description": first_line(entry.get("description")),
+        "signature": "%s%s%s" % ("await " if entry.get("isAsync") else "", name, entry.get("signature") or "(...)"),
+        "skill": True,
+        "version": entry.get("version"),
+        "import": "from skills import %s" % (name,),
+    }
+    if entry.get("servers"):
+        doc["servers"] = list(entry["servers"])
+    if detail == "full":
+        doc["description"] = (entry.get("description") or "").strip()
+        doc["parameters"] = [{"name": parameter} for parameter in entry.get("parameters") or []]
+    return doc
+
+
 def stub(server, tool):
     """A Python stub for one tool, as `codemode-bridge stubs` prints it."""
     from .namespace import make_tool_function

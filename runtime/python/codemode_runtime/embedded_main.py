@@ -121,7 +121,9 @@ async def main(run_json, transport):
     channel = HostChannel(lambda frame: transport.send(_dumps(frame)), loop)
     pump = loop.create_task(_pump(transport, channel))
     try:
-        namespace = build_namespace(run.get("servers") or [], channel, run.get("catalog") or [])
+        namespace = build_namespace(
+            run.get("servers") or [], channel, run.get("catalog") or [], run.get("skills") or []
+        )
         failure = await execute(run.get("code", ""), namespace)
     finally:
         pump.cancel()

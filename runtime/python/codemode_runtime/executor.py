@@ -6,6 +6,8 @@ import os
 import sys
 import traceback
 
+from .skills import register_source, settle_pending
+
 _RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PROGRAM_NAME = "<run_python>"
@@ -29,8 +31,24 @@ async def _evaluate(code_object, namespace):
 
 
 async def execute(code, namespace):
-    """Run `code` in `namespace`; return None on success or a Failure."""
+    """Run `code` in `namespace`, then wait for the host operations it started (skill saves).
+
+    Returns None on success or a Failure: the program's own, else that of an operation it did not
+    await (a save the host refused).
+    """
+    failure = await _execute(code, namespace)
+    unobserved = await settle_pending()
+    if failure is None and unobserved is not None:
+        label, error, frames = unobserved
+        lines = ["Traceback (most recent call last):\n"] + frames.format() if frames else []
+        summary = "%s: %s failed: %s" % (type(error).__name__, label, error)
+        return Failure(summary, "".join(lines) + summary + "\n")
+    return failure
+
+
+async def _execute(code, namespace):
     linecache.cache[PROGRAM_NAME] = (len(code), None, code.splitlines(True), PROGRAM_NAME)
+    register_source(PROGRAM_NAME, code)
     try:
         tree = ast.parse(code, PROGRAM_NAME, "exec")
         final_expression = None

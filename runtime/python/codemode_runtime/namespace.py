@@ -1,4 +1,4 @@
-"""Builds the globals a program runs in, with every granted server's tools as async functions.
+"""Builds the globals a program runs in: every granted server's tools as async functions, saved skills by name.
 
 Three ways to reach a tool, all the same function object:
 `mcp_servers["name"].tool`, `mcp_<alias>.tool`, and `from mcp.servers.<alias> import tool`.
@@ -87,13 +87,25 @@ def signature_and_docs(tool):
     return inspect.Signature(parameters), docs, extra
 
 
+async def request_tool(channel, server_name, tool_name, arguments, raw=False):
+    """One upstream call. `raw`: the host returns the MCP result dict untouched instead of unwrapping it."""
+    frame = {"type": "rpc", "server": server_name, "tool": tool_name, "args": arguments}
+    if raw:
+        frame["raw"] = True
+    try:
+        return await channel.request(frame)
+    except mcp.ToolError as error:
+        error.server, error.tool = server_name, tool_name
+        raise
+
+
 def make_tool_function(server, tool, channel):
     signature, param_docs, extra = signature_and_docs(tool)
     server_name = server["name"]
     tool_name = tool["name"]
     alias = tool.get("alias") or tool_name
 
-    async def call_tool(*args, **kwargs):
+    def arguments_of(args, kwargs):
         try:
             bound = signature.bind(*args, **kwargs)
         except TypeError as error:
@@ -102,11 +114,13 @@ def make_tool_function(server, tool, channel):
         arguments = dict(bound.arguments)
         if extra is not None:
             arguments.update(arguments.pop(extra, {}))
-        try:
-            return await channel.request({"type": "rpc", "server": server_name, "tool": tool_name, "args": arguments})
-        except mcp.ToolError as error:
-            error.server, error.tool = server_name, tool_name
-            raise
+        return arguments
+
+    async def call_tool(*args, **kwargs):
+        return await request_tool(channel, server_name, tool_name, arguments_of(args, kwargs))
+
+    async def call_tool_raw(*args, **kwargs):
+        return await request_tool(channel, server_name, tool_name, arguments_of(args, kwargs), raw=True)
 
     description = (tool.get("description") or "").strip()
     doc = description or "Call %s on %s." % (tool_name, server_name)
@@ -118,6 +132,14 @@ def make_tool_function(server, tool, channel):
     call_tool.__doc__ = doc
     call_tool.__signature__ = signature
     call_tool.__module__ = "mcp.servers." + server["alias"]
+    call_tool_raw.__name__ = alias + ".raw"
+    call_tool_raw.__qualname__ = "%s.%s.raw" % (server["alias"], alias)
+    call_tool_raw.__doc__ = (
+        "Like %s(...), but returns the MCP result dict as the server sent it "
+        "({'content': [...], 'structuredContent': ..., 'isError': False})." % (alias,)
+    )
+    call_tool_raw.__signature__ = signature
+    call_tool.raw = call_tool_raw
     return call_tool
 
 
@@ -127,6 +149,7 @@ class ServerModule(types.ModuleType):
     def __init__(self, server, tools):
         super().__init__("mcp.servers." + server["alias"], server.get("description") or None)
         self.__server_name__ = server["name"]
+        self.__server = server
         self.__tools_by_name = {}
         for tool, function in tools:
             setattr(self, function.__name__, function)
@@ -142,6 +165,24 @@ class ServerModule(types.ModuleType):
                 % (self.__server_name__, tool_name, ", ".join(sorted(self.__tools_by_name)) or "none")
             ) from None
 
+    def list_tools(self):
+        """This server's tools as MCP lists them (name, description, inputSchema) plus the Python alias.
+
+        A list the run already holds: `await` is optional (mcp-server-code-execution-mode's proxies
+        required it). A tool named `list_tools` takes this attribute's place.
+        """
+        from mcp.runtime import _AwaitableList
+
+        return _AwaitableList(
+            {
+                "name": tool["name"],
+                "alias": tool.get("alias") or tool["name"],
+                "description": tool.get("description") or "",
+                "inputSchema": tool.get("inputSchema") or {},
+            }
+            for tool in self.__server.get("tools") or []
+        )
+
     def __repr__(self):
         return "<MCP server %r: %d tools>" % (self.__server_name__, len(self.__all__))
 
@@ -154,20 +195,40 @@ class ServerMap(dict):
         )
 
 
-def build_namespace(servers, channel, catalog=()):
-    """Globals for one program: granted servers as proxies, `mcp.runtime` wired to the host."""
+def build_namespace(servers, channel, catalog=(), skills=()):
+    """Globals for one program: granted servers as proxies, saved skills by name, `mcp.runtime` wired to the host."""
     import mcp.runtime
 
-    mcp.runtime._install(channel, catalog, servers)
-    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    from .skills import NotGranted, SkillSet, SkillsModule, install_queue
+
     granted = ServerMap()
+    provided = {"mcp": mcp, "mcp_servers": granted}
     for server in servers:
         tools = [(tool, make_tool_function(server, tool, channel)) for tool in server.get("tools") or []]
         module = ServerModule(server, tools)
         sys.modules[module.__name__] = module
         setattr(mcp.servers, server["alias"], module)
         granted[server["name"]] = module
-        namespace["mcp_" + server["alias"]] = module
-    namespace["mcp_servers"] = granted
-    namespace["mcp"] = mcp
+        provided["mcp_" + server["alias"]] = module
+    mcp.servers.__all__ = sorted(server["alias"] for server in servers)
+    provided["LOADED_MCP_SERVERS"] = tuple(server["name"] for server in servers)
+    provided["save_tool"] = mcp.runtime.save_tool
+    provided["delete_skill"] = mcp.runtime.delete_skill
+    # Skills see what programs see; a server this run was not granted says so when a skill uses it.
+    not_granted = {
+        "mcp_" + entry["alias"]: NotGranted(entry["name"])
+        for entry in catalog or ()
+        if "mcp_" + entry["alias"] not in provided
+    }
+
+    def skill_globals(_name):
+        return dict(handles, __builtins__=builtins, **not_granted, **provided)
+
+    skill_set = SkillSet(skills, skill_globals)
+    handles = skill_set.handles()
+    sys.modules["skills"] = SkillsModule(skill_set)
+    mcp.runtime._install(channel, catalog, servers, skill_set, install_queue(channel), provided)
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    namespace.update(handles)
+    namespace.update(provided)
     return namespace

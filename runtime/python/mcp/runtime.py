@@ -2,33 +2,65 @@
 
 Sync helpers read what the run already holds; async helpers ask the host, which connects to a server
 on demand and caches its tool list. None of them needs the server to be granted; calling a tool does.
+The `*_sync` helpers (from mcp-server-code-execution-mode) read only the servers granted to this run:
+a synchronous call cannot wait for the host from inside the running event loop.
 
     import mcp.runtime as runtime
     runtime.discovered_servers()                      # ('everything', 'memory', ...)
-    await runtime.search_tool_docs("read a file")     # ranked, with signatures
+    await runtime.search_tool_docs("read a file")     # ranked, with signatures (and saved skills)
     await runtime.query_tool_docs("memory", detail="full")
+
+Skills: `save_tool(func)` keeps a function for every later run (`from skills import name`);
+`delete_skill(name)` removes it; `list_skills()` lists them.
 """
-from codemode_runtime.docs import check_detail, first_line, stub, tool_doc
+import re
+
+import mcp
+from codemode_runtime.docs import check_detail, first_line, skill_doc, stub, tool_doc
+
+MCPError = mcp.ToolError
 
 __all__ = [
+    "MCPError",
+    "call_tool",
     "capability_summary",
+    "delete_skill",
     "describe_server",
     "discovered_servers",
     "list_loaded_server_metadata",
     "list_servers",
+    "list_servers_sync",
+    "list_skills",
     "list_tools",
+    "list_tools_sync",
     "query_tool_docs",
+    "query_tool_docs_sync",
+    "save_tool",
     "search_tool_docs",
+    "search_tool_docs_sync",
     "server_stubs",
 ]
 
-_state = {"channel": None, "catalog": (), "loaded": ()}
+_state = {"channel": None, "catalog": (), "loaded": (), "skills": None, "queue": None, "provided": {}}
+
+MAX_SEARCH_LIMIT = 50
+SUMMARY_SKILLS = 30
 
 
-def _install(channel, catalog, loaded):
+def _install(channel, catalog, loaded, skills=None, queue=None, provided=None):
     _state["channel"] = channel
     _state["catalog"] = tuple(catalog or ())
     _state["loaded"] = tuple(loaded or ())
+    _state["skills"] = skills
+    _state["queue"] = queue
+    _state["provided"] = dict(provided or {})
+
+
+class _NotFound(mcp.ToolError, KeyError):
+    """No such server or tool: a KeyError, and an MCPError as the original's lookups raised."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
 
 
 async def _ask(op, **args):
@@ -43,6 +75,7 @@ def _metadata(server):
         "name": server["name"],
         "alias": server["alias"],
         "description": server.get("description") or "",
+        "cwd": server.get("cwd"),
         "tools": [
             {
                 "name": tool["name"],
@@ -58,12 +91,23 @@ def _metadata(server):
 def _known(name):
     names = discovered_servers()
     if name not in names:
-        raise KeyError("unknown MCP server %r; discovered: %s" % (name, ", ".join(names) or "none"))
+        raise _NotFound("unknown MCP server %r; discovered: %s" % (name, ", ".join(names) or "none"))
 
 
-def discovered_servers():
-    """Names of every configured server, granted or not (a tuple)."""
-    return tuple(entry["name"] for entry in _state["catalog"])
+def discovered_servers(detailed=False):
+    """Names of every configured server, granted or not (a tuple).
+
+    detailed=True: a tuple of dicts with `name`, `alias` and `description` (the config entry's
+    `description`, else the server's own for a granted one, else "").
+    """
+    if not detailed:
+        return tuple(entry["name"] for entry in _state["catalog"])
+    result = []
+    for entry in _state["catalog"]:
+        loaded = _loaded(entry["name"]) or {}
+        description = entry.get("description") or loaded.get("description") or ""
+        result.append({"name": entry["name"], "alias": entry["alias"], "description": description})
+    return tuple(result)
 
 
 async def list_servers():
@@ -72,8 +116,13 @@ async def list_servers():
     return tuple(server["name"] for server in servers)
 
 
+def list_servers_sync():
+    """Names of the servers granted to this run (a tuple); `discovered_servers()` names every one."""
+    return tuple(server["name"] for server in _state["loaded"])
+
+
 def list_loaded_server_metadata():
-    """Metadata of the servers granted to this run: name, alias, description, tools (a tuple of dicts)."""
+    """Metadata of the servers granted to this run: name, alias, description, cwd, tools (a tuple of dicts)."""
     return tuple(_metadata(server) for server in _state["loaded"])
 
 
@@ -122,7 +171,7 @@ class _FromHost:
 
 
 def describe_server(name):
-    """One server's metadata (name, alias, description, tools with input_schema), granted or not.
+    """One server's metadata (name, alias, description, cwd, tools with input_schema), granted or not.
 
     A granted server's dict comes back at once (`await` optional); for any other server the host
     connects to it, so use `await runtime.describe_server(name)`.
@@ -143,6 +192,19 @@ def _loaded(name):
         if server["name"] == name:
             return server
     return None
+
+
+def _granted(server, helper):
+    """A granted server by name or alias, for the helpers that read only what the run holds."""
+    for candidate in _state["loaded"]:
+        if server in (candidate["name"], candidate["alias"]):
+            return candidate
+    _known(server)
+    raise _NotFound(
+        "%s(%r): that server is not granted to this run, and %s reads only granted ones; grant it in "
+        "run_python's `servers`, or use the async helper (`await runtime.%s(...)`), which asks the host"
+        % (helper, server, helper, helper[: -len("_sync")])
+    )
 
 
 async def _server(name):
@@ -173,26 +235,49 @@ def list_tools(server):
     return _FromHost("list_tools(%r)" % (server,), remote())
 
 
+def list_tools_sync(server):
+    """The tools of a granted server, as this run holds them: a tuple of dicts (name, alias,
+    description, input_schema). Answered from the run's own metadata, never the host."""
+    return tuple(_metadata(_granted(server, "list_tools_sync"))["tools"])
+
+
+def _select_tools(described, tool):
+    tools = described.get("tools") or []
+    if tool is None:
+        return tools
+    wanted = str(tool).lower()
+    selected = [t for t in tools if wanted in (t["name"].lower(), str(t.get("alias") or "").lower())]
+    if not selected:
+        names = ", ".join(t.get("alias") or t["name"] for t in tools)
+        raise _NotFound("server %r has no tool %r; it has: %s" % (described["name"], tool, names or "none"))
+    return selected[:1]
+
+
 async def query_tool_docs(server, tool=None, detail="summary"):
-    """Docs of one tool (by name or alias) or of all tools of `server`; always a list.
+    """Docs of one tool (by name or alias, any case): one dict; of every tool of `server`: a list.
 
     detail="summary": name, alias, one-line description, call signature.
     detail="full": also the whole description, every parameter's docs and the JSON Schema.
     """
     check_detail(detail)
     described = await _server(server)
-    tools = described.get("tools") or []
-    if tool is not None:
-        tools = [t for t in tools if tool in (t["name"], t.get("alias"))]
-        if not tools:
-            names = ", ".join(t.get("alias") or t["name"] for t in described.get("tools") or [])
-            raise KeyError("server %r has no tool %r; it has: %s" % (server, tool, names or "none"))
-    return [tool_doc(described, t, detail) for t in tools]
+    docs = [tool_doc(described, t, detail) for t in _select_tools(described, tool)]
+    return docs[0] if tool is not None else docs
+
+
+def query_tool_docs_sync(server, tool=None, detail="summary"):
+    """Docs of a granted server's tools, from what this run holds: always a list (of one when a tool
+    is named), as mcp-server-code-execution-mode's was. It never asks the host, so it reads only the
+    servers granted to this run; `await query_tool_docs(...)` reads any server."""
+    check_detail(detail)
+    described = _granted(server, "query_tool_docs_sync")
+    return [tool_doc(described, t, detail) for t in _select_tools(described, tool)]
 
 
 async def search_tool_docs(query, limit=5, detail="summary"):
-    """Tools of every configured server ranked for `query` (a list of docs with a `score`).
+    """Tools of every configured server, and saved skills, ranked for `query` (a list of docs with a `score`).
 
+    A skill's doc has `server` "skills", `skill` True, its `version` and the `import` line.
     Servers that cannot be reached are reported on stderr and skipped.
     """
     import sys
@@ -205,10 +290,115 @@ async def search_tool_docs(query, limit=5, detail="summary"):
         print("search_tool_docs: server %r skipped: %s" % (problem["server"], problem["error"]), file=sys.stderr)
     results = []
     for hit in answer.get("hits") or []:
-        doc = tool_doc(hit["server"], hit["tool"], detail)
+        doc = skill_doc(hit["skill"], detail) if "skill" in hit else tool_doc(hit["server"], hit["tool"], detail)
         doc["score"] = hit["score"]
         results.append(doc)
     return results
+
+
+_STOP_WORDS = frozenset("a an and are as at be by for from get in is it of on or the to with".split())
+
+
+def _words(text):
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", str(text or ""))
+    return re.findall(r"[a-z0-9]+", spaced.lower())
+
+
+def _sync_score(terms, name_words, text_words, haystack):
+    total = 0.0
+    matched = 0
+    for term in terms:
+        score = 0.0
+        if term in name_words:
+            score += 3
+        elif len(term) >= 3 and any(word.startswith(term) for word in name_words):
+            score += 1.5
+        if term in text_words:
+            score += 1
+        if score == 0 and term in haystack:
+            score = 0.5  # a substring anywhere, as the original's search matched
+        if score:
+            matched += 1
+            total += score
+    return round(total * matched / len(terms), 3) if matched else 0
+
+
+def search_tool_docs_sync(query, limit=5, detail="summary"):
+    """Ranks the tools of the servers granted to this run, and the saved skills, for `query`.
+
+    Answered from what the run already holds (a synchronous call cannot wait for the host inside the
+    event loop), with a simple word-overlap ranking: `await search_tool_docs(query)` searches every
+    configured server, connecting as needed, with the better ranking. Returns a list of docs with a
+    `score`, best first.
+    """
+    check_detail(detail)
+    try:
+        limit = max(1, min(MAX_SEARCH_LIMIT, int(limit)))
+    except (TypeError, ValueError):
+        limit = 5
+    terms = [word for word in _words(query) if word not in _STOP_WORDS] or _words(query)
+    if not terms:
+        return []
+    scored = []
+    order = 0
+    for server in _state["loaded"]:
+        for tool in server.get("tools") or []:
+            schema = tool.get("inputSchema") if isinstance(tool.get("inputSchema"), dict) else {}
+            properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+            name_words = set(_words(tool["name"]) + _words(tool.get("alias")))
+            text = " ".join([tool.get("description") or ""] + list(properties))
+            haystack = " ".join([server["name"], tool["name"], text]).lower()
+            score = _sync_score(terms, name_words, set(_words(text)), haystack)
+            if score:
+                scored.append((score, order, lambda s=server, t=tool: tool_doc(s, t, detail)))
+            order += 1
+    skills = _state["skills"]
+    for entry in skills.entries() if skills is not None else ():
+        name_words = set(_words(entry["name"]))
+        text = " ".join([entry.get("description") or ""] + list(entry.get("parameters") or []))
+        score = _sync_score(terms, name_words, set(_words(text)), (entry["name"] + " " + text).lower())
+        if score:
+            scored.append((score, order, lambda e=entry: skill_doc(e, detail)))
+        order += 1
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    results = []
+    for score, _, render in scored[:limit]:
+        doc = render()
+        doc["score"] = score
+        results.append(doc)
+    return results
+
+
+async def call_tool(server, tool, arguments=None, *, raw=False):
+    """Calls `tool` (name or alias) of a granted `server` (name or alias) with a dict of arguments.
+
+    Returns the unwrapped result, as `await mcp_<alias>.<tool>(...)` does; raw=True returns the MCP
+    result dict the server sent (`result["content"][0]["text"]`), as mcp-server-code-execution-mode's
+    call_tool did. A tool that reports an error raises mcp.ToolError (MCPError) either way.
+    """
+    from codemode_runtime.namespace import request_tool
+
+    channel = _state["channel"]
+    if channel is None:
+        raise RuntimeError("mcp.runtime is only available inside run_python")
+    if arguments is not None and not isinstance(arguments, dict):
+        raise TypeError("call_tool: arguments must be a dict, not %s" % (type(arguments).__name__,))
+    for granted in _state["loaded"]:
+        if server in (granted["name"], granted["alias"]):
+            break
+    else:
+        _known(server)
+        raise mcp.ToolError(
+            "server %r is not granted to this run; pass it in run_python's `servers`" % (server,),
+            code="NOT_GRANTED",
+            server=server,
+        )
+    name = tool
+    for candidate in granted.get("tools") or []:
+        if tool in (candidate["name"], candidate.get("alias")):
+            name = candidate["name"]
+            break
+    return await request_tool(channel, granted["name"], name, dict(arguments or {}), raw=raw)
 
 
 async def server_stubs(server):
@@ -218,21 +408,123 @@ async def server_stubs(server):
     return header + "\n".join(stub(described, tool) for tool in described.get("tools") or [])
 
 
+# ---------------------------------------------------------------------------------------- skills
+
+
+def _queue():
+    from codemode_runtime.skills import queue
+
+    return _state["queue"] or queue()
+
+
+def save_tool(func):
+    """Saves `func` as a skill every later run can use: `from skills import name`, or `name(...)`.
+
+    Also a decorator (`@save_tool` above the `def`); returns the function unchanged. The source is
+    the function's text in this program; the modules and literal constants it uses from the program
+    are written into the skill, anything else must be inside it (or saved first). Saving a name again
+    makes a new version and keeps the earlier ones. The sandbox checks the skill, the host checks it
+    again and stores it under MCP_BRIDGE_STATE_DIR/skills. This call does not wait for the host; the
+    run does, and fails with the reason if the host refused (`await runtime.list_skills()` shows it).
+    """
+    from codemode_runtime.skills import capture
+
+    payload = capture(func, _state["provided"])
+    func.__skill__ = payload["name"]
+    _queue().submit("save_skill", payload, "save_tool(%s)" % (payload["name"],))
+    return func
+
+
+def delete_skill(name, version=None):
+    """Removes a saved skill (every version), or one `version` of it (the newest left becomes current).
+
+    Returns a pending result: `await delete_skill(name)` gives {'name', 'deleted': [versions]} or raises
+    MCPError for an unknown skill; without `await` the run still waits for it and fails if it failed.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError("delete_skill: the name must be a non-empty string, not %r" % (name,))
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
+        raise ValueError("delete_skill: version must be a positive integer")
+    args = {"name": name} if version is None else {"name": name, "version": version}
+    return _queue().submit("delete_skill", args, "delete_skill(%r)" % (name,))
+
+
+def _skill_listing(entry, skills):
+    item = {
+        "name": entry["name"],
+        "version": entry.get("version"),
+        "signature": entry.get("signature") or "",
+        "description": first_line(entry.get("description")),
+        "servers": list(entry.get("servers") or []),
+    }
+    if entry.get("versions"):
+        item["versions"] = list(entry["versions"])
+    if entry.get("savedAt"):
+        item["savedAt"] = entry["savedAt"]
+    problem = entry.get("error") or (skills.problem(entry["name"]) if skills is not None else None)
+    if problem:
+        item["error"] = problem
+    return item
+
+
+class _SkillListing(list):
+    """The skills this run started with; `await` it for the host's current list (after this run's saves)."""
+
+    def __await__(self):
+        return self._fresh().__await__()
+
+    async def _fresh(self):
+        from codemode_runtime.skills import SkillSet
+
+        pending = _queue().submit("list_skills", {}, "list_skills()")
+        entries = await pending
+        checker = SkillSet(entries, lambda _name: {})
+        return [_skill_listing(entry, checker) for entry in checker.entries()]
+
+
+def list_skills():
+    """Saved skills: name, version, signature, one-line description, servers it uses, and `error`
+    when it cannot load (checked by compiling it here, without running it).
+
+    Without `await`: the skills this run started with. `await runtime.list_skills()` asks the host,
+    after this run's own saves and deletions.
+    """
+    skills = _state["skills"]
+    entries = skills.entries() if skills is not None else []
+    return _SkillListing(_skill_listing(entry, skills) for entry in entries)
+
+
 def capability_summary():
     """A short digest of what this sandbox offers; print it instead of exploring."""
     loaded = {server["name"] for server in _state["loaded"]}
     lines = ["MCP servers (granted ones are callable as mcp_<alias>):"]
     for entry in _state["catalog"]:
         mark = "granted" if entry["name"] in loaded else "not granted"
-        lines.append("  %s (mcp_%s, %s)" % (entry["name"], entry["alias"], mark))
+        about = first_line(entry.get("description"))
+        lines.append("  %s (mcp_%s, %s)%s" % (entry["name"], entry["alias"], mark, " - " + about if about else ""))
     if not _state["catalog"]:
         lines.append("  none configured")
+    skills = _state["skills"]
+    entries = skills.entries() if skills is not None else []
+    lines.append("Saved skills (call by name, or `from skills import <name>`):")
+    for entry in entries[:SUMMARY_SKILLS]:
+        about = first_line(entry.get("description"))
+        problem = skills.problem(entry["name"])
+        broken = " [cannot load: %s]" % (problem,) if problem else ""
+        lines.append("  %s%s%s%s" % (entry["name"], entry.get("signature") or "(...)", " - " + about if about else "", broken))
+    if len(entries) > SUMMARY_SKILLS:
+        lines.append("  ... and %d more (runtime.list_skills())" % (len(entries) - SUMMARY_SKILLS,))
+    if not entries:
+        lines.append("  none yet: save_tool(func) keeps a function for later runs")
     lines += [
         "Helpers (import mcp.runtime as runtime):",
-        "  runtime.discovered_servers(), runtime.list_loaded_server_metadata(), runtime.capability_summary()",
+        "  runtime.discovered_servers(detailed=False), runtime.list_loaded_server_metadata(), runtime.capability_summary()",
         "  await runtime.list_servers(), await runtime.describe_server(name), await runtime.list_tools(server)",
         "  await runtime.query_tool_docs(server, tool=None, detail='summary'|'full')",
-        "  await runtime.search_tool_docs(query, limit=5, detail='summary'|'full')",
-        "Call a granted tool: await mcp_<alias>.<tool>(...); failures raise mcp.ToolError.",
+        "  await runtime.search_tool_docs(query, limit=5, detail='summary'|'full')  (tools and skills)",
+        "  granted servers only, no await: list_servers_sync(), list_tools_sync(s), query_tool_docs_sync(s), search_tool_docs_sync(q)",
+        "  await runtime.call_tool(server, tool, args, raw=False)",
+        "  save_tool(func) or @save_tool, delete_skill(name), runtime.list_skills()",
+        "Call a granted tool: await mcp_<alias>.<tool>(...); failures raise mcp.ToolError (alias MCPError).",
     ]
     return "\n".join(lines)
