@@ -79,6 +79,20 @@ describe("the reference bridge's config locations", () => {
     ]);
   });
 
+  it('doctor lists each file with the names it defines and the ones shadowed there', () => {
+    const env = { HOME: home.home, MCP_SERVERS_CONFIG: envConfig, MCP_BRIDGE_RUNTIME: 'embedded' };
+    const { stdout } = cli(['doctor'], env, home.project);
+    expect(stdout).toContain(
+      [
+        'MCP config files read:',
+        `  ${home.home}/MCPs/everything.json: everything`,
+        `  ${home.home}/MCPs/memory.json: memory`,
+        `  ${envConfig}: env-only; shadowed by an earlier definition: memory`,
+        `  ${home.home}/.claude.json: shadowed by an earlier definition: memory`,
+      ].join('\n'),
+    );
+  });
+
   it("accepts the reference bridge's setting values (compact output, Python log level names)", () => {
     const env = {
       HOME: home.home,

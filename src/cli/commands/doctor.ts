@@ -133,7 +133,15 @@ async function describeConfigFiles(logger: Logger): Promise<string[]> {
   const lines = ['MCP config files read:'];
   for (const file of discovery.filesRead) {
     const servers = discovery.servers.filter((server) => server.source === file).map((server) => server.name);
-    lines.push(`  ${file}${servers.length > 0 ? `: ${servers.join(', ')}` : ''}`);
+    // Names this file defines too late to count: an earlier file (or section) defines them first.
+    const shadowed = discovery.skipped
+      .filter((skipped) => skipped.reason === 'duplicate' && skipped.source === file)
+      .map((skipped) => skipped.name);
+    const parts = [
+      ...(servers.length > 0 ? [servers.join(', ')] : []),
+      ...(shadowed.length > 0 ? [`shadowed by an earlier definition: ${shadowed.join(', ')}`] : []),
+    ];
+    lines.push(`  ${file}${parts.length > 0 ? `: ${parts.join('; ')}` : ''}`);
   }
   if (discovery.filesRead.length === 0) lines.push('  none found (see README, "Where servers are found")');
   for (const warning of discovery.warnings) lines.push(`  warning: ${warning.message}`);
