@@ -75,8 +75,11 @@ export type SkillDraft = Omit<SkillHeader, 'savedAt'> & { source: string };
 
 /** A value from a sandbox, quoted for an error message, at most 80 characters of it. */
 export function preview(value: unknown): string {
-  const text = typeof value === 'string' ? value : String(value);
-  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
+  if (typeof value !== 'string') {
+    // Never String(value): a frame's `{"toString": 1}` would throw.
+    return value === null || typeof value !== 'object' ? JSON.stringify(String(value)) : `(${typeof value})`;
+  }
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
 }
 
 function invalid(message: string): HostCallError {

@@ -1,0 +1,130 @@
+/**
+ * The skill host operations with what a hostile sandbox can send: random arguments only ever give
+ * `HostCallError`, saves per run are capped per run, and nothing lands outside the store.
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { HostCallContext } from '../../../../src/engine/engine.js';
+import { MAX_SAVES_PER_RUN, skillOperations } from '../../../../src/engine/skills/skill-operations.js';
+import { SkillStore } from '../../../../src/engine/skills/skill-store.js';
+import { HostCallError } from '../../../../src/sandbox/types.js';
+
+/** mulberry32: small, fast, deterministic. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const NAMES = [
+  'f',
+  'ok_name',
+  '../x',
+  '..',
+  '.tmp',
+  'os',
+  '__import__',
+  'a\u0000b',
+  '',
+  'x'.repeat(70),
+  'A',
+  'mcp_x',
+];
+const SOURCES = [
+  'def f():\n    pass\n',
+  'def ok_name(): return 1\n',
+  'print(1)',
+  '',
+  '\u0000',
+  'def A(): pass\n',
+];
+const VALUES: unknown[] = [
+  null,
+  true,
+  0,
+  -1,
+  1.5,
+  2 ** 40,
+  'x',
+  [],
+  {},
+  ['a', 1],
+  { toString: 'x' },
+  '\ud800',
+];
+
+let root: string;
+let store: SkillStore;
+const signal = new AbortController().signal;
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'codemode-skill-ops-'));
+  store = new SkillStore({ dir: join(root, 'skills') });
+});
+afterEach(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('skill operations', () => {
+  it('answer 2,000 random requests with results or HostCallError only, and write only valid skills', async () => {
+    const ops = skillOperations(store);
+    const next = random(0x5eed);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
+    for (let i = 0; i < 2000; i++) {
+      const op = pick(['save_skill', 'delete_skill', 'list_skills'] as const);
+      const args: Record<string, unknown> = {};
+      for (const key of [
+        'name',
+        'source',
+        'version',
+        'description',
+        'signature',
+        'parameters',
+        'servers',
+        'isAsync',
+      ]) {
+        if (next() < 0.6) {
+          args[key] =
+            key === 'name'
+              ? pick(next() < 0.8 ? NAMES : VALUES)
+              : key === 'source'
+                ? pick(next() < 0.8 ? SOURCES : VALUES)
+                : pick(VALUES);
+        }
+      }
+      try {
+        await ops[op]?.(args, signal, { runId: `run-${i}` });
+      } catch (error) {
+        if (!(error instanceof HostCallError))
+          throw new Error(`case ${i}: ${op} ${JSON.stringify(args)} threw ${error}`);
+      }
+    }
+    expect(readdirSync(root)).toEqual(['skills']);
+    const stored = readdirSync(join(root, 'skills')).filter((name) => !name.startsWith('.'));
+    // Some random requests were valid saves; nothing else was written.
+    expect(stored.length).toBeGreaterThan(0);
+    expect(stored.filter((name) => !['f', 'ok_name', 'A'].includes(name))).toEqual([]);
+  });
+
+  it(`caps saves at ${MAX_SAVES_PER_RUN} per run, each run counted on its own`, async () => {
+    const ops = skillOperations(store);
+    const save = ops.save_skill as NonNullable<(typeof ops)['save_skill']>;
+    const args = { name: 'f', source: 'def f():\n    return 1\n' };
+    const first: HostCallContext = { runId: 'run-1' };
+    for (let i = 0; i < MAX_SAVES_PER_RUN; i++) await save(args, signal, first);
+    await expect(save(args, signal, first)).rejects.toThrow(
+      `a run may save at most ${MAX_SAVES_PER_RUN} skills`,
+    );
+    await expect(save(args, signal, { runId: 'run-2' })).resolves.toMatchObject({
+      version: MAX_SAVES_PER_RUN + 1,
+    });
+    expect(readdirSync(join(root, 'skills', 'f'))).toHaveLength(10);
+  });
+});
