@@ -13,6 +13,9 @@ import { type RunningBridge, startBridge } from '../helpers/bridge.js';
 import { containerSupport } from '../helpers/environment.js';
 import { createTestHome, standardServers, type TestHome } from '../helpers/upstreams.js';
 
+/** A cold embedded start builds the snapshot meanwhile; on two busy cores that takes a while. */
+const COLD_START_MS = 240_000;
+
 interface Example {
   /** 1-based line of the opening fence, for messages. */
   line: number;
@@ -72,7 +75,7 @@ describe.each(backends)('README python examples in the %s sandbox', (_backend, b
     );
     // An embedded bridge's first run starts cold while its snapshot is built.
     expect((await bridge.runPython({ code: 'print("warm")', timeout: 120 })).text).toBe('warm');
-  });
+  }, COLD_START_MS);
   afterAll(async () => {
     await bridge?.close();
     home?.cleanup();

@@ -10,6 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBridge, startBridge } from '../helpers/bridge.js';
 import { containerSupport, ociRuntimes } from '../helpers/environment.js';
 
+/** A cold embedded start builds the snapshot meanwhile; on two busy cores that takes a while. */
+const COLD_START_MS = 240_000;
+
 const WRITE_AND_READ = `
 import os, json
 with open("notes.txt", "w") as f:
@@ -103,7 +106,7 @@ describe('/workspace in the embedded sandbox', () => {
     bridge = await startBridge({ MCP_BRIDGE_RUNTIME: 'embedded', MCP_BRIDGE_STATE_DIR: stateDir });
     // The first run starts cold while the snapshot is built.
     expect((await bridge.runPython({ code: 'print("warm")', timeout: 120 })).text).toBe('warm');
-  });
+  }, COLD_START_MS);
   afterAll(async () => {
     await bridge?.close();
     rmSync(stateDir, { recursive: true, force: true });
