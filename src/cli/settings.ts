@@ -2,7 +2,9 @@
  * MCP_BRIDGE_* environment variables (design §9), parsed once at start. An invalid value fails fast
  * with a message naming the variable, the value and what is accepted.
  */
+
 import { delimiter, isAbsolute } from 'node:path';
+import { MIN_RUN_TIMEOUT_MS } from '../engine/types.js';
 import { OCI_RUNTIME_NAMES } from '../sandbox/container/oci-runtime.js';
 import type { ChannelChoice } from '../sandbox/container/socket-channel.js';
 import type { OutputMode } from '../server/format.js';
@@ -132,6 +134,10 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallbackSeconds: number):
   if (!value) return fallbackSeconds * 1000;
   const parsed = Number(value);
   if (!Number.isFinite(parsed) || parsed <= 0) throw invalid(name, value, 'a positive number of seconds');
+  // Rounded to whole milliseconds, a tiny value would become 0: refuse what cannot be honoured.
+  if (parsed * 1000 < MIN_RUN_TIMEOUT_MS) {
+    throw invalid(name, value, `a number of seconds, at least ${MIN_RUN_TIMEOUT_MS / 1000}`);
+  }
   return Math.round(parsed * 1000);
 }
 

@@ -84,7 +84,7 @@ describe.skipIf(skipReason)(
         arguments: { code: 'print(1)', timeout: -1 },
       });
       expect(negative.isError).toBe(true);
-      expect(JSON.stringify(negative.content)).toMatch(/timeout must be a positive number/);
+      expect(JSON.stringify(negative.content)).toMatch(/timeout must be at least 0.1 seconds/);
       const wrongType = await bridge.client.callTool({
         name: 'run_python',
         arguments: { code: 'print(1)', servers: 'x' },

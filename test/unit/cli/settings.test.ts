@@ -115,6 +115,10 @@ describe('loadSettings', () => {
       /MCP_BRIDGE_TIMEOUT="-3" is invalid: expected a positive number of seconds/,
     ],
     [
+      { MCP_BRIDGE_TIMEOUT: '0.0001' },
+      /MCP_BRIDGE_TIMEOUT="0.0001" is invalid: expected a number of seconds, at least 0.1/,
+    ],
+    [
       { MCP_BRIDGE_TIMEOUT: '200' },
       /MCP_BRIDGE_TIMEOUT="200" is invalid: expected at most MCP_BRIDGE_MAX_TIMEOUT/,
     ],
