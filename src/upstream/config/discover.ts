@@ -74,7 +74,11 @@ export async function discoverServers(options: DiscoverServersOptions): Promise<
         const expanded = expandServer(server, variables);
         result.warnings.push(...expanded.warnings);
         if (expanded.server === undefined) continue;
-        const selfReason = selfEntryReason(expanded.server, { cwd: options.cwd, selfPath: options.selfPath });
+        const selfReason = selfEntryReason(expanded.server, {
+          cwd: options.cwd,
+          selfPath: options.selfPath,
+          allowOriginal: /^(1|true|yes|on)$/i.test(options.env.MCP_BRIDGE_ALLOW_SELF_SERVER ?? ''),
+        });
         if (selfReason !== undefined) {
           result.skipped.push({
             name: server.name,

@@ -13,12 +13,21 @@ const SELF_NAMES: ReadonlySet<string> = new Set(['codemode-bridge', 'codemode'])
 const SELF_SEGMENT =
   /^codemode-bridge((@[^/\\]*)?(\.(cmd|exe|ps1|js|mjs|cjs))?|-\d+\.\d+\.\d+[^/\\]*\.tgz)$/i;
 
+// The reference bridge this one replaces (`uvx mcp-server-code-execution-mode`,
+// `python mcp_server_code_execution_mode.py`): users moving over often still have it registered.
+const ORIGINAL_SEGMENT = /^mcp[-_]server[-_]code[-_]execution[-_]mode((@|==)[^/\\]*)?(\.py)?$/i;
+
 /** Options for {@link selfEntryReason}. */
 export interface SelfEntryOptions {
   /** Path of the running bridge's entry script (e.g. `process.argv[1]`); compared after resolving. */
   selfPath?: string;
   /** Directory that relative paths in the entry are resolved against when it has no `cwd`. */
   cwd: string;
+  /**
+   * Proxy mcp-server-code-execution-mode anyway (`MCP_BRIDGE_ALLOW_SELF_SERVER=1`, the reference
+   * bridge's own switch). The bridge itself is never proxied.
+   */
+  allowOriginal?: boolean;
 }
 
 /**
@@ -33,6 +42,13 @@ export function selfEntryReason(server: UpstreamServerConfig, options: SelfEntry
   const words = [server.command, ...server.args];
   const named = words.find(namesBridge);
   if (named !== undefined) return `${JSON.stringify(named)} names ${PACKAGE_NAME}`;
+  const original = options.allowOriginal ? undefined : words.find(namesOriginal);
+  if (original !== undefined) {
+    return (
+      `${JSON.stringify(original)} is mcp-server-code-execution-mode, another code-execution bridge; ` +
+      'its sandbox would run inside this one (set MCP_BRIDGE_ALLOW_SELF_SERVER=1 to proxy it anyway)'
+    );
+  }
   if (options.selfPath) {
     const self = path.resolve(options.selfPath);
     const base = path.resolve(options.cwd, server.cwd ?? '.');
@@ -50,6 +66,10 @@ function namesBridge(word: string): boolean {
   const segments = word.split(/[\\/]/);
   const last = segments.findLastIndex((segment) => SELF_SEGMENT.test(segment));
   return last !== -1 && !segments.slice(last + 1).includes('node_modules');
+}
+
+function namesOriginal(word: string): boolean {
+  return word.split(/[\\/]/).some((segment) => ORIGINAL_SEGMENT.test(segment));
 }
 
 function looksLikePath(word: string): boolean {

@@ -36,6 +36,18 @@ describe('selfEntryReason', () => {
   });
 
   it.each([
+    ['uvx mcp-server-code-execution-mode', stdio('code-exec', 'uvx', ['mcp-server-code-execution-mode'])],
+    ['a pinned uvx spec', stdio('x', 'uvx', ['mcp-server-code-execution-mode==1.2.0'])],
+    [
+      'python …/mcp_server_code_execution_mode.py',
+      stdio('x', 'uv', ['run', '/home/me/mcp-server-code-execution-mode/mcp_server_code_execution_mode.py']),
+    ],
+  ] as const)('the reference bridge: %s', (_title, server) => {
+    expect(selfEntryReason(server, { cwd: '/w' })).toMatch(/another code-execution bridge/);
+    expect(selfEntryReason(server, { cwd: '/w', allowOriginal: true })).toBeUndefined();
+  });
+
+  it.each([
     ['another server', stdio('fs', 'npx', ['-y', '@modelcontextprotocol/server-filesystem'])],
     ['a name merely containing the word', stdio('codemode-bridge-helper', 'node', ['x.js'])],
     ['a package merely prefixed', stdio('x', 'npx', ['codemode-bridge-plugin'])],
