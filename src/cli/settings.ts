@@ -78,6 +78,11 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
   ['MCP_BRIDGE_CONFIG', '(none)', `Extra MCP config files, separated by '${delimiter}'; read first`],
   ['MCP_SERVERS_CONFIG', '(none)', "One more MCP config file (the reference bridge's), after ~/MCPs/*.json"],
   [
+    'MCP_BRIDGE_ALLOW_SELF_SERVER',
+    '0',
+    'Proxy an mcp-server-code-execution-mode entry instead of skipping it',
+  ],
+  [
     'MCP_BRIDGE_LOG_LEVEL',
     'info',
     'stderr log level: error, warn, info, debug (any case; also warning, critical)',
