@@ -37,7 +37,9 @@ beforeAll(async () => {
   const [embedded, containerBridge] = await Promise.all(starting);
   bridges.embedded = embedded;
   bridges.container = containerBridge;
-});
+  // An embedded bridge's first run starts cold while its snapshot is built (slow on a busy machine).
+  expect((await embedded?.runPython({ code: 'print("warm")', timeout: 120 }))?.text).toBe('warm');
+}, 300_000);
 afterAll(async () => {
   await Promise.all([bridges.embedded?.close(), bridges.container?.close()]);
   home?.cleanup();

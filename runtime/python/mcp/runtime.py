@@ -56,7 +56,7 @@ def _install(channel, catalog, loaded, skills=None, queue=None, provided=None):
     _state["provided"] = dict(provided or {})
 
 
-class _NotFound(mcp.ToolError, KeyError):
+class NotFoundError(mcp.ToolError, KeyError):
     """No such server or tool: a KeyError, and an MCPError as the original's lookups raised."""
 
     def __str__(self):
@@ -91,7 +91,7 @@ def _metadata(server):
 def _known(name):
     names = discovered_servers()
     if name not in names:
-        raise _NotFound("unknown MCP server %r; discovered: %s" % (name, ", ".join(names) or "none"))
+        raise NotFoundError("unknown MCP server %r; discovered: %s" % (name, ", ".join(names) or "none"))
 
 
 def discovered_servers(detailed=False):
@@ -200,7 +200,7 @@ def _granted(server, helper):
         if server in (candidate["name"], candidate["alias"]):
             return candidate
     _known(server)
-    raise _NotFound(
+    raise NotFoundError(
         "%s(%r): that server is not granted to this run, and %s reads only granted ones; grant it in "
         "run_python's `servers`, or use the async helper (`await runtime.%s(...)`), which asks the host"
         % (helper, server, helper, helper[: -len("_sync")])
@@ -249,7 +249,7 @@ def _select_tools(described, tool):
     selected = [t for t in tools if wanted in (t["name"].lower(), str(t.get("alias") or "").lower())]
     if not selected:
         names = ", ".join(t.get("alias") or t["name"] for t in tools)
-        raise _NotFound("server %r has no tool %r; it has: %s" % (described["name"], tool, names or "none"))
+        raise NotFoundError("server %r has no tool %r; it has: %s" % (described["name"], tool, names or "none"))
     return selected[:1]
 
 
