@@ -73,7 +73,7 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
   ['MCP_BRIDGE_MAX_OUTPUT_CHARS', '20000', 'Output kept per stream (head + tail), characters'],
   ['MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT', '300', 'Close idle upstream connections after, seconds'],
   ['MCP_BRIDGE_CALL_TIMEOUT', '60', 'Longest wait for one upstream tool call, seconds'],
-  ['MCP_BRIDGE_STATE_DIR', '~/.cache/codemode-bridge', 'Where caches live (the embedded snapshot)'],
+  ['MCP_BRIDGE_STATE_DIR', '~/.local/state/codemode-bridge', 'Saved skills and the embedded snapshot'],
   ['MCP_BRIDGE_OUTPUT_MODE', 'text', 'Result format: text (also: compact) or toon'],
   ['MCP_BRIDGE_CONFIG', '(none)', `Extra MCP config files, separated by '${delimiter}'; read first`],
   ['MCP_SERVERS_CONFIG', '(none)', "One more MCP config file (the reference bridge's), after ~/MCPs/*.json"],

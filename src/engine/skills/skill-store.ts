@@ -24,6 +24,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HostCallError } from '../../sandbox/types.js';
+import { isProcessAlive } from '../../shared/kill-group.js';
 import {
   decodeSkillFile,
   encodeSkillFile,
@@ -48,6 +49,8 @@ export const DEFAULT_MAX_TOTAL_BYTES = 4 * 1024 * 1024;
 const MAX_FILE_BYTES = MAX_SKILL_SOURCE_BYTES + 8 * 1024;
 const LINK_ATTEMPTS = 50;
 const TEMP_DIR = '.tmp';
+/** A leftover in TEMP_DIR older than this, or written by a bridge that is gone, is removed. */
+const STALE_TEMP_MS = 10 * 60 * 1000;
 
 /** The newest version of one skill, as the store found it. */
 export interface StoredSkill {
@@ -120,6 +123,7 @@ export class SkillStore {
   readonly #maxTotalBytes: number;
   readonly #cache = new Map<string, CacheEntry>();
   #listing: { key: string; skills: StoredSkill[] } | undefined;
+  #swept: Promise<void> | undefined;
 
   constructor(options: SkillStoreOptions) {
     this.dir = options.dir;
@@ -202,6 +206,8 @@ export class SkillStore {
     const text = encodeSkillFile({ ...fields, savedAt }, source);
     const temp = join(this.dir, TEMP_DIR, `${draft.name}.${process.pid}.${randomUUID()}.py`);
     try {
+      this.#swept ??= this.#sweepTemp();
+      await this.#swept;
       await mkdir(join(this.dir, TEMP_DIR), { recursive: true });
       await writeFile(temp, text, { mode: 0o644 });
       const version = await this.#commit(draft.name, temp);
@@ -249,6 +255,24 @@ export class SkillStore {
     } finally {
       this.#cache.delete(name);
     }
+  }
+
+  /**
+   * Removes what a writer that crashed mid-save or mid-delete left in TEMP_DIR: temp files of a
+   * bridge process that is gone, and anything older than STALE_TEMP_MS. Once per store; never fails.
+   */
+  async #sweepTemp(): Promise<void> {
+    const dir = join(this.dir, TEMP_DIR);
+    const entries = await readdir(dir).catch(() => [] as string[]);
+    await Promise.all(
+      entries.map(async (entry) => {
+        const writer = Number(/\.(\d+)\.[0-9a-f-]{36}\.py$/.exec(entry)?.[1]);
+        const path = join(dir, entry);
+        const age = Date.now() - ((await stat(path).catch(() => undefined))?.mtimeMs ?? Date.now());
+        const orphaned = Number.isInteger(writer) && writer !== process.pid && !isProcessAlive(writer);
+        if (orphaned || age > STALE_TEMP_MS) await rm(path, { recursive: true, force: true }).catch(() => {});
+      }),
+    );
   }
 
   async #unknownMessage(name: string): Promise<string> {

@@ -16,7 +16,7 @@ describe('loadSettings', () => {
       tmpfsSize: '64m',
       workspaceSize: '128m',
       idleTimeoutMs: 300_000,
-      stateDir: '/home/u/.cache/codemode-bridge',
+      stateDir: '/home/u/.local/state/codemode-bridge',
       outputMode: 'text',
       configPaths: [],
       containerChannel: 'auto',

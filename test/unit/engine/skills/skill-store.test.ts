@@ -43,6 +43,17 @@ afterEach(() => {
 });
 
 describe('SkillStore', () => {
+  it('removes what a crashed writer left in its temp directory, and nothing of a live one', async () => {
+    const temp = join(dir, '.tmp');
+    mkdirSync(temp, { recursive: true });
+    const uuid = '0123abcd-0000-4000-8000-000000000000';
+    // pid 2^22 + 1 is above the kernel's pid_max on every default configuration: never alive.
+    writeFileSync(join(temp, `gone.${2 ** 22 + 1}.${uuid}.py`), 'half a skill');
+    writeFileSync(join(temp, `live.${process.pid}.${uuid}.py`), 'being written');
+    await store.save(draft('first'));
+    expect(readdirSync(temp)).toEqual([`live.${process.pid}.${uuid}.py`]);
+  });
+
   it('lists nothing before the first save (the directory need not exist)', async () => {
     expect(await store.list()).toEqual([]);
   });
