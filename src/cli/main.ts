@@ -60,6 +60,9 @@ main(process.argv.slice(2)).then(
       error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     const prefix = error instanceof BridgeError ? '' : usage ? 'usage: ' : 'error: ';
     process.stderr.write(`codemode-bridge: ${prefix}${errorMessage(error)}\n`);
-    process.exit(usage || (error instanceof BridgeError && error.code === 'CONFIG_INVALID') ? 2 : 1);
+    // 2: what was asked cannot be done as asked (usage, settings, a server name); 1: it failed.
+    const asked =
+      error instanceof BridgeError && (error.code === 'CONFIG_INVALID' || error.code === 'UNKNOWN_SERVER');
+    process.exit(usage || asked ? 2 : 1);
   },
 );

@@ -2,6 +2,8 @@
  * Bounds how many programs run at once. Each run holds a sandbox (a container with its memory limit,
  * or a ~200 MB worker), so an agent firing dozens of calls queues here instead of exhausting the host.
  */
+import { abortableWait } from '../shared/abort.js';
+
 export class RunSlots {
   readonly #limit: number;
   #active = 0;
@@ -15,17 +17,10 @@ export class RunSlots {
   async acquire(signal: AbortSignal): Promise<() => void> {
     if (signal.aborted) throw signal.reason;
     if (this.#active >= this.#limit) {
-      await new Promise<void>((resolve, reject) => {
-        const grant = () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        const onAbort = () => {
-          this.#waiting.splice(this.#waiting.indexOf(grant), 1);
-          reject(signal.reason);
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
+      await abortableWait<void>(signal, (resolve) => {
+        const grant = () => resolve();
         this.#waiting.push(grant);
+        return () => this.#waiting.splice(this.#waiting.indexOf(grant), 1);
       });
     } else {
       this.#active++;

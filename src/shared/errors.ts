@@ -27,6 +27,28 @@ export class BridgeError extends Error {
   }
 }
 
+/** Work refused or ended because the bridge is closing (one message wherever it happens). */
+export function shuttingDownError(cause?: unknown): BridgeError {
+  return new BridgeError(
+    'SHUTTING_DOWN',
+    'The bridge is shutting down, so this run was not completed; send it again once the client has restarted the bridge.',
+    cause === undefined ? {} : { cause },
+  );
+}
+
+/** Names that are not configured servers, with the ones that are (one wording for CLI, MCP and runs). */
+export function unknownServerError(unknown: readonly string[], known: readonly string[]): BridgeError {
+  const configured =
+    known.length > 0
+      ? `Configured servers: ${known.join(', ')}.`
+      : 'No MCP servers are configured; see `codemode-bridge servers` for where they are read from.';
+  return new BridgeError(
+    'UNKNOWN_SERVER',
+    `Unknown MCP server${unknown.length > 1 ? 's' : ''} ${unknown.map((name) => `'${name}'`).join(', ')}. ${configured}`,
+    { details: { unknown: [...unknown], known: [...known] } },
+  );
+}
+
 /** The message of anything thrown, for logs and user-facing text. */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -4,7 +4,14 @@
  * crashed server fails only the calls that were using it.
  */
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { BridgeError, type BridgeErrorCode, errorMessage } from '../shared/errors.js';
+import { abortable } from '../shared/abort.js';
+import {
+  BridgeError,
+  type BridgeErrorCode,
+  errorMessage,
+  shuttingDownError,
+  unknownServerError,
+} from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { assignAliases } from './config/alias.js';
 import { serverSecrets } from './config/secrets.js';
@@ -109,7 +116,7 @@ export class UpstreamPool {
       if (entry.description?.connection === connection) return entry.description.value;
       let tools: Awaited<ReturnType<UpstreamConnection['tools']>>;
       try {
-        tools = await withSignal(connection.tools(this.#lifetime.signal), signal);
+        tools = await abortable(connection.tools(this.#lifetime.signal), signal);
       } catch (error) {
         if (signal.aborted) throw error;
         throw fail(
@@ -193,15 +200,7 @@ export class UpstreamPool {
   /** Throws `BridgeError('UNKNOWN_SERVER')` naming every unknown name and the configured ones. */
   assertKnown(names: string[]): void {
     const unknown = names.filter((name) => !this.#entries.has(name));
-    if (unknown.length === 0) return;
-    const known = this.serverNames();
-    const configured =
-      known.length > 0 ? `Configured servers: ${known.join(', ')}.` : 'No MCP servers are configured.';
-    throw new BridgeError(
-      'UNKNOWN_SERVER',
-      `Unknown MCP server${unknown.length > 1 ? 's' : ''} ${unknown.map((name) => `'${name}'`).join(', ')}. ${configured}`,
-      { details: { unknown, known } },
-    );
+    if (unknown.length > 0) throw unknownServerError(unknown, this.serverNames());
   }
 
   #entry(name: string): Entry {
@@ -228,9 +227,9 @@ export class UpstreamPool {
 
   /** The open session, or a new one when there is none or the last one died (the reconnect). */
   async #session(entry: Entry, signal: AbortSignal): Promise<UpstreamConnection> {
-    if (this.#lifetime.signal.aborted) throw new BridgeError('SHUTTING_DOWN', 'the bridge is shutting down');
+    if (this.#lifetime.signal.aborted) throw shuttingDownError();
     if (entry.session) {
-      const existing = await withSignal(entry.session, signal).catch(() => undefined);
+      const existing = await abortable(entry.session, signal).catch(() => undefined);
       if (existing?.isOpen) return existing;
       if (signal.aborted) throw signal.reason;
       if (existing)
@@ -262,7 +261,7 @@ export class UpstreamPool {
       },
     );
     try {
-      return await withSignal(session, signal);
+      return await abortable(session, signal);
     } catch (error) {
       if (signal.aborted) throw error;
       throw fail(
@@ -355,23 +354,4 @@ function describeTarget(config: UpstreamServerConfig): string {
   if (config.transport === 'stdio') return `command: ${[config.command, ...config.args].join(' ')}`;
   const url = new URL(config.url);
   return `${config.transport} ${url.origin}${url.pathname}`;
-}
-
-/** Waits for `promise`, or rejects as soon as `signal` aborts (the work itself goes on). */
-function withSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

@@ -91,7 +91,9 @@ def _metadata(server):
 def _known(name):
     names = discovered_servers()
     if name not in names:
-        raise NotFoundError("unknown MCP server %r; discovered: %s" % (name, ", ".join(names) or "none"))
+        # The host's wording (src/shared/errors.ts unknownServerError), so the model sees one message.
+        configured = "Configured servers: %s." % ", ".join(names) if names else "No MCP servers are configured."
+        raise NotFoundError("Unknown MCP server %r. %s" % (name, configured))
 
 
 def discovered_servers(detailed=False):

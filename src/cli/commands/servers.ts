@@ -6,7 +6,7 @@ import type { Logger } from '../../shared/logger.js';
 import { shadowedServers } from '../../upstream/config/discover.js';
 import type { UpstreamPool } from '../../upstream/upstream-pool.js';
 import { composeBridge, createUpstreamPool, discover } from '../compose.js';
-import { UsageError, VERSION } from '../context.js';
+import { VERSION } from '../context.js';
 import type { Settings } from '../settings.js';
 
 export async function listServers(args: string[], settings: Settings, logger: Logger): Promise<number> {
@@ -59,12 +59,7 @@ export async function printStubs(args: string[], settings: Settings, logger: Log
   const bridge = await composeBridge(settings, logger, { version: VERSION, poolSize: 0 });
   try {
     const names = positionals.length > 0 ? positionals : bridge.upstreams.serverNames();
-    const unknown = names.filter((name) => !bridge.upstreams.serverNames().includes(name));
-    if (unknown.length > 0) {
-      throw new UsageError(
-        `unknown server ${unknown.map((n) => `'${n}'`).join(', ')}; configured: ${bridge.upstreams.serverNames().join(', ') || 'none'}`,
-      );
-    }
+    bridge.upstreams.assertKnown(names);
     if (names.length === 0) {
       process.stdout.write('No MCP servers are configured; see `codemode-bridge servers`.\n');
       return 0;

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { BridgeError } from '../../shared/errors.js';
+import { BridgeError, shuttingDownError } from '../../shared/errors.js';
 import { isProcessAlive } from '../../shared/kill-group.js';
 import type { Logger } from '../../shared/logger.js';
 import { minimalEnvironment, runCommand } from '../process/run-command.js';
@@ -69,7 +69,7 @@ export class ContainerBackend implements SandboxBackend {
   }
 
   async start(signal?: AbortSignal): Promise<ProcessSandbox> {
-    if (this.#closing) throw new BridgeError('SHUTTING_DOWN', 'the bridge is shutting down');
+    if (this.#closing) throw shuttingDownError();
     const { engine, image, limits, logger } = this.#options;
     const name = `codemode-${this.#ownerPid}-${++this.#counter}`;
     const channel = this.#options.channel === 'stdio' ? undefined : await this.#channels.open(name);

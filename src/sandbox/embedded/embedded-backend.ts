@@ -8,7 +8,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BridgeError } from '../../shared/errors.js';
+import { BridgeError, shuttingDownError } from '../../shared/errors.js';
 import { isProcessAlive, killProcessGroup } from '../../shared/kill-group.js';
 import type { Logger } from '../../shared/logger.js';
 import { summarizeDiagnostics } from '../diagnostics.js';
@@ -84,7 +84,7 @@ export class EmbeddedBackend implements SandboxBackend {
   }
 
   async start(signal?: AbortSignal): Promise<ProcessSandbox> {
-    if (this.#closing) throw new BridgeError('SHUTTING_DOWN', 'the bridge is shutting down');
+    if (this.#closing) throw shuttingDownError();
     const store = await this.#snapshots;
     const snapshot = await store.current();
     try {
@@ -177,7 +177,7 @@ export class EmbeddedBackend implements SandboxBackend {
       if (error instanceof Error && error.name === 'AbortError') throw error;
       if (signal?.aborted) throw error;
       if (this.#closing) {
-        throw new BridgeError('SHUTTING_DOWN', 'the bridge is shutting down', { cause: error });
+        throw shuttingDownError(error);
       }
       if (snapshot && sandbox.exitCode === EXIT_SNAPSHOT_INVALID) {
         throw new SnapshotRejected(sandbox.diagnostics || 'the worker refused the snapshot');
