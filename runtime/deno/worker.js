@@ -21,12 +21,12 @@
 // User code can reach every JS object here through Pyodide's `js` module and can write anything to
 // stdout. Deno's permissions are the security boundary and the host validates every frame.
 
-import childProcess from "node:child_process";
-import nodeModule from "node:module";
+import childProcess from 'node:child_process';
+import nodeModule from 'node:module';
 
 const T0 = performance.now();
-const RUNTIME_MOUNT = "/opt/codemode";
-const ENTRY_MODULE = "codemode_runtime.embedded_main";
+const RUNTIME_MOUNT = '/opt/codemode';
+const ENTRY_MODULE = 'codemode_runtime.embedded_main';
 const EXIT_USAGE = 2;
 const EXIT_SNAPSHOT_INVALID = 3;
 const EXIT_CRASHED = 1;
@@ -42,9 +42,9 @@ for (const arg of Deno.args) {
   if (!match) fatal(EXIT_USAGE, `bad argument ${arg}`);
   opts[match[1]] = match[2] ?? true;
 }
-if (!opts.pyodide || !opts.runtime) fatal(EXIT_USAGE, "need --pyodide=DIR and --runtime=DIR");
-const pyodideDir = opts.pyodide.endsWith("/") ? opts.pyodide : `${opts.pyodide}/`;
-const makeSnapshot = opts["make-snapshot"] === true;
+if (!opts.pyodide || !opts.runtime) fatal(EXIT_USAGE, 'need --pyodide=DIR and --runtime=DIR');
+const pyodideDir = opts.pyodide.endsWith('/') ? opts.pyodide : `${opts.pyodide}/`;
+const makeSnapshot = opts['make-snapshot'] === true;
 
 // ---------------------------------------------------------------- stdout: frames only
 const encoder = new TextEncoder();
@@ -80,15 +80,15 @@ const lines = [];
 const waiters = [];
 let stdinClosed = false;
 let running = false;
-(async () => {
+void (async () => {
   const decoder = new TextDecoder();
-  let buffered = "";
+  let buffered = '';
   const reader = Deno.stdin.readable.getReader();
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
     buffered += decoder.decode(value, { stream: true });
-    for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
       const line = buffered.slice(0, nl);
       buffered = buffered.slice(nl + 1);
       if (line.trim()) pushLine(line);
@@ -110,13 +110,13 @@ function nextLine() {
 }
 
 // ---------------------------------------------------------------- runtime files → Pyodide FS
-async function readTree(dir, rel = "") {
+async function readTree(dir, rel = '') {
   const files = [];
   for await (const entry of Deno.readDir(`${dir}/${rel}`)) {
     const path = rel ? `${rel}/${entry.name}` : entry.name;
     if (entry.isDirectory) {
-      if (entry.name !== "__pycache__") files.push(...(await readTree(dir, path)));
-    } else if (entry.isFile && entry.name.endsWith(".py")) {
+      if (entry.name !== '__pycache__') files.push(...(await readTree(dir, path)));
+    } else if (entry.isFile && entry.name.endsWith('.py')) {
       files.push([path, await Deno.readFile(`${dir}/${path}`)]);
     }
   }
@@ -127,8 +127,8 @@ async function readTree(dir, rel = "") {
 function mountRuntime(pyodide, files) {
   const FS = pyodide.FS;
   for (const [path, data] of files) {
-    const parts = `${RUNTIME_MOUNT}/${path}`.split("/").slice(1, -1);
-    let dir = "";
+    const parts = `${RUNTIME_MOUNT}/${path}`.split('/').slice(1, -1);
+    let dir = '';
     for (const part of parts) {
       dir += `/${part}`;
       if (!FS.analyzePath(dir).exists) FS.mkdir(dir);
@@ -148,8 +148,8 @@ async function loadSnapshotBytes() {
   }
   // Pyodide has no checksum and some corruptions load silently; the host checks the sha256 once
   // per bridge start, the size here on every start (free).
-  if (opts["snapshot-size"] && bytes.length !== Number(opts["snapshot-size"])) {
-    fatal(EXIT_SNAPSHOT_INVALID, `snapshot size ${bytes.length} != ${opts["snapshot-size"]}`);
+  if (opts['snapshot-size'] && bytes.length !== Number(opts['snapshot-size'])) {
+    fatal(EXIT_SNAPSHOT_INVALID, `snapshot size ${bytes.length} != ${opts['snapshot-size']}`);
   }
   return bytes;
 }
@@ -158,7 +158,7 @@ const timings = {};
 let [snapshot, runtimeFiles, { loadPyodide }] = await Promise.all([
   makeSnapshot ? undefined : loadSnapshotBytes(),
   readTree(opts.runtime),
-  import(new URL("pyodide.mjs", `file://${pyodideDir}`).href),
+  import(new URL('pyodide.mjs', `file://${pyodideDir}`).href),
 ]);
 timings.filesMs = Math.round(performance.now() - T0);
 
@@ -169,7 +169,7 @@ try {
     // Pyodide creates HOME in its in-memory FS and starts there on every load (the FS is not part
     // of a snapshot); Python's os.environ comes from the snapshot, made with this same env. So the
     // program starts in /workspace, its HOME, as in a container; it vanishes with the worker.
-    env: { HOME: "/workspace" },
+    env: { HOME: '/workspace' },
     stdout: () => {}, // start-up chatter never reaches the protocol channel
     stderr: () => {},
     _makeSnapshot: makeSnapshot,
@@ -201,7 +201,7 @@ function softenRefusals({ FS, ERRNO_CODES }) {
   // What Emscripten's syscalls turn into -errno (they test `name` and read `errno`); an Error, so a JS
   // caller (FS.mount called from Python) still reads why.
   const errnoError = (errno, cause) =>
-    Object.assign(new Error(errorLine(cause), { cause }), { name: "ErrnoError", errno });
+    Object.assign(new Error(errorLine(cause), { cause }), { name: 'ErrnoError', errno });
   // getuid() (os.getuid, ctypes) calls process.getuid(), which needs --allow-sys. Report uid 0, as
   // Emscripten does outside Node; getgid() is 0 already.
   const getuid = process.getuid;
@@ -246,7 +246,7 @@ function softenRefusals({ FS, ERRNO_CODES }) {
   };
   // Emscripten's /dev/tty reads the process's stdin, which is the frame channel: a blocked read, or
   // stolen frames. There is no terminal here, so there is no /dev/tty (getpass then reads sys.stdin).
-  for (const tty of ["/dev/tty", "/dev/tty1"]) {
+  for (const tty of ['/dev/tty', '/dev/tty1']) {
     if (FS.analyzePath(tty).exists) FS.unlink(tty);
   }
 }
@@ -256,26 +256,28 @@ softenRefusals(pyodide);
 // Whatever ends this process early leaves one plain line on stderr (the host's diagnostics) or, when
 // the program only ended itself, a `done` frame: never Pyodide's report or Deno's coloured dump.
 const CRASH_HINTS = [
-  [/Maximum call stack size exceeded/, "recursion too deep for the WebAssembly stack, e.g. in C code"],
-  [/^RuntimeError: unreachable/, "a WebAssembly trap: abort() or a crash in C code"],
-  [/^RuntimeError: memory access out of bounds/, "a WebAssembly trap: a bad memory access in C code"],
+  [/Maximum call stack size exceeded/, 'recursion too deep for the WebAssembly stack, e.g. in C code'],
+  [/^RuntimeError: unreachable/, 'a WebAssembly trap: abort() or a crash in C code'],
+  [/^RuntimeError: memory access out of bounds/, 'a WebAssembly trap: a bad memory access in C code'],
 ];
 /** One short plain line for an error: its first line (a Python traceback's last), no ANSI codes. */
 function errorLine(error) {
-  const text = typeof error?.message === "string" ? `${error.name}: ${error.message}` : String(error);
+  const text = typeof error?.message === 'string' ? `${error.name}: ${error.message}` : String(error);
   const lines = text
-    .replace(/\x1b\[[0-9;]*[A-Za-z]/g, "")
-    .split("\n")
-    .map((line) => line.replace(/[\x00-\x1f\x7f]/g, "").trim())
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping ANSI escapes is the point
+    .replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
+    .split('\n')
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
+    .map((line) => line.replace(/[\x00-\x1f\x7f]/g, '').trim())
     .filter(Boolean);
-  const line = (error?.name === "PythonError" ? lines.at(-1) : lines[0]) ?? "unknown error";
+  const line = (error?.name === 'PythonError' ? lines.at(-1) : lines[0]) ?? 'unknown error';
   // Deno's advice to rerun with a permission flag is for Deno's user, not for this program.
-  return line.replace(/, run again with the --allow-[a-z-]+ flag$/, "").slice(0, CRASH_LINE_CHARS);
+  return line.replace(/, run again with the --allow-[a-z-]+ flag$/, '').slice(0, CRASH_LINE_CHARS);
 }
 function crash(error) {
   const line = errorLine(error);
   const hint = CRASH_HINTS.find(([pattern]) => pattern.test(line))?.[1];
-  writeStderr(`the embedded sandbox's worker crashed: ${line}${hint ? ` (${hint})` : ""}`);
+  writeStderr(`the embedded sandbox's worker crashed: ${line}${hint ? ` (${hint})` : ''}`);
   exitWorker(EXIT_CRASHED);
 }
 function finishRun(done) {
@@ -298,12 +300,12 @@ const pyodideApi = pyodide._api;
 const NoGilError = pyodideApi.NoGilError;
 pyodideApi.fatal_error = (error) => {
   if (NoGilError && error instanceof NoGilError) throw error; // not fatal: Pyodide rethrows it too
-  if (error?.name === "ExitStatus" && running) {
+  if (error?.name === 'ExitStatus' && running) {
     // os._exit(n), or exit() through ctypes: the outcome of sys.exit(n). Flushed output is already
     // sent; like CPython's os._exit, unflushed buffers are dropped.
     const status = Number(error.status);
-    if (status === 0) finishRun({ type: "done", ok: true });
-    finishRun({ type: "done", ok: false, error: `SystemExit: ${status}`, traceback: "" });
+    if (status === 0) finishRun({ type: 'done', ok: true });
+    finishRun({ type: 'done', ok: false, error: `SystemExit: ${status}`, traceback: '' });
   }
   crash(error);
 };
@@ -314,25 +316,25 @@ function uncaught(error) {
   if (!running) crash(error);
   flushPython();
   const line = errorLine(error);
-  if (error?.name === "PythonError") {
-    if (/^SystemExit(: (0|None))?$/.test(line)) finishRun({ type: "done", ok: true });
-    const traceback = line.startsWith("SystemExit") ? "" : String(error.message).slice(-TRACEBACK_CHARS);
-    finishRun({ type: "done", ok: false, error: line, traceback });
+  if (error?.name === 'PythonError') {
+    if (/^SystemExit(: (0|None))?$/.test(line)) finishRun({ type: 'done', ok: true });
+    const traceback = line.startsWith('SystemExit') ? '' : String(error.message).slice(-TRACEBACK_CHARS);
+    finishRun({ type: 'done', ok: false, error: line, traceback });
   }
-  finishRun({ type: "done", ok: false, error: `Uncaught JavaScript error: ${line}`, traceback: "" });
+  finishRun({ type: 'done', ok: false, error: `Uncaught JavaScript error: ${line}`, traceback: '' });
 }
-addEventListener("error", (event) => {
+addEventListener('error', (event) => {
   event.preventDefault();
   uncaught(event.error ?? event.message);
 });
-addEventListener("unhandledrejection", (event) => {
+addEventListener('unhandledrejection', (event) => {
   event.preventDefault();
   uncaught(event.reason);
 });
 // Deno.exit()/process.exit() from user code: nothing to catch, but the host learns why in one line.
-addEventListener("unload", () => {
+addEventListener('unload', () => {
   if (!exitingOnPurpose) {
-    const why = "the program exited it through JavaScript (Deno.exit or process.exit)";
+    const why = 'the program exited it through JavaScript (Deno.exit or process.exit)';
     writeStderr(`the embedded sandbox's worker crashed: ${why}`);
   }
 });
@@ -354,34 +356,34 @@ if (makeSnapshot) {
 
 // ---------------------------------------------------------------- one run
 function outSink(stream) {
-  const decoder = new TextDecoder("utf-8", { fatal: false });
+  const decoder = new TextDecoder('utf-8', { fatal: false });
   return {
     isatty: false,
     write(buffer) {
       for (let start = 0; start < buffer.length; start += OUT_CHUNK_BYTES) {
         const data = decoder.decode(buffer.subarray(start, start + OUT_CHUNK_BYTES), { stream: true });
-        if (data) sendFrame({ type: "out", stream, data });
+        if (data) sendFrame({ type: 'out', stream, data });
       }
       return buffer.length;
     },
   };
 }
-pyodide.setStdout(outSink("stdout"));
-pyodide.setStderr(outSink("stderr"));
+pyodide.setStdout(outSink('stdout'));
+pyodide.setStderr(outSink('stderr'));
 
 const transport = {
   send(text) {
     // Python builds the frame; re-serialising guarantees exactly one JSON line.
     const frame = JSON.parse(text);
-    if (frame === null || typeof frame !== "object" || Array.isArray(frame)) {
-      throw new TypeError("a frame must be a JSON object");
+    if (frame === null || typeof frame !== 'object' || Array.isArray(frame)) {
+      throw new TypeError('a frame must be a JSON object');
     }
     sendFrame(frame);
   },
   recv: nextLine,
 };
 
-sendFrame({ type: "ready", loadMs: Math.round(performance.now() - T0), snapshot: fromSnapshot, ...timings });
+sendFrame({ type: 'ready', loadMs: Math.round(performance.now() - T0), snapshot: fromSnapshot, ...timings });
 
 const runLine = await nextLine();
 if (runLine === null) exitWorker(0);
@@ -389,9 +391,10 @@ let run;
 try {
   run = JSON.parse(runLine);
 } catch {
-  fatal(EXIT_USAGE, "the first frame is not JSON");
+  fatal(EXIT_USAGE, 'the first frame is not JSON');
 }
-if (run?.type !== "run" || typeof run.code !== "string") fatal(EXIT_USAGE, "the first frame must be a run frame");
+if (run?.type !== 'run' || typeof run.code !== 'string')
+  fatal(EXIT_USAGE, 'the first frame must be a run frame');
 running = true;
 if (stdinClosed) exitWorker(0);
 
@@ -400,7 +403,12 @@ try {
   done = JSON.parse(await entry.main(runLine, transport));
 } catch (error) {
   const message = String(error?.message ?? error);
-  const lastLine = message.trim().split("\n").at(-1) ?? message;
-  done = { type: "done", ok: false, error: `InternalError: ${lastLine}`.slice(0, 4000), traceback: message.slice(-16000) };
+  const lastLine = message.trim().split('\n').at(-1) ?? message;
+  done = {
+    type: 'done',
+    ok: false,
+    error: `InternalError: ${lastLine}`.slice(0, 4000),
+    traceback: message.slice(-16000),
+  };
 }
 finishRun(done);

@@ -1,10 +1,11 @@
-"""Container side of the sandbox protocol (design §3).
+"""Container side of the sandbox protocol (docs/architecture.md, "The frame protocol").
 
 The protocol channel is a Unix socket the host bind-mounted (`--channel PATH`), or else the process's
 original stdin/stdout. Before any user code exists it lives on private, non-inheritable descriptors,
-and fds 0/1/2 point at /dev/null and two pipes that reader threads turn into `out` frames, so `print`, `os.write(1, ...)` and child processes all become data,
-never frames. The host still validates every frame: user code shares this interpreter and could reach
-the private descriptors, so this split prevents accidents, not forgery.
+and fds 0/1/2 point at /dev/null and two pipes that reader threads turn into `out` frames, so
+`print`, `os.write(1, ...)` and child processes all become data, never frames. The host still
+validates every frame: user code shares this interpreter and could reach the private descriptors,
+so this split prevents accidents, not forgery.
 """
 import asyncio
 import codecs

@@ -216,7 +216,10 @@ def capture(func, provided):
             continue  # a builtin, or a name the function defines for itself later
         value = namespace[used]
         if isinstance(value, (types.ModuleType, NotGranted)):
-            server = value.__dict__.get("__server_name__") if isinstance(value, types.ModuleType) else value.__server_name__
+            if isinstance(value, types.ModuleType):
+                server = value.__dict__.get("__server_name__")
+            else:
+                server = value.__server_name__
             if isinstance(server, str):
                 servers.append(server)
         if (used in provided and provided[used] is value) or isinstance(value, NotGranted):
@@ -400,7 +403,8 @@ class SkillSet:
             exec(code, module.__dict__)
         except Exception as error:  # noqa: BLE001 - reported as the skill's load error
             raise SkillLoadError(
-                "%s failed while loading: %s" % (label, traceback.format_exception_only(type(error), error)[-1].strip()),
+                "%s failed while loading: %s"
+                % (label, traceback.format_exception_only(type(error), error)[-1].strip()),
                 name="skills." + name,
             ) from error
         finally:

@@ -216,7 +216,11 @@ async def _server(name):
 
 def _tool_list(described):
     return _AwaitableList(
-        {"name": tool["name"], "alias": tool.get("alias") or tool["name"], "description": first_line(tool.get("description"))}
+        {
+            "name": tool["name"],
+            "alias": tool.get("alias") or tool["name"],
+            "description": first_line(tool.get("description")),
+        }
         for tool in described.get("tools") or []
     )
 
@@ -513,18 +517,21 @@ def capability_summary():
         about = first_line(entry.get("description"))
         problem = skills.problem(entry["name"])
         broken = " [cannot load: %s]" % (problem,) if problem else ""
-        lines.append("  %s%s%s%s" % (entry["name"], entry.get("signature") or "(...)", " - " + about if about else "", broken))
+        signature = entry.get("signature") or "(...)"
+        lines.append("  %s%s%s%s" % (entry["name"], signature, " - " + about if about else "", broken))
     if len(entries) > SUMMARY_SKILLS:
         lines.append("  ... and %d more (runtime.list_skills())" % (len(entries) - SUMMARY_SKILLS,))
     if not entries:
         lines.append("  none yet: save_tool(func) keeps a function for later runs")
     lines += [
         "Helpers (import mcp.runtime as runtime):",
-        "  runtime.discovered_servers(detailed=False), runtime.list_loaded_server_metadata(), runtime.capability_summary()",
+        "  runtime.discovered_servers(detailed=False), runtime.list_loaded_server_metadata(),"
+        " runtime.capability_summary()",
         "  await runtime.list_servers(), await runtime.describe_server(name), await runtime.list_tools(server)",
         "  await runtime.query_tool_docs(server, tool=None, detail='summary'|'full')",
         "  await runtime.search_tool_docs(query, limit=5, detail='summary'|'full')  (tools and skills)",
-        "  granted servers only, no await: list_servers_sync(), list_tools_sync(s), query_tool_docs_sync(s), search_tool_docs_sync(q)",
+        "  granted servers only, no await: list_servers_sync(), list_tools_sync(s), query_tool_docs_sync(s),"
+        " search_tool_docs_sync(q)",
         "  await runtime.call_tool(server, tool, args, raw=False)",
         "  save_tool(func) or @save_tool, delete_skill(name), runtime.list_skills()",
         "Call a granted tool: await mcp_<alias>.<tool>(...); failures raise mcp.ToolError (alias MCPError).",
