@@ -1,4 +1,5 @@
-// codemode-bridge embedded sandbox worker: Pyodide inside a permissionless Deno (design §5).
+// codemode-bridge embedded sandbox worker: Pyodide inside a permissionless Deno
+// (docs/architecture.md, "The trust boundary").
 //
 // Plain JavaScript on purpose: Deno then needs no type-check or transpile cache for it.
 // The host (src/sandbox/embedded/) starts it as:

@@ -1,6 +1,6 @@
 /**
- * MCP_BRIDGE_* environment variables (design §9), parsed once at start. An invalid value fails fast
- * with a message naming the variable, the value and what is accepted.
+ * MCP_BRIDGE_* environment variables (README, "Configuration"), parsed once at start. An invalid value
+ * fails fast with a message naming the variable, the value and what is accepted.
  */
 
 import { delimiter, isAbsolute } from 'node:path';

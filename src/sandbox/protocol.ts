@@ -1,6 +1,6 @@
 /**
- * Frames of the sandbox ↔ host protocol (design §3): newline-delimited JSON.
- * Everything the sandbox sends is untrusted: `FrameDecoder` bounds size and depth and checks each
+ * Frames of the sandbox ↔ host protocol (docs/architecture.md, "The frame protocol"): newline-delimited
+ * JSON. Everything the sandbox sends is untrusted: `FrameDecoder` bounds size and depth and checks each
  * frame against its schema before anything else looks at it.
  */
 import { z } from 'zod';

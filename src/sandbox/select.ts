@@ -11,7 +11,7 @@ import type { SandboxKind } from './types.js';
 
 export type RuntimePreference = 'auto' | SandboxKind;
 
-/** The order `auto` tries: containers isolate more (design §4), the embedded sandbox always exists. */
+/** The order `auto` tries: containers isolate more (see "The trust boundary" in docs/architecture.md). */
 export const AUTO_ORDER: readonly SandboxKind[] = ['podman', 'docker', 'embedded'];
 
 export interface RuntimeProbe {

@@ -1,8 +1,8 @@
 /**
- * Ranked tool search behind `mcp.runtime.search_tool_docs` (design §7): BM25F over per-tool fields
- * (name, server, description, parameter names and docs), with light stemming, a small synonym table
- * for the verbs and nouns tools are named with, and boosts for exact and prefix name matches.
- * Pure and deterministic: the same catalog and query always give the same hits in the same order.
+ * Ranked tool search behind `mcp.runtime.search_tool_docs` (docs/architecture.md, "Inside the sandbox"):
+ * BM25F over per-tool fields (name, server, description, parameter names and docs), with light stemming, a
+ * small synonym table for the verbs and nouns tools are named with, and boosts for exact and prefix name
+ * matches. Pure and deterministic: the same catalog and query always give the same hits in the same order.
  */
 import type { ServerDescription, ToolDescription } from './upstream-pool.js';
 

@@ -1,7 +1,8 @@
 /**
- * One place turns an upstream `CallToolResult` into the value Python receives (design §6):
- * `structuredContent` if present; else a single text block, parsed as JSON when it is JSON; else a
- * list of the blocks. Binary content is described, not shipped: the model rarely needs the bytes.
+ * One place turns an upstream `CallToolResult` into the value Python receives (docs/architecture.md,
+ * "Upstream servers"): `structuredContent` if present; else a single text block, parsed as JSON when it is
+ * JSON; else a list of the blocks. Binary content is described, not shipped: the model rarely needs the
+ * bytes.
  */
 
 export interface ContentBlockLike {

@@ -1,4 +1,4 @@
-"""Embedded (Deno + Pyodide) side of the sandbox protocol (design §3).
+"""Embedded (Deno + Pyodide) side of the sandbox protocol (docs/architecture.md, "The frame protocol").
 
 The JavaScript worker owns the Deno process's stdin/stdout. It turns everything Python writes to
 fd 1/2 (print, os.write, sys.stdout) into `out` frames itself, so this module only has to:

@@ -1,8 +1,8 @@
 /**
- * Sandboxes as rootless podman/docker containers (design §4). Each sandbox is one `<engine> run -i`
- * whose stdin/stdout carry the frames. Killing the client process does not stop a container, so
- * every kill goes through `rm -f` by name, retried until the client has exited (a container still
- * being created cannot be removed yet).
+ * Sandboxes as rootless podman/docker containers (docs/architecture.md, "The trust boundary"). Each sandbox
+ * is one `<engine> run -i` whose stdin/stdout carry the frames. Killing the client process does not stop a
+ * container, so every kill goes through `rm -f` by name, retried until the client has exited (a container
+ * still being created cannot be removed yet).
  */
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -1,4 +1,7 @@
-/** The `podman run` / `docker run` command line of one sandbox (design §4). Pure, so it is unit-tested. */
+/**
+ * The `podman run` / `docker run` command line of one sandbox (docs/architecture.md, "The trust
+ * boundary"). Pure, so it is unit-tested.
+ */
 import { isGvisor } from './oci-runtime.js';
 import { CHANNEL_MOUNT, CHANNEL_SOCKET } from './socket-channel.js';
 

@@ -1,9 +1,9 @@
 /**
- * Sandboxes as Pyodide inside a permissionless Deno (design §5): one Deno process per run, speaking
- * the frames of design §3 on its stdin/stdout (frame handling is `ProcessSandbox`'s). Deno's
- * permissions are the boundary: Python can reach every JS object of its worker, and that worker
- * can read the Pyodide package, the runtime and its snapshot, and nothing else. Each worker leads
- * its own process group and is killed by it.
+ * Sandboxes as Pyodide inside a permissionless Deno (docs/architecture.md, "The trust boundary"): one Deno
+ * process per run, speaking the frames (docs/architecture.md, "The frame protocol") on its stdin/stdout
+ * (frame handling is `ProcessSandbox`'s). Deno's permissions are the boundary: Python can reach every JS
+ * object of its worker, and that worker can read the Pyodide package, the runtime and its snapshot, and
+ * nothing else. Each worker leads its own process group and is killed by it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';

@@ -1,6 +1,6 @@
 /**
- * Python identifiers for server and tool names (design §6): `get-sum` → `get_sum`. The original name
- * stays in metadata; the alias is only what Python code writes.
+ * Python identifiers for server and tool names (docs/architecture.md, "Upstream servers"): `get-sum` →
+ * `get_sum`. The original name stays in metadata; the alias is only what Python code writes.
  */
 
 // Hard keywords only: soft keywords (match, case, type, _) are valid identifiers.

@@ -1,6 +1,6 @@
 /**
- * Where upstream servers may be configured, in precedence order (design §6). Pure: it builds paths and
- * never checks that they exist.
+ * Where upstream servers may be configured, in precedence order (docs/architecture.md, "Upstream servers").
+ * Pure: it builds paths and never checks that they exist.
  */
 import path from 'node:path';
 import type { ConfigFormat } from './parse.js';

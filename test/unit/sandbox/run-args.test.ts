@@ -19,7 +19,7 @@ function flagValues(args: string[], flag: string): string[] {
 }
 
 describe('buildRunArgs', () => {
-  it('locks a podman sandbox down as design §4 says', () => {
+  it('locks a podman sandbox down as the trust boundary says', () => {
     const args = buildRunArgs({ ...base, engine: 'podman' });
     for (const flag of ['--rm', '-i', '--read-only', '--read-only-tmpfs=false', '--init', '--unsetenv-all']) {
       expect(args).toContain(flag);
