@@ -114,6 +114,8 @@ export async function composeBridge(
     image: settings.image,
     limits: containerLimits(settings),
     poolSize: options.poolSize ?? settings.poolSize,
+    // A one-off command (`run`, `stubs`) asks for no pool at all: nothing to grow either.
+    poolMax: options.poolSize === 0 ? 0 : settings.poolMax,
     stateDir: settings.stateDir,
     containerChannel,
     ociRuntime: settings.ociRuntime,

@@ -38,6 +38,8 @@ export interface Settings {
   logLevel: LogLevel;
   /** Undefined when unset: the default depends on the runtime (containers 2, embedded 1). */
   poolSize: number | undefined;
+  /** Undefined when unset: the default depends on the runtime (containers 16, embedded 8). */
+  poolMax: number | undefined;
   maxConcurrentRuns: number;
   maxOutputChars: number;
 }
@@ -68,7 +70,8 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
     "(the engine's)",
     'OCI runtime of containers: runc, crun, runsc (gVisor), or an absolute path to one',
   ],
-  ['MCP_BRIDGE_POOL_SIZE', '2 (embedded: 1)', 'Sandboxes kept started ahead of demand (0 = none)'],
+  ['MCP_BRIDGE_POOL_SIZE', '2 (embedded: 1)', 'Sandboxes kept started ahead of demand when idle (0 = none)'],
+  ['MCP_BRIDGE_POOL_MAX', '16 (embedded: 8)', 'Most sandboxes a burst grows the pool to; it shrinks when quiet'],
   ['MCP_BRIDGE_MAX_CONCURRENT_RUNS', '8', 'Programs running at once; more wait their turn'],
   ['MCP_BRIDGE_MAX_OUTPUT_CHARS', '20000', 'Output kept per stream (head + tail), characters'],
   ['MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT', '300', 'Close idle upstream connections after, seconds'],
@@ -219,6 +222,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (/\s/.test(image)) throw invalid('MCP_BRIDGE_IMAGE', image, 'an image reference without spaces');
   const runtime = choice(env, 'MCP_BRIDGE_RUNTIME', RUNTIME_CHOICES, 'auto');
   const ociRuntime = ociRuntimeSetting(env, runtime);
+  const poolSize = env.MCP_BRIDGE_POOL_SIZE?.trim() ? integer(env, 'MCP_BRIDGE_POOL_SIZE', 0, 0) : undefined;
+  const poolMax = env.MCP_BRIDGE_POOL_MAX?.trim() ? integer(env, 'MCP_BRIDGE_POOL_MAX', 0, 0) : undefined;
+  if (poolSize !== undefined && poolMax !== undefined && poolMax < poolSize) {
+    throw invalid('MCP_BRIDGE_POOL_MAX', String(poolMax), `at least MCP_BRIDGE_POOL_SIZE (${poolSize})`);
+  }
   return {
     runtime,
     image,
@@ -247,7 +255,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       .map((path) => path.trim())
       .filter(Boolean),
     logLevel: choice(env, 'MCP_BRIDGE_LOG_LEVEL', LOG_LEVELS, 'info', LOG_LEVEL_ALIASES),
-    poolSize: env.MCP_BRIDGE_POOL_SIZE?.trim() ? integer(env, 'MCP_BRIDGE_POOL_SIZE', 0, 0) : undefined,
+    poolSize,
+    poolMax,
     maxConcurrentRuns: integer(env, 'MCP_BRIDGE_MAX_CONCURRENT_RUNS', 8, 1),
     maxOutputChars: integer(env, 'MCP_BRIDGE_MAX_OUTPUT_CHARS', 20_000, 200),
   };

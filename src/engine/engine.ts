@@ -12,8 +12,8 @@ import type { RunOptions, RunOutcome, RunRequest, ServerDirectory } from './type
 /** Where sandboxes come from: a warm pool, or a backend started on demand. */
 export interface SandboxSource {
   acquire(signal?: AbortSignal): Promise<Sandbox>;
-  /** Called once a run has replied, to start the next sandbox off the hot path. */
-  replenish(): void;
+  /** Called once a run holding a sandbox has replied, to start the next one off the hot path. */
+  released(): void;
 }
 
 /** Which run a host call belongs to: one object per run, the same for all its calls (a WeakMap key). */
@@ -150,9 +150,11 @@ export class Engine {
     } finally {
       clearTimeout(timer);
       release?.();
-      if (sandbox) void sandbox.destroy();
-      // After the reply has gone out: a sandbox starting now would slow the run that is answering.
-      setImmediate(() => this.#options.sandboxes.replenish());
+      if (sandbox) {
+        void sandbox.destroy();
+        // After the reply has gone out: a sandbox starting now would slow the run that is answering.
+        setImmediate(() => this.#options.sandboxes.released());
+      }
     }
   }
 

@@ -1,9 +1,19 @@
 /**
- * Keeps sandboxes started ahead of demand. One program per sandbox: a sandbox leaves the pool when
- * it is acquired and never comes back. Refills are requested by the caller *after* it has replied,
- * so starting the next sandbox does not compete with the run that is answering (measured: it does).
+ * Keeps sandboxes started ahead of demand, as many as demand has recently needed. One program per
+ * sandbox: a sandbox leaves the pool when it is acquired and never comes back.
+ *
+ * Sizing: the pool keeps `target` sandboxes ready or starting, between `minSize` (when idle) and
+ * `maxSize` (MCP_BRIDGE_POOL_MAX). An acquire that finds none ready is a miss and doubles the target,
+ * so a burst grows the pool within a few runs and the next burst finds it warm; after `shrinkAfterMs`
+ * without a miss the target halves back towards `minSize` and surplus idle sandboxes are removed.
+ *
+ * CPU: starting a sandbox costs a few hundred ms of CPU (the engine's client, the OCI runtime, the
+ * interpreter). A run that waits for one gets it started at once; refills ahead of demand start one
+ * at a time while any program runs, and `maxParallelStarts` at a time when none does, so they do not
+ * take the CPU a running program needs. Refills begin when a run has replied (`released`).
  */
-import { BridgeError } from '../shared/errors.js';
+import { abortableWait } from '../shared/abort.js';
+import { shuttingDownError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Sandbox, SandboxBackend } from './types.js';
 
@@ -13,43 +23,152 @@ interface Waiter {
 }
 
 export interface WarmPoolOptions {
-  /** How many started sandboxes to keep ready. 0 disables warming. */
-  size: number;
+  /** Sandboxes kept ready when demand is low. 0 starts sandboxes only when asked for. */
+  minSize: number;
+  /** The most sandboxes kept ready or starting at once. Default: `minSize`. */
+  maxSize?: number;
+  /** Refills started at once while no program runs. Default 2. */
+  maxParallelStarts?: number;
+  /** How long without a miss before the pool shrinks by half towards `minSize`. Default 60 s. */
+  shrinkAfterMs?: number;
   logger: Logger;
 }
 
+/** What the pool is doing, for `doctor`, logs and benchmarks. */
+export interface PoolStats {
+  ready: number;
+  starting: number;
+  target: number;
+  inUse: number;
+  hits: number;
+  misses: number;
+}
+
+const DEFAULT_PARALLEL_STARTS = 2;
+const DEFAULT_SHRINK_AFTER_MS = 60_000;
+
 export class WarmPool {
   readonly #backend: SandboxBackend;
-  readonly #size: number;
+  readonly #minSize: number;
+  readonly #maxSize: number;
+  readonly #maxParallelStarts: number;
+  readonly #shrinkAfterMs: number;
   readonly #logger: Logger;
   readonly #ready: Sandbox[] = [];
   readonly #waiters: Waiter[] = [];
+  #target: number;
   #starting = 0;
+  #inUse = 0;
+  #hits = 0;
+  #misses = 0;
+  #lastMissAt = 0;
+  #shrinkTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(backend: SandboxBackend, options: WarmPoolOptions) {
     this.#backend = backend;
-    this.#size = options.size;
+    this.#minSize = options.minSize;
+    this.#maxSize = Math.max(options.minSize, options.maxSize ?? options.minSize);
+    this.#maxParallelStarts = Math.max(1, options.maxParallelStarts ?? DEFAULT_PARALLEL_STARTS);
+    this.#shrinkAfterMs = options.shrinkAfterMs ?? DEFAULT_SHRINK_AFTER_MS;
     this.#logger = options.logger;
+    this.#target = options.minSize;
   }
 
-  get readyCount(): number {
-    return this.#ready.length;
+  get stats(): PoolStats {
+    return {
+      ready: this.#ready.length,
+      starting: this.#starting,
+      target: this.#target,
+      inUse: this.#inUse,
+      hits: this.#hits,
+      misses: this.#misses,
+    };
   }
 
   /** A started sandbox for one program: a warm one, one already starting, or a fresh one. */
   async acquire(signal?: AbortSignal): Promise<Sandbox> {
-    if (this.#closed) throw new BridgeError('SHUTTING_DOWN', 'the bridge is shutting down');
+    if (this.#closed) throw shuttingDownError();
     for (let sandbox = this.#ready.shift(); sandbox; sandbox = this.#ready.shift()) {
-      if (sandbox.alive) return sandbox;
+      if (sandbox.alive) {
+        this.#hits++;
+        this.#inUse++;
+        return sandbox;
+      }
     }
-    if (this.#starting > this.#waiters.length) return this.#waitForStarting(signal);
-    return this.#backend.start(signal);
+    this.#misses++;
+    this.#grow();
+    // This run waits for a sandbox: one already on its way if any is not spoken for, else a new one.
+    const sandbox =
+      this.#starting > this.#waiters.length
+        ? await this.#waitForStarting(signal)
+        : await this.#backend.start(signal);
+    this.#inUse++;
+    // The rest of the new target fills in the background, one at a time while this run goes on.
+    this.#refill();
+    return sandbox;
   }
 
-  /** Starts sandboxes in the background until `size` are ready or on their way. Never throws. */
-  replenish(): void {
-    while (!this.#closed && this.#ready.length + this.#starting - this.#waiters.length < this.#size) {
+  /** A run that held a sandbox from `acquire` has replied: refill now, off its hot path. */
+  released(): void {
+    this.#inUse = Math.max(0, this.#inUse - 1);
+    this.#refill();
+  }
+
+  /** Starts the pool filling (at start-up). Never throws. */
+  warm(): void {
+    this.#refill();
+  }
+
+  /** Destroys the ready sandboxes; sandboxes still starting are destroyed when they arrive. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#shrinkTimer);
+    const error = shuttingDownError();
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+    await Promise.all(this.#ready.splice(0).map((sandbox) => sandbox.destroy()));
+  }
+
+  #grow(): void {
+    this.#lastMissAt = performance.now();
+    const grown = Math.min(this.#maxSize, Math.max(1, this.#target * 2, this.#minSize));
+    if (grown > this.#target) {
+      this.#logger.debug('warm pool grows', { from: this.#target, to: grown });
+      this.#target = grown;
+    }
+    this.#scheduleShrink();
+  }
+
+  #scheduleShrink(): void {
+    if (this.#shrinkTimer || this.#target <= this.#minSize || this.#closed) return;
+    this.#shrinkTimer = setTimeout(() => {
+      this.#shrinkTimer = undefined;
+      const quietMs = performance.now() - this.#lastMissAt;
+      if (quietMs >= this.#shrinkAfterMs) this.#shrink();
+      this.#scheduleShrink();
+    }, this.#shrinkAfterMs);
+    this.#shrinkTimer.unref();
+  }
+
+  #shrink(): void {
+    const shrunk = Math.max(this.#minSize, Math.floor(this.#target / 2));
+    this.#logger.debug('warm pool shrinks', { from: this.#target, to: shrunk });
+    this.#target = shrunk;
+    // The oldest idle sandboxes go first; starting ones stay (they are nearly paid for).
+    const surplus = this.#ready.length + this.#starting - this.#target;
+    for (const sandbox of this.#ready.splice(0, Math.max(0, Math.min(surplus, this.#ready.length)))) {
+      void sandbox.destroy();
+    }
+  }
+
+  /** Starts sandboxes up to the target, as many at once as the CPU rule allows. Never throws. */
+  #refill(): void {
+    const parallel = this.#inUse > 0 ? 1 : this.#maxParallelStarts;
+    while (
+      !this.#closed &&
+      this.#ready.length + this.#starting - this.#waiters.length < this.#target &&
+      this.#starting < parallel + this.#waiters.length
+    ) {
       this.#starting++;
       this.#backend
         .start()
@@ -63,16 +182,9 @@ export class WarmPool {
         )
         .finally(() => {
           this.#starting--;
+          this.#refill();
         });
     }
-  }
-
-  /** Destroys the ready sandboxes; sandboxes still starting are destroyed when they arrive. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    const error = new BridgeError('SHUTTING_DOWN', 'the bridge is shutting down');
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
-    await Promise.all(this.#ready.splice(0).map((sandbox) => sandbox.destroy()));
   }
 
   #deliver(sandbox: Sandbox): void {
@@ -83,24 +195,13 @@ export class WarmPool {
   }
 
   #waitForStarting(signal?: AbortSignal): Promise<Sandbox> {
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve: (sandbox) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(sandbox);
-        },
-        reject: (error) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      };
-      const onAbort = () => {
+    return abortableWait(signal, (resolve, reject) => {
+      const waiter: Waiter = { resolve, reject };
+      this.#waiters.push(waiter);
+      return () => {
         const index = this.#waiters.indexOf(waiter);
         if (index !== -1) this.#waiters.splice(index, 1);
-        reject(signal?.reason);
       };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#waiters.push(waiter);
     });
   }
 }

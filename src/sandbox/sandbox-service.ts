@@ -7,22 +7,26 @@ import { resolveStateDir } from '../shared/state-dir.js';
 import { ContainerBackend } from './container/container-backend.js';
 import type { ContainerLimits } from './container/run-args.js';
 import { EmbeddedBackend } from './embedded/embedded-backend.js';
-import { WarmPool } from './pool.js';
+import { type PoolStats, WarmPool } from './pool.js';
 import { type RuntimePreference, selectRuntime } from './select.js';
 import type { Sandbox, SandboxBackend, SandboxKind } from './types.js';
 
 /**
- * Warm sandboxes per runtime when MCP_BRIDGE_POOL_SIZE is unset. An idle container costs a few MB
- * of engine client; an idle embedded worker ~200 MB and restarts from its snapshot in ~0.3 s, so one.
+ * Warm sandboxes per runtime when demand is low (MCP_BRIDGE_POOL_SIZE unset). An idle container costs
+ * ~30 MB (PSS: its engine client, conmon and the interpreter); an idle embedded worker ~110 MB.
  */
 const DEFAULT_POOL_SIZE: Readonly<Record<SandboxKind, number>> = { podman: 2, docker: 2, embedded: 1 };
+/** The most a burst may grow the pool to (MCP_BRIDGE_POOL_MAX unset); it shrinks back when quiet. */
+const DEFAULT_POOL_MAX: Readonly<Record<SandboxKind, number>> = { podman: 16, docker: 16, embedded: 8 };
 
 export interface SandboxServiceOptions {
   runtime: RuntimePreference;
   image: string;
   limits: ContainerLimits;
-  /** Sandboxes kept ready; default `DEFAULT_POOL_SIZE` of the selected runtime. */
+  /** Sandboxes kept ready when idle; default `DEFAULT_POOL_SIZE` of the selected runtime. */
   poolSize?: number | undefined;
+  /** The most sandboxes a burst may keep ready; default `DEFAULT_POOL_MAX` of the selected runtime. */
+  poolMax?: number | undefined;
   /** Where caches live (the embedded snapshot). Default: MCP_BRIDGE_STATE_DIR or the per-user cache dir. */
   stateDir?: string | undefined;
   /** How container sandboxes carry frames (default: a bind-mounted Unix socket). */
@@ -46,13 +50,27 @@ export class SandboxService {
     return pool.acquire(signal);
   }
 
-  /** Warms the pool in the background; failures are logged and reported by the next `acquire`. */
-  replenish(): void {
+  /** A run has replied: refill the pool in the background. */
+  released(): void {
     if (this.#closing) return;
     this.#init().then(
-      ({ pool }) => pool.replenish(),
+      ({ pool }) => pool.released(),
       () => {},
     );
+  }
+
+  /** Selects the runtime and fills the pool in the background; failures surface on the next `acquire`. */
+  warm(): void {
+    if (this.#closing) return;
+    this.#init().then(
+      ({ pool }) => pool.warm(),
+      () => {},
+    );
+  }
+
+  /** What the pool is doing, once the runtime is selected. */
+  async stats(): Promise<PoolStats> {
+    return (await this.#init()).pool.stats;
   }
 
   /** The backend in use, once selected. */
@@ -81,8 +99,9 @@ export class SandboxService {
         const backend = this.#createBackend(selection.runtime, selection.version);
         logger.info('sandbox runtime selected', { runtime: backend.description, reason: selection.reason });
         backend.reapStale().catch((error) => logger.warn('reaping stale sandboxes failed', { error }));
-        const size = this.#options.poolSize ?? DEFAULT_POOL_SIZE[selection.runtime];
-        return { backend, pool: new WarmPool(backend, { size, logger }) };
+        const minSize = this.#options.poolSize ?? DEFAULT_POOL_SIZE[selection.runtime];
+        const maxSize = Math.max(minSize, this.#options.poolMax ?? DEFAULT_POOL_MAX[selection.runtime]);
+        return { backend, pool: new WarmPool(backend, { minSize, maxSize, logger }) };
       })();
       // A failed selection is retried on the next use: the user may install a runtime meanwhile.
       this.#ready.catch((error) => {

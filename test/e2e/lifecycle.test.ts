@@ -206,6 +206,19 @@ describe.skipIf(skipReason)(`sandbox lifecycle${skipReason ? ` (skipped: ${skipR
     expect(late.structured).toMatchObject({ status: 'timeout', stdout: '' });
   });
 
+  it('grows the warm pool with a burst, up to MCP_BRIDGE_POOL_MAX, and never past it', async () => {
+    const bridge = await startBridge({ MCP_BRIDGE_POOL_SIZE: '1', MCP_BRIDGE_POOL_MAX: '4' });
+    bridges.push(bridge);
+    expect(await eventually(() => containersOwnedBy(bridge.pid).length === 1, 15_000)).toBe(true);
+    const burst = () =>
+      Promise.all(Array.from({ length: 6 }, (_, i) => bridge.runPython({ code: `print(${i})` })));
+    expect((await burst()).map((result) => result.text)).toEqual(['0', '1', '2', '3', '4', '5']);
+    // The misses doubled the pool's target: 1 → 2 → 4, and the ceiling holds.
+    expect(await eventually(() => containersOwnedBy(bridge.pid).length === 4, 30_000)).toBe(true);
+    expect((await burst()).map((result) => result.text)).toEqual(['0', '1', '2', '3', '4', '5']);
+    expect(await eventually(() => containersOwnedBy(bridge.pid).length === 4, 30_000)).toBe(true);
+  });
+
   it('returns the result as a TOON block when asked to', async () => {
     const bridge = await bridgeWithoutPool({ MCP_BRIDGE_OUTPUT_MODE: 'toon' });
     const result = await bridge.runPython({ code: 'print("hi")' });

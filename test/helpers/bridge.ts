@@ -37,6 +37,8 @@ export async function startBridge(
       MCP_BRIDGE_IMAGE: TEST_IMAGE,
       MCP_BRIDGE_LOG_LEVEL: 'warn',
       MCP_BRIDGE_POOL_SIZE: '1',
+      // A fixed pool unless a test asks for growth: two shared cores, and assertions count sandboxes.
+      MCP_BRIDGE_POOL_MAX: env.MCP_BRIDGE_POOL_SIZE ?? '1',
       ...env,
     },
     stderr: 'pipe',

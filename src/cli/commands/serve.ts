@@ -66,7 +66,7 @@ export async function serve(settings: Settings, logger: Logger): Promise<number>
     })),
   );
   logger.info('serving MCP on stdio', { version: VERSION });
-  bridge.sandboxes.replenish();
+  bridge.sandboxes.warm();
   await new Promise(() => {});
   return 0;
 }

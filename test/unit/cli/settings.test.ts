@@ -25,8 +25,13 @@ describe('loadSettings', () => {
       logLevel: 'info',
       // unset: the runtime's default (containers 2, embedded 1)
       poolSize: undefined,
+      poolMax: undefined,
     });
     expect(loadSettings({ MCP_BRIDGE_POOL_SIZE: '0' }).poolSize).toBe(0);
+    expect(loadSettings({ MCP_BRIDGE_POOL_SIZE: '3', MCP_BRIDGE_POOL_MAX: '3' }).poolMax).toBe(3);
+    expect(() => loadSettings({ MCP_BRIDGE_POOL_SIZE: '4', MCP_BRIDGE_POOL_MAX: '2' })).toThrow(
+      /MCP_BRIDGE_POOL_MAX="2" is invalid: expected at least MCP_BRIDGE_POOL_SIZE \(4\)/,
+    );
   });
 
   it('reads every variable', () => {
