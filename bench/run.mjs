@@ -3,6 +3,7 @@
 import { benchContainer } from './container.mjs';
 import { benchDiscovery } from './discovery.mjs';
 import { benchEmbedded } from './embedded.mjs';
+import { benchPerformance } from './performance.mjs';
 import { benchUpstream } from './upstream.mjs';
 
 const only = process.argv[2];
@@ -10,4 +11,5 @@ if (!only || only === 'container') await benchContainer();
 if (!only || only === 'upstream') await benchUpstream();
 if (!only || only === 'embedded') await benchEmbedded();
 if (!only || only === 'discovery') await benchDiscovery();
+if (!only || only === 'performance') await benchPerformance();
 process.exit(0);

@@ -78,9 +78,14 @@ export async function selectRuntime(
         : AUTO_ORDER;
   const probes: RuntimeProbe[] = [];
   for (const runtime of candidates) {
+    // Under auto the image is checked too; both answer in tens of ms, so they are asked together.
+    const imageCheck =
+      preference === 'auto' && runtime !== 'embedded' && options.image
+        ? imageExists(runtime, options.image)
+        : undefined;
     let result = await probe(runtime);
-    if (preference === 'auto' && result.usable && runtime !== 'embedded' && options.image) {
-      if (!(await imageExists(runtime, options.image))) {
+    if (imageCheck && result.usable) {
+      if (!(await imageCheck)) {
         result = {
           runtime,
           usable: false,

@@ -7,6 +7,7 @@ describe('bench modules', () => {
     ['upstream', 'benchUpstream'],
     ['embedded', 'benchEmbedded'],
     ['discovery', 'benchDiscovery'],
+    ['performance', 'benchPerformance'],
   ])('bench/%s.mjs loads and exports %s', async (file, name) => {
     const module = (await import(`../../bench/${file}.mjs`)) as Record<string, unknown>;
     expect(typeof module[name]).toBe('function');

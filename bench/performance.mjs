@@ -1,0 +1,326 @@
+// Issue 11: bursts, concurrency and tool calls against their floors. Every row is printed beside a
+// baseline measured in this same run (these machines are noisy), with the target from the issue.
+// `npm run bench -- performance` prints the table README's performance section is made from.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { EmbeddedBackend } from '../dist/sandbox/embedded/embedded-backend.js';
+import { createLogger } from '../dist/shared/logger.js';
+import { resolveStateDir } from '../dist/shared/state-dir.js';
+import {
+  BRIDGE_MAIN,
+  childPids,
+  engine,
+  fmt,
+  IMAGE,
+  rssMb,
+  runPython,
+  sleep,
+  startBridge,
+  summary,
+} from './lib.mjs';
+
+const EVERYTHING = fileURLToPath(
+  new URL('../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url),
+);
+const BURST_RUNS = 30;
+const CONCURRENT_RUNS = 8;
+const CALLS = 200;
+const BATCH = 20;
+const AGENT_PACE_MS = 300;
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 6000);
+
+const rows = [];
+const row = (figure, value, baseline, target) => rows.push({ figure, value, baseline, target });
+const ms = (value) => fmt(value);
+const x = (value, base) => `${(value / base).toFixed(2)}×`;
+
+/** Proportional set size (MB): memory a process costs, pages it shares split among the sharers. */
+function pssMb(pid) {
+  try {
+    return Number(/Pss:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** The bridge's sandboxes and what each costs: engine clients, monitors and the programs' processes. */
+function containerMemory(containerEngine, bridgePid) {
+  const listed = execFileSync(
+    containerEngine,
+    [
+      'ps',
+      '-a',
+      '--no-trunc',
+      '--filter',
+      `label=codemode-bridge.owner=${bridgePid}`,
+      '--format',
+      '{{.ID}} {{.Names}}',
+    ],
+    { encoding: 'utf8' },
+  )
+    .split('\n')
+    .filter(Boolean)
+    .flatMap((line) => line.split(' '));
+  const roots = readdirSync('/proc').filter((entry) => {
+    if (!/^\d+$/.test(entry)) return false;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      return listed.some((word) => cmdline.includes(word));
+    } catch {
+      return false;
+    }
+  });
+  const seen = new Set();
+  const pending = roots.map(Number);
+  while (pending.length > 0) {
+    const pid = pending.pop();
+    if (seen.has(pid)) continue;
+    seen.add(pid);
+    pending.push(...childPids(pid));
+  }
+  const pss = [...seen].reduce((sum, pid) => sum + pssMb(pid), 0);
+  return { sandboxes: listed.length / 2, pss };
+}
+
+async function pacedRuns(client, n) {
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    await sleep(AGENT_PACE_MS);
+    times.push((await runPython(client, 'print(1)')).ms);
+  }
+  return summary(times);
+}
+
+async function burst(client, n) {
+  const times = [];
+  for (let i = 0; i < n; i++) times.push((await runPython(client, 'print(1)')).ms);
+  return summary(times);
+}
+
+async function concurrentSleeps(client) {
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENT_RUNS }, () => runPython(client, 'import time\ntime.sleep(1)')),
+  );
+  return performance.now() - started;
+}
+
+async function containerRows() {
+  const runtime = engine();
+  if (!runtime) {
+    console.log('(container rows skipped: no usable podman or docker)');
+    return;
+  }
+  const bridge = await startBridge({ MCP_BRIDGE_RUNTIME: runtime });
+  await sleep(SETTLE_MS);
+  const paced = await pacedRuns(bridge.client, 20);
+  const first = await burst(bridge.client, BURST_RUNS);
+  await sleep(SETTLE_MS);
+  const next = await burst(bridge.client, BURST_RUNS);
+  await sleep(SETTLE_MS);
+  const bridgeRss = rssMb(bridge.pid);
+  const pool = containerMemory(runtime, bridge.pid);
+  row(
+    `${BURST_RUNS} runs back to back, p50 per run (container): first burst / next burst`,
+    `${ms(first.p50)} / ${ms(next.p50)}`,
+    `warm run at agent pace ${ms(paced.p50)} (${x(next.p50, paced.p50)})`,
+    '≤ 15 ms',
+  );
+  const single = (await runPython(bridge.client, 'import time\ntime.sleep(1)')).ms;
+  await sleep(SETTLE_MS);
+  const wall = await concurrentSleeps(bridge.client);
+  row(
+    `${CONCURRENT_RUNS} concurrent time.sleep(1) runs, wall (container)`,
+    ms(wall),
+    `one such run ${ms(single)} (${x(wall, single)})`,
+    '≤ 1.15 s',
+  );
+  await bridge.close();
+  return { bridgeRss, ...pool };
+}
+
+async function embeddedRows() {
+  const stateDir = resolveStateDir(process.env);
+  const backend = new EmbeddedBackend({ stateDir, memory: '512m', logger: createLogger('error', () => {}) });
+  await (await backend.snapshots()).current();
+  const starts = [];
+  for (let i = 0; i < 8; i++) {
+    const started = performance.now();
+    const sandbox = await backend.start();
+    starts.push(performance.now() - started);
+    await sandbox.destroy();
+  }
+  await backend.close();
+  const bridge = await startBridge({ MCP_BRIDGE_RUNTIME: 'embedded' });
+  await sleep(SETTLE_MS);
+  const paced = await pacedRuns(bridge.client, 10);
+  const first = await burst(bridge.client, BURST_RUNS);
+  await sleep(SETTLE_MS);
+  const next = await burst(bridge.client, BURST_RUNS);
+  await sleep(SETTLE_MS);
+  const single = (await runPython(bridge.client, 'import time\ntime.sleep(1)')).ms;
+  await sleep(SETTLE_MS);
+  const wall = await concurrentSleeps(bridge.client);
+  await sleep(SETTLE_MS);
+  const wallNext = await concurrentSleeps(bridge.client);
+  row(
+    `${CONCURRENT_RUNS} concurrent time.sleep(1) runs, wall (embedded): first / next`,
+    `${ms(wall)} / ${ms(wallNext)}`,
+    `one such run ${ms(single)} (${x(wallNext, single)})`,
+    '≤ 1.3 s',
+  );
+  row(
+    'embedded burst p50 (first / next) · worker start p50',
+    `${ms(first.p50)} / ${ms(next.p50)} · ${ms(summary(starts).p50)}`,
+    `warm run at agent pace ${ms(paced.p50)}`,
+    '≤ 50 ms',
+  );
+  await bridge.close();
+}
+
+async function toolCallRows() {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [EVERYTHING],
+    stderr: 'ignore',
+  });
+  const direct = new Client({ name: 'codemode-bench', version: '0' });
+  await direct.connect(transport);
+  const echo = (i) => direct.callTool({ name: 'echo', arguments: { message: String(i) } });
+  for (let i = 0; i < 50; i++) await echo(i);
+  let started = performance.now();
+  for (let i = 0; i < CALLS; i++) await echo(i);
+  const directSequential = (performance.now() - started) / CALLS;
+  started = performance.now();
+  for (let i = 0; i < CALLS; i += BATCH)
+    await Promise.all(Array.from({ length: BATCH }, (_, j) => echo(i + j)));
+  const directBatched = (performance.now() - started) / CALLS;
+  await direct.close();
+
+  const root = mkdtempSync(join(tmpdir(), 'codemode-bench-'));
+  const config = join(root, 'servers.json');
+  writeFileSync(
+    config,
+    JSON.stringify({ mcpServers: { everything: { command: process.execPath, args: [EVERYTHING] } } }),
+  );
+  const bridge = await startBridge({
+    MCP_BRIDGE_CONFIG: config,
+    ...(engine() ? {} : { MCP_BRIDGE_RUNTIME: 'embedded' }),
+  });
+  await sleep(SETTLE_MS);
+  const loop = (body) =>
+    [
+      'import asyncio, time',
+      'for i in range(50):',
+      '    await mcp_everything.echo(message="warm")',
+      'started = time.perf_counter()',
+      body,
+      'print((time.perf_counter() - started) * 1000)',
+    ].join('\n');
+  const timed = async (code) => {
+    const { result } = await runPython(bridge.client, code, { servers: ['everything'] });
+    return Number(result.structuredContent.stdout.trim()) / CALLS;
+  };
+  const sequential = [];
+  const batched = [];
+  for (let i = 0; i < 3; i++) {
+    sequential.push(
+      await timed(loop(`for i in range(${CALLS}):\n    await mcp_everything.echo(message=str(i))`)),
+    );
+    batched.push(
+      await timed(
+        loop(
+          `for i in range(0, ${CALLS}, ${BATCH}):\n    await asyncio.gather(*[mcp_everything.echo(message=str(i + j)) for j in range(${BATCH})])`,
+        ),
+      ),
+    );
+    await sleep(500);
+  }
+  // The same calls while other runs make the pool refill beside them.
+  const busy = Promise.all(Array.from({ length: 6 }, () => runPython(bridge.client, 'print(1)')));
+  const duringRefill = await timed(
+    loop(`for i in range(${CALLS}):\n    await mcp_everything.echo(message=str(i))`),
+  );
+  await busy;
+  await bridge.close();
+  rmSync(root, { recursive: true, force: true });
+  const seq = summary(sequential).p50;
+  const bat = summary(batched).p50;
+  row(
+    'one tool call from a run vs the SDK client calling it directly (sequential) · during refills',
+    `${ms(seq)} · ${ms(duringRefill)}`,
+    `direct ${ms(directSequential)} (${x(seq, directSequential)} · ${x(duringRefill, directSequential)})`,
+    '≤ 1.3×',
+  );
+  row(
+    `${CALLS} calls gathered in batches of ${BATCH} vs direct`,
+    `${ms(bat)} per call`,
+    `direct ${ms(directBatched)} (${x(bat, directBatched)})`,
+    '≤ 1.1×',
+  );
+}
+
+/** From spawning the bridge to the first run_python result, against spawning node itself. */
+async function spawnRows() {
+  const bare = [];
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    await new Promise((resolve) => spawn(process.execPath, ['-e', '0']).once('close', resolve));
+    bare.push(performance.now() - started);
+  }
+  const firsts = {};
+  for (const runtime of [engine(), 'embedded'].filter(Boolean)) {
+    const times = [];
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      const transport = new StdioClientTransport({
+        command: process.execPath,
+        args: [BRIDGE_MAIN],
+        env: {
+          ...getDefaultEnvironment(),
+          MCP_BRIDGE_IMAGE: IMAGE,
+          MCP_BRIDGE_RUNTIME: runtime,
+          MCP_BRIDGE_LOG_LEVEL: 'warn',
+        },
+        stderr: 'ignore',
+      });
+      const client = new Client({ name: 'codemode-bench', version: '0' });
+      await client.connect(transport);
+      await runPython(client, 'print(1)');
+      times.push(performance.now() - started);
+      await client.close();
+      await sleep(1000);
+    }
+    firsts[runtime] = summary(times).p50;
+  }
+  const bareP50 = summary(bare).p50;
+  row(
+    `spawn of codemode-bridge to first run_python result (${Object.keys(firsts).join(' / ')})`,
+    Object.values(firsts).map(ms).join(' / '),
+    `spawning node itself ${ms(bareP50)}`,
+    '≤ 300 ms',
+  );
+}
+
+export async function benchPerformance() {
+  const memory = await containerRows();
+  await embeddedRows();
+  await toolCallRows();
+  await spawnRows();
+  console.log('\n## Bursts, concurrency and tool calls (issue 11; baselines measured in this run)');
+  console.log('| figure | measured | baseline in this run | target |');
+  console.log('| --- | --- | --- | --- |');
+  for (const { figure, value, baseline, target } of rows)
+    console.log(`| ${figure} | ${value} | ${baseline} | ${target} |`);
+  if (memory) {
+    console.log(
+      `memory after the bursts (the container pool grown to ${memory.sandboxes}): bridge RSS ${memory.bridgeRss.toFixed(0)} MB; ` +
+        `the sandboxes ${memory.pss.toFixed(0)} MB PSS in all, ${(memory.pss / Math.max(1, memory.sandboxes)).toFixed(1)} MB each`,
+    );
+  }
+}
