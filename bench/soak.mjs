@@ -1,9 +1,13 @@
-// Issue 9: `npm run soak -- [--runs N] [--concurrency C] [--backend podman|embedded|both] [--seed S] [--json]`.
+// Issue 9: `npm run soak -- [--runs N] [--concurrency C] [--backend podman|embedded|both] [--seed S] [--json]
+// [--no-quiet-wait] [--heap-census]`.
 // Drives the real bridge over stdio with a seeded mix of programs (ok, error, timeout, memory bomb,
 // tool calls, output flood, fire-and-forget calls, an upstream that exits mid-call, a hanging call, a
 // sandbox killed from outside), each with its own token, and checks every outcome exactly. Then it
 // reports lost and mixed outputs, what the bridge left behind (containers, processes, temp dirs,
-// pending upstream calls) and how its RSS and open fds moved between warm-up and the end.
+// pending upstream calls; the warm pool after it shrinks back when quiet, unless --no-quiet-wait) and
+// how its RSS and open fds moved between warm-up and the end. --heap-census also counts the bridge's
+// live objects per constructor at both points, from heap snapshots (which perturb RSS, so that run
+// does not judge it).
 import { execFile, spawn } from 'node:child_process';
 import {
   existsSync,
@@ -12,6 +16,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,13 +41,18 @@ const CALL_TIMEOUT_S = 2;
 const RUN_TIMEOUT_S = 60;
 const SHORT_TIMEOUT_S = 2;
 const MEMORY = '256m';
-const POOL_SIZE = { podman: 2, embedded: 1 };
+// The bridge's pool defaults, set explicitly so the checks know them: `min` sandboxes kept ready when
+// quiet, growing to `max` under a burst and halving back after a quiet minute.
+const POOL = { podman: { min: 2, max: 16 }, embedded: { min: 1, max: 8 } };
+const POOL_QUIET_TIMEOUT_MS = 5 * 60_000;
+const POOL_QUIET_POLL_MS = 5000;
+const STABLE_POLLS = 3;
 const UPSTREAMS = ['everything', 'soak', 'crashy'];
 const CLIENT_REQUEST_TIMEOUT_MS = 180_000;
 const WARM_UP_FRACTION = 0.1;
 const MONITOR_INTERVAL_MS = 250;
 const SAMPLE_INTERVAL_MS = 1000;
-const SETTLE_TIMEOUT_MS = 20_000;
+const SETTLE_TIMEOUT_MS = 30_000;
 const SETTLE_SAMPLES = 5;
 const SETTLE_SAMPLE_INTERVAL_MS = 400;
 const EXIT_WAIT_MS = 60_000;
@@ -52,6 +62,10 @@ const ANNOUNCE_POLL_MS = 50;
 const FLOOD_CHUNKS = 50;
 const FLOOD_CHUNK_CHARS = 100_000;
 const TOKEN_PATTERN = /tk\d{5}[0-9a-f]{6}/g;
+const MAX_RUNS = 99_999;
+const HEAP_SNAPSHOT_TIMEOUT_MS = 60_000;
+const GROWN_OBJECTS_MIN = 20;
+const GROWN_OBJECTS_SHOWN = 12;
 
 /** Uniform floats in [0, 1) from a 32-bit seed (mulberry32): the same seed gives the same soak. */
 function prng(seed) {
@@ -452,7 +466,7 @@ class ChildStdioTransport {
   }
 }
 
-async function startBridge({ backend, dir, announceDir }) {
+async function startBridge({ backend, dir, announceDir, heapCensus }) {
   const config = join(dir, 'config.json');
   writeFileSync(
     config,
@@ -466,7 +480,11 @@ async function startBridge({ backend, dir, announceDir }) {
   );
   const home = join(dir, 'home');
   mkdirSync(home);
-  const child = spawn(process.execPath, [BRIDGE_MAIN], {
+  const heapDir = join(dir, 'heap');
+  mkdirSync(heapDir);
+  // SIGUSR2 makes Node write a heap snapshot (after a full GC) into heapDir; nothing else changes.
+  const nodeFlags = heapCensus ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`] : [];
+  const child = spawn(process.execPath, [...nodeFlags, BRIDGE_MAIN], {
     cwd: dir,
     stdio: ['pipe', 'pipe', 'pipe'],
     env: {
@@ -478,13 +496,14 @@ async function startBridge({ backend, dir, announceDir }) {
       MCP_BRIDGE_IMAGE: IMAGE,
       MCP_BRIDGE_CONFIG: config,
       MCP_BRIDGE_MEMORY: MEMORY,
-      MCP_BRIDGE_POOL_SIZE: String(POOL_SIZE[backend]),
+      MCP_BRIDGE_POOL_SIZE: String(POOL[backend].min),
+      MCP_BRIDGE_POOL_MAX: String(POOL[backend].max),
       MCP_BRIDGE_TIMEOUT: String(RUN_TIMEOUT_S),
       MCP_BRIDGE_CALL_TIMEOUT: String(CALL_TIMEOUT_S),
       MCP_BRIDGE_LOG_LEVEL: 'warn',
     },
   });
-  const log = { warn: 0, error: 0, tail: [] };
+  const log = { warn: 0, error: 0, nodeWarnings: [], tail: [] };
   let pending = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk) => {
@@ -494,6 +513,9 @@ async function startBridge({ backend, dir, announceDir }) {
     for (const line of parts) {
       if (/ WARN {2}/.test(line)) log.warn++;
       if (/ ERROR /.test(line)) log.error++;
+      // Node's own process warnings (`(node:123) MaxListenersExceededWarning: …`) are findings too.
+      const nodeWarning = /^\(node:\d+\) (\w+Warning: .*)/.exec(line)?.[1];
+      if (nodeWarning && log.nodeWarnings.length < 20) log.nodeWarnings.push(nodeWarning.slice(0, 300));
       log.tail.push(line.slice(0, 500));
       if (log.tail.length > 40) log.tail.shift();
     }
@@ -501,7 +523,7 @@ async function startBridge({ backend, dir, announceDir }) {
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const client = new Client({ name: 'codemode-soak', version: '0' });
   await client.connect(new ChildStdioTransport(child));
-  return { client, child, pid: child.pid, log, exited };
+  return { client, child, pid: child.pid, log, exited, heapDir };
 }
 
 async function callRun(client, args) {
@@ -512,28 +534,21 @@ async function callRun(client, args) {
 }
 
 /** Soaks one backend; resolves with its report. */
-async function soakBackend({ backend, runs, concurrency, seed, progress }) {
+async function soakBackend(options) {
+  const { backend, runs, seed } = options;
   const startedAt = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'codemode-soak-'));
   const announceDir = join(dir, 'announce');
   mkdirSync(announceDir);
   const plans = planRuns({ runs, seed, backend });
-  const bridge = await startBridge({ backend, dir, announceDir }).catch((error) => {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  });
+  const bridge = await startBridge({ backend, dir, announceDir, heapCensus: options.heapCensus }).catch(
+    (error) => {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    },
+  );
   try {
-    return await exercise({
-      backend,
-      runs,
-      concurrency,
-      seed,
-      progress,
-      startedAt,
-      announceDir,
-      plans,
-      bridge,
-    });
+    return await exercise({ ...options, startedAt, announceDir, plans, bridge });
   } finally {
     // Only reached early when the soak itself failed: the bridge must not outlive it.
     if (bridge.child.exitCode === null && bridge.child.signalCode === null) {
@@ -552,6 +567,8 @@ async function exercise({
   concurrency,
   seed,
   progress,
+  quietWait,
+  heapCensus,
   startedAt,
   announceDir,
   plans,
@@ -671,14 +688,18 @@ async function exercise({
     } catch {
       // reported as NaN
     }
+    // At rest: the pool has stopped starting sandboxes (its size unchanged for a few seconds).
     const deadline = performance.now() + SETTLE_TIMEOUT_MS;
-    let rest;
+    let previous;
+    let stablePolls = 0;
     for (;;) {
-      rest = await atRest();
-      if (rest.excess.length === 0 || performance.now() > deadline) break;
-      await sleep(500);
+      const rest = await atRest(POOL[backend].max);
+      const shape = `${rest.sandboxes}/${rest.containers}/${rest.channelDirs}/${rest.upstreams}`;
+      stablePolls = shape === previous ? stablePolls + 1 : 0;
+      previous = shape;
+      if ((rest.excess.length === 0 && stablePolls >= STABLE_POLLS) || performance.now() > deadline) break;
+      await sleep(1000);
     }
-    await sleep(1000);
     const rss = [];
     const fds = [];
     for (let i = 0; i < SETTLE_SAMPLES; i++) {
@@ -686,24 +707,54 @@ async function exercise({
       fds.push(openFdCount(bridge.pid));
       await sleep(SETTLE_SAMPLE_INTERVAL_MS);
     }
-    return { rssMb: percentile(rss, 50), fds: percentile(fds, 50), pendingHangs, rest: await atRest() };
+    // After the RSS samples: writing a snapshot leaves the bridge's RSS ~20-30 MB higher for good.
+    const heap = heapCensus ? await takeHeapCensus(bridge) : undefined;
+    return {
+      rssMb: percentile(rss, 50),
+      fds: percentile(fds, 50),
+      heap,
+      pendingHangs,
+      rest: await atRest(POOL[backend].max),
+    };
   };
 
-  const atRest = async () => {
-    const pool = POOL_SIZE[backend];
+  /** After a quiet spell the pool shrinks back to its minimum; what it removed must be gone. */
+  const quiet = async () => {
+    const started = performance.now();
+    const { min } = POOL[backend];
+    for (;;) {
+      const rest = await atRest(min);
+      const seconds = Math.round((performance.now() - started) / 1000);
+      if (rest.excess.length === 0) return { seconds, ...rest };
+      if (performance.now() - started > POOL_QUIET_TIMEOUT_MS) {
+        const excess = [
+          `not back to the pool's minimum ${seconds} s after the last run: ${rest.excess.join('; ')}`,
+        ];
+        return { seconds, ...rest, excess };
+      }
+      await sleep(POOL_QUIET_POLL_MS);
+    }
+  };
+
+  /** The bridge's sandboxes, upstreams, containers and channel dirs; `excess` names what is over `limit` or unpaired. */
+  const atRest = async (limit) => {
     const kids = childrenOf(bridge.pid).map((pid) => commandLine(pid).join(' '));
-    const upstreams = kids.filter(
-      (command) => command.includes(SOAK_SERVER) || command.includes(EVERYTHING),
-    ).length;
+    const isUpstream = (command) => command.includes(SOAK_SERVER) || command.includes(EVERYTHING);
+    const upstreams = kids.filter(isUpstream).length;
     const sandboxes = kids.length - upstreams;
     const containers = backend === 'podman' ? (await containersOf(bridge.pid)).length : 0;
     const channelDirs = channelDirsOf(bridge.pid).length;
     const excess = [];
-    if (sandboxes > pool) excess.push(`${sandboxes} sandbox processes (pool ${pool})`);
+    if (sandboxes > limit) excess.push(`${sandboxes} sandbox processes (at most ${limit})`);
     if (upstreams > UPSTREAMS.length)
       excess.push(`${upstreams} upstream processes (${UPSTREAMS.length} configured)`);
-    if (containers > pool) excess.push(`${containers} containers (pool ${pool})`);
-    if (channelDirs > pool) excess.push(`${channelDirs} channel directories (pool ${pool})`);
+    if (containers > limit) excess.push(`${containers} containers (at most ${limit})`);
+    if (channelDirs > limit) excess.push(`${channelDirs} channel directories (at most ${limit})`);
+    // Each container has its engine client (a child of the bridge) and its channel directory.
+    if (backend === 'podman' && containers !== sandboxes)
+      excess.push(`${containers} containers for ${sandboxes} engine clients`);
+    if (backend === 'podman' && channelDirs !== containers)
+      excess.push(`${channelDirs} channel directories for ${containers} containers`);
     return { sandboxes, upstreams, containers, channelDirs, excess };
   };
 
@@ -712,6 +763,7 @@ async function exercise({
   let mainMs;
   let afterWarmUp;
   let atEnd;
+  let quietPool;
   try {
     warmUpMs = await runPhase(plans.slice(0, warmUpCount));
     afterWarmUp = await settle();
@@ -719,6 +771,7 @@ async function exercise({
     mainMs = await runPhase(plans.slice(warmUpCount));
     phase = 'end';
     atEnd = await settle();
+    if (quietWait) quietPool = await quiet();
   } finally {
     clearInterval(monitor);
   }
@@ -750,7 +803,11 @@ async function exercise({
     containers: left.containers,
     processes: left.processes,
     tempDirs: left.tempDirs,
-    atRest: atEnd.rest.excess,
+    atRest: [...atEnd.rest.excess, ...(quietPool?.excess ?? [])],
+    warmAtEnd: { sandboxes: atEnd.rest.sandboxes, containers: atEnd.rest.containers },
+    quietPool: quietPool
+      ? { seconds: quietPool.seconds, sandboxes: quietPool.sandboxes, containers: quietPool.containers }
+      : 'not waited for (--no-quiet-wait)',
     pendingUpstreamCalls: atEnd.pendingHangs,
     bridgeExit: exit
       ? `${exit.signal ?? exit.code}`
@@ -766,6 +823,7 @@ async function exercise({
     left.processes.length +
     left.tempDirs.length +
     atEnd.rest.excess.length +
+    (quietPool?.excess.length ?? 0) +
     (atEnd.pendingHangs === 0 ? 0 : 1) +
     (exit?.code === 0 ? 0 : 1);
   return {
@@ -788,13 +846,90 @@ async function exercise({
       maxDuringMb: round(Math.max(...samples.map((sample) => sample.rssMb), atEnd.rssMb)),
     },
     fds: { afterWarmUp: afterWarmUp.fds, end: atEnd.fds, growth: atEnd.fds - afterWarmUp.fds },
+    heap: heapCensus
+      ? {
+          afterWarmUpMb: afterWarmUp.heap ? round(afterWarmUp.heap.heapMb) : undefined,
+          endMb: atEnd.heap ? round(atEnd.heap.heapMb) : undefined,
+          grownObjects: grownObjects(afterWarmUp.heap, atEnd.heap),
+        }
+      : undefined,
     samples,
     runsPerSecond: round(runs / ((warmUpMs + mainMs) / 1000)),
     wallSeconds: round((performance.now() - startedAt) / 1000),
     shutdownMs,
-    bridgeLog: { warn: bridge.log.warn, error: bridge.log.error, tail: bridge.log.tail },
-    passed: problems.length === 0 && leakCount === 0 && rssGrowth <= RSS_GROWTH_LIMIT,
+    bridgeLog: {
+      warn: bridge.log.warn,
+      error: bridge.log.error,
+      nodeWarnings: bridge.log.nodeWarnings,
+      tail: bridge.log.tail,
+    },
+    // The first heap snapshot raises RSS for good, so a census run cannot judge RSS growth.
+    rssJudged: !heapCensus,
+    passed: problems.length === 0 && leakCount === 0 && (heapCensus || rssGrowth <= RSS_GROWTH_LIMIT),
   };
+}
+
+/**
+ * Live objects per constructor and the heap's size, from a heap snapshot of the bridge. V8 collects
+ * before it writes one, so unlike RSS these do not depend on when it last did: a class whose count
+ * grows from warm-up to the end is kept alive by something.
+ */
+async function takeHeapCensus(bridge) {
+  const before = new Set(readdirSync(bridge.heapDir));
+  process.kill(bridge.pid, 'SIGUSR2');
+  const deadline = performance.now() + HEAP_SNAPSHOT_TIMEOUT_MS;
+  let lastSize = -1;
+  while (performance.now() < deadline) {
+    await sleep(250);
+    const name = readdirSync(bridge.heapDir).find(
+      (entry) => entry.endsWith('.heapsnapshot') && !before.has(entry),
+    );
+    if (!name) continue;
+    const path = join(bridge.heapDir, name);
+    const size = statSync(path).size;
+    if (size !== lastSize) {
+      lastSize = size; // still being written
+      continue;
+    }
+    let snapshot;
+    try {
+      snapshot = JSON.parse(readFileSync(path, 'utf8'));
+    } catch {
+      continue;
+    }
+    rmSync(path, { force: true });
+    return summarizeHeap(snapshot);
+  }
+  return undefined;
+}
+
+function summarizeHeap(snapshot) {
+  const { node_fields: fields, node_types: nodeTypes } = snapshot.snapshot.meta;
+  const [types] = nodeTypes;
+  const { nodes, strings } = snapshot;
+  const width = fields.length;
+  const typeAt = fields.indexOf('type');
+  const nameAt = fields.indexOf('name');
+  const sizeAt = fields.indexOf('self_size');
+  const objects = {};
+  let bytes = 0;
+  for (let i = 0; i < nodes.length; i += width) {
+    bytes += nodes[i + sizeAt];
+    if (types[nodes[i + typeAt]] !== 'object') continue;
+    const name = strings[nodes[i + nameAt]];
+    objects[name] = (objects[name] ?? 0) + 1;
+  }
+  return { heapMb: bytes / 1024 / 1024, objects };
+}
+
+/** Constructors with more live objects at the end than after warm-up, most grown first. */
+function grownObjects(afterWarmUp, atEnd) {
+  if (!afterWarmUp || !atEnd) return [];
+  return Object.entries(atEnd.objects)
+    .map(([name, end]) => ({ name, afterWarmUp: afterWarmUp.objects[name] ?? 0, end }))
+    .filter((row) => row.end - row.afterWarmUp >= GROWN_OBJECTS_MIN)
+    .sort((a, b) => b.end - b.afterWarmUp - (a.end - a.afterWarmUp))
+    .slice(0, GROWN_OBJECTS_SHOWN);
 }
 
 async function leftovers(backend, bridgePid, children) {
@@ -833,7 +968,15 @@ async function containerSkipReason() {
  * Runs the soak on the chosen backends. A backend that cannot run here is reported as skipped with
  * the reason when `both` was asked for, and fails the soak when it was named.
  */
-export async function soak({ runs = 2000, concurrency = 8, backend = 'both', seed = 1, progress } = {}) {
+export async function soak({
+  runs = 2000,
+  concurrency = 8,
+  backend = 'both',
+  seed = 1,
+  quietWait = true,
+  heapCensus = false,
+  progress,
+} = {}) {
   const backends = backend === 'both' ? ['podman', 'embedded'] : [backend];
   const reports = [];
   for (const name of backends) {
@@ -842,17 +985,29 @@ export async function soak({ runs = 2000, concurrency = 8, backend = 'both', see
       reports.push({ backend: name, skipped, passed: backend === 'both' });
       continue;
     }
-    reports.push(await soakBackend({ backend: name, runs, concurrency, seed, progress }));
+    reports.push(
+      await soakBackend({ backend: name, runs, concurrency, seed, quietWait, heapCensus, progress }),
+    );
   }
   return reports;
 }
 
 export function parseSoakArgs(argv) {
-  const options = { runs: 2000, concurrency: 8, backend: 'both', seed: 1, json: false };
+  const options = {
+    runs: 2000,
+    concurrency: 8,
+    backend: 'both',
+    seed: 1,
+    json: false,
+    quietWait: true,
+    heapCensus: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
     if (flag === '--json') options.json = true;
+    else if (flag === '--no-quiet-wait') options.quietWait = false;
+    else if (flag === '--heap-census') options.heapCensus = true;
     else if (flag === '--backend' && ['podman', 'embedded', 'both'].includes(value)) {
       options.backend = value;
       i++;
@@ -861,12 +1016,14 @@ export function parseSoakArgs(argv) {
       i++;
     } else {
       throw new Error(
-        `unknown or invalid argument ${flag}${value ? ` ${value}` : ''}; usage: soak [--runs N] [--concurrency C] [--backend podman|embedded|both] [--seed S] [--json]`,
+        `unknown or invalid argument ${flag}${value ? ` ${value}` : ''}; usage: soak [--runs N] [--concurrency C] [--backend podman|embedded|both] [--seed S] [--json] [--no-quiet-wait] [--heap-census]`,
       );
     }
   }
   if (options.runs < 1 || options.concurrency < 1)
     throw new Error('--runs and --concurrency must be at least 1');
+  // Tokens carry the run's index in five digits.
+  if (options.runs > MAX_RUNS) throw new Error(`--runs is at most ${MAX_RUNS}`);
   return options;
 }
 
@@ -900,19 +1057,32 @@ export function formatReport(report) {
   }
   const { leaks } = report;
   out.push(`lost ${report.lost}   mixed ${report.mixed}   leaked ${report.leaked}`);
+  const quiet =
+    typeof leaks.quietPool === 'string'
+      ? leaks.quietPool
+      : `${leaks.quietPool.sandboxes} sandboxes after ${leaks.quietPool.seconds} s quiet`;
   out.push(
-    `  after exit: containers ${leaks.containers.length}, processes ${leaks.processes.length} (of ${report.childProcessesSeen} children seen), temp dirs ${leaks.tempDirs.length}; ` +
-      `at rest: ${leaks.atRest.length === 0 ? 'pool only' : leaks.atRest.join(', ')}; pending upstream calls ${leaks.pendingUpstreamCalls}; bridge exit ${leaks.bridgeExit} after ${report.shutdownMs} ms`,
+    `  at rest: ${leaks.warmAtEnd.sandboxes} sandboxes warm, then ${quiet}; ${leaks.atRest.length === 0 ? 'nothing unpaired or over the pool' : leaks.atRest.join(', ')}; pending upstream calls ${leaks.pendingUpstreamCalls}`,
+  );
+  out.push(
+    `  after exit (${leaks.bridgeExit}, ${report.shutdownMs} ms after stdin closed): containers ${leaks.containers.length}, processes ${leaks.processes.length} of ${report.childProcessesSeen} children seen, temp dirs ${leaks.tempDirs.length}`,
   );
   out.push(
     `RSS after warm-up ${report.rss.afterWarmUpMb} MB → end ${report.rss.endMb} MB (${report.rss.growthPercent >= 0 ? '+' : ''}${report.rss.growthPercent}%, limit +${RSS_GROWTH_LIMIT * 100}%), max while running ${report.rss.maxDuringMb} MB`,
   );
+  if (report.heap) {
+    const grown = report.heap.grownObjects.map((row) => `${row.name} ${row.afterWarmUp} → ${row.end}`);
+    out.push(
+      `JS heap after GC ${report.heap.afterWarmUpMb} MB → ${report.heap.endMb} MB; live objects grown by ${GROWN_OBJECTS_MIN}+: ${grown.length > 0 ? grown.join(', ') : 'none'} (RSS not judged: the census raises it)`,
+    );
+  }
   out.push(
     `fds after warm-up ${report.fds.afterWarmUp} → end ${report.fds.end} (${report.fds.growth >= 0 ? '+' : ''}${report.fds.growth})`,
   );
   out.push(
-    `${report.runsPerSecond} runs/s, wall ${report.wallSeconds} s; bridge log: ${report.bridgeLog.warn} warnings, ${report.bridgeLog.error} errors`,
+    `${report.runsPerSecond} runs/s, wall ${report.wallSeconds} s; bridge log: ${report.bridgeLog.warn} warnings, ${report.bridgeLog.error} errors, ${report.bridgeLog.nodeWarnings.length} Node warnings`,
   );
+  for (const warning of report.bridgeLog.nodeWarnings) out.push(`  node: ${warning}`);
   for (const problem of report.problems.slice(0, 20)) {
     out.push(
       `  ✗ #${problem.index} ${problem.kind} ${problem.token}: ${problem.lost ?? ''}${problem.mixed ? ` mixed with ${problem.mixed.join(', ')}` : ''}`,
