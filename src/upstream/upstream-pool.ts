@@ -69,6 +69,8 @@ interface Entry {
   /** Scrubs the server's secrets from every text built about it (see `fail`). */
   redact: Redactor;
   session: Promise<UpstreamConnection> | undefined;
+  /** The session once open: every call after the first takes it without awaiting (the hot path). */
+  open: UpstreamConnection | undefined;
   description: { connection: UpstreamConnection; value: ServerDescription } | undefined;
   inFlight: number;
   idleTimer: NodeJS.Timeout | undefined;
@@ -88,6 +90,7 @@ export class UpstreamPool {
         alias: aliases.get(config.name) ?? config.name,
         redact: createRedactor(config.secrets ?? serverSecrets(config)),
         session: undefined,
+        open: undefined,
         description: undefined,
         inFlight: 0,
         idleTimer: undefined,
@@ -228,6 +231,7 @@ export class UpstreamPool {
   /** The open session, or a new one when there is none or the last one died (the reconnect). */
   async #session(entry: Entry, signal: AbortSignal): Promise<UpstreamConnection> {
     if (this.#lifetime.signal.aborted) throw shuttingDownError();
+    if (entry.open?.isOpen) return entry.open;
     if (entry.session) {
       const existing = await abortable(entry.session, signal).catch(() => undefined);
       if (existing?.isOpen) return existing;
@@ -251,11 +255,13 @@ export class UpstreamPool {
     );
     entry.session = session;
     session.then(
-      () =>
+      (connection) => {
+        if (entry.session === session) entry.open = connection;
         logger.info('connected to upstream', {
           server: config.name,
           ms: Math.round(performance.now() - startedAt),
-        }),
+        });
+      },
       () => {
         if (entry.session === session) entry.session = undefined;
       },
@@ -321,6 +327,7 @@ export class UpstreamPool {
     clearTimeout(entry.idleTimer);
     const session = entry.session;
     entry.session = undefined;
+    entry.open = undefined;
     entry.description = undefined;
     const connection = await session?.catch(() => undefined);
     await connection?.close();
