@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if command -v flake8 >/dev/null 2>&1; then
-  exec flake8 runtime/python
+  exec flake8 runtime/python test/python
 elif python3 -m flake8 --version >/dev/null 2>&1; then
-  exec python3 -m flake8 runtime/python
+  exec python3 -m flake8 runtime/python test/python
 elif [ "${CI:-}" = "true" ]; then
   echo "lint-python: flake8 is not installed (apt-get install flake8)" >&2
   exit 1

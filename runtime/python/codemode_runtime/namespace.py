@@ -105,7 +105,16 @@ def make_tool_function(server, tool, channel):
     tool_name = tool["name"]
     alias = tool.get("alias") or tool_name
 
+    named = frozenset(signature.parameters) - {extra}
+    required = frozenset(
+        name for name, parameter in signature.parameters.items() if parameter.default is inspect.Parameter.empty
+    ) - {extra}
+
     def arguments_of(args, kwargs):
+        # The common call, keywords only and all known: what `bind` would return, without its cost
+        # (~9 us, a tenth of a tool call's round trip). Anything else goes through `bind` and its errors.
+        if not args and kwargs.keys() <= named and required <= kwargs.keys():
+            return kwargs
         try:
             bound = signature.bind(*args, **kwargs)
         except TypeError as error:
