@@ -3,9 +3,15 @@
  * to upstream servers, and the outcome. The only module that joins sandboxes and upstreams.
  */
 import type { CatalogEntry, ServerGrant, SkillGrant, ToolCallRequest } from '../sandbox/types.js';
-import { HostCallError, type Sandbox, type SandboxExit } from '../sandbox/types.js';
+import {
+  HostCallError,
+  type Sandbox,
+  type SandboxExit,
+  type SandboxHost,
+  type SandboxProgram,
+} from '../sandbox/types.js';
 import type { Logger } from '../shared/logger.js';
-import { OutputBuffer } from './output-buffer.js';
+import { RunRecord } from './run-record.js';
 import { RunSlots } from './run-slots.js';
 import type { RunOptions, RunOutcome, RunRequest, ServerDirectory } from './types.js';
 
@@ -90,62 +96,38 @@ export class Engine {
    * program could be run (`BridgeError`: unknown server, no sandbox could be started).
    */
   async run(request: RunRequest, options: RunOptions = {}): Promise<RunOutcome> {
-    const { logger } = this.#options;
-    const startedAt = performance.now();
     const runId = `run-${++this.#runs}`;
+    const record = new RunRecord(this.#options.maxOutputChars);
     const timeoutMs = this.effectiveTimeoutMs(request.timeoutMs);
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new Error('run timed out')), timeoutMs);
-    const cancel = options.signal ?? new AbortController().signal;
-    const signal = AbortSignal.any([cancel, deadline.signal]);
-    const stdout = new OutputBuffer(this.#options.maxOutputChars);
-    const stderr = new OutputBuffer(this.#options.maxOutputChars);
+    const signal = options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal;
     const finish = (fields: Pick<RunOutcome, 'status' | 'error' | 'traceback'>): RunOutcome => {
-      const truncated = {
-        ...(stdout.elidedChars > 0 ? { stdout: stdout.elidedChars } : {}),
-        ...(stderr.elidedChars > 0 ? { stderr: stderr.elidedChars } : {}),
-      };
-      const outcome: RunOutcome = {
-        ...fields,
-        stdout: stdout.text(),
-        stderr: stderr.text(),
-        durationMs: Math.round(performance.now() - startedAt),
-        ...(Object.keys(truncated).length > 0 ? { truncated } : {}),
-      };
-      logger.debug('run finished', { run: runId, status: outcome.status, ms: outcome.durationMs });
+      const outcome = record.outcome(fields);
+      this.#options.logger.debug('run finished', {
+        run: runId,
+        status: outcome.status,
+        ms: outcome.durationMs,
+      });
       return outcome;
     };
-    const abortedOutcome = () =>
-      deadline.signal.aborted
-        ? finish({ status: 'timeout', error: timeoutMessage(timeoutMs, this.#options.maxTimeoutMs) })
-        : finish({
-            status: 'cancelled',
-            error: 'The run was cancelled by the client; its sandbox was killed.',
-          });
+    const aborted = () =>
+      finish(
+        deadline.signal.aborted
+          ? { status: 'timeout', error: timeoutMessage(timeoutMs, this.#options.maxTimeoutMs) }
+          : { status: 'cancelled', error: 'The run was cancelled by the client; its sandbox was killed.' },
+      );
 
     let sandbox: Sandbox | undefined;
     let release: (() => void) | undefined;
     try {
       release = await this.#slots.acquire(signal);
-      const servers = request.servers?.length
-        ? await this.#options.directory.grant(request.servers, signal)
-        : [];
-      const granted = new Set(servers.map((server) => server.name));
-      const skills = await this.savedSkills();
+      const program = await this.#program(runId, request, signal);
       sandbox = await this.#options.sandboxes.acquire(signal);
-      const context: HostCallContext = { runId };
-      const exit = await sandbox.execute(
-        { runId, code: request.code, servers, catalog: this.#options.directory.catalog(), skills },
-        {
-          onOutput: (stream, data) => (stream === 'stdout' ? stdout : stderr).append(data),
-          callTool: (call, callSignal) => this.#callTool(call, granted, callSignal),
-          callHost: (op, args, callSignal) => this.#callHost(op, args, callSignal, context),
-        },
-        signal,
-      );
-      return exit.kind === 'aborted' ? abortedOutcome() : finish(this.#describeExit(exit));
+      const exit = await sandbox.execute(program, this.#hostFor(program, record), signal);
+      return exit.kind === 'aborted' ? aborted() : finish(this.#describeExit(exit));
     } catch (error) {
-      if (signal.aborted) return abortedOutcome();
+      if (signal.aborted) return aborted();
       throw error;
     } finally {
       clearTimeout(timer);
@@ -156,6 +138,26 @@ export class Engine {
         setImmediate(() => this.#options.sandboxes.released());
       }
     }
+  }
+
+  /** What the sandbox receives: the code, the granted servers (connecting them), catalog and skills. */
+  async #program(runId: string, request: RunRequest, signal: AbortSignal): Promise<SandboxProgram> {
+    const servers = request.servers?.length
+      ? await this.#options.directory.grant(request.servers, signal)
+      : [];
+    const skills = await this.savedSkills();
+    return { runId, code: request.code, servers, catalog: this.#options.directory.catalog(), skills };
+  }
+
+  /** How the sandbox reaches the host during its run: output, granted tools, host operations. */
+  #hostFor(program: SandboxProgram, record: RunRecord): SandboxHost {
+    const granted = new Set(program.servers.map((server) => server.name));
+    const context: HostCallContext = { runId: program.runId };
+    return {
+      onOutput: (stream, data) => record.append(stream, data),
+      callTool: (call, callSignal) => this.#callTool(call, granted, callSignal),
+      callHost: (op, args, callSignal) => this.#callHost(op, args, callSignal, context),
+    };
   }
 
   async #callTool(call: ToolCallRequest, granted: Set<string>, signal: AbortSignal): Promise<unknown> {
