@@ -286,18 +286,20 @@ export class ProcessSandbox implements Sandbox {
   }
 
   #receive(chunk: Buffer): void {
-    if (this.#phase === 'finished') return;
-    let frames: DecodedFrame[];
-    try {
-      frames = this.#decoder.push(chunk);
-    } catch (error) {
-      this.#violation(error instanceof ProtocolViolation ? error : new ProtocolViolation(String(error)));
-      return;
-    }
-    for (const { frame, chars } of frames) {
-      // A frame may have finished the run mid-batch (a `done` followed by forged frames).
-      if ((this.#phase as Phase) === 'finished') return;
-      this.#dispatch(frame, chars);
+    // One frame at a time, in stream order, however the bytes were chunked: what precedes a bad line
+    // (the program's output, its `done`) counts, and nothing after a `done` is even decoded.
+    const frames = this.#decoder.frames(chunk);
+    for (;;) {
+      if (this.#phase === 'finished') return;
+      let next: IteratorResult<DecodedFrame>;
+      try {
+        next = frames.next();
+      } catch (error) {
+        this.#violation(error instanceof ProtocolViolation ? error : new ProtocolViolation(String(error)));
+        return;
+      }
+      if (next.done) return;
+      this.#dispatch(next.value.frame, next.value.chars);
     }
   }
 

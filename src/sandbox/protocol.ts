@@ -121,13 +121,21 @@ export class FrameDecoder {
 
   /** Returns the complete frames in `chunk` (and earlier partial data); throws `ProtocolViolation`. */
   push(chunk: Buffer): DecodedFrame[] {
-    const frames: DecodedFrame[] = [];
+    return [...this.frames(chunk)];
+  }
+
+  /**
+   * The complete frames in `chunk` (and earlier partial data), one at a time, in stream order; throws
+   * `ProtocolViolation` on reaching a line that is not one. A caller that handles each frame before
+   * asking for the next one acts on what came before a bad line (output, a `done`) and can stop
+   * reading at a `done` without ever looking at what follows it.
+   */
+  *frames(chunk: Buffer): Generator<DecodedFrame, void, undefined> {
     for (const line of this.#lines.push(chunk)) {
       if (typeof line !== 'string') throw this.#tooLarge();
-      if (line.trim() !== '') frames.push({ frame: decodeFrame(line), chars: line.length });
+      if (line.trim() !== '') yield { frame: decodeFrame(line), chars: line.length };
     }
     if (this.#lines.skippingBytes !== undefined) throw this.#tooLarge();
-    return frames;
   }
 
   #tooLarge(): ProtocolViolation {
