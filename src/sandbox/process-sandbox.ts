@@ -12,6 +12,7 @@ import type { ChildProcess } from 'node:child_process';
 import { addAbortListener } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { abortable } from '../shared/abort.js';
 import type { Logger } from '../shared/logger.js';
 import { summarizeDiagnostics } from './diagnostics.js';
 import {
@@ -104,7 +105,9 @@ export class ProcessSandbox implements Sandbox {
   readonly #decoder = new FrameDecoder();
   readonly #exited: Promise<void>;
   #phase: Phase = 'starting';
-  #readiness: Readiness | undefined;
+  /** Settled once: by `ready`, or by a violation or the process's exit before it. */
+  readonly #ready: Promise<void>;
+  #readiness!: Readiness;
   #run: ActiveRun | undefined;
   #diagnostics = '';
   #exitCode: number | null = null;
@@ -118,6 +121,11 @@ export class ProcessSandbox implements Sandbox {
     this.#child = options.child;
     this.#terminate = options.terminate;
     this.#logger = options.logger;
+    this.#ready = new Promise((resolve, reject) => {
+      this.#readiness = { resolve, reject };
+    });
+    // Nobody may be waiting (a sandbox that dies in the pool): its failure is reported on use, if ever.
+    this.#ready.catch(() => {});
     this.#exited = new Promise((resolve) => {
       this.#child.once('close', async (code, signal) => {
         // Frames on a separate channel (a socket) may still be in flight when the process is gone:
@@ -183,23 +191,11 @@ export class ProcessSandbox implements Sandbox {
 
   /** Resolves when the runtime reports `ready`; rejects with the process's diagnostics if it dies first. */
   async waitReady(signal?: AbortSignal): Promise<void> {
-    if (this.#phase !== 'starting') return;
-    const ready = new Promise<void>((resolve, reject) => {
-      this.#readiness = { resolve, reject };
-    });
-    if (!this.alive) this.#readiness?.reject(this.#notReadyError());
-    const onAbort = signal
-      ? addAbortListener(signal, () => this.#readiness?.reject(signal.reason))
-      : undefined;
-    if (signal?.aborted) this.#readiness?.reject(signal.reason);
     try {
-      await ready;
+      await abortable(this.#ready, signal);
     } catch (error) {
       await this.destroy();
       throw error;
-    } finally {
-      onAbort?.[Symbol.dispose]();
-      this.#readiness = undefined;
     }
   }
 
@@ -235,6 +231,7 @@ export class ProcessSandbox implements Sandbox {
   }
 
   async #destroyOnce(): Promise<void> {
+    this.#readiness.reject(this.#notReadyError()); // a no-op once ready
     this.#phase = 'finished';
     // Closing the channel is what tells a finished runtime to exit (it waits for it after `done`).
     this.#child.stdin?.end();
@@ -276,7 +273,7 @@ export class ProcessSandbox implements Sandbox {
   }
 
   #onExit(): void {
-    this.#readiness?.reject(this.#notReadyError());
+    this.#readiness.reject(this.#notReadyError());
     this.#settle({
       kind: 'exited',
       exitCode: this.#exitCode,
@@ -307,7 +304,7 @@ export class ProcessSandbox implements Sandbox {
     if (this.#phase === 'starting') {
       if (frame.type === 'ready') {
         this.#phase = 'ready';
-        this.#readiness?.resolve();
+        this.#readiness.resolve();
       } else this.#violation(new ProtocolViolation(`sandbox sent '${frame.type}' before 'ready'`));
       return;
     }
@@ -359,10 +356,7 @@ export class ProcessSandbox implements Sandbox {
 
   #violation(violation: ProtocolViolation): void {
     this.#logger.warn('sandbox protocol violation', { sandbox: this.id, reason: violation.message });
-    if (this.#readiness) {
-      this.#readiness.reject(violation);
-      return;
-    }
+    this.#readiness.reject(violation); // a no-op once ready
     this.#settle({ kind: 'protocol_error', message: violation.message });
     void this.destroy();
   }

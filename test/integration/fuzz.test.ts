@@ -236,6 +236,8 @@ describe('fuzzing a running sandbox', () => {
     const input = new PassThrough();
     const output = new PassThrough();
     output.resume(); // replies are read, as a well-behaved runtime would
+    // ...and it exits once the host closes the channel, as the runtime does after `done`.
+    output.once('finish', () => child.kill());
     const sandbox = new ProcessSandbox({
       id,
       child: child as unknown as ChildProcess,
