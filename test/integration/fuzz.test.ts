@@ -190,9 +190,12 @@ describe('fuzzing the host operations', () => {
     await pool.close();
   });
 
-  it(`ranks ${CASES.toLocaleString('en-US')} random queries without throwing`, () => {
+  // The operations above already took 10^5 queries through an empty index; these go through the real
+  // catalog's ranking, which costs ~0.15 ms each.
+  const RANKED_QUERIES = 20_000;
+  it(`ranks ${RANKED_QUERIES.toLocaleString('en-US')} random queries over the real catalog without throwing`, () => {
     const next = random(SEED + 2);
-    for (let i = 0; i < CASES; i++) {
+    for (let i = 0; i < RANKED_QUERIES; i++) {
       const query = mutate(next, ['read a file', 'create entities', 'get-sum', 'echo', ''][i % 5] as string);
       const hits = searchTools(index, query, 1 + Math.floor(next() * 60));
       expect(hits.length).toBeLessThanOrEqual(60);
