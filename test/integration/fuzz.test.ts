@@ -190,7 +190,7 @@ describe('fuzzing the host operations', () => {
     await pool.close();
   });
 
-  // The operations above already took 10^5 queries through an empty index; these go through the real
+  // The operation fuzz below sends 10^5 argument sets through search with no servers; these go through the real
   // catalog's ranking, which costs ~0.15 ms each.
   const RANKED_QUERIES = 20_000;
   it(`ranks ${RANKED_QUERIES.toLocaleString('en-US')} random queries over the real catalog without throwing`, () => {
