@@ -6,8 +6,8 @@ import { discoveryOperations } from '../engine/discovery-operations.js';
 import { Engine } from '../engine/engine.js';
 import { skillOperations, skillsForRun } from '../engine/skills/skill-operations.js';
 import { SkillStore } from '../engine/skills/skill-store.js';
-import type { ServerDirectory } from '../engine/types.js';
-import { upstreamDirectory } from '../engine/upstream-directory.js';
+import type { UpstreamPort } from '../engine/types.js';
+import { upstreamPort } from '../engine/upstream-port.js';
 import type { ContainerLimits } from '../sandbox/container/run-args.js';
 import { resolveChannel } from '../sandbox/container/socket-channel.js';
 import { SandboxService } from '../sandbox/sandbox-service.js';
@@ -24,7 +24,8 @@ export interface Bridge {
   engine: Engine;
   sandboxes: SandboxService;
   upstreams: UpstreamPool;
-  directory: ServerDirectory;
+  /** The engine's port onto `upstreams`. */
+  port: UpstreamPort;
   discovery: DiscoveryResult;
   close(): Promise<void>;
 }
@@ -121,12 +122,12 @@ export async function composeBridge(
     ociRuntime: settings.ociRuntime,
     logger,
   });
-  const directory = upstreamDirectory(upstreams);
+  const port = upstreamPort(upstreams);
   const skills = createSkillStore(settings);
   const engine = new Engine({
     sandboxes,
-    directory,
-    hostOperations: { ...discoveryOperations(upstreams, skills), ...skillOperations(skills) },
+    upstreams: port,
+    hostOperations: { ...discoveryOperations(port, skills), ...skillOperations(skills) },
     skills: { forRun: () => skillsForRun(skills, logger) },
     defaultTimeoutMs: settings.timeoutMs,
     maxTimeoutMs: settings.maxTimeoutMs,
@@ -140,7 +141,7 @@ export async function composeBridge(
     engine,
     sandboxes,
     upstreams,
-    directory,
+    port,
     discovery,
     close() {
       closing ??= Promise.all([sandboxes.close(), upstreams.close()]).then(() => {});

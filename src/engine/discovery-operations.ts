@@ -3,13 +3,11 @@
  * not been granted (and, in searches, about saved skills). Each answer carries metadata only; calling
  * a tool still needs a grant.
  */
-import { HostCallError, type SkillGrant } from '../sandbox/types.js';
-import { BridgeError, errorMessage } from '../shared/errors.js';
-import { buildSearchIndex, type SearchIndex, searchTools } from '../upstream/search.js';
-import type { ServerDescription, ToolDescription, UpstreamPool } from '../upstream/upstream-pool.js';
+import { HostCallError, type ServerGrant, type SkillGrant, type ToolGrant } from '../sandbox/types.js';
 import type { HostOperation } from './engine.js';
 import { skillGrant } from './skills/skill-operations.js';
 import type { SkillStore, StoredSkill } from './skills/skill-store.js';
+import type { UpstreamPort } from './types.js';
 
 const MAX_SEARCH_LIMIT = 50;
 /**
@@ -18,26 +16,6 @@ const MAX_SEARCH_LIMIT = 50;
  */
 export const MAX_QUERY_CHARS = 2000;
 const MAX_NAME_CHARS = 256;
-
-export interface DescribedServers {
-  described: ServerDescription[];
-  unavailable: Array<{ server: string; error: string }>;
-}
-
-/** Describes every configured server (connecting as needed); servers that fail are listed, not fatal. */
-async function describeAll(pool: UpstreamPool, signal: AbortSignal): Promise<DescribedServers> {
-  const settled = await Promise.allSettled(pool.serverNames().map((name) => pool.describe(name, signal)));
-  const result: DescribedServers = { described: [], unavailable: [] };
-  settled.forEach((outcome, index) => {
-    if (outcome.status === 'fulfilled') result.described.push(outcome.value);
-    else
-      result.unavailable.push({
-        server: pool.serverNames()[index] ?? '?',
-        error: errorMessage(outcome.reason),
-      });
-  });
-  return result;
-}
 
 function stringArg(args: Record<string, unknown>, key: string, maxChars: number): string {
   const value = args[key];
@@ -54,14 +32,14 @@ function stringArg(args: Record<string, unknown>, key: string, maxChars: number)
 
 /** One hit of `search_tool_docs`: a tool (with its server's name and alias) or a saved skill. */
 type SearchAnswerHit =
-  | { server: { name: string; alias: string }; tool: ToolDescription; score: number }
+  | { server: { name: string; alias: string }; tool: ToolGrant; score: number }
   | { skill: Omit<SkillGrant, 'source'>; score: number };
 
 /**
  * Saved skills as one more "server" for the ranker, under a name no configured server has, so a hit
  * can be told apart. Each skill's parameters stand in for a tool's input schema.
  */
-function skillsAsServer(skills: readonly StoredSkill[], serverNames: readonly string[]): ServerDescription {
+function skillsAsServer(skills: readonly StoredSkill[], serverNames: readonly string[]): ServerGrant {
   let name = 'skills';
   for (let n = 2; serverNames.includes(name); n++) name = `skills_${n}`;
   return {
@@ -77,35 +55,30 @@ function skillsAsServer(skills: readonly StoredSkill[], serverNames: readonly st
 }
 
 /** `skills`: the store whose skills `search_tool_docs` ranks beside the tools. Default: none. */
-export function discoveryOperations(pool: UpstreamPool, skills?: SkillStore): Record<string, HostOperation> {
-  // The index is rebuilt only when a server's description changed (a new session, a reconnect) or
-  // the skills did (the store returns the same array while nothing changed).
-  let cached: { key: ServerDescription[]; skills: readonly StoredSkill[]; index: SearchIndex } | undefined;
-  const indexFor = (described: ServerDescription[], saved: readonly StoredSkill[]): SearchIndex => {
-    const same =
-      cached &&
-      cached.skills === saved &&
-      cached.key.length === described.length &&
-      cached.key.every((d, i) => d === described[i]);
-    if (!same || !cached) {
+export function discoveryOperations(
+  upstreams: UpstreamPort,
+  skills?: SkillStore,
+): Record<string, HostOperation> {
+  // The skills as a pseudo-server, rebuilt only when the store's listing changed (it returns the same
+  // array while nothing did), so the port's search index is kept between searches.
+  let asServer: { saved: readonly StoredSkill[]; servers: readonly ServerGrant[] } | undefined;
+  const skillServers = (saved: readonly StoredSkill[]): readonly ServerGrant[] => {
+    if (asServer?.saved !== saved) {
       const usable = saved.filter((skill) => skill.source !== undefined);
-      const all = usable.length > 0 ? [...described, skillsAsServer(usable, pool.serverNames())] : described;
-      cached = { key: described, skills: saved, index: buildSearchIndex(all) };
+      asServer = {
+        saved,
+        servers: usable.length > 0 ? [skillsAsServer(usable, upstreams.serverNames())] : [],
+      };
     }
-    return cached.index;
+    return asServer.servers;
   };
 
   return {
-    list_servers: async () => pool.catalog(),
+    list_servers: async () => upstreams.catalog(),
 
     describe_server: async (args, signal) => {
-      const name = stringArg(args, 'name', MAX_NAME_CHARS);
-      try {
-        return await pool.describe(name, signal);
-      } catch (error) {
-        if (error instanceof BridgeError) throw new HostCallError(error.message, error.code);
-        throw error;
-      }
+      const [described] = await upstreams.describe([stringArg(args, 'name', MAX_NAME_CHARS)], signal);
+      return described;
     },
 
     search_tool_docs: async (args, signal) => {
@@ -118,13 +91,16 @@ export function discoveryOperations(pool: UpstreamPool, skills?: SkillStore): Re
         );
       }
       const limit = Math.min(MAX_SEARCH_LIMIT, Math.max(1, Math.trunc(Number(args.limit ?? 5)) || 5));
-      const [{ described, unavailable }, saved] = await Promise.all([
-        describeAll(pool, signal),
-        skills ? skills.list().catch((): StoredSkill[] => []) : Promise.resolve<StoredSkill[]>([]),
-      ]);
+      const saved = skills ? await skills.list().catch((): StoredSkill[] => []) : [];
+      const { hits, described, unavailable } = await upstreams.search(
+        query,
+        limit,
+        signal,
+        skillServers(saved),
+      );
       const byName = new Map(described.map((server) => [server.name, server]));
       const skillsByName = new Map(saved.map((skill) => [skill.name, skill]));
-      const hits = searchTools(indexFor(described, saved), query, limit).flatMap((hit): SearchAnswerHit[] => {
+      const answer = hits.flatMap((hit): SearchAnswerHit[] => {
         const skill = byName.has(hit.server) ? undefined : skillsByName.get(hit.tool);
         if (skill) {
           const { source: _source, ...grant } = skillGrant(skill);
@@ -136,7 +112,7 @@ export function discoveryOperations(pool: UpstreamPool, skills?: SkillStore): Re
           ? [{ server: { name: server.name, alias: server.alias }, tool, score: hit.score }]
           : [];
       });
-      return { hits, unavailable };
+      return { hits: answer, unavailable };
     },
   };
 }

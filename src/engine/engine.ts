@@ -10,10 +10,11 @@ import {
   type SandboxHost,
   type SandboxProgram,
 } from '../sandbox/types.js';
+import { BridgeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { RunRecord } from './run-record.js';
 import { RunSlots } from './run-slots.js';
-import type { RunOptions, RunOutcome, RunRequest, ServerDirectory } from './types.js';
+import type { RunOptions, RunOutcome, RunRequest, UpstreamPort } from './types.js';
 
 /** Where sandboxes come from: a warm pool, or a backend started on demand. */
 export interface SandboxSource {
@@ -42,7 +43,7 @@ export interface SkillSource {
 
 export interface EngineOptions {
   sandboxes: SandboxSource;
-  directory: ServerDirectory;
+  upstreams: UpstreamPort;
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
   /** Cap per stream (stdout, stderr), in characters; head and tail are kept. */
@@ -71,12 +72,12 @@ export class Engine {
 
   /** Every configured server with its Python alias. */
   catalog(): CatalogEntry[] {
-    return this.#options.directory.catalog();
+    return this.#options.upstreams.catalog();
   }
 
   /** Describes one configured server (connecting to it if needed); throws `BridgeError`. */
   async describeServer(name: string, signal: AbortSignal): Promise<ServerGrant> {
-    const [grant] = await this.#options.directory.grant([name], signal);
+    const [grant] = await this.#options.upstreams.describe([name], signal);
     if (!grant) throw new Error(`no description for ${name}`);
     return grant;
   }
@@ -143,10 +144,10 @@ export class Engine {
   /** What the sandbox receives: the code, the granted servers (connecting them), catalog and skills. */
   async #program(runId: string, request: RunRequest, signal: AbortSignal): Promise<SandboxProgram> {
     const servers = request.servers?.length
-      ? await this.#options.directory.grant(request.servers, signal)
+      ? await this.#options.upstreams.describe(request.servers, signal)
       : [];
     const skills = await this.savedSkills();
-    return { runId, code: request.code, servers, catalog: this.#options.directory.catalog(), skills };
+    return { runId, code: request.code, servers, catalog: this.#options.upstreams.catalog(), skills };
   }
 
   /** How the sandbox reaches the host during its run: output, granted tools, host operations. */
@@ -155,8 +156,8 @@ export class Engine {
     const context: HostCallContext = { runId: program.runId };
     return {
       onOutput: (stream, data) => record.append(stream, data),
-      callTool: (call, callSignal) => this.#callTool(call, granted, callSignal),
-      callHost: (op, args, callSignal) => this.#callHost(op, args, callSignal, context),
+      callTool: (call, callSignal) => forProgram(this.#callTool(call, granted, callSignal)),
+      callHost: (op, args, callSignal) => forProgram(this.#callHost(op, args, callSignal, context)),
     };
   }
 
@@ -168,7 +169,7 @@ export class Engine {
         'NOT_GRANTED',
       );
     }
-    return this.#options.directory.callTool(call, signal);
+    return this.#options.upstreams.callTool(call, signal);
   }
 
   async #callHost(
@@ -215,6 +216,19 @@ export class Engine {
         };
       }
     }
+  }
+}
+
+/**
+ * The one place a host-side failure becomes what the program sees: a `BridgeError` (from the pool,
+ * the skill store…) turns into a `HostCallError`, which reaches Python as `mcp.ToolError` with its code.
+ */
+async function forProgram<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof BridgeError) throw new HostCallError(error.message, error.code);
+    throw error;
   }
 }
 

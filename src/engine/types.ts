@@ -34,19 +34,34 @@ export interface RunOptions {
 }
 
 /**
- * What the engine needs of upstream servers, described structurally so the engine does not depend
- * on how they are connected.
+ * The engine's one port onto upstream servers (engine/upstream-port.ts implements it over the pool),
+ * described structurally so the engine does not depend on how servers are connected. Failures are
+ * `BridgeError`s naming the server and tool.
  */
-export interface ServerDirectory {
+export interface UpstreamPort {
   /** Names of every configured server, for error messages. */
   serverNames(): string[];
   /** Every configured server with its Python alias, in discovery order. */
   catalog(): CatalogEntry[];
-  /** Connects (if needed) and describes the named servers; throws `BridgeError('UNKNOWN_SERVER')`. */
-  grant(names: string[], signal: AbortSignal): Promise<ServerGrant[]>;
+  /** Connects (if needed) and describes the named servers; unknown names: `BridgeError('UNKNOWN_SERVER')`. */
+  describe(names: string[], signal: AbortSignal): Promise<ServerGrant[]>;
   /**
    * Calls one tool and returns its unwrapped result, or with `request.raw` the `CallToolResult` as the
-   * server sent it; throws `HostCallError` with a message for the program (an `isError` result too).
+   * server sent it; an `isError` result fails too.
    */
   callTool(request: ToolCallRequest, signal: AbortSignal): Promise<unknown>;
+  /**
+   * Ranks the tools of every configured server (connecting as needed) and of `extra` pseudo-servers
+   * for `query`; servers that cannot be described are listed in `unavailable`, not thrown.
+   */
+  search(
+    query: string,
+    limit: number,
+    signal: AbortSignal,
+    extra?: readonly ServerGrant[],
+  ): Promise<{
+    hits: Array<{ server: string; tool: string; score: number }>;
+    described: ServerGrant[];
+    unavailable: Array<{ server: string; error: string }>;
+  }>;
 }

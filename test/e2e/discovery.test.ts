@@ -246,6 +246,6 @@ describe.skipIf(skipReason)(`progressive discovery${skipReason ? ` (skipped: ${s
       encoding: 'utf8',
     });
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr).toContain("unknown server 'nope'");
+    expect(unknown.stderr).toContain("Unknown MCP server 'nope'. Configured servers:");
   });
 });

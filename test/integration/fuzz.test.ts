@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoveryOperations } from '../../src/engine/discovery-operations.js';
+import { upstreamPort } from '../../src/engine/upstream-port.js';
 import { ProcessSandbox } from '../../src/sandbox/process-sandbox.js';
 import { decodeFrame, FrameDecoder, ProtocolViolation } from '../../src/sandbox/protocol.js';
 import { HostCallError, type SandboxExit } from '../../src/sandbox/types.js';
@@ -181,7 +182,7 @@ describe('fuzzing the host operations', () => {
     connectTimeoutMs: 1000,
     logger: createLogger('error', () => {}),
   });
-  const operations = discoveryOperations(pool);
+  const operations = discoveryOperations(upstreamPort(pool));
 
   beforeAll(async () => {
     index = buildSearchIndex(await loadReferenceCatalog());
@@ -256,14 +257,16 @@ describe('fuzzing a running sandbox', () => {
   it('ends every run with an outcome, whatever the sandbox sends', async () => {
     const next = random(SEED + 4);
     const operations = discoveryOperations(
-      new UpstreamPool({
-        servers: [],
-        clientVersion: '0.0.0',
-        idleTimeoutMs: 60_000,
-        callTimeoutMs: 1000,
-        connectTimeoutMs: 1000,
-        logger: createLogger('error', () => {}),
-      }),
+      upstreamPort(
+        new UpstreamPool({
+          servers: [],
+          clientVersion: '0.0.0',
+          idleTimeoutMs: 60_000,
+          callTimeoutMs: 1000,
+          connectTimeoutMs: 1000,
+          logger: createLogger('error', () => {}),
+        }),
+      ),
     );
     const kinds = new Map<string, number>();
     for (let i = 0; i < 2000; i++) {

@@ -26,7 +26,7 @@ export async function serve(settings: Settings, logger: Logger): Promise<number>
     engine: bridge.engine,
     version: VERSION,
     outputMode: settings.outputMode,
-    serverNames: () => bridge.directory.serverNames(),
+    serverNames: () => bridge.upstreams.serverNames(),
     logger,
   });
   const transport = new BridgeStdioTransport();

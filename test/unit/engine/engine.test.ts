@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Engine, type EngineOptions } from '../../../src/engine/engine.js';
-import type { ServerDirectory } from '../../../src/engine/types.js';
+import type { UpstreamPort } from '../../../src/engine/types.js';
 import {
   HostCallError,
   type Sandbox,
@@ -41,12 +41,12 @@ const EVERYTHING: ServerGrant = {
   tools: [{ name: 'echo', alias: 'echo', inputSchema: { type: 'object' } }],
 };
 
-function directory(calls: string[] = []): ServerDirectory {
+function upstreams(calls: string[] = []): UpstreamPort {
   const known = ['everything'];
   return {
     serverNames: () => known,
     catalog: () => known.map((name) => ({ name, alias: name })),
-    async grant(names) {
+    async describe(names) {
       const unknown = names.filter((name) => !known.includes(name));
       if (unknown.length > 0) throw unknownServerError(unknown, known);
       return [EVERYTHING];
@@ -54,6 +54,9 @@ function directory(calls: string[] = []): ServerDirectory {
     async callTool(request) {
       calls.push(`${request.server}.${request.tool}`);
       return { echoed: request.args };
+    },
+    async search() {
+      return { hits: [], described: [EVERYTHING], unavailable: [] };
     },
   };
 }
@@ -76,7 +79,7 @@ function engine(script: Script, options: Partial<EngineOptions> = {}) {
         released++;
       },
     },
-    directory: directory(),
+    upstreams: upstreams(),
     defaultTimeoutMs: 5000,
     maxTimeoutMs: 10_000,
     maxOutputChars: 1000,
@@ -162,7 +165,7 @@ describe('Engine', () => {
         host.onOutput('stdout', JSON.stringify(value));
         return { kind: 'done', ok: true };
       },
-      { directory: directory(calls) },
+      { upstreams: upstreams(calls) },
     );
     const outcome = await e.run({ code: '…', servers: ['everything'] });
     expect(outcome.stdout).toBe('{"echoed":{"m":1}}');

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ProcessSandbox } from '../../../src/sandbox/process-sandbox.js';
-import type { SandboxExit, SandboxHost } from '../../../src/sandbox/types.js';
+import type { SandboxHost } from '../../../src/sandbox/types.js';
 import { createLogger } from '../../../src/shared/logger.js';
 
 interface Scripted {
@@ -139,7 +139,7 @@ describe('ProcessSandbox', () => {
     for (let n = 0; n < 40; n++) s.send({ type: 'rpc', id: n, server: 's', tool: 't', args: { n } });
     await tick();
     expect(started).toHaveLength(32);
-    gates.splice(0, 8).forEach((open) => open());
+    for (const open of gates.splice(0, 8)) open();
     await tick();
     await tick();
     expect(started).toEqual(Array.from({ length: 40 }, (_, n) => n));

@@ -1,0 +1,60 @@
+/**
+ * The engine's one port onto upstream servers, over the pool: what runs are granted, the calls they
+ * make, and the ranked search across every server. Failures are the pool's `BridgeError`s, named by
+ * server and tool; the engine turns them into what a program sees in one place (`Engine.#hostFor`).
+ */
+import { errorMessage } from '../shared/errors.js';
+import { buildSearchIndex, type SearchHit, type SearchIndex, searchTools } from '../upstream/search.js';
+import type { ServerDescription, UpstreamPool } from '../upstream/upstream-pool.js';
+import type { UpstreamPort } from './types.js';
+
+/** Servers that could not be described, with why; searches skip them and say so. */
+export interface Unavailable {
+  server: string;
+  error: string;
+}
+
+export function upstreamPort(pool: UpstreamPool): UpstreamPort {
+  // The index is rebuilt only when a description changed (a new session, a reconnect) or the extra
+  // entries did (callers pass the same array while nothing changed).
+  let cached:
+    | { described: ServerDescription[]; extra: readonly ServerDescription[]; index: SearchIndex }
+    | undefined;
+  const indexFor = (described: ServerDescription[], extra: readonly ServerDescription[]): SearchIndex => {
+    const same =
+      cached?.extra === extra &&
+      cached.described.length === described.length &&
+      cached.described.every((description, i) => description === described[i]);
+    if (!same || !cached) cached = { described, extra, index: buildSearchIndex([...described, ...extra]) };
+    return cached.index;
+  };
+
+  const describeAll = async (signal: AbortSignal) => {
+    const names = pool.serverNames();
+    const settled = await Promise.allSettled(names.map((name) => pool.describe(name, signal)));
+    const described: ServerDescription[] = [];
+    const unavailable: Unavailable[] = [];
+    settled.forEach((outcome, index) => {
+      if (outcome.status === 'fulfilled') described.push(outcome.value);
+      else unavailable.push({ server: names[index] ?? '?', error: errorMessage(outcome.reason) });
+    });
+    return { described, unavailable };
+  };
+
+  return {
+    serverNames: () => pool.serverNames(),
+    catalog: () => pool.catalog(),
+    async describe(names, signal) {
+      const requested = [...new Set(names)];
+      pool.assertKnown(requested);
+      return Promise.all(requested.map((name) => pool.describe(name, signal)));
+    },
+    callTool: (request, signal) =>
+      pool.callTool(request.server, request.tool, request.args, signal, { raw: request.raw === true }),
+    async search(query, limit, signal, extra = []) {
+      const { described, unavailable } = await describeAll(signal);
+      const hits: SearchHit[] = searchTools(indexFor(described, extra), query, limit);
+      return { hits, described, unavailable };
+    },
+  };
+}
