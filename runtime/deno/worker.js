@@ -25,7 +25,6 @@
 import childProcess from 'node:child_process';
 import nodeModule from 'node:module';
 
-const T0 = performance.now();
 const RUNTIME_MOUNT = '/opt/codemode';
 const ENTRY_MODULE = 'codemode_runtime.embedded_main';
 const EXIT_USAGE = 2;
@@ -155,13 +154,11 @@ async function loadSnapshotBytes() {
   return bytes;
 }
 
-const timings = {};
 let [snapshot, runtimeFiles, { loadPyodide }] = await Promise.all([
   makeSnapshot ? undefined : loadSnapshotBytes(),
   readTree(opts.runtime),
   import(new URL('pyodide.mjs', `file://${pyodideDir}`).href),
 ]);
-timings.filesMs = Math.round(performance.now() - T0);
 
 let pyodide;
 try {
@@ -180,13 +177,11 @@ try {
   if (snapshot) fatal(EXIT_SNAPSHOT_INVALID, `snapshot rejected: ${error?.message ?? error}`);
   throw error;
 }
-timings.loadPyodideMs = Math.round(performance.now() - T0 - timings.filesMs);
 // MEMFS contents are JS objects and not part of a snapshot: write the files on every start (a few
 // kB), so lazy imports, linecache and tracebacks see them.
 mountRuntime(pyodide, runtimeFiles);
 runtimeFiles = undefined;
 pyodide.setStdin({ stdin: () => null }); // input() raises EOFError; it never reads the protocol channel
-const fromSnapshot = Boolean(snapshot);
 snapshot = undefined; // ~30 MB we no longer need
 
 // ---------------------------------------------------------------- calls Deno refuses
@@ -384,7 +379,7 @@ const transport = {
   recv: nextLine,
 };
 
-sendFrame({ type: 'ready', loadMs: Math.round(performance.now() - T0), snapshot: fromSnapshot, ...timings });
+sendFrame({ type: 'ready' });
 
 const runLine = await nextLine();
 if (runLine === null) exitWorker(0);

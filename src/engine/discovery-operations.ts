@@ -14,7 +14,7 @@ const MAX_SEARCH_LIMIT = 50;
  * Host operations run on the bridge's only thread, beside every other run: their inputs are capped
  * so that no program can make one expensive. A task description is a sentence, not a document.
  */
-export const MAX_QUERY_CHARS = 2000;
+const MAX_QUERY_CHARS = 2000;
 const MAX_NAME_CHARS = 256;
 
 function stringArg(args: Record<string, unknown>, key: string, maxChars: number): string {

@@ -122,14 +122,11 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   );
   registerResources(server, engine);
 
+  // Registered for tools/call (the SDK validates arguments against these schemas); what tools/list
+  // shows is the compact definition set below.
   server.registerTool(
     RUN_PYTHON_TOOL,
-    {
-      title: 'Run Python',
-      description: describeRunPython(options.serverNames()),
-      inputSchema: runPythonInput,
-      outputSchema: runPythonOutput,
-    },
+    { inputSchema: runPythonInput, outputSchema: runPythonOutput },
     async ({ code, servers, timeout }, extra): Promise<CallToolResult> => {
       const timeoutMs = timeout === undefined ? undefined : Math.round(timeout * 1000);
       const stopProgress = startProgress(

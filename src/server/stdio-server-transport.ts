@@ -11,7 +11,7 @@ import { type JSONRPCMessage, JSONRPCMessageSchema } from '@modelcontextprotocol
 import { jsonRpcIdOf, LineSplitter, type OversizeLine } from '../shared/line-splitter.js';
 
 /** The largest message a client may send. `run_python` caps its code well below this. */
-export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** JSON-RPC "Invalid Request". */
 const INVALID_REQUEST = -32600;
 

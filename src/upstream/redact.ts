@@ -13,7 +13,7 @@ export const REDACTED = '[redacted]';
  * Values shorter than this are not treated as secrets: replacing every `1`, `on` or `dev` in an
  * error message would make it unreadable and protect nothing a guess would not reveal.
  */
-export const MIN_SECRET_CHARS = 4;
+const MIN_SECRET_CHARS = 4;
 
 /** Words configs use as flags and placeholders; as common as short values and as little secret. */
 const COMMON_VALUES: ReadonlySet<string> = new Set(['true', 'false', 'null', 'none', 'undefined', 'nil']);

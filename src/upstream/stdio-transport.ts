@@ -20,7 +20,7 @@ import { jsonRpcIdOf, LineSplitter, type OversizeLine } from '../shared/line-spl
  * message is held as a string, parsed into objects several times its size and encoded again for the
  * sandbox, and a few concurrent runs doing that must fit the bridge's heap.
  */
-export const MAX_UPSTREAM_MESSAGE_BYTES = 32 * 1024 * 1024;
+const MAX_UPSTREAM_MESSAGE_BYTES = 32 * 1024 * 1024;
 
 /**
  * JSON-RPC error code of the response the transport makes up for a request whose real response was

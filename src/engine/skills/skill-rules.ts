@@ -7,7 +7,7 @@
 import { HostCallError } from '../../sandbox/types.js';
 import { PYTHON_BUILTINS, PYTHON_KEYWORDS, PYTHON_STDLIB_MODULES } from './python-names.js';
 
-export const MAX_SKILL_NAME_CHARS = 64;
+const MAX_SKILL_NAME_CHARS = 64;
 /** One skill's source, UTF-8 bytes. Every run receives the newest version of every skill. */
 export const MAX_SKILL_SOURCE_BYTES = 64 * 1024;
 const MAX_DESCRIPTION_CHARS = 2000;

@@ -40,11 +40,11 @@ import {
 } from './skill-rules.js';
 
 /** Versions kept per skill; saving beyond this deletes the oldest. */
-export const DEFAULT_MAX_VERSIONS = 10;
+const DEFAULT_MAX_VERSIONS = 10;
 /** Skills the store holds; a save of a new name beyond this is refused. */
-export const DEFAULT_MAX_SKILLS = 200;
+const DEFAULT_MAX_SKILLS = 200;
 /** Newest sources of all skills together (every run receives them), bytes. */
-export const DEFAULT_MAX_TOTAL_BYTES = 4 * 1024 * 1024;
+const DEFAULT_MAX_TOTAL_BYTES = 4 * 1024 * 1024;
 /** A version file larger than this is not read: the source cap plus room for the metadata line. */
 const MAX_FILE_BYTES = MAX_SKILL_SOURCE_BYTES + 8 * 1024;
 const LINK_ATTEMPTS = 50;
