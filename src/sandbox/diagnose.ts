@@ -1,0 +1,162 @@
+/**
+ * What `codemode-bridge doctor` reports about sandboxes: every runtime probed, the one selected and
+ * why, the OCI runtime, the frame channel, the image, a real sandbox started with the bridge's own
+ * flags, and the embedded snapshot. The sandbox layer's one entry for diagnosis, so the CLI formats a
+ * report instead of reaching into backends.
+ */
+import { BridgeError, errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { ContainerBackend } from './container/container-backend.js';
+import { imageExists } from './container/engine-probe.js';
+import { describeOciRuntime, type OciRuntimeProbe, probeOciRuntime } from './container/oci-runtime.js';
+import type { ContainerEngine, ContainerLimits } from './container/run-args.js';
+import { type ChannelChoice, resolveChannel } from './container/socket-channel.js';
+import { embeddedStateDir } from './embedded/embedded-backend.js';
+import { resolveEmbeddedPaths } from './embedded/paths.js';
+import { snapshotKeyOf } from './embedded/snapshot-key.js';
+import { inspectSnapshots } from './embedded/snapshot-store.js';
+import { AUTO_ORDER, probeRuntime, type RuntimePreference, selectRuntime } from './select.js';
+
+const TRIAL_START_TIMEOUT_MS = 60_000;
+
+export interface DiagnoseOptions {
+  runtime: RuntimePreference;
+  image: string;
+  ociRuntime: string | undefined;
+  containerChannel: ChannelChoice;
+  limits: ContainerLimits;
+  stateDir: string;
+  logger: Logger;
+}
+
+/** Report lines (`label: text`, or a `runtimes` list) and whether a run could start. */
+export interface SandboxReport {
+  lines: string[];
+  healthy: boolean;
+}
+
+export async function diagnoseSandboxes(options: DiagnoseOptions): Promise<SandboxReport> {
+  const lines = ['runtimes:'];
+  let healthy = true;
+  // Every runtime is probed (not just up to the first usable one), so the report shows them all.
+  const probes = await Promise.all(AUTO_ORDER.map((runtime) => probeRuntime(runtime)));
+  for (const probe of probes) {
+    lines.push(`  ${probe.runtime}: ${probe.usable ? `usable (${probe.version})` : probe.problem}`);
+  }
+  try {
+    const selection = await selectRuntime(options.runtime, {
+      image: options.image,
+      ociRuntime: options.ociRuntime,
+      probe: async (runtime) =>
+        probes.find((candidate) => candidate.runtime === runtime) ?? probeRuntime(runtime),
+    });
+    lines.push(`selected: ${selection.runtime} (${selection.reason})`);
+    if (selection.runtime !== 'embedded') {
+      const container = await diagnoseContainers(
+        options,
+        selection.runtime,
+        selection.version,
+        selection.ociRuntime,
+      );
+      lines.push(...container.lines);
+      healthy = container.healthy;
+    }
+  } catch (error) {
+    const invalid = error instanceof BridgeError && error.code === 'CONFIG_INVALID';
+    lines.push(`${invalid ? 'invalid configuration' : 'no sandbox runtime'}: ${errorMessage(error)}`);
+    healthy = false;
+  }
+  if (probes.some((probe) => probe.runtime === 'embedded' && probe.usable)) {
+    lines.push(`embedded snapshot: ${await describeEmbeddedSnapshot(options.stateDir)}`);
+  }
+  return { lines, healthy };
+}
+
+async function diagnoseContainers(
+  options: DiagnoseOptions,
+  engine: ContainerEngine,
+  version: string | undefined,
+  selected: OciRuntimeProbe | undefined,
+): Promise<SandboxReport> {
+  const lines: string[] = [];
+  const ociRuntime = selected ?? (await probeOciRuntime(engine, undefined));
+  lines.push(`OCI runtime: ${describeOciProbe(engine, ociRuntime)}`);
+  if (!options.ociRuntime) lines.push(`gVisor: ${await describeGvisorOption(engine)}`);
+  const channel = resolveChannel(options.containerChannel, process.platform, process.env, options.ociRuntime);
+  lines.push(
+    `container frames: ${channel === 'socket' ? 'a bind-mounted Unix socket' : "the engine's attached stdio"}`,
+  );
+  const present = await imageExists(engine, options.image);
+  lines.push(
+    `image ${options.image}: ${present ? 'present' : `missing — pull it with: ${engine} pull ${options.image}`}`,
+  );
+  let healthy = present && ociRuntime.usable;
+  if (healthy) {
+    const trial = await tryStart(options, engine, version, channel);
+    lines.push(`sandbox start: ${trial.message}`);
+    healthy = trial.ok;
+  }
+  return { lines, healthy };
+}
+
+function describeOciProbe(engine: ContainerEngine, probe: OciRuntimeProbe): string {
+  if (!probe.usable) return `${probe.name}: ${probe.problem}`;
+  const name = probe.isDefault ? `${probe.name} (${engine}'s default)` : describeOciRuntime(probe.name);
+  const details = [probe.path, probe.version].filter(Boolean).join(', ');
+  return details ? `${name} — ${details}` : name;
+}
+
+/** Whether gVisor could be switched on, so the option is visible to whoever runs doctor. */
+async function describeGvisorOption(engine: ContainerEngine): Promise<string> {
+  const probe = await probeOciRuntime(engine, 'runsc');
+  if (!probe.usable) {
+    return `not available to ${engine} (for a user-space kernel between the code and the host: sudo apt-get install runsc${
+      engine === 'docker' ? ', then register it in /etc/docker/daemon.json' : ''
+    }, then set MCP_BRIDGE_OCI_RUNTIME=runsc)`;
+  }
+  return `runsc available${probe.version ? ` (${probe.version})` : ''}; set MCP_BRIDGE_OCI_RUNTIME=runsc to use it`;
+}
+
+/** Starts one sandbox with the bridge's own flags and removes it: the only proof the whole setup works. */
+async function tryStart(
+  options: DiagnoseOptions,
+  engine: ContainerEngine,
+  version: string | undefined,
+  channel: 'socket' | 'stdio',
+): Promise<{ ok: boolean; message: string }> {
+  const backend = new ContainerBackend({
+    engine,
+    ...(version ? { version } : {}),
+    image: options.image,
+    limits: options.limits,
+    channel,
+    ociRuntime: options.ociRuntime,
+    logger: options.logger,
+  });
+  const startedAt = performance.now();
+  try {
+    const sandbox = await backend.start(AbortSignal.timeout(TRIAL_START_TIMEOUT_MS));
+    const ms = Math.round(performance.now() - startedAt);
+    await sandbox.destroy();
+    return { ok: true, message: `ok (ready in ${ms} ms)` };
+  } catch (error) {
+    return { ok: false, message: `failed: ${errorMessage(error)}` };
+  } finally {
+    await backend.close();
+  }
+}
+
+async function describeEmbeddedSnapshot(stateDir: string): Promise<string> {
+  try {
+    const paths = resolveEmbeddedPaths();
+    const dir = embeddedStateDir(stateDir);
+    const { snapshot } = await inspectSnapshots(dir, await snapshotKeyOf(paths));
+    if (!snapshot) return `absent in ${dir} (built on first use, ~4 s; workers start cold meanwhile)`;
+    const size = `${(snapshot.size / 1024 / 1024).toFixed(1)} MiB`;
+    return snapshot.valid
+      ? `${snapshot.file}: present, valid, ${size}`
+      : `${snapshot.file}: present but corrupt (${size}); it is deleted and rebuilt on next use`;
+  } catch (error) {
+    return `cannot be inspected: ${errorMessage(error)}`;
+  }
+}
