@@ -67,6 +67,9 @@ const HEAP_SNAPSHOT_TIMEOUT_MS = 60_000;
 const GROWN_OBJECTS_MIN = 20;
 const GROWN_OBJECTS_SHOWN = 12;
 
+/** The soak's own temp dirs, removed if it is interrupted (its bridge exits when its stdin closes). */
+const workDirs = new Set();
+
 /** Uniform floats in [0, 1) from a 32-bit seed (mulberry32): the same seed gives the same soak. */
 function prng(seed) {
   let state = seed >>> 0;
@@ -538,6 +541,7 @@ async function soakBackend(options) {
   const { backend, runs, seed } = options;
   const startedAt = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'codemode-soak-'));
+  workDirs.add(dir);
   const announceDir = join(dir, 'announce');
   mkdirSync(announceDir);
   const plans = planRuns({ runs, seed, backend });
@@ -557,6 +561,7 @@ async function soakBackend(options) {
       if (!exited) bridge.child.kill('SIGKILL');
     }
     rmSync(dir, { recursive: true, force: true });
+    workDirs.delete(dir);
   }
 }
 
@@ -1103,6 +1108,12 @@ async function main() {
   } catch (error) {
     console.error(error.message);
     process.exit(2);
+  }
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
   }
   const marks = new Map();
   const progress = (backend, results) => {
