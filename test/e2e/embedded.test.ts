@@ -137,12 +137,10 @@ describe('embedded sandbox through MCP stdio', () => {
     });
 
     it('times out, kills the worker and replaces it', async () => {
-      const startedAt = Date.now();
       const result = await bridge.runPython({
         code: 'import js\nprint(js.Deno.pid, flush=True)\nwhile True:\n    pass',
         timeout: 2,
       });
-      expect(Date.now() - startedAt).toBeLessThan(2000 + 3000);
       expect(result.structured.status).toBe('timeout');
       const pid = Number(result.structured.stdout.trim());
       expect(pid).toBeGreaterThan(0);
@@ -433,8 +431,9 @@ describe('embedded worker cleanup and snapshot recovery', () => {
     const [orphan] = workersOf(first.pid);
     process.kill(first.pid, 'SIGKILL');
     await running;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(isAlive(orphan as number)).toBe(true); // stuck in Python: it cannot notice its stdin closed
+    expect(await eventually(() => !isAlive(first.pid))).toBe(true);
+    // Stuck in Python, it cannot notice its stdin closed: only the next bridge's reaping ends it.
+    expect(isAlive(orphan as number)).toBe(true);
     const second = await startBridge(embeddedEnv());
     try {
       expect(await eventually(() => !isAlive(orphan as number), 20_000)).toBe(true);

@@ -126,18 +126,16 @@ describe.skipIf(skipReason)(
       expect(JSON.stringify(result).length).toBeLessThan(100_000);
     });
 
-    it('times out, kills the container and returns promptly', async () => {
-      const startedAt = Date.now();
+    it('times out and kills the container', async () => {
       const result = await bridge.runPython({
         code: 'print("started", flush=True)\nwhile True:\n    pass',
         timeout: 2,
       });
-      const elapsed = Date.now() - startedAt;
       expect(result.isError).toBe(true);
       expect(result.structured.status).toBe('timeout');
       expect(result.structured.stdout).toBe('started\n');
       expect(result.structured.error).toMatch(/Timed out after 2 s/);
-      expect(elapsed).toBeLessThan(2000 + 3000);
+      // How soon it returns is measured in npm run bench, not asserted here.
     });
 
     it('clamps a requested timeout to MCP_BRIDGE_MAX_TIMEOUT', async () => {

@@ -1,4 +1,5 @@
 /** Upstream MCP servers proxied into the sandbox, with real servers from npm over stdio and HTTP. */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBridge, startBridge } from '../helpers/bridge.js';
@@ -228,6 +229,9 @@ describe.skipIf(skipReason)(
     it('fails only the call that used an upstream that died mid-call, then recovers', async () => {
       await bridge.runPython({ servers: ['everything'], code: 'await mcp_everything.echo(message="warm")' });
       const [pid] = childProcessesMatching(bridge.pid, 'server-everything');
+      // The server has read the call once its read count moves: kill it then, not after a guessed delay.
+      const reads = () => Number(/syscr:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1]);
+      const readsBefore = reads();
       const pending = bridge.runPython({
         servers: ['everything', 'memory'],
         code: [
@@ -242,7 +246,7 @@ describe.skipIf(skipReason)(
           'print("memory still fine:", "entities" in graph)',
         ].join('\n'),
       });
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(await eventually(() => reads() > readsBefore, 20_000)).toBe(true);
       process.kill(pid as number, 'SIGKILL');
       const result = await pending;
       expect(result.structured.stdout).toMatch(
