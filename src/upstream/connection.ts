@@ -3,6 +3,7 @@
  * (also the fallback when a server does not speak Streamable HTTP). A session that closes — the server
  * died, the network dropped — is not reused; the pool opens a new one on the next use.
  */
+import { addAbortListener } from 'node:events';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -32,6 +33,13 @@ export class UpstreamConnection {
   #closed = false;
   #stderrTail = '';
   #tools: Promise<Tool[]> | undefined;
+  /**
+   * This session's own signal, aborted with the pool's lifetime. The SDK adds a listener to the signal
+   * of every request and never removes it: on the pool's long-lived signal those listeners kept each
+   * dead session (client, transport, process) alive; on this one they go with the session.
+   */
+  readonly #scope = new AbortController();
+  #unlink: Disposable | undefined;
 
   private constructor(options: ConnectionOptions, client: Client) {
     this.#options = options;
@@ -40,18 +48,22 @@ export class UpstreamConnection {
 
   /**
    * Opens a session; rejects with a message naming the server and what went wrong. When it fails or
-   * `signal` aborts (the bridge is shutting down) it settles only once the server's process group is
+   * `lifetime` aborts (the bridge is shutting down) it settles only once the server's process group is
    * gone, so a server still starting is never left running.
    */
-  static async open(options: ConnectionOptions, signal: AbortSignal): Promise<UpstreamConnection> {
+  static async open(options: ConnectionOptions, lifetime: AbortSignal): Promise<UpstreamConnection> {
     const client = new Client(
       { name: 'codemode-bridge', version: options.clientVersion },
       { capabilities: {} },
     );
     const connection = new UpstreamConnection(options, client);
+    connection.#unlink = addAbortListener(lifetime, () => connection.#scope.abort(lifetime.reason));
+    if (lifetime.aborted) connection.#scope.abort(lifetime.reason);
+    const signal = connection.#scope.signal;
     const { config, logger, redact } = options;
     client.onclose = () => {
       connection.#closed = true;
+      connection.#unlink?.[Symbol.dispose]();
       logger.debug('upstream session closed', { server: config.name });
     };
     client.onerror = (error) =>
@@ -108,7 +120,8 @@ export class UpstreamConnection {
   }
 
   /** Every tool, fetched once per session (all pages). */
-  tools(signal: AbortSignal): Promise<Tool[]> {
+  tools(): Promise<Tool[]> {
+    const signal = this.#scope.signal;
     this.#tools ??= (async () => {
       const tools: Tool[] = [];
       let cursor: string | undefined;
@@ -143,6 +156,7 @@ export class UpstreamConnection {
   /** Ends the session; for a stdio server, once its process group is gone. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#unlink?.[Symbol.dispose]();
     try {
       await this.#client.close();
       // The client forgets its transport once that reports closed; close it again in case it had not.

@@ -119,7 +119,7 @@ export class UpstreamPool {
       if (entry.description?.connection === connection) return entry.description.value;
       let tools: Awaited<ReturnType<UpstreamConnection['tools']>>;
       try {
-        tools = await abortable(connection.tools(this.#lifetime.signal), signal);
+        tools = await abortable(connection.tools(), signal);
       } catch (error) {
         if (signal.aborted) throw error;
         throw fail(

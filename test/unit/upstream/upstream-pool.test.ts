@@ -89,6 +89,32 @@ describe('UpstreamPool', () => {
     expect(log.join('')).not.toContain('reconnecting');
   });
 
+  it('lets each dead session go: a server that crashes again and again leaves no listener behind', async () => {
+    const { pool } = poolOf([
+      {
+        name: 'soak',
+        source: 'test',
+        transport: 'stdio',
+        command: process.execPath,
+        args: [fixture('soak-server.mjs'), tmpdir()],
+        env: {},
+      },
+    ]);
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    cleanups.push(() => process.off('warning', onWarning));
+    // A fresh signal per call, as each run has its own: only the pool's own signals live across calls.
+    const signal = () => AbortSignal.timeout(30_000);
+    const pids = new Set<string>();
+    for (let round = 0; round < 12; round += 1) {
+      pids.add(String(await pool.callTool('soak', 'pid', {}, signal())));
+      await expect(pool.callTool('soak', 'crash', {}, signal())).rejects.toThrow();
+    }
+    expect(pids.size).toBe(12);
+    expect(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
   it('kills a server still starting when it closes, and settles only then', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'codemode-pool-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
