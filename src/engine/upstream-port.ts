@@ -14,6 +14,9 @@ export interface Unavailable {
   error: string;
 }
 
+/** How long a search waits for servers that are still connecting before it answers without them. */
+export const SEARCH_CONNECT_WAIT_MS = 5_000;
+
 export function upstreamPort(pool: UpstreamPool): UpstreamPort {
   // The index is rebuilt only when a description changed (a new session, a reconnect) or the extra
   // entries did (callers pass the same array while nothing changed).
@@ -31,12 +34,23 @@ export function upstreamPort(pool: UpstreamPool): UpstreamPort {
 
   const describeAll = async (signal: AbortSignal) => {
     const names = pool.serverNames();
-    const settled = await Promise.allSettled(names.map((name) => pool.describe(name, signal)));
+    // A search waits a bounded time for servers still starting: one stuck in its handshake must not
+    // hold every search for its whole connect timeout. Its connection goes on; later searches see it.
+    const patience = AbortSignal.timeout(SEARCH_CONNECT_WAIT_MS);
+    const waiting = AbortSignal.any([signal, patience]);
+    const settled = await Promise.allSettled(names.map((name) => pool.describe(name, waiting)));
+    if (signal.aborted) throw signal.reason;
     const described: ServerDescription[] = [];
     const unavailable: Unavailable[] = [];
     settled.forEach((outcome, index) => {
       if (outcome.status === 'fulfilled') described.push(outcome.value);
-      else unavailable.push({ server: names[index] ?? '?', error: errorMessage(outcome.reason) });
+      else {
+        const error =
+          outcome.reason === patience.reason
+            ? `still starting after ${SEARCH_CONNECT_WAIT_MS / 1000} s; search again in a moment to include it`
+            : errorMessage(outcome.reason);
+        unavailable.push({ server: names[index] ?? '?', error });
+      }
     });
     return { described, unavailable };
   };

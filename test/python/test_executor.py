@@ -56,6 +56,18 @@ class ExecuteTests(unittest.TestCase):
             {"type": "done", "ok": False, "error": "ValueError: x", "traceback": failure.traceback},
         )
 
+    def test_cuts_a_huge_error_to_what_the_host_accepts_keeping_head_and_tail(self):
+        failure, _ = outcome("raise ValueError('m' * 1_000_000 + 'END')")
+        frame = done_frame(failure)
+        self.assertTrue(frame["error"].startswith("ValueError: mmm"))
+        self.assertTrue(frame["error"].endswith("END"))
+        self.assertIn("characters elided", frame["error"])
+        # The host's cap counts UTF-16 units: even astral characters (2 units each) stay under it.
+        failure, _ = outcome("raise ValueError('\\U0001F600' * 100_000)")
+        frame = done_frame(failure)
+        for field in ("error", "traceback"):
+            self.assertLessEqual(len(frame[field].encode("utf-16-le")) // 2, 64 * 1024)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -97,11 +97,32 @@ def describe_failure(error):
     return Failure(summary, "".join(lines))
 
 
+# The host refuses a `done` frame whose error or traceback is over 64 KiB (UTF-16 units); a character
+# beyond the BMP counts twice there, so these caps stay under it for any text.
+ERROR_CHARS = 16_000
+TRACEBACK_CHARS = 32_000
+
+
+def _elide(text, limit):
+    """`text` cut to `limit` characters, its head and tail kept, with how much was dropped between."""
+    if len(text) <= limit:
+        return text
+    marker = "\n... [%d characters elided] ...\n" % (len(text) - limit)
+    head = (limit - len(marker)) * 2 // 3
+    tail = limit - len(marker) - head
+    return text[:head] + marker + text[len(text) - tail:]
+
+
 def done_frame(failure):
     """The `done` frame for a program's outcome (None: success)."""
     if failure is None:
         return {"type": "done", "ok": True}
-    return {"type": "done", "ok": False, "error": failure.error, "traceback": failure.traceback}
+    return {
+        "type": "done",
+        "ok": False,
+        "error": _elide(failure.error, ERROR_CHARS),
+        "traceback": _elide(failure.traceback, TRACEBACK_CHARS),
+    }
 
 
 def flush_std_streams():

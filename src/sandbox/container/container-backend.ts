@@ -5,6 +5,8 @@
  * still being created cannot be removed yet).
  */
 import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { BridgeError, shuttingDownError } from '../../shared/errors.js';
@@ -14,7 +16,7 @@ import { minimalEnvironment, runCommand } from '../process/run-command.js';
 import { ProcessSandbox } from '../process-sandbox.js';
 import type { SandboxBackend } from '../types.js';
 import { imageExists } from './engine-probe.js';
-import { describeOciRuntime } from './oci-runtime.js';
+import { describeOciRuntime, isGvisor } from './oci-runtime.js';
 import {
   buildRemoveArgs,
   buildRunArgs,
@@ -22,6 +24,7 @@ import {
   type ContainerLimits,
   OWNER_LABEL,
 } from './run-args.js';
+import { hardenedPodmanProfile, PODMAN_SECCOMP_PATHS } from './seccomp.js';
 import { SocketChannels } from './socket-channel.js';
 
 const DEFAULT_RUNTIME_DIR = fileURLToPath(new URL('../../../runtime/python', import.meta.url));
@@ -59,6 +62,7 @@ export class ContainerBackend implements SandboxBackend {
   #counter = 0;
   #closing: Promise<void> | undefined;
   #imageChecked = false;
+  #seccompProfile: Promise<string | undefined> | undefined;
 
   constructor(options: ContainerBackendOptions) {
     this.#options = options;
@@ -82,6 +86,7 @@ export class ContainerBackend implements SandboxBackend {
       limits,
       channelDir: channel?.dir,
       ociRuntime: this.#options.ociRuntime,
+      seccompProfile: await this.#seccomp(),
     });
     const startedAt = performance.now();
     const child = spawn(engine, args, {
@@ -111,6 +116,31 @@ export class ContainerBackend implements SandboxBackend {
     }
     logger.debug('sandbox ready', { sandbox: name, ms: Math.round(performance.now() - startedAt) });
     return sandbox;
+  }
+
+  /**
+   * The profile file every podman sandbox under runc/crun gets (seccomp.ts), written once into the
+   * bridge's private directory; undefined for docker and gVisor, whose defaults need no hardening.
+   */
+  #seccomp(): Promise<string | undefined> {
+    const { engine, ociRuntime, logger } = this.#options;
+    if (engine !== 'podman' || isGvisor(ociRuntime)) return Promise.resolve(undefined);
+    this.#seccompProfile ??= (async () => {
+      const profile = await hardenedPodmanProfile();
+      if (profile === undefined) {
+        logger.warn(
+          'no seccomp profile of podman found; sandboxes keep its built-in default, which allows user namespaces',
+          {
+            looked: PODMAN_SECCOMP_PATHS,
+          },
+        );
+        return undefined;
+      }
+      const path = join(await this.#channels.root(), 'seccomp.json');
+      await writeFile(path, profile, { mode: 0o600 });
+      return path;
+    })();
+    return this.#seccompProfile;
   }
 
   close(): Promise<void> {

@@ -38,6 +38,8 @@ export interface RunArgsOptions {
   channelDir?: string | undefined;
   /** OCI runtime (`--runtime`): a name or an absolute path. Default: the engine's. */
   ociRuntime?: string | undefined;
+  /** A seccomp profile file to use instead of the engine's default (see seccomp.ts). */
+  seccompProfile?: string | undefined;
 }
 
 /*
@@ -72,6 +74,7 @@ export function buildRunArgs(options: RunArgsOptions): string[] {
     'ALL',
     '--security-opt',
     'no-new-privileges',
+    ...(options.seccompProfile ? ['--security-opt', `seccomp=${options.seccompProfile}`] : []),
     '--user',
     limits.user,
     '--memory',

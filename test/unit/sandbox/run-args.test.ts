@@ -74,6 +74,13 @@ describe('buildRunArgs', () => {
   });
 });
 
+describe('buildRunArgs with a seccomp profile', () => {
+  it('passes the profile file beside no-new-privileges', () => {
+    const args = buildRunArgs({ ...base, engine: 'podman', seccompProfile: '/run/b/seccomp.json' });
+    expect(flagValues(args, '--security-opt')).toEqual(['no-new-privileges', 'seccomp=/run/b/seccomp.json']);
+  });
+});
+
 describe('buildRunArgs with an OCI runtime', () => {
   it.each(['runc', 'crun', '/opt/bin/crun'])('passes %s as --runtime and nothing else', (ociRuntime) => {
     const args = buildRunArgs({ ...base, engine: 'podman', ociRuntime });
