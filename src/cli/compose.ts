@@ -8,13 +8,12 @@ import { skillOperations, skillsForRun } from '../engine/skills/skill-operations
 import { SkillStore } from '../engine/skills/skill-store.js';
 import type { UpstreamPort } from '../engine/types.js';
 import { upstreamPort } from '../engine/upstream-port.js';
-import type { ContainerLimits } from '../sandbox/container/run-args.js';
-import { resolveChannel } from '../sandbox/container/socket-channel.js';
-import { SandboxService } from '../sandbox/sandbox-service.js';
+import type { SandboxService } from '../sandbox/sandbox-service.js';
 import type { Logger } from '../shared/logger.js';
 import { discoverServers, shadowedServers } from '../upstream/config/discover.js';
 import type { DiscoveryResult } from '../upstream/config/types.js';
 import { UpstreamPool } from '../upstream/upstream-pool.js';
+import { createSandboxes } from './sandboxes.js';
 import type { Settings } from './settings.js';
 
 const BRIDGE_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -80,17 +79,6 @@ export function createUpstreamPool(
   });
 }
 
-export function containerLimits(settings: Settings): ContainerLimits {
-  return {
-    memory: settings.memory,
-    pidsLimit: settings.pids,
-    cpus: settings.cpus,
-    user: settings.containerUser,
-    tmpfsSize: settings.tmpfsSize,
-    workspaceSize: settings.workspaceSize,
-  };
-}
-
 /** The saved skills, under `<MCP_BRIDGE_STATE_DIR>/skills`. */
 export function createSkillStore(settings: Pick<Settings, 'stateDir'>): SkillStore {
   return new SkillStore({ dir: join(settings.stateDir, 'skills') });
@@ -99,29 +87,12 @@ export function createSkillStore(settings: Pick<Settings, 'stateDir'>): SkillSto
 export async function composeBridge(
   settings: Settings,
   logger: Logger,
-  options: { version: string; poolSize?: number },
+  options: { version: string; poolSize?: number; sandboxes?: SandboxService },
 ): Promise<Bridge> {
   // First: a channel that cannot work with the OCI runtime is a configuration error.
-  const containerChannel = resolveChannel(
-    settings.containerChannel,
-    process.platform,
-    process.env,
-    settings.ociRuntime,
-  );
+  const sandboxes = options.sandboxes ?? createSandboxes(settings, logger, options.poolSize);
   const discovery = await discover(logger);
   const upstreams = createUpstreamPool(settings, discovery, logger, options.version);
-  const sandboxes = new SandboxService({
-    runtime: settings.runtime,
-    image: settings.image,
-    limits: containerLimits(settings),
-    poolSize: options.poolSize ?? settings.poolSize,
-    // A one-off command (`run`, `stubs`) asks for no pool at all: nothing to grow either.
-    poolMax: options.poolSize === 0 ? 0 : settings.poolMax,
-    stateDir: settings.stateDir,
-    containerChannel,
-    ociRuntime: settings.ociRuntime,
-    logger,
-  });
   const port = upstreamPort(upstreams);
   const skills = createSkillStore(settings);
   const engine = new Engine({

@@ -2,11 +2,6 @@
 /** Command-line entry: dispatches to a command. stdout belongs to MCP in `serve`; logs go to stderr. */
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
-import { doctor } from './commands/doctor.js';
-import { run } from './commands/run.js';
-import { serve, serveUnconfigured } from './commands/serve.js';
-import { listServers, printStubs } from './commands/servers.js';
-import { skills } from './commands/skills.js';
 import { UsageError, VERSION } from './context.js';
 import { helpText } from './help.js';
 import { loadLogLevel, loadSettings, type Settings } from './settings.js';
@@ -30,24 +25,26 @@ async function main(argv: string[]): Promise<number> {
     // An MCP client shows a server that exits before the handshake as "Connection closed" and no
     // more: serve the error instead. The other commands report it on stderr and exit 2 (below).
     if (command === 'serve' && error instanceof BridgeError && error.code === 'CONFIG_INVALID') {
+      const { serveUnconfigured } = await import('./commands/serve.js');
       return serveUnconfigured(error, createLogger(loadLogLevel()));
     }
     throw error;
   }
   const logger = createLogger(settings.logLevel);
+  // Each command loads only its own modules: `serve` starts its sandboxes before the MCP modules load.
   switch (command) {
     case 'serve':
-      return serve(settings, logger);
+      return (await import('./commands/serve.js')).serve(settings, logger);
     case 'run':
-      return run(rest, settings, logger);
+      return (await import('./commands/run.js')).run(rest, settings, logger);
     case 'servers':
-      return listServers(rest, settings, logger);
+      return (await import('./commands/servers.js')).listServers(rest, settings, logger);
     case 'stubs':
-      return printStubs(rest, settings, logger);
+      return (await import('./commands/servers.js')).printStubs(rest, settings, logger);
     case 'doctor':
-      return doctor(settings, logger);
+      return (await import('./commands/doctor.js')).doctor(settings, logger);
     case 'skills':
-      return skills(rest, settings);
+      return (await import('./commands/skills.js')).skills(rest, settings);
     default:
       throw new UsageError(`unknown command '${command}'. Run \`codemode-bridge --help\` for the commands.`);
   }

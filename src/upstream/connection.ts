@@ -4,9 +4,7 @@
  * died, the network dropped — is not reused; the pool opens a new one on the next use.
  */
 import { addAbortListener } from 'node:events';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { errorMessage } from '../shared/errors.js';
@@ -52,6 +50,9 @@ export class UpstreamConnection {
    * gone, so a server still starting is never left running.
    */
   static async open(options: ConnectionOptions, lifetime: AbortSignal): Promise<UpstreamConnection> {
+    // Loaded on first use: a bridge whose runs use no server never pays for the client modules, and
+    // the first run does not wait for them at start-up.
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
     const client = new Client(
       { name: 'codemode-bridge', version: options.clientVersion },
       { capabilities: {} },
@@ -73,8 +74,11 @@ export class UpstreamConnection {
       if (config.transport === 'stdio') {
         await client.connect(connection.#use(connection.#stdioTransport()), requestOptions);
       } else if (config.transport === 'sse') {
-        await client.connect(connection.#use(sseTransport(config.url, config.headers)), requestOptions);
+        await client.connect(connection.#use(await sseTransport(config.url, config.headers)), requestOptions);
       } else {
+        const { StreamableHTTPClientTransport } = await import(
+          '@modelcontextprotocol/sdk/client/streamableHttp.js'
+        );
         try {
           await client.connect(
             connection.#use(
@@ -92,7 +96,10 @@ export class UpstreamConnection {
             error: redact(errorMessage(error)),
           });
           await client.close();
-          await client.connect(connection.#use(sseTransport(config.url, config.headers)), requestOptions);
+          await client.connect(
+            connection.#use(await sseTransport(config.url, config.headers)),
+            requestOptions,
+          );
         }
       }
     } catch (error) {
@@ -218,7 +225,8 @@ export class UpstreamConnection {
   }
 }
 
-function sseTransport(url: string, headers: Record<string, string>): Transport {
+async function sseTransport(url: string, headers: Record<string, string>): Promise<Transport> {
+  const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
   return new SSEClientTransport(new URL(url), {
     requestInit: { headers },
     eventSourceInit: {

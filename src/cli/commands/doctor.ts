@@ -1,8 +1,9 @@
 /** `codemode-bridge doctor`: which runtimes are usable, which one is used and why, and what is configured. */
 import { diagnoseSandboxes } from '../../sandbox/diagnose.js';
 import type { Logger } from '../../shared/logger.js';
-import { containerLimits, discover } from '../compose.js';
+import { discover } from '../compose.js';
 import { VERSION } from '../context.js';
+import { containerLimits } from '../sandboxes.js';
 import type { Settings } from '../settings.js';
 
 export async function doctor(settings: Settings, logger: Logger): Promise<number> {

@@ -1,10 +1,8 @@
 /** `codemode-bridge [serve]`: MCP over stdio until the client goes away or a signal arrives. */
-import { createBridgeServer, createUnconfiguredServer, forwardLogsToClient } from '../../server/server.js';
-import { BridgeStdioTransport } from '../../server/stdio-server-transport.js';
 import { BridgeError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import { composeBridge } from '../compose.js';
 import { VERSION } from '../context.js';
+import { createSandboxes } from '../sandboxes.js';
 import type { Settings } from '../settings.js';
 
 /** Shutdown must finish; if removing sandboxes hangs, exit anyway after this long. */
@@ -14,14 +12,24 @@ const SHUTDOWN_DEADLINE_MS = 15_000;
 const EXIT_CONFIG_INVALID = 2;
 
 export async function serve(settings: Settings, logger: Logger): Promise<number> {
-  let bridge: Awaited<ReturnType<typeof composeBridge>>;
+  let bridge: Awaited<ReturnType<typeof import('../compose.js')['composeBridge']>>;
   try {
-    bridge = await composeBridge(settings, logger, { version: VERSION });
+    // The runtime probe and the first sandboxes start now, while the rest of the bridge loads: the
+    // first run_python then finds a sandbox ready instead of waiting ~0.2 s for one after the handshake.
+    const sandboxes = createSandboxes(settings, logger);
+    sandboxes.warm();
+    const { composeBridge } = await import('../compose.js');
+    bridge = await composeBridge(settings, logger, { version: VERSION, sandboxes }).catch(async (error) => {
+      await sandboxes.close();
+      throw error;
+    });
   } catch (error) {
     if (error instanceof BridgeError && error.code === 'CONFIG_INVALID')
       return serveUnconfigured(error, logger);
     throw error;
   }
+  const { createBridgeServer, forwardLogsToClient } = await import('../../server/server.js');
+  const { BridgeStdioTransport } = await import('../../server/stdio-server-transport.js');
   const server = createBridgeServer({
     engine: bridge.engine,
     version: VERSION,
@@ -66,7 +74,6 @@ export async function serve(settings: Settings, logger: Logger): Promise<number>
     })),
   );
   logger.info('serving MCP on stdio', { version: VERSION });
-  bridge.sandboxes.warm();
   await new Promise(() => {});
   return 0;
 }
@@ -79,6 +86,8 @@ export async function serve(settings: Settings, logger: Logger): Promise<number>
 export async function serveUnconfigured(error: BridgeError, logger: Logger): Promise<number> {
   // The message itself, unquoted: this line is what a user reading the client's server log sees.
   logger.error(`${errorMessage(error)} Serving only this error to the MCP client.`);
+  const { createUnconfiguredServer } = await import('../../server/server.js');
+  const { BridgeStdioTransport } = await import('../../server/stdio-server-transport.js');
   const server = createUnconfiguredServer({ version: VERSION, problem: errorMessage(error) });
   const closed = new Promise<void>((resolve) => {
     server.server.onclose = resolve;
