@@ -1,8 +1,9 @@
-// `npm run bench [container|upstream|embedded]`: each benchmark prints ratios against a baseline
+// `npm run bench [container|upstream|embedded|discovery|performance|host-ops]`: each benchmark prints ratios against a baseline
 // measured in the same run, because these machines are noisy.
 import { benchContainer } from './container.mjs';
 import { benchDiscovery } from './discovery.mjs';
 import { benchEmbedded } from './embedded.mjs';
+import { benchHostOps } from './host-ops.mjs';
 import { benchPerformance } from './performance.mjs';
 import { benchUpstream } from './upstream.mjs';
 
@@ -12,4 +13,5 @@ if (!only || only === 'upstream') await benchUpstream();
 if (!only || only === 'embedded') await benchEmbedded();
 if (!only || only === 'discovery') await benchDiscovery();
 if (!only || only === 'performance') await benchPerformance();
+if (!only || only === 'host-ops') await benchHostOps();
 process.exit(0);

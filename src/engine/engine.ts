@@ -14,7 +14,7 @@ import { BridgeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { RunRecord } from './run-record.js';
 import { RunSlots } from './run-slots.js';
-import type { RunOptions, RunOutcome, RunRequest, UpstreamPort } from './types.js';
+import type { CallContext, RunOptions, RunOutcome, RunRequest, UpstreamPort } from './types.js';
 
 /** Where sandboxes come from: a warm pool, or a backend started on demand. */
 export interface SandboxSource {
@@ -24,9 +24,7 @@ export interface SandboxSource {
 }
 
 /** Which run a host call belongs to: one object per run, the same for all its calls (a WeakMap key). */
-export interface HostCallContext {
-  readonly runId: string;
-}
+export type HostCallContext = CallContext;
 
 /** A host-side helper the program can call (`call` frames), e.g. tool search. */
 export type HostOperation = (
@@ -125,7 +123,7 @@ export class Engine {
       release = await this.#slots.acquire(signal);
       const program = await this.#program(runId, request, signal);
       sandbox = await this.#options.sandboxes.acquire(signal);
-      const exit = await sandbox.execute(program, this.#hostFor(program, record), signal);
+      const exit = await sandbox.execute(program, this.#hostFor(program, record, options), signal);
       return exit.kind === 'aborted' ? aborted() : finish(this.#describeExit(exit));
     } catch (error) {
       if (signal.aborted) return aborted();
@@ -151,17 +149,26 @@ export class Engine {
   }
 
   /** How the sandbox reaches the host during its run: output, granted tools, host operations. */
-  #hostFor(program: SandboxProgram, record: RunRecord): SandboxHost {
+  #hostFor(program: SandboxProgram, record: RunRecord, options: RunOptions): SandboxHost {
     const granted = new Set(program.servers.map((server) => server.name));
-    const context: HostCallContext = { runId: program.runId };
+    const context: HostCallContext = {
+      runId: program.runId,
+      ...(options.session !== undefined ? { session: options.session } : {}),
+      ...(options.approve ? { approve: options.approve } : {}),
+    };
     return {
       onOutput: (stream, data) => record.append(stream, data),
-      callTool: (call, callSignal) => forProgram(this.#callTool(call, granted, callSignal)),
+      callTool: (call, callSignal) => forProgram(this.#callTool(call, granted, callSignal, context)),
       callHost: (op, args, callSignal) => forProgram(this.#callHost(op, args, callSignal, context)),
     };
   }
 
-  async #callTool(call: ToolCallRequest, granted: Set<string>, signal: AbortSignal): Promise<unknown> {
+  async #callTool(
+    call: ToolCallRequest,
+    granted: Set<string>,
+    signal: AbortSignal,
+    context: CallContext,
+  ): Promise<unknown> {
     if (!granted.has(call.server)) {
       // The sandbox is untrusted: a frame naming a server this run was not given is refused here.
       throw new HostCallError(
@@ -169,7 +176,7 @@ export class Engine {
         'NOT_GRANTED',
       );
     }
-    return this.#options.upstreams.callTool(call, signal);
+    return this.#options.upstreams.callTool(call, signal, context);
   }
 
   async #callHost(
@@ -206,7 +213,10 @@ export class Engine {
           const limit = this.#options.memoryLimit ? ` (MCP_BRIDGE_MEMORY=${this.#options.memoryLimit})` : '';
           return {
             status: 'killed',
-            error: `The sandbox was killed by the system, most likely for exceeding its memory limit${limit}.`,
+            // SIGKILL is all the bridge sees: the kernel's OOM killer and a kill from outside look alike.
+            error:
+              `The sandbox was killed by the system, most likely for exceeding its memory limit${limit}; ` +
+              'a kill from outside the bridge (kill -9, an engine `kill`) looks the same.',
           };
         }
         const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;

@@ -244,12 +244,32 @@ interface IndexedTool {
   compactServers: readonly string[];
 }
 
-/** Precomputed search data for one catalog; build it once per catalog with {@link buildSearchIndex}. */
+/**
+ * Precomputed search data for one catalog; build it once per catalog with {@link buildSearchIndex}.
+ * The lookup tables let a search visit only the tools a query can score, so its cost follows the
+ * matches, not tools × query terms (a 2,000-character query over 2,000 tools took ~60 ms that way).
+ */
 export interface SearchIndex {
   readonly tools: readonly IndexedTool[];
   /** Number of tools each term occurs in, over all fields. */
   readonly documentFrequency: ReadonlyMap<string, number>;
   readonly averageFieldLength: Readonly<Record<Field, number>>;
+  /** The tools each term occurs in (any field). */
+  readonly postings: ReadonlyMap<string, readonly IndexedTool[]>;
+  /** Every distinct name token, sorted (code-unit order), for prefix lookups by binary search. */
+  readonly nameTokens: readonly string[];
+  /** The tools whose name tokens include each token. */
+  readonly byNameToken: ReadonlyMap<string, readonly IndexedTool[]>;
+  /** The tools each compact name, or compact server + name, names exactly. */
+  readonly byCompactName: ReadonlyMap<string, readonly IndexedTool[]>;
+  /** Every distinct compact tool name and alias, sorted, for the name-prefix boost. */
+  readonly compactNames: readonly string[];
+  /** The tools of each compact tool name or alias. */
+  readonly byOwnName: ReadonlyMap<string, readonly IndexedTool[]>;
+  /** Every distinct compact server name and alias. */
+  readonly compactServers: readonly string[];
+  /** The longest compact server + name: a longer query cannot name or begin any tool. */
+  readonly longestQualifiedName: number;
 }
 
 function countTerms(terms: readonly string[]): IndexedField {
@@ -312,10 +332,22 @@ function indexTool(server: ServerDescription, tool: ToolDescription): IndexedToo
   };
 }
 
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
 /** Tokenizes every tool of every server once, and counts document frequencies over all tools. */
 export function buildSearchIndex(servers: readonly ServerDescription[]): SearchIndex {
   const tools = servers.flatMap((server) => server.tools.map((tool) => indexTool(server, tool)));
   const documentFrequency = new Map<string, number>();
+  const postings = new Map<string, IndexedTool[]>();
+  const byNameToken = new Map<string, IndexedTool[]>();
+  const byCompactName = new Map<string, IndexedTool[]>();
+  const byOwnName = new Map<string, IndexedTool[]>();
+  const compactServers = new Set<string>();
+  let longestQualifiedName = 0;
   const totalLength: Record<Field, number> = { name: 0, server: 0, description: 0, params: 0, paramDocs: 0 };
   for (const tool of tools) {
     const seen = new Set<string>();
@@ -323,12 +355,55 @@ export function buildSearchIndex(servers: readonly ServerDescription[]): SearchI
       totalLength[field] += tool.fields[field].length;
       for (const term of tool.fields[field].termFrequency.keys()) seen.add(term);
     }
-    for (const term of seen) documentFrequency.set(term, (documentFrequency.get(term) ?? 0) + 1);
+    for (const term of seen) {
+      documentFrequency.set(term, (documentFrequency.get(term) ?? 0) + 1);
+      push(postings, term, tool);
+    }
+    for (const token of new Set(tool.nameTokens)) push(byNameToken, token, tool);
+    const names = new Set(tool.compactNames);
+    for (const name of tool.compactNames) {
+      for (const server of tool.compactServers) {
+        names.add(server + name);
+        longestQualifiedName = Math.max(longestQualifiedName, server.length + name.length);
+      }
+    }
+    for (const name of names) push(byCompactName, name, tool);
+    for (const name of tool.compactNames) push(byOwnName, name, tool);
+    for (const server of tool.compactServers) compactServers.add(server);
   }
   const averageFieldLength = { ...totalLength };
   for (const field of FIELDS)
     averageFieldLength[field] = tools.length ? totalLength[field] / tools.length : 0;
-  return { tools, documentFrequency, averageFieldLength };
+  const sorted = (keys: Iterable<string>) => [...keys].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+  return {
+    tools,
+    documentFrequency,
+    averageFieldLength,
+    postings,
+    nameTokens: sorted(byNameToken.keys()),
+    byNameToken,
+    byCompactName,
+    compactNames: sorted(byOwnName.keys()),
+    byOwnName,
+    compactServers: [...compactServers],
+    longestQualifiedName,
+  };
+}
+
+/** The strings of `sorted` that begin with `prefix` (and are longer, when `longer`), by binary search. */
+function beginningWith(sorted: readonly string[], prefix: string, longer: boolean): string[] {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((sorted[middle] as string) < prefix) low = middle + 1;
+    else high = middle;
+  }
+  const found: string[] = [];
+  for (let i = low; i < sorted.length && (sorted[i] as string).startsWith(prefix); i++) {
+    if (!longer || (sorted[i] as string).length > prefix.length) found.push(sorted[i] as string);
+  }
+  return found;
 }
 
 function inverseDocumentFrequency(index: SearchIndex, term: string): number {
@@ -411,10 +486,11 @@ function conceptScore(index: SearchIndex, tool: IndexedTool, concept: Concept): 
   return best;
 }
 
-/** The query as typed, for the name boosts: whole and per word, lowercased, separators removed. */
+/** The query as typed, for the name boosts: whole, lowercased, separators removed, and what its words name. */
 interface CompactQuery {
   whole: string;
-  words: readonly string[];
+  /** Tools one word of a query of several words names exactly (`use read_text_file for the log`). */
+  namedByWord: ReadonlySet<IndexedTool>;
 }
 
 /** Whether `text` names the tool exactly, as `tool` or `server` + `tool`. */
@@ -441,8 +517,7 @@ function beginsToolName(tool: IndexedTool, text: string): boolean {
 function nameBoost(tool: IndexedTool, query: CompactQuery): number {
   if (namesTool(tool, query.whole)) return EXACT_NAME_BOOST;
   if (beginsToolName(tool, query.whole)) return NAME_PREFIX_BOOST;
-  if (query.words.length > 1 && query.words.some((word) => namesTool(tool, word))) return WORD_NAME_BOOST;
-  return 0;
+  return query.namedByWord.has(tool) ? WORD_NAME_BOOST : 0;
 }
 
 function scoreTool(
@@ -473,15 +548,18 @@ export function searchTools(index: SearchIndex, query: string, limit = 5): Searc
   const max = Math.floor(limit);
   if (!(max >= 1) || query.trim() === '') return [];
   const concepts = queryConcepts([...new Set(tokenize(query))].slice(0, MAX_QUERY_TERMS));
-  const compactQuery: CompactQuery = {
-    whole: compact(query),
-    words: query
-      .split(/\s+/)
-      .map(compact)
-      .filter((word) => word !== ''),
-  };
+  const words = query
+    .split(/\s+/)
+    .map(compact)
+    .filter((word) => word !== '');
+  const namedByWord = new Set<IndexedTool>();
+  if (words.length > 1) {
+    for (const word of new Set(words))
+      for (const tool of index.byCompactName.get(word) ?? []) namedByWord.add(tool);
+  }
+  const compactQuery: CompactQuery = { whole: compact(query), namedByWord };
   const hits: SearchHit[] = [];
-  for (const tool of index.tools) {
+  for (const tool of candidates(index, concepts, compactQuery)) {
     const score = Math.round(scoreTool(index, tool, concepts, compactQuery) * 1000) / 1000;
     if (score > 0) hits.push({ server: tool.server, tool: tool.tool, score });
   }
@@ -493,4 +571,36 @@ export function searchTools(index: SearchIndex, query: string, limit = 5): Searc
       (x.tool < y.tool ? -1 : x.tool > y.tool ? 1 : 0),
   );
   return hits.slice(0, max);
+}
+
+/**
+ * Every tool that can score above 0: one holding a query word or synonym, one with a name token a
+ * query word begins, and one the query or one of its words names or begins (the name boosts).
+ */
+function candidates(index: SearchIndex, concepts: readonly Concept[], query: CompactQuery): Set<IndexedTool> {
+  const found = new Set<IndexedTool>(query.namedByWord);
+  const add = (tools: readonly IndexedTool[] | undefined) => {
+    for (const tool of tools ?? []) found.add(tool);
+  };
+  for (const concept of concepts) {
+    for (const term of concept.words) add(index.postings.get(term));
+    for (const term of concept.synonyms) add(index.postings.get(term));
+    for (const word of concept.words) {
+      if (word.length < MIN_PREFIX_TOKEN_LENGTH) continue;
+      for (const token of beginningWith(index.nameTokens, word, true)) add(index.byNameToken.get(token));
+    }
+  }
+  const { whole } = query;
+  if (whole !== '' && whole.length <= index.longestQualifiedName) {
+    add(index.byCompactName.get(whole));
+    if (whole.length >= MIN_NAME_PREFIX_LENGTH) {
+      for (const name of beginningWith(index.compactNames, whole, false)) add(index.byOwnName.get(name));
+      for (const server of index.compactServers) {
+        const rest = whole.slice(server.length);
+        if (rest === '' || !whole.startsWith(server)) continue;
+        for (const name of beginningWith(index.compactNames, rest, false)) add(index.byOwnName.get(name));
+      }
+    }
+  }
+  return found;
 }
