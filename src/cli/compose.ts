@@ -4,11 +4,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { discoveryOperations } from '../engine/discovery-operations.js';
 import { Engine } from '../engine/engine.js';
+import { AuditLog } from '../engine/policy/audit-log.js';
+import type { Policy } from '../engine/policy/policy.js';
+import { entriesOnlyPolicy, loadPolicyFile, PolicyFileError } from '../engine/policy/policy-file.js';
+import { PolicyGate } from '../engine/policy/policy-gate.js';
 import { skillOperations, skillsForRun } from '../engine/skills/skill-operations.js';
 import { SkillStore } from '../engine/skills/skill-store.js';
 import type { UpstreamPort } from '../engine/types.js';
 import { upstreamPort } from '../engine/upstream-port.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
+import { BridgeError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { discoverServers, shadowedServers } from '../upstream/config/discover.js';
 import type { DiscoveryResult } from '../upstream/config/types.js';
@@ -26,7 +31,49 @@ export interface Bridge {
   /** The engine's port onto `upstreams`. */
   port: UpstreamPort;
   discovery: DiscoveryResult;
+  /** The policy in force (file and config-entry blocks); undefined: none, every call is allowed. */
+  policy: Policy | undefined;
   close(): Promise<void>;
+}
+
+/**
+ * The policy file and the config entries' `policy` blocks. A mistake in either stops the bridge
+ * (`CONFIG_INVALID`, served to the client by `serve`): running with part of a policy is not safe.
+ */
+export function loadPolicy(
+  settings: Pick<Settings, 'policyPath'>,
+  discovery: DiscoveryResult,
+): Policy | undefined {
+  const entries = discovery.servers.flatMap((server) =>
+    server.policy === undefined ? [] : [{ server: server.name, source: server.source, value: server.policy }],
+  );
+  try {
+    return settings.policyPath ? loadPolicyFile(settings.policyPath, entries) : entriesOnlyPolicy(entries);
+  } catch (error) {
+    if (!(error instanceof PolicyFileError)) throw error;
+    const variable = settings.policyPath ? 'MCP_BRIDGE_POLICY' : 'a policy block of an MCP config entry';
+    throw new BridgeError('CONFIG_INVALID', `Invalid policy (${variable}): ${error.message}`, {
+      cause: error,
+      details: { variable },
+    });
+  }
+}
+
+function openAuditLog(settings: Settings): AuditLog | undefined {
+  if (!settings.auditLog) return undefined;
+  try {
+    return new AuditLog({
+      path: settings.auditLog,
+      maxBytes: settings.auditMaxBytes,
+      files: settings.auditFiles,
+    });
+  } catch (error) {
+    throw new BridgeError(
+      'CONFIG_INVALID',
+      `MCP_BRIDGE_AUDIT_LOG=${JSON.stringify(settings.auditLog)} cannot be opened for writing: ${errorMessage(error)}.`,
+      { cause: error, details: { variable: 'MCP_BRIDGE_AUDIT_LOG' } },
+    );
+  }
 }
 
 /** Finds the configured upstream servers and logs what the user should know about their config files. */
@@ -92,8 +139,21 @@ export async function composeBridge(
   // First: a channel that cannot work with the OCI runtime is a configuration error.
   const sandboxes = options.sandboxes ?? createSandboxes(settings, logger, options.poolSize);
   const discovery = await discover(logger);
+  const policy = loadPolicy(settings, discovery);
+  const audit = openAuditLog(settings);
   const upstreams = createUpstreamPool(settings, discovery, logger, options.version);
-  const port = upstreamPort(upstreams);
+  const gate =
+    policy || audit
+      ? new PolicyGate({
+          ...(policy ? { policy } : {}),
+          ...(audit ? { audit } : {}),
+          auditValues: settings.auditValues,
+          redactorFor: (name) => upstreams.redactorFor(name),
+          logger,
+        })
+      : undefined;
+  if (policy) logger.info('policy in force', { source: policy.source });
+  const port = upstreamPort(upstreams, gate);
   const skills = createSkillStore(settings);
   const engine = new Engine({
     sandboxes,
@@ -114,8 +174,9 @@ export async function composeBridge(
     upstreams,
     port,
     discovery,
+    policy,
     close() {
-      closing ??= Promise.all([sandboxes.close(), upstreams.close()]).then(() => {});
+      closing ??= Promise.all([sandboxes.close(), upstreams.close()]).then(() => audit?.close());
       return closing;
     },
   };

@@ -3,7 +3,7 @@
  * fails fast with a message naming the variable, the value and what is accepted.
  */
 
-import { delimiter, isAbsolute } from 'node:path';
+import { delimiter, isAbsolute, resolve } from 'node:path';
 import { MIN_RUN_TIMEOUT_MS } from '../engine/types.js';
 import { OCI_RUNTIME_NAMES } from '../sandbox/container/oci-runtime.js';
 import type { ChannelChoice } from '../sandbox/container/socket-channel.js';
@@ -42,6 +42,16 @@ export interface Settings {
   poolMax: number | undefined;
   maxConcurrentRuns: number;
   maxOutputChars: number;
+  /** The policy file (JSON or TOML), absolute; undefined: no policy file. */
+  policyPath: string | undefined;
+  /** The audit log (JSON lines), absolute; undefined: no audit log. */
+  auditLog: string | undefined;
+  /** Rotate the audit log before it grows past this many bytes. */
+  auditMaxBytes: number;
+  /** Rotated audit files kept. */
+  auditFiles: number;
+  /** Record argument values (secrets redacted) in the audit log, not only their digest and size. */
+  auditValues: boolean;
 }
 
 /** Every variable with its default and meaning; the source of `--help` and the README table. */
@@ -88,6 +98,19 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
     'MCP_BRIDGE_ALLOW_SELF_SERVER',
     '0',
     'Proxy an mcp-server-code-execution-mode entry instead of skipping it',
+  ],
+  [
+    'MCP_BRIDGE_POLICY',
+    '(none)',
+    'Policy file (JSON, or TOML by its .toml name): allow/ask/deny, budgets, tokenizing',
+  ],
+  ['MCP_BRIDGE_AUDIT_LOG', '(none)', 'Audit log of every tool call and policy decision (JSON lines)'],
+  ['MCP_BRIDGE_AUDIT_MAX_SIZE', '10m', 'Rotate the audit log at this size'],
+  ['MCP_BRIDGE_AUDIT_FILES', '5', 'Rotated audit log files kept (audit.jsonl.1 … .N)'],
+  [
+    'MCP_BRIDGE_AUDIT_VALUES',
+    '0',
+    'Record argument values (secrets redacted) in the audit log, not only digests',
   ],
   [
     'MCP_BRIDGE_LOG_LEVEL',
@@ -166,6 +189,23 @@ function size(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   if (!value) return fallback;
   if (!/^\d+(\.\d+)?[bkmg]?$/i.test(value)) throw invalid(name, value, 'a size such as 512m or 2g');
   return value.toLowerCase();
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** A size such as `10m` in bytes. */
+function bytesOf(size: string): number {
+  const unit = size.at(-1) as string;
+  return Math.round(Number(unit in SIZE_UNITS ? size.slice(0, -1) : size) * (SIZE_UNITS[unit] ?? 1));
+}
+
+function path(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? resolve(value) : undefined;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  return choice(env, name, ['0', '1'] as const, '0', { false: '0', no: '0', true: '1', yes: '1' }) === '1';
 }
 
 function ociRuntimeSetting(env: NodeJS.ProcessEnv, runtime: RuntimeChoice): string | undefined {
@@ -263,5 +303,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     poolMax,
     maxConcurrentRuns: integer(env, 'MCP_BRIDGE_MAX_CONCURRENT_RUNS', 8, 1),
     maxOutputChars: integer(env, 'MCP_BRIDGE_MAX_OUTPUT_CHARS', 20_000, 200),
+    policyPath: path(env, 'MCP_BRIDGE_POLICY'),
+    auditLog: path(env, 'MCP_BRIDGE_AUDIT_LOG'),
+    auditMaxBytes: Math.max(4096, bytesOf(size(env, 'MCP_BRIDGE_AUDIT_MAX_SIZE', '10m'))),
+    auditFiles: integer(env, 'MCP_BRIDGE_AUDIT_FILES', 5, 0),
+    auditValues: flag(env, 'MCP_BRIDGE_AUDIT_VALUES'),
   };
 }

@@ -31,6 +31,38 @@ export interface RunOutcome {
 export interface RunOptions {
   /** Aborts the run (client cancellation); the sandbox is killed at once. */
   signal?: AbortSignal;
+  /** Asks the user about a call an `ask` policy rule matches. Default: nobody can be asked. */
+  approve?: Approver;
+  /** The MCP session the run came in on, when the transport has one (for the audit log). */
+  session?: string;
+}
+
+/** What the user is asked to approve: one tool call, its arguments redacted and shortened for display. */
+export interface ApprovalRequest {
+  runId: string;
+  server: string;
+  tool: string;
+  /** The policy rule that asks, and why it matched. */
+  rule: string;
+  reason: string;
+  /** The arguments as the program sent them, secrets redacted, cut to a readable length. */
+  arguments: string;
+}
+
+/**
+ * The user's answer: this call, every call to this tool for the rest of the run, no, dismissed, or
+ * `unsupported` when the client cannot be asked (no elicitation).
+ */
+export type ApprovalAnswer = 'accept' | 'accept-run' | 'decline' | 'cancel' | 'unsupported';
+
+/** Asks the user; aborted by `signal` when the run ends first. */
+export type Approver = (request: ApprovalRequest, signal: AbortSignal) => Promise<ApprovalAnswer>;
+
+/** Which run a call belongs to: one object per run, the same for all its calls (a WeakMap key). */
+export interface CallContext {
+  readonly runId: string;
+  readonly session?: string;
+  readonly approve?: Approver;
 }
 
 /**
@@ -47,9 +79,10 @@ export interface UpstreamPort {
   describe(names: string[], signal: AbortSignal): Promise<ServerGrant[]>;
   /**
    * Calls one tool and returns its unwrapped result, or with `request.raw` the `CallToolResult` as the
-   * server sent it; an `isError` result fails too.
+   * server sent it; an `isError` result fails too. The policy (when one is configured) is enforced
+   * here, per run (`context`): a refusal is a `BridgeError` with a `POLICY_*` code.
    */
-  callTool(request: ToolCallRequest, signal: AbortSignal): Promise<unknown>;
+  callTool(request: ToolCallRequest, signal: AbortSignal, context?: CallContext): Promise<unknown>;
   /**
    * Ranks the tools of every configured server (connecting as needed) and of `extra` pseudo-servers
    * for `query`; servers that cannot be described are listed in `unavailable`, not thrown.

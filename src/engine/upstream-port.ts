@@ -3,9 +3,11 @@
  * make, and the ranked search across every server. Failures are the pool's `BridgeError`s, named by
  * server and tool; the engine turns them into what a program sees in one place (`Engine.#hostFor`).
  */
+import type { ToolCallRequest } from '../sandbox/types.js';
 import { errorMessage } from '../shared/errors.js';
 import { buildSearchIndex, type SearchHit, type SearchIndex, searchTools } from '../upstream/search.js';
 import type { ServerDescription, UpstreamPool } from '../upstream/upstream-pool.js';
+import type { PolicyGate } from './policy/policy-gate.js';
 import type { UpstreamPort } from './types.js';
 
 /** Servers that could not be described, with why; searches skip them and say so. */
@@ -17,7 +19,13 @@ export interface Unavailable {
 /** How long a search waits for servers that are still connecting before it answers without them. */
 export const SEARCH_CONNECT_WAIT_MS = 5_000;
 
-export function upstreamPort(pool: UpstreamPool): UpstreamPort {
+/**
+ * `gate`: the policy and audit log every call passes through, and the policy shown on every described
+ * tool. Without one (no policy, no audit log) calls go straight to the pool, as they always did.
+ */
+export function upstreamPort(pool: UpstreamPool, gate?: PolicyGate): UpstreamPort {
+  const shown = (description: ServerDescription): ServerDescription =>
+    gate ? (gate.describe(description) as ServerDescription) : description;
   // The index is rebuilt only when a description changed (a new session, a reconnect) or the extra
   // entries did (callers pass the same array while nothing changed).
   let cached:
@@ -43,7 +51,7 @@ export function upstreamPort(pool: UpstreamPool): UpstreamPort {
     const described: ServerDescription[] = [];
     const unavailable: Unavailable[] = [];
     settled.forEach((outcome, index) => {
-      if (outcome.status === 'fulfilled') described.push(outcome.value);
+      if (outcome.status === 'fulfilled') described.push(shown(outcome.value));
       else {
         const error =
           outcome.reason === patience.reason
@@ -55,16 +63,20 @@ export function upstreamPort(pool: UpstreamPool): UpstreamPort {
     return { described, unavailable };
   };
 
+  const direct = (request: ToolCallRequest, signal: AbortSignal) =>
+    pool.callTool(request.server, request.tool, request.args, signal, { raw: request.raw === true });
+
   return {
     serverNames: () => pool.serverNames(),
     catalog: () => pool.catalog(),
     async describe(names, signal) {
       const requested = [...new Set(names)];
       pool.assertKnown(requested);
-      return Promise.all(requested.map((name) => pool.describe(name, signal)));
+      return Promise.all(requested.map(async (name) => shown(await pool.describe(name, signal))));
     },
-    callTool: (request, signal) =>
-      pool.callTool(request.server, request.tool, request.args, signal, { raw: request.raw === true }),
+    callTool: gate
+      ? (request, signal, context) => gate.call(request, signal, context, direct)
+      : (request, signal) => direct(request, signal),
     async search(query, limit, signal, extra = []) {
       const { described, unavailable } = await describeAll(signal);
       const hits: SearchHit[] = searchTools(indexFor(described, extra), query, limit);

@@ -8,7 +8,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
-import { MIN_RUN_TIMEOUT_MS, type RunOutcome } from '../engine/types.js';
+import { type ApprovalAnswer, type Approver, MIN_RUN_TIMEOUT_MS, type RunOutcome } from '../engine/types.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import type { LogFields, Logger, LogLevel } from '../shared/logger.js';
 import { formatOutcome, type OutputMode, structuredOutcome } from './format.js';
@@ -23,6 +23,8 @@ export interface BridgeServerOptions {
   outputMode: OutputMode;
   /** Names of the configured upstream servers, shown to the model. */
   serverNames: () => string[];
+  /** A policy is in force: the description tells the model how refusals look. Default false. */
+  policy?: boolean;
   logger: Logger;
 }
 
@@ -60,7 +62,7 @@ const runPythonOutput = {
  * The `run_python` entry of tools/list, from the same zod schemas the SDK validates with, minus what
  * costs the model tokens and tells it nothing (`$schema`, `additionalProperties: false`).
  */
-function runPythonToolDefinition(serverNames: string[]): Tool {
+function runPythonToolDefinition(serverNames: string[], policy: boolean): Tool {
   const compact = (shape: z.ZodRawShape) => {
     const {
       $schema: _schema,
@@ -80,7 +82,7 @@ function runPythonToolDefinition(serverNames: string[]): Tool {
   return {
     name: RUN_PYTHON_TOOL,
     title: 'Run Python',
-    description: describeRunPython(serverNames),
+    description: describeRunPython(serverNames, policy),
     inputSchema: compact(runPythonInput),
     outputSchema: compact(runPythonOutput),
     // No annotations: their defaults (not read-only, open world) are what run_python is.
@@ -104,14 +106,22 @@ function summarizeServerNames(names: string[]): string {
   return `Servers: ${shown.join(', ')}${rest > 0 ? ` and ${rest} more (rt.discovered_servers())` : ''}.`;
 }
 
-function describeRunPython(serverNames: string[]): string {
-  return [
+function describeRunPython(serverNames: string[], policy: boolean): string {
+  const lines = [
     'Run Python 3 in a sandbox (no network, no host files, fresh interpreter each call); returns stdout, stderr, error. Top-level await works; a final expression is printed.',
     'MCP tools are async functions. Grant servers via `servers`, then `await mcp_<alias>.<tool>(...)`, `mcp_servers["name"]["tool"]` or `from mcp.servers.<alias> import <tool>`; errors raise mcp.ToolError.',
     'Find tools first: `import mcp.runtime as rt`; `await rt.search_tool_docs("task")`; `await rt.query_tool_docs(server, tool, detail="full")`.',
     'Filter and join in Python; print only what you need.',
     summarizeServerNames(serverNames),
-  ].join('\n');
+  ];
+  if (policy) {
+    lines.splice(
+      3,
+      0,
+      "A user policy governs tool calls: each tool doc has a `policy` (allow/ask/deny); refused calls raise mcp.PolicyError (a ToolError) naming the rule. Don't retry refused calls.",
+    );
+  }
+  return lines.join('\n');
 }
 
 export function createBridgeServer(options: BridgeServerOptions): McpServer {
@@ -137,7 +147,11 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
       try {
         const outcome: RunOutcome = await engine.run(
           { code, ...(servers ? { servers } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
-          { signal: extra.signal },
+          {
+            signal: extra.signal,
+            approve: elicitApproval(server, extra.requestId),
+            ...(extra.sessionId !== undefined ? { session: extra.sessionId } : {}),
+          },
         );
         return {
           content: [{ type: 'text', text: formatOutcome(outcome, options.outputMode) }],
@@ -155,9 +169,44 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   // tools/list is the one thing every client puts in the model's context on every turn: serve the
   // compact definition (tools/call stays with the SDK, which validates against the same schemas).
   // Servers are discovered once at start, so the definition is built once.
-  const tools = [runPythonToolDefinition(options.serverNames())];
+  const tools = [runPythonToolDefinition(options.serverNames(), options.policy === true)];
   server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
   return server;
+}
+
+/**
+ * Asks the user about one tool call through MCP elicitation (`elicitation/create`, a form with one
+ * checkbox: allow every call to this tool for the rest of the run). Waits until the user answers or
+ * the run ends (`signal`: its deadline or cancellation); a client without form elicitation gets
+ * `unsupported`, which the policy turns into a refusal unless configured otherwise.
+ */
+function elicitApproval(server: McpServer, relatedRequestId: string | number): Approver {
+  return async (request, signal): Promise<ApprovalAnswer> => {
+    if (!server.server.getClientCapabilities()?.elicitation?.form) return 'unsupported';
+    const result = await server.server.elicitInput(
+      {
+        mode: 'form',
+        message:
+          `A run_python program (${request.runId}) wants to call ${request.tool} on the MCP server ` +
+          `'${request.server}'. The policy asks you first (rule ${request.rule}: ${request.reason}).\n\n` +
+          `Arguments (secrets redacted):\n${request.arguments}\n\nAllow this call?`,
+        requestedSchema: {
+          type: 'object',
+          properties: {
+            remember: {
+              type: 'boolean',
+              title: 'Also allow later calls to this tool in this run',
+              default: false,
+            },
+          },
+        },
+      },
+      // The run's deadline bounds the wait, not the SDK's default request timeout.
+      { signal, relatedRequestId, timeout: 2 ** 31 - 1 },
+    );
+    if (result.action === 'accept') return result.content?.remember === true ? 'accept-run' : 'accept';
+    return result.action;
+  };
 }
 
 /** Options for {@link createUnconfiguredServer}. */

@@ -9,7 +9,15 @@ export type BridgeErrorCode =
   | 'UPSTREAM_UNAVAILABLE'
   | 'UPSTREAM_TIMEOUT'
   | 'TOOL_ERROR'
-  | 'SHUTTING_DOWN';
+  | 'SHUTTING_DOWN'
+  /** The policy refuses the call (a deny rule, read-only mode); reaches Python as `mcp.PolicyError`. */
+  | 'POLICY_DENIED'
+  /** An `ask` rule's approval was declined, cancelled, timed out or could not be asked. */
+  | 'POLICY_DECLINED'
+  /** A per-run budget (tool calls, calls per tool, result bytes) is spent. */
+  | 'POLICY_BUDGET'
+  /** A server's rate limit is reached. */
+  | 'POLICY_RATE_LIMIT';
 
 export class BridgeError extends Error {
   override readonly name = 'BridgeError';

@@ -42,6 +42,23 @@ export interface ServerDescription {
   tools: ToolDescription[];
 }
 
+/** A tool's MCP annotations (hints about its behaviour, as its server declares them). */
+export interface ToolAnnotations {
+  readOnlyHint?: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
+}
+
+// Kept beside a description rather than in it: descriptions travel to sandboxes as they are, and the
+// annotations are for the host's policy (engine/policy), which shows programs its own summary.
+const annotationsByDescription = new WeakMap<ServerDescription, ReadonlyMap<string, ToolAnnotations>>();
+
+/** The annotations of a described server's tools, by tool name (tools without any are absent). */
+export function toolAnnotations(description: ServerDescription): ReadonlyMap<string, ToolAnnotations> {
+  return annotationsByDescription.get(description) ?? new Map();
+}
+
 /** Options for {@link UpstreamPool.callTool}. */
 export interface CallToolOptions {
   /**
@@ -106,6 +123,11 @@ export class UpstreamPool {
     return this.#entries.get(name)?.alias;
   }
 
+  /** Scrubs `name`'s secrets from a text (approval prompts, audit values); unknown names: unchanged. */
+  redactorFor(name: string): Redactor {
+    return this.#entries.get(name)?.redact ?? ((text) => text);
+  }
+
   /** Whether a session to `name` is open right now (for tests and `servers --check`). */
   isConnected(name: string): boolean {
     return this.#entries.get(name)?.session !== undefined;
@@ -146,6 +168,17 @@ export class UpstreamPool {
           inputSchema: tool.inputSchema as Record<string, unknown>,
         })),
       };
+      const annotations = new Map<string, ToolAnnotations>();
+      for (const tool of tools) {
+        const hints = tool.annotations;
+        if (!hints) continue;
+        const kept: ToolAnnotations = {};
+        for (const key of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const) {
+          if (typeof hints[key] === 'boolean') kept[key] = hints[key];
+        }
+        annotations.set(tool.name, kept);
+      }
+      annotationsByDescription.set(value, annotations);
       entry.description = { connection, value };
       return value;
     });

@@ -1,7 +1,13 @@
 /** Starts the built bridge as a child process and talks MCP to it with the SDK client, as a real client does. */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { type CallToolResult, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type CallToolResult,
+  type ElicitRequest,
+  ElicitRequestSchema,
+  type ElicitResult,
+  LoggingMessageNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { RunOutcome } from '../../src/engine/types.js';
 import { BRIDGE_MAIN, TEST_IMAGE } from './environment.js';
 
@@ -26,7 +32,11 @@ export interface RunResult extends CallToolResult {
 
 export async function startBridge(
   env: Record<string, string> = {},
-  options: { cwd?: string } = {},
+  options: {
+    cwd?: string;
+    /** Declare form elicitation and answer the bridge's `elicitation/create` requests with this. */
+    elicit?: (request: ElicitRequest['params']) => Promise<ElicitResult> | ElicitResult;
+  } = {},
 ): Promise<RunningBridge> {
   const transport = new StdioClientTransport({
     command: process.execPath,
@@ -47,7 +57,12 @@ export async function startBridge(
   transport.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const client = new Client({ name: 'codemode-bridge-tests', version: '0.0.0' });
+  const client = new Client(
+    { name: 'codemode-bridge-tests', version: '0.0.0' },
+    options.elicit ? { capabilities: { elicitation: { form: {} } } } : {},
+  );
+  const { elicit } = options;
+  if (elicit) client.setRequestHandler(ElicitRequestSchema, (request) => elicit(request.params));
   const logs: Array<{ level: string; data: unknown }> = [];
   client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
     logs.push({ level: notification.params.level, data: notification.params.data });

@@ -39,6 +39,22 @@ class ChannelTests(unittest.TestCase):
             run(scenario())
         self.assertEqual((str(caught.exception), caught.exception.code), ("nope", "NOT_GRANTED"))
 
+    def test_raises_policy_refusals_as_policy_errors_naming_the_rule(self):
+        async def scenario():
+            channel = self.channel()
+            pending = asyncio.ensure_future(channel.request({"type": "rpc"}))
+            await asyncio.sleep(0)
+            message = "fs.write_file is refused by the policy: matches write_*. [rule: servers.fs.deny[\"write_*\"]]"
+            channel.deliver({"type": "rpc_result", "id": 1, "ok": False, "error": message, "code": "POLICY_DENIED"})
+            return await pending
+
+        with self.assertRaises(mcp.PolicyError) as caught:
+            run(scenario())
+        error = caught.exception
+        self.assertIsInstance(error, mcp.ToolError)
+        self.assertEqual((error.code, error.rule), ("POLICY_DENIED", 'servers.fs.deny["write_*"]'))
+        self.assertIsNone(mcp.PolicyError("no rule here", code="POLICY_BUDGET").rule)
+
     def test_ignores_replies_nobody_waits_for_and_frames_of_other_types(self):
         async def scenario():
             channel = self.channel()

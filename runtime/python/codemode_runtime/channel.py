@@ -51,9 +51,9 @@ class HostChannel:
         if frame.get("ok"):
             future.set_result(frame.get("value"))
         else:
-            from mcp import ToolError
+            from mcp import error_for
 
-            future.set_exception(ToolError(frame.get("error") or "tool call failed", code=frame.get("code")))
+            future.set_exception(error_for(frame.get("error") or "tool call failed", frame.get("code")))
 
     def close(self, error):
         """Fails every pending and future request with `error` (the host went away)."""

@@ -57,6 +57,8 @@ def tool_doc(server, tool, detail="summary"):
         "description": first_line(tool.get("description")),
         "signature": "await mcp_%s.%s%s" % (server["alias"], alias, signature),
     }
+    if tool.get("policy"):
+        doc["policy"] = tool["policy"]
     if detail == "full":
         doc["description"] = (tool.get("description") or "").strip()
         doc["parameters"] = _parameters(tool)

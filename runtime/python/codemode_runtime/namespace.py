@@ -136,6 +136,9 @@ def make_tool_function(server, tool, channel):
     if param_docs:
         doc += "\n\nArgs:\n" + "\n".join(param_docs)
     doc += "\n\nMCP tool %r of server %r." % (tool_name, server_name)
+    policy = tool.get("policy")
+    if isinstance(policy, dict):
+        doc += "\nPolicy: %s (rule %s: %s)." % (policy.get("action"), policy.get("rule"), policy.get("reason"))
     call_tool.__name__ = alias
     call_tool.__qualname__ = "%s.%s" % (server["alias"], alias)
     call_tool.__doc__ = doc

@@ -2,7 +2,8 @@
 
 `mcp.ToolError` is raised when an upstream tool reports an error or cannot be reached, and when a
 discovery helper is asked about a server or tool that does not exist. `mcp.MCPError` is the same
-class, under the name mcp-server-code-execution-mode used.
+class, under the name mcp-server-code-execution-mode used. `mcp.PolicyError`, a ToolError, is raised
+when the user's policy refuses a call.
 """
 
 
@@ -20,6 +21,26 @@ class ToolError(RuntimeError):
         self.tool = tool
 
 
+class PolicyError(ToolError):
+    """The user's policy refused the call (a deny rule, read-only mode, a budget, a rate limit, or an
+    approval that was declined); `err.rule` names the rule, `err.code` is POLICY_DENIED,
+    POLICY_DECLINED, POLICY_BUDGET or POLICY_RATE_LIMIT. Retrying the same call will not help.
+    """
+
+    def __init__(self, message, code=None, server=None, tool=None):
+        super().__init__(message, code=code, server=server, tool=tool)
+        marker = " [rule: "
+        text = str(message)
+        self.rule = text[text.rindex(marker) + len(marker):-1] if text.endswith("]") and marker in text else None
+
+
+def error_for(message, code=None):
+    """The exception a failed host call raises: PolicyError for the host's POLICY_* codes."""
+    if isinstance(code, str) and code.startswith("POLICY_"):
+        return PolicyError(message, code=code)
+    return ToolError(message, code=code)
+
+
 MCPError = ToolError
 
-__all__ = ["MCPError", "ToolError"]
+__all__ = ["MCPError", "PolicyError", "ToolError"]

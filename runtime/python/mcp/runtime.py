@@ -82,6 +82,7 @@ def _metadata(server):
                 "alias": tool.get("alias") or tool["name"],
                 "description": tool.get("description") or "",
                 "input_schema": tool.get("inputSchema") or {},
+                **({"policy": tool["policy"]} if tool.get("policy") else {}),
             }
             for tool in server.get("tools") or []
         ],
@@ -220,6 +221,7 @@ def _tool_list(described):
             "name": tool["name"],
             "alias": tool.get("alias") or tool["name"],
             "description": first_line(tool.get("description")),
+            **({"policy": tool["policy"]["action"]} if tool.get("policy") else {}),
         }
         for tool in described.get("tools") or []
     )
@@ -534,6 +536,7 @@ def capability_summary():
         " search_tool_docs_sync(q)",
         "  await runtime.call_tool(server, tool, args, raw=False)",
         "  save_tool(func) or @save_tool, delete_skill(name), runtime.list_skills()",
-        "Call a granted tool: await mcp_<alias>.<tool>(...); failures raise mcp.ToolError (alias MCPError).",
+        "Call a granted tool: await mcp_<alias>.<tool>(...); failures raise mcp.ToolError (alias MCPError),",
+        "  calls the user's policy refuses raise mcp.PolicyError (a ToolError; err.rule names the rule).",
     ]
     return "\n".join(lines)

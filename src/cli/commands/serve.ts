@@ -35,6 +35,7 @@ export async function serve(settings: Settings, logger: Logger): Promise<number>
     version: VERSION,
     outputMode: settings.outputMode,
     serverNames: () => bridge.upstreams.serverNames(),
+    policy: bridge.policy !== undefined,
     logger,
   });
   const transport = new BridgeStdioTransport();

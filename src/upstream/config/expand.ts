@@ -74,7 +74,11 @@ export function expandServer(
   let expanded: UpstreamServerConfig;
   let problem: string | undefined;
   // Shown to programs as written: never expanded, so no variable's value can reach a sandbox through it.
-  const described = server.description ? { description: server.description } : {};
+  const described = {
+    ...(server.description ? { description: server.description } : {}),
+    // Policy values are rules, not secrets or paths: never expanded.
+    ...(server.policy !== undefined ? { policy: server.policy } : {}),
+  };
   if (server.transport === 'stdio') {
     const command = expand(server.command);
     const cwd = server.cwd === undefined ? undefined : expand(server.cwd);

@@ -133,7 +133,8 @@ export function parseConfigText(text: string, options: ParseConfigOptions): Pars
         warn(`Skipping ${who} in ${source}: ${parsed}.`);
       } else {
         const description = describedAs(entry) || fileDescription;
-        result.servers.push(description ? { ...parsed, description } : parsed);
+        const policy = isRecord(entry) && entry.policy !== undefined ? { policy: entry.policy } : {};
+        result.servers.push({ ...parsed, ...(description ? { description } : {}), ...policy });
       }
     }
   }

@@ -40,6 +40,11 @@ export type UpstreamServerConfig = (StdioServerConfig | RemoteServerConfig) & {
    * entry that has not been expanded (see `serverSecrets`).
    */
   secrets?: readonly string[];
+  /**
+   * The entry's `policy` block as written (checked by the engine's policy, which can only tighten
+   * with it); absent when the entry has none.
+   */
+  policy?: unknown;
 };
 
 /** Something wrong with a config file or entry that the user should hear about (log at warn). */

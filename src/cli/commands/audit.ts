@@ -1,0 +1,76 @@
+/** `codemode-bridge audit`: prints the audit log (and its rotated files), oldest first, filtered. */
+import { parseArgs } from 'node:util';
+import { filterAudit } from '../../engine/policy/audit-filter.js';
+import { type AuditRecord, readAuditLog } from '../../engine/policy/audit-log.js';
+import { UsageError } from '../context.js';
+import type { Settings } from '../settings.js';
+
+export const AUDIT_USAGE =
+  'audit [--file PATH] [--run ID] [--server NAME] [--tool NAME] [--outcome ok|error|refused|aborted] ' +
+  '[--action allow|ask|deny] [--refused] [--since TIME|DURATION] [--last N] [--json]';
+
+export async function audit(args: string[], settings: Pick<Settings, 'auditLog'>): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      file: { type: 'string' },
+      run: { type: 'string' },
+      server: { type: 'string' },
+      tool: { type: 'string' },
+      outcome: { type: 'string' },
+      action: { type: 'string' },
+      refused: { type: 'boolean' },
+      since: { type: 'string' },
+      last: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected '${positionals[0]}'. Usage: codemode-bridge ${AUDIT_USAGE}`);
+  const file = values.file ?? settings.auditLog;
+  if (!file) {
+    throw new UsageError('no audit log: set MCP_BRIDGE_AUDIT_LOG (as the bridge has it) or pass --file PATH');
+  }
+  let last: number | undefined;
+  if (values.last !== undefined) {
+    if (!/^[1-9]\d{0,8}$/.test(values.last))
+      throw new UsageError(`--last must be a positive integer, not '${values.last}'`);
+    last = Number(values.last);
+  }
+  let records: AuditRecord[];
+  try {
+    records = filterAudit(readAuditLog(file), {
+      ...(values.run ? { run: values.run } : {}),
+      ...(values.server ? { server: values.server } : {}),
+      ...(values.tool ? { tool: values.tool } : {}),
+      ...(values.outcome ? { outcome: values.outcome } : {}),
+      ...(values.refused ? { outcome: 'refused' } : {}),
+      ...(values.action ? { action: values.action } : {}),
+      ...(values.since ? { since: values.since } : {}),
+      ...(last !== undefined ? { last } : {}),
+    });
+  } catch (error) {
+    if (error instanceof RangeError) throw new UsageError(error.message);
+    throw error;
+  }
+  for (const record of records) {
+    process.stdout.write(values.json ? `${JSON.stringify(record)}\n` : `${formatRecord(record)}\n`);
+  }
+  if (!values.json && records.length === 0)
+    process.stderr.write(`codemode-bridge: no matching records in ${file}\n`);
+  return 0;
+}
+
+/** One line per call: time, run, server.tool, decision, outcome, duration, sizes. */
+function formatRecord(record: AuditRecord): string {
+  const decision = record.action ? ` ${record.action}${record.rule ? ` (${record.rule})` : ''}` : '';
+  const approval = record.approval ? ` approval=${record.approval}` : '';
+  const code = record.code ? ` ${record.code}` : '';
+  const bytes = record.bytes !== undefined ? ` ${record.bytes}B out` : '';
+  const tokenized = record.tokenized ? ` ${record.tokenized} tokenized` : '';
+  return (
+    `${record.time} ${record.run} ${record.server}.${record.tool}${decision}${approval} ${record.outcome}${code} ` +
+    `${record.ms}ms args=${record.args?.bytes ?? '?'}B sha256:${(record.args?.sha256 ?? '').slice(0, 12)}${bytes}${tokenized}`
+  );
+}

@@ -1,0 +1,443 @@
+/**
+ * A small regular-expression engine whose running time is linear in the text, for the patterns the
+ * tokenizer scans tool results with (policy file, `[tokenize]`). JavaScript's own RegExp backtracks:
+ * `(a+)+$` takes exponential time, and even `\d+x` is quadratic when searched for across a long run of
+ * digits, so a user's pattern run over a tool's result could stall the bridge's only thread.
+ *
+ * Patterns compile to a Thompson NFA that is simulated breadth-first (every live state advances once
+ * per character), which cannot backtrack. Several patterns compile into one automaton, so one pass
+ * finds all of them. Matches are leftmost-longest, at most {@link MAX_MATCH_CHARS} characters long:
+ * a scan costs O(text × states) plus, per match, at most that many characters looked at twice.
+ *
+ * Syntax: literals; `.`; classes `[a-z0-9._-]`, `[^…]`; escapes `\d \D \w \W \s \S \t \n \r` and
+ * escaped punctuation; groups `(…)`, `(?:…)`; `|`; `* + ? {n} {n,} {n,m}` (m ≤ 1000); anchors
+ * `^ $ \b \B`. Refused, with a message: backreferences, lookaround, lazy quantifiers, patterns that
+ * can match the empty string, and automata over {@link MAX_STATES} states.
+ */
+
+export const MAX_MATCH_CHARS = 512;
+const MAX_STATES = 20_000;
+const MAX_REPEAT = 1000;
+
+type CharTest = (code: number) => boolean;
+type Assertion = (text: string, index: number) => boolean;
+
+type Node =
+  | { kind: 'char'; test: CharTest }
+  | { kind: 'assert'; test: Assertion }
+  | { kind: 'concat'; items: Node[] }
+  | { kind: 'alt'; options: Node[] }
+  | { kind: 'repeat'; node: Node; min: number; max: number };
+
+type State =
+  | { kind: 'char'; test: CharTest; next: number }
+  | { kind: 'assert'; test: Assertion; next: number }
+  | { kind: 'split'; a: number; b: number }
+  | { kind: 'match'; pattern: number };
+
+export class PatternError extends Error {
+  override readonly name = 'PatternError';
+}
+
+const isDigit: CharTest = (c) => c >= 48 && c <= 57;
+const isWord: CharTest = (c) => isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+const isSpace: CharTest = (c) => c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0xfeff;
+const not =
+  (test: CharTest): CharTest =>
+  (c) =>
+    !test(c);
+const wordAt = (text: string, index: number) =>
+  index >= 0 && index < text.length && isWord(text.charCodeAt(index));
+const wordBoundary: Assertion = (text, i) => wordAt(text, i - 1) !== wordAt(text, i);
+
+const CLASS_ESCAPES: Record<string, CharTest> = {
+  d: isDigit,
+  D: not(isDigit),
+  w: isWord,
+  W: not(isWord),
+  s: isSpace,
+  S: not(isSpace),
+};
+const CHAR_ESCAPES: Record<string, number> = { t: 9, n: 10, r: 13, f: 12, v: 11 };
+const PUNCTUATION = new Set('\\^$.|?*+()[]{}-/,:;=!<>#&~\'"@%` _'.split(''));
+
+class Parser {
+  #i = 0;
+  constructor(
+    readonly source: string,
+    readonly ignoreCase: boolean,
+  ) {}
+
+  parse(): Node {
+    const node = this.#alternation();
+    if (this.#i < this.source.length) this.#fail(`unexpected '${this.source[this.#i]}'`);
+    return node;
+  }
+
+  #fail(message: string): never {
+    throw new PatternError(`${message} at position ${this.#i} of /${this.source}/`);
+  }
+
+  #peek(): string | undefined {
+    return this.source[this.#i];
+  }
+
+  #alternation(): Node {
+    const options = [this.#sequence()];
+    while (this.#peek() === '|') {
+      this.#i++;
+      options.push(this.#sequence());
+    }
+    return options.length === 1 ? (options[0] as Node) : { kind: 'alt', options };
+  }
+
+  #sequence(): Node {
+    const items: Node[] = [];
+    for (let char = this.#peek(); char !== undefined && char !== '|' && char !== ')'; char = this.#peek()) {
+      items.push(this.#quantified());
+    }
+    return { kind: 'concat', items };
+  }
+
+  #quantified(): Node {
+    const atom = this.#atom();
+    const char = this.#peek();
+    let min: number;
+    let max: number;
+    if (char === '*') [min, max] = [0, Infinity];
+    else if (char === '+') [min, max] = [1, Infinity];
+    else if (char === '?') [min, max] = [0, 1];
+    else if (char === '{' && /^\{\d+(,\d*)?\}/.test(this.source.slice(this.#i, this.#i + 12))) {
+      const [, low, comma, high] = /^\{(\d+)(,(\d*))?\}/.exec(this.source.slice(this.#i)) ?? [];
+      min = Number(low);
+      max = comma === undefined ? min : high ? Number(high) : Infinity;
+      if (max < min) this.#fail(`{${low},${high}} has its bounds the wrong way round`);
+      if (min > MAX_REPEAT || (max !== Infinity && max > MAX_REPEAT)) {
+        this.#fail(`repetition counts are limited to ${MAX_REPEAT}`);
+      }
+      this.#i += (/^\{\d+(,\d*)?\}/.exec(this.source.slice(this.#i))?.[0].length ?? 1) - 1;
+    } else return atom;
+    this.#i++;
+    if (this.#peek() === '?') this.#fail('lazy quantifiers are not supported (matches are leftmost-longest)');
+    if (this.#peek() === '+') this.#fail('possessive quantifiers are not supported');
+    if (atom.kind === 'assert') this.#fail('an anchor cannot be repeated');
+    return { kind: 'repeat', node: atom, min, max };
+  }
+
+  #atom(): Node {
+    const char = this.#peek() as string;
+    this.#i++;
+    switch (char) {
+      case '(': {
+        if (this.#peek() === '?') {
+          if (this.source[this.#i + 1] !== ':') {
+            this.#fail('lookaround and named groups are not supported; use (?:...) or (...)');
+          }
+          this.#i += 2;
+        }
+        const node = this.#alternation();
+        if (this.#peek() !== ')') this.#fail("missing ')'");
+        this.#i++;
+        return node;
+      }
+      case '[':
+        return this.#charClass();
+      case '.':
+        return { kind: 'char', test: (c) => c !== 10 && c !== 13 };
+      case '^':
+        return { kind: 'assert', test: (_text, i) => i === 0 };
+      case '$':
+        return { kind: 'assert', test: (text, i) => i === text.length };
+      case '\\':
+        return this.#escape();
+      case '*':
+      case '+':
+      case '?':
+        return this.#fail(`'${char}' has nothing to repeat`);
+      case ')':
+        return this.#fail("unmatched ')'");
+      default:
+        return { kind: 'char', test: this.#literal(char.charCodeAt(0)) };
+    }
+  }
+
+  #escape(): Node {
+    const char = this.#peek();
+    if (char === undefined) this.#fail('the pattern ends with a backslash');
+    this.#i++;
+    if (char === 'b') return { kind: 'assert', test: wordBoundary };
+    if (char === 'B') return { kind: 'assert', test: (text, i) => !wordBoundary(text, i) };
+    return { kind: 'char', test: this.#escapedTest(char) };
+  }
+
+  #escapedTest(char: string): CharTest {
+    const classTest = CLASS_ESCAPES[char];
+    if (classTest) return classTest;
+    const code = CHAR_ESCAPES[char];
+    if (code !== undefined) return (c) => c === code;
+    if (/[1-9]/.test(char)) this.#fail('backreferences are not supported');
+    if (char === 'k') this.#fail('named backreferences are not supported');
+    if (!PUNCTUATION.has(char)) this.#fail(`unknown escape \\${char}`);
+    return this.#literal(char.charCodeAt(0));
+  }
+
+  #literal(code: number): CharTest {
+    if (!this.ignoreCase) return (c) => c === code;
+    const lower = String.fromCharCode(code).toLowerCase().charCodeAt(0);
+    const upper = String.fromCharCode(code).toUpperCase().charCodeAt(0);
+    return (c) => c === lower || c === upper;
+  }
+
+  #charClass(): Node {
+    const negate = this.#peek() === '^';
+    if (negate) this.#i++;
+    const tests: CharTest[] = [];
+    let first = true;
+    while (this.#peek() !== ']' || first) {
+      first = false;
+      const start = this.#classChar();
+      if (start === undefined) this.#fail("missing ']'");
+      if (typeof start === 'function') {
+        tests.push(start);
+        continue;
+      }
+      if (
+        this.#peek() === '-' &&
+        this.source[this.#i + 1] !== ']' &&
+        this.source[this.#i + 1] !== undefined
+      ) {
+        this.#i++;
+        const end = this.#classChar();
+        if (typeof end !== 'number') this.#fail('a range must end with a character');
+        if (end < start) this.#fail('a range has its ends the wrong way round');
+        tests.push(this.#range(start, end));
+      } else tests.push(this.#literal(start));
+    }
+    this.#i++;
+    const any: CharTest = (c) => tests.some((test) => test(c));
+    return { kind: 'char', test: negate ? not(any) : any };
+  }
+
+  /** One character of a class as its code, a class escape as a test, or undefined at the end. */
+  #classChar(): number | CharTest | undefined {
+    const char = this.#peek();
+    if (char === undefined) return undefined;
+    this.#i++;
+    if (char !== '\\') return char.charCodeAt(0);
+    const escaped = this.#peek();
+    if (escaped === undefined) this.#fail('the pattern ends with a backslash');
+    this.#i++;
+    const classTest = CLASS_ESCAPES[escaped];
+    if (classTest) return classTest;
+    const code = CHAR_ESCAPES[escaped];
+    if (code !== undefined) return code;
+    if (escaped === 'b') return 8;
+    if (!PUNCTUATION.has(escaped)) this.#fail(`unknown escape \\${escaped}`);
+    return escaped.charCodeAt(0);
+  }
+
+  #range(low: number, high: number): CharTest {
+    if (!this.ignoreCase) return (c) => c >= low && c <= high;
+    return (c) => {
+      if (c >= low && c <= high) return true;
+      const swapped = String.fromCharCode(c);
+      const other = (
+        swapped === swapped.toLowerCase() ? swapped.toUpperCase() : swapped.toLowerCase()
+      ).charCodeAt(0);
+      return other >= low && other <= high;
+    };
+  }
+}
+
+class Builder {
+  readonly states: State[] = [];
+
+  add(state: State): number {
+    if (this.states.length >= MAX_STATES) {
+      throw new PatternError(`the patterns need more than ${MAX_STATES} automaton states; simplify them`);
+    }
+    this.states.push(state);
+    return this.states.length - 1;
+  }
+
+  /** Compiles `node` so that it continues at `next`; returns its start state. */
+  compile(node: Node, next: number): number {
+    switch (node.kind) {
+      case 'char':
+        return this.add({ kind: 'char', test: node.test, next });
+      case 'assert':
+        return this.add({ kind: 'assert', test: node.test, next });
+      case 'concat':
+        return node.items.reduceRight((after, item) => this.compile(item, after), next);
+      case 'alt': {
+        let start = this.compile(node.options.at(-1) as Node, next);
+        for (let i = node.options.length - 2; i >= 0; i--) {
+          start = this.add({ kind: 'split', a: this.compile(node.options[i] as Node, next), b: start });
+        }
+        return start;
+      }
+      case 'repeat': {
+        let start = next;
+        if (node.max === Infinity) {
+          const loop = this.add({ kind: 'split', a: -1, b: next });
+          (this.states[loop] as { a: number }).a = this.compile(node.node, loop);
+          start = loop;
+        } else {
+          for (let i = node.min; i < node.max; i++) {
+            start = this.add({ kind: 'split', a: this.compile(node.node, start), b: next });
+          }
+        }
+        for (let i = 0; i < node.min; i++) start = this.compile(node.node, start);
+        return start;
+      }
+    }
+  }
+}
+
+/** One pattern of a {@link MultiPattern}. */
+export interface PatternSource {
+  source: string;
+  ignoreCase?: boolean;
+}
+
+export interface PatternMatch {
+  start: number;
+  end: number;
+  /** Index of the pattern that matched; the lowest wins when two match the same span. */
+  pattern: number;
+}
+
+/** Several patterns compiled into one automaton, scanned in one pass. Throws `PatternError`. */
+export class MultiPattern {
+  readonly #states: State[];
+  readonly #start: number;
+  /** Whether a character can begin a match: lets the scan skip text no match can start in. */
+  readonly #canStart: CharTest;
+  // Scratch space reused by every scan (the bridge runs one scan at a time: it has one thread).
+  readonly #seen: Int32Array;
+  #generation = 0;
+
+  constructor(patterns: readonly PatternSource[]) {
+    const builder = new Builder();
+    const starts = patterns.map((pattern, index) => {
+      const node = new Parser(pattern.source, pattern.ignoreCase === true).parse();
+      return builder.compile(node, builder.add({ kind: 'match', pattern: index }));
+    });
+    let start = starts.at(-1) ?? builder.add({ kind: 'char', test: () => false, next: 0 });
+    for (let i = starts.length - 2; i >= 0; i--) {
+      start = builder.add({ kind: 'split', a: starts[i] as number, b: start });
+    }
+    this.#states = builder.states;
+    this.#start = start;
+    this.#seen = new Int32Array(this.#states.length);
+    const firsts: CharTest[] = [];
+    const visited = new Set<number>();
+    const pending = [start];
+    while (pending.length > 0) {
+      const index = pending.pop() as number;
+      if (visited.has(index)) continue;
+      visited.add(index);
+      const state = this.#states[index] as State;
+      if (state.kind === 'match') {
+        const source = patterns[state.pattern]?.source ?? '';
+        throw new PatternError(
+          `/${source}/ can match the empty string; it must match at least one character`,
+        );
+      }
+      if (state.kind === 'char') firsts.push(state.test);
+      else if (state.kind === 'assert') pending.push(state.next);
+      else pending.push(state.a, state.b);
+    }
+    this.#canStart = (c) => firsts.some((test) => test(c));
+  }
+
+  /** Every match in `text`, left to right, not overlapping; each leftmost, then longest. */
+  scan(text: string): PatternMatch[] {
+    const matches: PatternMatch[] = [];
+    let position = 0;
+    while (position < text.length) {
+      const match = this.#find(text, position);
+      if (!match) break;
+      matches.push(match);
+      position = match.end;
+    }
+    return matches;
+  }
+
+  #find(text: string, from: number): PatternMatch | undefined {
+    let states: number[] = [];
+    let starts: number[] = [];
+    let best: PatternMatch | undefined;
+    for (let i = from; ; i++) {
+      if (!best) {
+        if (states.length === 0) {
+          while (i < text.length && !this.#canStart(text.charCodeAt(i))) i++;
+          if (i >= text.length) return undefined;
+        }
+        this.#generation++;
+        // Threads already running started earlier, so they keep priority over this new start.
+        for (const state of states) this.#seen[state] = this.#generation;
+        this.#addThread(states, starts, this.#start, i, text, i);
+      }
+      // Threads are ordered by start; the first at a match state gives the leftmost match.
+      for (let t = 0; t < states.length; t++) {
+        const state = this.#states[states[t] as number] as State;
+        if (state.kind !== 'match') continue;
+        const start = starts[t] as number;
+        if (
+          !best ||
+          start < best.start ||
+          (start === best.start && (i > best.end || (i === best.end && state.pattern < best.pattern)))
+        ) {
+          best = { start, end: i, pattern: state.pattern };
+        }
+      }
+      if (best) {
+        const keep = (best as PatternMatch).start;
+        const kept = states.map((_, t) => t).filter((t) => (starts[t] as number) <= keep);
+        if (kept.length !== states.length) {
+          states = kept.map((t) => states[t] as number);
+          starts = kept.map((t) => starts[t] as number);
+        }
+      }
+      if (i >= text.length) return best;
+      // No thread survived (an anchor failed here): a match may still start further on.
+      if (states.length === 0) {
+        if (best) return best;
+        continue;
+      }
+      const code = text.charCodeAt(i);
+      const nextStates: number[] = [];
+      const nextStarts: number[] = [];
+      this.#generation++;
+      for (let t = 0; t < states.length; t++) {
+        const state = this.#states[states[t] as number] as State;
+        const start = starts[t] as number;
+        if (state.kind === 'char' && state.test(code) && i + 1 - start <= MAX_MATCH_CHARS) {
+          this.#addThread(nextStates, nextStarts, state.next, start, text, i + 1);
+        }
+      }
+      states = nextStates;
+      starts = nextStarts;
+      if (best && states.length === 0) return best;
+    }
+  }
+
+  /** Adds `index` and every state reachable from it without reading a character (iteratively). */
+  #addThread(states: number[], starts: number[], index: number, start: number, text: string, at: number) {
+    const pending = [index];
+    while (pending.length > 0) {
+      const current = pending.pop() as number;
+      if (this.#seen[current] === this.#generation) continue;
+      this.#seen[current] = this.#generation;
+      const state = this.#states[current] as State;
+      if (state.kind === 'split') pending.push(state.b, state.a);
+      else if (state.kind === 'assert') {
+        if (state.test(text, at)) pending.push(state.next);
+      } else {
+        states.push(current);
+        starts.push(start);
+      }
+    }
+  }
+}

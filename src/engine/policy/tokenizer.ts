@@ -1,0 +1,161 @@
+/**
+ * Keeps sensitive values out of the program (and so out of the model's context): strings in tool
+ * results that match the configured patterns become placeholders such as `[EMAIL_1]`, and the
+ * placeholders a program passes back into a tool call of a server allowed to receive them become
+ * the real values again. One vault per run: the same value gets the same placeholder within a run,
+ * and a placeholder means nothing outside it. Scanning is linear in the text (linear-regex.ts).
+ */
+import { MultiPattern, type PatternSource } from './linear-regex.js';
+
+/** Built-in detectors, by the name the policy file uses; each kind's placeholders read `[KIND_n]`. */
+export const BUILTIN_PATTERNS: Readonly<Record<string, { kind: string; patterns: PatternSource[] }>> = {
+  email: {
+    kind: 'EMAIL',
+    patterns: [{ source: '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}' }],
+  },
+  phone: {
+    kind: 'PHONE',
+    patterns: [
+      // International form; national forms with an area code in parentheses; US-style 3-3-4 digits.
+      // Dates (2024-01-15) and plain numbers are not phone numbers here.
+      { source: '\\+\\d{1,3}(?:[ .-]?\\d{2,4}){2,5}\\b' },
+      { source: '\\(\\d{2,4}\\)[ .-]?\\d{3,4}[ .-]?\\d{4}\\b' },
+      { source: '\\b\\d{3}[.-]\\d{3}[.-]\\d{4}\\b' },
+    ],
+  },
+  key: {
+    kind: 'KEY',
+    patterns: [
+      { source: '\\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}' },
+      { source: '\\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}' },
+      { source: '\\bgh[pousr]_[A-Za-z0-9]{30,}' },
+      { source: '\\bgithub_pat_[A-Za-z0-9_]{22,}' },
+      { source: '\\bxox[abprs]-[A-Za-z0-9-]{10,}' },
+      { source: '\\b(?:AKIA|ASIA)[0-9A-Z]{16}\\b' },
+      { source: '\\bAIza[0-9A-Za-z_-]{35}' },
+      { source: '\\beyJ[A-Za-z0-9_-]{10,}\\.[A-Za-z0-9_-]{10,}\\.[A-Za-z0-9_-]{10,}' },
+    ],
+  },
+};
+
+/** What the policy file's `[tokenize]` section compiles to. */
+export interface TokenizerSpec {
+  /** Kind (placeholder prefix, `[A-Z][A-Z0-9_]*`) and pattern, in priority order. */
+  patterns: Array<{ kind: string } & PatternSource>;
+}
+
+/** Results nested deeper than this are refused rather than passed on unscanned (the reply cap is 256). */
+const MAX_DEPTH = 300;
+/** A placeholder is `[`, a kind of at most 32 characters, `_`, a number, `]`. */
+const MAX_PLACEHOLDER_CHARS = 48;
+
+export class TokenizeDepthError extends Error {
+  override readonly name = 'TokenizeDepthError';
+}
+
+/** The compiled patterns, shared by every run; throws `PatternError` for a pattern it refuses. */
+export class Tokenizer {
+  readonly #matcher: MultiPattern;
+  readonly #kinds: string[];
+
+  constructor(spec: TokenizerSpec) {
+    this.#matcher = new MultiPattern(spec.patterns);
+    this.#kinds = spec.patterns.map((pattern) => pattern.kind);
+  }
+
+  /** A vault for one run. */
+  vault(): TokenVault {
+    return new TokenVault(this.#matcher, this.#kinds);
+  }
+}
+
+export class TokenVault {
+  readonly #matcher: MultiPattern;
+  readonly #kinds: string[];
+  readonly #byValue = new Map<string, string>();
+  readonly #byPlaceholder = new Map<string, string>();
+  readonly #counts = new Map<string, number>();
+
+  constructor(matcher: MultiPattern, kinds: string[]) {
+    this.#matcher = matcher;
+    this.#kinds = kinds;
+  }
+
+  /** How many distinct values this run's results held. */
+  get size(): number {
+    return this.#byValue.size;
+  }
+
+  /** `text` with every match replaced by its placeholder. */
+  tokenizeText(text: string): string {
+    const matches = this.#matcher.scan(text);
+    if (matches.length === 0) return text;
+    let out = '';
+    let last = 0;
+    for (const match of matches) {
+      out +=
+        text.slice(last, match.start) + this.#placeholder(text.slice(match.start, match.end), match.pattern);
+      last = match.end;
+    }
+    return out + text.slice(last);
+  }
+
+  /** A JSON value with every string (keys too) tokenized; throws `TokenizeDepthError` past 300 levels. */
+  tokenize(value: unknown): unknown {
+    return this.#walk(value, 0, (text) => this.tokenizeText(text));
+  }
+
+  /** A JSON value with this run's placeholders replaced by their values (unknown ones stay as written). */
+  restore(value: unknown): unknown {
+    if (this.#byPlaceholder.size === 0) return value;
+    return this.#walk(value, 0, (text) => this.restoreText(text));
+  }
+
+  restoreText(text: string): string {
+    // A hand-written scan, not a RegExp: `\[[A-Z0-9_]+_\d+\]` would backtrack across long capital runs.
+    let out = '';
+    let last = 0;
+    for (let open = text.indexOf('['); open !== -1; open = text.indexOf('[', open + 1)) {
+      const close = text.indexOf(']', open + 1);
+      if (close === -1) break;
+      if (close - open + 1 > MAX_PLACEHOLDER_CHARS) continue;
+      const value = this.#byPlaceholder.get(text.slice(open, close + 1));
+      if (value === undefined) continue;
+      out += text.slice(last, open) + value;
+      last = close + 1;
+      open = close;
+    }
+    return last === 0 ? text : out + text.slice(last);
+  }
+
+  #placeholder(value: string, pattern: number): string {
+    const known = this.#byValue.get(value);
+    if (known) return known;
+    const kind = this.#kinds[pattern] ?? 'VALUE';
+    const n = (this.#counts.get(kind) ?? 0) + 1;
+    this.#counts.set(kind, n);
+    const placeholder = `[${kind}_${n}]`;
+    this.#byValue.set(value, placeholder);
+    this.#byPlaceholder.set(placeholder, value);
+    return placeholder;
+  }
+
+  #walk(value: unknown, depth: number, map: (text: string) => string): unknown {
+    if (typeof value === 'string') return map(value);
+    if (value === null || typeof value !== 'object') return value;
+    if (depth >= MAX_DEPTH)
+      throw new TokenizeDepthError(`the result is nested deeper than ${MAX_DEPTH} levels`);
+    if (Array.isArray(value)) return value.map((item) => this.#walk(item, depth + 1, map));
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      // defineProperty: a key spelled `__proto__` stays a plain key instead of setting the prototype.
+      Object.defineProperty(out, map(key), {
+        value: this.#walk(item, depth + 1, map),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { MultiPattern, PatternError } from '../../../../src/engine/policy/linear-regex.js';
+import { BUILTIN_PATTERNS, Tokenizer } from '../../../../src/engine/policy/tokenizer.js';
+
+const builtins = (...names: string[]) =>
+  new Tokenizer({
+    patterns: names.flatMap((name) => {
+      const builtin = BUILTIN_PATTERNS[name];
+      if (!builtin) throw new Error(name);
+      return builtin.patterns.map((pattern) => ({ kind: builtin.kind, ...pattern }));
+    }),
+  });
+
+describe('MultiPattern (linear-time matching)', () => {
+  const find = (source: string, text: string, ignoreCase = false) =>
+    new MultiPattern([{ source, ignoreCase }]).scan(text).map((m) => text.slice(m.start, m.end));
+
+  it.each([
+    ['abc', 'xxabcxxabc', ['abc', 'abc']],
+    ['a+', 'baaab a', ['aaa', 'a']],
+    ['\\d{3}-\\d{4}', 'call 555-1234 now', ['555-1234']],
+    ['colou?r', 'color colour', ['color', 'colour']],
+    ['(?:ab|a)c', 'abc ac', ['abc', 'ac']],
+    ['[^ ]+@x\\.org', 'mail bob@x.org!', ['bob@x.org']],
+    ['\\bcat\\b', 'cat concat cat.', ['cat', 'cat']],
+    ['^ab', 'abab', ['ab']],
+    ['ab$', 'abab', ['ab']],
+    ['E-\\d{2,}', 'E-1 E-12 E-12345', ['E-12', 'E-12345']],
+    ['[a-c]+', 'xxABCabc', ['abc']],
+  ])('/%s/ in %j finds %j', (source, text, expected) => {
+    expect(find(source, text)).toEqual(expected);
+  });
+
+  it('is leftmost, then longest', () => {
+    expect(find('a|ab|abc', 'abcd')).toEqual(['abc']);
+    expect(find('b|abc', 'abc')).toEqual(['abc']);
+  });
+
+  it('honours ignoreCase', () => {
+    expect(find('secret-[a-z]+', 'SECRET-ABC secret-def', true)).toEqual(['SECRET-ABC', 'secret-def']);
+  });
+
+  it.each([
+    ['(a)\\1', /backreferences/],
+    ['(?=a)', /lookaround/],
+    ['(?<name>a)', /lookaround/],
+    ['a*?', /lazy/],
+    ['a*', /empty string/],
+    ['(a|)', /empty string/],
+    ['a{5,2}', /wrong way/],
+    ['a{2000}', /limited to 1000/],
+    ['(ab', /missing '\)'/],
+    ['[ab', /missing '\]'/],
+    ['\\q', /unknown escape/],
+    ['*a', /nothing to repeat/],
+  ])('refuses /%s/', (source, message) => {
+    expect(() => new MultiPattern([{ source }])).toThrow(PatternError);
+    expect(() => new MultiPattern([{ source }])).toThrow(message);
+  });
+
+  it('takes linear time on inputs that make backtracking engines explode', () => {
+    // (a+)+$ is exponential for backtracking engines; \d+x is quadratic for global search.
+    for (const [source, text] of [
+      ['(?:a+)+b', `${'a'.repeat(50_000)}c`],
+      ['\\d+x', '1'.repeat(200_000)],
+      ['(?:a|aa)*c', 'a'.repeat(50_000)],
+    ] as const) {
+      const started = performance.now();
+      expect(new MultiPattern([{ source }]).scan(text)).toEqual([]);
+      expect(performance.now() - started).toBeLessThan(5000);
+    }
+  });
+});
+
+describe('Tokenizer', () => {
+  it('replaces emails, phones and keys by placeholders, the same value by the same placeholder', () => {
+    const vault = builtins('email', 'phone', 'key').vault();
+    const result = vault.tokenize({
+      rows: [
+        { name: 'Ada', email: 'ada@example.com', phone: '+44 20 7946 0958' },
+        { name: 'Bob', email: 'bob@example.org', note: 'cc ada@example.com, call (555) 123-4567' },
+      ],
+      token: 'sk-proj-abcdefghijklmnopqrstuvwxyz123456',
+      date: '2024-01-15',
+      count: 3,
+    });
+    expect(result).toEqual({
+      rows: [
+        { name: 'Ada', email: '[EMAIL_1]', phone: '[PHONE_1]' },
+        { name: 'Bob', email: '[EMAIL_2]', note: 'cc [EMAIL_1], call [PHONE_2]' },
+      ],
+      token: '[KEY_1]',
+      date: '2024-01-15',
+      count: 3,
+    });
+    expect(vault.size).toBe(5);
+  });
+
+  it('restores known placeholders and leaves unknown ones and other brackets alone', () => {
+    const vault = builtins('email').vault();
+    vault.tokenize('ada@example.com');
+    expect(vault.restore({ to: '[EMAIL_1]', cc: ['[EMAIL_2]', 'x [EMAIL_1] [y]'] })).toEqual({
+      to: 'ada@example.com',
+      cc: ['[EMAIL_2]', 'x ada@example.com [y]'],
+    });
+  });
+
+  it('tokenizes object keys, and keeps a __proto__ key a plain key', () => {
+    const vault = builtins('email').vault();
+    const result = vault.tokenize(JSON.parse('{"ada@example.com": 1, "__proto__": {"x": 1}}')) as object;
+    expect(Object.keys(result)).toEqual(['[EMAIL_1]', '__proto__']);
+    expect(Object.getPrototypeOf(result)).toBe(Object.prototype);
+  });
+
+  it('custom patterns name their placeholders', () => {
+    const vault = new Tokenizer({ patterns: [{ kind: 'EMPLOYEE_ID', source: 'E-\\d{6}' }] }).vault();
+    expect(vault.tokenizeText('E-123456 and E-654321 and E-123456')).toBe(
+      '[EMPLOYEE_ID_1] and [EMPLOYEE_ID_2] and [EMPLOYEE_ID_1]',
+    );
+  });
+
+  it('scans a megabyte in reasonable time', () => {
+    const vault = builtins('email', 'phone', 'key').vault();
+    const text = 'lorem ipsum dolor 12345 sit amet, x@y.io '.repeat(25_000);
+    const started = performance.now();
+    const out = vault.tokenizeText(text);
+    expect(out).toContain('[EMAIL_1]');
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+});
