@@ -45,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/doctor.js')).doctor(settings, logger);
     case 'skills':
       return (await import('./commands/skills.js')).skills(rest, settings);
+    case 'audit':
+      return (await import('./commands/audit.js')).audit(rest, settings);
     default:
       throw new UsageError(`unknown command '${command}'. Run \`codemode-bridge --help\` for the commands.`);
   }
