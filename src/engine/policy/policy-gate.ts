@@ -133,6 +133,7 @@ export class PolicyGate {
       if (error instanceof Refusal) {
         record.rule = error.rule;
         record.reason = error.message;
+        if (error.approval) record.approval = error.approval;
       }
       if (error !== undefined) record.code = error instanceof BridgeError ? error.code : 'HOST_ERROR';
       if (this.#options.auditValues) {
