@@ -13,6 +13,7 @@ import { addAbortListener } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortable } from '../shared/abort.js';
+import { writeBatched } from '../shared/batched-write.js';
 import type { Logger } from '../shared/logger.js';
 import { summarizeDiagnostics } from './diagnostics.js';
 import {
@@ -436,7 +437,7 @@ export class ProcessSandbox implements Sandbox {
 
   #write(frame: HostFrame | string): void {
     if (!this.#output?.writable) return;
-    this.#output.write(typeof frame === 'string' ? frame : encodeFrame(frame));
+    writeBatched(this.#output, typeof frame === 'string' ? frame : encodeFrame(frame));
   }
 }
 

@@ -11,6 +11,7 @@ import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { type JSONRPCMessage, JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import spawn from 'cross-spawn';
+import { writeBatched } from '../shared/batched-write.js';
 import { isProcessGroupAlive, signalProcessGroup } from '../shared/kill-group.js';
 import { jsonRpcIdOf, LineSplitter, type OversizeLine } from '../shared/line-splitter.js';
 
@@ -165,7 +166,7 @@ export class StdioUpstreamTransport implements Transport {
     // The callback runs once the data is handed to the pipe, or with the error when the pipe broke;
     // waiting for it is the backpressure.
     return new Promise((resolve, reject) => {
-      stdin.write(`${JSON.stringify(message)}\n`, (error) => (error ? reject(error) : resolve()));
+      writeBatched(stdin, `${JSON.stringify(message)}\n`, (error) => (error ? reject(error) : resolve()));
     });
   }
 

@@ -8,8 +8,10 @@ import json
 
 
 class HostChannel:
-    def __init__(self, send, loop):
+    def __init__(self, send, loop, send_request=None):
+        """`send` writes a frame now; `send_request` (default `send`) may batch requests until the loop's next step."""
         self._send = send
+        self._send_request = send_request or send
         self._loop = loop
         self._pending = {}
         self._ids = itertools.count(1)
@@ -23,7 +25,7 @@ class HostChannel:
         future = self._loop.create_future()
         self._pending[request_id] = future
         try:
-            self._send(dict(frame, id=request_id))
+            self._send_request(dict(frame, id=request_id))
             return await future
         finally:
             self._pending.pop(request_id, None)

@@ -39,18 +39,54 @@ LEFTOVER_TASKS_GRACE_S = 0.5
 _REAL_EXIT = os._exit
 
 
+def _encode(frame):
+    return (json.dumps(frame, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
+
+
 class FrameWriter:
+    """Writes frames to the host, from any thread, in the order they are sent.
+
+    Tool calls go through `send_soon`: the calls one step of the event loop makes (an
+    `asyncio.gather` of 20) leave in one write at the end of that step, not one syscall each.
+    Any other frame first writes what is batched, so the order of frames never changes.
+    """
+
     def __init__(self, fd):
         self._fd = fd
         self._lock = threading.Lock()
+        self._loop = None
+        self._batch = []
+
+    def use_loop(self, loop):
+        """The event loop that `send_soon` flushes on (the one tool calls are made from)."""
+        self._loop = loop
 
     def send(self, frame):
-        data = (json.dumps(frame, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
+        data = _encode(frame)
         with self._lock:
-            view = memoryview(data)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
+            self._write(self._take_batch() + data)
+
+    def send_soon(self, frame):
+        data = _encode(frame)
+        with self._lock:
+            self._batch.append(data)
+            if len(self._batch) > 1:
+                return
+        self._loop.call_soon(self.flush)
+
+    def flush(self):
+        with self._lock:
+            self._write(self._take_batch())
+
+    def _take_batch(self):
+        batch, self._batch = self._batch, []
+        return b"".join(batch)
+
+    def _write(self, data):
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
 
 
 def _drain(fd, stream, writer):
@@ -230,13 +266,14 @@ def main(argv=None):
     # Everything a run needs is prepared before `ready`, so the request path only parses and runs code.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    writer.use_loop(loop)
     writer.send({"type": "ready"})
 
     line = reader.read_line()
     if line is None:
         _REAL_EXIT(0)
     run = json.loads(line)
-    channel = HostChannel(writer.send, loop)
+    channel = HostChannel(writer.send, loop, writer.send_soon)
     # Results are read by the event loop itself: no thread hand-off on the tool-call round trip.
     loop.add_reader(protocol_in, reader.pump, channel)
 

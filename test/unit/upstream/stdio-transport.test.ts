@@ -122,6 +122,8 @@ describe('StdioUpstreamTransport', () => {
     const peer = await startPeer();
     await peer.request(1, 'stderr', { line: 'first' });
     await peer.request(2, 'stderr', { line: 'second\r' });
+    // stderr is a pipe of its own: its lines may arrive after the answer on stdout.
+    expect(await eventually(() => peer.stderr.length === 2)).toBe(true);
     expect(peer.stderr).toEqual(['first', 'second']);
   });
 
