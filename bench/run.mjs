@@ -1,10 +1,11 @@
-// `npm run bench [container|upstream|embedded|discovery|performance|host-ops]`: each benchmark prints ratios against a baseline
+// `npm run bench [container|upstream|embedded|discovery|performance|host-ops|policy]`: each benchmark prints ratios against a baseline
 // measured in the same run, because these machines are noisy.
 import { benchContainer } from './container.mjs';
 import { benchDiscovery } from './discovery.mjs';
 import { benchEmbedded } from './embedded.mjs';
 import { benchHostOps } from './host-ops.mjs';
 import { benchPerformance } from './performance.mjs';
+import { benchPolicy } from './policy.mjs';
 import { benchUpstream } from './upstream.mjs';
 
 const only = process.argv[2];
@@ -14,4 +15,5 @@ if (!only || only === 'embedded') await benchEmbedded();
 if (!only || only === 'discovery') await benchDiscovery();
 if (!only || only === 'performance') await benchPerformance();
 if (!only || only === 'host-ops') await benchHostOps();
+if (!only || only === 'policy') await benchPolicy();
 process.exit(0);

@@ -76,8 +76,8 @@ export class PolicyGate {
   readonly #limits = new Map<string, ServerLimits>();
   readonly #grants = new WeakMap<ServerDescription, ServerGrant>();
   readonly #runs = new WeakMap<CallContext, RunState>();
-  /** Call times within the window of each rate-limited server, oldest first. */
-  readonly #recent = new Map<string, number[]>();
+  /** Call times within the window of each rate-limited server, oldest first (from `head`). */
+  readonly #recent = new Map<string, { times: number[]; head: number }>();
 
   constructor(options: PolicyGateOptions) {
     this.#options = options;
@@ -108,7 +108,7 @@ export class PolicyGate {
 
   async call(request: ToolCallRequest, signal: AbortSignal, context: CallContext | undefined, next: Next) {
     const startedAt = performance.now();
-    const time = new Date().toISOString();
+    const startedAtMs = Date.now();
     const { server, tool } = request;
     const state = this.#stateOf(context);
     const decision = this.#policy ? this.#decisionFor(server, tool) : undefined;
@@ -118,7 +118,7 @@ export class PolicyGate {
     const audit = (outcome: AuditRecord['outcome'], error?: unknown) => {
       if (!this.#options.audit) return;
       const record: AuditRecord = {
-        time,
+        time: new Date(startedAtMs).toISOString(),
         pid: process.pid,
         run: context?.runId ?? '',
         ...(context?.session !== undefined ? { session: context.session } : {}),
@@ -137,7 +137,13 @@ export class PolicyGate {
       }
       if (error !== undefined) record.code = error instanceof BridgeError ? error.code : 'HOST_ERROR';
       if (this.#options.auditValues) {
-        record.values = JSON.parse(this.#options.redactorFor(server)(JSON.stringify(request.args)));
+        const redacted = this.#options.redactorFor(server)(JSON.stringify(request.args));
+        try {
+          record.values = JSON.parse(redacted);
+        } catch {
+          // A secret that spanned JSON syntax was cut out of it: keep the redacted text as it is.
+          record.values = redacted;
+        }
         if (error !== undefined && !(error instanceof Refusal)) record.reason = errorMessage(error);
       }
       if (bytes !== undefined) record.bytes = bytes;
@@ -292,16 +298,20 @@ export class PolicyGate {
 
   #checkRate(server: string, limit: NonNullable<ServerLimits['rateLimit']>): void {
     const now = performance.now();
-    let recent = this.#recent.get(server);
-    if (!recent) {
-      recent = [];
-      this.#recent.set(server, recent);
+    let window = this.#recent.get(server);
+    if (!window) {
+      window = { times: [], head: 0 };
+      this.#recent.set(server, window);
     }
-    let expired = 0;
-    while (expired < recent.length && (recent[expired] as number) <= now - limit.perMs) expired++;
-    if (expired > 0) recent.splice(0, expired);
-    if (recent.length >= limit.calls) {
-      const waitMs = Math.ceil((recent[0] as number) + limit.perMs - now);
+    // A queue with a moving head: expiring is O(1) per call, compacted once half of it is dead.
+    const { times } = window;
+    while (window.head < times.length && (times[window.head] as number) <= now - limit.perMs) window.head++;
+    if (window.head > 1024 && window.head * 2 > times.length) {
+      times.splice(0, window.head);
+      window.head = 0;
+    }
+    if (times.length - window.head >= limit.calls) {
+      const waitMs = Math.ceil((times[window.head] as number) + limit.perMs - now);
       throw new Refusal(
         'POLICY_RATE_LIMIT',
         `${server} allows ${limit.calls} calls per ${limit.perMs / 1000} s and that many were made; ` +
@@ -309,7 +319,7 @@ export class PolicyGate {
         limit.rule,
       );
     }
-    recent.push(now);
+    times.push(now);
   }
 
   async #approve(

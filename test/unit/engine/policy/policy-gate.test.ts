@@ -19,10 +19,11 @@ afterEach(() => {
   dir = undefined;
 });
 
-function gate(doc: unknown, audit?: AuditLog) {
+function gate(doc: unknown, audit?: AuditLog, auditValues = false) {
   return new PolicyGate({
     policy: compilePolicy(doc, 'policy.json'),
     ...(audit ? { audit } : {}),
+    auditValues,
     redactorFor: () => (text) => text.replaceAll('hunter2-secret', '[redacted]'),
     logger,
   });
@@ -175,5 +176,14 @@ describe('PolicyGate', () => {
     expect(records[0]?.bytes).toBeGreaterThan(0);
     expect(JSON.stringify(records)).not.toContain('secret');
     expect(JSON.stringify(records)).not.toContain('users');
+  });
+
+  it('records argument values, redacted, only when asked to', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gate-audit-'));
+    const audit = new AuditLog({ path: join(dir, 'audit.jsonl'), maxBytes: 1 << 20, files: 1 });
+    const g = gate({}, audit, true);
+    await call(g, { runId: 'r1' }, 'read', { path: '/data', token: 'hunter2-secret' });
+    audit.close();
+    expect(readAuditLog(join(dir, 'audit.jsonl'))[0]?.values).toEqual({ path: '/data', token: '[redacted]' });
   });
 });
