@@ -50,6 +50,13 @@ const wordAt = (text: string, index: number) =>
   index >= 0 && index < text.length && isWord(text.charCodeAt(index));
 const wordBoundary: Assertion = (text, i) => wordAt(text, i - 1) !== wordAt(text, i);
 
+/** `test` answered from a table for ASCII (most of what results hold), by `test` itself beyond. */
+function asciiTable(test: CharTest): CharTest {
+  const table = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) table[c] = test(c) ? 1 : 0;
+  return (c) => (c < 128 ? table[c] === 1 : test(c));
+}
+
 const CLASS_ESCAPES: Record<string, CharTest> = {
   d: isDigit,
   D: not(isDigit),
@@ -215,7 +222,7 @@ class Parser {
     }
     this.#i++;
     const any: CharTest = (c) => tests.some((test) => test(c));
-    return { kind: 'char', test: negate ? not(any) : any };
+    return { kind: 'char', test: asciiTable(negate ? not(any) : any) };
   }
 
   /** One character of a class as its code, a class escape as a test, or undefined at the end. */
@@ -315,6 +322,11 @@ export class MultiPattern {
   readonly #canStart: CharTest;
   // Scratch space reused by every scan (the bridge runs one scan at a time: it has one thread).
   readonly #seen: Int32Array;
+  readonly #pending: Int32Array;
+  readonly #listA: Int32Array;
+  readonly #listB: Int32Array;
+  readonly #startsA: Int32Array;
+  readonly #startsB: Int32Array;
   #generation = 0;
 
   constructor(patterns: readonly PatternSource[]) {
@@ -329,7 +341,14 @@ export class MultiPattern {
     }
     this.#states = builder.states;
     this.#start = start;
-    this.#seen = new Int32Array(this.#states.length);
+    const size = this.#states.length;
+    this.#seen = new Int32Array(size);
+    // Each state is expanded once per step and pushes at most two others.
+    this.#pending = new Int32Array(2 * size + 2);
+    this.#listA = new Int32Array(size);
+    this.#listB = new Int32Array(size);
+    this.#startsA = new Int32Array(size);
+    this.#startsB = new Int32Array(size);
     const firsts: CharTest[] = [];
     const visited = new Set<number>();
     const pending = [start];
@@ -348,7 +367,7 @@ export class MultiPattern {
       else if (state.kind === 'assert') pending.push(state.next);
       else pending.push(state.a, state.b);
     }
-    this.#canStart = (c) => firsts.some((test) => test(c));
+    this.#canStart = asciiTable((c) => firsts.some((test) => test(c)));
   }
 
   /** Every match in `text`, left to right, not overlapping; each leftmost, then longest. */
@@ -365,22 +384,26 @@ export class MultiPattern {
   }
 
   #find(text: string, from: number): PatternMatch | undefined {
-    let states: number[] = [];
-    let starts: number[] = [];
+    // Two thread lists (state, start) swapped at each character; typed arrays reused across scans.
+    let states = this.#listA;
+    let starts = this.#startsA;
+    let nextStates = this.#listB;
+    let nextStarts = this.#startsB;
+    let count = 0;
     let best: PatternMatch | undefined;
     for (let i = from; ; i++) {
       if (!best) {
-        if (states.length === 0) {
+        if (count === 0) {
           while (i < text.length && !this.#canStart(text.charCodeAt(i))) i++;
           if (i >= text.length) return undefined;
         }
         this.#generation++;
         // Threads already running started earlier, so they keep priority over this new start.
-        for (const state of states) this.#seen[state] = this.#generation;
-        this.#addThread(states, starts, this.#start, i, text, i);
+        for (let t = 0; t < count; t++) this.#seen[states[t] as number] = this.#generation;
+        count = this.#addThread(states, starts, count, this.#start, i, text, i);
       }
       // Threads are ordered by start; the first at a match state gives the leftmost match.
-      for (let t = 0; t < states.length; t++) {
+      for (let t = 0; t < count; t++) {
         const state = this.#states[states[t] as number] as State;
         if (state.kind !== 'match') continue;
         const start = starts[t] as number;
@@ -393,51 +416,68 @@ export class MultiPattern {
         }
       }
       if (best) {
-        const keep = (best as PatternMatch).start;
-        const kept = states.map((_, t) => t).filter((t) => (starts[t] as number) <= keep);
-        if (kept.length !== states.length) {
-          states = kept.map((t) => states[t] as number);
-          starts = kept.map((t) => starts[t] as number);
+        let kept = 0;
+        for (let t = 0; t < count; t++) {
+          if ((starts[t] as number) > best.start) continue;
+          states[kept] = states[t] as number;
+          starts[kept++] = starts[t] as number;
         }
+        count = kept;
       }
       if (i >= text.length) return best;
       // No thread survived (an anchor failed here): a match may still start further on.
-      if (states.length === 0) {
+      if (count === 0) {
         if (best) return best;
         continue;
       }
       const code = text.charCodeAt(i);
-      const nextStates: number[] = [];
-      const nextStarts: number[] = [];
+      let nextCount = 0;
       this.#generation++;
-      for (let t = 0; t < states.length; t++) {
+      for (let t = 0; t < count; t++) {
         const state = this.#states[states[t] as number] as State;
         const start = starts[t] as number;
-        if (state.kind === 'char' && state.test(code) && i + 1 - start <= MAX_MATCH_CHARS) {
-          this.#addThread(nextStates, nextStarts, state.next, start, text, i + 1);
+        if (state.kind === 'char' && i + 1 - start <= MAX_MATCH_CHARS && state.test(code)) {
+          nextCount = this.#addThread(nextStates, nextStarts, nextCount, state.next, start, text, i + 1);
         }
       }
-      states = nextStates;
-      starts = nextStarts;
-      if (best && states.length === 0) return best;
+      [states, nextStates] = [nextStates, states];
+      [starts, nextStarts] = [nextStarts, starts];
+      count = nextCount;
+      if (best && count === 0) return best;
     }
   }
 
-  /** Adds `index` and every state reachable from it without reading a character (iteratively). */
-  #addThread(states: number[], starts: number[], index: number, start: number, text: string, at: number) {
-    const pending = [index];
-    while (pending.length > 0) {
-      const current = pending.pop() as number;
+  /**
+   * Adds `index` and every state reachable from it without reading a character to the list (which
+   * holds `count` threads); returns the new count. Iterative: each state is expanded once per step.
+   */
+  #addThread(
+    states: Int32Array,
+    starts: Int32Array,
+    count: number,
+    index: number,
+    start: number,
+    text: string,
+    at: number,
+  ): number {
+    const pending = this.#pending;
+    let top = 0;
+    pending[top++] = index;
+    while (top > 0) {
+      const current = pending[--top] as number;
       if (this.#seen[current] === this.#generation) continue;
       this.#seen[current] = this.#generation;
       const state = this.#states[current] as State;
-      if (state.kind === 'split') pending.push(state.b, state.a);
-      else if (state.kind === 'assert') {
-        if (state.test(text, at)) pending.push(state.next);
+      if (state.kind === 'split') {
+        pending[top++] = state.b;
+        pending[top++] = state.a;
+      } else if (state.kind === 'assert') {
+        if (state.test(text, at)) pending[top++] = state.next;
       } else {
-        states.push(current);
-        starts.push(start);
+        states[count] = current;
+        starts[count++] = start;
       }
     }
+    return count;
   }
 }

@@ -19,7 +19,7 @@ import { type ServerDescription, toolAnnotations } from '../../upstream/upstream
 import type { CallContext } from '../types.js';
 import { type ApprovalOutcome, type AuditLog, type AuditRecord, digest } from './audit-log.js';
 import { type Decision, decide, limitsFor, type Policy, type ServerLimits } from './policy.js';
-import { TokenizeDepthError, type TokenVault } from './tokenizer.js';
+import { TokenizeDepthError, TokenizeLimitError, type TokenVault } from './tokenizer.js';
 
 /** How much of the arguments an approval prompt shows. */
 const MAX_PROMPT_ARGUMENT_CHARS = 2000;
@@ -49,8 +49,8 @@ type Next = (request: ToolCallRequest, signal: AbortSignal) => Promise<unknown>;
 interface RunState {
   calls: number;
   bytes: number;
-  perTool: Map<string, number>;
-  perServer: Map<string, number>;
+  /** Calls per server, and per tool of each (nested maps: no key string built per call). */
+  perServer: Map<string, { calls: number; tools: Map<string, number> }>;
   /** Tools the user allowed for the rest of the run (`server\0tool`). */
   approved: Set<string>;
   /** Prompts of one run are asked one at a time: a loop of 20 writes asks once, then remembers. */
@@ -106,7 +106,31 @@ export class PolicyGate {
     return grant;
   }
 
-  async call(request: ToolCallRequest, signal: AbortSignal, context: CallContext | undefined, next: Next) {
+  call(request: ToolCallRequest, signal: AbortSignal, context: CallContext | undefined, next: Next) {
+    const policy = this.#policy;
+    // The common case needs nothing after the call (no audit line, no byte budget, no tokenizing)
+    // and no wait before it (not an ask): decide, spend and hand the upstream's promise back as it is.
+    if (policy && !this.#options.audit && policy.budget.resultBytes === undefined && !policy.tokenize) {
+      const { server, tool } = request;
+      const decision = this.#decisionFor(server, tool);
+      if (decision.action !== 'ask') {
+        try {
+          if (decision.action === 'deny') throw this.#denied(server, tool, decision);
+          const state = this.#stateOf(context);
+          const limits = this.#limitsFor(server);
+          this.#checkBudget(state, server, tool, limits);
+          if (limits.rateLimit) this.#checkRate(server, limits.rateLimit);
+          if (state) this.#count(state, server, tool);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        return next(request, signal);
+      }
+    }
+    return this.#call(request, signal, context, next);
+  }
+
+  async #call(request: ToolCallRequest, signal: AbortSignal, context: CallContext | undefined, next: Next) {
     const startedAt = performance.now();
     const startedAtMs = Date.now();
     const { server, tool } = request;
@@ -156,13 +180,7 @@ export class PolicyGate {
     };
 
     try {
-      if (decision?.action === 'deny') {
-        throw new Refusal(
-          'POLICY_DENIED',
-          `${server}.${tool} is refused by the policy: ${decision.reason}.`,
-          decision.rule,
-        );
-      }
+      if (decision?.action === 'deny') throw this.#denied(server, tool, decision);
       const limits = this.#policy ? this.#limitsFor(server) : undefined;
       if (limits) this.#checkBudget(state, server, tool, limits);
       if (decision?.action === 'ask') {
@@ -205,10 +223,10 @@ export class PolicyGate {
         try {
           result = vault.tokenize(result);
         } catch (error) {
-          if (error instanceof TokenizeDepthError) {
+          if (error instanceof TokenizeDepthError || error instanceof TokenizeLimitError) {
             throw new BridgeError(
               'TOOL_ERROR',
-              `${server}.${tool}: ${error.message}; the result was withheld.`,
+              `${server}.${tool}: ${error.message}; the result was withheld. Ask the tool for less.`,
             );
           }
           throw error;
@@ -223,6 +241,14 @@ export class PolicyGate {
     }
   }
 
+  #denied(server: string, tool: string, decision: Decision): Refusal {
+    return new Refusal(
+      'POLICY_DENIED',
+      `${server}.${tool} is refused by the policy: ${decision.reason}.`,
+      decision.rule,
+    );
+  }
+
   #stateOf(context: CallContext | undefined): RunState | undefined {
     if (!context || !this.#policy) return undefined;
     let state = this.#runs.get(context);
@@ -230,7 +256,6 @@ export class PolicyGate {
       state = {
         calls: 0,
         bytes: 0,
-        perTool: new Map(),
         perServer: new Map(),
         approved: new Set(),
         asking: Promise.resolve(),
@@ -273,14 +298,15 @@ export class PolicyGate {
         'budget.result_bytes',
       );
     }
-    if (limits.toolCalls && (state.perServer.get(server) ?? 0) >= limits.toolCalls.limit) {
+    const counts = state.perServer.get(server);
+    if (limits.toolCalls && (counts?.calls ?? 0) >= limits.toolCalls.limit) {
       throw new Refusal(
         'POLICY_BUDGET',
         `This run has made its ${limits.toolCalls.limit} calls to ${server}; no more are allowed in this run.`,
         limits.toolCalls.rule,
       );
     }
-    if (limits.callsPerTool && (state.perTool.get(`${server}\0${tool}`) ?? 0) >= limits.callsPerTool.limit) {
+    if (limits.callsPerTool && (counts?.tools.get(tool) ?? 0) >= limits.callsPerTool.limit) {
       throw new Refusal(
         'POLICY_BUDGET',
         `This run has called ${server}.${tool} ${limits.callsPerTool.limit} times, its limit per run.`,
@@ -291,9 +317,13 @@ export class PolicyGate {
 
   #count(state: RunState, server: string, tool: string): void {
     state.calls++;
-    state.perServer.set(server, (state.perServer.get(server) ?? 0) + 1);
-    const key = `${server}\0${tool}`;
-    state.perTool.set(key, (state.perTool.get(key) ?? 0) + 1);
+    let counts = state.perServer.get(server);
+    if (!counts) {
+      counts = { calls: 0, tools: new Map() };
+      state.perServer.set(server, counts);
+    }
+    counts.calls++;
+    counts.tools.set(tool, (counts.tools.get(tool) ?? 0) + 1);
   }
 
   #checkRate(server: string, limit: NonNullable<ServerLimits['rateLimit']>): void {

@@ -53,32 +53,71 @@ export class TokenizeDepthError extends Error {
   override readonly name = 'TokenizeDepthError';
 }
 
-/** The compiled patterns, shared by every run; throws `PatternError` for a pattern it refuses. */
-export class Tokenizer {
-  readonly #matcher: MultiPattern;
+/** Text a run's results may hold for scanning, per result; more is withheld rather than passed unscanned. */
+export const MAX_SCAN_CHARS = 4 * 1024 * 1024;
+
+export class TokenizeLimitError extends Error {
+  override readonly name = 'TokenizeLimitError';
+}
+
+/**
+ * One automaton per kind: scanned apart, kinds do not hold each other's threads alive (all kinds in
+ * one automaton measured twice as slow on prose). Matches of different kinds that overlap are merged
+ * into one placeholder, so no character any pattern matched reaches the program.
+ */
+class KindMatcher {
+  readonly #matchers: MultiPattern[];
   readonly #kinds: string[];
 
+  constructor(patterns: TokenizerSpec['patterns']) {
+    const kinds = [...new Set(patterns.map((pattern) => pattern.kind))];
+    this.#kinds = kinds;
+    this.#matchers = kinds.map(
+      (kind) => new MultiPattern(patterns.filter((pattern) => pattern.kind === kind)),
+    );
+  }
+
+  scan(text: string): Array<{ start: number; end: number; kind: string }> {
+    const found: Array<{ start: number; end: number; kind: string; order: number }> = [];
+    this.#matchers.forEach((matcher, order) => {
+      for (const match of matcher.scan(text)) {
+        found.push({ start: match.start, end: match.end, kind: this.#kinds[order] as string, order });
+      }
+    });
+    if (this.#matchers.length === 1) return found;
+    found.sort((a, b) => a.start - b.start || b.end - a.end || a.order - b.order);
+    const merged: Array<{ start: number; end: number; kind: string }> = [];
+    for (const match of found) {
+      const last = merged.at(-1);
+      if (last && match.start < last.end) last.end = Math.max(last.end, match.end);
+      else merged.push({ start: match.start, end: match.end, kind: match.kind });
+    }
+    return merged;
+  }
+}
+
+/** The compiled patterns, shared by every run; throws `PatternError` for a pattern it refuses. */
+export class Tokenizer {
+  readonly #matcher: KindMatcher;
+
   constructor(spec: TokenizerSpec) {
-    this.#matcher = new MultiPattern(spec.patterns);
-    this.#kinds = spec.patterns.map((pattern) => pattern.kind);
+    this.#matcher = new KindMatcher(spec.patterns);
   }
 
   /** A vault for one run. */
   vault(): TokenVault {
-    return new TokenVault(this.#matcher, this.#kinds);
+    return new TokenVault(this.#matcher);
   }
 }
 
 export class TokenVault {
-  readonly #matcher: MultiPattern;
-  readonly #kinds: string[];
+  readonly #matcher: KindMatcher;
   readonly #byValue = new Map<string, string>();
   readonly #byPlaceholder = new Map<string, string>();
   readonly #counts = new Map<string, number>();
 
-  constructor(matcher: MultiPattern, kinds: string[]) {
+  constructor(matcher: KindMatcher) {
     this.#matcher = matcher;
-    this.#kinds = kinds;
   }
 
   /** How many distinct values this run's results held. */
@@ -94,14 +133,28 @@ export class TokenVault {
     let last = 0;
     for (const match of matches) {
       out +=
-        text.slice(last, match.start) + this.#placeholder(text.slice(match.start, match.end), match.pattern);
+        text.slice(last, match.start) + this.#placeholder(text.slice(match.start, match.end), match.kind);
       last = match.end;
     }
     return out + text.slice(last);
   }
 
-  /** A JSON value with every string (keys too) tokenized; throws `TokenizeDepthError` past 300 levels. */
+  /**
+   * A JSON value with every string (keys too) tokenized; throws `TokenizeDepthError` past 300 levels
+   * and `TokenizeLimitError` past {@link MAX_SCAN_CHARS} characters of strings (checked before any
+   * scanning, so a huge result costs a walk, not seconds of the bridge's only thread).
+   */
   tokenize(value: unknown): unknown {
+    let chars = 0;
+    this.#walk(value, 0, (text) => {
+      chars += text.length;
+      return text;
+    });
+    if (chars > MAX_SCAN_CHARS) {
+      throw new TokenizeLimitError(
+        `the result holds ${chars} characters of text, more than the ${MAX_SCAN_CHARS} the bridge scans for sensitive values`,
+      );
+    }
     return this.#walk(value, 0, (text) => this.tokenizeText(text));
   }
 
@@ -128,10 +181,9 @@ export class TokenVault {
     return last === 0 ? text : out + text.slice(last);
   }
 
-  #placeholder(value: string, pattern: number): string {
+  #placeholder(value: string, kind: string): string {
     const known = this.#byValue.get(value);
     if (known) return known;
-    const kind = this.#kinds[pattern] ?? 'VALUE';
     const n = (this.#counts.get(kind) ?? 0) + 1;
     this.#counts.set(kind, n);
     const placeholder = `[${kind}_${n}]`;

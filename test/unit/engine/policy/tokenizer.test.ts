@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { MultiPattern, PatternError } from '../../../../src/engine/policy/linear-regex.js';
-import { BUILTIN_PATTERNS, Tokenizer } from '../../../../src/engine/policy/tokenizer.js';
+import {
+  BUILTIN_PATTERNS,
+  MAX_SCAN_CHARS,
+  TokenizeLimitError,
+  Tokenizer,
+} from '../../../../src/engine/policy/tokenizer.js';
 
 const builtins = (...names: string[]) =>
   new Tokenizer({
@@ -117,6 +122,23 @@ describe('Tokenizer', () => {
     expect(vault.tokenizeText('E-123456 and E-654321 and E-123456')).toBe(
       '[EMPLOYEE_ID_1] and [EMPLOYEE_ID_2] and [EMPLOYEE_ID_1]',
     );
+  });
+
+  it('merges overlapping matches of different kinds, so no matched character is left out', () => {
+    const tokenizer = new Tokenizer({
+      patterns: [
+        ...(BUILTIN_PATTERNS.email?.patterns ?? []).map((pattern) => ({ kind: 'EMAIL', ...pattern })),
+        { kind: 'SUFFIX', source: 'com-[0-9]+' },
+      ],
+    });
+    expect(tokenizer.vault().tokenizeText('to a@b.com-99 now')).toBe('to [EMAIL_1] now');
+  });
+
+  it('withholds results with more text than it scans, before scanning any', () => {
+    const vault = builtins('email').vault();
+    expect(() =>
+      vault.tokenize({ a: 'x'.repeat(MAX_SCAN_CHARS / 2), b: ['y'.repeat(MAX_SCAN_CHARS / 2 + 1)] }),
+    ).toThrow(TokenizeLimitError);
   });
 
   it('scans a megabyte in reasonable time', () => {
