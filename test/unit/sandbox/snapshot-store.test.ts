@@ -1,0 +1,131 @@
+/**
+ * The embedded snapshot cache's lifecycle with a scripted builder instead of a Deno worker: built once
+ * when missing, reused when verified, rebuilt when corrupt or rejected, bounded rebuilds, stale files
+ * swept, and a build in progress allowed to finish on close.
+ */
+import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SnapshotStore, snapshotFileName } from '../../../src/sandbox/embedded/snapshot-store.js';
+import { createLogger } from '../../../src/shared/logger.js';
+
+const KEY = '0123456789abcdef';
+const OTHER_KEY = 'fedcba9876543210';
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function storeWith(
+  build: (signal: AbortSignal) => Promise<Buffer>,
+  dir = mkdtempSync(join(tmpdir(), 'snap-')),
+) {
+  dirs.push(dir);
+  const log: string[] = [];
+  const builds: number[] = [];
+  const store = new SnapshotStore({
+    dir,
+    key: KEY,
+    build: (signal) => {
+      builds.push(Date.now());
+      return build(signal);
+    },
+    logger: createLogger('debug', (line) => log.push(line)),
+  });
+  return { store, dir, log, builds };
+}
+
+const bytes = (text: string) => async () => Buffer.from(text);
+
+describe('SnapshotStore', () => {
+  it('starts cold while it builds the first snapshot, then serves it', async () => {
+    const { store, dir, builds } = storeWith(bytes('snapshot one'));
+    expect(await store.current()).toBeUndefined();
+    const record = await store.settled();
+    expect(record?.size).toBe('snapshot one'.length);
+    expect(await store.current()).toEqual(record);
+    expect(builds).toHaveLength(1);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.snap'))).toHaveLength(1);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('reuses a verified snapshot another bridge left, without building', async () => {
+    const first = storeWith(bytes('shared'));
+    await first.store.current();
+    const built = await first.store.settled();
+    const second = storeWith(bytes('never built'), first.dir);
+    expect(await second.store.current()).toEqual(built);
+    expect(second.builds).toEqual([]);
+  });
+
+  it('deletes a snapshot whose contents do not match its name and builds a new one', async () => {
+    const { store, dir, log } = storeWith(bytes('good'));
+    const corrupt = join(dir, snapshotFileName(KEY, 'a'.repeat(64)));
+    writeFileSync(corrupt, 'truncated or damaged');
+    expect(await store.current()).toBeUndefined();
+    expect(log.join('\n')).toContain('embedded snapshot is corrupt; deleting it');
+    const record = await store.settled();
+    expect(record?.file).not.toBe(corrupt);
+    expect(readdirSync(dir)).not.toContain(corrupt.split('/').at(-1));
+  });
+
+  it('rebuilds a snapshot a worker rejected', async () => {
+    let n = 0;
+    const { store, builds } = storeWith(async () => Buffer.from(`build ${++n}`));
+    await store.current();
+    const first = await store.settled();
+    if (!first) throw new Error('no first snapshot');
+    store.invalidate(first, 'the worker exited 3');
+    expect(await store.current()).toBeUndefined();
+    const second = await store.settled();
+    expect(second?.sha256).not.toBe(first.sha256);
+    expect(builds).toHaveLength(2);
+  });
+
+  it('gives up after three failed builds: workers keep starting cold', async () => {
+    const { store, builds, log } = storeWith(async () => {
+      throw new Error('deno crashed');
+    });
+    for (let i = 0; i < 5; i++) {
+      expect(await store.current()).toBeUndefined();
+      await store.settled();
+    }
+    expect(builds).toHaveLength(3);
+    expect(log.filter((line) => line.includes('could not build the embedded snapshot'))).toHaveLength(3);
+  });
+
+  it("sweeps other versions' snapshots and temp files once they are old, keeping recent ones", async () => {
+    const { store, dir } = storeWith(bytes('current'));
+    const old = Date.now() / 1000 - 2 * 24 * 60 * 60;
+    const oldOther = snapshotFileName(OTHER_KEY, 'b'.repeat(64));
+    const newOther = snapshotFileName(OTHER_KEY, 'c'.repeat(64));
+    const oldTemp = '.leftover.123.abcd.tmp';
+    for (const name of [oldOther, newOther, oldTemp]) writeFileSync(join(dir, name), 'x');
+    utimesSync(join(dir, oldOther), old, old);
+    utimesSync(join(dir, oldTemp), old, old);
+    await store.current();
+    await store.settled();
+    const left = readdirSync(dir);
+    expect(left).toContain(newOther);
+    expect(left).not.toContain(oldOther);
+    expect(left).not.toContain(oldTemp);
+  });
+
+  it('lets a build in progress finish on close, then stops building', async () => {
+    let finish: (value: Buffer) => void = () => {};
+    const { store, dir, builds } = storeWith(
+      () =>
+        new Promise<Buffer>((resolve) => {
+          finish = resolve;
+        }),
+    );
+    await store.current();
+    const closing = store.close();
+    finish(Buffer.from('finished while closing'));
+    await closing;
+    expect(readdirSync(dir).filter((name) => name.endsWith('.snap'))).toHaveLength(1);
+    await store.current();
+    expect(builds).toHaveLength(1);
+  });
+});
