@@ -57,7 +57,12 @@ function configure(home: TestHome): { files: string; policy: string; audit: stri
         args: [serverEntry('server-memory')],
         env: { MEMORY_FILE_PATH: join(home.home, 'memory.jsonl') },
       },
-      everything: { command: process.execPath, args: [serverEntry('server-everything')] },
+      everything: {
+        command: process.execPath,
+        args: [serverEntry('server-everything')],
+        // A config entry's own block adds rules for its server.
+        policy: { deny: ['get-env'] },
+      },
     },
   });
   return { files, policy: home.write('policy.toml', POLICY), audit: join(home.home, 'audit', 'audit.jsonl') };
@@ -69,6 +74,8 @@ describe('policy, approval and audit (embedded sandbox)', () => {
   let bridge: RunningBridge;
   const prompts: ElicitRequest['params'][] = [];
   let answer: ElicitResult = { action: 'accept' };
+  /** Never answer (the user walked away). */
+  let hang = false;
 
   async function run(lines: string[], servers: string[] = ['filesystem']) {
     const result = await bridge.runPython({ code: lines.join('\n'), servers, timeout: 60 });
@@ -91,7 +98,7 @@ describe('policy, approval and audit (embedded sandbox)', () => {
         cwd: home.project,
         elicit: (params) => {
           prompts.push(params);
-          return answer;
+          return hang ? new Promise<ElicitResult>(() => {}) : answer;
         },
       },
     );
@@ -104,6 +111,7 @@ describe('policy, approval and audit (embedded sandbox)', () => {
   beforeEach(() => {
     prompts.length = 0;
     answer = { action: 'accept' };
+    hang = false;
   });
 
   it('tells the model about the policy and shows each tool’s policy in discovery', async () => {
@@ -152,6 +160,32 @@ describe('policy, approval and audit (embedded sandbox)', () => {
     );
     expect(existsSync(join(paths.files, 'contacts.txt'))).toBe(true);
     expect(existsSync(join(paths.files, 'moved.txt'))).toBe(false);
+  });
+
+  it("applies a config entry's policy block", async () => {
+    const stdout = await run(
+      [
+        'import mcp',
+        'try:',
+        '    await mcp_everything.get_env()',
+        'except mcp.PolicyError as error:',
+        '    print(error.rule)',
+      ],
+      ['everything'],
+    );
+    expect(stdout).toBe('everything.policy.deny["get-env"]\n');
+  });
+
+  it('an unanswered approval ends with the run’s deadline', async () => {
+    hang = true;
+    const result = await bridge.runPython({
+      code: `await mcp_filesystem.write_file(path=${JSON.stringify(join(paths.files, 'late.txt'))}, content="x")`,
+      servers: ['filesystem'],
+      timeout: 3,
+    });
+    expect(result.structured.status).toBe('timeout');
+    expect(prompts).toHaveLength(1);
+    expect(existsSync(join(paths.files, 'late.txt'))).toBe(false);
   });
 
   it('asks through elicitation with the arguments redacted, and writes once accepted', async () => {
@@ -362,6 +396,12 @@ describe('policy with a client that cannot be asked, and a malformed policy', ()
   }, 120_000);
 
   it('no policy: tool docs carry no policy and the description does not mention one', async () => {
+    // No policy file and no entry with a policy block.
+    home.write('.claude.json', {
+      mcpServers: {
+        filesystem: { command: process.execPath, args: [serverEntry('server-filesystem'), paths.files] },
+      },
+    });
     const bridge = await startBridge(
       { HOME: home.home, MCP_BRIDGE_RUNTIME: 'embedded', MCP_BRIDGE_STATE_DIR: stateDir },
       { cwd: home.project },
