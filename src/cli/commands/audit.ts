@@ -1,7 +1,7 @@
 /** `codemode-bridge audit`: prints the audit log (and its rotated files), oldest first, filtered. */
 import { parseArgs } from 'node:util';
 import { filterAudit } from '../../engine/policy/audit-filter.js';
-import { type AuditRecord, readAuditLog } from '../../engine/policy/audit-log.js';
+import { type AuditRecord, auditFiles, readAuditLog } from '../../engine/policy/audit-log.js';
 import { UsageError } from '../context.js';
 import type { Settings } from '../settings.js';
 
@@ -37,6 +37,10 @@ export async function audit(args: string[], settings: Pick<Settings, 'auditLog'>
     if (!/^[1-9]\d{0,8}$/.test(values.last))
       throw new UsageError(`--last must be a positive integer, not '${values.last}'`);
     last = Number(values.last);
+  }
+  if (auditFiles(file).length === 0) {
+    process.stderr.write(`codemode-bridge: no audit log at ${file} (nothing has been recorded there yet)\n`);
+    return 1;
   }
   let records: AuditRecord[];
   try {
