@@ -536,7 +536,11 @@ def capability_summary():
         " search_tool_docs_sync(q)",
         "  await runtime.call_tool(server, tool, args, raw=False)",
         "  save_tool(func) or @save_tool, delete_skill(name), runtime.list_skills()",
-        "Call a granted tool: await mcp_<alias>.<tool>(...); failures raise mcp.ToolError (alias MCPError),",
-        "  calls the user's policy refuses raise mcp.PolicyError (a ToolError; err.rule names the rule).",
+        "Call a granted tool: await mcp_<alias>.<tool>(...); failures raise mcp.ToolError (alias MCPError).",
     ]
+    if any(tool.get("policy") for server in _state["loaded"] for tool in server.get("tools") or []):
+        lines.append(
+            "A user policy governs tool calls (each tool doc has a `policy`); refused calls raise"
+            " mcp.PolicyError (a ToolError; err.rule names the rule)."
+        )
     return "\n".join(lines)
