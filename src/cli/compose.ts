@@ -8,6 +8,7 @@ import { AuditLog } from '../engine/policy/audit-log.js';
 import type { Policy } from '../engine/policy/policy.js';
 import { entriesOnlyPolicy, loadPolicyFile, PolicyFileError } from '../engine/policy/policy-file.js';
 import { PolicyGate } from '../engine/policy/policy-gate.js';
+import { RunObservations, type RunObserver } from '../engine/run-observer.js';
 import { skillOperations, skillsForRun } from '../engine/skills/skill-operations.js';
 import { SkillStore } from '../engine/skills/skill-store.js';
 import type { UpstreamPort } from '../engine/types.js';
@@ -134,7 +135,13 @@ export function createSkillStore(settings: Pick<Settings, 'stateDir'>): SkillSto
 export async function composeBridge(
   settings: Settings,
   logger: Logger,
-  options: { version: string; poolSize?: number; sandboxes?: SandboxService },
+  options: {
+    version: string;
+    poolSize?: number;
+    sandboxes?: SandboxService;
+    /** Told about every run and tool call (telemetry, the console). */
+    observer?: RunObserver;
+  },
 ): Promise<Bridge> {
   // First: a channel that cannot work with the OCI runtime is a configuration error.
   const sandboxes = options.sandboxes ?? createSandboxes(settings, logger, options.poolSize);
@@ -153,7 +160,10 @@ export async function composeBridge(
         })
       : undefined;
   if (policy) logger.info('policy in force', { source: policy.source });
-  const port = upstreamPort(upstreams, gate);
+  const observations = options.observer ? new RunObservations(options.observer) : undefined;
+  // Tool calls are observed after the policy gate: a refusal is an outcome the observer sees.
+  const gated = upstreamPort(upstreams, gate);
+  const port = observations ? observations.port(gated) : gated;
   const skills = createSkillStore(settings);
   const engine = new Engine({
     sandboxes,
@@ -165,6 +175,7 @@ export async function composeBridge(
     maxOutputChars: settings.maxOutputChars,
     maxConcurrentRuns: settings.maxConcurrentRuns,
     memoryLimit: settings.memory,
+    ...(observations ? { observer: observations.observer } : {}),
     logger,
   });
   let closing: Promise<void> | undefined;

@@ -1,13 +1,20 @@
+import { HTTP_SETTINGS_HELP } from './http-settings.js';
 import { SETTINGS_HELP } from './settings.js';
 
 export function helpText(version: string): string {
-  const variables = SETTINGS_HELP.map(
+  const variables = [...SETTINGS_HELP, ...HTTP_SETTINGS_HELP].map(
     ([name, fallback, meaning]) => `  ${name.padEnd(32)} ${meaning} [${fallback}]`,
   );
   return `codemode-bridge ${version} — run Python in a locked-down sandbox, with MCP tools as functions.
 
 Usage:
   codemode-bridge [serve]                 Serve MCP on stdio (what MCP clients start)
+  codemode-bridge serve --http PORT [--host H]
+                                          Serve MCP over streamable HTTP at /mcp, one session per
+                                          client (default host 127.0.0.1; PORT 0: any free port),
+                                          with /metrics (Prometheus), /console and /healthz
+  codemode-bridge console [--port PORT]   The same on 127.0.0.1 (default port 8377); prints the
+                                          console's address
   codemode-bridge run -e CODE             Run Python once and print the result
   codemode-bridge run FILE | -            Run a file, or stdin
   codemode-bridge servers [--check] [--json]
@@ -35,6 +42,20 @@ Options for run:
       --json             Print the structured result as JSON
 
 Exit status of run: 0 when the program succeeded, 1 when it failed or was killed, 2 on usage errors.
+
+HTTP (README "Operate"): without a token the server answers on loopback only (Host checked, so a
+rebound DNS name is refused) and refuses to bind another address; with MCP_BRIDGE_HTTP_TOKEN(_FILE)
+clients send "Authorization: Bearer TOKEN" (/mcp, /metrics, /console). Browser requests whose Origin is
+not the server's own loopback origin or one in MCP_BRIDGE_HTTP_ALLOWED_ORIGINS get 403. The console
+takes the token once (its sign-in form, or ?token= in a link) and keeps an HttpOnly, SameSite=Strict
+cookie holding a digest of it. SIGTERM drains: runs get MCP_BRIDGE_HTTP_DRAIN seconds, then are
+cancelled, and every sandbox is removed.
+
+Telemetry (standard OpenTelemetry variables): OTEL_EXPORTER_OTLP_ENDPOINT or
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT sends a span per run and per tool call over OTLP/HTTP (JSON);
+OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED and
+OTEL_TRACES_EXPORTER=none apply. serve --http also serves metrics for Prometheus at /metrics.
+Unset, no telemetry code is loaded.
 
 Policy (MCP_BRIDGE_POLICY, JSON or TOML; README "Policy"): allow/ask/deny lists of tool globs, at the
 top level (matching server.tool) and per server ([servers.NAME]); read_only = true admits only tools

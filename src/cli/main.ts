@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 /** Command-line entry: dispatches to a command. stdout belongs to MCP in `serve`; logs go to stderr. */
+import { parseArgs } from 'node:util';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { UsageError, VERSION } from './context.js';
 import { helpText } from './help.js';
 import { loadLogLevel, loadSettings, type Settings } from './settings.js';
+
+const DEFAULT_HTTP_HOST = '127.0.0.1';
+const DEFAULT_CONSOLE_PORT = 8377;
 
 async function main(argv: string[]): Promise<number> {
   const first = argv[0];
@@ -33,8 +37,16 @@ async function main(argv: string[]): Promise<number> {
   const logger = createLogger(settings.logLevel);
   // Each command loads only its own modules: `serve` starts its sandboxes before the MCP modules load.
   switch (command) {
-    case 'serve':
+    case 'serve': {
+      const http = parseServeArgs(rest);
+      if (http) return (await import('./commands/serve-http.js')).serveHttp(settings, logger, http);
       return (await import('./commands/serve.js')).serve(settings, logger);
+    }
+    case 'console':
+      return (await import('./commands/serve-http.js')).serveHttp(settings, logger, {
+        ...parseConsoleArgs(rest),
+        console: true,
+      });
     case 'run':
       return (await import('./commands/run.js')).run(rest, settings, logger);
     case 'servers':
@@ -50,6 +62,36 @@ async function main(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown command '${command}'. Run \`codemode-bridge --help\` for the commands.`);
   }
+}
+
+/** `serve [--http PORT] [--host H]`: undefined for stdio. */
+function parseServeArgs(args: string[]): { host: string; port: number } | undefined {
+  const { values } = parseArgs({
+    args,
+    options: { http: { type: 'string' }, host: { type: 'string' } },
+    strict: true,
+  });
+  if (values.http === undefined) {
+    if (values.host !== undefined) throw new UsageError('--host needs --http PORT');
+    return undefined;
+  }
+  return { host: values.host ?? DEFAULT_HTTP_HOST, port: portOf(values.http, '--http') };
+}
+
+/** `console [--port PORT]`: always on loopback. */
+function parseConsoleArgs(args: string[]): { host: string; port: number } {
+  const { values } = parseArgs({ args, options: { port: { type: 'string' } }, strict: true });
+  return {
+    host: DEFAULT_HTTP_HOST,
+    port: values.port === undefined ? DEFAULT_CONSOLE_PORT : portOf(values.port, '--port'),
+  };
+}
+
+function portOf(value: string, flag: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65_535)
+    throw new UsageError(`${flag} takes a port number (0-65535, 0: any free port), not '${value}'`);
+  return port;
 }
 
 main(process.argv.slice(2)).then(

@@ -12,6 +12,7 @@ import {
 } from '../sandbox/types.js';
 import { BridgeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import type { RunObserver } from './run-observer.js';
 import { RunRecord } from './run-record.js';
 import { RunSlots } from './run-slots.js';
 import type { CallContext, RunOptions, RunOutcome, RunRequest, UpstreamPort } from './types.js';
@@ -49,6 +50,8 @@ export interface EngineOptions {
   /** The memory limit as configured, named in the message of a run the kernel killed. */
   memoryLimit?: string;
   hostOperations?: Record<string, HostOperation>;
+  /** Told when each run starts and ends (telemetry, the console). Default: none. */
+  observer?: RunObserver;
   /** Saved skills, sent to every run. Default: none. */
   skills?: SkillSource;
   /** Programs that may run at once; more wait (their timeout running). Default: unbounded. */
@@ -96,6 +99,25 @@ export class Engine {
    */
   async run(request: RunRequest, options: RunOptions = {}): Promise<RunOutcome> {
     const runId = `run-${++this.#runs}`;
+    const observation = this.#options.observer?.runStarted({
+      runId,
+      code: request.code,
+      servers: request.servers ?? [],
+      ...(options.session !== undefined ? { session: options.session } : {}),
+      startedAt: Date.now(),
+    });
+    if (!observation) return this.#run(runId, request, options);
+    try {
+      const outcome = await this.#run(runId, request, options);
+      observation.ended(outcome);
+      return outcome;
+    } catch (error) {
+      observation.failed(error);
+      throw error;
+    }
+  }
+
+  async #run(runId: string, request: RunRequest, options: RunOptions): Promise<RunOutcome> {
     const record = new RunRecord(this.#options.maxOutputChars);
     const timeoutMs = this.effectiveTimeoutMs(request.timeoutMs);
     const deadline = new AbortController();

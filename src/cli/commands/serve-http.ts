@@ -1,0 +1,122 @@
+/**
+ * `codemode-bridge serve --http PORT [--host H]` and `codemode-bridge console`: MCP over streamable
+ * HTTP for several clients, one MCP session each, sandboxes from one shared pool; `/metrics` for
+ * Prometheus; the web console at `/console`. Shutdown (SIGINT/SIGTERM) lets runs finish for
+ * MCP_BRIDGE_HTTP_DRAIN, cancels the rest, removes every sandbox and flushes telemetry.
+ */
+import type { RunObserver } from '../../engine/run-observer.js';
+import { combineObservers } from '../../engine/run-observer.js';
+import type { HttpRoute } from '../../server/http/http-server.js';
+import type { Logger } from '../../shared/logger.js';
+import { VERSION } from '../context.js';
+import { checkBindAllowed, loadHttpSettings } from '../http-settings.js';
+import { createSandboxes } from '../sandboxes.js';
+import type { Settings } from '../settings.js';
+
+/** Shutdown must finish; past the drain, removing sandboxes gets this long before the process exits anyway. */
+const SHUTDOWN_EXTRA_MS = 15_000;
+
+export interface HttpServeArgs {
+  host: string;
+  port: number;
+  /** `console`: say where the console is rather than where MCP is. */
+  console?: boolean;
+}
+
+export async function serveHttp(settings: Settings, logger: Logger, args: HttpServeArgs): Promise<number> {
+  const http = loadHttpSettings();
+  checkBindAllowed(args.host, http);
+  const sandboxes = createSandboxes(settings, logger);
+  sandboxes.warm();
+  let server: import('../../server/http/http-server.js').BridgeHttpServer | undefined;
+  const { startTelemetry } = await import('../telemetry.js');
+  const telemetry = await startTelemetry({
+    env: process.env,
+    version: VERSION,
+    metrics: true,
+    backend: async () => (await sandboxes.backend()).description,
+    poolStats: () => sandboxes.stats(),
+    sessions: () => server?.sessions().length ?? 0,
+    logger,
+  });
+  const observer: RunObserver | undefined = combineObservers([telemetry?.observer]);
+  const { composeBridge } = await import('../compose.js');
+  const bridge = await composeBridge(settings, logger, {
+    version: VERSION,
+    sandboxes,
+    ...(observer ? { observer } : {}),
+  }).catch(async (error) => {
+    await sandboxes.close();
+    throw error;
+  });
+  const { createBridgeServer, forwardLogsToClient } = await import('../../server/server.js');
+  const { BridgeHttpServer } = await import('../../server/http/http-server.js');
+  const routes: HttpRoute[] = [];
+  const metrics = telemetry?.metricsHandler;
+  if (metrics) routes.push({ prefix: '/metrics', handle: (request, response) => metrics(request, response) });
+  server = new BridgeHttpServer({
+    host: args.host,
+    port: args.port,
+    token: http.token,
+    allowedOrigins: http.allowedOrigins,
+    maxSessions: http.maxSessions,
+    sessionIdleMs: http.sessionIdleMs,
+    routes,
+    logger,
+    createSession: () => {
+      const session = createBridgeServer({
+        engine: bridge.engine,
+        version: VERSION,
+        outputMode: settings.outputMode,
+        serverNames: () => bridge.upstreams.serverNames(),
+        policy: bridge.policy !== undefined,
+        logger,
+      });
+      const stopForwarding = forwardLogsToClient(session, logger);
+      session.server.onclose = stopForwarding;
+      return session;
+    },
+  });
+  let address: Awaited<ReturnType<typeof server.listen>>;
+  try {
+    address = await server.listen();
+  } catch (error) {
+    await bridge.close();
+    await telemetry?.shutdown();
+    throw new Error(`cannot listen on ${args.host}:${args.port}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const base = `http://${shown}:${address.port}`;
+  logger.info('serving MCP over HTTP', {
+    version: VERSION,
+    mcp: `${base}/mcp`,
+    console: `${base}/console`,
+    auth: http.tokenSource ?? 'none (loopback only)',
+  });
+  if (args.console) process.stderr.write(`codemode-bridge console: ${base}/console\n`);
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string) => {
+    stopping ??= (async () => {
+      logger.info('shutting down', { reason });
+      setTimeout(() => {
+        logger.error('shutdown did not finish in time; exiting');
+        process.exit(1);
+      }, http.drainMs + SHUTDOWN_EXTRA_MS).unref();
+      await server?.close(http.drainMs);
+      await bridge.close();
+      await telemetry?.shutdown();
+      process.exit(0);
+    })();
+    return stopping;
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.on('unhandledRejection', (error) => logger.error('unhandled rejection', { error }));
+  process.on('uncaughtException', (error) =>
+    logger.error('uncaught exception', { error, stack: error.stack }),
+  );
+  await new Promise(() => {});
+  return 0;
+}

@@ -1,0 +1,145 @@
+/**
+ * `serve --http` as a real child process (embedded sandbox) with the SDK's streamable HTTP client:
+ * two clients at once in sessions of their own, bearer-token auth, the Origin and Host checks, the
+ * session limit, refusing a non-loopback address without a token, and shutdown with a run in flight.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type HttpBridge, runPython, startHttpBridge, textOf } from '../helpers/http-bridge.js';
+
+const TOKEN = 'test-token-0123456789abcdef';
+
+describe('serve --http without a token (loopback)', () => {
+  let bridge: HttpBridge;
+  beforeAll(async () => {
+    bridge = await startHttpBridge(['serve', '--http', '0'], { MCP_BRIDGE_HTTP_MAX_SESSIONS: '2' });
+  }, 60_000);
+  afterAll(async () => {
+    await bridge?.stop();
+  });
+
+  it('serves two clients at once, each in its own MCP session', async () => {
+    const [a, b] = await Promise.all([bridge.connect({ name: 'a' }), bridge.connect({ name: 'b' })]);
+    const transportA = a.transport as StreamableHTTPClientTransport;
+    const transportB = b.transport as StreamableHTTPClientTransport;
+    expect(transportA.sessionId).toBeTruthy();
+    expect(transportA.sessionId).not.toBe(transportB.sessionId);
+    const tools = await a.listTools();
+    expect(tools.tools.map((tool) => tool.name)).toEqual(['run_python']);
+    const [ra, rb] = await Promise.all([
+      runPython(a, { code: 'import asyncio\nawait asyncio.sleep(0.3)\nprint("from a", 6 * 7)', timeout: 90 }),
+      runPython(b, { code: 'print("from b", 2 + 2)', timeout: 90 }),
+    ]);
+    expect(textOf(ra)).toContain('from a 42');
+    expect(textOf(rb)).toContain('from b 4');
+    // The limit is 2 sessions: a third client is refused with 503 until one leaves.
+    await expect(bridge.connect({ name: 'c' })).rejects.toThrow(/503|Too many MCP sessions/);
+    await transportA.terminateSession();
+    await a.close();
+    const c = await bridge.connect({ name: 'c' });
+    expect(textOf(await runPython(c, { code: 'print("c ok")', timeout: 90 }))).toContain('c ok');
+    for (const client of [b, c]) {
+      await (client.transport as StreamableHTTPClientTransport).terminateSession();
+      await client.close();
+    }
+  }, 120_000);
+
+  it('refuses a browser origin other than its own, and a Host that is not loopback', async () => {
+    const init = {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '0' } },
+      }),
+    };
+    const evil = await fetch(`${bridge.base}/mcp`, {
+      ...init,
+      headers: { ...init.headers, origin: 'http://evil.example' },
+    });
+    expect(evil.status).toBe(403);
+    expect(await evil.text()).toMatch(/origin http:\/\/evil.example is not allowed/);
+    const port = new URL(bridge.base).port;
+    const own = await fetch(`${bridge.base}/mcp`, {
+      ...init,
+      headers: { ...init.headers, origin: `http://localhost:${port}` },
+    });
+    expect(own.status).toBe(200);
+    // DNS rebinding: a name that resolves to 127.0.0.1 but is not a loopback name.
+    const { request } = await import('node:http');
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request(
+        `${bridge.base}/healthz`,
+        { headers: { host: `rebound.example:${port}` } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        },
+      );
+      req.once('error', reject);
+      req.end();
+    });
+    expect(status).toBe(403);
+  });
+});
+
+describe('serve --http with a token', () => {
+  let bridge: HttpBridge;
+  let tokenFile: string;
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'codemode-http-'));
+    tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+    bridge = await startHttpBridge(['serve', '--http', '0', '--host', '127.0.0.1'], {
+      MCP_BRIDGE_HTTP_TOKEN_FILE: tokenFile,
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await bridge?.stop();
+  });
+
+  it('refuses clients without the token or with a wrong one, accepts the right one', async () => {
+    await expect(bridge.connect()).rejects.toThrow(/401|Unauthorized/);
+    await expect(bridge.connect({ token: 'wrong-token-0123456789' })).rejects.toThrow(/401|Unauthorized/);
+    const client = await bridge.connect({ token: TOKEN });
+    expect(textOf(await runPython(client, { code: 'print(1 + 1)', timeout: 90 }))).toContain('2');
+    const metrics = await fetch(`${bridge.base}/metrics`);
+    expect(metrics.status).toBe(401);
+    await client.close();
+  }, 60_000);
+
+  it('ends on SIGTERM with a run in flight: the run is answered or cancelled, the process exits 0', async () => {
+    const client = await bridge.connect({ token: TOKEN });
+    const run = runPython(client, {
+      code: 'import asyncio\nawait asyncio.sleep(0.5)\nprint("finished")',
+      timeout: 90,
+    }).then(
+      (result) => textOf(result),
+      (error: Error) => `failed: ${error.message}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const code = await bridge.stop();
+    // The drain lets a short run finish before the sessions close.
+    expect(await run).toContain('finished');
+    expect(code).toBe(0);
+  }, 60_000);
+});
+
+describe('serve --http refuses to start', () => {
+  it('on a non-loopback address without a token, saying why', async () => {
+    await expect(startHttpBridge(['serve', '--http', '0', '--host', '0.0.0.0'])).rejects.toThrow(
+      /Refusing to serve HTTP on 0\.0\.0\.0 without a token[\s\S]*MCP_BRIDGE_HTTP_TOKEN/,
+    );
+  }, 30_000);
+
+  it('with a token too short to be safe', async () => {
+    await expect(
+      startHttpBridge(['serve', '--http', '0'], { MCP_BRIDGE_HTTP_TOKEN: 'short' }),
+    ).rejects.toThrow(/at least 16 characters/);
+  }, 30_000);
+});

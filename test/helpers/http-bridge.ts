@@ -1,0 +1,82 @@
+/** Starts the built bridge as `serve --http` (a real child process) and connects SDK HTTP clients to it. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { BRIDGE_MAIN, TEST_IMAGE } from './environment.js';
+
+export interface HttpBridge {
+  child: ChildProcess;
+  /** `http://127.0.0.1:PORT` */
+  base: string;
+  stderr(): string;
+  connect(options?: { token?: string; name?: string }): Promise<Client>;
+  /** SIGTERM, then the exit status. */
+  stop(): Promise<number | null>;
+}
+
+/** Runs the bridge with these arguments; resolves once it listens, or rejects with its stderr when it exits first. */
+export function startHttpBridge(
+  args: string[],
+  env: Record<string, string> = {},
+  options: { cwd?: string } = {},
+): Promise<HttpBridge> {
+  const child = spawn(process.execPath, [BRIDGE_MAIN, ...args], {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    env: {
+      ...process.env,
+      MCP_BRIDGE_RUNTIME: 'embedded',
+      MCP_BRIDGE_IMAGE: TEST_IMAGE,
+      MCP_BRIDGE_LOG_LEVEL: 'info',
+      MCP_BRIDGE_POOL_SIZE: '1',
+      MCP_BRIDGE_POOL_MAX: '2',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let stdout = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) =>
+      reject(new Error(`bridge exited (${code}) before listening:\n${stderr}${stdout}`)),
+    );
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const match = stderr.match(/serving MCP over HTTP .*mcp=(http:\/\/[^\s]+)\/mcp/);
+      if (!match?.[1]) return;
+      const base = match[1];
+      resolve({
+        child,
+        base,
+        stderr: () => stderr,
+        async connect({ token, name = 'http-test' } = {}) {
+          const transport = new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
+            ...(token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {}),
+          });
+          const client = new Client({ name, version: '0.0.0' });
+          await client.connect(transport);
+          return client;
+        },
+        async stop() {
+          if (child.exitCode === null) child.kill('SIGTERM');
+          return exited;
+        },
+      });
+    });
+  });
+}
+
+export async function runPython(client: Client, args: Record<string, unknown>): Promise<CallToolResult> {
+  return (await client.callTool({ name: 'run_python', arguments: args }, undefined, {
+    timeout: 120_000,
+  })) as CallToolResult;
+}
+
+export function textOf(result: CallToolResult): string {
+  const first = result.content[0];
+  return first?.type === 'text' ? first.text : '';
+}
