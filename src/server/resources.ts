@@ -77,8 +77,12 @@ function describeServer(server: ServerDescription): string {
   const lines = [`# ${server.name} (mcp_${server.alias})`];
   if (server.description) lines.push(summary(server.description));
   lines.push('', `${server.tools.length} tools:`);
-  for (const tool of server.tools)
-    lines.push(`- ${tool.alias}${tool.description ? ` — ${summary(tool.description)}` : ''}`);
+  for (const tool of server.tools) {
+    // With a policy in force, each tool carries its decision (engine/policy): show all but `allow`.
+    const action = (tool as { policy?: { action?: string } }).policy?.action;
+    const policy = action && action !== 'allow' ? ` [policy: ${action}]` : '';
+    lines.push(`- ${tool.alias}${policy}${tool.description ? ` — ${summary(tool.description)}` : ''}`);
+  }
   return lines.join('\n');
 }
 

@@ -139,6 +139,14 @@ describe('policy, approval and audit (embedded sandbox)', () => {
     ]);
   });
 
+  it('the server resource marks tools the policy does not simply allow', async () => {
+    const resource = await bridge.client.readResource({ uri: 'codemode://servers/filesystem' });
+    const text = String((resource.contents[0] as { text?: string }).text);
+    expect(text).toMatch(/^- write_file \[policy: ask\]/m);
+    expect(text).toMatch(/^- move_file \[policy: deny\]/m);
+    expect(text).toMatch(/^- read_text_file — /m);
+  });
+
   it('refuses denied tools with mcp.PolicyError naming the rule; nothing happens upstream', async () => {
     const stdout = await run(
       [
