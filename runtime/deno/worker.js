@@ -7,7 +7,8 @@
 //     --allow-read=<pyodideDir>,<runtimeDir>[,<snapshotFile>] --v8-flags=--wasm-max-mem-pages=N,... \
 //     worker.js --pyodide=<pyodideDir> --runtime=<runtimeDir> [--snapshot=<file> --snapshot-size=<bytes>]
 //   stdout: newline-delimited JSON frames (ready, out, rpc, call, done); stdin: run, rpc_result.
-//   One process = one run: exit 0 after `done` (or on stdin EOF). Exit 3 = the snapshot is unusable
+//   One process = one run: exit 0 after `done` (or on stdin EOF); a `run` frame with `keep: true`
+//   (a session) is followed by `done` and then the next `run` frame, until stdin closes. Exit 3 = the snapshot is unusable
 //   (the host deletes and rebuilds it); exit 2 = bad invocation or first frame; anything else = crash.
 //   Diagnostics go to stderr; a crash writes one plain line there ("the embedded sandbox's worker
 //   crashed: ..."), never a stack dump.
@@ -278,7 +279,8 @@ function crash(error) {
 }
 function finishRun(done) {
   try {
-    sendFrame(done);
+    // `final`: this process ends here, so a session's sandbox is not kept for another program.
+    sendFrame({ ...done, final: true });
   } finally {
     exitWorker(0); // even when the host is gone and stdout with it
   }
@@ -381,30 +383,39 @@ const transport = {
 
 sendFrame({ type: 'ready' });
 
-const runLine = await nextLine();
-if (runLine === null) exitWorker(0);
-let run;
-try {
-  run = JSON.parse(runLine);
-} catch {
-  fatal(EXIT_USAGE, 'the first frame is not JSON');
-}
-if (run?.type !== 'run' || typeof run.code !== 'string')
-  fatal(EXIT_USAGE, 'the first frame must be a run frame');
-running = true;
-if (stdinClosed) exitWorker(0);
+// One program per process, unless its `run` frame says `keep` (a session): then `done` is sent and
+// the next `run` frame is awaited in the same interpreter, until the host closes stdin.
+let runLine = await nextLine();
+for (;;) {
+  if (runLine === null) exitWorker(0);
+  let run;
+  try {
+    run = JSON.parse(runLine);
+  } catch {
+    fatal(EXIT_USAGE, 'the first frame is not JSON');
+  }
+  if (run?.type !== 'run' || typeof run.code !== 'string')
+    fatal(EXIT_USAGE, 'the first frame must be a run frame');
+  running = true;
+  if (stdinClosed) exitWorker(0);
 
-let done;
-try {
-  done = JSON.parse(await entry.main(runLine, transport));
-} catch (error) {
-  const message = String(error?.message ?? error);
-  const lastLine = message.trim().split('\n').at(-1) ?? message;
-  done = {
-    type: 'done',
-    ok: false,
-    error: `InternalError: ${lastLine}`.slice(0, 4000),
-    traceback: message.slice(-16000),
-  };
+  let done;
+  try {
+    done = JSON.parse(await entry.main(runLine, transport));
+  } catch (error) {
+    const message = String(error?.message ?? error);
+    const lastLine = message.trim().split('\n').at(-1) ?? message;
+    done = {
+      type: 'done',
+      ok: false,
+      error: `InternalError: ${lastLine}`.slice(0, 4000),
+      traceback: message.slice(-16000),
+    };
+  }
+  if (run.keep !== true) finishRun(done);
+  // The program's reader of host frames is gone; a read it left waiting must not take the next frame.
+  while (waiters.length) waiters.shift()(null);
+  running = false;
+  sendFrame(done);
+  runLine = await nextLine();
 }
-finishRun(done);

@@ -174,6 +174,8 @@ export async function composeBridge(
     maxTimeoutMs: settings.maxTimeoutMs,
     maxOutputChars: settings.maxOutputChars,
     maxConcurrentRuns: settings.maxConcurrentRuns,
+    sessions: { idleMs: settings.sessionIdleMs, maxSessions: settings.maxSessions },
+    values: { maxValueBytes: settings.saveMaxBytes, maxTotalBytes: settings.saveTotalBytes },
     memoryLimit: settings.memory,
     ...(observations ? { observer: observations.observer } : {}),
     logger,
@@ -187,6 +189,7 @@ export async function composeBridge(
     discovery,
     policy,
     close() {
+      engine.close();
       closing ??= Promise.all([sandboxes.close(), upstreams.close()]).then(() => audit?.close());
       return closing;
     },

@@ -42,6 +42,13 @@ export interface Settings {
   poolMax: number | undefined;
   maxConcurrentRuns: number;
   maxOutputChars: number;
+  /** A named session with no run for this long is ended. */
+  sessionIdleMs: number;
+  /** Live named sessions at once. */
+  maxSessions: number;
+  /** Largest value `mcp.runtime.save` keeps, and all saved values together, in bytes. */
+  saveMaxBytes: number;
+  saveTotalBytes: number;
   /** The policy file (JSON or TOML), absolute; undefined: no policy file. */
   policyPath: string | undefined;
   /** The audit log (JSON lines), absolute; undefined: no audit log. */
@@ -88,6 +95,10 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
   ],
   ['MCP_BRIDGE_MAX_CONCURRENT_RUNS', '8', 'Programs running at once; more wait their turn'],
   ['MCP_BRIDGE_MAX_OUTPUT_CHARS', '20000', 'Output kept per stream (head + tail), characters'],
+  ['MCP_BRIDGE_SESSION_IDLE_TIMEOUT', '600', 'End a run_python session idle this long, seconds'],
+  ['MCP_BRIDGE_MAX_SESSIONS', '8', 'Live run_python sessions at once (each keeps one sandbox)'],
+  ['MCP_BRIDGE_SAVE_MAX_SIZE', '64m', 'Largest value mcp.runtime.save keeps (pickled)'],
+  ['MCP_BRIDGE_SAVE_TOTAL_SIZE', '512m', 'All saved values together'],
   ['MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT', '300', 'Close idle upstream connections after, seconds'],
   ['MCP_BRIDGE_CALL_TIMEOUT', '60', 'Longest wait for one upstream tool call, seconds'],
   ['MCP_BRIDGE_STATE_DIR', '~/.local/state/codemode-bridge', 'Saved skills and the embedded snapshot'],
@@ -303,6 +314,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     poolMax,
     maxConcurrentRuns: integer(env, 'MCP_BRIDGE_MAX_CONCURRENT_RUNS', 8, 1),
     maxOutputChars: integer(env, 'MCP_BRIDGE_MAX_OUTPUT_CHARS', 20_000, 200),
+    sessionIdleMs: seconds(env, 'MCP_BRIDGE_SESSION_IDLE_TIMEOUT', 600),
+    maxSessions: integer(env, 'MCP_BRIDGE_MAX_SESSIONS', 8, 1),
+    saveMaxBytes: bytesOf(size(env, 'MCP_BRIDGE_SAVE_MAX_SIZE', '64m')),
+    saveTotalBytes: bytesOf(size(env, 'MCP_BRIDGE_SAVE_TOTAL_SIZE', '512m')),
     policyPath: path(env, 'MCP_BRIDGE_POLICY'),
     auditLog: path(env, 'MCP_BRIDGE_AUDIT_LOG'),
     auditMaxBytes: Math.max(4096, bytesOf(size(env, 'MCP_BRIDGE_AUDIT_MAX_SIZE', '10m'))),

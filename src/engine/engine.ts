@@ -15,7 +15,9 @@ import type { Logger } from '../shared/logger.js';
 import type { RunObserver } from './run-observer.js';
 import { RunRecord } from './run-record.js';
 import { RunSlots } from './run-slots.js';
+import { type SessionInfo, SessionTable, type SessionTurn } from './sessions.js';
 import type { CallContext, RunOptions, RunOutcome, RunRequest, UpstreamPort } from './types.js';
+import { ValueStore, type ValueStoreOptions } from './value-store.js';
 
 /** Where sandboxes come from: a warm pool, or a backend started on demand. */
 export interface SandboxSource {
@@ -56,19 +58,58 @@ export interface EngineOptions {
   skills?: SkillSource;
   /** Programs that may run at once; more wait (their timeout running). Default: unbounded. */
   maxConcurrentRuns?: number;
+  /** Named sessions: idle expiry and how many may live at once. Default: 10 min, 8. */
+  sessions?: { idleMs: number; maxSessions: number };
+  /** Values saved with `mcp.runtime.save`: caps per value and in total. Default: 64 MiB, 512 MiB. */
+  values?: ValueStoreOptions;
   logger: Logger;
 }
+
+const DEFAULT_SESSION_IDLE_MS = 10 * 60 * 1000;
+const DEFAULT_MAX_SESSIONS = 8;
+/** The owner of runs that name none: over stdio the bridge has one client. */
+const DEFAULT_OWNER = 'stdio';
 
 const KILLED_EXIT_CODE = 137;
 
 export class Engine {
   readonly #options: EngineOptions;
   readonly #slots: RunSlots;
+  readonly #sessions: SessionTable;
+  readonly #valueOperations: Record<string, HostOperation>;
   #runs = 0;
 
   constructor(options: EngineOptions) {
     this.#options = options;
     this.#slots = new RunSlots(options.maxConcurrentRuns ?? Number.POSITIVE_INFINITY);
+    this.#sessions = new SessionTable({
+      idleMs: options.sessions?.idleMs ?? DEFAULT_SESSION_IDLE_MS,
+      maxSessions: options.sessions?.maxSessions ?? DEFAULT_MAX_SESSIONS,
+      logger: options.logger,
+    });
+    this.#valueOperations = new ValueStore(
+      options.values ?? { maxValueBytes: 64 * 1048576, maxTotalBytes: 512 * 1048576 },
+    ).operations();
+  }
+
+  /** The live sessions of one client connection. */
+  listSessions(owner: string = DEFAULT_OWNER): SessionInfo[] {
+    return this.#sessions.list(owner);
+  }
+
+  /** Ends one session of a client connection; whether it existed. */
+  resetSession(name: string, owner: string = DEFAULT_OWNER): boolean {
+    return this.#sessions.reset(owner, name);
+  }
+
+  /** Ends every session of a client connection that has gone. */
+  closeOwner(owner: string): void {
+    this.#sessions.closeOwner(owner);
+  }
+
+  /** Ends every session (the bridge is shutting down). */
+  close(): void {
+    this.#sessions.close();
   }
 
   /** Every configured server with its Python alias. */
@@ -140,21 +181,43 @@ export class Engine {
       );
 
     let sandbox: Sandbox | undefined;
+    let fromPool = false;
     let release: (() => void) | undefined;
+    let turn: SessionTurn | undefined;
+    const end = (outcome: RunOutcome): RunOutcome => {
+      if (!turn) return outcome;
+      // A session keeps its sandbox only after a program that ended on its own.
+      const kept = outcome.status === 'ok' || outcome.status === 'error' ? sandbox : undefined;
+      turn.finish(
+        kept?.alive ? kept : undefined,
+        `the previous run ended: ${outcome.status}: ${outcome.error ?? ''}`.slice(0, 400),
+      );
+      return { ...outcome, session: { ...turn.report } };
+    };
     try {
+      if (request.session !== undefined) {
+        // The session's turn before a run slot: a call waiting for its session holds no slot.
+        turn = await this.#sessions.turn(options.owner ?? DEFAULT_OWNER, request.session, signal);
+        sandbox = turn.sandbox;
+      }
       release = await this.#slots.acquire(signal);
       const program = await this.#program(runId, request, signal);
-      sandbox = await this.#options.sandboxes.acquire(signal);
-      const exit = await sandbox.execute(program, this.#hostFor(program, record, options), signal);
-      return exit.kind === 'aborted' ? aborted() : finish(this.#describeExit(exit));
+      if (!sandbox) {
+        sandbox = await this.#options.sandboxes.acquire(signal);
+        fromPool = true;
+      }
+      const exit = await sandbox.execute(program, this.#hostFor(program, request, record, options), signal);
+      return end(exit.kind === 'aborted' ? aborted() : finish(this.#describeExit(exit)));
     } catch (error) {
-      if (signal.aborted) return aborted();
+      if (signal.aborted) return end(aborted());
       throw error;
     } finally {
       clearTimeout(timer);
       release?.();
-      if (sandbox) {
-        void sandbox.destroy();
+      // A turn not ended above (no program ran): the sandbox it had, if any, stays for the next run.
+      turn?.finish(sandbox?.alive ? sandbox : undefined, 'no sandbox could be started');
+      if (!turn && sandbox) void sandbox.destroy();
+      if (fromPool) {
         // After the reply has gone out: a sandbox starting now would slow the run that is answering.
         setImmediate(() => this.#options.sandboxes.released());
       }
@@ -167,16 +230,30 @@ export class Engine {
       ? await this.#options.upstreams.describe(request.servers, signal)
       : [];
     const skills = await this.savedSkills();
-    return { runId, code: request.code, servers, catalog: this.#options.upstreams.catalog(), skills };
+    return {
+      runId,
+      code: request.code,
+      servers,
+      catalog: this.#options.upstreams.catalog(),
+      skills,
+      ...(request.session !== undefined ? { keep: true } : {}),
+    };
   }
 
   /** How the sandbox reaches the host during its run: output, granted tools, host operations. */
-  #hostFor(program: SandboxProgram, record: RunRecord, options: RunOptions): SandboxHost {
+  #hostFor(
+    program: SandboxProgram,
+    request: RunRequest,
+    record: RunRecord,
+    options: RunOptions,
+  ): SandboxHost {
     const granted = new Set(program.servers.map((server) => server.name));
     const context: HostCallContext = {
       runId: program.runId,
       ...(options.session !== undefined ? { session: options.session } : {}),
       ...(options.approve ? { approve: options.approve } : {}),
+      owner: options.owner ?? DEFAULT_OWNER,
+      ...(request.session !== undefined ? { sessionName: request.session } : {}),
     };
     return {
       onOutput: (stream, data) => record.append(stream, data),
@@ -208,12 +285,34 @@ export class Engine {
     context: HostCallContext,
   ): Promise<unknown> {
     const operations = this.#options.hostOperations ?? {};
+    if (op === 'list_sessions' || op === 'reset_session') return this.#sessionOperation(op, args, context);
     // Own keys only: a frame naming `constructor` or `__proto__` must not reach Object.prototype.
-    const operation = Object.hasOwn(operations, op) ? operations[op] : undefined;
+    const operation = Object.hasOwn(operations, op)
+      ? operations[op]
+      : Object.hasOwn(this.#valueOperations, op)
+        ? this.#valueOperations[op]
+        : undefined;
     if (!operation) {
       throw new HostCallError(`unknown host operation '${op}'`, 'UNKNOWN_OPERATION');
     }
     return operation(args, signal, context);
+  }
+
+  /** `mcp.runtime.list_sessions()` / `reset_session(name)`: the calling client's sessions only. */
+  #sessionOperation(op: string, args: Record<string, unknown>, context: HostCallContext): unknown {
+    const owner = context.owner ?? DEFAULT_OWNER;
+    if (op === 'list_sessions') return this.#sessions.list(owner);
+    const name = args.name;
+    if (typeof name !== 'string' || name.length === 0 || name.length > 256) {
+      throw new HostCallError('reset_session(name): name must be a session name', 'INVALID_ARGUMENT');
+    }
+    if (name === context.sessionName) {
+      throw new HostCallError(
+        `cannot reset session '${name}' from a program running in it; reset it from another call`,
+        'INVALID_ARGUMENT',
+      );
+    }
+    return this.#sessions.reset(owner, name);
   }
 
   #describeExit(

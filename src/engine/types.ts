@@ -1,5 +1,6 @@
 /** The engine's contract with the MCP surface and the CLI: one run in, one outcome out (types only). */
 import type { CatalogEntry, ServerGrant, ToolCallRequest } from '../sandbox/types.js';
+import type { SessionReport } from './sessions.js';
 
 /** The shortest timeout a run may ask for: below it not even a warm sandbox can answer. */
 export const MIN_RUN_TIMEOUT_MS = 100;
@@ -12,6 +13,11 @@ export interface RunRequest {
   servers?: string[];
   /** Requested timeout; clamped to the engine's maximum. Default: the engine's default timeout. */
   timeoutMs?: number;
+  /**
+   * Run in this named session's sandbox (kept between runs: globals, imports, files survive).
+   * Default: a fresh sandbox, discarded after the run.
+   */
+  session?: string;
 }
 
 /** How a run ended. A Python exception, a timeout or a cancellation is an outcome, never a thrown error. */
@@ -26,6 +32,8 @@ export interface RunOutcome {
   durationMs: number;
   /** Characters elided from each stream by the output cap, when any were. */
   truncated?: { stdout?: number; stderr?: number };
+  /** The session the run ran in, when it named one. */
+  session?: SessionReport;
 }
 
 export interface RunOptions {
@@ -35,6 +43,11 @@ export interface RunOptions {
   approve?: Approver;
   /** The MCP session the run came in on, when the transport has one (for the audit log). */
   session?: string;
+  /**
+   * The client connection the run came from: named sessions and saved values belong to it, so two
+   * clients never share them. Default: one shared owner (one client per bridge, as over stdio).
+   */
+  owner?: string;
 }
 
 /** What the user is asked to approve: one tool call, its arguments redacted and shortened for display. */
@@ -63,6 +76,10 @@ export interface CallContext {
   readonly runId: string;
   readonly session?: string;
   readonly approve?: Approver;
+  /** The client connection the run came from (see `RunOptions.owner`). */
+  readonly owner?: string;
+  /** The named session the run runs in, if any. */
+  readonly sessionName?: string;
 }
 
 /**

@@ -88,6 +88,8 @@ interface QueuedRequest {
 /** The state of the one program a sandbox runs. */
 interface ActiveRun {
   host: SandboxHost;
+  /** A session's program: after `done` the sandbox is ready for the next one. */
+  keep: boolean;
   settle: (exit: SandboxExit) => void;
   /** One controller per call in flight, aborted together when the run ends. */
   calls: Set<AbortController>;
@@ -206,7 +208,14 @@ export class ProcessSandbox implements Sandbox {
     }
     this.#phase = 'running';
     const exit = new Promise<SandboxExit>((resolve) => {
-      this.#run = { host, settle: resolve, calls: new Set(), queue: [], queuedChars: 0 };
+      this.#run = {
+        host,
+        keep: program.keep === true,
+        settle: resolve,
+        calls: new Set(),
+        queue: [],
+        queuedChars: 0,
+      };
     });
     const onAbort = addAbortListener(signal, () => {
       this.#settle({ kind: 'aborted' });
@@ -258,7 +267,7 @@ export class ProcessSandbox implements Sandbox {
     const run = this.#run;
     if (!run) return;
     this.#run = undefined;
-    this.#phase = 'finished';
+    this.#phase = run.keep && exit.kind === 'done' && this.alive ? 'ready' : 'finished';
     for (const call of run.calls) call.abort(new Error('the program has ended'));
     run.queue.length = 0;
     run.settle(exit);
@@ -311,6 +320,8 @@ export class ProcessSandbox implements Sandbox {
     }
     const run = this.#run;
     if (!run) {
+      // A session's sandbox between programs: a thread the user left running may still print.
+      if (frame.type === 'out') return;
       this.#logger.warn('sandbox sent a frame while idle', { sandbox: this.id, type: frame.type });
       void this.destroy();
       return;
@@ -338,6 +349,11 @@ export class ProcessSandbox implements Sandbox {
         return;
       case 'done':
         this.#completed = true;
+        if (frame.final && run.keep) {
+          // The process ends after this program: the session cannot keep it.
+          run.keep = false;
+          void this.destroy();
+        }
         this.#settle(
           frame.ok
             ? { kind: 'done', ok: true }
@@ -448,6 +464,7 @@ function programFrame(program: SandboxProgram) {
     servers: program.servers,
     catalog: program.catalog,
     skills: program.skills ?? [],
+    ...(program.keep ? { keep: true } : {}),
   };
 }
 

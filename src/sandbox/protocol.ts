@@ -29,6 +29,8 @@ const sandboxFrameSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('done'),
     ok: z.boolean(),
+    /** The process ends after this frame (a session's program ended it): no program may follow. */
+    final: z.boolean().optional(),
     error: z
       .string()
       .max(64 * 1024)
@@ -50,6 +52,8 @@ export type HostFrame =
       servers: ServerGrant[];
       catalog: CatalogEntry[];
       skills?: SkillGrant[];
+      /** A session's program: after `done` the sandbox keeps its interpreter and awaits the next `run`. */
+      keep?: boolean;
     }
   | { type: 'rpc_result'; id: number; ok: true; value: unknown }
   | { type: 'rpc_result'; id: number; ok: false; error: string; code: string };

@@ -58,6 +58,11 @@ export interface SandboxProgram {
   catalog: CatalogEntry[];
   /** Saved skills, importable as `from skills import name`. Default: none. */
   skills?: SkillGrant[];
+  /**
+   * Keep the sandbox for another program after this one (a session): its globals, imports and files
+   * survive. Default false: the sandbox is good for this program only.
+   */
+  keep?: boolean;
 }
 
 export interface ToolCallRequest {
@@ -97,7 +102,10 @@ export type SandboxExit =
   /** The sandbox sent something the host refuses; it has been killed. */
   | { kind: 'protocol_error'; message: string };
 
-/** One started sandbox, good for exactly one program. */
+/**
+ * One started sandbox, good for one program, or for one program after another while each says `keep`
+ * (a session). `execute` may be called again only once the previous program is done.
+ */
 export interface Sandbox {
   readonly id: string;
   /** False once the sandbox process has ended or been destroyed. */

@@ -14,6 +14,7 @@ export function structuredOutcome(outcome: RunOutcome): Record<string, unknown> 
     ...(outcome.traceback !== undefined ? { traceback: outcome.traceback } : {}),
     durationMs: outcome.durationMs,
     ...(outcome.truncated ? { truncated: outcome.truncated } : {}),
+    ...(outcome.session ? { session: outcome.session } : {}),
   };
 }
 
@@ -23,12 +24,19 @@ export function structuredOutcome(outcome: RunOutcome): Record<string, unknown> 
  */
 export function formatOutcomeText(outcome: RunOutcome): string {
   const parts: string[] = [];
+  const session = outcome.session;
+  if (session?.lost) {
+    parts.push(
+      `[session ${session.name}: the previous state was lost (${session.lost}); this call started a fresh sandbox]`,
+    );
+  }
   if (outcome.stdout) parts.push(trimNewline(outcome.stdout));
   if (outcome.stderr) parts.push(`[stderr]\n${trimNewline(outcome.stderr)}`);
   if (outcome.status !== 'ok') {
     const detail = outcome.traceback ? trimNewline(outcome.traceback) : (outcome.error ?? '');
     parts.push(`[${outcome.status}]\n${detail}`);
   }
+  if (session?.ended) parts.push(`[session ${session.name} ended: ${session.ended}; its state is lost]`);
   if (parts.length === 0) parts.push('(no output)');
   return parts.join('\n');
 }

@@ -11,6 +11,7 @@ const CAPABILITIES_URI = 'codemode://capabilities';
 const SERVER_URI_PREFIX = 'codemode://servers/';
 const SKILLS_URI = 'codemode://skills';
 const SKILL_URI_PREFIX = 'codemode://skills/';
+const SESSIONS_URI = 'codemode://sessions';
 const SUMMARY_CHARS = 160;
 
 const HELPERS = [
@@ -20,6 +21,7 @@ const HELPERS = [
   '- `runtime.discovered_servers()`, `await runtime.describe_server(name)`, `runtime.capability_summary()`',
   'Grant servers with `servers=[...]`; call `await mcp_<alias>.<tool>(...)`; failures raise `mcp.ToolError`.',
   '`save_tool(func)` keeps a function for every later run (`from skills import name`); `delete_skill(name)` removes it.',
+  '`session="name"` keeps a sandbox (globals, imports, /workspace files) between calls; `await runtime.save(k, v)` / `await runtime.load(k)` keep a picklable value for any later run.',
 ];
 
 function summary(text: string | undefined): string {
@@ -44,7 +46,7 @@ export function buildInstructions(engine: Engine): string {
     'codemode-bridge runs Python for you in a sandbox; MCP tools are async Python functions inside it.',
     servers,
     ...HELPERS,
-    `Resources: ${CAPABILITIES_URI} (every server with a summary and tool count), ${SERVER_URI_PREFIX}<name>, ${SKILLS_URI} (saved skills).`,
+    `Resources: ${CAPABILITIES_URI} (every server with a summary and tool count), ${SERVER_URI_PREFIX}<name>, ${SKILLS_URI} (saved skills), ${SESSIONS_URI} (live sessions).`,
   ].join('\n');
 }
 
@@ -86,7 +88,49 @@ function describeServer(server: ServerDescription): string {
   return lines.join('\n');
 }
 
-export function registerResources(server: McpServer, engine: Engine): void {
+function describeSessions(sessions: ReturnType<Engine['listSessions']>): string {
+  return [
+    '# Sessions',
+    '',
+    ...(sessions.length > 0
+      ? sessions.map(
+          (s) =>
+            `- ${s.name}: ${s.runs} runs, last used ${s.lastUsedAt}, ${s.busy ? 'running' : `expires in ${s.expiresInS} s if idle`}`,
+        )
+      : ['None. Pass `session="name"` to run_python to keep globals, imports and files between calls.']),
+    '',
+    'In run_python: `await mcp.runtime.list_sessions()`, `await mcp.runtime.reset_session(name)`.',
+  ].join('\n');
+}
+
+/**
+ * Registers the resources; `ownerOf` maps a request's MCP session id to the connection that owns
+ * named sessions (each client sees only its own).
+ */
+export function registerResources(
+  server: McpServer,
+  engine: Engine,
+  ownerOf: (sessionId: string | undefined) => string,
+): void {
+  server.registerResource(
+    'sessions',
+    SESSIONS_URI,
+    {
+      title: 'run_python sessions',
+      description: 'Live named sessions of this client: sandboxes kept between run_python calls.',
+      mimeType: 'text/markdown',
+    },
+    async (uri, extra) => ({
+      contents: [
+        {
+          uri: uri.href,
+          mimeType: 'text/markdown',
+          text: describeSessions(engine.listSessions(ownerOf(extra.sessionId))),
+        },
+      ],
+    }),
+  );
+
   server.registerResource(
     'capabilities',
     CAPABILITIES_URI,

@@ -1,4 +1,5 @@
 /** The MCP surface: one tool, `run_python`, backed by the engine. */
+import { randomUUID } from 'node:crypto';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import {
   type CallToolResult,
@@ -8,6 +9,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
+import { SESSION_NAME_PATTERN } from '../engine/sessions.js';
 import { type ApprovalAnswer, type Approver, MIN_RUN_TIMEOUT_MS, type RunOutcome } from '../engine/types.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import type { LogFields, Logger, LogLevel } from '../shared/logger.js';
@@ -46,6 +48,10 @@ const runPythonInput = {
     .min(MIN_RUN_TIMEOUT_MS / 1000, `timeout must be at least ${MIN_RUN_TIMEOUT_MS / 1000} seconds`)
     .optional()
     .describe('seconds'),
+  session: z
+    .string()
+    .regex(SESSION_NAME_PATTERN, 'session must be 1-64 letters, digits, _ . or -')
+    .optional(),
 };
 
 const runPythonOutput = {
@@ -56,7 +62,10 @@ const runPythonOutput = {
   traceback: z.string().optional(),
   durationMs: z.number(),
   truncated: z.record(z.string(), z.number()).optional(),
+  session: z.object({}).passthrough().optional(),
 };
+/** What tools/list advertises: `session` is left out (clients accept extra properties; tokens count). */
+const { session: _session, ...listedOutput } = runPythonOutput;
 
 /**
  * The `run_python` entry of tools/list, from the same zod schemas the SDK validates with, minus what
@@ -75,6 +84,7 @@ function runPythonToolDefinition(serverNames: string[], policy: boolean): Tool {
       override: ({ jsonSchema }) => {
         delete jsonSchema.maxLength;
         delete jsonSchema.maxItems;
+        delete jsonSchema.pattern;
       },
     });
     return schema as Tool['inputSchema'];
@@ -84,7 +94,7 @@ function runPythonToolDefinition(serverNames: string[], policy: boolean): Tool {
     title: 'Run Python',
     description: describeRunPython(serverNames, policy),
     inputSchema: compact(runPythonInput),
-    outputSchema: compact(runPythonOutput),
+    outputSchema: compact(listedOutput),
     // No annotations: their defaults (not read-only, open world) are what run_python is.
   };
 }
@@ -108,7 +118,7 @@ function summarizeServerNames(names: string[]): string {
 
 function describeRunPython(serverNames: string[], policy: boolean): string {
   const lines = [
-    'Run Python 3 in a sandbox (no network, no host files, fresh interpreter each call); returns stdout, stderr, error. Top-level await works; a final expression is printed.',
+    'Run Python 3 in a sandbox (no network, no host files; fresh interpreter each call, or kept per `session`); returns stdout, stderr, error. Top-level await works; a final expression is printed.',
     'MCP tools are async functions. Grant servers via `servers`, then `await mcp_<alias>.<tool>(...)`, `mcp_servers["name"]["tool"]` or `from mcp.servers.<alias> import <tool>`; errors raise mcp.ToolError.',
     'Find tools first: `import mcp.runtime as rt`; `await rt.search_tool_docs("task")`; `await rt.query_tool_docs(server, tool, detail="full")`.',
     'Filter and join in Python; print only what you need.',
@@ -130,14 +140,18 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
     { name: 'codemode-bridge', version: options.version },
     { capabilities: { logging: {} }, instructions: buildInstructions(engine) },
   );
-  registerResources(server, engine);
+  // Named sessions and saved values belong to this connection (and, over HTTP, its MCP session).
+  const connection = randomUUID();
+  const ownerOf = (sessionId: string | undefined) =>
+    sessionId === undefined ? connection : `${connection}/${sessionId}`;
+  registerResources(server, engine, ownerOf);
 
   // Registered for tools/call (the SDK validates arguments against these schemas); what tools/list
   // shows is the compact definition set below.
   server.registerTool(
     RUN_PYTHON_TOOL,
     { inputSchema: runPythonInput, outputSchema: runPythonOutput },
-    async ({ code, servers, timeout }, extra): Promise<CallToolResult> => {
+    async ({ code, servers, timeout, session }, extra): Promise<CallToolResult> => {
       const timeoutMs = timeout === undefined ? undefined : Math.round(timeout * 1000);
       const stopProgress = startProgress(
         extra._meta?.progressToken,
@@ -146,9 +160,15 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
       );
       try {
         const outcome: RunOutcome = await engine.run(
-          { code, ...(servers ? { servers } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
+          {
+            code,
+            ...(servers ? { servers } : {}),
+            ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+            ...(session !== undefined ? { session } : {}),
+          },
           {
             signal: extra.signal,
+            owner: ownerOf(extra.sessionId),
             approve: elicitApproval(server, extra.requestId),
             ...(extra.sessionId !== undefined ? { session: extra.sessionId } : {}),
           },

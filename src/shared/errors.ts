@@ -10,6 +10,8 @@ export type BridgeErrorCode =
   | 'UPSTREAM_TIMEOUT'
   | 'TOOL_ERROR'
   | 'SHUTTING_DOWN'
+  /** A new named session would exceed MCP_BRIDGE_MAX_SESSIONS. */
+  | 'SESSION_LIMIT'
   /** The policy refuses the call (a deny rule, read-only mode); reaches Python as `mcp.PolicyError`. */
   | 'POLICY_DENIED'
   /** An `ask` rule's approval was declined, cancelled, timed out or could not be asked. */

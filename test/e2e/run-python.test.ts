@@ -24,7 +24,12 @@ describe.skipIf(skipReason)(
       const [tool] = tools;
       expect(tool?.description).toMatch(/sandbox/);
       expect(tool?.description).toMatch(/await/);
-      expect(Object.keys(tool?.inputSchema.properties ?? {}).sort()).toEqual(['code', 'servers', 'timeout']);
+      expect(Object.keys(tool?.inputSchema.properties ?? {}).sort()).toEqual([
+        'code',
+        'servers',
+        'session',
+        'timeout',
+      ]);
       expect(tool?.inputSchema.required).toEqual(['code']);
       expect(tool?.outputSchema?.properties).toHaveProperty('status');
     });

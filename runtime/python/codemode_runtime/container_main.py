@@ -9,6 +9,7 @@ so this split prevents accidents, not forgery.
 """
 import asyncio
 import codecs
+import fcntl
 import io
 import json
 import operator
@@ -16,7 +17,9 @@ import os
 import posix
 import select
 import socket
+import struct
 import sys
+import termios
 import threading
 import time
 
@@ -24,7 +27,7 @@ import mcp.runtime  # noqa: F401 - imported before `ready`, not on the request p
 
 from .channel import HostChannel
 from .executor import Failure, done_frame, execute, flush_std_streams
-from .namespace import build_namespace
+from .namespace import SessionGlobals, build_namespace
 
 READ_CHUNK_BYTES = 65536
 # How long to wait for output still in flight after the program ends; a detached child process
@@ -89,18 +92,51 @@ class FrameWriter:
             view = view[written:]
 
 
-def _drain(fd, stream, writer):
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    while True:
-        try:
-            chunk = os.read(fd, READ_CHUNK_BYTES)
-        except OSError:
-            chunk = b""
-        text = decoder.decode(chunk, final=not chunk)
-        if text:
-            writer.send({"type": "out", "stream": stream, "data": text})
-        if not chunk:
-            return
+class _Drain:
+    """Turns what a pipe receives into `out` frames; `settle` waits until what was written is sent.
+
+    Each read and its frame happen under one lock, so once the pipe is empty while the lock is held,
+    everything written to it before has been sent (a session's `done` must follow the call's output).
+    """
+
+    def __init__(self, fd, stream, writer):
+        self._fd = fd
+        self._stream = stream
+        self._writer = writer
+        self._lock = threading.Lock()
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def run(self):
+        while True:
+            try:
+                select.select([self._fd], [], [])
+            except (OSError, ValueError):
+                pass
+            with self._lock:
+                try:
+                    chunk = os.read(self._fd, READ_CHUNK_BYTES)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    chunk = b""
+                text = self._decoder.decode(chunk, final=not chunk)
+                if text:
+                    self._writer.send({"type": "out", "stream": self._stream, "data": text})
+                if not chunk:
+                    return
+
+    def settle(self, timeout):
+        """Waits (at most `timeout` s) until the pipe is empty and its last read has been sent."""
+        deadline = time.monotonic() + timeout
+        pending = bytearray(4)
+        while True:
+            with self._lock:
+                fcntl.ioctl(self._fd, termios.FIONREAD, pending)
+                if struct.unpack("i", bytes(pending))[0] == 0:
+                    return
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.0002)
 
 
 def _capture_std_streams(writer):
@@ -110,9 +146,12 @@ def _capture_std_streams(writer):
     threads = []
     for fd, stream in ((1, "stdout"), (2, "stderr")):
         read_end, write_end = os.pipe()
+        os.set_blocking(read_end, False)
         os.dup2(write_end, fd)
         os.close(write_end)
-        thread = threading.Thread(target=_drain, args=(read_end, stream, writer), daemon=True)
+        drain = _Drain(read_end, stream, writer)
+        thread = threading.Thread(target=drain.run, daemon=True)
+        thread.drain = drain
         thread.start()
         threads.append(thread)
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
@@ -224,14 +263,18 @@ class Finisher:
         self._devnull = devnull
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        # A session's program: after `done` nothing more is expected of this process, and the host
+        # does not close the channel (it waits for the next program), so exit at once.
+        self.keep = False
 
     def finish(self, failure):
         # A second thread ending the program while the first reports waits here until the process exits.
         self._lock.acquire()
         try:
             _finish_output(self._threads, self._devnull)
-            self._writer.send(done_frame(failure))
-            self._reader.wait_for_close(HOST_CLOSE_WAIT_S)
+            self._writer.send(dict(done_frame(failure), final=True) if self.keep else done_frame(failure))
+            if not self.keep:
+                self._reader.wait_for_close(HOST_CLOSE_WAIT_S)
         finally:
             # Skip interpreter shutdown: user atexit hooks and lingering threads must not delay or alter the end.
             _REAL_EXIT(0)
@@ -269,21 +312,33 @@ def main(argv=None):
     writer.use_loop(loop)
     writer.send({"type": "ready"})
 
-    line = reader.read_line()
-    if line is None:
-        _REAL_EXIT(0)
-    run = json.loads(line)
     channel = HostChannel(writer.send, loop, writer.send_soon)
-    # Results are read by the event loop itself: no thread hand-off on the tool-call round trip.
-    loop.add_reader(protocol_in, reader.pump, channel)
-
-    namespace = build_namespace(
-        run.get("servers") or [], channel, run.get("catalog") or [], run.get("skills") or []
-    )
-    failure = loop.run_until_complete(execute(run.get("code", ""), namespace))
-    try:
-        _cancel_leftover_tasks(loop)
-    except BaseException:  # noqa: BLE001 - a task that refuses to die must not cost the run its result
-        pass
-    loop.remove_reader(protocol_in)
-    finisher.finish(failure)
+    session = SessionGlobals()
+    while True:
+        line = reader.read_line()
+        if line is None:
+            _REAL_EXIT(0)
+        run = json.loads(line)
+        keep = run.get("keep") is True
+        finisher.keep = keep
+        # Results are read by the event loop itself: no thread hand-off on the tool-call round trip.
+        loop.add_reader(protocol_in, reader.pump, channel)
+        namespace = build_namespace(
+            run.get("servers") or [], channel, run.get("catalog") or [], run.get("skills") or []
+        )
+        if keep:
+            namespace = session.enter(namespace)
+        failure = loop.run_until_complete(execute(run.get("code", ""), namespace))
+        try:
+            _cancel_leftover_tasks(loop)
+        except BaseException:  # noqa: BLE001 - a task that refuses to die must not cost the run its result
+            pass
+        loop.remove_reader(protocol_in)
+        if not keep:
+            finisher.finish(failure)
+        # A session's sandbox stays: the call's output must all be sent before its `done`, and the
+        # next `run` frame is read where this one was.
+        flush_std_streams()
+        for thread in threads:
+            thread.drain.settle(DRAIN_GRACE_S)
+        writer.send(done_frame(failure))

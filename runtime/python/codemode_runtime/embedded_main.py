@@ -3,7 +3,8 @@
 The JavaScript worker owns the Deno process's stdin/stdout. It turns everything Python writes to
 fd 1/2 (print, os.write, sys.stdout) into `out` frames itself, so this module only has to:
 
-* run one program, with the granted servers' tools in its namespace;
+* run one program, with the granted servers' tools in its namespace (a session's programs share
+  one namespace: the worker calls `main` again for each);
 * send `rpc`/`call` frames and receive `rpc_result` frames through the worker's `transport`;
 * return the `done` frame.
 
@@ -27,7 +28,7 @@ import signal
 
 from .channel import HostChannel
 from .executor import done_frame, execute, flush_std_streams
-from .namespace import build_namespace
+from .namespace import SessionGlobals, build_namespace
 
 
 def _dumps(frame):
@@ -114,17 +115,41 @@ async def _pump(transport, channel):
         channel.receive(line)
 
 
+async def _cancel_leftover_tasks(pump):
+    """Between a session's programs nothing runs: tasks a program left behind are cancelled, as in containers."""
+    current = asyncio.current_task()
+    leftover = [task for task in asyncio.all_tasks() if task not in (current, pump) and not task.done()]
+    for task in leftover:
+        task.cancel()
+    if leftover:
+        await asyncio.wait(leftover, timeout=0.5)
+
+
+# A session's program (`keep` in its `run` frame) leaves its globals and its channel here for the
+# next one: functions the user kept (`f = mcp_x.tool`) still reach the host.
+_session = {"globals": None, "channel": None}
+
+
 async def main(run_json, transport):
     """Run the program of one `run` frame; return the `done` frame as JSON text."""
     run = json.loads(run_json)
+    keep = run.get("keep") is True
     loop = asyncio.get_event_loop()
-    channel = HostChannel(lambda frame: transport.send(_dumps(frame)), loop)
+    channel = _session["channel"] if keep else None
+    if channel is None:
+        channel = HostChannel(lambda frame: transport.send(_dumps(frame)), loop)
     pump = loop.create_task(_pump(transport, channel))
     try:
         namespace = build_namespace(
             run.get("servers") or [], channel, run.get("catalog") or [], run.get("skills") or []
         )
+        if keep:
+            if _session["globals"] is None:
+                _session["globals"], _session["channel"] = SessionGlobals(), channel
+            namespace = _session["globals"].enter(namespace)
         failure = await execute(run.get("code", ""), namespace)
+        if keep:
+            await _cancel_leftover_tasks(pump)
     finally:
         pump.cancel()
         flush_std_streams()

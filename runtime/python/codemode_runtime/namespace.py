@@ -244,3 +244,27 @@ def build_namespace(servers, channel, catalog=(), skills=()):
     namespace.update(handles)
     namespace.update(provided)
     return namespace
+
+
+class SessionGlobals:
+    """The globals a session's sandbox carries from one program to the next.
+
+    The user's names survive; what the host provides (granted servers, skills, `mcp`) is each
+    program's own: a name the previous program was given and this one was not is removed, unless the
+    user rebound it. The host checks every call against the current grant anyway.
+    """
+
+    def __init__(self):
+        self.namespace = None
+        self._provided = {}
+
+    def enter(self, fresh):
+        if self.namespace is None:
+            self.namespace = fresh
+        else:
+            for key, value in self._provided.items():
+                if key not in fresh and self.namespace.get(key) is value:
+                    del self.namespace[key]
+            self.namespace.update(fresh)
+        self._provided = {k: v for k, v in fresh.items() if k not in ("__name__", "__builtins__")}
+        return self.namespace

@@ -24,6 +24,7 @@ __all__ = [
     "MCPError",
     "call_tool",
     "capability_summary",
+    "delete_saved",
     "delete_skill",
     "describe_server",
     "discovered_servers",
@@ -32,9 +33,14 @@ __all__ = [
     "list_servers_sync",
     "list_skills",
     "list_tools",
+    "list_saved",
+    "list_sessions",
     "list_tools_sync",
+    "load",
     "query_tool_docs",
     "query_tool_docs_sync",
+    "reset_session",
+    "save",
     "save_tool",
     "search_tool_docs",
     "search_tool_docs_sync",
@@ -502,6 +508,83 @@ def list_skills():
     return _SkillListing(_skill_listing(entry, skills) for entry in entries)
 
 
+# Values travel in slices that fit one frame each way (the host takes at most 8 MiB per frame from a
+# sandbox, base64 grows a slice by a third).
+_SAVE_SLICE_BYTES = 3 * 1024 * 1024
+
+
+def _value_name(helper, name):
+    if not isinstance(name, str) or not name or len(name) > 256:
+        raise ValueError("%s: the name must be a non-empty string of at most 256 characters" % (helper,))
+    return name
+
+
+async def save(name, value):
+    """Keeps a picklable `value` on the host under `name`, for any later run of this client.
+
+    Saved values outlive sandboxes and sessions (not the bridge): `await load(name)` in a fresh run or
+    another session gets a copy. Size is capped (MCP_BRIDGE_SAVE_MAX_SIZE); saving a name again
+    replaces it. Returns {'name', 'bytes'}. Classes defined in the program itself cannot be loaded
+    elsewhere (pickle stores them by reference): save plain data, arrays, frames.
+    """
+    import base64
+    import pickle
+
+    _value_name("save", name)
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    parts = max(1, -(-len(data) // _SAVE_SLICE_BYTES))
+    result = None
+    for part in range(parts):
+        piece = data[part * _SAVE_SLICE_BYTES:(part + 1) * _SAVE_SLICE_BYTES]
+        result = await _ask(
+            "save_value",
+            name=name,
+            part=part,
+            parts=parts,
+            size=len(data),
+            data=base64.b64encode(piece).decode("ascii"),
+        )
+    return result
+
+
+async def load(name):
+    """The value `save(name, value)` kept (a fresh copy); raises mcp.ToolError if there is none."""
+    import base64
+    import pickle
+
+    _value_name("load", name)
+    pieces = []
+    offset = 0
+    while True:
+        reply = await _ask("load_value", name=name, offset=offset)
+        piece = base64.b64decode(reply["data"])
+        pieces.append(piece)
+        offset += len(piece)
+        if offset >= reply["size"] or not piece:
+            break
+    return pickle.loads(b"".join(pieces))
+
+
+async def list_saved():
+    """Values this client saved: [{'name', 'bytes', 'savedAt'}]."""
+    return await _ask("list_values")
+
+
+async def delete_saved(name):
+    """Forgets the value saved under `name`; True if there was one."""
+    return await _ask("delete_value", name=_value_name("delete_saved", name))
+
+
+async def list_sessions():
+    """This client's live sessions: [{'name', 'runs', 'createdAt', 'lastUsedAt', 'expiresInS', 'busy'}]."""
+    return await _ask("list_sessions")
+
+
+async def reset_session(name):
+    """Ends the session `name` (its sandbox, globals and files are gone); True if it existed."""
+    return await _ask("reset_session", name=name)
+
+
 def capability_summary():
     """A short digest of what this sandbox offers; print it instead of exploring."""
     loaded = {server["name"] for server in _state["loaded"]}
@@ -536,6 +619,8 @@ def capability_summary():
         " search_tool_docs_sync(q)",
         "  await runtime.call_tool(server, tool, args, raw=False)",
         "  save_tool(func) or @save_tool, delete_skill(name), runtime.list_skills()",
+        "  await runtime.save(name, value), await runtime.load(name), list_saved(), delete_saved(name)",
+        "  await runtime.list_sessions(), await runtime.reset_session(name)",
         "Call a granted tool: await mcp_<alias>.<tool>(...); failures raise mcp.ToolError (alias MCPError).",
     ]
     if any(tool.get("policy") for server in _state["loaded"] for tool in server.get("tools") or []):

@@ -1,0 +1,217 @@
+/**
+ * Named sessions and saved values through the real bridge and a real MCP client, on a container
+ * sandbox and on the embedded one: state survives between calls of a session and nowhere else, a
+ * timeout or an exit ends the session and the next call says the state was lost, list/reset from
+ * mcp.runtime and the resource, the cap, idle expiry, grants checked per call, save/load across
+ * sessions and fresh runs, two clients apart.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningBridge, startBridge } from '../helpers/bridge.js';
+import { containerSupport } from '../helpers/environment.js';
+import { createTestHome, standardServers, type TestHome } from '../helpers/upstreams.js';
+
+const { skipReason } = containerSupport();
+const stateDir = mkdtempSync(join(tmpdir(), 'sessions-state-'));
+
+const backends: Array<{ name: string; env: Record<string, string>; skip: string | undefined }> = [
+  { name: 'container', env: { MCP_BRIDGE_RUNTIME: 'podman' }, skip: skipReason },
+  {
+    name: 'embedded',
+    env: { MCP_BRIDGE_RUNTIME: 'embedded', MCP_BRIDGE_STATE_DIR: stateDir },
+    skip: undefined,
+  },
+];
+
+afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
+
+const RESET_ALL =
+  'import mcp.runtime as rt\nfor s in await rt.list_sessions():\n    await rt.reset_session(s["name"])';
+
+for (const backend of backends) {
+  describe.skipIf(backend.skip)(
+    `sessions on the ${backend.name} sandbox${backend.skip ? ` (skipped: ${backend.skip})` : ''}`,
+    () => {
+      let bridge: RunningBridge;
+      let home: TestHome;
+      const env = () => ({
+        ...backend.env,
+        HOME: home.home,
+        MCP_BRIDGE_MAX_SESSIONS: '3',
+        MCP_BRIDGE_SESSION_IDLE_TIMEOUT: '60',
+        MCP_BRIDGE_SAVE_MAX_SIZE: '16m',
+      });
+
+      beforeAll(async () => {
+        home = createTestHome();
+        home.write('.claude.json', { mcpServers: standardServers(home.home, 'session-secret') });
+        bridge = await startBridge(env(), { cwd: home.project });
+      }, 120_000);
+      afterAll(async () => {
+        await bridge?.close();
+        home?.cleanup();
+      });
+
+      it('keeps globals, imports and /workspace files between calls of one session, and nowhere else', async () => {
+        const first = await bridge.runPython({
+          session: 'a',
+          code: 'import json\nx = 41\nopen("/workspace/note.txt", "w").write("kept")\nprint("set")',
+        });
+        expect(first.structured.status).toBe('ok');
+        expect(first.structured.session).toMatchObject({ name: 'a', state: 'new', runs: 1 });
+        const second = await bridge.runPython({
+          session: 'a',
+          code: 'print(x + 1, json.dumps([1]), open("/workspace/note.txt").read())',
+        });
+        expect(second.structured.stdout).toBe('42 [1] kept\n');
+        expect(second.structured.session).toMatchObject({ state: 'resumed', runs: 2 });
+        const failing = await bridge.runPython({ session: 'a', code: 'print("partial")\n1/0' });
+        expect(failing.structured.status).toBe('error');
+        expect(failing.structured.stdout).toBe('partial\n');
+        const last = await bridge.runPython({ session: 'a', code: 'x' });
+        expect(last.structured.stdout).toBe('41\n');
+
+        const other = await bridge.runPython({ session: 'b', code: 'print("x" in globals())' });
+        expect(other.structured.stdout).toBe('False\n');
+        const fresh = await bridge.runPython({
+          code: 'import os\nprint("x" in globals(), os.path.exists("/workspace/note.txt"))',
+        });
+        expect(fresh.structured.stdout).toBe('False False\n');
+        expect(fresh.structured.session).toBeUndefined();
+        await bridge.runPython({ code: RESET_ALL });
+      }, 120_000);
+
+      it('runs the calls of one session one after another', async () => {
+        const calls = await Promise.all(
+          [1, 2, 3].map((n) =>
+            bridge.runPython({
+              session: 'queue',
+              code: `import asyncio\nlog = globals().get("log", [])\nlog.append(${n})\nawait asyncio.sleep(0.2)\nprint(len(log))`,
+            }),
+          ),
+        );
+        expect(calls.map((call) => call.structured.stdout).sort()).toEqual(['1\n', '2\n', '3\n']);
+        await bridge.runPython({ code: RESET_ALL });
+      }, 120_000);
+
+      it('ends a session on timeout and says so on the next call', async () => {
+        await bridge.runPython({ session: 'slow', code: 'y = 1' });
+        const timedOut = await bridge.runPython({
+          session: 'slow',
+          code: 'import time\ntime.sleep(30)',
+          timeout: 1,
+        });
+        expect(timedOut.structured.status).toBe('timeout');
+        expect(timedOut.structured.session?.ended).toMatch(/timeout/);
+        expect(timedOut.text).toMatch(/session slow ended: .*state is lost/);
+        const next = await bridge.runPython({ session: 'slow', code: 'print("y" in globals())' });
+        expect(next.structured.stdout).toBe('False\n');
+        expect(next.structured.session).toMatchObject({ state: 'restarted' });
+        expect(next.structured.session?.lost).toMatch(/timeout/);
+        expect(next.text).toMatch(/previous state was lost/);
+        await bridge.runPython({ code: RESET_ALL });
+      }, 120_000);
+
+      it('ends a session whose program exits its process', async () => {
+        await bridge.runPython({ session: 'exits', code: 'z = 1' });
+        const exited = await bridge.runPython({ session: 'exits', code: 'import os\nos._exit(3)' });
+        expect(exited.structured.status).toBe('error');
+        const next = await bridge.runPython({ session: 'exits', code: 'print("z" in globals())' });
+        expect(next.structured.stdout).toBe('False\n');
+        expect(next.structured.session?.state).toBe('restarted');
+        await bridge.runPython({ code: RESET_ALL });
+      }, 120_000);
+
+      it('lists, resets and caps sessions; the resource shows them', async () => {
+        for (const name of ['s1', 's2', 's3']) {
+          expect((await bridge.runPython({ session: name, code: 'v = 1' })).structured.status).toBe('ok');
+        }
+        const refused = await bridge.runPython({ session: 's4', code: 'v = 1' });
+        expect(refused.isError).toBe(true);
+        expect(refused.text).toMatch(/Too many sessions \(MCP_BRIDGE_MAX_SESSIONS=3\); yours: s1, s2, s3/);
+        const listed = await bridge.runPython({
+          code: 'import mcp.runtime as rt\nprint(sorted(s["name"] for s in await rt.list_sessions()))',
+        });
+        expect(listed.structured.stdout).toBe("['s1', 's2', 's3']\n");
+        const resource = await bridge.client.readResource({ uri: 'codemode://sessions' });
+        expect(JSON.stringify(resource.contents)).toMatch(/s1: 1 runs/);
+        const reset = await bridge.runPython({
+          code: 'import mcp.runtime as rt\nprint(await rt.reset_session("s1"), await rt.reset_session("nope"))',
+        });
+        expect(reset.structured.stdout).toBe('True False\n');
+        const own = await bridge.runPython({
+          session: 's2',
+          code: 'import mcp.runtime as rt\nawait rt.reset_session("s2")',
+        });
+        expect(own.structured.error).toMatch(/cannot reset session 's2' from a program running in it/);
+        const after = await bridge.runPython({ session: 's1', code: 'print("v" in globals())' });
+        expect(after.structured.session?.lost).toMatch(/reset/);
+        await bridge.runPython({ code: RESET_ALL });
+      }, 120_000);
+
+      it('checks grants per call: a tool kept from an earlier call of the session is refused without its grant', async () => {
+        const granted = await bridge.runPython({
+          session: 'grants',
+          servers: ['everything'],
+          code: 'echo = mcp_everything.echo\nprint(await echo(message="hi"))',
+        });
+        expect(granted.structured.status).toBe('ok');
+        const refused = await bridge.runPython({
+          session: 'grants',
+          code: 'print("mcp_everything" in globals())\nawait echo(message="again")',
+        });
+        expect(refused.structured.stdout).toBe('False\n');
+        expect(refused.structured.error).toMatch(/not granted to this run/);
+        await bridge.runPython({ code: RESET_ALL });
+      }, 120_000);
+
+      it('saves and loads values across fresh runs and sessions, within the size cap', async () => {
+        const saved = await bridge.runPython({
+          code: 'import mcp.runtime as rt\ndata = {"rows": list(range(1000)), "blob": b"x" * (5 * 1024 * 1024)}\nprint(await rt.save("data", data))',
+        });
+        expect(saved.structured.stdout).toMatch(/'name': 'data', 'bytes': \d+/);
+        const loaded = await bridge.runPython({
+          session: 'loader',
+          code: 'import mcp.runtime as rt\nd = await rt.load("data")\nprint(sum(d["rows"]), len(d["blob"]), [v["name"] for v in await rt.list_saved()])',
+        });
+        expect(loaded.structured.stdout).toBe("499500 5242880 ['data']\n");
+        const big = await bridge.runPython({
+          code: 'import mcp.runtime as rt\nawait rt.save("big", b"x" * (17 * 1024 * 1024))',
+        });
+        expect(big.structured.error).toMatch(/at most 16\.0 MiB \(MCP_BRIDGE_SAVE_MAX_SIZE\)/);
+        const missing = await bridge.runPython({
+          code: 'import mcp.runtime as rt\nprint(await rt.delete_saved("data"))\nawait rt.load("data")',
+        });
+        expect(missing.structured.stdout).toBe('True\n');
+        expect(missing.structured.error).toMatch(/nothing is saved under that name/);
+        await bridge.runPython({ code: RESET_ALL });
+      }, 120_000);
+
+      it("keeps two clients' sessions and values apart; idle sessions expire", async () => {
+        const second = await startBridge(
+          { ...env(), MCP_BRIDGE_SESSION_IDLE_TIMEOUT: '2' },
+          { cwd: home.project },
+        );
+        try {
+          await bridge.runPython({ session: 'shared', code: 'secret = 7' });
+          await bridge.runPython({ code: 'import mcp.runtime as rt\nawait rt.save("mine", 1)' });
+          const other = await second.runPython({
+            session: 'shared',
+            code: 'import mcp.runtime as rt\nprint("secret" in globals(), await rt.list_saved())',
+          });
+          expect(other.structured.stdout).toBe('False []\n');
+          await second.runPython({ session: 'idle', code: 'w = 1' });
+          await new Promise((resolve) => setTimeout(resolve, 3000));
+          const expired = await second.runPython({ session: 'idle', code: 'print("w" in globals())' });
+          expect(expired.structured.stdout).toBe('False\n');
+          expect(expired.structured.session?.lost).toMatch(/idle for 2 s/);
+        } finally {
+          await second.close();
+        }
+        await bridge.runPython({ code: RESET_ALL });
+      }, 120_000);
+    },
+  );
+}

@@ -1,0 +1,200 @@
+/**
+ * Named sessions and saved values in the engine, against scripted sandboxes: which sandbox a run
+ * gets, when a session keeps it, what the next run is told, per-owner isolation, the cap, reset,
+ * idle expiry; the value store's slices, caps and owners.
+ */
+import { describe, expect, it } from 'vitest';
+import { Engine } from '../../../src/engine/engine.js';
+import type { CallContext, UpstreamPort } from '../../../src/engine/types.js';
+import { ValueStore } from '../../../src/engine/value-store.js';
+import type { Sandbox, SandboxExit, SandboxHost, SandboxProgram } from '../../../src/sandbox/types.js';
+import { createLogger } from '../../../src/shared/logger.js';
+
+type Script = (host: SandboxHost, program: SandboxProgram, signal: AbortSignal) => Promise<SandboxExit>;
+
+let nextId = 0;
+class ScriptedSandbox implements Sandbox {
+  readonly id = `scripted-${++nextId}`;
+  alive = true;
+  programs: SandboxProgram[] = [];
+  constructor(readonly script: Script) {}
+  execute(program: SandboxProgram, host: SandboxHost, signal: AbortSignal): Promise<SandboxExit> {
+    this.programs.push(program);
+    return this.script(host, program, signal);
+  }
+  async destroy(): Promise<void> {
+    this.alive = false;
+  }
+}
+
+const upstreams: UpstreamPort = {
+  serverNames: () => [],
+  catalog: () => [],
+  describe: async () => [],
+  callTool: async () => null,
+  search: async () => ({ hits: [], described: [], unavailable: [] }),
+};
+
+const untilAborted = (signal: AbortSignal) =>
+  new Promise<SandboxExit>((resolve) => signal.addEventListener('abort', () => resolve({ kind: 'aborted' })));
+
+function setup(script: Script, sessions = { idleMs: 60_000, maxSessions: 2 }) {
+  const sandboxes: ScriptedSandbox[] = [];
+  const engine = new Engine({
+    sandboxes: {
+      acquire: async () => {
+        const sandbox = new ScriptedSandbox(script);
+        sandboxes.push(sandbox);
+        return sandbox;
+      },
+      released: () => {},
+    },
+    upstreams,
+    defaultTimeoutMs: 5000,
+    maxTimeoutMs: 10_000,
+    maxOutputChars: 1000,
+    sessions,
+    logger: createLogger('error', () => {}),
+  });
+  return { engine, sandboxes };
+}
+
+const ok: Script = async (host, program) => {
+  host.onOutput('stdout', `${program.code}\n`);
+  return { kind: 'done', ok: true };
+};
+
+describe('sessions', () => {
+  it('keeps one sandbox per session and tells each run whether it is new or resumed', async () => {
+    const { engine, sandboxes } = setup(ok);
+    const first = await engine.run({ code: 'a', session: 's' });
+    const second = await engine.run({ code: 'b', session: 's' });
+    expect(first.session).toMatchObject({ name: 's', state: 'new', runs: 1 });
+    expect(second.session).toMatchObject({ name: 's', state: 'resumed', runs: 2 });
+    expect(sandboxes).toHaveLength(1);
+    expect(sandboxes[0]?.alive).toBe(true);
+    expect(sandboxes[0]?.programs.map((p) => p.keep)).toEqual([true, true]);
+    // Without a session nothing changes: a fresh sandbox, destroyed after its run, no `keep`.
+    const plain = await engine.run({ code: 'c' });
+    expect(plain.session).toBeUndefined();
+    expect(sandboxes[1]?.alive).toBe(false);
+    expect(sandboxes[1]?.programs[0]?.keep).toBeUndefined();
+  });
+
+  it('keeps the sandbox after a Python error but not after a timeout, and says the state was lost', async () => {
+    const { engine, sandboxes } = setup(async (host, program, signal) => {
+      if (program.code === 'hang') return untilAborted(signal);
+      if (program.code === 'raise') return { kind: 'done', ok: false, error: 'ValueError: x' };
+      return ok(host, program, signal);
+    });
+    expect((await engine.run({ code: 'raise', session: 's' })).session?.ended).toBeUndefined();
+    const timedOut = await engine.run({ code: 'hang', session: 's', timeoutMs: 50 });
+    expect(timedOut.status).toBe('timeout');
+    expect(timedOut.session?.ended).toMatch(/timeout/);
+    expect(sandboxes[0]?.alive).toBe(false);
+    const next = await engine.run({ code: 'after', session: 's' });
+    expect(next.session).toMatchObject({ state: 'restarted', runs: 1 });
+    expect(next.session?.lost).toMatch(/timeout/);
+    expect(sandboxes).toHaveLength(2);
+  });
+
+  it('notices a session sandbox that died between runs', async () => {
+    const { engine, sandboxes } = setup(ok);
+    await engine.run({ code: 'a', session: 's' });
+    (sandboxes[0] as ScriptedSandbox).alive = false;
+    const next = await engine.run({ code: 'b', session: 's' });
+    expect(next.session?.state).toBe('restarted');
+    expect(next.session?.lost).toMatch(/exited between calls/);
+  });
+
+  it('keeps owners apart, caps live sessions and resets them', async () => {
+    const { engine } = setup(ok);
+    await engine.run({ code: 'a', session: 's' }, { owner: 'one' });
+    const other = await engine.run({ code: 'a', session: 's' }, { owner: 'two' });
+    expect(other.session?.state).toBe('new');
+    expect(engine.listSessions('one').map((s) => s.name)).toEqual(['s']);
+    await expect(engine.run({ code: 'a', session: 't' }, { owner: 'one' })).rejects.toThrow(
+      /Too many sessions \(MCP_BRIDGE_MAX_SESSIONS=2\); yours: s\./,
+    );
+    expect(engine.resetSession('s', 'two')).toBe(true);
+    expect(engine.resetSession('s', 'two')).toBe(false);
+    const again = await engine.run({ code: 'a', session: 's' }, { owner: 'two' });
+    expect(again.session?.lost).toMatch(/reset/);
+    engine.closeOwner('one');
+    expect(engine.listSessions('one')).toEqual([]);
+  });
+
+  it('runs the calls of one session one at a time, in order', async () => {
+    const order: string[] = [];
+    const { engine, sandboxes } = setup(async (host, program) => {
+      order.push(`start ${program.code}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      order.push(`end ${program.code}`);
+      return ok(host, program, new AbortController().signal);
+    });
+    await Promise.all(['1', '2', '3'].map((code) => engine.run({ code, session: 's' })));
+    expect(order).toEqual(['start 1', 'end 1', 'start 2', 'end 2', 'start 3', 'end 3']);
+    expect(sandboxes).toHaveLength(1);
+  });
+
+  it('ends a session idle for longer than the idle timeout', async () => {
+    const { engine, sandboxes } = setup(ok, { idleMs: 30, maxSessions: 2 });
+    await engine.run({ code: 'a', session: 's' });
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(sandboxes[0]?.alive).toBe(false);
+    expect(engine.listSessions()).toEqual([]);
+    const next = await engine.run({ code: 'b', session: 's' });
+    expect(next.session?.lost).toMatch(/idle/);
+  });
+
+  it('ends every session when the engine closes', async () => {
+    const { engine, sandboxes } = setup(ok);
+    await engine.run({ code: 'a', session: 's' });
+    engine.close();
+    expect(sandboxes[0]?.alive).toBe(false);
+    await expect(engine.run({ code: 'b', session: 's' })).rejects.toThrow(/shutting down/);
+  });
+});
+
+describe('ValueStore', () => {
+  const context = (owner: string): CallContext => ({ runId: 'r', owner });
+  const signal = new AbortController().signal;
+
+  it('assembles slices, replaces a name, keeps owners apart, and pages a load', async () => {
+    const ops = new ValueStore({ maxValueBytes: 100, maxTotalBytes: 150 }).operations();
+    const a = context('a');
+    const data = Buffer.from('hello world');
+    await ops.save_value?.(
+      { name: 'v', part: 0, parts: 2, size: 11, data: data.subarray(0, 5).toString('base64') },
+      signal,
+      a,
+    );
+    const saved = await ops.save_value?.(
+      { name: 'v', part: 1, parts: 2, size: 11, data: data.subarray(5).toString('base64') },
+      signal,
+      a,
+    );
+    expect(saved).toEqual({ name: 'v', bytes: 11 });
+    const loaded = (await ops.load_value?.({ name: 'v' }, signal, a)) as { size: number; data: string };
+    expect(Buffer.from(loaded.data, 'base64').toString()).toBe('hello world');
+    await expect(ops.load_value?.({ name: 'v' }, signal, context('b'))).rejects.toThrow(/nothing is saved/);
+    expect(await ops.list_values?.({}, signal, a)).toMatchObject([{ name: 'v', bytes: 11 }]);
+    expect(await ops.delete_value?.({ name: 'v' }, signal, a)).toBe(true);
+  });
+
+  it('refuses values over the caps and slices out of order', async () => {
+    const ops = new ValueStore({ maxValueBytes: 100, maxTotalBytes: 150 }).operations();
+    const a = context('a');
+    const put = (name: string, size: number, part = 0, parts = 1) =>
+      ops.save_value?.(
+        { name, part, parts, size, data: Buffer.alloc(parts === 1 ? size : 10).toString('base64') },
+        signal,
+        a,
+      );
+    await expect(put('big', 101)).rejects.toThrow(/at most 0\.0 MiB/);
+    await put('one', 100);
+    await expect(put('two', 60)).rejects.toThrow(/more than .* together/);
+    await put('one', 90); // replacing counts the new size only
+    await expect(put('x', 20, 1, 2)).rejects.toThrow(/out of order/);
+  });
+});
