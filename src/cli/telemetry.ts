@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RunObserver } from '../engine/run-observer.js';
 import type { Logger } from '../shared/logger.js';
+import { tracesTarget } from './telemetry-target.js';
 
 export interface TelemetryOptions {
   env: NodeJS.ProcessEnv;
@@ -34,18 +35,6 @@ export interface Telemetry {
   description: string;
   /** Flushes spans still batched and stops the exporters. */
   shutdown(): Promise<void>;
-}
-
-/** Where traces go under these variables, or why none are exported; pure, also used by `doctor`. */
-export function tracesTarget(env: NodeJS.ProcessEnv): { endpoint: string } | { off: string } {
-  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return { off: 'OTEL_SDK_DISABLED=true' };
-  const exporters = env.OTEL_TRACES_EXPORTER?.split(',').map((each) => each.trim().toLowerCase());
-  if (exporters?.includes('none')) return { off: 'OTEL_TRACES_EXPORTER=none' };
-  const specific = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
-  if (specific) return { endpoint: specific };
-  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
-  if (base) return { endpoint: `${base.replace(/\/+$/, '')}/v1/traces` };
-  return { off: 'no OTEL_EXPORTER_OTLP_ENDPOINT' };
 }
 
 /** Starts what the settings ask for; undefined when they ask for nothing (no package is loaded then). */
@@ -93,12 +82,12 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     const seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
     instruments = {
       runs: meter.createCounter('codemode_runs', { description: 'run_python runs, by status' }),
-      runDuration: meter.createHistogram('codemode_run_duration', {
+      runDuration: meter.createHistogram('codemode_run_duration_seconds', {
         description: 'run_python wall time, seconds',
         unit: 's',
         advice: { explicitBucketBoundaries: seconds },
       }),
-      toolDuration: meter.createHistogram('codemode_tool_call_duration', {
+      toolDuration: meter.createHistogram('codemode_tool_call_duration_seconds', {
         description: 'Upstream tool calls made by runs, seconds, by server and outcome',
         unit: 's',
         advice: { explicitBucketBoundaries: seconds },

@@ -4,6 +4,7 @@ import type { Logger } from '../../shared/logger.js';
 import { VERSION } from '../context.js';
 import { createSandboxes } from '../sandboxes.js';
 import type { Settings } from '../settings.js';
+import { tracesTarget } from '../telemetry-target.js';
 
 /** Shutdown must finish; if removing sandboxes hangs, exit anyway after this long. */
 const SHUTDOWN_DEADLINE_MS = 15_000;
@@ -13,13 +14,30 @@ const EXIT_CONFIG_INVALID = 2;
 
 export async function serve(settings: Settings, logger: Logger): Promise<number> {
   let bridge: Awaited<ReturnType<typeof import('../compose.js')['composeBridge']>>;
+  let telemetry: Awaited<ReturnType<typeof import('../telemetry.js')['startTelemetry']>>;
   try {
     // The runtime probe and the first sandboxes start now, while the rest of the bridge loads: the
     // first run_python then finds a sandbox ready instead of waiting ~0.2 s for one after the handshake.
     const sandboxes = createSandboxes(settings, logger);
     sandboxes.warm();
+    // Traces only when the OTEL variables ask for them: otherwise no telemetry module loads.
+    if ('endpoint' in tracesTarget(process.env)) {
+      const { startTelemetry } = await import('../telemetry.js');
+      telemetry = await startTelemetry({
+        env: process.env,
+        version: VERSION,
+        metrics: false,
+        backend: async () => (await sandboxes.backend()).description,
+        poolStats: () => sandboxes.stats(),
+        logger,
+      });
+    }
     const { composeBridge } = await import('../compose.js');
-    bridge = await composeBridge(settings, logger, { version: VERSION, sandboxes }).catch(async (error) => {
+    bridge = await composeBridge(settings, logger, {
+      version: VERSION,
+      sandboxes,
+      ...(telemetry ? { observer: telemetry.observer } : {}),
+    }).catch(async (error) => {
       await sandboxes.close();
       throw error;
     });
@@ -49,6 +67,7 @@ export async function serve(settings: Settings, logger: Logger): Promise<number>
       }, SHUTDOWN_DEADLINE_MS).unref();
       await server.close().catch(() => {});
       await bridge.close();
+      await telemetry?.shutdown();
       process.exit(0);
     })();
     return stopping;

@@ -1,0 +1,201 @@
+/**
+ * Telemetry from a real `serve --http` (embedded sandbox, the reference `everything` server): the
+ * real OTLP/HTTP exporter sends JSON to a receiver started here on loopback, which checks the span
+ * tree and its attributes; Debian's Prometheus, started here, scrapes /metrics with the bearer token
+ * and its query API returns the run counters.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/environment.js';
+import { type HttpBridge, runPython, startHttpBridge, textOf } from '../helpers/http-bridge.js';
+import { systemBinarySkipReason } from '../helpers/system-binaries.js';
+import { freePort, serverEntry } from '../helpers/upstreams.js';
+
+const TOKEN = 'telemetry-token-0123456789';
+const PROMETHEUS = '/usr/bin/prometheus';
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  status?: { code?: number };
+  attributes: Array<{ key: string; value: Record<string, unknown> }>;
+}
+
+function attributes(span: OtlpSpan): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const { key, value } of span.attributes) {
+    out[key] =
+      value.stringValue ?? value.intValue ?? value.doubleValue ?? value.boolValue ?? value.arrayValue;
+  }
+  return out;
+}
+
+describe('telemetry', () => {
+  let dir: string;
+  let receiver: Server;
+  const spans: OtlpSpan[] = [];
+  const contentTypes: string[] = [];
+  let bridge: HttpBridge;
+  let client: Client;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'codemode-otel-'));
+    receiver = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        contentTypes.push(String(request.headers['content-type']));
+        if (request.url === '/v1/traces') {
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+            resourceSpans: Array<{ scopeSpans: Array<{ spans: OtlpSpan[] }> }>;
+          };
+          for (const resource of body.resourceSpans) {
+            for (const scope of resource.scopeSpans) spans.push(...scope.spans);
+          }
+        }
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const config = join(dir, 'mcp.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        mcpServers: { everything: { command: process.execPath, args: [serverEntry('server-everything')] } },
+      }),
+    );
+    bridge = await startHttpBridge(
+      ['serve', '--http', '0'],
+      {
+        HOME: dir,
+        MCP_BRIDGE_CONFIG: config,
+        MCP_BRIDGE_HTTP_TOKEN: TOKEN,
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
+        OTEL_BSP_SCHEDULE_DELAY: '200',
+        OTEL_SERVICE_NAME: 'bridge-under-test',
+      },
+      { cwd: dir },
+    );
+    client = await bridge.connect({ token: TOKEN });
+  }, 90_000);
+
+  afterAll(async () => {
+    await client?.close();
+    await bridge?.stop();
+    receiver?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('exports a span per run with a child span per tool call over OTLP/HTTP JSON', async () => {
+    const ok = await runPython(client, {
+      code: 'r = await mcp_everything.echo(message="traced")\nprint(r)',
+      servers: ['everything'],
+      timeout: 90,
+    });
+    expect(textOf(ok)).toContain('traced');
+    const failed = await runPython(client, { code: 'raise ValueError("boom")', timeout: 90 });
+    expect(failed.isError).toBe(true);
+    const runs = () => spans.filter((span) => span.name === 'run_python');
+    expect(await eventually(() => runs().length >= 2, 20_000)).toBe(true);
+    expect(contentTypes.every((type) => type.startsWith('application/json'))).toBe(true);
+
+    const [first, second] = runs();
+    if (!first || !second) throw new Error('no run spans');
+    const okRun = attributes(first)['codemode.run.status'] === 'ok' ? first : second;
+    const errorRun = okRun === first ? second : first;
+    const okAttributes = attributes(okRun);
+    expect(okAttributes['codemode.run.status']).toBe('ok');
+    expect(Number(okAttributes['codemode.run.duration_ms'])).toBeGreaterThan(0);
+    expect(Number(okAttributes['codemode.run.bytes_out'])).toBeGreaterThan(0);
+    expect(String(okAttributes['codemode.sandbox.backend'])).toContain('embedded');
+    expect(okRun.parentSpanId ?? '').toBe('');
+    expect(attributes(errorRun)['codemode.run.status']).toBe('error');
+    expect(errorRun.status?.code).toBe(2);
+
+    const call = spans.find((span) => span.name === 'tool_call everything.echo');
+    if (!call) throw new Error(`no tool span among ${spans.map((span) => span.name).join(', ')}`);
+    expect(call.traceId).toBe(okRun.traceId);
+    expect(call.parentSpanId).toBe(okRun.spanId);
+    const callAttributes = attributes(call);
+    expect(callAttributes).toMatchObject({
+      'codemode.tool.server': 'everything',
+      'codemode.tool.name': 'echo',
+      'codemode.tool.outcome': 'ok',
+    });
+    expect(Number(callAttributes['codemode.tool.duration_ms'])).toBeGreaterThan(0);
+  }, 120_000);
+
+  const prometheusSkip = systemBinarySkipReason(PROMETHEUS, 'prometheus');
+  it.skipIf(prometheusSkip !== undefined)(
+    `Prometheus scrapes /metrics with the token and returns the run counters${prometheusSkip ? ` (skipped: ${prometheusSkip})` : ''}`,
+    async () => {
+      const target = new URL(bridge.base).host;
+      const promPort = await freePort();
+      writeFileSync(
+        join(dir, 'prometheus.yml'),
+        [
+          'global:',
+          '  scrape_interval: 1s',
+          'scrape_configs:',
+          '  - job_name: codemode-bridge',
+          '    metrics_path: /metrics',
+          '    authorization:',
+          `      credentials: ${TOKEN}`,
+          '    static_configs:',
+          `      - targets: ["${target}"]`,
+          '',
+        ].join('\n'),
+      );
+      const prometheus = spawn(
+        PROMETHEUS,
+        [
+          `--config.file=${join(dir, 'prometheus.yml')}`,
+          `--storage.tsdb.path=${join(dir, 'tsdb')}`,
+          `--web.listen-address=127.0.0.1:${promPort}`,
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let log = '';
+      prometheus.stderr?.on('data', (chunk: Buffer) => {
+        log += chunk.toString();
+      });
+      try {
+        const query = async (expression: string) => {
+          const response = await fetch(
+            `http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(expression)}`,
+          ).catch(() => undefined);
+          if (!response?.ok) return [];
+          const body = (await response.json()) as {
+            data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+          };
+          return body.data.result;
+        };
+        let results: Awaited<ReturnType<typeof query>> = [];
+        const deadline = Date.now() + 60_000;
+        while (Date.now() < deadline) {
+          results = await query('codemode_runs_total');
+          if (results.length >= 2) break;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+        const byStatus = Object.fromEntries(results.map((result) => [result.metric.status, result.value[1]]));
+        expect(byStatus, log.slice(-2000)).toMatchObject({ ok: '1', error: '1' });
+        expect(results[0]?.metric.job).toBe('codemode-bridge');
+        const histogram = await query('codemode_tool_call_duration_seconds_count');
+        expect(histogram.map((result) => result.metric.server)).toContain('everything');
+        const alive = await query('codemode_sandboxes_alive');
+        expect(alive.length).toBe(1);
+      } finally {
+        prometheus.kill('SIGTERM');
+      }
+    },
+    90_000,
+  );
+});
