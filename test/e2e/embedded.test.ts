@@ -139,7 +139,8 @@ describe('embedded sandbox through MCP stdio', () => {
     it('times out, kills the worker and replaces it', async () => {
       const result = await bridge.runPython({
         code: 'import js\nprint(js.Deno.pid, flush=True)\nwhile True:\n    pass',
-        timeout: 2,
+        // Enough for the program to reach its first line on a loaded machine.
+        timeout: 5,
       });
       expect(result.structured.status).toBe('timeout');
       const pid = Number(result.structured.stdout.trim());
