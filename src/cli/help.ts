@@ -67,6 +67,12 @@ elicitation ([approval] without_elicitation = "deny" | "allow"). [tokenize] dete
 restore_to lists the servers that get the real values back. A config entry's "policy" block adds
 rules for its server. A malformed policy stops the bridge. Refused calls raise mcp.PolicyError.
 
+Sessions (README "Sessions"): run_python(session="name") keeps that call's sandbox for later calls
+with the same name (globals, imports, /workspace files); calls without session get a fresh one. A
+timeout, kill or crash ends the session and the next call says its state was lost; idle sessions end
+after MCP_BRIDGE_SESSION_IDLE_TIMEOUT. In Python: await mcp.runtime.list_sessions(), reset_session(name),
+save(name, value) / load(name) for picklable values kept by the bridge across sessions and fresh runs.
+
 Environment:
 ${variables.join('\n')}
 `;

@@ -76,6 +76,7 @@ export class Engine {
   readonly #options: EngineOptions;
   readonly #slots: RunSlots;
   readonly #sessions: SessionTable;
+  readonly #values: ValueStore;
   readonly #valueOperations: Record<string, HostOperation>;
   #runs = 0;
 
@@ -87,9 +88,10 @@ export class Engine {
       maxSessions: options.sessions?.maxSessions ?? DEFAULT_MAX_SESSIONS,
       logger: options.logger,
     });
-    this.#valueOperations = new ValueStore(
+    this.#values = new ValueStore(
       options.values ?? { maxValueBytes: 64 * 1048576, maxTotalBytes: 512 * 1048576 },
-    ).operations();
+    );
+    this.#valueOperations = this.#values.operations();
   }
 
   /** The live sessions of one client connection. */
@@ -102,9 +104,10 @@ export class Engine {
     return this.#sessions.reset(owner, name);
   }
 
-  /** Ends every session of a client connection that has gone. */
+  /** Ends every session of a client connection that has gone, and forgets the values it saved. */
   closeOwner(owner: string): void {
     this.#sessions.closeOwner(owner);
+    this.#values.dropOwner(owner);
   }
 
   /** Ends every session (the bridge is shutting down). */

@@ -50,6 +50,12 @@ export class ValueStore {
     };
   }
 
+  /** Forgets every value of a client connection that has gone. */
+  dropOwner(owner: string): void {
+    for (const saved of this.#values.get(owner)?.values() ?? []) this.#total -= saved.data.length;
+    this.#values.delete(owner);
+  }
+
   #save(args: Record<string, unknown>, context: HostCallContext | undefined): unknown {
     const name = nameOf(args);
     const { part, parts, size, data } = args;

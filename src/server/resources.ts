@@ -104,14 +104,10 @@ function describeSessions(sessions: ReturnType<Engine['listSessions']>): string 
 }
 
 /**
- * Registers the resources; `ownerOf` maps a request's MCP session id to the connection that owns
- * named sessions (each client sees only its own).
+ * Registers the resources; `owner` is the client connection whose named sessions they show (each
+ * client sees only its own).
  */
-export function registerResources(
-  server: McpServer,
-  engine: Engine,
-  ownerOf: (sessionId: string | undefined) => string,
-): void {
+export function registerResources(server: McpServer, engine: Engine, owner: string): void {
   server.registerResource(
     'sessions',
     SESSIONS_URI,
@@ -120,12 +116,12 @@ export function registerResources(
       description: 'Live named sessions of this client: sandboxes kept between run_python calls.',
       mimeType: 'text/markdown',
     },
-    async (uri, extra) => ({
+    async (uri) => ({
       contents: [
         {
           uri: uri.href,
           mimeType: 'text/markdown',
-          text: describeSessions(engine.listSessions(ownerOf(extra.sessionId))),
+          text: describeSessions(engine.listSessions(owner)),
         },
       ],
     }),

@@ -140,11 +140,15 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
     { name: 'codemode-bridge', version: options.version },
     { capabilities: { logging: {} }, instructions: buildInstructions(engine) },
   );
-  // Named sessions and saved values belong to this connection (and, over HTTP, its MCP session).
+  // Named sessions and saved values belong to this server's one client (stdio: the bridge's client;
+  // HTTP: one McpServer per MCP session), and end when it closes.
   const connection = randomUUID();
-  const ownerOf = (sessionId: string | undefined) =>
-    sessionId === undefined ? connection : `${connection}/${sessionId}`;
-  registerResources(server, engine, ownerOf);
+  const closeServer = server.close.bind(server);
+  server.close = async () => {
+    engine.closeOwner(connection);
+    await closeServer();
+  };
+  registerResources(server, engine, connection);
 
   // Registered for tools/call (the SDK validates arguments against these schemas); what tools/list
   // shows is the compact definition set below.
@@ -168,7 +172,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
           },
           {
             signal: extra.signal,
-            owner: ownerOf(extra.sessionId),
+            owner: connection,
             approve: elicitApproval(server, extra.requestId),
             ...(extra.sessionId !== undefined ? { session: extra.sessionId } : {}),
           },

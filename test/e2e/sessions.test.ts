@@ -3,14 +3,17 @@
  * sandbox and on the embedded one: state survives between calls of a session and nowhere else, a
  * timeout or an exit ends the session and the next call says the state was lost, list/reset from
  * mcp.runtime and the resource, the cap, idle expiry, grants checked per call, save/load across
- * sessions and fresh runs, two clients apart.
+ * sessions and fresh runs, two clients apart (two bridges over stdio, two MCP sessions over HTTP).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBridge, startBridge } from '../helpers/bridge.js';
 import { containerSupport } from '../helpers/environment.js';
+import { type HttpBridge, runPython, startHttpBridge, textOf } from '../helpers/http-bridge.js';
 import { createTestHome, standardServers, type TestHome } from '../helpers/upstreams.js';
 
 const { skipReason } = containerSupport();
@@ -215,3 +218,41 @@ for (const backend of backends) {
     },
   );
 }
+
+describe('sessions over HTTP (embedded sandbox)', () => {
+  let bridge: HttpBridge;
+  beforeAll(async () => {
+    bridge = await startHttpBridge(['serve', '--http', '0'], { MCP_BRIDGE_STATE_DIR: stateDir });
+  }, 60_000);
+  afterAll(async () => {
+    await bridge?.stop();
+  });
+
+  it("keeps MCP sessions' named sessions and saved values apart", async () => {
+    const [a, b] = await Promise.all([bridge.connect({ name: 'a' }), bridge.connect({ name: 'b' })]);
+    const out = async (client: Client, args: Record<string, unknown>) =>
+      textOf(await runPython(client, { timeout: 90, ...args }));
+    await out(a, { session: 'work', code: 'import mcp.runtime as rt\nsecret = 7\nawait rt.save("mine", 1)' });
+    expect(await out(a, { session: 'work', code: 'print(secret)' })).toBe('7');
+    expect(
+      await out(b, {
+        session: 'work',
+        code: 'import mcp.runtime as rt\nprint("secret" in globals(), await rt.list_saved())',
+      }),
+    ).toBe('False []');
+    const listed = await b.readResource({ uri: 'codemode://sessions' });
+    expect(JSON.stringify(listed.contents)).toMatch(/work: 1 runs/);
+    await (a.transport as StreamableHTTPClientTransport).terminateSession();
+    await a.close();
+    const c = await bridge.connect({ name: 'c' });
+    expect(
+      await out(c, {
+        code: 'import mcp.runtime as rt\nprint(await rt.list_sessions(), await rt.list_saved())',
+      }),
+    ).toBe('[] []');
+    for (const client of [b, c]) {
+      await (client.transport as StreamableHTTPClientTransport).terminateSession();
+      await client.close();
+    }
+  }, 180_000);
+});

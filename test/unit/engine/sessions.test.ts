@@ -182,6 +182,22 @@ describe('ValueStore', () => {
     expect(await ops.delete_value?.({ name: 'v' }, signal, a)).toBe(true);
   });
 
+  it("forgets a connection's values when it goes, freeing their room", async () => {
+    const store = new ValueStore({ maxValueBytes: 100, maxTotalBytes: 100 });
+    const ops = store.operations();
+    const put = (owner: string) =>
+      ops.save_value?.(
+        { name: 'v', part: 0, parts: 1, size: 80, data: Buffer.alloc(80).toString('base64') },
+        signal,
+        context(owner),
+      );
+    await put('a');
+    await expect(put('b')).rejects.toThrow(/together/);
+    store.dropOwner('a');
+    await put('b');
+    expect(await ops.list_values?.({}, signal, context('a'))).toEqual([]);
+  });
+
   it('refuses values over the caps and slices out of order', async () => {
     const ops = new ValueStore({ maxValueBytes: 100, maxTotalBytes: 150 }).operations();
     const a = context('a');
