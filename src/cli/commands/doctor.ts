@@ -3,8 +3,10 @@ import { diagnoseSandboxes } from '../../sandbox/diagnose.js';
 import type { Logger } from '../../shared/logger.js';
 import { discover } from '../compose.js';
 import { VERSION } from '../context.js';
+import { loadHttpSettings } from '../http-settings.js';
 import { containerLimits } from '../sandboxes.js';
 import type { Settings } from '../settings.js';
+import { tracesTarget } from '../telemetry-target.js';
 
 export async function doctor(settings: Settings, logger: Logger): Promise<number> {
   const report = await diagnoseSandboxes({
@@ -22,6 +24,7 @@ export async function doctor(settings: Settings, logger: Logger): Promise<number
     `MCP_BRIDGE_OCI_RUNTIME=${settings.ociRuntime ?? "(unset: the engine's default)"}`,
     ...report.lines,
     ...(await describeConfigFiles(logger)),
+    ...describeServing(),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return report.healthy ? 0 : 1;
@@ -45,5 +48,26 @@ async function describeConfigFiles(logger: Logger): Promise<string[]> {
   if (discovery.filesRead.length === 0) lines.push('  none found (see README, "Where servers are found")');
   for (const warning of discovery.warnings) lines.push(`  warning: ${warning.message}`);
   lines.push(`servers: ${discovery.servers.length} (codemode-bridge servers --check connects to each)`);
+  return lines;
+}
+
+/** serve --http and telemetry as configured now; a bad HTTP setting is reported, not thrown. Never the token. */
+function describeServing(): string[] {
+  const lines = ['HTTP serving (serve --http PORT, console):'];
+  try {
+    const http = loadHttpSettings();
+    lines.push(
+      `  auth: ${http.tokenSource ? `bearer token from ${http.tokenSource}; any address may be bound` : 'no token: loopback addresses only (Host checked)'}`,
+      `  allowed origins: the server's own loopback origin${http.allowedOrigins.length > 0 ? `, ${http.allowedOrigins.join(', ')}` : ''}`,
+      `  sessions: at most ${http.maxSessions}, closed after ${http.sessionIdleMs / 1000} s idle; shutdown drains runs for ${http.drainMs / 1000} s`,
+      '  endpoints: /mcp, /console, /metrics (Prometheus), /healthz (no auth)',
+    );
+  } catch (error) {
+    lines.push(`  invalid: ${(error as Error).message}`);
+  }
+  const traces = tracesTarget(process.env);
+  lines.push(
+    `Telemetry: ${'endpoint' in traces ? `traces to ${traces.endpoint} (OTLP/HTTP JSON)` : `no traces (${traces.off})`}; metrics at /metrics when serving HTTP`,
+  );
   return lines;
 }

@@ -39,7 +39,9 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
     sessions: () => server?.sessions().length ?? 0,
     logger,
   });
-  const observer: RunObserver | undefined = combineObservers([telemetry?.observer]);
+  const { RunFeed } = await import('../../server/console/run-feed.js');
+  const feed = new RunFeed();
+  const observer: RunObserver | undefined = combineObservers([telemetry?.observer, feed.observer]);
   const { composeBridge } = await import('../compose.js');
   const bridge = await composeBridge(settings, logger, {
     version: VERSION,
@@ -51,7 +53,18 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
   });
   const { createBridgeServer, forwardLogsToClient } = await import('../../server/server.js');
   const { BridgeHttpServer } = await import('../../server/http/http-server.js');
-  const routes: HttpRoute[] = [];
+  const { consoleRoute } = await import('../../server/console/console-route.js');
+  const { consoleSearch, consoleState } = await import('../console-state.js');
+  const telemetryDescription = telemetry?.description ?? 'off';
+  const routes: HttpRoute[] = [
+    consoleRoute({
+      engine: bridge.engine,
+      feed,
+      state: () => consoleState(bridge, http, server?.sessions() ?? [], telemetryDescription),
+      search: consoleSearch(bridge, settings),
+      logger,
+    }),
+  ];
   const metrics = telemetry?.metricsHandler;
   if (metrics) routes.push({ prefix: '/metrics', handle: (request, response) => metrics(request, response) });
   server = new BridgeHttpServer({

@@ -1,0 +1,86 @@
+/**
+ * What the console shows about the running bridge: sandbox backend and pool, MCP sessions, upstream
+ * servers (name, alias, connected, the policy's one-line summary) and how it is served. Nothing
+ * secret: no environment, headers, commands or tokens; auth is named by where the token comes from.
+ */
+import { discoveryOperations } from '../engine/discovery-operations.js';
+import type { ConsoleSearchHit } from '../server/console/console-route.js';
+import type { HttpSessionInfo } from '../server/http/http-server.js';
+import type { Bridge } from './compose.js';
+import { createSkillStore } from './compose.js';
+import { VERSION } from './context.js';
+import type { HttpSettings } from './http-settings.js';
+import type { Settings } from './settings.js';
+
+export async function consoleState(
+  bridge: Bridge,
+  http: HttpSettings,
+  sessions: HttpSessionInfo[],
+  telemetry: string,
+): Promise<unknown> {
+  const [backend, stats] = await Promise.all([
+    bridge.sandboxes.backend().then(
+      (each) => each.description,
+      (error: Error) => `unavailable: ${error.message}`,
+    ),
+    bridge.sandboxes
+      .stats()
+      .catch(() => ({ ready: 0, starting: 0, target: 0, inUse: 0, hits: 0, misses: 0 })),
+  ]);
+  return {
+    version: VERSION,
+    sandbox: { backend, ...stats },
+    http: {
+      sessions: sessions.map(({ id, client, createdAt, lastSeenAt, inFlight }) => ({
+        id: id.slice(0, 8),
+        client,
+        createdAt,
+        lastSeenAt,
+        inFlight,
+      })),
+      maxSessions: http.maxSessions,
+      auth: http.tokenSource ? `bearer token (${http.tokenSource})` : 'none (loopback only)',
+    },
+    policy: bridge.policy ? bridge.policy.source : undefined,
+    telemetry,
+    servers: bridge.upstreams.catalog().map((server) => ({
+      name: server.name,
+      alias: server.alias,
+      connected: bridge.upstreams.isConnected(server.name),
+    })),
+  };
+}
+
+/** The console's catalog search: the `search_tool_docs` operation itself, so the ranking is the same. */
+export function consoleSearch(
+  bridge: Bridge,
+  settings: Settings,
+): (query: string, limit: number, signal: AbortSignal) => Promise<ConsoleSearchHit[]> {
+  const operations = discoveryOperations(bridge.port, createSkillStore(settings));
+  return async (query, limit, signal) => {
+    const search = operations.search_tool_docs;
+    if (!search) return [];
+    const answer = (await search({ query, limit, detail: 'full' }, signal)) as {
+      hits: Array<{
+        server?: { name: string; alias: string };
+        tool?: { name: string; alias: string; description?: string; inputSchema: Record<string, unknown> };
+        score: number;
+      }>;
+    };
+    return answer.hits.flatMap((hit) =>
+      hit.server && hit.tool
+        ? [
+            {
+              server: hit.server.name,
+              alias: hit.server.alias,
+              tool: hit.tool.name,
+              toolAlias: hit.tool.alias,
+              ...(hit.tool.description ? { description: hit.tool.description } : {}),
+              inputSchema: hit.tool.inputSchema,
+              score: hit.score,
+            },
+          ]
+        : [],
+    );
+  };
+}
