@@ -1,4 +1,4 @@
-// `npm run bench [container|upstream|embedded|discovery|performance|host-ops|policy]`: each benchmark prints ratios against a baseline
+// `npm run bench [container|upstream|embedded|discovery|performance|host-ops|policy|sessions]`: each benchmark prints ratios against a baseline
 // measured in the same run, because these machines are noisy.
 import { benchContainer } from './container.mjs';
 import { benchDiscovery } from './discovery.mjs';
@@ -6,6 +6,7 @@ import { benchEmbedded } from './embedded.mjs';
 import { benchHostOps } from './host-ops.mjs';
 import { benchPerformance } from './performance.mjs';
 import { benchPolicy } from './policy.mjs';
+import { benchSessions } from './sessions.mjs';
 import { benchUpstream } from './upstream.mjs';
 
 const only = process.argv[2];
@@ -16,4 +17,5 @@ if (!only || only === 'discovery') await benchDiscovery();
 if (!only || only === 'performance') await benchPerformance();
 if (!only || only === 'host-ops') await benchHostOps();
 if (!only || only === 'policy') await benchPolicy();
+if (!only || only === 'sessions') await benchSessions();
 process.exit(0);
