@@ -12,6 +12,7 @@ import {
 } from '../sandbox/types.js';
 import { BridgeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { OutputStore } from './output-store.js';
 import type { RunObserver } from './run-observer.js';
 import { RunRecord } from './run-record.js';
 import { RunSlots } from './run-slots.js';
@@ -60,6 +61,11 @@ export interface EngineOptions {
   maxConcurrentRuns?: number;
   /** Named sessions: idle expiry and how many may live at once. Default: 10 min, 8. */
   sessions?: { idleMs: number; maxSessions: number };
+  /**
+   * Stdout beyond `maxOutputChars` kept for `read_output`: per run, all runs together (characters),
+   * and for how long. Default: 4 M, 32 M, 15 min.
+   */
+  keptOutput?: { maxChars: number; maxTotalChars: number; ttlMs: number };
   /** Values saved with `mcp.runtime.save`: caps per value and in total. Default: 64 MiB, 512 MiB. */
   values?: ValueStoreOptions;
   logger: Logger;
@@ -78,6 +84,7 @@ export class Engine {
   readonly #sessions: SessionTable;
   readonly #values: ValueStore;
   readonly #valueOperations: Record<string, HostOperation>;
+  readonly #outputs: OutputStore;
   #runs = 0;
 
   constructor(options: EngineOptions) {
@@ -91,7 +98,10 @@ export class Engine {
     this.#values = new ValueStore(
       options.values ?? { maxValueBytes: 64 * 1048576, maxTotalBytes: 512 * 1048576 },
     );
-    this.#valueOperations = this.#values.operations();
+    this.#outputs = new OutputStore(
+      options.keptOutput ?? { maxChars: 4_000_000, maxTotalChars: 32_000_000, ttlMs: 15 * 60 * 1000 },
+    );
+    this.#valueOperations = { ...this.#values.operations(), ...this.#outputs.operations() };
   }
 
   /** The live sessions of one client connection. */
@@ -162,13 +172,18 @@ export class Engine {
   }
 
   async #run(runId: string, request: RunRequest, options: RunOptions): Promise<RunOutcome> {
-    const record = new RunRecord(this.#options.maxOutputChars);
+    const record = new RunRecord(this.#options.maxOutputChars, this.#outputs.maxChars);
     const timeoutMs = this.effectiveTimeoutMs(request.timeoutMs);
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new Error('run timed out')), timeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal;
     const finish = (fields: Pick<RunOutcome, 'status' | 'error' | 'traceback'>): RunOutcome => {
+      const full = record.fullStdout();
       const outcome = record.outcome(fields);
+      if (full) {
+        const handle = this.#outputs.keep(options.owner ?? DEFAULT_OWNER, full.text, full.totalChars);
+        outcome.output = { handle, keptChars: full.text.length, totalChars: full.totalChars };
+      }
       this.#options.logger.debug('run finished', {
         run: runId,
         status: outcome.status,

@@ -6,14 +6,30 @@ export class RunRecord {
   readonly #startedAt = performance.now();
   readonly #stdout: OutputBuffer;
   readonly #stderr: OutputBuffer;
+  /** The first `keepChars` of stdout in full, for a handle when the cap elides some of it. */
+  readonly #keepChars: number;
+  readonly #kept: string[] = [];
+  #keptChars = 0;
 
-  constructor(maxOutputChars: number) {
+  constructor(maxOutputChars: number, keepChars = 0) {
     this.#stdout = new OutputBuffer(maxOutputChars);
     this.#stderr = new OutputBuffer(maxOutputChars);
+    this.#keepChars = keepChars;
   }
 
   append(stream: 'stdout' | 'stderr', data: string): void {
     (stream === 'stdout' ? this.#stdout : this.#stderr).append(data);
+    if (stream === 'stdout' && this.#keptChars < this.#keepChars) {
+      const piece = data.slice(0, this.#keepChars - this.#keptChars);
+      this.#kept.push(piece);
+      this.#keptChars += piece.length;
+    }
+  }
+
+  /** Stdout as printed (up to `keepChars`), when the cap elided part of it; else undefined. */
+  fullStdout(): { text: string; totalChars: number } | undefined {
+    if (this.#stdout.elidedChars === 0 || this.#keepChars === 0) return undefined;
+    return { text: this.#kept.join(''), totalChars: this.#stdout.totalChars };
   }
 
   /** The outcome: `fields` plus the captured output, what the caps elided, and the duration. */

@@ -32,6 +32,11 @@ export interface RunOutcome {
   durationMs: number;
   /** Characters elided from each stream by the output cap, when any were. */
   truncated?: { stdout?: number; stderr?: number };
+  /**
+   * Stdout the cap elided is kept on the host under this handle (the first `keptChars` of
+   * `totalChars`): `await mcp.runtime.read_output(handle, offset, length)` pages through it.
+   */
+  output?: { handle: string; keptChars: number; totalChars: number };
   /** The session the run ran in, when it named one. */
   session?: SessionReport;
 }

@@ -15,6 +15,7 @@ export function structuredOutcome(outcome: RunOutcome): Record<string, unknown> 
     durationMs: outcome.durationMs,
     ...(outcome.truncated ? { truncated: outcome.truncated } : {}),
     ...(outcome.session ? { session: outcome.session } : {}),
+    ...(outcome.output ? { output: outcome.output } : {}),
   };
 }
 
@@ -31,6 +32,13 @@ export function formatOutcomeText(outcome: RunOutcome): string {
     );
   }
   if (outcome.stdout) parts.push(trimNewline(outcome.stdout));
+  if (outcome.output) {
+    const { handle, keptChars, totalChars } = outcome.output;
+    const kept = keptChars < totalChars ? ` (its first ${keptChars.toLocaleString('en-US')} characters)` : '';
+    parts.push(
+      `[full stdout kept as ${handle}${kept}, ${totalChars.toLocaleString('en-US')} characters: page with \`await mcp.runtime.read_output("${handle}", offset, length)\` in run_python]`,
+    );
+  }
   if (outcome.stderr) parts.push(`[stderr]\n${trimNewline(outcome.stderr)}`);
   if (outcome.status !== 'ok') {
     const detail = outcome.traceback ? trimNewline(outcome.traceback) : (outcome.error ?? '');

@@ -63,9 +63,10 @@ const runPythonOutput = {
   durationMs: z.number(),
   truncated: z.record(z.string(), z.number()).optional(),
   session: z.object({}).passthrough().optional(),
+  output: z.object({}).passthrough().optional(),
 };
-/** What tools/list advertises: `session` is left out (clients accept extra properties; tokens count). */
-const { session: _session, ...listedOutput } = runPythonOutput;
+/** What tools/list advertises: `session` and `output` are left out (clients accept extra properties; tokens count). */
+const { session: _session, output: _output, ...listedOutput } = runPythonOutput;
 
 /**
  * The `run_python` entry of tools/list, from the same zod schemas the SDK validates with, minus what

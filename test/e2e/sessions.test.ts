@@ -256,3 +256,36 @@ describe('sessions over HTTP (embedded sandbox)', () => {
     }
   }, 180_000);
 });
+
+describe('output beyond the cap kept as a handle (embedded sandbox)', () => {
+  let bridge: RunningBridge;
+  beforeAll(async () => {
+    bridge = await startBridge({
+      MCP_BRIDGE_RUNTIME: 'embedded',
+      MCP_BRIDGE_STATE_DIR: stateDir,
+      MCP_BRIDGE_MAX_OUTPUT_CHARS: '1000',
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await bridge?.close();
+  });
+
+  it('says how to page through elided stdout, and read_output returns it', async () => {
+    const big = await bridge.runPython({ code: 'for i in range(5000):\n    print(f"line {i:05d}")' });
+    expect(big.structured.status).toBe('ok');
+    expect(big.structured.truncated?.stdout).toBeGreaterThan(0);
+    const output = (big.structuredContent as { output?: { handle: string; totalChars: number } }).output;
+    expect(output?.totalChars).toBe(5000 * 11);
+    expect(big.text).toMatch(
+      /\[full stdout kept as out-\d+, 55,000 characters: page with `await mcp\.runtime\.read_output/,
+    );
+    const page = await bridge.runPython({
+      code: `import mcp.runtime as rt\npage = await rt.read_output(${JSON.stringify(output?.handle)}, 11 * 2500, 22)\nprint(repr(page["text"]), page["totalChars"])`,
+    });
+    expect(page.structured.stdout).toBe("'line 02500\\nline 02501\\n' 55000\n");
+    const missing = await bridge.runPython({
+      code: 'import mcp.runtime as rt\nawait rt.read_output("out-999")',
+    });
+    expect(missing.structured.error).toMatch(/no such output/);
+  }, 120_000);
+});

@@ -39,6 +39,7 @@ __all__ = [
     "load",
     "query_tool_docs",
     "query_tool_docs_sync",
+    "read_output",
     "reset_session",
     "save",
     "save_tool",
@@ -573,6 +574,15 @@ async def list_saved():
 async def delete_saved(name):
     """Forgets the value saved under `name`; True if there was one."""
     return await _ask("delete_value", name=_value_name("delete_saved", name))
+
+
+async def read_output(handle, offset=0, length=10000):
+    """A page of a run's stdout that the output cap elided: the text from `offset`, `length` characters.
+
+    The handle is in that run's result (`[full stdout kept as out-N ...]`); handles expire after
+    15 minutes. Returns {'text', 'offset', 'keptChars', 'totalChars'}.
+    """
+    return await _ask("read_output", handle=handle, offset=offset, length=length)
 
 
 async def list_sessions():

@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/engine/engine.js';
+import { OutputStore } from '../../../src/engine/output-store.js';
+import { RunRecord } from '../../../src/engine/run-record.js';
 import type { CallContext, UpstreamPort } from '../../../src/engine/types.js';
 import { ValueStore } from '../../../src/engine/value-store.js';
 import type { Sandbox, SandboxExit, SandboxHost, SandboxProgram } from '../../../src/sandbox/types.js';
@@ -212,5 +214,38 @@ describe('ValueStore', () => {
     await expect(put('two', 60)).rejects.toThrow(/more than .* together/);
     await put('one', 90); // replacing counts the new size only
     await expect(put('x', 20, 1, 2)).rejects.toThrow(/out of order/);
+  });
+});
+
+describe('kept output', () => {
+  const signal = new AbortController().signal;
+  const context = (owner: string): CallContext => ({ runId: 'r', owner });
+
+  it('keeps the first keepChars of stdout only when the cap elided some', () => {
+    const small = new RunRecord(100, 50);
+    small.append('stdout', 'x'.repeat(80));
+    expect(small.fullStdout()).toBeUndefined();
+    const big = new RunRecord(10, 50);
+    big.append('stdout', 'a'.repeat(30));
+    big.append('stderr', 'e'.repeat(30));
+    big.append('stdout', 'b'.repeat(30));
+    expect(big.fullStdout()).toEqual({ text: 'a'.repeat(30) + 'b'.repeat(20), totalChars: 60 });
+  });
+
+  it('pages by owner, evicts the oldest past the total, and expires', async () => {
+    const store = new OutputStore({ maxChars: 100, maxTotalChars: 10, ttlMs: 40 });
+    const read = store.operations().read_output;
+    const first = store.keep('a', '0123456789', 20);
+    expect(await read?.({ handle: first, offset: 2, length: 3 }, signal, context('a'))).toEqual({
+      text: '234',
+      offset: 2,
+      keptChars: 10,
+      totalChars: 20,
+    });
+    await expect(read?.({ handle: first }, signal, context('b'))).rejects.toThrow(/no such output/);
+    const second = store.keep('a', 'abc', 3);
+    await expect(read?.({ handle: first }, signal, context('a'))).rejects.toThrow(/no such output/);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await expect(read?.({ handle: second }, signal, context('a'))).rejects.toThrow(/no such output/);
   });
 });

@@ -1,0 +1,95 @@
+/**
+ * Output a run printed beyond the cap, kept on the host so the program's caller can page through it
+ * (`mcp.runtime.read_output(handle, offset, length)`) instead of losing the middle. Bounded: each
+ * run keeps at most `maxChars` of a stream, all handles together `maxTotalChars` (the oldest go
+ * first), and a handle expires `ttlMs` after its run. Handles belong to a client connection.
+ */
+import { HostCallError } from '../sandbox/types.js';
+import type { HostCallContext, HostOperation } from './engine.js';
+
+/** One page: what a program can print back without its own output being cut. */
+const MAX_PAGE_CHARS = 1_000_000;
+
+export interface OutputStoreOptions {
+  maxChars: number;
+  maxTotalChars: number;
+  ttlMs: number;
+}
+
+interface Kept {
+  owner: string;
+  text: string;
+  /** Characters the run printed; more than `text` holds when it printed past `maxChars`. */
+  totalChars: number;
+  expiresAt: number;
+}
+
+export class OutputStore {
+  readonly #options: OutputStoreOptions;
+  readonly #kept = new Map<string, Kept>();
+  #total = 0;
+  #next = 0;
+
+  constructor(options: OutputStoreOptions) {
+    this.#options = options;
+  }
+
+  get maxChars(): number {
+    return this.#options.maxChars;
+  }
+
+  /** Keeps `text` (the first `maxChars` of what was printed) and returns its handle. */
+  keep(owner: string, text: string, totalChars: number): string {
+    this.#expire();
+    const handle = `out-${++this.#next}`;
+    this.#kept.set(handle, { owner, text, totalChars, expiresAt: Date.now() + this.#options.ttlMs });
+    this.#total += text.length;
+    for (const [oldest, kept] of this.#kept) {
+      if (this.#total <= this.#options.maxTotalChars || oldest === handle) break;
+      this.#kept.delete(oldest);
+      this.#total -= kept.text.length;
+    }
+    return handle;
+  }
+
+  operations(): Record<string, HostOperation> {
+    return { read_output: async (args, _signal, context) => this.#read(args, context) };
+  }
+
+  #read(args: Record<string, unknown>, context: HostCallContext | undefined): unknown {
+    this.#expire();
+    const { handle, offset = 0, length = 10_000 } = args;
+    const kept = typeof handle === 'string' ? this.#kept.get(handle) : undefined;
+    if (!kept || kept.owner !== (context?.owner ?? 'stdio')) {
+      throw new HostCallError(
+        `read_output(${JSON.stringify(handle)}): no such output; handles expire ${Math.round(this.#options.ttlMs / 60000)} min after their run`,
+        'NOT_FOUND',
+      );
+    }
+    if (!isCount(offset) || !isCount(length) || length > MAX_PAGE_CHARS) {
+      throw new HostCallError(
+        `read_output: offset and length must be whole numbers, length at most ${MAX_PAGE_CHARS}`,
+        'INVALID_ARGUMENT',
+      );
+    }
+    return {
+      text: kept.text.slice(offset, offset + length),
+      offset,
+      keptChars: kept.text.length,
+      totalChars: kept.totalChars,
+    };
+  }
+
+  #expire(): void {
+    const now = Date.now();
+    for (const [handle, kept] of this.#kept) {
+      if (kept.expiresAt > now) continue;
+      this.#kept.delete(handle);
+      this.#total -= kept.text.length;
+    }
+  }
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
