@@ -276,7 +276,10 @@ export class Engine {
     return {
       onOutput: (stream, data) => record.append(stream, data),
       callTool: (call, callSignal) => forProgram(this.#callTool(call, granted, callSignal, context)),
-      callHost: (op, args, callSignal) => forProgram(this.#callHost(op, args, callSignal, context)),
+      callHost: (op, args, callSignal) =>
+        op === 'attach'
+          ? Promise.resolve(attachTo(record, args))
+          : forProgram(this.#callHost(op, args, callSignal, context)),
     };
   }
 
@@ -379,6 +382,23 @@ async function forProgram<T>(work: Promise<T>): Promise<T> {
     if (error instanceof BridgeError) throw new HostCallError(error.message, error.code);
     throw error;
   }
+}
+
+/** `mcp.runtime.attach(...)`: one file for the client, checked here (the sandbox is untrusted). */
+function attachTo(record: RunRecord, args: Record<string, unknown>): unknown {
+  const { mimeType, data, name } = args;
+  if (
+    typeof mimeType !== 'string' ||
+    !/^[a-z]+\/[A-Za-z0-9.+-]{1,100}$/.test(mimeType) ||
+    typeof data !== 'string' ||
+    !/^[A-Za-z0-9+/]*={0,2}$/.test(data) ||
+    (name !== undefined && (typeof name !== 'string' || name.length > 256))
+  ) {
+    throw new HostCallError('attach: a MIME type such as image/png and base64 data', 'INVALID_ARGUMENT');
+  }
+  const refused = record.attach({ mimeType, data, ...(typeof name === 'string' ? { name } : {}) });
+  if (refused) throw new HostCallError(`attach: ${refused}`, 'RESULT_TOO_LARGE');
+  return { attached: record.attachments.length };
 }
 
 function timeoutMessage(timeoutMs: number, maxTimeoutMs: number): string {

@@ -2,7 +2,21 @@
 import { OutputBuffer } from './output-buffer.js';
 import type { RunOutcome } from './types.js';
 
+/** Files a program asked to return to the client (`mcp.runtime.attach`): images, or other files as resources. */
+export interface Attachment {
+  mimeType: string;
+  /** Base64. */
+  data: string;
+  name?: string;
+}
+
+/** Attachments one run may return, and their size together (bytes before base64). */
+const MAX_ATTACHMENTS = 8;
+const MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024;
+
 export class RunRecord {
+  readonly attachments: Attachment[] = [];
+  #attachedBytes = 0;
   readonly #startedAt = performance.now();
   readonly #stdout: OutputBuffer;
   readonly #stderr: OutputBuffer;
@@ -26,6 +40,18 @@ export class RunRecord {
     }
   }
 
+  /** Adds an attachment; returns why not when it would exceed the bounds. */
+  attach(attachment: Attachment): string | undefined {
+    const bytes = Math.floor((attachment.data.length * 3) / 4);
+    if (this.attachments.length >= MAX_ATTACHMENTS) return `a run returns at most ${MAX_ATTACHMENTS} files`;
+    if (this.#attachedBytes + bytes > MAX_ATTACHMENT_BYTES) {
+      return `a run returns at most ${MAX_ATTACHMENT_BYTES / 1048576} MiB of files together`;
+    }
+    this.#attachedBytes += bytes;
+    this.attachments.push(attachment);
+    return undefined;
+  }
+
   /** Stdout as printed (up to `keepChars`), when the cap elided part of it; else undefined. */
   fullStdout(): { text: string; totalChars: number } | undefined {
     if (this.#stdout.elidedChars === 0 || this.#keepChars === 0) return undefined;
@@ -44,6 +70,7 @@ export class RunRecord {
       stderr: this.#stderr.text(),
       durationMs: Math.round(performance.now() - this.#startedAt),
       ...(Object.keys(truncated).length > 0 ? { truncated } : {}),
+      ...(this.attachments.length > 0 ? { attachments: [...this.attachments] } : {}),
     };
   }
 }

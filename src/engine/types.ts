@@ -37,6 +37,8 @@ export interface RunOutcome {
    * `totalChars`): `await mcp.runtime.read_output(handle, offset, length)` pages through it.
    */
   output?: { handle: string; keptChars: number; totalChars: number };
+  /** Files the program returned with `mcp.runtime.attach` (base64), for the client as image/resource content. */
+  attachments?: Array<{ mimeType: string; data: string; name?: string }>;
   /** The session the run ran in, when it named one. */
   session?: SessionReport;
 }

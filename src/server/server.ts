@@ -179,7 +179,10 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
           },
         );
         return {
-          content: [{ type: 'text', text: formatOutcome(outcome, options.outputMode) }],
+          content: [
+            { type: 'text', text: formatOutcome(outcome, options.outputMode) },
+            ...attachmentContent(outcome),
+          ],
           structuredContent: structuredOutcome(outcome),
           ...(outcome.status === 'ok' ? {} : { isError: true }),
         };
@@ -197,6 +200,22 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   const tools = [runPythonToolDefinition(options.serverNames(), options.policy === true)];
   server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
   return server;
+}
+
+/** Files the program attached: images as image content, anything else as an embedded resource. */
+function attachmentContent(outcome: RunOutcome): CallToolResult['content'] {
+  return (outcome.attachments ?? []).map((file, index) =>
+    file.mimeType.startsWith('image/')
+      ? { type: 'image' as const, data: file.data, mimeType: file.mimeType }
+      : {
+          type: 'resource' as const,
+          resource: {
+            uri: `codemode://attachments/${index + 1}/${encodeURIComponent(file.name ?? 'file')}`,
+            mimeType: file.mimeType,
+            blob: file.data,
+          },
+        },
+  );
 }
 
 /**

@@ -289,3 +289,46 @@ describe('output beyond the cap kept as a handle (embedded sandbox)', () => {
     expect(missing.structured.error).toMatch(/no such output/);
   }, 120_000);
 });
+
+describe('files returned to the client (embedded sandbox)', () => {
+  let bridge: RunningBridge;
+  beforeAll(async () => {
+    bridge = await startBridge({ MCP_BRIDGE_RUNTIME: 'embedded', MCP_BRIDGE_STATE_DIR: stateDir });
+  }, 120_000);
+  afterAll(async () => {
+    await bridge?.close();
+  });
+
+  it('returns an image as image content and another file as an embedded resource', async () => {
+    const result = await bridge.runPython({
+      code: [
+        'import mcp.runtime as rt',
+        'png = b"\\x89PNG\\r\\n\\x1a\\n" + b"\\x00" * 16',
+        'await rt.attach(png, "image/png")',
+        'open("/workspace/table.csv", "w").write("a,b\\n1,2\\n")',
+        'await rt.attach("/workspace/table.csv")',
+        'print("attached")',
+      ].join('\n'),
+    });
+    expect(result.structured.status).toBe('ok');
+    const [text, image, file] = result.content;
+    expect(text).toMatchObject({ type: 'text', text: 'attached' });
+    expect(image).toMatchObject({ type: 'image', mimeType: 'image/png' });
+    expect(
+      Buffer.from((image as { data: string }).data, 'base64')
+        .subarray(1, 4)
+        .toString(),
+    ).toBe('PNG');
+    expect(file).toMatchObject({
+      type: 'resource',
+      resource: { mimeType: 'text/csv', uri: 'codemode://attachments/2/table.csv' },
+    });
+    expect(Buffer.from((file as { resource: { blob: string } }).resource.blob, 'base64').toString()).toBe(
+      'a,b\n1,2\n',
+    );
+    const refused = await bridge.runPython({
+      code: 'import mcp.runtime as rt\nfor _ in range(2):\n    await rt.attach(b"x" * (3 * 1024 * 1024), "application/octet-stream")',
+    });
+    expect(refused.structured.error).toMatch(/at most 5 MiB of files together/);
+  }, 120_000);
+});

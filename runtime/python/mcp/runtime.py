@@ -22,6 +22,7 @@ MCPError = mcp.ToolError
 
 __all__ = [
     "MCPError",
+    "attach",
     "call_tool",
     "capability_summary",
     "delete_saved",
@@ -583,6 +584,38 @@ async def read_output(handle, offset=0, length=10000):
     15 minutes. Returns {'text', 'offset', 'keptChars', 'totalChars'}.
     """
     return await _ask("read_output", handle=handle, offset=offset, length=length)
+
+
+_ATTACH_MAX_BYTES = 5 * 1024 * 1024
+
+
+async def attach(data, mime_type=None, name=None):
+    """Returns a file to the client with this call's result: an image (`image/png`, ...) as MCP image
+    content, anything else as an embedded resource. `data` is bytes or a path (e.g. a plot saved to
+    /workspace); `mime_type` is guessed from the path when omitted. At most 8 files, 5 MiB together.
+    """
+    import base64
+    import mimetypes
+    import os
+
+    if isinstance(data, (str, os.PathLike)):
+        path = os.fspath(data)
+        with open(path, "rb") as handle:
+            content = handle.read()
+        mime_type = mime_type or mimetypes.guess_type(path)[0]
+        name = name or os.path.basename(path)
+    elif isinstance(data, (bytes, bytearray, memoryview)):
+        content = bytes(data)
+    else:
+        raise TypeError("attach: data must be bytes or a path, not %s" % (type(data).__name__,))
+    if not mime_type:
+        raise ValueError("attach: pass mime_type, e.g. 'image/png'")
+    if len(content) > _ATTACH_MAX_BYTES:
+        raise ValueError("attach: %d bytes; a run returns at most 5 MiB of files together" % (len(content),))
+    args = {"mimeType": mime_type, "data": base64.b64encode(content).decode("ascii")}
+    if name:
+        args["name"] = str(name)
+    return await _ask("attach", **args)
 
 
 async def list_sessions():
