@@ -14,11 +14,13 @@ import { SkillStore } from '../engine/skills/skill-store.js';
 import type { UpstreamPort } from '../engine/types.js';
 import { upstreamPort } from '../engine/upstream-port.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
+import type { BridgeServerOptions } from '../server/server.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { discoverServers, shadowedServers } from '../upstream/config/discover.js';
 import type { DiscoveryResult } from '../upstream/config/types.js';
 import { UpstreamPool } from '../upstream/upstream-pool.js';
+import { VERSION } from './context.js';
 import { createSandboxes } from './sandboxes.js';
 import type { Settings } from './settings.js';
 
@@ -35,6 +37,18 @@ export interface Bridge {
   /** The policy in force (file and config-entry blocks); undefined: none, every call is allowed. */
   policy: Policy | undefined;
   close(): Promise<void>;
+}
+
+/** What every MCP server over this bridge is built from (stdio's one, or one per HTTP session). */
+export function bridgeServerOptions(bridge: Bridge, settings: Settings, logger: Logger): BridgeServerOptions {
+  return {
+    engine: bridge.engine,
+    version: VERSION,
+    outputMode: settings.outputMode,
+    serverNames: () => bridge.upstreams.serverNames(),
+    policy: bridge.policy !== undefined,
+    logger,
+  };
 }
 
 /**

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { isLoopbackHost } from '../server/http/http-guard.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
+import { integer, invalid } from './settings.js';
 
 export interface HttpSettings {
   /** The bearer token; undefined: none, loopback only. */
@@ -37,16 +38,6 @@ export const HTTP_SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback:
   ['MCP_BRIDGE_HTTP_SESSION_IDLE', '1800', 'serve --http: close a session idle this long, seconds'],
   ['MCP_BRIDGE_HTTP_DRAIN', '30', 'serve --http: on SIGTERM, let runs finish this long, seconds'],
 ];
-
-function invalid(name: string, value: string, accepted: string): BridgeError {
-  return new BridgeError(
-    'CONFIG_INVALID',
-    `${name}=${JSON.stringify(value)} is invalid: expected ${accepted}.`,
-    {
-      details: { variable: name },
-    },
-  );
-}
 
 function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const value = env[name]?.trim();
@@ -107,9 +98,7 @@ export function loadHttpSettings(env: NodeJS.ProcessEnv = process.env): HttpSett
       );
     }
   }
-  const maxSessions = positive(env, 'MCP_BRIDGE_HTTP_MAX_SESSIONS', 32);
-  if (!Number.isInteger(maxSessions))
-    throw invalid('MCP_BRIDGE_HTTP_MAX_SESSIONS', String(maxSessions), 'an integer ≥ 1');
+  const maxSessions = integer(env, 'MCP_BRIDGE_HTTP_MAX_SESSIONS', 32, 1);
   return {
     token,
     tokenSource,

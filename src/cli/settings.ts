@@ -130,7 +130,8 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
   ],
 ];
 
-function invalid(name: string, value: string, accepted: string): BridgeError {
+/** The error for a setting's bad value, naming what is accepted (shared with http-settings.ts). */
+export function invalid(name: string, value: string, accepted: string): BridgeError {
   return new BridgeError(
     'CONFIG_INVALID',
     `${name}=${JSON.stringify(value)} is invalid: expected ${accepted}.`,
@@ -187,7 +188,7 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallbackSeconds: number):
   return Math.round(parsed * 1000);
 }
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number): number {
+export function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number): number {
   const value = env[name]?.trim();
   if (!value) return fallback;
   const parsed = Number(value);

@@ -10,6 +10,7 @@ import type { HttpRoute } from '../../server/http/http-server.js';
 import type { Logger } from '../../shared/logger.js';
 import { VERSION } from '../context.js';
 import { checkBindAllowed, loadHttpSettings } from '../http-settings.js';
+import { handleProcessLifecycle } from '../lifecycle.js';
 import { createSandboxes } from '../sandboxes.js';
 import type { Settings } from '../settings.js';
 
@@ -42,7 +43,7 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
   const { RunFeed } = await import('../../server/console/run-feed.js');
   const feed = new RunFeed();
   const observer: RunObserver | undefined = combineObservers([telemetry?.observer, feed.observer]);
-  const { composeBridge } = await import('../compose.js');
+  const { bridgeServerOptions, composeBridge } = await import('../compose.js');
   const bridge = await composeBridge(settings, logger, {
     version: VERSION,
     sandboxes,
@@ -77,14 +78,7 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
     routes,
     logger,
     createSession: () => {
-      const session = createBridgeServer({
-        engine: bridge.engine,
-        version: VERSION,
-        outputMode: settings.outputMode,
-        serverNames: () => bridge.upstreams.serverNames(),
-        policy: bridge.policy !== undefined,
-        logger,
-      });
+      const session = createBridgeServer(bridgeServerOptions(bridge, settings, logger));
       const stopForwarding = forwardLogsToClient(session, logger);
       session.server.onclose = stopForwarding;
       return session;
@@ -109,27 +103,11 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
     auth: http.tokenSource ?? 'none (loopback only)',
   });
   if (args.console) process.stderr.write(`codemode-bridge console: ${base}/console\n`);
-  let stopping: Promise<void> | undefined;
-  const stop = (reason: string) => {
-    stopping ??= (async () => {
-      logger.info('shutting down', { reason });
-      setTimeout(() => {
-        logger.error('shutdown did not finish in time; exiting');
-        process.exit(1);
-      }, http.drainMs + SHUTDOWN_EXTRA_MS).unref();
-      await server?.close(http.drainMs);
-      await bridge.close();
-      await telemetry?.shutdown();
-      process.exit(0);
-    })();
-    return stopping;
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.on('unhandledRejection', (error) => logger.error('unhandled rejection', { error }));
-  process.on('uncaughtException', (error) =>
-    logger.error('uncaught exception', { error, stack: error.stack }),
-  );
+  handleProcessLifecycle(logger, http.drainMs + SHUTDOWN_EXTRA_MS, async () => {
+    await server?.close(http.drainMs);
+    await bridge.close();
+    await telemetry?.shutdown();
+  });
   await new Promise(() => {});
   return 0;
 }

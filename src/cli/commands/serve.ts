@@ -2,6 +2,7 @@
 import { BridgeError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { VERSION } from '../context.js';
+import { handleProcessLifecycle } from '../lifecycle.js';
 import { createSandboxes } from '../sandboxes.js';
 import type { Settings } from '../settings.js';
 import { tracesTarget } from '../telemetry-target.js';
@@ -46,42 +47,19 @@ export async function serve(settings: Settings, logger: Logger): Promise<number>
       return serveUnconfigured(error, logger);
     throw error;
   }
+  const { bridgeServerOptions } = await import('../compose.js');
   const { createBridgeServer, forwardLogsToClient } = await import('../../server/server.js');
   const { BridgeStdioTransport } = await import('../../server/stdio-server-transport.js');
-  const server = createBridgeServer({
-    engine: bridge.engine,
-    version: VERSION,
-    outputMode: settings.outputMode,
-    serverNames: () => bridge.upstreams.serverNames(),
-    policy: bridge.policy !== undefined,
-    logger,
-  });
+  const server = createBridgeServer(bridgeServerOptions(bridge, settings, logger));
   const transport = new BridgeStdioTransport();
-  let stopping: Promise<void> | undefined;
-  const stop = (reason: string) => {
-    stopping ??= (async () => {
-      logger.info('shutting down', { reason });
-      setTimeout(() => {
-        logger.error('shutdown did not finish in time; exiting');
-        process.exit(1);
-      }, SHUTDOWN_DEADLINE_MS).unref();
-      await server.close().catch(() => {});
-      await bridge.close();
-      await telemetry?.shutdown();
-      process.exit(0);
-    })();
-    return stopping;
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  const stop = handleProcessLifecycle(logger, SHUTDOWN_DEADLINE_MS, async () => {
+    await server.close().catch(() => {});
+    await bridge.close();
+    await telemetry?.shutdown();
+  });
   // The transport closes when the client is gone (stdin ended or failed, stdout broken): so do we,
   // or the warm sandboxes would outlive every client.
   server.server.onclose = () => void stop('the client is gone');
-  // One bad run must not take the bridge (and every other run) down: state is per run, so log and serve on.
-  process.on('unhandledRejection', (error) => logger.error('unhandled rejection', { error }));
-  process.on('uncaughtException', (error) =>
-    logger.error('uncaught exception', { error, stack: error.stack }),
-  );
   // stdout carries MCP frames: a stray console.log from any dependency would corrupt the channel.
   console.log = console.info = console.debug = (...args: unknown[]) => console.error(...args);
   await server.connect(transport);

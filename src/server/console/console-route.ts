@@ -9,6 +9,7 @@ import type { Engine } from '../../engine/engine.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { HttpRoute } from '../http/http-server.js';
+import { readBody } from '../http/read-body.js';
 import { CONSOLE_CSS, CONSOLE_HTML, CONSOLE_JS } from './console-assets.js';
 import { pythonSignature } from './python-signature.js';
 import type { RunFeed } from './run-feed.js';
@@ -130,7 +131,7 @@ async function tryIt(options: ConsoleRouteOptions, request: IncomingMessage, res
   }
   let body: { code?: unknown; servers?: unknown; timeout?: unknown };
   try {
-    body = JSON.parse((await readLimited(request, MAX_TRY_BODY_BYTES)).toString('utf8'));
+    body = JSON.parse((await readBody(request, MAX_TRY_BODY_BYTES)).toString('utf8'));
   } catch (error) {
     return json(response, 400, { error: `bad request: ${errorMessage(error)}` });
   }
@@ -154,22 +155,6 @@ async function tryIt(options: ConsoleRouteOptions, request: IncomingMessage, res
   } catch (error) {
     return json(response, 400, { status: 'not_started', error: errorMessage(error) });
   }
-}
-
-function readLimited(request: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        request.destroy();
-        reject(new Error(`body larger than ${maxBytes} bytes`));
-      } else chunks.push(chunk);
-    });
-    request.once('end', () => resolve(Buffer.concat(chunks)));
-    request.once('error', reject);
-  });
 }
 
 function json(response: ServerResponse, status: number, value: unknown): void {
