@@ -7,10 +7,15 @@
  * so a burst grows the pool within a few runs and the next burst finds it warm; after `shrinkAfterMs`
  * without a miss the target halves back towards `minSize` and surplus idle sandboxes are removed.
  *
- * CPU: starting a sandbox costs a few hundred ms of CPU (the engine's client, the OCI runtime, the
- * interpreter). A run that waits for one gets it started at once; refills ahead of demand start one
- * at a time while any program runs, and `maxParallelStarts` at a time when none does, so they do not
- * take the CPU a running program needs. Refills begin when a run has replied (`released`).
+ * CPU: starting a sandbox costs 0.1–0.4 s of CPU (the engine's client, the OCI runtime, the
+ * interpreter), which on a small machine is what a running program needs. So a run that waits for a
+ * sandbox gets it started at once, but refills ahead of demand hold back: while programs run and at
+ * least a quarter of the target is ready (the low-water mark) none start; below it one at a time.
+ * When a run has replied (`released`) refills wait for a quiet moment (no release for `QUIET_MS`),
+ * then start `maxParallelStarts` at a time if no program runs. A burst of short runs thus spends the
+ * ready stock without a start beside each run, and the pool refills in the pause after it. The very
+ * first sandbox starts alone: at start-up it competes with the bridge's own loading, and the first
+ * run is waiting for it.
  */
 import { abortableWait } from '../shared/abort.js';
 import { shuttingDownError } from '../shared/errors.js';
@@ -46,6 +51,8 @@ export interface PoolStats {
 
 const DEFAULT_PARALLEL_STARTS = 2;
 const DEFAULT_SHRINK_AFTER_MS = 60_000;
+/** A pause this long after a run replied, with no other reply, counts as quiet: refills may start. */
+const QUIET_MS = 20;
 
 export class WarmPool {
   readonly #backend: SandboxBackend;
@@ -63,7 +70,10 @@ export class WarmPool {
   #misses = 0;
   #lastMissAt = 0;
   #shrinkTimer: NodeJS.Timeout | undefined;
+  #quietTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Whether the pool has held its target once: until then a miss is the first fill still under way. */
+  #filled: boolean;
 
   constructor(backend: SandboxBackend, options: WarmPoolOptions) {
     this.#backend = backend;
@@ -73,6 +83,7 @@ export class WarmPool {
     this.#shrinkAfterMs = options.shrinkAfterMs ?? DEFAULT_SHRINK_AFTER_MS;
     this.#logger = options.logger;
     this.#target = options.minSize;
+    this.#filled = options.minSize === 0;
   }
 
   get stats(): PoolStats {
@@ -97,7 +108,9 @@ export class WarmPool {
       }
     }
     this.#misses++;
-    this.#grow();
+    // Before the first fill is done a miss says nothing about demand (the bridge has just started);
+    // growing then would only start more sandboxes beside the one this run waits for.
+    if (this.#filled) this.#grow();
     // This run waits for a sandbox: one already on its way if any is not spoken for, else a new one.
     const sandbox =
       this.#starting > this.#waiters.length
@@ -109,10 +122,23 @@ export class WarmPool {
     return sandbox;
   }
 
-  /** A run that held a sandbox from `acquire` has replied: refill now, off its hot path. */
+  /**
+   * A run that held a sandbox from `acquire` has replied: refill off its hot path, at once when the
+   * pool is low, else once no other run has replied for `QUIET_MS` (a burst keeps replying sooner).
+   */
   released(): void {
     this.#inUse = Math.max(0, this.#inUse - 1);
-    this.#refill();
+    clearTimeout(this.#quietTimer);
+    this.#quietTimer = undefined;
+    if (this.#ready.length < this.#lowWater()) {
+      this.#refill();
+      return;
+    }
+    this.#quietTimer = setTimeout(() => {
+      this.#quietTimer = undefined;
+      this.#refill();
+    }, QUIET_MS);
+    this.#quietTimer.unref();
   }
 
   /** Starts the pool filling (at start-up). Never throws. */
@@ -124,6 +150,7 @@ export class WarmPool {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#shrinkTimer);
+    clearTimeout(this.#quietTimer);
     const error = shuttingDownError();
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
     await Promise.all(this.#ready.splice(0).map((sandbox) => sandbox.destroy()));
@@ -163,7 +190,7 @@ export class WarmPool {
 
   /** Starts sandboxes up to the target, as many at once as the CPU rule allows. Never throws. */
   #refill(): void {
-    const parallel = this.#inUse > 0 ? 1 : this.#maxParallelStarts;
+    const parallel = this.#parallelStarts();
     while (
       !this.#closed &&
       this.#ready.length + this.#starting - this.#waiters.length < this.#target &&
@@ -187,11 +214,27 @@ export class WarmPool {
     }
   }
 
+  /** A quarter of the target, at least one: below it refills start even while programs run. */
+  #lowWater(): number {
+    return Math.max(1, Math.ceil(this.#target / 4));
+  }
+
+  /** How many refills ahead of demand may be starting at once now (the CPU rule above). */
+  #parallelStarts(): number {
+    if (this.#inUse > 0) return this.#ready.length < this.#lowWater() ? 1 : 0;
+    // The first sandbox starts alone: the bridge is still loading and the first run waits for it.
+    if (!this.#filled && this.#ready.length === 0) return 1;
+    return this.#maxParallelStarts;
+  }
+
   #deliver(sandbox: Sandbox): void {
     const waiter = this.#waiters.shift();
     if (waiter) waiter.resolve(sandbox);
     else if (this.#closed) void sandbox.destroy();
-    else this.#ready.push(sandbox);
+    else {
+      this.#ready.push(sandbox);
+      if (this.#ready.length >= this.#target) this.#filled = true;
+    }
   }
 
   #waitForStarting(signal?: AbortSignal): Promise<Sandbox> {

@@ -71,10 +71,10 @@ afterEach(() => {
 });
 
 describe('WarmPool', () => {
-  it('fills to its floor when warmed, a bounded number at a time', async () => {
+  it('fills to its floor when warmed: the first alone, then a bounded number at a time', async () => {
     const { backend, pool: warm } = pool({ minSize: 3, maxParallelStarts: 2 });
     warm.warm();
-    expect(backend.pending).toHaveLength(2);
+    expect(backend.pending).toHaveLength(1);
     await backend.finish(1);
     expect(backend.pending).toHaveLength(2);
     await backend.finish();
@@ -124,20 +124,56 @@ describe('WarmPool', () => {
     expect(backend.pending).toHaveLength(2);
   });
 
-  it('gives a run a sandbox already starting rather than starting another', async () => {
-    const { backend, pool: warm } = pool({ minSize: 2, maxParallelStarts: 2 });
+  it('gives a run a sandbox already starting rather than starting another, and does not grow then', async () => {
+    const { backend, pool: warm } = pool({ minSize: 2, maxSize: 8, maxParallelStarts: 2 });
     warm.warm();
-    expect(backend.pending).toHaveLength(2);
+    expect(backend.pending).toHaveLength(1);
     const waiting = warm.acquire();
-    expect(backend.pending).toHaveLength(2);
+    expect(backend.pending).toHaveLength(1);
     const [first] = await backend.finish(1);
     expect(await waiting).toBe(first);
+    // A miss during the first fill is the bridge starting up, not demand: the target stays.
+    expect(warm.stats).toMatchObject({ target: 2, misses: 1 });
+  });
+
+  it('holds refills while a program runs and the pool is above its low-water mark', async () => {
+    const { backend, pool: warm } = pool({ minSize: 8, maxParallelStarts: 8 });
+    warm.warm();
+    await backend.finish();
+    await backend.finish();
+    expect(warm.stats).toMatchObject({ ready: 8, target: 8 });
+    // Low water is 2 of 8: six runs take sandboxes and nothing starts beside them.
+    for (let i = 0; i < 6; i++) await warm.acquire();
+    warm.released(); // five still run
+    await flush();
+    expect(backend.pending).toHaveLength(0);
+    await warm.acquire(); // one left ready: below the mark, one refill at a time
+    warm.released();
+    expect(backend.pending).toHaveLength(1);
+  });
+
+  it('after a reply, refills once replies pause, in parallel when no program runs', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { backend, pool: warm } = pool({ minSize: 4, maxParallelStarts: 4 });
+    warm.warm();
+    await backend.finish();
+    await backend.finish();
+    await warm.acquire();
+    await warm.acquire();
+    warm.released();
+    vi.advanceTimersByTime(10);
+    warm.released(); // a burst replies again within the quiet time: the wait starts over
+    vi.advanceTimersByTime(10);
+    expect(backend.pending).toHaveLength(0);
+    vi.advanceTimersByTime(10);
+    expect(backend.pending).toHaveLength(2);
   });
 
   it('skips sandboxes that died while idle', async () => {
     const { backend, pool: warm } = pool({ minSize: 2, maxParallelStarts: 2 });
     warm.warm();
-    const [dead, live] = await backend.finish();
+    const [dead] = await backend.finish();
+    const [live] = await backend.finish();
     if (dead) dead.alive = false;
     expect(await warm.acquire()).toBe(live);
   });
