@@ -47,6 +47,8 @@ export function bridgeServerOptions(bridge: Bridge, settings: Settings, logger: 
     outputMode: settings.outputMode,
     serverNames: () => bridge.upstreams.serverNames(),
     policy: bridge.policy !== undefined,
+    yieldAfterMs: settings.yieldAfterMs,
+    maxOutputChars: settings.maxOutputChars,
     logger,
   };
 }

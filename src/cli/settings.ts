@@ -42,6 +42,8 @@ export interface Settings {
   poolMax: number | undefined;
   maxConcurrentRuns: number;
   maxOutputChars: number;
+  /** A call returns a run still going after this long, with a handle to wait on; 0: never. */
+  yieldAfterMs: number;
   /** A named session with no run for this long is ended. */
   sessionIdleMs: number;
   /** Live named sessions at once. */
@@ -95,6 +97,11 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
   ],
   ['MCP_BRIDGE_MAX_CONCURRENT_RUNS', '8', 'Programs running at once; more wait their turn'],
   ['MCP_BRIDGE_MAX_OUTPUT_CHARS', '20000', 'Output kept per stream (head + tail), characters'],
+  [
+    'MCP_BRIDGE_YIELD_AFTER',
+    '20',
+    'A run_python call still running after this long returns its output so far and a wait handle, seconds (0 = never)',
+  ],
   ['MCP_BRIDGE_SESSION_IDLE_TIMEOUT', '600', 'End a run_python session idle this long, seconds'],
   ['MCP_BRIDGE_MAX_SESSIONS', '8', 'Live run_python sessions at once (each keeps one sandbox)'],
   ['MCP_BRIDGE_SAVE_MAX_SIZE', '64m', 'Largest value mcp.runtime.save keeps (pickled)'],
@@ -186,6 +193,13 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallbackSeconds: number):
     throw invalid(name, value, `a number of seconds, at least ${MIN_RUN_TIMEOUT_MS / 1000}`);
   }
   return Math.round(parsed * 1000);
+}
+
+/** Seconds where 0 turns the feature off: a non-negative number, 0 or at least the shortest run timeout. */
+function secondsOrNever(env: NodeJS.ProcessEnv, name: string, fallbackSeconds: number): number {
+  const value = env[name]?.trim();
+  if (value && Number(value) === 0) return 0;
+  return seconds(env, name, fallbackSeconds);
 }
 
 export function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number): number {
@@ -315,6 +329,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     poolMax,
     maxConcurrentRuns: integer(env, 'MCP_BRIDGE_MAX_CONCURRENT_RUNS', 8, 1),
     maxOutputChars: integer(env, 'MCP_BRIDGE_MAX_OUTPUT_CHARS', 20_000, 200),
+    yieldAfterMs: secondsOrNever(env, 'MCP_BRIDGE_YIELD_AFTER', 20),
     sessionIdleMs: seconds(env, 'MCP_BRIDGE_SESSION_IDLE_TIMEOUT', 600),
     maxSessions: integer(env, 'MCP_BRIDGE_MAX_SESSIONS', 8, 1),
     saveMaxBytes: bytesOf(size(env, 'MCP_BRIDGE_SAVE_MAX_SIZE', '64m')),

@@ -273,8 +273,14 @@ export class Engine {
       owner: options.owner ?? DEFAULT_OWNER,
       ...(request.session !== undefined ? { sessionName: request.session } : {}),
     };
+    const tap = options.onOutput;
     return {
-      onOutput: (stream, data) => record.append(stream, data),
+      onOutput: tap
+        ? (stream, data) => {
+            record.append(stream, data);
+            tap(stream, data);
+          }
+        : (stream, data) => record.append(stream, data),
       callTool: (call, callSignal) => forProgram(this.#callTool(call, granted, callSignal, context)),
       callHost: (op, args, callSignal) =>
         op === 'attach'

@@ -55,6 +55,8 @@ export interface RunOptions {
    * clients never share them. Default: one shared owner (one client per bridge, as over stdio).
    */
   owner?: string;
+  /** Told each piece of output as it arrives (a run that yields returns it in pieces). Default: none. */
+  onOutput?: (stream: 'stdout' | 'stderr', data: string) => void;
 }
 
 /** What the user is asked to approve: one tool call, its arguments redacted and shortened for display. */

@@ -1,6 +1,9 @@
 /** Turns a run outcome into what the model reads: compact text, or the same object as TOON. */
 import { encode } from '@toon-format/toon';
+import type { RunStep } from '../engine/long-runs.js';
 import type { RunOutcome } from '../engine/types.js';
+
+type RunningStep = Extract<RunStep, { kind: 'running' }>;
 
 export type OutputMode = 'text' | 'toon';
 
@@ -52,6 +55,32 @@ export function formatOutcomeText(outcome: RunOutcome): string {
 export function formatOutcome(outcome: RunOutcome, mode: OutputMode): string {
   if (mode === 'toon') return `\`\`\`toon\n${encode(structuredOutcome(outcome))}\n\`\`\``;
   return formatOutcomeText(outcome);
+}
+
+/** The `structuredContent` of a call that returned while its run goes on: `status: running` and the handle. */
+export function structuredRunning(step: RunningStep): Record<string, unknown> {
+  return {
+    status: 'running',
+    stdout: step.stdout,
+    stderr: step.stderr,
+    durationMs: step.elapsedMs,
+    ...(step.truncated ? { truncated: step.truncated } : {}),
+    wait: step.handle,
+  };
+}
+
+/** The output since the last return, and how to wait for more. */
+export function formatRunning(step: RunningStep, timeoutMs: number, mode: OutputMode): string {
+  const seconds = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`;
+  const next =
+    `[still running after ${seconds(step.elapsedMs)} (its timeout: ${seconds(timeoutMs)}): call run_python ` +
+    `with wait="${step.handle}" for the output since and the result]`;
+  if (mode === 'toon') return `\`\`\`toon\n${encode(structuredRunning(step))}\n\`\`\`\n${next}`;
+  const parts: string[] = [];
+  if (step.stdout) parts.push(trimNewline(step.stdout));
+  if (step.stderr) parts.push(`[stderr]\n${trimNewline(step.stderr)}`);
+  parts.push(next);
+  return parts.join('\n');
 }
 
 function trimNewline(text: string): string {

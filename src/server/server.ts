@@ -9,15 +9,26 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
+import { type LongRun, LongRuns } from '../engine/long-runs.js';
 import { SESSION_NAME_PATTERN } from '../engine/sessions.js';
 import { type ApprovalAnswer, type Approver, MIN_RUN_TIMEOUT_MS, type RunOutcome } from '../engine/types.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import type { LogFields, Logger, LogLevel } from '../shared/logger.js';
-import { formatOutcome, type OutputMode, structuredOutcome } from './format.js';
+import {
+  formatOutcome,
+  formatRunning,
+  type OutputMode,
+  structuredOutcome,
+  structuredRunning,
+} from './format.js';
 import { buildInstructions, registerResources } from './resources.js';
 
 const RUN_PYTHON_TOOL = 'run_python';
 const PROGRESS_INTERVAL_MS = 1000;
+/** Handles of runs still going one client may hold, and how long a finished run's result waits for it. */
+const MAX_WAIT_HANDLES = 16;
+const KEEP_FINISHED_RUN_MS = 10 * 60 * 1000;
+export const DEFAULT_YIELD_AFTER_MS = 20_000;
 
 export interface BridgeServerOptions {
   engine: Engine;
@@ -27,6 +38,13 @@ export interface BridgeServerOptions {
   serverNames: () => string[];
   /** A policy is in force: the description tells the model how refusals look. Default false. */
   policy?: boolean;
+  /**
+   * A call returns a run still going after this long with its output so far and a `wait` handle
+   * (MCP_BRIDGE_YIELD_AFTER); 0: calls wait for the run's end. Default 20 s.
+   */
+  yieldAfterMs?: number;
+  /** Cap per stream of each piece of output a yielding run returns (characters). Default 20,000. */
+  maxOutputChars?: number;
   logger: Logger;
 }
 
@@ -41,6 +59,7 @@ const runPythonInput = {
       MAX_CODE_CHARS,
       `code is limited to ${MAX_CODE_CHARS.toLocaleString('en-US')} characters; read large data from a tool or a file instead of inlining it`,
     )
+    .optional()
     .describe('Python 3 source'),
   servers: z.array(z.string().min(1).max(256)).max(256).optional().describe('MCP servers this run may call'),
   timeout: z
@@ -52,10 +71,12 @@ const runPythonInput = {
     .string()
     .regex(SESSION_NAME_PATTERN, 'session must be 1-64 letters, digits, _ . or -')
     .optional(),
+  wait: z.string().max(64).optional(),
+  yield_after: z.number().min(0).optional(),
 };
 
 const runPythonOutput = {
-  status: z.enum(['ok', 'error', 'timeout', 'cancelled', 'killed', 'protocol_error']),
+  status: z.enum(['ok', 'error', 'timeout', 'cancelled', 'killed', 'protocol_error', 'running']),
   stdout: z.string(),
   stderr: z.string(),
   error: z.string().optional(),
@@ -64,15 +85,26 @@ const runPythonOutput = {
   truncated: z.record(z.string(), z.number()).optional(),
   session: z.object({}).passthrough().optional(),
   output: z.object({}).passthrough().optional(),
+  wait: z.string().optional(),
 };
-/** What tools/list advertises: `session` and `output` are left out (clients accept extra properties; tokens count). */
-const { session: _session, output: _output, ...listedOutput } = runPythonOutput;
+/**
+ * What tools/list advertises: `durationMs`, `truncated`, `session`, `output` and `wait` are left out
+ * (clients accept extra properties; tokens count, and the text result says what the model needs).
+ */
+const {
+  durationMs: _durationMs,
+  truncated: _truncated,
+  session: _session,
+  output: _output,
+  wait: _wait,
+  ...listedOutput
+} = runPythonOutput;
 
 /**
  * The `run_python` entry of tools/list, from the same zod schemas the SDK validates with, minus what
  * costs the model tokens and tells it nothing (`$schema`, `additionalProperties: false`).
  */
-function runPythonToolDefinition(serverNames: string[], policy: boolean): Tool {
+function runPythonToolDefinition(serverNames: string[], policy: boolean, yieldAfterMs: number): Tool {
   const compact = (shape: z.ZodRawShape) => {
     const {
       $schema: _schema,
@@ -86,6 +118,8 @@ function runPythonToolDefinition(serverNames: string[], policy: boolean): Tool {
         delete jsonSchema.maxLength;
         delete jsonSchema.maxItems;
         delete jsonSchema.pattern;
+        delete jsonSchema.minLength;
+        delete jsonSchema.minimum;
       },
     });
     return schema as Tool['inputSchema'];
@@ -93,7 +127,7 @@ function runPythonToolDefinition(serverNames: string[], policy: boolean): Tool {
   return {
     name: RUN_PYTHON_TOOL,
     title: 'Run Python',
-    description: describeRunPython(serverNames, policy),
+    description: describeRunPython(serverNames, policy, yieldAfterMs),
     inputSchema: compact(runPythonInput),
     outputSchema: compact(listedOutput),
     // No annotations: their defaults (not read-only, open world) are what run_python is.
@@ -117,9 +151,10 @@ function summarizeServerNames(names: string[]): string {
   return `Servers: ${shown.join(', ')}${rest > 0 ? ` and ${rest} more (rt.discovered_servers())` : ''}.`;
 }
 
-function describeRunPython(serverNames: string[], policy: boolean): string {
+function describeRunPython(serverNames: string[], policy: boolean, yieldAfterMs: number): string {
   const lines = [
-    'Run Python 3 in a sandbox (no network, no host files; fresh interpreter each call, or kept per `session`); returns stdout, stderr, error. Top-level await works; a final expression is printed.',
+    'Run Python 3 in a sandbox (no network, no host files; fresh interpreter each call, or kept per `session`). Top-level await works; a final expression is printed.',
+    `Runs past \`yield_after\` s (default ${yieldAfterMs > 0 ? Number((yieldAfterMs / 1000).toFixed(1)) : 'never'}; 0 = never) return output so far and a handle; call with only \`wait\`=handle for more and the result.`,
     'MCP tools are async functions. Grant servers via `servers`, then `await mcp_<alias>.<tool>(...)`, `mcp_servers["name"]["tool"]` or `from mcp.servers.<alias> import <tool>`; errors raise mcp.ToolError.',
     'Find tools first: `import mcp.runtime as rt`; `await rt.search_tool_docs("task")`; `await rt.query_tool_docs(server, tool, detail="full")`.',
     'Filter and join in Python; print only what you need.',
@@ -141,11 +176,21 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
     { name: 'codemode-bridge', version: options.version },
     { capabilities: { logging: {} }, instructions: buildInstructions(engine) },
   );
-  // Named sessions and saved values belong to this server's one client (stdio: the bridge's client;
-  // HTTP: one McpServer per MCP session), and end when it closes.
+  // Named sessions, saved values and runs still going belong to this server's one client (stdio: the
+  // bridge's client; HTTP: one McpServer per MCP session), and end when it closes.
   const connection = randomUUID();
+  const yieldAfterMs = options.yieldAfterMs ?? DEFAULT_YIELD_AFTER_MS;
+  const longRuns = new LongRuns({
+    maxHandles: MAX_WAIT_HANDLES,
+    keepFinishedMs: KEEP_FINISHED_RUN_MS,
+    maxOutputChars: options.maxOutputChars ?? 20_000,
+  });
+  // The request an approval prompt belongs to: the call now waiting on the run (over HTTP the prompt
+  // travels on that request's stream).
+  const waitingRequest = new WeakMap<LongRun, string | number>();
   const closeServer = server.close.bind(server);
   server.close = async () => {
+    longRuns.close();
     engine.closeOwner(connection);
     await closeServer();
   };
@@ -156,28 +201,60 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   server.registerTool(
     RUN_PYTHON_TOOL,
     { inputSchema: runPythonInput, outputSchema: runPythonOutput },
-    async ({ code, servers, timeout, session }, extra): Promise<CallToolResult> => {
-      const timeoutMs = timeout === undefined ? undefined : Math.round(timeout * 1000);
-      const stopProgress = startProgress(
-        extra._meta?.progressToken,
-        engine.effectiveTimeoutMs(timeoutMs),
-        (notification) => extra.sendNotification(notification),
+    async ({ code, servers, timeout, session, wait, yield_after }, extra): Promise<CallToolResult> => {
+      const callYieldMs = yield_after === undefined ? yieldAfterMs : Math.round(yield_after * 1000);
+      let run: LongRun | undefined;
+      if (wait !== undefined) {
+        if (code !== undefined) {
+          return toolError(
+            'Pass either `code` (a new run) or `wait` (the handle of a run still going), not both.',
+          );
+        }
+        run = longRuns.get(wait);
+        if (!run) {
+          return toolError(
+            `No run is waiting under wait=${JSON.stringify(wait)}: a handle is good until its run's result has been returned, ` +
+              `for ${KEEP_FINISHED_RUN_MS / 60000} min after the run ended, and only for the client that started it. Run the code again.`,
+          );
+        }
+      } else {
+        if (code === undefined) {
+          return toolError(
+            'run_python needs `code` (Python source), or `wait` with the handle of a run still going.',
+          );
+        }
+        const timeoutMs = timeout === undefined ? undefined : Math.round(timeout * 1000);
+        run = longRuns.start(engine.effectiveTimeoutMs(timeoutMs), ({ signal, onOutput }) =>
+          engine.run(
+            {
+              code,
+              ...(servers ? { servers } : {}),
+              ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+              ...(session !== undefined ? { session } : {}),
+            },
+            {
+              signal,
+              onOutput,
+              owner: connection,
+              approve: elicitApproval(server, () => (run && waitingRequest.get(run)) ?? extra.requestId),
+              ...(extra.sessionId !== undefined ? { session: extra.sessionId } : {}),
+            },
+          ),
+        );
+      }
+      waitingRequest.set(run, extra.requestId);
+      const stopProgress = startProgress(extra._meta?.progressToken, run, (notification) =>
+        extra.sendNotification(notification),
       );
       try {
-        const outcome: RunOutcome = await engine.run(
-          {
-            code,
-            ...(servers ? { servers } : {}),
-            ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-            ...(session !== undefined ? { session } : {}),
-          },
-          {
-            signal: extra.signal,
-            owner: connection,
-            approve: elicitApproval(server, extra.requestId),
-            ...(extra.sessionId !== undefined ? { session: extra.sessionId } : {}),
-          },
-        );
+        const step = await longRuns.next(run, callYieldMs, extra.signal);
+        if (step.kind === 'running') {
+          return {
+            content: [{ type: 'text', text: formatRunning(step, run.timeoutMs, options.outputMode) }],
+            structuredContent: structuredRunning(step),
+          };
+        }
+        const outcome: RunOutcome = step.outcome;
         return {
           content: [
             { type: 'text', text: formatOutcome(outcome, options.outputMode) },
@@ -188,7 +265,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
         };
       } catch (error) {
         if (!(error instanceof BridgeError)) logger.error('run_python failed', { error });
-        return { content: [{ type: 'text', text: errorMessage(error) }], isError: true };
+        return toolError(errorMessage(error));
       } finally {
         stopProgress();
       }
@@ -197,9 +274,13 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   // tools/list is the one thing every client puts in the model's context on every turn: serve the
   // compact definition (tools/call stays with the SDK, which validates against the same schemas).
   // Servers are discovered once at start, so the definition is built once.
-  const tools = [runPythonToolDefinition(options.serverNames(), options.policy === true)];
+  const tools = [runPythonToolDefinition(options.serverNames(), options.policy === true, yieldAfterMs)];
   server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
   return server;
+}
+
+function toolError(text: string): CallToolResult {
+  return { content: [{ type: 'text', text }], isError: true };
 }
 
 /** Files the program attached: images as image content, anything else as an embedded resource. */
@@ -224,8 +305,9 @@ function attachmentContent(outcome: RunOutcome): CallToolResult['content'] {
  * the run ends (`signal`: its deadline or cancellation); a client without form elicitation gets
  * `unsupported`, which the policy turns into a refusal unless configured otherwise.
  */
-function elicitApproval(server: McpServer, relatedRequestId: string | number): Approver {
+function elicitApproval(server: McpServer, relatedRequest: () => string | number): Approver {
   return async (request, signal): Promise<ApprovalAnswer> => {
+    const relatedRequestId = relatedRequest();
     if (!server.server.getClientCapabilities()?.elicitation?.form) return 'unsupported';
     const result = await server.server.elicitInput(
       {
@@ -321,16 +403,19 @@ export function forwardLogsToClient(
   });
 }
 
-/** Sends `notifications/progress` once a second while a run lasts, when the client asked for it. */
+/**
+ * Sends `notifications/progress` once a second while a call waits on a run, when the client asked for
+ * it: seconds since the run started, of its timeout.
+ */
 function startProgress(
   token: string | number | undefined,
-  totalMs: number,
+  run: LongRun,
   send: (notification: ServerNotification) => Promise<void>,
 ): () => void {
   if (token === undefined) return () => {};
-  const startedAt = performance.now();
+  const totalMs = run.timeoutMs;
   const timer = setInterval(() => {
-    const elapsedMs = performance.now() - startedAt;
+    const elapsedMs = performance.now() - run.startedAt;
     send({
       method: 'notifications/progress',
       params: {

@@ -46,6 +46,9 @@ export async function startBridge(
       ...getDefaultEnvironment(),
       MCP_BRIDGE_IMAGE: TEST_IMAGE,
       MCP_BRIDGE_LOG_LEVEL: 'warn',
+      // Runs return when they end, however slow a loaded machine makes them, unless a test asks for
+      // yielding (the long-run tests pass yield_after or set this).
+      MCP_BRIDGE_YIELD_AFTER: '600',
       MCP_BRIDGE_POOL_SIZE: '1',
       // A fixed pool unless a test asks for growth: two shared cores, and assertions count sandboxes.
       MCP_BRIDGE_POOL_MAX: env.MCP_BRIDGE_POOL_SIZE ?? '1',

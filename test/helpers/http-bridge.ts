@@ -28,6 +28,9 @@ export function startHttpBridge(
       MCP_BRIDGE_RUNTIME: 'embedded',
       MCP_BRIDGE_IMAGE: TEST_IMAGE,
       MCP_BRIDGE_LOG_LEVEL: 'info',
+      // Runs return when they end, however slow a loaded machine makes them, unless a test asks for
+      // yielding (the long-run tests pass yield_after or set this).
+      MCP_BRIDGE_YIELD_AFTER: '600',
       MCP_BRIDGE_POOL_SIZE: '1',
       MCP_BRIDGE_POOL_MAX: '2',
       ...env,

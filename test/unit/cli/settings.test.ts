@@ -106,6 +106,15 @@ describe('loadSettings', () => {
     },
   );
 
+  it('reads MCP_BRIDGE_YIELD_AFTER in seconds, 0 for never', () => {
+    expect(loadSettings({}).yieldAfterMs).toBe(20_000);
+    expect(loadSettings({ MCP_BRIDGE_YIELD_AFTER: '2.5' }).yieldAfterMs).toBe(2500);
+    expect(loadSettings({ MCP_BRIDGE_YIELD_AFTER: '0' }).yieldAfterMs).toBe(0);
+    expect(() => loadSettings({ MCP_BRIDGE_YIELD_AFTER: '-1' })).toThrow(
+      /MCP_BRIDGE_YIELD_AFTER="-1" is invalid: expected a positive number of seconds/,
+    );
+  });
+
   it('lowers the default timeout with the maximum', () => {
     expect(loadSettings({ MCP_BRIDGE_MAX_TIMEOUT: '5' }).timeoutMs).toBe(5000);
   });

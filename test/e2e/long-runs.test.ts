@@ -1,0 +1,185 @@
+/**
+ * Long runs through the real bridge and a real MCP client, on a container sandbox and on the embedded
+ * one: a run still going at its yield point returns its output so far and a `wait` handle; each wait
+ * returns what was printed since, and finally the result, with nothing lost between; progress
+ * notifications go on while a client waits; the run's own timeout still kills it; a session stays
+ * busy until its run ends; cancelling a wait ends the run; unknown handles are refused clearly, and
+ * over HTTP one client cannot wait on another's run.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningBridge, type RunResult, startBridge } from '../helpers/bridge.js';
+import { containerSupport } from '../helpers/environment.js';
+import { type HttpBridge, runPython, startHttpBridge, textOf } from '../helpers/http-bridge.js';
+
+const { skipReason } = containerSupport();
+const stateDir = mkdtempSync(join(tmpdir(), 'long-runs-state-'));
+
+const backends: Array<{ name: string; env: Record<string, string>; skip: string | undefined }> = [
+  { name: 'container', env: { MCP_BRIDGE_RUNTIME: 'podman' }, skip: skipReason },
+  {
+    name: 'embedded',
+    env: { MCP_BRIDGE_RUNTIME: 'embedded', MCP_BRIDGE_STATE_DIR: stateDir },
+    skip: undefined,
+  },
+];
+
+afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
+
+/** Whether the call returned while its run goes on (`status: running`, not a `RunOutcome` status). */
+const isRunning = (result: RunResult) => (result.structured.status as string) === 'running';
+
+/** The handle a yielded call returned. */
+function handleOf(result: RunResult): string {
+  const handle = (result.structuredContent as { wait?: unknown }).wait;
+  if (typeof handle !== 'string') throw new Error(`no wait handle in ${result.text}`);
+  return handle;
+}
+
+for (const backend of backends) {
+  describe.skipIf(backend.skip)(
+    `long runs on the ${backend.name} sandbox${backend.skip ? ` (skipped: ${backend.skip})` : ''}`,
+    () => {
+      let bridge: RunningBridge;
+
+      beforeAll(async () => {
+        bridge = await startBridge(backend.env);
+      }, 120_000);
+      afterAll(async () => {
+        await bridge?.close();
+      });
+
+      it('returns a run still going with its output so far; each wait returns what was printed since, then the result', async () => {
+        const first = await bridge.runPython({
+          code: 'import time\nfor i in range(12):\n    print(i, flush=True)\n    time.sleep(0.25)\nprint("done")',
+          yield_after: 1,
+          timeout: 60,
+        });
+        // The program sleeps 3 s in all, so one second into the call it is still going.
+        expect(isRunning(first)).toBe(true);
+        expect(first.isError).toBeFalsy();
+        const handle = handleOf(first);
+        expect(handle).toMatch(/^job-\d+$/);
+        expect(first.text).toContain(`call run_python with wait="${handle}"`);
+        const pieces = [first.structured.stdout];
+        let last = first;
+        for (let calls = 0; isRunning(last) && calls < 100; calls++) {
+          last = await bridge.runPython({ wait: handle, yield_after: 0.5 });
+          pieces.push(last.structured.stdout);
+        }
+        expect(last.structured.status).toBe('ok');
+        expect(pieces.join('')).toBe(`${Array.from({ length: 12 }, (_, i) => `${i}\n`).join('')}done\n`);
+        // Its result has been returned: the handle is gone.
+        const again = await bridge.runPython({ wait: handle });
+        expect(again.isError).toBe(true);
+        expect(again.text).toMatch(new RegExp(`No run is waiting under wait="${handle}"`));
+      }, 120_000);
+
+      it("sends progress while a client waits, and the run's own timeout still kills it", async () => {
+        const first = await bridge.runPython({
+          code: 'import time\nprint("start", flush=True)\ntime.sleep(30)\nprint("never")',
+          yield_after: 0.5,
+          timeout: 5,
+        });
+        expect(isRunning(first)).toBe(true);
+        let progress = 0;
+        const ended = await bridge.runPython(
+          { wait: handleOf(first), yield_after: 0 },
+          { onprogress: () => progress++ },
+        );
+        expect(ended.structured.status).toBe('timeout');
+        expect(ended.structured.error).toMatch(/Timed out after 5 s; the sandbox was killed/);
+        expect(ended.structured.stdout).not.toContain('never');
+        expect(progress).toBeGreaterThan(0);
+      }, 120_000);
+
+      it('keeps a session busy until its run ends; the next call of the session waits and sees its state', async () => {
+        const first = await bridge.runPython({
+          session: 'long',
+          code: 'import time\nx = 1\ntime.sleep(3)\nx = 2\nprint("set")',
+          yield_after: 0.5,
+        });
+        expect(isRunning(first)).toBe(true);
+        const listed = await bridge.runPython({
+          code: 'import mcp.runtime as rt\nprint([(s["name"], s["busy"]) for s in await rt.list_sessions()])',
+        });
+        expect(listed.structured.stdout).toBe("[('long', True)]\n");
+        const next = await bridge.runPython({ session: 'long', code: 'print(x)' });
+        expect(next.structured.stdout).toBe('2\n');
+        const result = await bridge.runPython({ wait: handleOf(first) });
+        expect(result.structured).toMatchObject({ status: 'ok', stdout: 'set\n' });
+        await bridge.runPython({
+          code: 'import mcp.runtime as rt\nawait rt.reset_session("long")',
+        });
+      }, 120_000);
+
+      it('ends the run when the client cancels its wait', async () => {
+        const first = await bridge.runPython({
+          session: 'cancelled',
+          code: 'import time\ny = 1\ntime.sleep(60)',
+          yield_after: 0.5,
+          timeout: 90,
+        });
+        expect(isRunning(first)).toBe(true);
+        const controller = new AbortController();
+        const waiting = bridge.runPython({ wait: handleOf(first) }, { signal: controller.signal });
+        setTimeout(() => controller.abort(new Error('the user pressed stop')), 500);
+        await expect(waiting).rejects.toThrow();
+        // The session's turn comes once the run has ended, and its state went with it.
+        const next = await bridge.runPython({ session: 'cancelled', code: 'print("y" in globals())' });
+        expect(next.structured.stdout).toBe('False\n');
+        expect(next.structured.session?.lost).toMatch(/cancelled/);
+        await bridge.runPython({
+          code: 'import mcp.runtime as rt\nawait rt.reset_session("cancelled")',
+        });
+      }, 120_000);
+
+      it('refuses a wait on an unknown handle, and a call with neither code nor wait', async () => {
+        const unknown = await bridge.runPython({ wait: 'job-999' });
+        expect(unknown.isError).toBe(true);
+        expect(unknown.text).toMatch(
+          /No run is waiting under wait="job-999": a handle is good until its run's result has been returned/,
+        );
+        const neither = await bridge.runPython({ timeout: 5 });
+        expect(neither.isError).toBe(true);
+        expect(neither.text).toMatch(/run_python needs `code`/);
+        const both = await bridge.runPython({ code: 'print(1)', wait: 'job-1' });
+        expect(both.text).toMatch(/either `code` .* or `wait`/);
+      }, 60_000);
+    },
+  );
+}
+
+describe('long runs over HTTP (embedded sandbox)', () => {
+  let bridge: HttpBridge;
+  beforeAll(async () => {
+    bridge = await startHttpBridge(['serve', '--http', '0'], {
+      MCP_BRIDGE_STATE_DIR: stateDir,
+      MCP_BRIDGE_YIELD_AFTER: '1',
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await bridge?.stop();
+  });
+
+  it("keeps one client's handles from another", async () => {
+    const [a, b] = await Promise.all([bridge.connect({ name: 'a' }), bridge.connect({ name: 'b' })]);
+    const first = await runPython(a, { code: 'import time\ntime.sleep(3)\nprint("mine")', timeout: 90 });
+    const handle = (first.structuredContent as { wait?: string }).wait;
+    expect(handle).toMatch(/^job-\d+$/);
+    const stolen = await runPython(b, { wait: handle });
+    expect(stolen.isError).toBe(true);
+    expect(textOf(stolen)).toMatch(/No run is waiting under/);
+    let result = await runPython(a, { wait: handle, yield_after: 0 });
+    expect(result.structuredContent).toMatchObject({ status: 'ok', stdout: 'mine\n' });
+    result = await runPython(a, { wait: handle });
+    expect(result.isError).toBe(true);
+    for (const client of [a, b]) {
+      await (client.transport as StreamableHTTPClientTransport).terminateSession();
+      await client.close();
+    }
+  }, 180_000);
+});
