@@ -190,7 +190,11 @@ export async function composeBridge(
     maxTimeoutMs: settings.maxTimeoutMs,
     maxOutputChars: settings.maxOutputChars,
     maxConcurrentRuns: settings.maxConcurrentRuns,
-    sessions: { idleMs: settings.sessionIdleMs, maxSessions: settings.maxSessions },
+    sessions: {
+      idleMs: settings.sessionIdleMs,
+      maxSessions: settings.maxSessions,
+      memory: settings.sessionMemory,
+    },
     values: { maxValueBytes: settings.saveMaxBytes, maxTotalBytes: settings.saveTotalBytes },
     memoryLimit: settings.memory,
     ...(observations ? { observer: observations.observer } : {}),

@@ -48,6 +48,8 @@ export interface Settings {
   sessionIdleMs: number;
   /** Live named sessions at once. */
   maxSessions: number;
+  /** Memory limit of each named session's sandbox (MCP_BRIDGE_MEMORY's syntax); default `memory`. */
+  sessionMemory: string;
   /** Largest value `mcp.runtime.save` keeps, and all saved values together, in bytes. */
   saveMaxBytes: number;
   saveTotalBytes: number;
@@ -104,6 +106,11 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
   ],
   ['MCP_BRIDGE_SESSION_IDLE_TIMEOUT', '600', 'End a run_python session idle this long, seconds'],
   ['MCP_BRIDGE_MAX_SESSIONS', '8', 'Live run_python sessions at once (each keeps one sandbox)'],
+  [
+    'MCP_BRIDGE_SESSION_MEMORY',
+    '(MCP_BRIDGE_MEMORY)',
+    "Memory limit of each session's sandbox; running out ends the session (at least 64m)",
+  ],
   ['MCP_BRIDGE_SAVE_MAX_SIZE', '64m', 'Largest value mcp.runtime.save keeps (pickled)'],
   ['MCP_BRIDGE_SAVE_TOTAL_SIZE', '512m', 'All saved values together'],
   ['MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT', '300', 'Close idle upstream connections after, seconds'],
@@ -297,12 +304,18 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (poolSize !== undefined && poolMax !== undefined && poolMax < poolSize) {
     throw invalid('MCP_BRIDGE_POOL_MAX', String(poolMax), `at least MCP_BRIDGE_POOL_SIZE (${poolSize})`);
   }
+  const memory = size(env, 'MCP_BRIDGE_MEMORY', '512m');
+  const sessionMemory = size(env, 'MCP_BRIDGE_SESSION_MEMORY', memory);
+  // Python in Pyodide cannot load below 64m; a container session that small would die at its first import.
+  if (bytesOf(sessionMemory) < 64 * 1024 ** 2) {
+    throw invalid('MCP_BRIDGE_SESSION_MEMORY', sessionMemory, 'a size of at least 64m');
+  }
   return {
     runtime,
     image,
     timeoutMs,
     maxTimeoutMs,
-    memory: size(env, 'MCP_BRIDGE_MEMORY', '512m'),
+    memory,
     pids: integer(env, 'MCP_BRIDGE_PIDS', 128, 8),
     cpus,
     containerUser: user,
@@ -332,6 +345,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     yieldAfterMs: secondsOrNever(env, 'MCP_BRIDGE_YIELD_AFTER', 20),
     sessionIdleMs: seconds(env, 'MCP_BRIDGE_SESSION_IDLE_TIMEOUT', 600),
     maxSessions: integer(env, 'MCP_BRIDGE_MAX_SESSIONS', 8, 1),
+    sessionMemory,
     saveMaxBytes: bytesOf(size(env, 'MCP_BRIDGE_SAVE_MAX_SIZE', '64m')),
     saveTotalBytes: bytesOf(size(env, 'MCP_BRIDGE_SAVE_TOTAL_SIZE', '512m')),
     policyPath: path(env, 'MCP_BRIDGE_POLICY'),

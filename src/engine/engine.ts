@@ -2,7 +2,13 @@
  * One run, start to finish: grants, deadline, sandbox, output caps, routing of the sandbox's calls
  * to upstream servers, and the outcome. The only module that joins sandboxes and upstreams.
  */
-import type { CatalogEntry, ServerGrant, SkillGrant, ToolCallRequest } from '../sandbox/types.js';
+import type {
+  CatalogEntry,
+  SandboxStartOptions,
+  ServerGrant,
+  SkillGrant,
+  ToolCallRequest,
+} from '../sandbox/types.js';
 import {
   HostCallError,
   type Sandbox,
@@ -22,7 +28,8 @@ import { ValueStore, type ValueStoreOptions } from './value-store.js';
 
 /** Where sandboxes come from: a warm pool, or a backend started on demand. */
 export interface SandboxSource {
-  acquire(signal?: AbortSignal): Promise<Sandbox>;
+  /** A warm sandbox; with `options`, one started with them (a session's own memory limit). */
+  acquire(signal?: AbortSignal, options?: SandboxStartOptions): Promise<Sandbox>;
   /** Called once a run holding a sandbox has replied, to start the next one off the hot path. */
   released(): void;
 }
@@ -59,8 +66,12 @@ export interface EngineOptions {
   skills?: SkillSource;
   /** Programs that may run at once; more wait (their timeout running). Default: unbounded. */
   maxConcurrentRuns?: number;
-  /** Named sessions: idle expiry and how many may live at once. Default: 10 min, 8. */
-  sessions?: { idleMs: number; maxSessions: number };
+  /**
+   * Named sessions: idle expiry, how many may live at once, and the memory limit of each one's
+   * sandbox (MCP_BRIDGE_SESSION_MEMORY; when it differs from `memoryLimit`, a session's sandbox is
+   * started for it instead of taken from the warm pool). Default: 10 min, 8, `memoryLimit`.
+   */
+  sessions?: { idleMs: number; maxSessions: number; memory?: string };
   /**
    * Stdout beyond `maxOutputChars` kept for `read_output`: per run, all runs together (characters),
    * and for how long. Default: 4 M, 32 M, 15 min.
@@ -204,11 +215,16 @@ export class Engine {
     let turn: SessionTurn | undefined;
     const end = (outcome: RunOutcome): RunOutcome => {
       if (!turn) return outcome;
-      // A session keeps its sandbox only after a program that ended on its own.
-      const kept = outcome.status === 'ok' || outcome.status === 'error' ? sandbox : undefined;
+      // A session keeps its sandbox only after a program that ended on its own, and not out of
+      // memory: the kernel kills a container at its limit, and a Pyodide heap at its cap never shrinks.
+      const outOfMemory = outcome.status === 'error' && /^MemoryError\b/.test(outcome.error ?? '');
+      const kept =
+        outcome.status === 'ok' || (outcome.status === 'error' && !outOfMemory) ? sandbox : undefined;
       turn.finish(
         kept?.alive ? kept : undefined,
-        `the previous run ended: ${outcome.status}: ${outcome.error ?? ''}`.slice(0, 400),
+        outOfMemory
+          ? `the previous run ran out of memory (MemoryError; ${this.#sessionMemoryName()})`
+          : `the previous run ended: ${outcome.status}: ${outcome.error ?? ''}`.slice(0, 400),
       );
       return { ...outcome, session: { ...turn.report } };
     };
@@ -220,12 +236,15 @@ export class Engine {
       }
       release = await this.#slots.acquire(signal);
       const program = await this.#program(runId, request, signal);
-      if (!sandbox) {
+      const sessionMemory = this.#options.sessions?.memory;
+      if (!sandbox && turn && sessionMemory && sessionMemory !== this.#options.memoryLimit) {
+        sandbox = await this.#options.sandboxes.acquire(signal, { memory: sessionMemory });
+      } else if (!sandbox) {
         sandbox = await this.#options.sandboxes.acquire(signal);
         fromPool = true;
       }
       const exit = await sandbox.execute(program, this.#hostFor(program, request, record, options), signal);
-      return end(exit.kind === 'aborted' ? aborted() : finish(this.#describeExit(exit)));
+      return end(exit.kind === 'aborted' ? aborted() : finish(this.#describeExit(exit, turn !== undefined)));
     } catch (error) {
       if (signal.aborted) return end(aborted());
       throw error;
@@ -342,8 +361,16 @@ export class Engine {
     return this.#sessions.reset(owner, name);
   }
 
+  /** The setting that bounds a session's sandbox, as a user would set it. */
+  #sessionMemoryName(): string {
+    const memory = this.#options.sessions?.memory;
+    if (memory && memory !== this.#options.memoryLimit) return `MCP_BRIDGE_SESSION_MEMORY=${memory}`;
+    return `MCP_BRIDGE_MEMORY=${this.#options.memoryLimit ?? 'its default'}`;
+  }
+
   #describeExit(
     exit: Exclude<SandboxExit, { kind: 'aborted' }>,
+    inSession: boolean,
   ): Pick<RunOutcome, 'status' | 'error' | 'traceback'> {
     switch (exit.kind) {
       case 'done':
@@ -358,7 +385,11 @@ export class Engine {
       case 'exited': {
         const killed = exit.exitCode === KILLED_EXIT_CODE || exit.signal === 'SIGKILL';
         if (killed) {
-          const limit = this.#options.memoryLimit ? ` (MCP_BRIDGE_MEMORY=${this.#options.memoryLimit})` : '';
+          const limit = inSession
+            ? ` (${this.#sessionMemoryName()})`
+            : this.#options.memoryLimit
+              ? ` (MCP_BRIDGE_MEMORY=${this.#options.memoryLimit})`
+              : '';
           return {
             status: 'killed',
             // SIGKILL is all the bridge sees: the kernel's OOM killer and a kill from outside look alike.

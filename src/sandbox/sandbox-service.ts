@@ -9,7 +9,7 @@ import type { ContainerLimits } from './container/run-args.js';
 import { EmbeddedBackend } from './embedded/embedded-backend.js';
 import { type PoolStats, WarmPool } from './pool.js';
 import { type RuntimePreference, selectRuntime } from './select.js';
-import type { Sandbox, SandboxBackend, SandboxKind } from './types.js';
+import type { Sandbox, SandboxBackend, SandboxKind, SandboxStartOptions } from './types.js';
 
 /**
  * Warm sandboxes per runtime when demand is low (MCP_BRIDGE_POOL_SIZE unset). An idle container costs
@@ -45,9 +45,13 @@ export class SandboxService {
     this.#options = options;
   }
 
-  async acquire(signal?: AbortSignal): Promise<Sandbox> {
-    const { pool } = await this.#init();
-    return pool.acquire(signal);
+  /**
+   * A warm sandbox from the pool; with `options` (a session's own memory limit), one started for the
+   * caller with them.
+   */
+  async acquire(signal?: AbortSignal, options?: SandboxStartOptions): Promise<Sandbox> {
+    const { backend, pool } = await this.#init();
+    return options ? backend.start(signal, options) : pool.acquire(signal);
   }
 
   /** A run has replied: refill the pool in the background. */

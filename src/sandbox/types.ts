@@ -115,12 +115,18 @@ export interface Sandbox {
   destroy(): Promise<void>;
 }
 
+/** How one sandbox differs from the backend's configuration. */
+export interface SandboxStartOptions {
+  /** Its memory limit, in the engines' syntax (`256m`), instead of the configured one. */
+  memory?: string;
+}
+
 export interface SandboxBackend {
   readonly kind: SandboxKind;
   /** A human-readable description for logs and `doctor`, e.g. `podman 4.3.1, image python:3.12-slim`. */
   readonly description: string;
   /** Starts a sandbox and resolves once its runtime reported `ready`. */
-  start(signal?: AbortSignal): Promise<Sandbox>;
+  start(signal?: AbortSignal, options?: SandboxStartOptions): Promise<Sandbox>;
   /** Removes every sandbox this backend started. Idempotent and safe to call concurrently. */
   close(): Promise<void>;
 }

@@ -3,7 +3,8 @@
  * sandbox and on the embedded one: state survives between calls of a session and nowhere else, a
  * timeout or an exit ends the session and the next call says the state was lost, list/reset from
  * mcp.runtime and the resource, the cap, idle expiry, grants checked per call, save/load across
- * sessions and fresh runs, two clients apart (two bridges over stdio, two MCP sessions over HTTP).
+ * sessions and fresh runs, two clients apart (two bridges over stdio, two MCP sessions over HTTP), a
+ * session that runs out of its own memory limit (MCP_BRIDGE_SESSION_MEMORY).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -214,6 +215,37 @@ for (const backend of backends) {
           await second.close();
         }
         await bridge.runPython({ code: RESET_ALL });
+      }, 120_000);
+    },
+  );
+}
+
+for (const backend of backends) {
+  describe.skipIf(backend.skip)(
+    `a session's memory limit on the ${backend.name} sandbox${backend.skip ? ` (skipped: ${backend.skip})` : ''}`,
+    () => {
+      let bridge: RunningBridge;
+      beforeAll(async () => {
+        bridge = await startBridge({ ...backend.env, MCP_BRIDGE_SESSION_MEMORY: '128m' });
+      }, 120_000);
+      afterAll(async () => {
+        await bridge?.close();
+      });
+
+      it('ends a session that runs out of MCP_BRIDGE_SESSION_MEMORY and says so; runs without session keep MCP_BRIDGE_MEMORY', async () => {
+        const fresh = await bridge.runPython({ code: 'print(len(b"x" * (200 * 1024 * 1024)))' });
+        expect(fresh.structured.stdout).toBe(`${200 * 1024 * 1024}\n`);
+        expect((await bridge.runPython({ session: 'big', code: 'kept = 1' })).structured.status).toBe('ok');
+        const over = await bridge.runPython({ session: 'big', code: 'data = b"x" * (200 * 1024 * 1024)' });
+        // A container is killed by the kernel at its limit; Pyodide raises MemoryError at its heap cap.
+        expect(over.structured.status).toBe(backend.name === 'container' ? 'killed' : 'error');
+        expect(over.structured.session?.ended).toMatch(/MCP_BRIDGE_SESSION_MEMORY=128m/);
+        expect(over.text).toMatch(/session big ended: .*state is lost/);
+        const next = await bridge.runPython({ session: 'big', code: 'print("kept" in globals())' });
+        expect(next.structured.stdout).toBe('False\n');
+        expect(next.structured.session).toMatchObject({ state: 'restarted' });
+        expect(next.structured.session?.lost).toMatch(/MCP_BRIDGE_SESSION_MEMORY=128m/);
+        expect(next.text).toMatch(/previous state was lost/);
       }, 120_000);
     },
   );

@@ -14,7 +14,7 @@ import { isProcessAlive } from '../../shared/kill-group.js';
 import type { Logger } from '../../shared/logger.js';
 import { minimalEnvironment, runCommand } from '../process/run-command.js';
 import { ProcessSandbox } from '../process-sandbox.js';
-import type { SandboxBackend } from '../types.js';
+import type { SandboxBackend, SandboxStartOptions } from '../types.js';
 import { imageExists } from './engine-probe.js';
 import { describeOciRuntime, isGvisor } from './oci-runtime.js';
 import {
@@ -72,9 +72,12 @@ export class ContainerBackend implements SandboxBackend {
     this.description = `${options.engine}${options.version ? ` ${options.version}` : ''}${runtime}, image ${options.image}`;
   }
 
-  async start(signal?: AbortSignal): Promise<ProcessSandbox> {
+  async start(signal?: AbortSignal, options: SandboxStartOptions = {}): Promise<ProcessSandbox> {
     if (this.#closing) throw shuttingDownError();
-    const { engine, image, limits, logger } = this.#options;
+    const { engine, image, logger } = this.#options;
+    const limits = options.memory
+      ? { ...this.#options.limits, memory: options.memory }
+      : this.#options.limits;
     const name = `codemode-${this.#ownerPid}-${++this.#counter}`;
     const channel = this.#options.channel === 'stdio' ? undefined : await this.#channels.open(name);
     const args = buildRunArgs({

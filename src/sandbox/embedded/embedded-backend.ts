@@ -13,7 +13,7 @@ import { isProcessAlive, killProcessGroup } from '../../shared/kill-group.js';
 import type { Logger } from '../../shared/logger.js';
 import { summarizeDiagnostics } from '../diagnostics.js';
 import { ProcessSandbox } from '../process-sandbox.js';
-import type { SandboxBackend } from '../types.js';
+import type { SandboxBackend, SandboxStartOptions } from '../types.js';
 import { type EmbeddedMemoryLimits, embeddedMemoryLimits } from './limits.js';
 import { type EmbeddedPaths, resolveEmbeddedPaths } from './paths.js';
 import { snapshotKeyOf } from './snapshot-key.js';
@@ -83,16 +83,17 @@ export class EmbeddedBackend implements SandboxBackend {
     return this.#snapshots;
   }
 
-  async start(signal?: AbortSignal): Promise<ProcessSandbox> {
+  async start(signal?: AbortSignal, options: SandboxStartOptions = {}): Promise<ProcessSandbox> {
     if (this.#closing) throw shuttingDownError();
+    const limits = options.memory ? embeddedMemoryLimits(options.memory) : this.#limits;
     const store = await this.#snapshots;
     const snapshot = await store.current();
     try {
-      return await this.#startWorker(snapshot, signal);
+      return await this.#startWorker(snapshot, signal, limits);
     } catch (error) {
       if (!(snapshot && error instanceof SnapshotRejected)) throw error;
       store.invalidate(snapshot, error.message);
-      return this.#startWorker(undefined, signal);
+      return this.#startWorker(undefined, signal, limits);
     }
   }
 
@@ -132,10 +133,10 @@ export class EmbeddedBackend implements SandboxBackend {
     return reaped;
   }
 
-  #command(snapshot: SnapshotRecord | undefined, makeSnapshot = false): WorkerCommand {
+  #command(snapshot: SnapshotRecord | undefined, makeSnapshot = false, limits = this.#limits): WorkerCommand {
     const command = buildWorkerCommand({
       paths: this.paths,
-      limits: this.#limits,
+      limits,
       denoDir: join(this.#dir, 'deno'),
       snapshot,
       makeSnapshot,
@@ -154,11 +155,15 @@ export class EmbeddedBackend implements SandboxBackend {
     });
   }
 
-  async #startWorker(snapshot: SnapshotRecord | undefined, signal?: AbortSignal): Promise<ProcessSandbox> {
+  async #startWorker(
+    snapshot: SnapshotRecord | undefined,
+    signal?: AbortSignal,
+    limits = this.#limits,
+  ): Promise<ProcessSandbox> {
     const { logger } = this.#options;
     const id = `embedded-${this.#ownerPid}-${++this.#counter}`;
     const startedAt = performance.now();
-    const child = this.#spawn(this.#command(snapshot));
+    const child = this.#spawn(this.#command(snapshot, false, limits));
     const sandbox: ProcessSandbox = new ProcessSandbox({
       id,
       child,

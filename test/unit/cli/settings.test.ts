@@ -115,6 +115,15 @@ describe('loadSettings', () => {
     );
   });
 
+  it('reads MCP_BRIDGE_SESSION_MEMORY, MCP_BRIDGE_MEMORY when unset, at least 64m', () => {
+    expect(loadSettings({}).sessionMemory).toBe('512m');
+    expect(loadSettings({ MCP_BRIDGE_MEMORY: '1g' }).sessionMemory).toBe('1g');
+    expect(loadSettings({ MCP_BRIDGE_SESSION_MEMORY: '256M' }).sessionMemory).toBe('256m');
+    expect(() => loadSettings({ MCP_BRIDGE_SESSION_MEMORY: '32m' })).toThrow(
+      /MCP_BRIDGE_SESSION_MEMORY="32m" is invalid: expected a size of at least 64m/,
+    );
+  });
+
   it('lowers the default timeout with the maximum', () => {
     expect(loadSettings({ MCP_BRIDGE_MAX_TIMEOUT: '5' }).timeoutMs).toBe(5000);
   });
