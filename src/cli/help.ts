@@ -69,9 +69,15 @@ rules for its server. A malformed policy stops the bridge. Refused calls raise m
 
 Sessions (README "Sessions"): run_python(session="name") keeps that call's sandbox for later calls
 with the same name (globals, imports, /workspace files); calls without session get a fresh one. A
-timeout, kill or crash ends the session and the next call says its state was lost; idle sessions end
-after MCP_BRIDGE_SESSION_IDLE_TIMEOUT. In Python: await mcp.runtime.list_sessions(), reset_session(name),
-save(name, value) / load(name) for picklable values kept by the bridge across sessions and fresh runs.
+timeout, kill, crash or running out of MCP_BRIDGE_SESSION_MEMORY ends the session and the next call
+says its state was lost; idle sessions end after MCP_BRIDGE_SESSION_IDLE_TIMEOUT. In Python: await
+mcp.runtime.list_sessions(), reset_session(name), save(name, value) / load(name) for picklable values
+kept by the bridge across sessions and fresh runs.
+
+Long runs (README "Long runs"): a call whose run is still going after yield_after seconds
+(MCP_BRIDGE_YIELD_AFTER; 0 = never) returns the output so far, status running and a handle;
+run_python(wait="job-N") returns the output since and, once the run ends, its result. The run's
+timeout still applies; handles are per client, 16 at most, and a finished run's result is kept 10 min.
 
 Environment:
 ${variables.join('\n')}

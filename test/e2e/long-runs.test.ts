@@ -6,7 +6,7 @@
  * busy until its run ends; cancelling a wait ends the run; unknown handles are refused clearly, and
  * over HTTP one client cannot wait on another's run.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -28,6 +28,15 @@ const backends: Array<{ name: string; env: Record<string, string>; skip: string 
 ];
 
 afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
+
+/** The worked example of README.md's "Long runs" section: its first python block. */
+function readmeExample(): string {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('### Long runs'));
+  const block = /```python\n([\s\S]*?)^```/m.exec(section);
+  if (!block?.[1]) throw new Error('README.md has no python block under "### Long runs"');
+  return block[1];
+}
 
 /** Whether the call returned while its run goes on (`status: running`, not a `RunOutcome` status). */
 const isRunning = (result: RunResult) => (result.structured.status as string) === 'running';
@@ -76,6 +85,25 @@ for (const backend of backends) {
         const again = await bridge.runPython({ wait: handle });
         expect(again.isError).toBe(true);
         expect(again.text).toMatch(new RegExp(`No run is waiting under wait="${handle}"`));
+      }, 120_000);
+
+      it("runs README's worked example as the README says", async () => {
+        const first = await bridge.runPython({ session: 'sales', yield_after: 2, code: readmeExample() });
+        expect(isRunning(first)).toBe(true);
+        expect(first.text).toMatch(
+          /^(month \d: \d+\n)*\[still running after [\d.]+ s \(its timeout: 30 s\): call run_python with wait="job-\d+" for the output since and the result\]$/,
+        );
+        let stdout = first.structured.stdout;
+        let last = first;
+        while (isRunning(last)) {
+          last = await bridge.runPython({ wait: handleOf(first) });
+          stdout += last.structured.stdout;
+        }
+        expect(last.structured.status).toBe('ok');
+        expect(stdout).toBe([1, 2, 3, 4, 5, 6].map((month) => `month ${month}: ${month * 100}\n`).join(''));
+        const kept = await bridge.runPython({ session: 'sales', code: 'totals[6]' });
+        expect(kept.text).toBe('600');
+        await bridge.runPython({ code: 'import mcp.runtime as rt\nawait rt.reset_session("sales")' });
       }, 120_000);
 
       it("sends progress while a client waits, and the run's own timeout still kills it", async () => {
