@@ -61,7 +61,7 @@ describe('embedded worker command', () => {
       ownerPid: 42,
       platform: 'linux',
     });
-    expect(command.env).toEqual({ DENO_DIR: '/state/embedded/deno' });
+    expect(command.env).toEqual({ DENO_DIR: '/state/embedded/deno', MALLOC_TRIM_THRESHOLD_: '131072' });
     expect(command.file).toBe('/bin/sh');
     expect(command.args.slice(0, 4)).toEqual([
       '-c',
