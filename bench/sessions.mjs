@@ -1,6 +1,6 @@
 // Issue 13: named sessions and saved values. At agent pace (a call every 500 ms), paired by round:
 // print(x) in a session against the same call in a fresh sandbox from the warm pool (the baseline,
-// the path every call without `session` takes); RSS per idle
+// the path every call without `session` takes), then the session call alone; RSS per idle
 // session; save/load of a 10 MB value, timed inside the program, against pickling it in place.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,6 +70,19 @@ async function benchBackend(name, env) {
     const f = summary(fresh);
     console.log(
       `  ${name}: session print(x) p50 ${fmt(s.p50)} p95 ${fmt(s.p95)}; fresh sandbox p50 ${fmt(f.p50)} p95 ${fmt(f.p95)}; session/fresh p50 ${ratio(s.p50, f.p50)} (n=${s.n})`,
+    );
+
+    // The same call with no fresh call between: each fresh call above takes a warm sandbox, and its
+    // refill (a container or worker starting, ~1 s of CPU) lands on the next session call on two cores.
+    await sleep(3000);
+    const alone = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      await sleep(AGENT_PACE_MS);
+      alone.push((await runPython(bridge.client, 'print(x)', { session: 'bench' })).ms);
+    }
+    const a = summary(alone);
+    console.log(
+      `  ${name}: session print(x) alone (no fresh calls, so no pool refills) p50 ${fmt(a.p50)} p95 ${fmt(a.p95)} (n=${a.n})`,
     );
 
     await runPython(bridge.client, 'import mcp.runtime as rt\nawait rt.reset_session("bench")');
