@@ -187,6 +187,8 @@ describe('long runs over HTTP (embedded sandbox)', () => {
     bridge = await startHttpBridge(['serve', '--http', '0'], {
       MCP_BRIDGE_STATE_DIR: stateDir,
       MCP_BRIDGE_YIELD_AFTER: '1',
+      // 'run finished … status=…' lines show a run ended after its client had gone.
+      MCP_BRIDGE_LOG_LEVEL: 'debug',
     });
   }, 60_000);
   afterAll(async () => {
@@ -210,4 +212,16 @@ describe('long runs over HTTP (embedded sandbox)', () => {
       await client.close();
     }
   }, 180_000);
+
+  it('ends the runs a client left going when its MCP session closes', async () => {
+    const client = await bridge.connect({ name: 'leaves' });
+    const first = await runPython(client, { code: 'import time\ntime.sleep(60)', timeout: 90 });
+    expect((first.structuredContent as { status: string }).status).toBe('running');
+    expect(bridge.stderr()).not.toMatch(/run finished .*status=cancelled/);
+    await (client.transport as StreamableHTTPClientTransport).terminateSession();
+    await client.close();
+    await expect
+      .poll(() => bridge.stderr(), { timeout: 30_000, interval: 200 })
+      .toMatch(/run finished .*status=cancelled/);
+  }, 120_000);
 });

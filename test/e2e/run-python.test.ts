@@ -86,7 +86,7 @@ describe.skipIf(skipReason)(
     it('rejects bad arguments with a clear tool error', async () => {
       const missing = await bridge.client.callTool({ name: 'run_python', arguments: {} });
       expect(missing.isError).toBe(true);
-      expect(JSON.stringify(missing.content)).toMatch(/Input validation error.*code/);
+      expect(JSON.stringify(missing.content)).toMatch(/run_python needs `code` \(Python source\), or `wait`/);
       const negative = await bridge.client.callTool({
         name: 'run_python',
         arguments: { code: 'print(1)', timeout: -1 },
