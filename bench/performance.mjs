@@ -163,6 +163,9 @@ async function embeddedRows() {
   await sleep(SETTLE_MS);
   const next = await burst(bridge.client, BURST_RUNS);
   await sleep(SETTLE_MS);
+  // The pool at its largest after two bursts: what each warm worker costs (PSS shares Deno's code).
+  const workers = childPids(bridge.pid).map((pid) => ({ rss: rssMb(pid), pss: pssMb(pid) }));
+  const memory = { bridgeRss: rssMb(bridge.pid), workers };
   const single = (await runPython(bridge.client, 'import time\ntime.sleep(1)')).ms;
   await sleep(SETTLE_MS);
   const wall = await concurrentSleeps(bridge.client);
@@ -181,6 +184,7 @@ async function embeddedRows() {
     '≤ 50 ms',
   );
   await bridge.close();
+  return memory;
 }
 
 async function toolCallRows() {
@@ -309,7 +313,7 @@ async function spawnRows() {
 
 export async function benchPerformance() {
   const memory = await containerRows();
-  await embeddedRows();
+  const embeddedMemory = await embeddedRows();
   await toolCallRows();
   await spawnRows();
   console.log('\n## Bursts, concurrency and tool calls (issue 11; baselines measured in this run)');
@@ -323,4 +327,11 @@ export async function benchPerformance() {
         `the sandboxes ${memory.pss.toFixed(0)} MB PSS in all, ${(memory.pss / Math.max(1, memory.sandboxes)).toFixed(1)} MB each`,
     );
   }
+  const { bridgeRss, workers } = embeddedMemory;
+  const each = (key) => summary(workers.map((worker) => worker[key])).p50?.toFixed(0) ?? '–';
+  console.log(
+    `memory after the bursts (the embedded pool grown to ${workers.length}): bridge RSS ${bridgeRss.toFixed(0)} MB; ` +
+      `each worker p50 ${each('rss')} MB RSS, ${each('pss')} MB PSS; ` +
+      `${workers.reduce((sum, worker) => sum + worker.pss, 0).toFixed(0)} MB PSS in all`,
+  );
 }

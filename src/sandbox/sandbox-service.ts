@@ -13,11 +13,16 @@ import type { Sandbox, SandboxBackend, SandboxKind, SandboxStartOptions } from '
 
 /**
  * Warm sandboxes per runtime when demand is low (MCP_BRIDGE_POOL_SIZE unset). An idle container costs
- * ~30 MB (PSS: its engine client, conmon and the interpreter); an idle embedded worker ~110 MB.
+ * ~30 MB (PSS: its engine client, conmon and the interpreter); an idle embedded worker ~100 MB (PSS,
+ * with Deno's code shared between workers). An embedded worker takes 0.45–0.65 s and ~0.9 s of CPU to
+ * start on two cores, so one warm worker cannot be replaced between runs half a second apart: two can.
  */
-const DEFAULT_POOL_SIZE: Readonly<Record<SandboxKind, number>> = { podman: 2, docker: 2, embedded: 1 };
-/** The most a burst may grow the pool to (MCP_BRIDGE_POOL_MAX unset); it shrinks back when quiet. */
-const DEFAULT_POOL_MAX: Readonly<Record<SandboxKind, number>> = { podman: 16, docker: 16, embedded: 8 };
+const DEFAULT_POOL_SIZE: Readonly<Record<SandboxKind, number>> = { podman: 2, docker: 2, embedded: 2 };
+/**
+ * The most a burst may grow the pool to (MCP_BRIDGE_POOL_MAX unset); it shrinks back when quiet.
+ * Embedded: 16 workers hold ~1.6 GB, what 8 held before their memory was cut.
+ */
+const DEFAULT_POOL_MAX: Readonly<Record<SandboxKind, number>> = { podman: 16, docker: 16, embedded: 16 };
 
 export interface SandboxServiceOptions {
   runtime: RuntimePreference;
