@@ -108,9 +108,9 @@ export class WarmPool {
       }
     }
     this.#misses++;
-    // Before the first fill is done a miss says nothing about demand (the bridge has just started);
-    // growing then would only start more sandboxes beside the one this run waits for.
-    if (this.#filled) this.#grow();
+    // Before the first fill is done, a miss that can take a sandbox already starting says nothing
+    // about demand (the bridge has just started): growing would only start more beside it.
+    if (this.#filled || this.#starting <= this.#waiters.length) this.#grow();
     // This run waits for a sandbox: one already on its way if any is not spoken for, else a new one.
     const sandbox =
       this.#starting > this.#waiters.length

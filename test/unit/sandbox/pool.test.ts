@@ -136,6 +136,16 @@ describe('WarmPool', () => {
     expect(warm.stats).toMatchObject({ target: 2, misses: 1 });
   });
 
+  it('grows during the first fill when more runs come than sandboxes are starting', async () => {
+    const { backend, pool: warm } = pool({ minSize: 1, maxSize: 8 });
+    warm.warm();
+    const runs = Array.from({ length: 3 }, () => warm.acquire());
+    // The first takes the one starting; the other two start their own and double the target twice.
+    expect(warm.stats.target).toBe(4);
+    await backend.finish(3);
+    await Promise.all(runs);
+  });
+
   it('holds refills while a program runs and the pool is above its low-water mark', async () => {
     const { backend, pool: warm } = pool({ minSize: 8, maxParallelStarts: 8 });
     warm.warm();
