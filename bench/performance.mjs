@@ -39,6 +39,16 @@ const row = (figure, value, baseline, target) => rows.push({ figure, value, base
 const ms = (value) => fmt(value);
 const x = (value, base) => `${(value / base).toFixed(2)}×`;
 
+/** CPU time (user + system, all threads) a process has used, in ms (Linux clock ticks of 10 ms). */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Proportional set size (MB): memory a process costs, pages it shares split among the sharers. */
 function pssMb(pid) {
   try {
@@ -149,13 +159,40 @@ async function embeddedRows() {
   const backend = new EmbeddedBackend({ stateDir, memory: '512m', logger: createLogger('error', () => {}) });
   await (await backend.snapshots()).current();
   const starts = [];
+  const cpuReady = [];
+  const cpuSettled = [];
   for (let i = 0; i < 8; i++) {
     const started = performance.now();
     const sandbox = await backend.start();
     starts.push(performance.now() - started);
+    // The worker is this process's only child: its CPU at `ready`, and once V8's background tier-up
+    // of the interpreter loop (started during the load) has finished.
+    const [pid] = childPids(process.pid);
+    cpuReady.push(cpuMs(pid));
+    await sleep(1500);
+    cpuSettled.push(cpuMs(pid));
     await sandbox.destroy();
   }
   await backend.close();
+  const bareDeno = [];
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    await new Promise((resolve) =>
+      spawn(backend.paths.deno, ['eval', '0'], { stdio: 'ignore', env: { NO_COLOR: '1' } }).once(
+        'close',
+        resolve,
+      ),
+    );
+    bareDeno.push(performance.now() - started);
+  }
+  const start = summary(starts).p50;
+  const bare = summary(bareDeno).p50;
+  row(
+    'embedded worker start from the snapshot: spawn → ready p50 · its CPU at ready · 1.5 s later',
+    `${ms(start)} · ${ms(summary(cpuReady).p50)} · ${ms(summary(cpuSettled).p50)}`,
+    `bare Deno start (deno eval 0) ${ms(bare)} (${x(start, bare)})`,
+    '—',
+  );
   const bridge = await startBridge({ MCP_BRIDGE_RUNTIME: 'embedded' });
   await sleep(SETTLE_MS);
   const paced = await pacedRuns(bridge.client, 10);
