@@ -92,7 +92,11 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
     'OCI runtime of containers: runc, crun, runsc (gVisor), or an absolute path to one',
   ],
   ['MCP_BRIDGE_POOL_SIZE', '2', 'Sandboxes kept started ahead of demand when idle (0 = none)'],
-  ['MCP_BRIDGE_POOL_MAX', '16', 'Most sandboxes a burst grows the pool to; it shrinks when quiet'],
+  [
+    'MCP_BRIDGE_POOL_MAX',
+    '16 (embedded: 8 per core, at most 16)',
+    'Most sandboxes a burst grows the pool to; it shrinks when quiet',
+  ],
   ['MCP_BRIDGE_MAX_CONCURRENT_RUNS', '8', 'Programs running at once; more wait their turn'],
   ['MCP_BRIDGE_MAX_OUTPUT_CHARS', '20000', 'Output kept per stream (head + tail), characters'],
   [

@@ -2,6 +2,7 @@
  * The sandboxes of one bridge: picks the runtime on first use (probing costs ~0.1 s, so serving
  * does not wait for it), reaps sandboxes a dead bridge left, and keeps the warm pool.
  */
+import { availableParallelism } from 'node:os';
 import type { Logger } from '../shared/logger.js';
 import { resolveStateDir } from '../shared/state-dir.js';
 import { ContainerBackend } from './container/container-backend.js';
@@ -18,11 +19,21 @@ import type { Sandbox, SandboxBackend, SandboxKind, SandboxStartOptions } from '
  * start on two cores, so one warm worker cannot be replaced between runs half a second apart: two can.
  */
 const DEFAULT_POOL_SIZE: Readonly<Record<SandboxKind, number>> = { podman: 2, docker: 2, embedded: 2 };
+/** The most a burst may grow the pool to (MCP_BRIDGE_POOL_MAX unset); it shrinks back when quiet. */
+const DEFAULT_POOL_MAX = 16;
+/** Embedded workers a burst may grow the pool to per core (see `defaultPoolMax`). */
+const EMBEDDED_POOL_MAX_PER_CORE = 8;
+
 /**
- * The most a burst may grow the pool to (MCP_BRIDGE_POOL_MAX unset); it shrinks back when quiet.
- * Embedded: 16 workers hold ~1.6 GB, what 8 held before their memory was cut.
+ * The pool's ceiling when MCP_BRIDGE_POOL_MAX is unset. An embedded worker costs ~0.9 s of CPU to
+ * start, so its ceiling follows the cores: what they refill in about seven seconds after a burst
+ * (8 on one core, 16 from two). On two cores 16 beat 8 for the next burst in two of three same-run
+ * rounds (p50 292/469 vs 589/567 ms); in the third the refill was still running into it.
  */
-const DEFAULT_POOL_MAX: Readonly<Record<SandboxKind, number>> = { podman: 16, docker: 16, embedded: 16 };
+export function defaultPoolMax(runtime: SandboxKind, cores = availableParallelism()): number {
+  if (runtime !== 'embedded') return DEFAULT_POOL_MAX;
+  return Math.min(DEFAULT_POOL_MAX, EMBEDDED_POOL_MAX_PER_CORE * Math.max(1, cores));
+}
 
 export interface SandboxServiceOptions {
   runtime: RuntimePreference;
@@ -30,7 +41,7 @@ export interface SandboxServiceOptions {
   limits: ContainerLimits;
   /** Sandboxes kept ready when idle; default `DEFAULT_POOL_SIZE` of the selected runtime. */
   poolSize?: number | undefined;
-  /** The most sandboxes a burst may keep ready; default `DEFAULT_POOL_MAX` of the selected runtime. */
+  /** The most sandboxes a burst may keep ready; default `defaultPoolMax` of the selected runtime. */
   poolMax?: number | undefined;
   /** Where caches live (the embedded snapshot). Default: MCP_BRIDGE_STATE_DIR or the per-user cache dir. */
   stateDir?: string | undefined;
@@ -109,7 +120,7 @@ export class SandboxService {
         logger.info('sandbox runtime selected', { runtime: backend.description, reason: selection.reason });
         backend.reapStale().catch((error) => logger.warn('reaping stale sandboxes failed', { error }));
         const minSize = this.#options.poolSize ?? DEFAULT_POOL_SIZE[selection.runtime];
-        const maxSize = Math.max(minSize, this.#options.poolMax ?? DEFAULT_POOL_MAX[selection.runtime]);
+        const maxSize = Math.max(minSize, this.#options.poolMax ?? defaultPoolMax(selection.runtime));
         return { backend, pool: new WarmPool(backend, { minSize, maxSize, logger }) };
       })();
       // A failed selection is retried on the next use: the user may install a runtime meanwhile.
