@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import {
   copyFile,
   link,
@@ -138,15 +138,18 @@ export class SkillStore {
    * A directory whose name is not a valid skill name is listed with an `error` (runs never get it).
    */
   async list(): Promise<StoredSkill[]> {
-    let names: string[];
-    try {
-      names = (await readdir(this.dir, { withFileTypes: true }))
-        .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
-        .map((entry) => entry.name)
-        .sort();
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT') names = [];
-      else throw storeFailure('list the saved skills', error);
+    let names: string[] = [];
+    // Before any skill is saved (the usual case) one synchronous check of one path answers; a readdir
+    // goes through libuv's thread pool, whose wake-up costs ~0.3 ms of every run on a small idle VM.
+    if (existsSync(this.dir)) {
+      try {
+        names = (await readdir(this.dir, { withFileTypes: true }))
+          .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
+          .map((entry) => entry.name)
+          .sort();
+      } catch (error) {
+        if (errorCode(error) !== 'ENOENT') throw storeFailure('list the saved skills', error);
+      }
     }
     const found = await Promise.all(names.map((name) => this.#current(name)));
     const skills = found.filter((skill): skill is StoredSkill => skill !== undefined);
