@@ -12,20 +12,12 @@ import { join } from 'node:path';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBridge, type RunResult, startBridge } from '../helpers/bridge.js';
-import { containerSupport } from '../helpers/environment.js';
+import { bothSandboxBackends } from '../helpers/environment.js';
 import { type HttpBridge, runPython, startHttpBridge, textOf } from '../helpers/http-bridge.js';
 
-const { skipReason } = containerSupport();
 const stateDir = mkdtempSync(join(tmpdir(), 'long-runs-state-'));
 
-const backends: Array<{ name: string; env: Record<string, string>; skip: string | undefined }> = [
-  { name: 'container', env: { MCP_BRIDGE_RUNTIME: 'podman' }, skip: skipReason },
-  {
-    name: 'embedded',
-    env: { MCP_BRIDGE_RUNTIME: 'embedded', MCP_BRIDGE_STATE_DIR: stateDir },
-    skip: undefined,
-  },
-];
+const backends = bothSandboxBackends(stateDir);
 
 afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
 

@@ -13,21 +13,13 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBridge, startBridge } from '../helpers/bridge.js';
-import { containerSupport } from '../helpers/environment.js';
+import { bothSandboxBackends } from '../helpers/environment.js';
 import { type HttpBridge, runPython, startHttpBridge, textOf } from '../helpers/http-bridge.js';
 import { createTestHome, standardServers, type TestHome } from '../helpers/upstreams.js';
 
-const { skipReason } = containerSupport();
 const stateDir = mkdtempSync(join(tmpdir(), 'sessions-state-'));
 
-const backends: Array<{ name: string; env: Record<string, string>; skip: string | undefined }> = [
-  { name: 'container', env: { MCP_BRIDGE_RUNTIME: 'podman' }, skip: skipReason },
-  {
-    name: 'embedded',
-    env: { MCP_BRIDGE_RUNTIME: 'embedded', MCP_BRIDGE_STATE_DIR: stateDir },
-    skip: undefined,
-  },
-];
+const backends = bothSandboxBackends(stateDir);
 
 afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
 

@@ -56,6 +56,28 @@ export type OciRuntime = 'runc' | 'runsc';
 let gvisorCached: { skipReason: string | undefined } | undefined;
 
 /** Whether the engine can run containers under gVisor (`runsc`), and why not when it cannot. */
+/** A sandbox backend an e2e suite runs against: its bridge settings, or why it is skipped here. */
+export interface SandboxBackendUnderTest {
+  name: 'container' | 'embedded';
+  env: Record<string, string>;
+  skip: string | undefined;
+}
+
+/**
+ * Both sandbox backends, for suites that run the same tests on each: podman (skipped where
+ * `containerSupport` says so) and the embedded sandbox with `stateDir` (its snapshot cache).
+ */
+export function bothSandboxBackends(stateDir: string): SandboxBackendUnderTest[] {
+  return [
+    { name: 'container', env: { MCP_BRIDGE_RUNTIME: 'podman' }, skip: containerSupport().skipReason },
+    {
+      name: 'embedded',
+      env: { MCP_BRIDGE_RUNTIME: 'embedded', MCP_BRIDGE_STATE_DIR: stateDir },
+      skip: undefined,
+    },
+  ];
+}
+
 export function gvisorSupport(): { skipReason: string | undefined } {
   if (gvisorCached) return gvisorCached;
   const { engine, skipReason } = containerSupport();
