@@ -93,7 +93,7 @@ class FrameWriter:
 
 
 class _Drain:
-    """Turns what a pipe receives into `out` frames; `settle` waits until what was written is sent.
+    """Turns what a pipe receives into `out` frames; `settle` sends what it holds before a `done`.
 
     Each read and its frame happen under one lock, so once the pipe is empty while the lock is held,
     everything written to it before has been sent (a session's `done` must follow the call's output).
@@ -113,30 +113,37 @@ class _Drain:
             except (OSError, ValueError):
                 pass
             with self._lock:
-                try:
-                    chunk = os.read(self._fd, READ_CHUNK_BYTES)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    chunk = b""
-                text = self._decoder.decode(chunk, final=not chunk)
-                if text:
-                    self._writer.send({"type": "out", "stream": self._stream, "data": text})
-                if not chunk:
+                if not self._send_once():
                     return
 
+    def _send_once(self):
+        """One read of the pipe and its frame (the lock held); False once the pipe has ended."""
+        try:
+            chunk = os.read(self._fd, READ_CHUNK_BYTES)
+        except BlockingIOError:
+            return True
+        except OSError:
+            chunk = b""
+        text = self._decoder.decode(chunk, final=not chunk)
+        if text:
+            self._writer.send({"type": "out", "stream": self._stream, "data": text})
+        return bool(chunk)
+
     def settle(self, timeout):
-        """Waits (at most `timeout` s) until the pipe is empty and its last read has been sent."""
+        """Sends what the pipe holds now (at most `timeout` s of it, if a thread keeps writing).
+
+        The calling thread reads it itself rather than waiting for the drain thread to wake: on a
+        small VM that wake-up is a good part of a session call's time.
+        """
         deadline = time.monotonic() + timeout
         pending = bytearray(4)
         while True:
             with self._lock:
                 fcntl.ioctl(self._fd, termios.FIONREAD, pending)
-                if struct.unpack("i", bytes(pending))[0] == 0:
+                if struct.unpack("i", bytes(pending))[0] == 0 or not self._send_once():
                     return
             if time.monotonic() > deadline:
                 return
-            time.sleep(0.0002)
 
 
 def _capture_std_streams(writer):
