@@ -96,10 +96,14 @@ export class Engine {
   readonly #values: ValueStore;
   readonly #valueOperations: Record<string, HostOperation>;
   readonly #outputs: OutputStore;
+  /** A session's memory limit when it differs from every other run's: its sandbox is started for it. */
+  readonly #ownSessionMemory: string | undefined;
   #runs = 0;
 
   constructor(options: EngineOptions) {
     this.#options = options;
+    const sessionMemory = options.sessions?.memory;
+    this.#ownSessionMemory = sessionMemory !== options.memoryLimit ? sessionMemory : undefined;
     this.#slots = new RunSlots(options.maxConcurrentRuns ?? Number.POSITIVE_INFINITY);
     this.#sessions = new SessionTable({
       idleMs: options.sessions?.idleMs ?? DEFAULT_SESSION_IDLE_MS,
@@ -236,9 +240,8 @@ export class Engine {
       }
       release = await this.#slots.acquire(signal);
       const program = await this.#program(runId, request, signal);
-      const sessionMemory = this.#options.sessions?.memory;
-      if (!sandbox && turn && sessionMemory && sessionMemory !== this.#options.memoryLimit) {
-        sandbox = await this.#options.sandboxes.acquire(signal, { memory: sessionMemory });
+      if (!sandbox && turn && this.#ownSessionMemory) {
+        sandbox = await this.#options.sandboxes.acquire(signal, { memory: this.#ownSessionMemory });
       } else if (!sandbox) {
         sandbox = await this.#options.sandboxes.acquire(signal);
         fromPool = true;
@@ -363,8 +366,7 @@ export class Engine {
 
   /** The setting that bounds a session's sandbox, as a user would set it. */
   #sessionMemoryName(): string {
-    const memory = this.#options.sessions?.memory;
-    if (memory && memory !== this.#options.memoryLimit) return `MCP_BRIDGE_SESSION_MEMORY=${memory}`;
+    if (this.#ownSessionMemory) return `MCP_BRIDGE_SESSION_MEMORY=${this.#ownSessionMemory}`;
     return `MCP_BRIDGE_MEMORY=${this.#options.memoryLimit ?? 'its default'}`;
   }
 

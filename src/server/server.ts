@@ -28,7 +28,6 @@ const PROGRESS_INTERVAL_MS = 1000;
 /** Handles of runs still going one client may hold, and how long a finished run's result waits for it. */
 const MAX_WAIT_HANDLES = 16;
 const KEEP_FINISHED_RUN_MS = 10 * 60 * 1000;
-export const DEFAULT_YIELD_AFTER_MS = 20_000;
 
 export interface BridgeServerOptions {
   engine: Engine;
@@ -40,11 +39,11 @@ export interface BridgeServerOptions {
   policy?: boolean;
   /**
    * A call returns a run still going after this long with its output so far and a `wait` handle
-   * (MCP_BRIDGE_YIELD_AFTER); 0: calls wait for the run's end. Default 20 s.
+   * (MCP_BRIDGE_YIELD_AFTER); 0: calls wait for the run's end.
    */
-  yieldAfterMs?: number;
-  /** Cap per stream of each piece of output a yielding run returns (characters). Default 20,000. */
-  maxOutputChars?: number;
+  yieldAfterMs: number;
+  /** Cap per stream of each piece of output a yielding run returns (MCP_BRIDGE_MAX_OUTPUT_CHARS). */
+  maxOutputChars: number;
   logger: Logger;
 }
 
@@ -179,11 +178,11 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   // Named sessions, saved values and runs still going belong to this server's one client (stdio: the
   // bridge's client; HTTP: one McpServer per MCP session), and end when it closes.
   const connection = randomUUID();
-  const yieldAfterMs = options.yieldAfterMs ?? DEFAULT_YIELD_AFTER_MS;
+  const { yieldAfterMs } = options;
   const longRuns = new LongRuns({
     maxHandles: MAX_WAIT_HANDLES,
     keepFinishedMs: KEEP_FINISHED_RUN_MS,
-    maxOutputChars: options.maxOutputChars ?? 20_000,
+    maxOutputChars: options.maxOutputChars,
   });
   // The request an approval prompt belongs to: the call now waiting on the run (over HTTP the prompt
   // travels on that request's stream).

@@ -40,6 +40,24 @@ function handleOf(result: RunResult): string {
   return handle;
 }
 
+/** Waits on a yielded run until it ends: every piece of stdout in order, and the last result. */
+async function waitForEnd(
+  bridge: RunningBridge,
+  first: RunResult,
+  yieldAfter?: number,
+): Promise<{ pieces: string[]; last: RunResult }> {
+  const pieces = [first.structured.stdout];
+  let last = first;
+  for (let calls = 0; isRunning(last) && calls < 100; calls++) {
+    last = await bridge.runPython({
+      wait: handleOf(first),
+      ...(yieldAfter !== undefined ? { yield_after: yieldAfter } : {}),
+    });
+    pieces.push(last.structured.stdout);
+  }
+  return { pieces, last };
+}
+
 for (const backend of backends) {
   describe.skipIf(backend.skip)(
     `long runs on the ${backend.name} sandbox${backend.skip ? ` (skipped: ${backend.skip})` : ''}`,
@@ -65,12 +83,7 @@ for (const backend of backends) {
         const handle = handleOf(first);
         expect(handle).toMatch(/^job-\d+$/);
         expect(first.text).toContain(`call run_python with wait="${handle}"`);
-        const pieces = [first.structured.stdout];
-        let last = first;
-        for (let calls = 0; isRunning(last) && calls < 100; calls++) {
-          last = await bridge.runPython({ wait: handle, yield_after: 0.5 });
-          pieces.push(last.structured.stdout);
-        }
+        const { pieces, last } = await waitForEnd(bridge, first, 0.5);
         expect(last.structured.status).toBe('ok');
         expect(pieces.join('')).toBe(`${Array.from({ length: 12 }, (_, i) => `${i}\n`).join('')}done\n`);
         // Its result has been returned: the handle is gone.
@@ -85,14 +98,11 @@ for (const backend of backends) {
         expect(first.text).toMatch(
           /^(month \d: \d+\n)*\[still running after [\d.]+ s \(its timeout: 30 s\): call run_python with wait="job-\d+" for the output since and the result\]$/,
         );
-        let stdout = first.structured.stdout;
-        let last = first;
-        while (isRunning(last)) {
-          last = await bridge.runPython({ wait: handleOf(first) });
-          stdout += last.structured.stdout;
-        }
+        const { pieces, last } = await waitForEnd(bridge, first);
         expect(last.structured.status).toBe('ok');
-        expect(stdout).toBe([1, 2, 3, 4, 5, 6].map((month) => `month ${month}: ${month * 100}\n`).join(''));
+        expect(pieces.join('')).toBe(
+          [1, 2, 3, 4, 5, 6].map((month) => `month ${month}: ${month * 100}\n`).join(''),
+        );
         const kept = await bridge.runPython({ session: 'sales', code: 'totals[6]' });
         expect(kept.text).toBe('600');
         await bridge.runPython({ code: 'import mcp.runtime as rt\nawait rt.reset_session("sales")' });
