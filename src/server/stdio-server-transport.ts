@@ -7,7 +7,8 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { type JSONRPCMessage, JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { parseJsonRpcMessage } from '../shared/json-rpc.js';
 import { jsonRpcIdOf, LineSplitter, type OversizeLine } from '../shared/line-splitter.js';
 
 /** The largest message a client may send. `run_python` caps its code well below this. */
@@ -86,7 +87,7 @@ export class BridgeStdioTransport implements Transport {
     if (text.trim() === '') return;
     let message: JSONRPCMessage;
     try {
-      message = JSONRPCMessageSchema.parse(JSON.parse(text));
+      message = parseJsonRpcMessage(text);
     } catch (error) {
       this.onerror?.(new Error(`the client sent a message that is not JSON-RPC: ${errorText(error)}`));
       return;

@@ -9,9 +9,10 @@ import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { type JSONRPCMessage, JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import spawn from 'cross-spawn';
 import { writeBatched } from '../shared/batched-write.js';
+import { parseJsonRpcMessage } from '../shared/json-rpc.js';
 import { isProcessGroupAlive, signalProcessGroup } from '../shared/kill-group.js';
 import { jsonRpcIdOf, LineSplitter, type OversizeLine } from '../shared/line-splitter.js';
 
@@ -200,7 +201,7 @@ export class StdioUpstreamTransport implements Transport {
     if (line.trim() === '') return;
     let message: JSONRPCMessage;
     try {
-      message = JSONRPCMessageSchema.parse(JSON.parse(line));
+      message = parseJsonRpcMessage(line);
     } catch (error) {
       this.onerror?.(error instanceof Error ? error : new Error(String(error)));
       return;
