@@ -81,8 +81,18 @@ async function benchBackend(name, env) {
       alone.push((await runPython(bridge.client, 'print(x)', { session: 'bench' })).ms);
     }
     const a = summary(alone);
+    // The floor of any call at this pace on this machine, for the same-run ratio: an MCP ping wakes
+    // the client and the bridge as the session call does, and runs nothing.
+    const pings = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      await sleep(AGENT_PACE_MS);
+      const started = performance.now();
+      await bridge.client.ping();
+      pings.push(performance.now() - started);
+    }
+    const ping = summary(pings);
     console.log(
-      `  ${name}: session print(x) alone (no fresh calls, so no pool refills) p50 ${fmt(a.p50)} p95 ${fmt(a.p95)} (n=${a.n})`,
+      `  ${name}: session print(x) alone (no fresh calls, so no pool refills) p50 ${fmt(a.p50)} p95 ${fmt(a.p95)} (n=${a.n}); an MCP ping at the same pace p50 ${fmt(ping.p50)}: the call is ping + ${fmt(a.p50 - ping.p50)}`,
     );
 
     await runPython(bridge.client, 'import mcp.runtime as rt\nawait rt.reset_session("bench")');
