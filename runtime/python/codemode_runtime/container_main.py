@@ -244,7 +244,9 @@ class _Output:
     """One of stdout/stderr: the pipe its fd points at, the thread draining it, and the two text streams.
 
     `sys.stdout` (or `sys.stderr`) is the direct stream for a program's first writes and the piped
-    one after; a program that set its own stream keeps it.
+    one after; a program that set its own stream keeps it. The direct stream is line-buffered (as
+    on a terminal: a partial line waits for its newline, a flush, or the program's end); the piped
+    one writes through.
     """
 
     def __init__(self, fd, name, writer):
@@ -258,8 +260,10 @@ class _Output:
         self.thread = threading.Thread(target=self.drain.run, daemon=True)
         self.thread.start()
         self._direct = _DirectStream(self)
+        # Line-buffered, so a `print` is one write, as it is one frame: two writes, each a frame,
+        # leave time for a child process's output to land between a line and its newline.
         self.direct = io.TextIOWrapper(
-            self._direct, encoding="utf-8", errors="backslashreplace", write_through=True
+            self._direct, encoding="utf-8", errors="backslashreplace", line_buffering=True
         )
         self.piped = io.TextIOWrapper(
             io.FileIO(fd, "w", closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True
@@ -275,6 +279,13 @@ class _Output:
         if getattr(sys, self.name) is self.direct:
             setattr(sys, self.name, self.piped)
 
+    def flush(self):
+        """Sends a partial line the direct stream holds (the program may have kept a reference to it)."""
+        try:
+            self.direct.flush()
+        except Exception:  # noqa: BLE001 - the program may have closed it
+            pass
+
 
 def _capture_std_streams(writer):
     """Point fds 0/1/2 at /dev/null and pipes; return the two outputs and the /dev/null fd."""
@@ -289,6 +300,8 @@ def _capture_std_streams(writer):
 
 def _finish_output(outputs, devnull):
     flush_std_streams()
+    for output in outputs:
+        output.flush()
     # Replacing fds 1/2 drops the last write ends we hold, so the drain threads see EOF once any
     # child processes that inherited them are gone too.
     os.dup2(devnull, 1)
@@ -465,5 +478,6 @@ def main(argv=None):
         # next `run` frame is read where this one was.
         flush_std_streams()
         for output in outputs:
+            output.flush()
             output.drain.settle(DRAIN_GRACE_S)
         writer.send(done_frame(failure))
