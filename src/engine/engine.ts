@@ -2,6 +2,8 @@
  * One run, start to finish: grants, deadline, sandbox, output caps, routing of the sandbox's calls
  * to upstream servers, and the outcome. The only module that joins sandboxes and upstreams.
  */
+
+import { addAbortListener } from 'node:events';
 import type {
   CatalogEntry,
   SandboxStartOptions,
@@ -189,9 +191,18 @@ export class Engine {
   async #run(runId: string, request: RunRequest, options: RunOptions): Promise<RunOutcome> {
     const record = new RunRecord(this.#options.maxOutputChars, this.#outputs.maxChars);
     const timeoutMs = this.effectiveTimeoutMs(request.timeoutMs);
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new Error('run timed out')), timeoutMs);
-    const signal = options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal;
+    // One controller ends the run, at its deadline or when the caller's signal aborts. (Combining
+    // the two with AbortSignal.any costs 25–50 µs a run on Node 20: a fifth of this whole prologue.)
+    const ending = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ending.abort(new Error('run timed out'));
+    }, timeoutMs);
+    const caller = options.signal;
+    if (caller?.aborted) ending.abort(caller.reason);
+    const cancelled = caller ? addAbortListener(caller, () => ending.abort(caller.reason)) : undefined;
+    const signal = ending.signal;
     const finish = (fields: Pick<RunOutcome, 'status' | 'error' | 'traceback'>): RunOutcome => {
       const full = record.fullStdout();
       const outcome = record.outcome(fields);
@@ -208,7 +219,7 @@ export class Engine {
     };
     const aborted = () =>
       finish(
-        deadline.signal.aborted
+        timedOut
           ? { status: 'timeout', error: timeoutMessage(timeoutMs, this.#options.maxTimeoutMs) }
           : { status: 'cancelled', error: 'The run was cancelled by the client; its sandbox was killed.' },
       );
@@ -253,6 +264,7 @@ export class Engine {
       throw error;
     } finally {
       clearTimeout(timer);
+      cancelled?.[Symbol.dispose]();
       release?.();
       // A turn not ended above (no program ran): the sandbox it had, if any, stays for the next run.
       turn?.finish(sandbox?.alive ? sandbox : undefined, 'no sandbox could be started');
