@@ -50,12 +50,6 @@ export function containerSupport(): ContainerSupport {
   return cached;
 }
 
-/** OCI runtimes the container suites run under. */
-export type OciRuntime = 'runc' | 'runsc';
-
-let gvisorCached: { skipReason: string | undefined } | undefined;
-
-/** Whether the engine can run containers under gVisor (`runsc`), and why not when it cannot. */
 /** A sandbox backend an e2e suite runs against: its bridge settings, or why it is skipped here. */
 export interface SandboxBackendUnderTest {
   name: 'container' | 'embedded';
@@ -78,6 +72,12 @@ export function bothSandboxBackends(stateDir: string): SandboxBackendUnderTest[]
   ];
 }
 
+/** OCI runtimes the container suites run under. */
+export type OciRuntime = 'runc' | 'runsc';
+
+let gvisorCached: { skipReason: string | undefined } | undefined;
+
+/** Whether the engine can run containers under gVisor (`runsc`), and why not when it cannot. */
 export function gvisorSupport(): { skipReason: string | undefined } {
   if (gvisorCached) return gvisorCached;
   const { engine, skipReason } = containerSupport();
