@@ -45,6 +45,13 @@ LEFTOVER_TASKS_GRACE_S = 0.5
 _REAL_EXIT = os._exit
 
 
+def _write_all(fd, data):
+    """Writes all of `data` to a blocking fd (a write may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def _encode(frame):
     return (json.dumps(frame, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
 
@@ -70,7 +77,7 @@ class FrameWriter:
     def send(self, frame):
         data = _encode(frame)
         with self._lock:
-            self._write(self._take_batch() + data)
+            _write_all(self._fd, self._take_batch() + data)
 
     def send_soon(self, frame):
         data = _encode(frame)
@@ -82,7 +89,7 @@ class FrameWriter:
 
     def flush(self):
         with self._lock:
-            self._write(self._take_batch())
+            _write_all(self._fd, self._take_batch())
 
     def try_send(self, frames):
         """Sends `frames()` unless another send holds the writer; False then, and nothing was sent.
@@ -93,7 +100,7 @@ class FrameWriter:
         if not self._lock.acquire(blocking=False):
             return False
         try:
-            self._write(self._take_batch() + b"".join(_encode(frame) for frame in frames()))
+            _write_all(self._fd, self._take_batch() + b"".join(_encode(frame) for frame in frames()))
         finally:
             self._lock.release()
         return True
@@ -101,12 +108,6 @@ class FrameWriter:
     def _take_batch(self):
         batch, self._batch = self._batch, []
         return b"".join(batch)
-
-    def _write(self, data):
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
 
 
 class _Drain:
@@ -123,7 +124,7 @@ class _Drain:
         self._lock = threading.Lock()
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._direct_decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self._pending = bytearray(4)
+        self._waiting_buffer = bytearray(4)
 
     def run(self):
         while True:
@@ -161,10 +162,14 @@ class _Drain:
         finally:
             self._lock.release()
 
+    def _waiting(self):
+        """How many bytes the pipe holds now (the lock held)."""
+        fcntl.ioctl(self._fd, termios.FIONREAD, self._waiting_buffer)
+        return struct.unpack("i", bytes(self._waiting_buffer))[0]
+
     def _frames_for(self, data):
         frames = []
-        fcntl.ioctl(self._fd, termios.FIONREAD, self._pending)
-        waiting = struct.unpack("i", bytes(self._pending))[0]
+        waiting = self._waiting()
         # Written to the fd (C code, a child process) before this write: it goes first, in chunks
         # that keep each frame far below the host's cap.
         while waiting > 0:
@@ -187,11 +192,9 @@ class _Drain:
         small VM that wake-up is a good part of a session call's time.
         """
         deadline = time.monotonic() + timeout
-        pending = bytearray(4)
         while True:
             with self._lock:
-                fcntl.ioctl(self._fd, termios.FIONREAD, pending)
-                if struct.unpack("i", bytes(pending))[0] == 0 or not self._send_once():
+                if self._waiting() == 0 or not self._send_once():
                     return
             if time.monotonic() > deadline:
                 return
@@ -231,12 +234,7 @@ class _DirectStream(io.RawIOBase):
         ):
             return len(data)
         self._output.to_pipe()
-        fd = self._output.fd
-        written = os.write(fd, data)
-        if written < len(data):
-            view = memoryview(data)[written:]
-            while view:
-                view = view[os.write(fd, view):]
+        _write_all(self._output.fd, data)
         return len(data)
 
 
