@@ -1,3 +1,4 @@
+import { ErrorCode, ListPromptsResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBridge, startBridge } from '../helpers/bridge.js';
 import { containerSupport, containersOwnedBy, eventually } from '../helpers/environment.js';
@@ -98,6 +99,18 @@ describe.skipIf(skipReason)(
         arguments: { code: 'print(1)', servers: 'x' },
       });
       expect(wrongType.isError).toBe(true);
+      expect(JSON.stringify(wrongType.content)).toMatch(/Invalid arguments for run_python: servers: /);
+    });
+
+    it('answers a call to another tool, and a method it does not serve, with a JSON-RPC error', async () => {
+      await expect(bridge.client.callTool({ name: 'run_javascript', arguments: {} })).rejects.toMatchObject({
+        code: ErrorCode.InvalidParams,
+        message: expect.stringMatching(/Unknown tool "run_javascript": this server has one tool, run_python/),
+      });
+      await expect(
+        bridge.client.request({ method: 'prompts/list', params: {} }, ListPromptsResultSchema),
+      ).rejects.toMatchObject({ code: ErrorCode.MethodNotFound });
+      expect((await bridge.runPython({ code: 'print(1)' })).text).toBe('1');
     });
 
     it('rejects unknown server names', async () => {
