@@ -1,9 +1,14 @@
 import os
+import sys
 import threading
 import unittest
 
+import mcp.runtime
+from codemode_runtime import skills
 from codemode_runtime.container_main import _Drain
 from codemode_runtime.namespace import SessionGlobals
+
+SERVER = {"name": "notes", "alias": "notes", "tools": [{"name": "add", "inputSchema": {"type": "object"}}]}
 
 
 class SessionGlobalsTests(unittest.TestCase):
@@ -23,6 +28,36 @@ class SessionGlobalsTests(unittest.TestCase):
         third = session.enter({"__name__": "__main__", "mcp": "m3", "mcp_other": tool})
         self.assertEqual(third["mcp_memory"], "rebound")
         self.assertIs(third["mcp_other"], tool)
+
+
+class SessionGrantTests(unittest.TestCase):
+    def test_an_unchanged_grant_keeps_its_proxies_and_gets_a_fresh_queue_and_its_names_back(self):
+        session = SessionGlobals()
+        channel = object()
+        first = session.program([SERVER], channel, [], [])
+        proxy = first["mcp_notes"].add
+        queue = skills.queue()
+        del first["mcp_notes"]
+        del sys.modules["mcp.servers.notes"]
+        first["x"] = 1
+        second = session.program([dict(SERVER)], channel, [], [])
+        self.assertIs(second, first)
+        self.assertEqual(second["x"], 1)
+        self.assertIs(second["mcp_notes"].add, proxy)
+        self.assertIs(sys.modules["mcp.servers.notes"], second["mcp_notes"])
+        # Host operations are each program's own: what one left is never reported by the next.
+        self.assertIsNot(skills.queue(), queue)
+        self.assertIs(mcp.runtime._state["queue"], skills.queue())
+
+    def test_a_changed_grant_or_channel_builds_new_proxies(self):
+        session = SessionGlobals()
+        channel = object()
+        proxy = session.program([SERVER], channel, [], [])["mcp_notes"].add
+        renamed = dict(SERVER, tools=[{"name": "add", "description": "new", "inputSchema": {"type": "object"}}])
+        self.assertIsNot(session.program([renamed], channel, [], [])["mcp_notes"].add, proxy)
+        self.assertNotIn("mcp_notes", session.program([], channel, [], []))
+        again = session.program([SERVER], channel, [], [])["mcp_notes"].add
+        self.assertIsNot(session.program([SERVER], object(), [], [])["mcp_notes"].add, again)
 
 
 class DrainTests(unittest.TestCase):

@@ -458,11 +458,8 @@ def main(argv=None):
         run = json.loads(line)
         keep = run.get("keep") is True
         finisher.keep = keep
-        namespace = build_namespace(
-            run.get("servers") or [], channel, run.get("catalog") or [], run.get("skills") or []
-        )
-        if keep:
-            namespace = session.enter(namespace)
+        grant = (run.get("servers") or [], channel, run.get("catalog") or [], run.get("skills") or [])
+        namespace = session.program(*grant) if keep else build_namespace(*grant)
         for output in outputs:
             output.start()
         failure = loop.run_until_complete(execute(run.get("code", ""), namespace))

@@ -140,13 +140,13 @@ async def main(run_json, transport):
         channel = HostChannel(lambda frame: transport.send(_dumps(frame)), loop)
     pump = loop.create_task(_pump(transport, channel))
     try:
-        namespace = build_namespace(
-            run.get("servers") or [], channel, run.get("catalog") or [], run.get("skills") or []
-        )
+        grant = (run.get("servers") or [], channel, run.get("catalog") or [], run.get("skills") or [])
         if keep:
             if _session["globals"] is None:
                 _session["globals"], _session["channel"] = SessionGlobals(), channel
-            namespace = _session["globals"].enter(namespace)
+            namespace = _session["globals"].program(*grant)
+        else:
+            namespace = build_namespace(*grant)
         failure = await execute(run.get("code", ""), namespace)
         if keep:
             await _cancel_leftover_tasks(pump)

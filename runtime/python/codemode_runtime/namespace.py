@@ -207,43 +207,75 @@ class ServerMap(dict):
         )
 
 
+class Grant:
+    """What the host gives a program: granted servers as proxies, saved skills, `mcp.runtime` wired to the host.
+
+    Built once per grant; `install` makes it the runtime's current one for each program that gets it,
+    so a session whose calls keep the same grant does not rebuild every proxy per call.
+    """
+
+    def __init__(self, servers, channel, catalog=(), skills=()):
+        import mcp.runtime
+
+        from .skills import NotGranted, SkillSet, SkillsModule
+
+        # The grant as the run frame sent it: a later program with an equal one can reuse this.
+        self.key = (servers, catalog, skills)
+        self.channel = channel
+        self._servers = servers
+        self._catalog = catalog
+        self._modules = []
+        granted = ServerMap()
+        provided = {"mcp": mcp, "mcp_servers": granted}
+        for server in servers:
+            tools = [(tool, make_tool_function(server, tool, channel)) for tool in server.get("tools") or []]
+            module = ServerModule(server, tools)
+            self._modules.append((server["alias"], module))
+            granted[server["name"]] = module
+            provided["mcp_" + server["alias"]] = module
+        provided["LOADED_MCP_SERVERS"] = tuple(server["name"] for server in servers)
+        provided["save_tool"] = mcp.runtime.save_tool
+        provided["delete_skill"] = mcp.runtime.delete_skill
+        # Skills see what programs see; a server this run was not granted says so when a skill uses it.
+        not_granted = {
+            "mcp_" + entry["alias"]: NotGranted(entry["name"])
+            for entry in catalog or ()
+            if "mcp_" + entry["alias"] not in provided
+        }
+
+        def skill_globals(_name):
+            return dict(handles, __builtins__=builtins, **not_granted, **provided)
+
+        self._skill_set = SkillSet(skills, skill_globals)
+        handles = self._skill_set.handles()
+        self._skills_module = SkillsModule(self._skill_set)
+        self._provided = provided
+        self._handles = handles
+
+    def install(self):
+        """Makes this grant current (modules, `mcp.runtime`, a fresh host-operation queue); returns the globals."""
+        import mcp.runtime
+
+        from .skills import install_queue
+
+        channel = self.channel
+        for alias, module in self._modules:
+            sys.modules[module.__name__] = module
+            setattr(mcp.servers, alias, module)
+        mcp.servers.__all__ = sorted(alias for alias, _ in self._modules)
+        sys.modules["skills"] = self._skills_module
+        mcp.runtime._install(
+            channel, self._catalog, self._servers, self._skill_set, install_queue(channel), self._provided
+        )
+        namespace = {"__name__": "__main__", "__builtins__": builtins}
+        namespace.update(self._handles)
+        namespace.update(self._provided)
+        return namespace
+
+
 def build_namespace(servers, channel, catalog=(), skills=()):
     """Globals for one program: granted servers as proxies, saved skills by name, `mcp.runtime` wired to the host."""
-    import mcp.runtime
-
-    from .skills import NotGranted, SkillSet, SkillsModule, install_queue
-
-    granted = ServerMap()
-    provided = {"mcp": mcp, "mcp_servers": granted}
-    for server in servers:
-        tools = [(tool, make_tool_function(server, tool, channel)) for tool in server.get("tools") or []]
-        module = ServerModule(server, tools)
-        sys.modules[module.__name__] = module
-        setattr(mcp.servers, server["alias"], module)
-        granted[server["name"]] = module
-        provided["mcp_" + server["alias"]] = module
-    mcp.servers.__all__ = sorted(server["alias"] for server in servers)
-    provided["LOADED_MCP_SERVERS"] = tuple(server["name"] for server in servers)
-    provided["save_tool"] = mcp.runtime.save_tool
-    provided["delete_skill"] = mcp.runtime.delete_skill
-    # Skills see what programs see; a server this run was not granted says so when a skill uses it.
-    not_granted = {
-        "mcp_" + entry["alias"]: NotGranted(entry["name"])
-        for entry in catalog or ()
-        if "mcp_" + entry["alias"] not in provided
-    }
-
-    def skill_globals(_name):
-        return dict(handles, __builtins__=builtins, **not_granted, **provided)
-
-    skill_set = SkillSet(skills, skill_globals)
-    handles = skill_set.handles()
-    sys.modules["skills"] = SkillsModule(skill_set)
-    mcp.runtime._install(channel, catalog, servers, skill_set, install_queue(channel), provided)
-    namespace = {"__name__": "__main__", "__builtins__": builtins}
-    namespace.update(handles)
-    namespace.update(provided)
-    return namespace
+    return Grant(servers, channel, catalog, skills).install()
 
 
 class SessionGlobals:
@@ -251,12 +283,22 @@ class SessionGlobals:
 
     The user's names survive; what the host provides (granted servers, skills, `mcp`) is each
     program's own: a name the previous program was given and this one was not is removed, unless the
-    user rebound it. The host checks every call against the current grant anyway.
+    user rebound it. The host checks every call against the current grant anyway. A program whose
+    grant equals the previous one's gets the same proxies and skills (a skill already loaded stays
+    loaded, as an imported module does), installed afresh.
     """
 
     def __init__(self):
         self.namespace = None
         self._provided = {}
+        self._grant = None
+
+    def program(self, servers, channel, catalog=(), skills=()):
+        """The globals for the session's next program, given its grant."""
+        grant = self._grant
+        if grant is None or grant.channel is not channel or grant.key != (servers, catalog, skills):
+            self._grant = Grant(servers, channel, catalog, skills)
+        return self.enter(self._grant.install())
 
     def enter(self, fresh):
         if self.namespace is None:
