@@ -115,8 +115,8 @@ const {
 } = runPythonOutput;
 
 /**
- * The `run_python` entry of tools/list, from the same zod schemas the SDK validates with, minus what
- * costs the model tokens and tells it nothing (`$schema`, `additionalProperties: false`).
+ * The `run_python` entry of tools/list, from the same zod schemas tools/call is checked with, minus
+ * what costs the model tokens and tells it nothing (`$schema`, `additionalProperties: false`).
  */
 function runPythonToolDefinition(serverNames: string[], policy: boolean, yieldAfterMs: number): Tool {
   const compact = (shape: z.ZodRawShape) => {
