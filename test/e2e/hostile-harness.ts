@@ -315,18 +315,23 @@ async function warmUp(suite: Suite, backend: Backend): Promise<void> {
       existsSync(snapshots) && readdirSync(snapshots).some((name) => name.endsWith('.snap'));
     expect(await eventually(built, 120_000)).toBe(true);
   }
-  const sessions = await bridge.runPython({
-    servers: ['shapes', 'hanging', 'leaky', 'big', 'soak', 'noisy', 'stall'],
-    code: [
-      'print(await mcp_shapes.quick(n=1), await mcp_hanging.ok(), await mcp_big.pid() > 0, await mcp_stall.ok())',
-      'print(await mcp_soak.pid() > 0, await mcp_noisy.echo(text="x"), len(await mcp_shapes.blob(megabytes=8)))',
-      'print(await mcp_noisy.notify_flood(count=5000), await mcp_noisy.stderr_flood(megabytes=4))',
-      'import sys',
-      'for _ in range(20):',
-      '    sys.stdout.write("y" * 1_000_000)',
-    ].join('\n'),
-    timeout: 120,
-  });
+  const everyPath = () =>
+    bridge.runPython({
+      servers: ['shapes', 'hanging', 'leaky', 'big', 'soak', 'noisy', 'stall'],
+      code: [
+        'print(await mcp_shapes.quick(n=1), await mcp_hanging.ok(), await mcp_big.pid() > 0, await mcp_stall.ok())',
+        'print(await mcp_soak.pid() > 0, await mcp_noisy.echo(text="x"), len(await mcp_shapes.blob(megabytes=8)))',
+        'print(await mcp_noisy.notify_flood(count=5000), await mcp_noisy.stderr_flood(megabytes=4))',
+        'import sys',
+        'for _ in range(20):',
+        '    sys.stdout.write("y" * 1_000_000)',
+      ].join('\n'),
+      timeout: 120,
+    });
+  // A second try only for the warm-up, which is not a case: with three hostile suites on two cores,
+  // the first flood of 5000 notifications (upstreams still starting) can outlast the 5 s call timeout.
+  let sessions = await everyPath();
+  if (sessions.structured.status !== 'ok') sessions = await everyPath();
   expect(sessions.structured.status, sessions.text).toBe('ok');
   // Initializes but cannot list its tools: its session stays open, as it will after its case.
   const failing = await bridge.runPython({ servers: ['failing'], code: 'print(1)' });
