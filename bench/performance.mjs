@@ -33,6 +33,10 @@ const CALLS = 200;
 const BATCH = 20;
 const AGENT_PACE_MS = 300;
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 6000);
+/** Tool calls made before timing, on each side: V8 (bridge and upstream alike) tiers up over hundreds. */
+const WARM_CALLS = 500;
+/** Between timed runs: the previous run's refill (a container starting) is over, so it is not timed. */
+const REFILL_SETTLE_MS = 1500;
 
 const rows = [];
 const row = (figure, value, baseline, target) => rows.push({ figure, value, baseline, target });
@@ -233,7 +237,7 @@ async function toolCallRows() {
   const direct = new Client({ name: 'codemode-bench', version: '0' });
   await direct.connect(transport);
   const echo = (i) => direct.callTool({ name: 'echo', arguments: { message: String(i) } });
-  for (let i = 0; i < 50; i++) await echo(i);
+  for (let i = 0; i < WARM_CALLS; i++) await echo(i);
   let started = performance.now();
   for (let i = 0; i < CALLS; i++) await echo(i);
   const directSequential = (performance.now() - started) / CALLS;
@@ -254,6 +258,12 @@ async function toolCallRows() {
     ...(engine() ? {} : { MCP_BRIDGE_RUNTIME: 'embedded' }),
   });
   await sleep(SETTLE_MS);
+  // The bridge's side warmed as the direct client's was, in a run of its own.
+  await runPython(
+    bridge.client,
+    `for i in range(${WARM_CALLS}):\n    await mcp_everything.echo(message="warm")`,
+    { servers: ['everything'] },
+  );
   const loop = (body) =>
     [
       'import asyncio, time',
@@ -269,10 +279,14 @@ async function toolCallRows() {
   };
   const sequential = [];
   const batched = [];
+  // Each timed run starts once the pool is full again: back to back, each would share the CPU with
+  // the refill the previous one set off, which is the last row's measure, not this one's.
   for (let i = 0; i < 3; i++) {
+    await sleep(REFILL_SETTLE_MS);
     sequential.push(
       await timed(loop(`for i in range(${CALLS}):\n    await mcp_everything.echo(message=str(i))`)),
     );
+    await sleep(REFILL_SETTLE_MS);
     batched.push(
       await timed(
         loop(
@@ -280,7 +294,6 @@ async function toolCallRows() {
         ),
       ),
     );
-    await sleep(500);
   }
   // The same calls while other runs make the pool refill beside them.
   const busy = Promise.all(Array.from({ length: 6 }, () => runPython(bridge.client, 'print(1)')));
