@@ -16,7 +16,7 @@ import type { Engine } from '../engine/engine.js';
 import { type LongRun, LongRuns } from '../engine/long-runs.js';
 import { SESSION_NAME_PATTERN } from '../engine/sessions.js';
 import { type ApprovalAnswer, type Approver, MIN_RUN_TIMEOUT_MS, type RunOutcome } from '../engine/types.js';
-import { BridgeError, errorMessage } from '../shared/errors.js';
+import { BridgeError, describeIssues, errorMessage } from '../shared/errors.js';
 import type { LogFields, Logger, LogLevel } from '../shared/logger.js';
 import {
   formatOutcome,
@@ -81,13 +81,6 @@ const runPythonInput = {
 const runPythonArguments = z.object(runPythonInput);
 type RunPythonArguments = z.infer<typeof runPythonArguments>;
 type ToolCallExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-
-/** A failed argument parse as one line per problem, each naming its argument. */
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
-    .join('; ');
-}
 
 const runPythonOutput = {
   status: z.enum(['ok', 'error', 'timeout', 'cancelled', 'killed', 'protocol_error', 'running']),

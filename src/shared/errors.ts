@@ -59,6 +59,15 @@ export function unknownServerError(unknown: readonly string[], known: readonly s
   );
 }
 
+/** A failed zod parse as one line: each problem with the path it is at (`servers.0: …`), `; ` between. */
+export function describeIssues(error: {
+  issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>;
+}): string {
+  return error.issues
+    .map((issue) => (issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ` : '') + issue.message)
+    .join('; ');
+}
+
 /** The message of anything thrown, for logs and user-facing text. */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -6,6 +6,7 @@
  */
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
+import { describeIssues } from '../../shared/errors.js';
 import { parseJsonc } from './jsonc.js';
 import type { ConfigWarning, SkippedServer, UpstreamServerConfig } from './types.js';
 import { describeUrlProblem } from './url.js';
@@ -339,12 +340,6 @@ function adaptCodexEntry(entry: RawRecord): RawRecord | string {
     headers[header] = `\${${variable}}`;
   if (bearer_token_env_var != null) headers.Authorization = `Bearer \${${bearer_token_env_var}}`;
   return { ...entry, headers };
-}
-
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => (issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ` : '') + issue.message)
-    .join('; ');
 }
 
 function stringArray(value: unknown): string[] | undefined {
