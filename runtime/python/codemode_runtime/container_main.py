@@ -27,7 +27,7 @@ import mcp.runtime  # noqa: F401 - imported before `ready`, not on the request p
 
 from .channel import HostChannel
 from .executor import Failure, done_frame, execute, flush_std_streams
-from .namespace import SessionGlobals, build_namespace
+from .namespace import SessionGlobals, program_globals
 
 READ_CHUNK_BYTES = 65536
 # How long to wait for output still in flight after the program ends; a detached child process
@@ -458,8 +458,7 @@ def main(argv=None):
         run = json.loads(line)
         keep = run.get("keep") is True
         finisher.keep = keep
-        grant = (run.get("servers") or [], channel, run.get("catalog") or [], run.get("skills") or [])
-        namespace = session.program(*grant) if keep else build_namespace(*grant)
+        namespace = program_globals(run, channel, session if keep else None)
         for output in outputs:
             output.start()
         failure = loop.run_until_complete(execute(run.get("code", ""), namespace))

@@ -28,7 +28,7 @@ import signal
 
 from .channel import HostChannel
 from .executor import done_frame, execute, flush_std_streams
-from .namespace import SessionGlobals, build_namespace
+from .namespace import SessionGlobals, program_globals
 
 
 def _dumps(frame):
@@ -140,13 +140,9 @@ async def main(run_json, transport):
         channel = HostChannel(lambda frame: transport.send(_dumps(frame)), loop)
     pump = loop.create_task(_pump(transport, channel))
     try:
-        grant = (run.get("servers") or [], channel, run.get("catalog") or [], run.get("skills") or [])
-        if keep:
-            if _session["globals"] is None:
-                _session["globals"], _session["channel"] = SessionGlobals(), channel
-            namespace = _session["globals"].program(*grant)
-        else:
-            namespace = build_namespace(*grant)
+        if keep and _session["globals"] is None:
+            _session["globals"], _session["channel"] = SessionGlobals(), channel
+        namespace = program_globals(run, channel, _session["globals"] if keep else None)
         failure = await execute(run.get("code", ""), namespace)
         if keep:
             await _cancel_leftover_tasks(pump)

@@ -278,6 +278,12 @@ def build_namespace(servers, channel, catalog=(), skills=()):
     return Grant(servers, channel, catalog, skills).install()
 
 
+def program_globals(run, channel, session=None):
+    """The globals for a `run` frame's program: its own, or (`session`) the session's, given its grant."""
+    grant = (run.get("servers") or [], channel, run.get("catalog") or [], run.get("skills") or [])
+    return build_namespace(*grant) if session is None else session.program(*grant)
+
+
 class SessionGlobals:
     """The globals a session's sandbox carries from one program to the next.
 
