@@ -296,10 +296,16 @@ def _capture_std_streams(writer):
     return outputs, devnull
 
 
-def _finish_output(outputs, devnull):
+def _flush_python_output(outputs):
+    """Pushes what Python holds to the fds: `sys.stdout`/`sys.stderr` as they are now, and the direct
+    streams (the program may keep a reference to one after `sys.stdout` moved on)."""
     flush_std_streams()
     for output in outputs:
         output.flush()
+
+
+def _finish_output(outputs, devnull):
+    _flush_python_output(outputs)
     # Replacing fds 1/2 drops the last write ends we hold, so the drain threads see EOF once any
     # child processes that inherited them are gone too.
     os.dup2(devnull, 1)
@@ -470,8 +476,7 @@ def main(argv=None):
             finisher.finish(failure)
         # A session's sandbox stays: the call's output must all be sent before its `done`, and the
         # next `run` frame is read where this one was.
-        flush_std_streams()
+        _flush_python_output(outputs)
         for output in outputs:
-            output.flush()
             output.drain.settle(DRAIN_GRACE_S)
         writer.send(done_frame(failure))
