@@ -4,6 +4,7 @@
  * a tool still needs a grant.
  */
 import { HostCallError, type ServerGrant, type SkillGrant, type ToolGrant } from '../sandbox/types.js';
+import { groupDigits } from '../shared/digits.js';
 import type { HostOperation } from './engine.js';
 import { skillGrant } from './skills/skill-operations.js';
 import type { SkillStore, StoredSkill } from './skills/skill-store.js';
@@ -23,7 +24,7 @@ function stringArg(args: Record<string, unknown>, key: string, maxChars: number)
     throw new HostCallError(`'${key}' must be a non-empty string`, 'BAD_ARGUMENTS');
   if (value.length > maxChars) {
     throw new HostCallError(
-      `'${key}' is ${value.length.toLocaleString('en-US')} characters; the limit is ${maxChars.toLocaleString('en-US')}`,
+      `'${key}' is ${groupDigits(value.length)} characters; the limit is ${groupDigits(maxChars)}`,
       'BAD_ARGUMENTS',
     );
   }
@@ -85,8 +86,8 @@ export function discoveryOperations(
       const query = typeof args.query === 'string' ? args.query : '';
       if (query.length > MAX_QUERY_CHARS) {
         throw new HostCallError(
-          `the query is ${query.length.toLocaleString('en-US')} characters; the limit is ` +
-            `${MAX_QUERY_CHARS.toLocaleString('en-US')}. Describe the task in a sentence or a few keywords.`,
+          `the query is ${groupDigits(query.length)} characters; the limit is ` +
+            `${groupDigits(MAX_QUERY_CHARS)}. Describe the task in a sentence or a few keywords.`,
           'BAD_ARGUMENTS',
         );
       }

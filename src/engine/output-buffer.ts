@@ -1,3 +1,5 @@
+import { groupDigits } from '../shared/digits.js';
+
 /**
  * Captured output with a hard bound: the first half of the budget keeps the head, the second half a
  * rolling tail, and the middle is counted, not kept. A 100 MB flood costs `limit` characters.
@@ -42,6 +44,6 @@ export class OutputBuffer {
   text(): string {
     const elided = this.elidedChars;
     if (elided === 0) return this.#head + this.#tail;
-    return `${this.#head}\n… [${elided.toLocaleString('en-US')} characters elided] …\n${this.#tail}`;
+    return `${this.#head}\n… [${groupDigits(elided)} characters elided] …\n${this.#tail}`;
   }
 }

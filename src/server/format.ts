@@ -2,6 +2,7 @@
 import { encode } from '@toon-format/toon';
 import type { RunStep } from '../engine/long-runs.js';
 import type { RunOutcome } from '../engine/types.js';
+import { groupDigits } from '../shared/digits.js';
 
 type RunningStep = Extract<RunStep, { kind: 'running' }>;
 
@@ -37,9 +38,9 @@ export function formatOutcomeText(outcome: RunOutcome): string {
   if (outcome.stdout) parts.push(trimNewline(outcome.stdout));
   if (outcome.output) {
     const { handle, keptChars, totalChars } = outcome.output;
-    const kept = keptChars < totalChars ? ` (its first ${keptChars.toLocaleString('en-US')} characters)` : '';
+    const kept = keptChars < totalChars ? ` (its first ${groupDigits(keptChars)} characters)` : '';
     parts.push(
-      `[full stdout kept as ${handle}${kept}, ${totalChars.toLocaleString('en-US')} characters: page with \`await mcp.runtime.read_output("${handle}", offset, length)\` in run_python]`,
+      `[full stdout kept as ${handle}${kept}, ${groupDigits(totalChars)} characters: page with \`await mcp.runtime.read_output("${handle}", offset, length)\` in run_python]`,
     );
   }
   if (outcome.stderr) parts.push(`[stderr]\n${trimNewline(outcome.stderr)}`);

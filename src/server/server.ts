@@ -16,6 +16,7 @@ import type { Engine } from '../engine/engine.js';
 import { type LongRun, LongRuns } from '../engine/long-runs.js';
 import { SESSION_NAME_PATTERN } from '../engine/sessions.js';
 import { type ApprovalAnswer, type Approver, MIN_RUN_TIMEOUT_MS, type RunOutcome } from '../engine/types.js';
+import { groupDigits } from '../shared/digits.js';
 import { BridgeError, describeIssues, errorMessage } from '../shared/errors.js';
 import type { LogFields, Logger, LogLevel } from '../shared/logger.js';
 import {
@@ -60,7 +61,7 @@ const runPythonInput = {
     .min(1, 'code must not be empty')
     .max(
       MAX_CODE_CHARS,
-      `code is limited to ${MAX_CODE_CHARS.toLocaleString('en-US')} characters; read large data from a tool or a file instead of inlining it`,
+      `code is limited to ${groupDigits(MAX_CODE_CHARS)} characters; read large data from a tool or a file instead of inlining it`,
     )
     .optional()
     .describe('Python 3 source'),

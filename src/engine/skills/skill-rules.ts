@@ -5,6 +5,7 @@
  * format: one `.py` per version, its first line a comment holding the metadata as JSON.
  */
 import { HostCallError } from '../../sandbox/types.js';
+import { groupDigits } from '../../shared/digits.js';
 import { PYTHON_BUILTINS, PYTHON_KEYWORDS, PYTHON_STDLIB_MODULES } from './python-names.js';
 
 const MAX_SKILL_NAME_CHARS = 64;
@@ -109,7 +110,7 @@ export function sourceProblem(source: string, name: string): string | undefined 
   if (LONE_SURROGATE.test(source)) return 'the source is not valid UTF-8';
   const bytes = Buffer.byteLength(source);
   if (bytes > MAX_SKILL_SOURCE_BYTES) {
-    return `the source is ${bytes.toLocaleString('en-US')} bytes; a skill holds at most ${MAX_SKILL_SOURCE_BYTES.toLocaleString('en-US')}`;
+    return `the source is ${groupDigits(bytes)} bytes; a skill holds at most ${groupDigits(MAX_SKILL_SOURCE_BYTES)}`;
   }
   if (!definesFunction(source, name))
     return `the source does not define a function '${name}' at its top level`;

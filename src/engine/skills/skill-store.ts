@@ -24,6 +24,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HostCallError } from '../../sandbox/types.js';
+import { groupDigits } from '../../shared/digits.js';
 import { isProcessAlive } from '../../shared/kill-group.js';
 import {
   decodeSkillFile,
@@ -391,7 +392,7 @@ export class SkillStore {
       return;
     }
     if (fileStats.size > MAX_FILE_BYTES) {
-      skill.error = `the file is ${fileStats.size.toLocaleString('en-US')} bytes; a skill holds at most ${MAX_SKILL_SOURCE_BYTES.toLocaleString('en-US')}`;
+      skill.error = `the file is ${groupDigits(fileStats.size)} bytes; a skill holds at most ${groupDigits(MAX_SKILL_SOURCE_BYTES)}`;
       return;
     }
     let text: string;
