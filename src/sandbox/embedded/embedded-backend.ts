@@ -89,7 +89,14 @@ export class EmbeddedBackend implements SandboxBackend {
     const store = await this.#snapshots;
     const snapshot = await store.current();
     try {
-      return await this.#startWorker(snapshot, signal, limits);
+      const sandbox = await this.#startWorker(snapshot, signal, limits);
+      // The snapshot's digest is checked beside the first workers' start (it is long done by the
+      // time one is ready); a worker restored from a corrupt snapshot is never used.
+      if (snapshot && !(await store.verify(snapshot))) {
+        await sandbox.destroy();
+        return this.#startWorker(undefined, signal, limits);
+      }
+      return sandbox;
     } catch (error) {
       if (!(snapshot && error instanceof SnapshotRejected)) throw error;
       store.invalidate(snapshot, error.message);

@@ -1,15 +1,17 @@
 /**
  * The Pyodide memory snapshot cache under `<MCP_BRIDGE_STATE_DIR>/embedded/`. A snapshot turns a
  * ~2.5 s cold worker start into ~0.3 s. Files are named `pyodide-<key>-<sha256 prefix>.snap`: the key
- * says what made it (snapshot-key.ts), the digest lets a bridge verify the contents once at start
- * (Pyodide has no checksum and some corruptions load silently); workers check the size on every start.
+ * says what made it (snapshot-key.ts), the digest lets a bridge verify the contents once (Pyodide has
+ * no checksum and some corruptions load silently); workers check the size on every start. The check
+ * (~50–90 ms of hashing 30 MB) runs beside the first workers' start rather than before it: a worker
+ * started from a snapshot is used only once `verify` has said its contents are sound.
  * Files are written to a temp name and renamed, so concurrent bridges never see half a file.
  * Nothing here throws at its callers: without a snapshot, workers start cold.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../shared/logger.js';
 
@@ -25,7 +27,6 @@ const CLOSE_BUILD_GRACE_MS = 10_000;
 export interface SnapshotRecord {
   file: string;
   size: number;
-  sha256: string;
 }
 
 const SNAPSHOT_NAME = /^pyodide-([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
@@ -75,14 +76,14 @@ async function listSnapshots(dir: string, key: string): Promise<SnapshotCandidat
   return found.sort((a, b) => b.mtimeMs - a.mtimeMs);
 }
 
-/** Hashes a candidate; resolves with its record when the contents match its name. */
-async function verifySnapshot(candidate: SnapshotCandidate): Promise<SnapshotRecord | undefined> {
+/** Whether a snapshot file's contents match the digest in its name (false if it cannot be read). */
+async function matchesName(file: string): Promise<boolean> {
+  const digest = SNAPSHOT_NAME.exec(basename(file))?.[2];
+  if (!digest) return false;
   try {
-    const sha256 = await sha256Of(candidate.file);
-    if (candidate.size === 0 || !sha256.startsWith(candidate.digest)) return undefined;
-    return { file: candidate.file, size: candidate.size, sha256 };
+    return (await sha256Of(file)).startsWith(digest);
   } catch {
-    return undefined;
+    return false;
   }
 }
 
@@ -99,6 +100,10 @@ export class SnapshotStore {
   readonly #abort = new AbortController();
   #loading: Promise<void> | undefined;
   #record: SnapshotRecord | undefined;
+  /** The digest check of each file, made once (a build's own file needs none). */
+  readonly #checks = new Map<string, Promise<boolean>>();
+  /** Files found corrupt or refused by a worker: not offered again, even if deleting them failed. */
+  readonly #dropped = new Set<string>();
   #building: Promise<void> | undefined;
   #builds = 0;
 
@@ -107,14 +112,34 @@ export class SnapshotStore {
   }
 
   /**
-   * The verified snapshot to start a worker from, or undefined (start cold) while none is usable;
-   * in that case a build starts in the background. The first call verifies what is on disk (~35 ms).
+   * The snapshot to start a worker from, or undefined (start cold) while none is usable; in that
+   * case a build starts in the background. What is on disk is offered before its digest is checked:
+   * a worker started from it must not be used until `verify(record)` resolves true.
    */
   async current(): Promise<SnapshotRecord | undefined> {
     this.#loading ??= this.#load();
     await this.#loading;
     if (!this.#record) this.#startBuild();
     return this.#record;
+  }
+
+  /**
+   * Whether `record`'s contents match the digest in its name; checked once per file. A corrupt file
+   * is deleted and another looked for (or built), and workers start cold meanwhile.
+   */
+  verify(record: SnapshotRecord): Promise<boolean> {
+    let check = this.#checks.get(record.file);
+    if (!check) {
+      check = matchesName(record.file).then((sound) => {
+        if (!sound) {
+          this.#options.logger.warn('embedded snapshot is corrupt; deleting it', { file: record.file });
+          this.#drop(record);
+        }
+        return sound;
+      });
+      this.#checks.set(record.file, check);
+    }
+    return check;
   }
 
   /** A worker refused `record` (corrupt, truncated, built for something else): delete it and rebuild. */
@@ -126,14 +151,7 @@ export class SnapshotStore {
         reason,
       },
     );
-    if (this.#record?.file === record.file) this.#record = undefined;
-    // Another bridge may have built a good one meanwhile: look again before building.
-    this.#loading = unlink(record.file)
-      .catch(() => {})
-      .then(() => this.#load())
-      .then(() => {
-        if (!this.#record) this.#startBuild();
-      });
+    this.#drop(record);
   }
 
   /** Waits for a build in progress (tests, benchmarks). */
@@ -155,19 +173,32 @@ export class SnapshotStore {
     await this.#building;
   }
 
+  /** Offers the newest snapshot on disk not known to be corrupt, and starts checking its digest. */
   async #load(): Promise<void> {
-    const { dir, key, logger } = this.#options;
+    const { dir, key } = this.#options;
     await mkdir(dir, { recursive: true, mode: 0o700 }).catch(() => {});
-    for (const candidate of await listSnapshots(dir, key)) {
-      const record = await verifySnapshot(candidate);
-      if (record) {
-        this.#record = record;
-        break;
-      }
-      logger.warn('embedded snapshot is corrupt; deleting it', { file: candidate.file });
-      await unlink(candidate.file).catch(() => {});
+    const newest = (await listSnapshots(dir, key)).find(
+      (candidate) => candidate.size > 0 && !this.#dropped.has(candidate.file),
+    );
+    if (newest) {
+      this.#record = { file: newest.file, size: newest.size };
+      void this.verify(this.#record);
     }
     await this.#removeStale().catch(() => {});
+  }
+
+  /** Deletes `record`'s file and looks again (another bridge may have built a good one), else builds. */
+  #drop(record: SnapshotRecord): void {
+    this.#dropped.add(record.file);
+    // A worker's refusal and the digest check may both report the same file: act once.
+    if (this.#record?.file !== record.file) return;
+    this.#record = undefined;
+    this.#loading = unlink(record.file)
+      .catch(() => {})
+      .then(() => this.#load())
+      .then(() => {
+        if (!this.#record) this.#startBuild();
+      });
   }
 
   async #removeStale(): Promise<void> {
@@ -234,7 +265,9 @@ export class SnapshotStore {
       await unlink(temp).catch(() => {});
       throw error;
     }
-    return { file, size: bytes.length, sha256 };
+    this.#checks.set(file, Promise.resolve(true));
+    this.#dropped.delete(file);
+    return { file, size: bytes.length };
   }
 }
 
@@ -249,6 +282,6 @@ export interface SnapshotStatus {
 export async function inspectSnapshots(dir: string, key: string): Promise<SnapshotStatus> {
   const [newest] = await listSnapshots(dir, key);
   if (!newest) return { dir, key };
-  const valid = (await verifySnapshot(newest)) !== undefined;
+  const valid = newest.size > 0 && (await matchesName(newest.file));
   return { dir, key, snapshot: { file: newest.file, size: newest.size, valid } };
 }

@@ -1,7 +1,7 @@
 /**
  * The embedded snapshot cache's lifecycle with a scripted builder instead of a Deno worker: built once
- * when missing, reused when verified, rebuilt when corrupt or rejected, bounded rebuilds, stale files
- * swept, and a build in progress allowed to finish on close.
+ * when missing, offered at once and verified once, rebuilt when corrupt or rejected, bounded rebuilds,
+ * stale files swept, and a build in progress allowed to finish on close.
  */
 import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,7 +55,12 @@ describe('SnapshotStore', () => {
     await first.store.current();
     const built = await first.store.settled();
     const second = storeWith(bytes('never built'), first.dir);
-    expect(await second.store.current()).toEqual(built);
+    const offered = await second.store.current();
+    expect(offered).toEqual(built);
+    if (!offered) throw new Error('nothing offered');
+    expect(await second.store.verify(offered)).toBe(true);
+    // Checked once: every worker started from it waits on the same check.
+    expect(second.store.verify(offered)).toBe(second.store.verify(offered));
     expect(second.builds).toEqual([]);
   });
 
@@ -63,10 +68,17 @@ describe('SnapshotStore', () => {
     const { store, dir, log } = storeWith(bytes('good'));
     const corrupt = join(dir, snapshotFileName(KEY, 'a'.repeat(64)));
     writeFileSync(corrupt, 'truncated or damaged');
-    expect(await store.current()).toBeUndefined();
+    // Offered before its digest is checked: the check runs beside the first workers' start.
+    const offered = await store.current();
+    expect(offered?.file).toBe(corrupt);
+    if (!offered) throw new Error('nothing offered');
+    expect(await store.verify(offered)).toBe(false);
     expect(log.join('\n')).toContain('embedded snapshot is corrupt; deleting it');
     const record = await store.settled();
     expect(record?.file).not.toBe(corrupt);
+    if (!record) throw new Error('no snapshot built');
+    expect(await store.verify(record)).toBe(true);
+    expect(await store.current()).toEqual(record);
     expect(readdirSync(dir)).not.toContain(corrupt.split('/').at(-1));
   });
 
@@ -79,7 +91,7 @@ describe('SnapshotStore', () => {
     store.invalidate(first, 'the worker exited 3');
     expect(await store.current()).toBeUndefined();
     const second = await store.settled();
-    expect(second?.sha256).not.toBe(first.sha256);
+    expect(second?.file).not.toBe(first.file);
     expect(builds).toHaveLength(2);
   });
 
