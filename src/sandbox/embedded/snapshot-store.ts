@@ -45,8 +45,6 @@ interface SnapshotCandidate {
   file: string;
   size: number;
   mtimeMs: number;
-  /** The digest prefix in its name. */
-  digest: string;
 }
 
 /** The snapshot files in `dir` built for `key`, newest first. */
@@ -67,7 +65,6 @@ async function listSnapshots(dir: string, key: string): Promise<SnapshotCandidat
         file: join(dir, name),
         size: info.size,
         mtimeMs: info.mtimeMs,
-        digest: match[2] as string,
       });
     } catch {
       // removed meanwhile
@@ -175,14 +172,19 @@ export class SnapshotStore {
 
   /** Offers the newest snapshot on disk not known to be corrupt, and starts checking its digest. */
   async #load(): Promise<void> {
-    const { dir, key } = this.#options;
+    const { dir, key, logger } = this.#options;
     await mkdir(dir, { recursive: true, mode: 0o700 }).catch(() => {});
-    const newest = (await listSnapshots(dir, key)).find(
-      (candidate) => candidate.size > 0 && !this.#dropped.has(candidate.file),
-    );
-    if (newest) {
-      this.#record = { file: newest.file, size: newest.size };
+    for (const candidate of await listSnapshots(dir, key)) {
+      if (this.#dropped.has(candidate.file)) continue;
+      if (candidate.size === 0) {
+        logger.warn('embedded snapshot is corrupt; deleting it', { file: candidate.file });
+        this.#dropped.add(candidate.file);
+        await unlink(candidate.file).catch(() => {});
+        continue;
+      }
+      this.#record = { file: candidate.file, size: candidate.size };
       void this.verify(this.#record);
+      break;
     }
     await this.#removeStale().catch(() => {});
   }

@@ -82,6 +82,16 @@ describe('SnapshotStore', () => {
     expect(readdirSync(dir)).not.toContain(corrupt.split('/').at(-1));
   });
 
+  it('never offers an empty snapshot file: deletes it and builds', async () => {
+    const { store, dir, log } = storeWith(bytes('good'));
+    const empty = join(dir, snapshotFileName(KEY, 'e'.repeat(64)));
+    writeFileSync(empty, '');
+    expect(await store.current()).toBeUndefined();
+    expect(log.join('\n')).toContain('embedded snapshot is corrupt; deleting it');
+    expect(readdirSync(dir)).not.toContain(empty.split('/').at(-1));
+    expect((await store.settled())?.size).toBe('good'.length);
+  });
+
   it('rebuilds a snapshot a worker rejected', async () => {
     let n = 0;
     const { store, builds } = storeWith(async () => Buffer.from(`build ${++n}`));
