@@ -88,20 +88,24 @@ export class EmbeddedBackend implements SandboxBackend {
     const limits = options.memory ? embeddedMemoryLimits(options.memory) : this.#limits;
     const store = await this.#snapshots;
     const snapshot = await store.current();
+    if (!snapshot) return this.#startWorker(undefined, signal, limits);
+    // The snapshot's digest is checked beside the first workers' start. A worker restored from a
+    // corrupt snapshot is never used, and is stopped as soon as the check fails: it may never get
+    // as far as `ready`.
+    const unsound = new AbortController();
+    void store.verify(snapshot).then((sound) => {
+      if (!sound) unsound.abort();
+    });
     try {
-      const sandbox = await this.#startWorker(snapshot, signal, limits);
-      // The snapshot's digest is checked beside the first workers' start (it is long done by the
-      // time one is ready); a worker restored from a corrupt snapshot is never used.
-      if (snapshot && !(await store.verify(snapshot))) {
-        await sandbox.destroy();
-        return this.#startWorker(undefined, signal, limits);
-      }
-      return sandbox;
+      const starting = signal ? AbortSignal.any([signal, unsound.signal]) : unsound.signal;
+      const sandbox = await this.#startWorker(snapshot, starting, limits);
+      if (await store.verify(snapshot)) return sandbox;
+      await sandbox.destroy();
     } catch (error) {
-      if (!(snapshot && error instanceof SnapshotRejected)) throw error;
-      store.invalidate(snapshot, error.message);
-      return this.#startWorker(undefined, signal, limits);
+      if (signal?.aborted || !(unsound.signal.aborted || error instanceof SnapshotRejected)) throw error;
+      if (error instanceof SnapshotRejected) store.invalidate(snapshot, error.message);
     }
+    return this.#startWorker(undefined, signal, limits);
   }
 
   close(): Promise<void> {
