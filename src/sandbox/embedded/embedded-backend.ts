@@ -92,14 +92,15 @@ export class EmbeddedBackend implements SandboxBackend {
     // The snapshot's digest is checked beside the first workers' start. A worker restored from a
     // corrupt snapshot is never used, and is stopped as soon as the check fails: it may never get
     // as far as `ready`.
+    const sound = store.verify(snapshot);
     const unsound = new AbortController();
-    void store.verify(snapshot).then((sound) => {
-      if (!sound) unsound.abort();
+    void sound.then((ok) => {
+      if (!ok) unsound.abort();
     });
     try {
       const starting = signal ? AbortSignal.any([signal, unsound.signal]) : unsound.signal;
       const sandbox = await this.#startWorker(snapshot, starting, limits);
-      if (await store.verify(snapshot)) return sandbox;
+      if (await sound) return sandbox;
       await sandbox.destroy();
     } catch (error) {
       if (signal?.aborted || !(unsound.signal.aborted || error instanceof SnapshotRejected)) throw error;
