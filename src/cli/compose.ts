@@ -196,6 +196,11 @@ export async function composeBridge(
       memory: settings.sessionMemory,
     },
     values: { maxValueBytes: settings.saveMaxBytes, maxTotalBytes: settings.saveTotalBytes },
+    keptOutput: {
+      maxChars: settings.keepOutputChars,
+      maxTotalChars: settings.keepOutputTotalChars,
+      ttlMs: settings.keepOutputMs,
+    },
     memoryLimit: settings.memory,
     ...(observations ? { observer: observations.observer } : {}),
     logger,

@@ -2,8 +2,10 @@ import { HTTP_SETTINGS_HELP } from './http-settings.js';
 import { SETTINGS_HELP } from './settings.js';
 
 export function helpText(version: string): string {
-  const variables = [...SETTINGS_HELP, ...HTTP_SETTINGS_HELP].map(
-    ([name, fallback, meaning]) => `  ${name.padEnd(32)} ${meaning} [${fallback}]`,
+  const settings = [...SETTINGS_HELP, ...HTTP_SETTINGS_HELP];
+  const width = Math.max(...settings.map(([name]) => name.length));
+  const variables = settings.map(
+    ([name, fallback, meaning]) => `  ${name.padEnd(width)} ${meaning} [${fallback}]`,
   );
   return `codemode-bridge ${version} — run Python in a locked-down sandbox, with MCP tools as functions.
 

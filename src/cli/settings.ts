@@ -42,6 +42,13 @@ export interface Settings {
   poolMax: number | undefined;
   maxConcurrentRuns: number;
   maxOutputChars: number;
+  /**
+   * Stdout the cap elided, kept for `read_output`: characters per run (0: none kept), all runs
+   * together, and for how long.
+   */
+  keepOutputChars: number;
+  keepOutputTotalChars: number;
+  keepOutputMs: number;
   /** A call returns a run still going after this long, with a handle to wait on; 0: never. */
   yieldAfterMs: number;
   /** A named session with no run for this long is ended. */
@@ -99,6 +106,17 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
   ],
   ['MCP_BRIDGE_MAX_CONCURRENT_RUNS', '8', 'Programs running at once; more wait their turn'],
   ['MCP_BRIDGE_MAX_OUTPUT_CHARS', '20000', 'Output kept per stream (head + tail), characters'],
+  [
+    'MCP_BRIDGE_KEEP_OUTPUT_CHARS',
+    '4000000',
+    'Stdout beyond the cap kept per run for mcp.runtime.read_output, characters (0 = none)',
+  ],
+  [
+    'MCP_BRIDGE_KEEP_OUTPUT_TOTAL_CHARS',
+    '32000000',
+    'Kept stdout of all runs together; oldest dropped first',
+  ],
+  ['MCP_BRIDGE_KEEP_OUTPUT_TTL', '900', 'How long kept stdout can be read, seconds'],
   [
     'MCP_BRIDGE_YIELD_AFTER',
     '20',
@@ -304,6 +322,15 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (poolSize !== undefined && poolMax !== undefined && poolMax < poolSize) {
     throw invalid('MCP_BRIDGE_POOL_MAX', String(poolMax), `at least MCP_BRIDGE_POOL_SIZE (${poolSize})`);
   }
+  const keepOutputChars = integer(env, 'MCP_BRIDGE_KEEP_OUTPUT_CHARS', 4_000_000, 0);
+  const keepOutputTotalChars = integer(env, 'MCP_BRIDGE_KEEP_OUTPUT_TOTAL_CHARS', 32_000_000, 0);
+  if (keepOutputTotalChars < keepOutputChars) {
+    throw invalid(
+      'MCP_BRIDGE_KEEP_OUTPUT_TOTAL_CHARS',
+      String(keepOutputTotalChars),
+      `at least MCP_BRIDGE_KEEP_OUTPUT_CHARS (${keepOutputChars})`,
+    );
+  }
   const memory = size(env, 'MCP_BRIDGE_MEMORY', '512m');
   const sessionMemory = size(env, 'MCP_BRIDGE_SESSION_MEMORY', memory);
   // Python in Pyodide cannot load below 64m; a container session that small would die at its first import.
@@ -342,6 +369,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     poolMax,
     maxConcurrentRuns: integer(env, 'MCP_BRIDGE_MAX_CONCURRENT_RUNS', 8, 1),
     maxOutputChars: integer(env, 'MCP_BRIDGE_MAX_OUTPUT_CHARS', 20_000, 200),
+    keepOutputChars,
+    keepOutputTotalChars,
+    keepOutputMs: seconds(env, 'MCP_BRIDGE_KEEP_OUTPUT_TTL', 900),
     yieldAfterMs: secondsOrNever(env, 'MCP_BRIDGE_YIELD_AFTER', 20),
     sessionIdleMs: seconds(env, 'MCP_BRIDGE_SESSION_IDLE_TIMEOUT', 600),
     maxSessions: integer(env, 'MCP_BRIDGE_MAX_SESSIONS', 8, 1),

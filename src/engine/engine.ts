@@ -76,7 +76,7 @@ export interface EngineOptions {
   sessions?: { idleMs: number; maxSessions: number; memory?: string };
   /**
    * Stdout beyond `maxOutputChars` kept for `read_output`: per run, all runs together (characters),
-   * and for how long. Default: 4 M, 32 M, 15 min.
+   * and for how long (MCP_BRIDGE_KEEP_OUTPUT_*; `maxChars` 0 keeps none). Default: 4 M, 32 M, 15 min.
    */
   keptOutput?: { maxChars: number; maxTotalChars: number; ttlMs: number };
   /** Values saved with `mcp.runtime.save`: caps per value and in total. Default: 64 MiB, 512 MiB. */

@@ -62,7 +62,7 @@ export class OutputStore {
     const kept = typeof handle === 'string' ? this.#kept.get(handle) : undefined;
     if (!kept || kept.owner !== (context?.owner ?? 'stdio')) {
       throw new HostCallError(
-        `read_output(${JSON.stringify(handle)}): no such output; handles expire ${Math.round(this.#options.ttlMs / 60000)} min after their run`,
+        `read_output(${JSON.stringify(handle)}): no such output; handles expire ${describeTtl(this.#options.ttlMs)} after their run`,
         'NOT_FOUND',
       );
     }
@@ -88,6 +88,12 @@ export class OutputStore {
       this.#total -= kept.text.length;
     }
   }
+}
+
+/** A handle's lifetime as the error says it: whole minutes, or seconds below two minutes. */
+export function describeTtl(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  return seconds < 120 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
 }
 
 function isCount(value: unknown): value is number {

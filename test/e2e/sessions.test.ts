@@ -314,6 +314,39 @@ describe('output beyond the cap kept as a handle (embedded sandbox)', () => {
   }, 120_000);
 });
 
+describe('kept output bounded by MCP_BRIDGE_KEEP_OUTPUT_* (embedded sandbox)', () => {
+  let bridge: RunningBridge;
+  beforeAll(async () => {
+    bridge = await startBridge({
+      MCP_BRIDGE_RUNTIME: 'embedded',
+      MCP_BRIDGE_STATE_DIR: stateDir,
+      MCP_BRIDGE_MAX_OUTPUT_CHARS: '1000',
+      MCP_BRIDGE_KEEP_OUTPUT_CHARS: '20000',
+      MCP_BRIDGE_KEEP_OUTPUT_TTL: '8',
+      // A slow first start (a snapshot still building) must not turn the result into a wait handle.
+      MCP_BRIDGE_YIELD_AFTER: '0',
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await bridge?.close();
+  });
+
+  it('keeps the first KEEP_OUTPUT_CHARS of stdout, for KEEP_OUTPUT_TTL seconds', async () => {
+    const big = await bridge.runPython({ code: 'for i in range(5000):\n    print(f"line {i:05d}")' });
+    const output = (big.structuredContent as { output?: { handle: string; keptChars: number } }).output;
+    expect(output).toMatchObject({ keptChars: 20_000, totalChars: 55_000 });
+    expect(big.text).toMatch(
+      /\[full stdout kept as out-\d+ \(its first 20,000 characters\), 55,000 characters/,
+    );
+    const read = `import mcp.runtime as rt\npage = await rt.read_output(${JSON.stringify(output?.handle)}, 19_990, 100)\nprint(repr(page["text"]))`;
+    expect((await bridge.runPython({ code: read })).structured.stdout).toBe("'e 01817\\nli'\n");
+    const expiry = async () => (await bridge.runPython({ code: read })).structured.error ?? '';
+    await expect
+      .poll(expiry, { timeout: 30_000, interval: 1000 })
+      .toMatch(/no such output; handles expire 8 s after their run/);
+  }, 120_000);
+});
+
 describe('files returned to the client (embedded sandbox)', () => {
   let bridge: RunningBridge;
   beforeAll(async () => {

@@ -580,8 +580,8 @@ async def delete_saved(name):
 async def read_output(handle, offset=0, length=10000):
     """A page of a run's stdout that the output cap elided: the text from `offset`, `length` characters.
 
-    The handle is in that run's result (`[full stdout kept as out-N ...]`); handles expire after
-    15 minutes. Returns {'text', 'offset', 'keptChars', 'totalChars'}.
+    The handle is in that run's result (`[full stdout kept as out-N ...]`); handles expire (after
+    15 minutes unless the bridge is set otherwise). Returns {'text', 'offset', 'keptChars', 'totalChars'}.
     """
     return await _ask("read_output", handle=handle, offset=offset, length=length)
 

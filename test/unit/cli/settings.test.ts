@@ -115,6 +115,30 @@ describe('loadSettings', () => {
     );
   });
 
+  it('reads the MCP_BRIDGE_KEEP_OUTPUT_* bounds, 0 characters for none kept', () => {
+    expect(loadSettings({})).toMatchObject({
+      keepOutputChars: 4_000_000,
+      keepOutputTotalChars: 32_000_000,
+      keepOutputMs: 900_000,
+    });
+    expect(
+      loadSettings({
+        MCP_BRIDGE_KEEP_OUTPUT_CHARS: '0',
+        MCP_BRIDGE_KEEP_OUTPUT_TOTAL_CHARS: '0',
+        MCP_BRIDGE_KEEP_OUTPUT_TTL: '60',
+      }),
+    ).toMatchObject({ keepOutputChars: 0, keepOutputTotalChars: 0, keepOutputMs: 60_000 });
+    expect(() => loadSettings({ MCP_BRIDGE_KEEP_OUTPUT_CHARS: '40000000' })).toThrow(
+      /MCP_BRIDGE_KEEP_OUTPUT_TOTAL_CHARS="32000000" is invalid: expected at least MCP_BRIDGE_KEEP_OUTPUT_CHARS \(40000000\)/,
+    );
+    expect(() => loadSettings({ MCP_BRIDGE_KEEP_OUTPUT_CHARS: '-1' })).toThrow(
+      /MCP_BRIDGE_KEEP_OUTPUT_CHARS="-1" is invalid: expected an integer ≥ 0/,
+    );
+    expect(() => loadSettings({ MCP_BRIDGE_KEEP_OUTPUT_TTL: '0' })).toThrow(
+      /MCP_BRIDGE_KEEP_OUTPUT_TTL="0" is invalid: expected a positive number of seconds/,
+    );
+  });
+
   it('reads MCP_BRIDGE_SESSION_MEMORY, MCP_BRIDGE_MEMORY when unset, at least 64m', () => {
     expect(loadSettings({}).sessionMemory).toBe('512m');
     expect(loadSettings({ MCP_BRIDGE_MEMORY: '1g' }).sessionMemory).toBe('1g');

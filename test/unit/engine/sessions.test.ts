@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/engine/engine.js';
-import { OutputStore } from '../../../src/engine/output-store.js';
+import { describeTtl, OutputStore } from '../../../src/engine/output-store.js';
 import { RunRecord } from '../../../src/engine/run-record.js';
 import type { CallContext, UpstreamPort } from '../../../src/engine/types.js';
 import { ValueStore } from '../../../src/engine/value-store.js';
@@ -247,5 +247,15 @@ describe('kept output', () => {
     await expect(read?.({ handle: first }, signal, context('a'))).rejects.toThrow(/no such output/);
     await new Promise((resolve) => setTimeout(resolve, 60));
     await expect(read?.({ handle: second }, signal, context('a'))).rejects.toThrow(/no such output/);
+  });
+
+  it('keeps nothing with a per-run bound of 0, and says how long handles live', () => {
+    const none = new RunRecord(10, 0);
+    none.append('stdout', 'x'.repeat(80));
+    expect(none.fullStdout()).toBeUndefined();
+    expect(describeTtl(900_000)).toBe('15 min');
+    expect(describeTtl(120_000)).toBe('2 min');
+    expect(describeTtl(90_000)).toBe('90 s');
+    expect(describeTtl(1000)).toBe('1 s');
   });
 });
