@@ -40,7 +40,8 @@ type AnyProtocol = Protocol<any, any, any>;
 /**
  * Replaces the type-guarding wrapper `protocol.connect(transport)` installed with direct routing.
  * Call it right after `connect` resolves. False (and nothing changed) when this SDK's `Protocol` has
- * no such methods, or the transport was not connected to it.
+ * no such methods, or the transport was not connected to it. The wrapper also called an `onmessage`
+ * the transport had before `connect`; that one is dropped (the bridge sets none).
  */
 export function routeMessagesByShape(protocol: AnyProtocol, transport: Transport): boolean {
   const routes = protocol as unknown as Partial<ProtocolRoutes>;
