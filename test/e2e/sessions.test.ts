@@ -283,64 +283,63 @@ describe('sessions over HTTP (embedded sandbox)', () => {
 
 describe('output beyond the cap kept as a handle (embedded sandbox)', () => {
   let bridge: RunningBridge;
+  /** Keeps 20,000 characters of each run's stdout, for 8 s (MCP_BRIDGE_KEEP_OUTPUT_*). */
+  let bounded: RunningBridge;
   beforeAll(async () => {
-    bridge = await startBridge({
+    const capped = {
       MCP_BRIDGE_RUNTIME: 'embedded',
       MCP_BRIDGE_STATE_DIR: stateDir,
       MCP_BRIDGE_MAX_OUTPUT_CHARS: '1000',
-    });
+    };
+    [bridge, bounded] = await Promise.all([
+      startBridge(capped),
+      startBridge({
+        ...capped,
+        MCP_BRIDGE_KEEP_OUTPUT_CHARS: '20000',
+        MCP_BRIDGE_KEEP_OUTPUT_TTL: '8',
+        // A slow first start (a snapshot still building) must not turn the result into a wait handle.
+        MCP_BRIDGE_YIELD_AFTER: '0',
+      }),
+    ]);
   }, 120_000);
   afterAll(async () => {
-    await bridge?.close();
+    await Promise.all([bridge?.close(), bounded?.close()]);
   });
 
+  /** Prints 5,000 lines of 11 characters (55,000 in all); the result and its output handle. */
+  async function printLines(on: RunningBridge) {
+    const result = await on.runPython({ code: 'for i in range(5000):\n    print(f"line {i:05d}")' });
+    type Kept = { handle: string; keptChars: number; totalChars: number };
+    return { result, output: (result.structuredContent as { output?: Kept }).output };
+  }
+  const readOutput = (handle: string | undefined, offset: number, length: number) =>
+    `import mcp.runtime as rt\npage = await rt.read_output(${JSON.stringify(handle)}, ${offset}, ${length})\nprint(repr(page["text"]), page["totalChars"])`;
+
   it('says how to page through elided stdout, and read_output returns it', async () => {
-    const big = await bridge.runPython({ code: 'for i in range(5000):\n    print(f"line {i:05d}")' });
+    const { result: big, output } = await printLines(bridge);
     expect(big.structured.status).toBe('ok');
     expect(big.structured.truncated?.stdout).toBeGreaterThan(0);
-    const output = (big.structuredContent as { output?: { handle: string; totalChars: number } }).output;
     expect(output?.totalChars).toBe(5000 * 11);
     expect(big.text).toMatch(
       /\[full stdout kept as out-\d+, 55,000 characters: page with `await mcp\.runtime\.read_output/,
     );
-    const page = await bridge.runPython({
-      code: `import mcp.runtime as rt\npage = await rt.read_output(${JSON.stringify(output?.handle)}, 11 * 2500, 22)\nprint(repr(page["text"]), page["totalChars"])`,
-    });
+    const page = await bridge.runPython({ code: readOutput(output?.handle, 11 * 2500, 22) });
     expect(page.structured.stdout).toBe("'line 02500\\nline 02501\\n' 55000\n");
     const missing = await bridge.runPython({
       code: 'import mcp.runtime as rt\nawait rt.read_output("out-999")',
     });
     expect(missing.structured.error).toMatch(/no such output/);
   }, 120_000);
-});
 
-describe('kept output bounded by MCP_BRIDGE_KEEP_OUTPUT_* (embedded sandbox)', () => {
-  let bridge: RunningBridge;
-  beforeAll(async () => {
-    bridge = await startBridge({
-      MCP_BRIDGE_RUNTIME: 'embedded',
-      MCP_BRIDGE_STATE_DIR: stateDir,
-      MCP_BRIDGE_MAX_OUTPUT_CHARS: '1000',
-      MCP_BRIDGE_KEEP_OUTPUT_CHARS: '20000',
-      MCP_BRIDGE_KEEP_OUTPUT_TTL: '8',
-      // A slow first start (a snapshot still building) must not turn the result into a wait handle.
-      MCP_BRIDGE_YIELD_AFTER: '0',
-    });
-  }, 120_000);
-  afterAll(async () => {
-    await bridge?.close();
-  });
-
-  it('keeps the first KEEP_OUTPUT_CHARS of stdout, for KEEP_OUTPUT_TTL seconds', async () => {
-    const big = await bridge.runPython({ code: 'for i in range(5000):\n    print(f"line {i:05d}")' });
-    const output = (big.structuredContent as { output?: { handle: string; keptChars: number } }).output;
+  it('keeps the first MCP_BRIDGE_KEEP_OUTPUT_CHARS of stdout, for MCP_BRIDGE_KEEP_OUTPUT_TTL seconds', async () => {
+    const { result: big, output } = await printLines(bounded);
     expect(output).toMatchObject({ keptChars: 20_000, totalChars: 55_000 });
     expect(big.text).toMatch(
       /\[full stdout kept as out-\d+ \(its first 20,000 characters\), 55,000 characters/,
     );
-    const read = `import mcp.runtime as rt\npage = await rt.read_output(${JSON.stringify(output?.handle)}, 19_990, 100)\nprint(repr(page["text"]))`;
-    expect((await bridge.runPython({ code: read })).structured.stdout).toBe("'e 01817\\nli'\n");
-    const expiry = async () => (await bridge.runPython({ code: read })).structured.error ?? '';
+    const read = readOutput(output?.handle, 19_990, 100);
+    expect((await bounded.runPython({ code: read })).structured.stdout).toBe("'e 01817\\nli' 55000\n");
+    const expiry = async () => (await bounded.runPython({ code: read })).structured.error ?? '';
     await expect
       .poll(expiry, { timeout: 30_000, interval: 1000 })
       .toMatch(/no such output; handles expire 8 s after their run/);
