@@ -503,8 +503,9 @@ async function startBridge({ backend, dir, announceDir, heapCensus }) {
       MCP_BRIDGE_POOL_MAX: String(POOL[backend].max),
       MCP_BRIDGE_TIMEOUT: String(RUN_TIMEOUT_S),
       // Every outcome is judged whole, so calls wait for their run's end: at the default yield point
-      // (20 s) a run slowed by a loaded machine, such as a kill whose `podman kill` came late, returned
-      // a wait handle and counted as lost. Yielding has its own tests (test/e2e/long-runs.test.ts).
+      // (20 s) a run slowed by a loaded machine (once, a sandbox killed from outside whose kill landed
+      // or was noticed late) returned a wait handle and counted as lost. Yielding has its own tests
+      // (test/e2e/long-runs.test.ts).
       MCP_BRIDGE_YIELD_AFTER: '0',
       MCP_BRIDGE_CALL_TIMEOUT: String(CALL_TIMEOUT_S),
       MCP_BRIDGE_LOG_LEVEL: 'warn',
