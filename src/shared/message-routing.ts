@@ -65,3 +65,13 @@ export function routeMessagesByShape(protocol: AnyProtocol, transport: Transport
   };
   return true;
 }
+
+/**
+ * `protocol.connect(transport)`, then {@link routeMessagesByShape}: how the bridge connects each of
+ * its servers (stdio, HTTP sessions, the one serving a configuration error). Upstream clients route
+ * once their `connect`, which also initializes, has settled on a transport (upstream/connection.ts).
+ */
+export async function connectRoutedByShape(protocol: AnyProtocol, transport: Transport): Promise<void> {
+  await protocol.connect(transport);
+  routeMessagesByShape(protocol, transport);
+}

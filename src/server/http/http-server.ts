@@ -12,7 +12,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import { routeMessagesByShape } from '../../shared/message-routing.js';
+import { connectRoutedByShape } from '../../shared/message-routing.js';
 import { bearerToken, cookieValue, hostAllowed, originAllowed, tokenMatches } from './http-guard.js';
 import { readBody } from './read-body.js';
 
@@ -296,8 +296,7 @@ export class BridgeHttpServer {
     transport.onclose = () => {
       if (session?.info.id) void this.#closeSession(session.info.id);
     };
-    await server.connect(transport);
-    routeMessagesByShape(server.server, transport);
+    await connectRoutedByShape(server.server, transport);
     await this.#serve(session, request, response, body);
   }
 
