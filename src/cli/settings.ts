@@ -227,6 +227,11 @@ function secondsOrNever(env: NodeJS.ProcessEnv, name: string, fallbackSeconds: n
   return seconds(env, name, fallbackSeconds);
 }
 
+/** A bound that must not fall below another one (a pool's ceiling below its floor). */
+function atLeast(name: string, value: number, floorName: string, floor: number): void {
+  if (value < floor) throw invalid(name, String(value), `at least ${floorName} (${floor})`);
+}
+
 export function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number): number {
   const value = env[name]?.trim();
   if (!value) return fallback;
@@ -319,18 +324,17 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const ociRuntime = ociRuntimeSetting(env, runtime);
   const poolSize = env.MCP_BRIDGE_POOL_SIZE?.trim() ? integer(env, 'MCP_BRIDGE_POOL_SIZE', 0, 0) : undefined;
   const poolMax = env.MCP_BRIDGE_POOL_MAX?.trim() ? integer(env, 'MCP_BRIDGE_POOL_MAX', 0, 0) : undefined;
-  if (poolSize !== undefined && poolMax !== undefined && poolMax < poolSize) {
-    throw invalid('MCP_BRIDGE_POOL_MAX', String(poolMax), `at least MCP_BRIDGE_POOL_SIZE (${poolSize})`);
+  if (poolSize !== undefined && poolMax !== undefined) {
+    atLeast('MCP_BRIDGE_POOL_MAX', poolMax, 'MCP_BRIDGE_POOL_SIZE', poolSize);
   }
   const keepOutputChars = integer(env, 'MCP_BRIDGE_KEEP_OUTPUT_CHARS', 4_000_000, 0);
   const keepOutputTotalChars = integer(env, 'MCP_BRIDGE_KEEP_OUTPUT_TOTAL_CHARS', 32_000_000, 0);
-  if (keepOutputTotalChars < keepOutputChars) {
-    throw invalid(
-      'MCP_BRIDGE_KEEP_OUTPUT_TOTAL_CHARS',
-      String(keepOutputTotalChars),
-      `at least MCP_BRIDGE_KEEP_OUTPUT_CHARS (${keepOutputChars})`,
-    );
-  }
+  atLeast(
+    'MCP_BRIDGE_KEEP_OUTPUT_TOTAL_CHARS',
+    keepOutputTotalChars,
+    'MCP_BRIDGE_KEEP_OUTPUT_CHARS',
+    keepOutputChars,
+  );
   const memory = size(env, 'MCP_BRIDGE_MEMORY', '512m');
   const sessionMemory = size(env, 'MCP_BRIDGE_SESSION_MEMORY', memory);
   // Python in Pyodide cannot load below 64m; a container session that small would die at its first import.
