@@ -328,8 +328,10 @@ async function spawnRows() {
     bare.push(performance.now() - started);
   }
   const firsts = {};
+  const initializes = {};
   for (const runtime of [engine(), 'embedded'].filter(Boolean)) {
     const times = [];
+    const handshakes = [];
     for (let i = 0; i < 5; i++) {
       const started = performance.now();
       const transport = new StdioClientTransport({
@@ -345,14 +347,23 @@ async function spawnRows() {
       });
       const client = new Client({ name: 'codemode-bench', version: '0' });
       await client.connect(transport);
+      handshakes.push(performance.now() - started);
       await runPython(client, 'print(1)');
       times.push(performance.now() - started);
       await client.close();
       await sleep(1000);
     }
     firsts[runtime] = summary(times).p50;
+    initializes[runtime] = summary(handshakes).p50;
   }
   const bareP50 = summary(bare).p50;
+  // What a client waits for before it can list the tools; the first result also waits for a sandbox.
+  row(
+    `spawn of codemode-bridge to its initialize reply (${Object.keys(initializes).join(' / ')})`,
+    Object.values(initializes).map(ms).join(' / '),
+    `spawning node itself ${ms(bareP50)}`,
+    '—',
+  );
   row(
     `spawn of codemode-bridge to first run_python result (${Object.keys(firsts).join(' / ')})`,
     Object.values(firsts).map(ms).join(' / '),

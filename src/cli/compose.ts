@@ -1,7 +1,6 @@
 /** Builds the bridge's parts from settings and owns their shutdown; shared by `serve`, `run` and `servers`. */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { discoveryOperations } from '../engine/discovery-operations.js';
 import { Engine } from '../engine/engine.js';
 import { AuditLog } from '../engine/policy/audit-log.js';
@@ -17,6 +16,7 @@ import type { SandboxService } from '../sandbox/sandbox-service.js';
 import type { BridgeServerOptions } from '../server/server.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { packagePath } from '../shared/package-root.js';
 import { discoverServers, shadowedServers } from '../upstream/config/discover.js';
 import type { DiscoveryResult } from '../upstream/config/types.js';
 import { UpstreamPool } from '../upstream/upstream-pool.js';
@@ -24,7 +24,7 @@ import { VERSION } from './context.js';
 import { createSandboxes } from './sandboxes.js';
 import type { Settings } from './settings.js';
 
-const BRIDGE_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+const BRIDGE_MAIN = packagePath('dist', 'cli', 'main.js');
 const CONNECT_TIMEOUT_MS = 30_000;
 
 export interface Bridge {

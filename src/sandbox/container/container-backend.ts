@@ -8,10 +8,10 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { BridgeError, shuttingDownError } from '../../shared/errors.js';
 import { isProcessAlive } from '../../shared/kill-group.js';
 import type { Logger } from '../../shared/logger.js';
+import { packagePath } from '../../shared/package-root.js';
 import { minimalEnvironment, runCommand } from '../process/run-command.js';
 import { ProcessSandbox } from '../process-sandbox.js';
 import type { SandboxBackend, SandboxStartOptions } from '../types.js';
@@ -27,7 +27,7 @@ import {
 import { hardenedPodmanProfile, PODMAN_SECCOMP_PATHS } from './seccomp.js';
 import { SocketChannels } from './socket-channel.js';
 
-const DEFAULT_RUNTIME_DIR = fileURLToPath(new URL('../../../runtime/python', import.meta.url));
+const DEFAULT_RUNTIME_DIR = packagePath('runtime', 'python');
 const REMOVE_RETRY_MS = 100;
 const REMOVE_ATTEMPTS = 100;
 const COMMAND_TIMEOUT_MS = 30_000;

@@ -5,13 +5,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BridgeError } from '../../shared/errors.js';
+import { packagePath } from '../../shared/package-root.js';
 
 const require = createRequire(import.meta.url);
 
-const WORKER_PATH = fileURLToPath(new URL('../../../runtime/deno/worker.js', import.meta.url));
-const PYTHON_RUNTIME_DIR = fileURLToPath(new URL('../../../runtime/python', import.meta.url));
+const WORKER_PATH = packagePath('runtime', 'deno', 'worker.js');
+const PYTHON_RUNTIME_DIR = packagePath('runtime', 'python');
 
 export interface EmbeddedPaths {
   deno: string;
