@@ -5,7 +5,7 @@
 // for the benchmarks and anyone who imports a module.
 //
 // Whitespace goes, names stay: a stack trace still says which function threw, and
-// `NODE_OPTIONS=--enable-source-maps` maps it back through dist/cli/main.js.map.
+// `NODE_OPTIONS=--enable-source-maps` maps it back to tsc's modules (dist/cli/main.js.map).
 import { rolldown } from 'rolldown';
 
 const ENTRY = new URL('../dist/cli/main.js', import.meta.url).pathname;

@@ -1,7 +1,7 @@
 /**
  * The sandbox service from settings, in a module of its own that imports nothing else of the bridge:
  * `serve` creates it and starts warming first, so the runtime probe and the first containers start
- * while the MCP server and upstream modules are still loading (~0.3–0.5 s of imports).
+ * while the MCP server and upstream modules are still being evaluated.
  */
 import type { ContainerLimits } from '../sandbox/container/run-args.js';
 import { resolveChannel } from '../sandbox/container/socket-channel.js';
