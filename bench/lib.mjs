@@ -64,11 +64,16 @@ export function rssMb(pid) {
  */
 export function sandboxRssMb(ids) {
   if (ids.length === 0) return 0;
+  return [...processTree(ids)].reduce((sum, pid) => sum + (rssMb(pid) || 0), 0);
+}
+
+/** Every process whose command line contains one of `words`, and all their descendants. */
+export function processTree(words) {
   const roots = readdirSync('/proc').filter((entry) => {
     if (!/^\d+$/.test(entry)) return false;
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      return ids.some((id) => cmdline.includes(id));
+      return words.some((word) => cmdline.includes(word));
     } catch {
       return false;
     }
@@ -81,7 +86,7 @@ export function sandboxRssMb(ids) {
     seen.add(pid);
     pending.push(...childPids(pid));
   }
-  return [...seen].reduce((sum, pid) => sum + (rssMb(pid) || 0), 0);
+  return seen;
 }
 
 /** Direct children of a process, from /proc. */

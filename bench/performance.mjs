@@ -2,7 +2,7 @@
 // baseline measured in this same run (these machines are noisy), with the target from the issue.
 // `npm run bench -- performance` prints the table README's performance section is made from.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,7 @@ import {
   engine,
   fmt,
   IMAGE,
+  processTree,
   rssMb,
   runPython,
   sleep,
@@ -80,24 +81,7 @@ function containerMemory(containerEngine, bridgePid) {
     .split('\n')
     .filter(Boolean)
     .flatMap((line) => line.split(' '));
-  const roots = readdirSync('/proc').filter((entry) => {
-    if (!/^\d+$/.test(entry)) return false;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      return listed.some((word) => cmdline.includes(word));
-    } catch {
-      return false;
-    }
-  });
-  const seen = new Set();
-  const pending = roots.map(Number);
-  while (pending.length > 0) {
-    const pid = pending.pop();
-    if (seen.has(pid)) continue;
-    seen.add(pid);
-    pending.push(...childPids(pid));
-  }
-  const pss = [...seen].reduce((sum, pid) => sum + pssMb(pid), 0);
+  const pss = [...processTree(listed)].reduce((sum, pid) => sum + pssMb(pid), 0);
   return { sandboxes: listed.length / 2, pss };
 }
 
