@@ -18,6 +18,7 @@
 //
 // Python entry contract (runtime/python/codemode_runtime/embedded_main.py):
 //   prepare()                          imports done before a snapshot is taken
+//   async warm_up()                    runs a fixed program of its own, before `ready`
 //   async main(run_json, transport)    -> done frame JSON; transport = {send(str), recv() -> Promise<str|null>}
 //
 // User code can reach every JS object here through Pyodide's `js` module and can write anything to
