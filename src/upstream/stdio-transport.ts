@@ -84,6 +84,9 @@ export class StdioUpstreamTransport implements Transport {
   readonly #exit: Promise<void>;
   #markExited: () => void = () => {};
   #closeReported = false;
+  /** Resolves when `onclose` has been called. */
+  readonly #closeWasReported: Promise<void>;
+  #markCloseReported: () => void = () => {};
   #closing: Promise<void> | undefined;
   /** Aborted by `kill()`: cuts short the wait for the server to leave on its own. */
   readonly #hurry = new AbortController();
@@ -97,6 +100,9 @@ export class StdioUpstreamTransport implements Transport {
         this.#exited = true;
         resolve();
       };
+    });
+    this.#closeWasReported = new Promise((resolve) => {
+      this.#markCloseReported = resolve;
     });
   }
 
@@ -174,7 +180,7 @@ export class StdioUpstreamTransport implements Transport {
   /**
    * Ends the server: its stdin is closed, and if it has not left after the grace its process group
    * gets SIGTERM, and after another grace SIGKILL. Idempotent; resolves when the group is gone (or
-   * after the last grace, whatever happened).
+   * after the last grace, whatever happened) and `onclose` has been called.
    */
   close(): Promise<void> {
     const child = this.#child;
@@ -247,7 +253,26 @@ export class StdioUpstreamTransport implements Transport {
     } finally {
       // A server that never started has no 'close' event to wait for.
       if (child.pid === undefined) this.#reportClose();
+      else await this.#reportCloseOnceRead();
     }
+  }
+
+  /**
+   * The child's 'close' comes after its 'exit', once its output has been read to the end: what it
+   * wrote before exiting still reaches `onmessage` first. Once the group is gone nothing holds the
+   * pipes, so it comes at once; one that never comes (a process that left the group keeps them
+   * open) is waited for no longer than the grace, and the close is reported anyway.
+   */
+  async #reportCloseOnceRead(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#closeWasReported,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.#reportClose();
   }
 
   #signal(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -273,6 +298,7 @@ export class StdioUpstreamTransport implements Transport {
   #reportClose(): void {
     if (this.#closeReported) return;
     this.#closeReported = true;
+    this.#markCloseReported();
     this.onclose?.();
   }
 }
