@@ -84,9 +84,6 @@ export class StdioUpstreamTransport implements Transport {
   readonly #exit: Promise<void>;
   #markExited: () => void = () => {};
   #closeReported = false;
-  /** Resolves when `onclose` has been called. */
-  readonly #closeWasReported: Promise<void>;
-  #markCloseReported: () => void = () => {};
   #closing: Promise<void> | undefined;
   /** Aborted by `kill()`: cuts short the wait for the server to leave on its own. */
   readonly #hurry = new AbortController();
@@ -100,9 +97,6 @@ export class StdioUpstreamTransport implements Transport {
         this.#exited = true;
         resolve();
       };
-    });
-    this.#closeWasReported = new Promise((resolve) => {
-      this.#markCloseReported = resolve;
     });
   }
 
@@ -264,14 +258,7 @@ export class StdioUpstreamTransport implements Transport {
    * open) is waited for no longer than the grace, and the close is reported anyway.
    */
   async #reportCloseOnceRead(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.#closeWasReported,
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.#graceMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    await this.#waitUntil(() => this.#closeReported);
     this.#reportClose();
   }
 
@@ -298,7 +285,6 @@ export class StdioUpstreamTransport implements Transport {
   #reportClose(): void {
     if (this.#closeReported) return;
     this.#closeReported = true;
-    this.#markCloseReported();
     this.onclose?.();
   }
 }
