@@ -38,6 +38,8 @@ const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 6000);
 const WARM_CALLS = 500;
 /** Between timed runs: the previous run's refill (a container starting) is over, so it is not timed. */
 const REFILL_SETTLE_MS = 1500;
+/** Alternated direct/bridged pairs per tool-call row; its ratio is the median of the pairs' ratios. */
+const TOOL_CALL_ROUNDS = 9;
 
 const rows = [];
 const row = (figure, value, baseline, target) => rows.push({ figure, value, baseline, target });
@@ -222,14 +224,14 @@ async function toolCallRows() {
   await direct.connect(transport);
   const echo = (i) => direct.callTool({ name: 'echo', arguments: { message: String(i) } });
   for (let i = 0; i < WARM_CALLS; i++) await echo(i);
-  let started = performance.now();
-  for (let i = 0; i < CALLS; i++) await echo(i);
-  const directSequential = (performance.now() - started) / CALLS;
-  started = performance.now();
-  for (let i = 0; i < CALLS; i += BATCH)
-    await Promise.all(Array.from({ length: BATCH }, (_, j) => echo(i + j)));
-  const directBatched = (performance.now() - started) / CALLS;
-  await direct.close();
+  const directPerCall = async (batch) => {
+    const started = performance.now();
+    if (batch === 1) for (let i = 0; i < CALLS; i++) await echo(i);
+    else
+      for (let i = 0; i < CALLS; i += batch)
+        await Promise.all(Array.from({ length: batch }, (_, j) => echo(i + j)));
+    return (performance.now() - started) / CALLS;
+  };
 
   const root = mkdtempSync(join(tmpdir(), 'codemode-bench-'));
   const config = join(root, 'servers.json');
@@ -257,48 +259,57 @@ async function toolCallRows() {
       body,
       'print((time.perf_counter() - started) * 1000)',
     ].join('\n');
-  const timed = async (code) => {
-    const { result } = await runPython(bridge.client, code, { servers: ['everything'] });
+  const bridgePerCall = async (batch) => {
+    const body =
+      batch === 1
+        ? `for i in range(${CALLS}):\n    await mcp_everything.echo(message=str(i))`
+        : `for i in range(0, ${CALLS}, ${batch}):\n    await asyncio.gather(*[mcp_everything.echo(message=str(i + j)) for j in range(${batch})])`;
+    const { result } = await runPython(bridge.client, loop(body), { servers: ['everything'] });
     return Number(result.structuredContent.stdout.trim()) / CALLS;
   };
-  const sequential = [];
-  const batched = [];
-  // Each timed run starts once the pool is full again: back to back, each would share the CPU with
-  // the refill the previous one set off, which is the last row's measure, not this one's.
-  for (let i = 0; i < 3; i++) {
-    await sleep(REFILL_SETTLE_MS);
-    sequential.push(
-      await timed(loop(`for i in range(${CALLS}):\n    await mcp_everything.echo(message=str(i))`)),
-    );
-    await sleep(REFILL_SETTLE_MS);
-    batched.push(
-      await timed(
-        loop(
-          `for i in range(0, ${CALLS}, ${BATCH}):\n    await asyncio.gather(*[mcp_everything.echo(message=str(i + j)) for j in range(${BATCH})])`,
-        ),
-      ),
-    );
+  // Direct and bridged samples alternate, so each pair sees the same moment of this noisy machine;
+  // a ratio is the median of the pairs' ratios. Each bridged run starts once the pool is full again:
+  // back to back, it would share the CPU with the refill the previous one set off, which is the
+  // "during refills" measure, not this one.
+  const pairs = { 1: [], [BATCH]: [] };
+  for (let round = 0; round < TOOL_CALL_ROUNDS; round++) {
+    for (const batch of [1, BATCH]) {
+      await sleep(REFILL_SETTLE_MS);
+      const viaDirect = await directPerCall(batch);
+      pairs[batch].push({ direct: viaDirect, bridge: await bridgePerCall(batch) });
+    }
   }
   // The same calls while other runs make the pool refill beside them.
+  await sleep(REFILL_SETTLE_MS);
+  const directBeside = await directPerCall(1);
   const busy = Promise.all(Array.from({ length: 6 }, () => runPython(bridge.client, 'print(1)')));
-  const duringRefill = await timed(
-    loop(`for i in range(${CALLS}):\n    await mcp_everything.echo(message=str(i))`),
-  );
+  const duringRefill = await bridgePerCall(1);
   await busy;
   await bridge.close();
+  await direct.close();
   rmSync(root, { recursive: true, force: true });
-  const seq = summary(sequential).p50;
-  const bat = summary(batched).p50;
+  const median = (values) => summary(values).p50;
+  const described = (samples) => {
+    const ratios = samples.map((pair) => pair.bridge / pair.direct).sort((a, b) => a - b);
+    const spread = `${ratios[0].toFixed(2)}–${ratios.at(-1).toFixed(2)}×`;
+    return {
+      bridged: median(samples.map((pair) => pair.bridge)),
+      directly: median(samples.map((pair) => pair.direct)),
+      ratio: `paired ${median(ratios).toFixed(2)}×, pairs ${spread}`,
+    };
+  };
+  const seq = described(pairs[1]);
+  const bat = described(pairs[BATCH]);
   row(
     'one tool call from a run vs the SDK client calling it directly (sequential) · during refills',
-    `${ms(seq)} · ${ms(duringRefill)}`,
-    `direct ${ms(directSequential)} (${x(seq, directSequential)} · ${x(duringRefill, directSequential)})`,
+    `${ms(seq.bridged)} · ${ms(duringRefill)}`,
+    `direct ${ms(seq.directly)} (${seq.ratio}) · ${ms(directBeside)} (${x(duringRefill, directBeside)})`,
     '≤ 1.3×',
   );
   row(
     `${CALLS} calls gathered in batches of ${BATCH} vs direct`,
-    `${ms(bat)} per call`,
-    `direct ${ms(directBatched)} (${x(bat, directBatched)})`,
+    `${ms(bat.bridged)} per call`,
+    `direct ${ms(bat.directly)} (${bat.ratio})`,
     '≤ 1.1×',
   );
 }
