@@ -1,8 +1,8 @@
 /**
  * The package's own files (package.json, runtime/, dist/cli/main.js), found from wherever this code
- * runs: the one-file bundle `npm run build` writes as dist/cli/main.js, tsc's module tree under
- * dist/, or src/ under vitest. A path relative to `import.meta.url` would be right in only one of
- * them, since the bundle puts every module at dist/cli's depth.
+ * runs: the bundle `npm run build` writes as dist/cli/main.js and its chunks in dist/cli/chunks/,
+ * tsc's module tree under dist/, or src/ under vitest. A path relative to `import.meta.url` would be
+ * right in only one of them, since the bundle moves every module to its entry's or a chunk's depth.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -17,12 +17,14 @@ describe('package root', () => {
     expect(packagePath('runtime', 'python')).toBe(join(PACKAGE_ROOT, 'runtime', 'python'));
   });
 
-  it('is found from any depth below it, as from the bundle (dist/cli) or a module (dist/sandbox/container)', () => {
+  it('is found from any depth below it: the bundle (dist/cli), its chunks, a module (dist/sandbox/container)', () => {
     const root = mkdtempSync(join(tmpdir(), 'package-root-'));
     temps.push(root);
     writeFileSync(join(root, 'package.json'), '{}');
     mkdirSync(join(root, 'dist', 'sandbox', 'container'), { recursive: true });
+    mkdirSync(join(root, 'dist', 'cli', 'chunks'), { recursive: true });
     expect(findPackageRoot(join(root, 'dist', 'cli'))).toBe(root);
+    expect(findPackageRoot(join(root, 'dist', 'cli', 'chunks'))).toBe(root);
     expect(findPackageRoot(join(root, 'dist', 'sandbox', 'container'))).toBe(root);
     expect(findPackageRoot(root)).toBe(root);
   });
