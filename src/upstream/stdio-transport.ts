@@ -245,21 +245,13 @@ export class StdioUpstreamTransport implements Transport {
       this.#signal(child, 'SIGKILL');
       await this.#waitUntil(gone);
     } finally {
-      // A server that never started has no 'close' event to wait for.
-      if (child.pid === undefined) this.#reportClose();
-      else await this.#reportCloseOnceRead();
+      // The child's 'close' (which reports it) comes after its 'exit', once its output has been read
+      // to the end, so what it wrote before exiting reaches `onmessage` first. Once the group is gone
+      // nothing holds the pipes and it comes at once; one that never comes (a process that left the
+      // group keeps them open), or a server that never started, gets the close reported anyway.
+      if (child.pid !== undefined) await this.#waitUntil(() => this.#closeReported);
+      this.#reportClose();
     }
-  }
-
-  /**
-   * The child's 'close' comes after its 'exit', once its output has been read to the end: what it
-   * wrote before exiting still reaches `onmessage` first. Once the group is gone nothing holds the
-   * pipes, so it comes at once; one that never comes (a process that left the group keeps them
-   * open) is waited for no longer than the grace, and the close is reported anyway.
-   */
-  async #reportCloseOnceRead(): Promise<void> {
-    await this.#waitUntil(() => this.#closeReported);
-    this.#reportClose();
   }
 
   #signal(child: ChildProcess, signal: NodeJS.Signals): void {
