@@ -65,6 +65,14 @@ function pssMb(pid) {
   }
 }
 
+function processName(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '?';
+  }
+}
+
 /** The bridge's sandboxes and what each costs: engine clients, monitors and the programs' processes. */
 function containerMemory(containerEngine, bridgePid) {
   const listed = execFileSync(
@@ -83,8 +91,14 @@ function containerMemory(containerEngine, bridgePid) {
     .split('\n')
     .filter(Boolean)
     .flatMap((line) => line.split(' '));
-  const pss = [...processTree(listed)].reduce((sum, pid) => sum + pssMb(pid), 0);
-  return { sandboxes: listed.length / 2, pss };
+  // PSS by process name too: the engine's attached client, the monitor, the init and the program.
+  const byName = new Map();
+  for (const pid of processTree(listed)) {
+    const name = processName(pid);
+    byName.set(name, (byName.get(name) ?? 0) + pssMb(pid));
+  }
+  const pss = [...byName.values()].reduce((sum, mb) => sum + mb, 0);
+  return { sandboxes: listed.length / 2, pss, byName };
 }
 
 async function pacedRuns(client, n) {
@@ -380,7 +394,11 @@ export async function benchPerformance() {
   if (memory) {
     console.log(
       `memory after the bursts (the container pool grown to ${memory.sandboxes}): bridge RSS ${memory.bridgeRss.toFixed(0)} MB; ` +
-        `the sandboxes ${memory.pss.toFixed(0)} MB PSS in all, ${(memory.pss / Math.max(1, memory.sandboxes)).toFixed(1)} MB each`,
+        `the sandboxes ${memory.pss.toFixed(0)} MB PSS in all, ${(memory.pss / Math.max(1, memory.sandboxes)).toFixed(1)} MB each ` +
+        `(${[...memory.byName]
+          .sort(([, a], [, b]) => b - a)
+          .map(([name, mb]) => `${name} ${(mb / Math.max(1, memory.sandboxes)).toFixed(1)}`)
+          .join(', ')} MB)`,
     );
   }
   const { bridgeRss, workers } = embeddedMemory;
