@@ -31,6 +31,32 @@ export async function runPython(client, code, extra = {}) {
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Busy and total CPU time of the whole machine so far, in clock ticks, from /proc/stat. */
+function machineCpu() {
+  const ticks = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = ticks.reduce((sum, tick) => sum + tick, 0);
+  // The fourth and fifth fields are idle and iowait.
+  return { busy: total - ticks[3] - (ticks[4] ?? 0), total };
+}
+
+/**
+ * Waits until the machine is quiet: at least `minMs`, then until one `windowMs` window in which
+ * under `busyShare` of all CPUs was busy, or `maxMs` in all. A fixed pause is not enough on two
+ * cores: after a burst, an embedded pool's 16 workers take both cores for 8–9 s to start. Returns
+ * the milliseconds waited.
+ */
+export async function untilQuiet({ minMs = 2000, windowMs = 500, busyShare = 0.1, maxMs = 60_000 } = {}) {
+  const started = performance.now();
+  await sleep(minMs);
+  while (performance.now() - started < maxMs) {
+    const before = machineCpu();
+    await sleep(windowMs);
+    const after = machineCpu();
+    if (after.busy - before.busy < busyShare * (after.total - before.total)) break;
+  }
+  return performance.now() - started;
+}
+
 export function percentile(values, p) {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];

@@ -23,6 +23,7 @@ import {
   sleep,
   startBridge,
   summary,
+  untilQuiet,
 } from './lib.mjs';
 
 const EVERYTHING = fileURLToPath(
@@ -33,7 +34,6 @@ const CONCURRENT_RUNS = 8;
 const CALLS = 200;
 const BATCH = 20;
 const AGENT_PACE_MS = 300;
-const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 6000);
 /** Tool calls made before timing, on each side: V8 (bridge and upstream alike) tiers up over hundreds. */
 const WARM_CALLS = 500;
 /** Between timed runs: the previous run's refill (a container starting) is over, so it is not timed. */
@@ -45,6 +45,7 @@ const rows = [];
 const row = (figure, value, baseline, target) => rows.push({ figure, value, baseline, target });
 const ms = (value) => fmt(value);
 const x = (value, base) => `${(value / base).toFixed(2)}×`;
+const seconds = (waited) => `${(waited / 1000).toFixed(1)} s`;
 
 /** CPU time (user + system, all threads) a process has used, in ms (Linux clock ticks of 10 ms). */
 function cpuMs(pid) {
@@ -131,22 +132,23 @@ async function containerRows() {
     return;
   }
   const bridge = await startBridge({ MCP_BRIDGE_RUNTIME: runtime });
-  await sleep(SETTLE_MS);
+  await untilQuiet();
   const paced = await pacedRuns(bridge.client, 20);
   const first = await burst(bridge.client, BURST_RUNS);
-  await sleep(SETTLE_MS);
+  // The next burst starts once the refill the first set off is over: it measures the grown stock.
+  const refill = await untilQuiet();
   const next = await burst(bridge.client, BURST_RUNS);
-  await sleep(SETTLE_MS);
+  await untilQuiet();
   const bridgeRss = rssMb(bridge.pid);
   const pool = containerMemory(runtime, bridge.pid);
   row(
     `${BURST_RUNS} runs back to back, p50 per run (container): first burst / next burst`,
     `${ms(first.p50)} / ${ms(next.p50)}`,
-    `warm run at agent pace ${ms(paced.p50)} (${x(next.p50, paced.p50)})`,
+    `warm run at agent pace ${ms(paced.p50)} (${x(next.p50, paced.p50)}); quiet ${seconds(refill)} after the first`,
     '≤ 15 ms',
   );
   const single = (await runPython(bridge.client, 'import time\ntime.sleep(1)')).ms;
-  await sleep(SETTLE_MS);
+  await untilQuiet();
   const wall = await concurrentSleeps(bridge.client);
   row(
     `${CONCURRENT_RUNS} concurrent time.sleep(1) runs, wall (container)`,
@@ -198,19 +200,20 @@ async function embeddedRows() {
     '—',
   );
   const bridge = await startBridge({ MCP_BRIDGE_RUNTIME: 'embedded' });
-  await sleep(SETTLE_MS);
+  await untilQuiet();
   const paced = await pacedRuns(bridge.client, 10);
   const first = await burst(bridge.client, BURST_RUNS);
-  await sleep(SETTLE_MS);
+  // The next burst starts once the refill the first set off is over: it measures the grown stock.
+  const refill = await untilQuiet();
   const next = await burst(bridge.client, BURST_RUNS);
-  await sleep(SETTLE_MS);
+  await untilQuiet();
   // The pool at its largest after two bursts: what each warm worker costs (PSS shares Deno's code).
   const workers = childPids(bridge.pid).map((pid) => ({ rss: rssMb(pid), pss: pssMb(pid) }));
   const memory = { bridgeRss: rssMb(bridge.pid), workers };
   const single = (await runPython(bridge.client, 'import time\ntime.sleep(1)')).ms;
-  await sleep(SETTLE_MS);
+  await untilQuiet();
   const wall = await concurrentSleeps(bridge.client);
-  await sleep(SETTLE_MS);
+  await untilQuiet();
   const wallNext = await concurrentSleeps(bridge.client);
   row(
     `${CONCURRENT_RUNS} concurrent time.sleep(1) runs, wall (embedded): first / next`,
@@ -221,7 +224,7 @@ async function embeddedRows() {
   row(
     'embedded burst p50 (first / next) · worker start p50',
     `${ms(first.p50)} / ${ms(next.p50)} · ${ms(summary(starts).p50)}`,
-    `warm run at agent pace ${ms(paced.p50)}`,
+    `warm run at agent pace ${ms(paced.p50)}; quiet ${seconds(refill)} after the first`,
     '≤ 50 ms',
   );
   await bridge.close();
@@ -257,7 +260,7 @@ async function toolCallRows() {
     MCP_BRIDGE_CONFIG: config,
     ...(engine() ? {} : { MCP_BRIDGE_RUNTIME: 'embedded' }),
   });
-  await sleep(SETTLE_MS);
+  await untilQuiet();
   // The bridge's side warmed as the direct client's was, in a run of its own.
   await runPython(
     bridge.client,
