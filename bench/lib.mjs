@@ -43,7 +43,7 @@ function machineCpu() {
  * Waits until the machine is quiet: at least `minMs`, then until one `windowMs` window in which
  * under `busyShare` of all CPUs was busy, or `maxMs` in all. A fixed pause is not enough on two
  * cores: after a burst, an embedded pool's 16 workers take both cores for 8–9 s to start. Returns
- * the milliseconds waited.
+ * the milliseconds waited, or Infinity if the machine was still busy after `maxMs`.
  */
 export async function untilQuiet({ minMs = 2000, windowMs = 500, busyShare = 0.1, maxMs = 60_000 } = {}) {
   const started = performance.now();
@@ -52,9 +52,10 @@ export async function untilQuiet({ minMs = 2000, windowMs = 500, busyShare = 0.1
     const before = machineCpu();
     await sleep(windowMs);
     const after = machineCpu();
-    if (after.busy - before.busy < busyShare * (after.total - before.total)) break;
+    if (after.busy - before.busy < busyShare * (after.total - before.total))
+      return performance.now() - started;
   }
-  return performance.now() - started;
+  return Number.POSITIVE_INFINITY;
 }
 
 export function percentile(values, p) {

@@ -45,7 +45,7 @@ const rows = [];
 const row = (figure, value, baseline, target) => rows.push({ figure, value, baseline, target });
 const ms = (value) => fmt(value);
 const x = (value, base) => `${(value / base).toFixed(2)}×`;
-const seconds = (waited) => `${(waited / 1000).toFixed(1)} s`;
+const quiet = (waited) => (Number.isFinite(waited) ? `quiet ${(waited / 1000).toFixed(1)} s` : 'still busy');
 
 /** CPU time (user + system, all threads) a process has used, in ms (Linux clock ticks of 10 ms). */
 function cpuMs(pid) {
@@ -144,7 +144,7 @@ async function containerRows() {
   row(
     `${BURST_RUNS} runs back to back, p50 per run (container): first burst / next burst`,
     `${ms(first.p50)} / ${ms(next.p50)}`,
-    `warm run at agent pace ${ms(paced.p50)} (${x(next.p50, paced.p50)}); quiet ${seconds(refill)} after the first`,
+    `warm run at agent pace ${ms(paced.p50)} (${x(next.p50, paced.p50)}); ${quiet(refill)} after the first`,
     '≤ 15 ms',
   );
   const single = (await runPython(bridge.client, 'import time\ntime.sleep(1)')).ms;
@@ -224,7 +224,7 @@ async function embeddedRows() {
   row(
     'embedded burst p50 (first / next) · worker start p50',
     `${ms(first.p50)} / ${ms(next.p50)} · ${ms(summary(starts).p50)}`,
-    `warm run at agent pace ${ms(paced.p50)}; quiet ${seconds(refill)} after the first`,
+    `warm run at agent pace ${ms(paced.p50)}; ${quiet(refill)} after the first`,
     '≤ 50 ms',
   );
   await bridge.close();
