@@ -26,9 +26,11 @@ async function main(argv: string[]): Promise<number> {
   try {
     settings = loadSettings();
   } catch (error) {
-    // An MCP client shows a server that exits before the handshake as "Connection closed" and no
-    // more: serve the error instead. The other commands report it on stderr and exit 2 (below).
-    if (command === 'serve' && error instanceof BridgeError && error.code === 'CONFIG_INVALID') {
+    // An MCP client on stdio shows a server that exits before the handshake as "Connection closed"
+    // and no more: serve the error instead. HTTP serving and the other commands report it on stderr
+    // and exit 2 (below), as a service manager or a shell expects.
+    const stdioServe = command === 'serve' && parseServeArgs(rest) === undefined;
+    if (stdioServe && error instanceof BridgeError && error.code === 'CONFIG_INVALID') {
       const { serveUnconfigured } = await import('./commands/serve.js');
       return serveUnconfigured(error, createLogger(loadLogLevel()));
     }

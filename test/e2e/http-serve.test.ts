@@ -1,13 +1,17 @@
 /**
  * `serve --http` as a real child process (embedded sandbox) with the SDK's streamable HTTP client:
  * two clients at once in sessions of their own, bearer-token auth, the Origin and Host checks, the
- * session limit, refusing a non-loopback address without a token, and shutdown with a run in flight.
+ * session limit, refusing a non-loopback address without a token or an invalid setting, and shutdown
+ * with a run in flight.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BRIDGE_MAIN } from '../helpers/environment.js';
 import { type HttpBridge, runPython, startHttpBridge, textOf } from '../helpers/http-bridge.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
@@ -135,6 +139,23 @@ describe('serve --http refuses to start', () => {
     await expect(startHttpBridge(['serve', '--http', '0', '--host', '0.0.0.0'])).rejects.toThrow(
       /Refusing to serve HTTP on 0\.0\.0\.0 without a token[\s\S]*MCP_BRIDGE_HTTP_TOKEN/,
     );
+  }, 30_000);
+
+  it('with an invalid setting, exiting 2 at once rather than serving the error on stdio', async () => {
+    // stdin stays open, as under a terminal or a service manager: serving the error to an MCP
+    // client on stdio would wait there for ever, with no port open.
+    const child = spawn(process.execPath, [BRIDGE_MAIN, 'serve', '--http', '0'], {
+      env: { ...process.env, MCP_BRIDGE_TIMEOUT: 'abc' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    child.stdin.end();
+    expect(code).toBe(2);
+    expect(stderr).toContain('MCP_BRIDGE_TIMEOUT="abc" is invalid');
   }, 30_000);
 
   it('with a token too short to be safe', async () => {
