@@ -24,7 +24,8 @@ Usage:
                                           (--check connects to each and counts its tools)
   codemode-bridge stubs [SERVER...]       Print the Python signatures and docstrings the sandbox
                                           builds for each server's tools
-  codemode-bridge doctor                  Show which sandbox runtime would be used, and why
+  codemode-bridge doctor                  Show which sandbox runtime would be used, and why; the
+                                          config files, policy and audit log, HTTP and telemetry
   codemode-bridge skills [list] [--json]  List the skills programs saved with save_tool
   codemode-bridge skills show NAME [--version N] [--json]
                                           Print a skill's source (default: its newest version)

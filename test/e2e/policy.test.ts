@@ -5,7 +5,7 @@
  * elicitation), budgets, rate limits, tokenized results restored for an allowed server, the audit
  * log and its command, and a malformed policy served as the configuration error.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -402,6 +402,16 @@ describe('policy with a client that cannot be asked, and a malformed policy', ()
     }
     expect(failure.status).toBe(2);
     expect(failure.stderr).toContain(`${bad}:4`);
+    // doctor prints its whole report with the policy's error in it, and exits 2 too.
+    const doctor = spawnSync(process.execPath, [BRIDGE_MAIN, 'doctor'], {
+      encoding: 'utf8',
+      env: { ...process.env, HOME: home.home, MCP_BRIDGE_RUNTIME: 'embedded', MCP_BRIDGE_POLICY: bad },
+    });
+    expect(doctor.status).toBe(2);
+    expect(doctor.stdout).toContain(
+      `Invalid policy (MCP_BRIDGE_POLICY): ${bad}:4: policy rule servers.filesystem.readonly: unknown key`,
+    );
+    expect(doctor.stdout).toContain('MCP config files read:');
   }, 120_000);
 
   it('no policy: tool docs carry no policy and the description does not mention one', async () => {

@@ -1,7 +1,8 @@
 /** `codemode-bridge doctor`: which runtimes are usable, which one is used and why, and what is configured. */
 import { diagnoseSandboxes } from '../../sandbox/diagnose.js';
 import type { Logger } from '../../shared/logger.js';
-import { discover } from '../compose.js';
+import type { DiscoveryResult } from '../../upstream/config/types.js';
+import { discover, loadPolicy } from '../compose.js';
 import { VERSION } from '../context.js';
 import { loadHttpSettings } from '../http-settings.js';
 import { containerLimits } from '../sandboxes.js';
@@ -18,20 +19,38 @@ export async function doctor(settings: Settings, logger: Logger): Promise<number
     stateDir: settings.stateDir,
     logger,
   });
+  const discovery = await discover(logger);
+  const policy = describePolicy(settings, discovery);
   const lines = [
     `codemode-bridge ${VERSION}`,
     `MCP_BRIDGE_RUNTIME=${settings.runtime}`,
     `MCP_BRIDGE_OCI_RUNTIME=${settings.ociRuntime ?? "(unset: the engine's default)"}`,
     ...report.lines,
-    ...(await describeConfigFiles(logger)),
+    ...describeConfigFiles(discovery),
+    ...policy.lines,
     ...describeServing(),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+  // A malformed policy stops `serve` and `run`: an invalid setting (2), not an unhealthy machine (1).
+  if (!policy.valid) return 2;
   return report.healthy ? 0 : 1;
 }
 
-async function describeConfigFiles(logger: Logger): Promise<string[]> {
-  const discovery = await discover(logger);
+/** The policy `serve` would enforce and where audit records go; a malformed policy is reported. */
+function describePolicy(settings: Settings, discovery: DiscoveryResult): { lines: string[]; valid: boolean } {
+  const audit = `Audit log: ${settings.auditLog ?? 'off (MCP_BRIDGE_AUDIT_LOG unset)'}`;
+  try {
+    const policy = loadPolicy(settings, discovery);
+    const described = policy
+      ? `Policy: ${policy.source}${policy.entries.size > 0 ? `; config-entry policy blocks for ${[...policy.entries.keys()].join(', ')}` : ''}`
+      : 'Policy: none (MCP_BRIDGE_POLICY unset and no config entry has a policy block): every call of a granted server is made';
+    return { lines: [described, audit], valid: true };
+  } catch (error) {
+    return { lines: [(error as Error).message, audit], valid: false };
+  }
+}
+
+function describeConfigFiles(discovery: DiscoveryResult): string[] {
   const lines = ['MCP config files read:'];
   for (const file of discovery.filesRead) {
     const servers = discovery.servers.filter((server) => server.source === file).map((server) => server.name);
