@@ -36,9 +36,9 @@ export interface Settings {
   outputMode: OutputMode;
   configPaths: string[];
   logLevel: LogLevel;
-  /** Undefined when unset: the default depends on the runtime (containers 2, embedded 1). */
+  /** Undefined when unset: the sandbox service's default (2 for every runtime). */
   poolSize: number | undefined;
-  /** Undefined when unset: the default depends on the runtime (containers 16, embedded 8). */
+  /** Undefined when unset: the default depends on the runtime (containers 16, embedded 8 per core up to 16). */
   poolMax: number | undefined;
   maxConcurrentRuns: number;
   maxOutputChars: number;
@@ -98,7 +98,11 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
     "(the engine's)",
     'OCI runtime of containers: runc, crun, runsc (gVisor), or an absolute path to one',
   ],
-  ['MCP_BRIDGE_POOL_SIZE', '2', 'Sandboxes kept started ahead of demand when idle (0 = none)'],
+  [
+    'MCP_BRIDGE_POOL_SIZE',
+    '2 (at most MCP_BRIDGE_POOL_MAX)',
+    'Sandboxes kept started ahead of demand when idle (0 = none)',
+  ],
   [
     'MCP_BRIDGE_POOL_MAX',
     '16 (embedded: 8 per core, at most 16)',
@@ -158,7 +162,7 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
   [
     'MCP_BRIDGE_LOG_LEVEL',
     'info',
-    'stderr log level: error, warn, info, debug (any case; also warning, critical)',
+    'stderr log level: error, warn, info, debug (any case; also warning, critical, fatal, notset)',
   ],
 ];
 

@@ -119,8 +119,12 @@ export class SandboxService {
         const backend = this.#createBackend(selection.runtime, selection.version);
         logger.info('sandbox runtime selected', { runtime: backend.description, reason: selection.reason });
         backend.reapStale().catch((error) => logger.warn('reaping stale sandboxes failed', { error }));
-        const minSize = this.#options.poolSize ?? DEFAULT_POOL_SIZE[selection.runtime];
-        const maxSize = Math.max(minSize, this.#options.poolMax ?? defaultPoolMax(selection.runtime));
+        const { poolSize, poolMax } = this.#options;
+        // A ceiling set below the default idle size lowers that too (settings refuse an explicit
+        // MCP_BRIDGE_POOL_SIZE above MCP_BRIDGE_POOL_MAX).
+        const minSize =
+          poolSize ?? Math.min(DEFAULT_POOL_SIZE[selection.runtime], poolMax ?? Number.POSITIVE_INFINITY);
+        const maxSize = Math.max(minSize, poolMax ?? defaultPoolMax(selection.runtime));
         return { backend, pool: new WarmPool(backend, { minSize, maxSize, logger }) };
       })();
       // A failed selection is retried on the next use: the user may install a runtime meanwhile.
