@@ -14,7 +14,9 @@ async function main(argv: string[]): Promise<number> {
   const first = argv[0];
   const command = first && !first.startsWith('-') ? first : 'serve';
   const rest = command === first ? argv.slice(1) : argv;
-  if (command === 'help' || rest[0] === '--help' || rest[0] === '-h') {
+  // Anywhere among a command's arguments (`skills show NAME --help`); code that starts with a dash
+  // is passed as `--eval=CODE`, so it never reads as a flag here.
+  if (command === 'help' || rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(helpText(VERSION));
     return 0;
   }

@@ -36,6 +36,12 @@ describe('codemode-bridge --help and --version', () => {
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
+  it("prints help from anywhere among a command's arguments", () => {
+    const { status, stdout } = cli(['skills', 'show', 'x', '--help']);
+    expect(status).toBe(0);
+    expect(stdout).toContain('codemode-bridge skills show NAME');
+  });
+
   it('refuses an unknown command', () => {
     const { status, stderr } = cli(['frobnicate']);
     expect(status).toBe(2);
@@ -60,6 +66,13 @@ describe.skipIf(skipReason)(`codemode-bridge run${skipReason ? ` (skipped: ${ski
     const { status, stdout } = cli(['run', '-e', 'raise ValueError("nope")']);
     expect(status).toBe(1);
     expect(stdout).toContain('ValueError: nope');
+  });
+
+  it('refuses a second program rather than ignoring it', () => {
+    expect(cli(['run', 'a.py', 'b.py'])).toMatchObject({ status: 2 });
+    const { status, stderr } = cli(['run', '-e', 'print(1)', 'extra.py']);
+    expect(status).toBe(2);
+    expect(stderr).toContain('run takes one program: -e CODE, not also extra.py');
   });
 
   it('explains a missing argument', () => {

@@ -20,6 +20,12 @@ export async function run(args: string[], settings: Settings, logger: Logger): P
       json: { type: 'boolean' },
     },
   });
+  // One program a run: a second file, or a file beside -e, would otherwise be silently ignored.
+  const most = values.eval === undefined ? 1 : 0;
+  if (positionals.length > most)
+    throw new UsageError(
+      `run takes one program: ${values.eval === undefined ? 'a file or -' : '-e CODE'}, not also ${positionals.slice(most).join(' ')}.`,
+    );
   let code = values.eval;
   if (code === undefined) {
     const file = positionals[0];
