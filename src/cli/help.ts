@@ -31,11 +31,12 @@ Usage:
                                           Print a skill's source (default: its newest version)
   codemode-bridge skills remove NAME [--version N]
                                           Delete a skill (every version, or one)
-  codemode-bridge audit [--run ID] [--server NAME] [--tool NAME] [--outcome ok|error|refused|aborted]
-                        [--action allow|ask|deny] [--refused] [--since TIME|30m|2h|7d] [--last N]
-                        [--file PATH] [--json]
+  codemode-bridge audit [--run ID [--pid PID]] [--server NAME] [--tool NAME]
+                        [--outcome ok|error|refused|aborted] [--action allow|ask|deny] [--refused]
+                        [--since TIME|30m|2h|7d] [--last N] [--file PATH] [--json]
                                           Print the audit log (MCP_BRIDGE_AUDIT_LOG and its rotated
-                                          files), oldest first; server and tool take * globs
+                                          files), oldest first; server and tool take * globs; run
+                                          ids are per bridge process, --pid picks the bridge
   codemode-bridge --help | --version (-V)
 
 Options for run:

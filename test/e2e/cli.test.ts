@@ -1,5 +1,8 @@
 /** The command line as a user meets it: help, version, run, servers, with real config files. */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BRIDGE_MAIN, containerSupport, TEST_IMAGE } from '../helpers/environment.js';
 import { createTestHome, serverEntry, startHttpEverything, type TestHome } from '../helpers/upstreams.js';
@@ -166,6 +169,39 @@ describe('codemode-bridge servers', () => {
       expect(stdout).toContain('No MCP servers found');
     } finally {
       empty.cleanup();
+    }
+  });
+});
+
+describe('codemode-bridge audit', () => {
+  it('tells the bridges apart: run ids start again with each one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'codemode-audit-cli-'));
+    try {
+      const file = join(dir, 'audit.jsonl');
+      const record = (pid: number, tool: string) =>
+        JSON.stringify({
+          time: '2026-12-02T08:00:00.000Z',
+          pid,
+          run: 'run-1',
+          server: 'fs',
+          tool,
+          outcome: 'ok',
+          args: { sha256: '0'.repeat(64), bytes: 2 },
+          ms: 1,
+        });
+      writeFileSync(file, `${record(101, 'read_file')}\n${record(202, 'write_file')}\n`);
+      const both = cli(['audit', '--file', file, '--run', 'run-1']);
+      expect(both.status).toBe(0);
+      expect(both.stdout).toContain('[101] run-1 fs.read_file');
+      expect(both.stdout).toContain('[202] run-1 fs.write_file');
+      expect(both.stderr).toContain('run-1 names runs of 2 bridge processes (pids 101, 202)');
+      const one = cli(['audit', '--file', file, '--run', 'run-1', '--pid', '202']);
+      expect(one.stdout.trim().split('\n')).toHaveLength(1);
+      expect(one.stdout).toContain('[202] run-1 fs.write_file');
+      expect(one.stderr).toBe('');
+      expect(cli(['audit', '--file', file, '--pid', 'x'])).toMatchObject({ status: 2 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

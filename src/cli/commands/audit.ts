@@ -6,7 +6,7 @@ import { UsageError } from '../context.js';
 import type { Settings } from '../settings.js';
 
 export const AUDIT_USAGE =
-  'audit [--file PATH] [--run ID] [--server NAME] [--tool NAME] [--outcome ok|error|refused|aborted] ' +
+  'audit [--file PATH] [--run ID] [--pid PID] [--server NAME] [--tool NAME] [--outcome ok|error|refused|aborted] ' +
   '[--action allow|ask|deny] [--refused] [--since TIME|DURATION] [--last N] [--json]';
 
 export async function audit(args: string[], settings: Pick<Settings, 'auditLog'>): Promise<number> {
@@ -16,6 +16,7 @@ export async function audit(args: string[], settings: Pick<Settings, 'auditLog'>
     options: {
       file: { type: 'string' },
       run: { type: 'string' },
+      pid: { type: 'string' },
       server: { type: 'string' },
       tool: { type: 'string' },
       outcome: { type: 'string' },
@@ -32,12 +33,8 @@ export async function audit(args: string[], settings: Pick<Settings, 'auditLog'>
   if (!file) {
     throw new UsageError('no audit log: set MCP_BRIDGE_AUDIT_LOG (as the bridge has it) or pass --file PATH');
   }
-  let last: number | undefined;
-  if (values.last !== undefined) {
-    if (!/^[1-9]\d{0,8}$/.test(values.last))
-      throw new UsageError(`--last must be a positive integer, not '${values.last}'`);
-    last = Number(values.last);
-  }
+  const last = positiveInteger('--last', values.last);
+  const pid = positiveInteger('--pid', values.pid);
   if (auditFiles(file).length === 0) {
     process.stderr.write(`codemode-bridge: no audit log at ${file} (nothing has been recorded there yet)\n`);
     return 1;
@@ -46,6 +43,7 @@ export async function audit(args: string[], settings: Pick<Settings, 'auditLog'>
   try {
     records = filterAudit(readAuditLog(file), {
       ...(values.run ? { run: values.run } : {}),
+      ...(pid !== undefined ? { pid } : {}),
       ...(values.server ? { server: values.server } : {}),
       ...(values.tool ? { tool: values.tool } : {}),
       ...(values.outcome ? { outcome: values.outcome } : {}),
@@ -63,10 +61,24 @@ export async function audit(args: string[], settings: Pick<Settings, 'auditLog'>
   }
   if (!values.json && records.length === 0)
     process.stderr.write(`codemode-bridge: no matching records in ${file}\n`);
+  const pids = [...new Set(records.map((record) => record.pid))];
+  if (values.run && pid === undefined && pids.length > 1) {
+    process.stderr.write(
+      `codemode-bridge: ${values.run} names runs of ${pids.length} bridge processes (pids ${pids.join(', ')}): ` +
+        'run ids start again with each bridge; add --pid PID for one of them\n',
+    );
+  }
   return 0;
 }
 
-/** One line per call: time, run, server.tool, decision, outcome, duration, sizes. */
+function positiveInteger(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[1-9]\d{0,8}$/.test(value))
+    throw new UsageError(`${flag} must be a positive integer, not '${value}'`);
+  return Number(value);
+}
+
+/** One line per call: time, [bridge pid] run, server.tool, decision, outcome, duration, sizes. */
 function formatRecord(record: AuditRecord): string {
   const decision = record.action ? ` ${record.action}${record.rule ? ` (${record.rule})` : ''}` : '';
   const approval = record.approval ? ` approval=${record.approval}` : '';
@@ -74,7 +86,7 @@ function formatRecord(record: AuditRecord): string {
   const bytes = record.bytes !== undefined ? ` ${record.bytes}B out` : '';
   const tokenized = record.tokenized ? ` ${record.tokenized} tokenized` : '';
   return (
-    `${record.time} ${record.run} ${record.server}.${record.tool}${decision}${approval} ${record.outcome}${code} ` +
+    `${record.time} [${record.pid}] ${record.run} ${record.server}.${record.tool}${decision}${approval} ${record.outcome}${code} ` +
     `${record.ms}ms args=${record.args?.bytes ?? '?'}B sha256:${(record.args?.sha256 ?? '').slice(0, 12)}${bytes}${tokenized}`
   );
 }

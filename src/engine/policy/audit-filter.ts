@@ -2,7 +2,9 @@
 import type { AuditRecord } from './audit-log.js';
 
 export interface AuditFilter {
+  /** A run id is per bridge process (`run-1` again after a restart): `pid` picks the bridge. */
   run?: string;
+  pid?: number;
   /** Server and tool names match exactly, or as globs with `*`. */
   server?: string;
   tool?: string;
@@ -57,6 +59,7 @@ export function filterAudit(
   const kept = records.filter(
     (record) =>
       (filter.run === undefined || record.run === filter.run) &&
+      (filter.pid === undefined || record.pid === filter.pid) &&
       (!server || server(record.server)) &&
       (!tool || tool(record.tool)) &&
       (filter.outcome === undefined || record.outcome === filter.outcome) &&
