@@ -3,6 +3,7 @@
  * entries, and the one function that decides a tool: allow, ask or deny, with the rule that said so.
  * README.md, "Policy", is the user's description of these semantics; keep the two in step.
  */
+import { toPythonIdentifier } from '../../upstream/config/alias.js';
 import type { Glob } from './glob.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -92,7 +93,8 @@ const ruleName = (label: string, key: string) => (label ? `${label}.${key}` : ke
 
 /** The sections that apply to `server`: top level, matching server tables (exact name first), its entry. */
 export function sectionsFor(policy: Policy, server: string): RuleSet[] {
-  const tables = policy.servers.filter((table) => table.glob.matches(server));
+  const names = [server, toPythonIdentifier(server)];
+  const tables = policy.servers.filter((table) => names.some((name) => table.glob.matches(name)));
   tables.sort((a, b) => Number(b.exact) - Number(a.exact));
   const entry = policy.entries.get(server);
   return [policy.global, ...tables.map((table) => table.set), ...(entry ? [entry] : [])];
@@ -108,10 +110,14 @@ export function decide(policy: Policy, server: string, tool: string, hints: Tool
   let explicit: Decision | undefined;
   const sections = sectionsFor(policy, server);
   const entry = policy.entries.get(server);
+  // A rule may name a tool as the server has it (`get-sum`) or as Python code calls it (`get_sum`):
+  // a user reading the stubs writes the second, and a deny that silently never applied would be worse.
+  const python = { server: toPythonIdentifier(server), tool: toPythonIdentifier(tool) };
   for (const set of sections) {
-    const name = set === policy.global ? `${server}.${tool}` : tool;
+    const names =
+      set === policy.global ? [`${server}.${tool}`, `${python.server}.${python.tool}`] : [tool, python.tool];
     for (const { action, glob, rule } of set.rules) {
-      if (glob.matches(name))
+      if (names.some((name) => glob.matches(name)))
         explicit = stricter(explicit, { action, rule, reason: `matches ${glob.source}` });
     }
     if (set.readOnly && hints?.readOnlyHint !== true) {

@@ -48,6 +48,22 @@ describe('decide', () => {
     expect(decide(policy, 'fs', 'read_file', READ)).toMatchObject({ action: 'allow', rule: 'allow["fs.*"]' });
   });
 
+  it('matches a tool and a server by their Python names as well as their own', () => {
+    const policy = compilePolicy(
+      { deny: ['everything.get_*'], servers: { my_server: { ask: ['add_item'] } } },
+      'p.json',
+    );
+    expect(decide(policy, 'everything', 'get-sum', CREATE)).toMatchObject({
+      action: 'deny',
+      rule: 'deny["everything.get_*"]',
+    });
+    expect(decide(policy, 'my-server', 'add-item', CREATE)).toMatchObject({
+      action: 'ask',
+      rule: 'servers.my_server.ask["add_item"]',
+    });
+    expect(decide(policy, 'everything', 'echo', CREATE).action).toBe('allow');
+  });
+
   it('read_only admits only tools annotated readOnlyHint: true (missing annotations are not read-only)', () => {
     const policy = compilePolicy({ servers: { fs: { read_only: true } } }, 'p.json');
     expect(decide(policy, 'fs', 'read_file', READ).action).toBe('allow');
