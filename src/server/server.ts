@@ -79,7 +79,14 @@ const runPythonInput = {
   yield_after: z.number().min(0).optional(),
 };
 
-const runPythonArguments = z.object(runPythonInput);
+// Strict: a misspelt `timout` refused with its name beats a run that quietly ignored it.
+const runPythonArguments = z.strictObject(runPythonInput, {
+  error: (issue) =>
+    issue.code === 'unrecognized_keys'
+      ? `unknown argument${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => JSON.stringify(key)).join(', ')}; ` +
+        `${RUN_PYTHON_TOOL} takes ${Object.keys(runPythonInput).join(', ')}`
+      : undefined,
+});
 type RunPythonArguments = z.infer<typeof runPythonArguments>;
 type ToolCallExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 

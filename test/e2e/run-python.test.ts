@@ -100,6 +100,14 @@ describe.skipIf(skipReason)(
       });
       expect(wrongType.isError).toBe(true);
       expect(JSON.stringify(wrongType.content)).toMatch(/Invalid arguments for run_python: servers: /);
+      const misspelt = await bridge.client.callTool({
+        name: 'run_python',
+        arguments: { code: 'print(1)', timout: 5 },
+      });
+      expect(misspelt.isError).toBe(true);
+      expect(JSON.stringify(misspelt.content)).toContain(
+        'Invalid arguments for run_python: unknown argument \\"timout\\"; run_python takes code, servers, timeout',
+      );
     });
 
     it('answers a call to another tool, and a method it does not serve, with a JSON-RPC error', async () => {
