@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BRIDGE_MAIN } from '../helpers/environment.js';
 import { type HttpBridge, runPython, startHttpBridge, textOf } from '../helpers/http-bridge.js';
 
@@ -26,6 +26,11 @@ describe('serve --http without a token (loopback)', () => {
   });
 
   it('serves two clients at once, each in its own MCP session', async () => {
+    // The address, with the port `--http 0` chose, is printed whatever the log level.
+    // (It follows the log line the helper waited for, maybe in a later read of the pipe.)
+    await vi.waitFor(() =>
+      expect(bridge.stderr()).toContain(`codemode-bridge: serving MCP at ${bridge.base}/mcp\n`),
+    );
     const [a, b] = await Promise.all([bridge.connect({ name: 'a' }), bridge.connect({ name: 'b' })]);
     const transportA = a.transport as StreamableHTTPClientTransport;
     const transportB = b.transport as StreamableHTTPClientTransport;

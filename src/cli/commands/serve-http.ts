@@ -102,7 +102,12 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
     console: `${base}/console`,
     auth: http.tokenSource ?? 'none (loopback only)',
   });
-  if (args.console) process.stderr.write(`codemode-bridge console: ${base}/console\n`);
+  // Whatever the log level: with `--http 0` this line is the only way to learn the port.
+  process.stderr.write(
+    args.console
+      ? `codemode-bridge console: ${base}/console\n`
+      : `codemode-bridge: serving MCP at ${base}/mcp\n`,
+  );
   handleProcessLifecycle(logger, http.drainMs + SHUTDOWN_EXTRA_MS, async () => {
     await server?.close(http.drainMs);
     await bridge.close();
