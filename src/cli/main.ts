@@ -38,7 +38,11 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  const logger = createLogger(settings.logLevel);
+  // A one-shot command's user reads its output, not the bridge's progress: unless asked for, only
+  // warnings and errors join it. A server's log (serve, console) keeps `info`.
+  const serving = command === 'serve' || command === 'console';
+  const quiet = !serving && !process.env.MCP_BRIDGE_LOG_LEVEL?.trim();
+  const logger = createLogger(quiet ? 'warn' : settings.logLevel);
   // Each command loads only its own modules: `serve` starts its sandboxes before the MCP modules load.
   switch (command) {
     case 'serve': {

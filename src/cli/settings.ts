@@ -161,7 +161,7 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
   ],
   [
     'MCP_BRIDGE_LOG_LEVEL',
-    'info',
+    'info (serve, console; other commands warn)',
     'stderr log level: error, warn, info, debug (any case; also warning, critical, fatal, notset)',
   ],
 ];
