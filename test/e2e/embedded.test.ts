@@ -78,7 +78,7 @@ describe('embedded sandbox through MCP stdio', () => {
     home.write('.claude.json', { mcpServers: standardServers(home.home, SECRET) });
     home.write('secret.txt', SECRET);
     bridge = await startBridge(embeddedEnv({ HOME: home.home, SECRET_TOKEN: SECRET }), { cwd: home.project });
-    // The first run starts cold while the snapshot is built.
+    // The first run loads its worker cold; the snapshot is built after it.
     const first = await bridge.runPython({ code: 'print("warm")', timeout: 60 });
     expect(first.text).toBe('warm');
   });
@@ -442,6 +442,29 @@ describe('embedded worker cleanup and snapshot recovery', () => {
       await second.close();
     }
   });
+
+  it('with no snapshot yet, loads the first worker cold alone, then builds, and the next run waits for it', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'codemode-embedded-fresh-'));
+    const bridge = await startBridge(
+      embeddedEnv({ MCP_BRIDGE_STATE_DIR: fresh, MCP_BRIDGE_POOL_SIZE: '0', MCP_BRIDGE_LOG_LEVEL: 'debug' }),
+    );
+    try {
+      expect((await bridge.runPython({ code: 'print(1)', timeout: 90 })).text).toBe('1');
+      expect((await bridge.runPython({ code: 'print(2)', timeout: 90 })).text).toBe('2');
+      const events = bridge
+        .stderr()
+        .split('\n')
+        .flatMap((line) => {
+          if (line.includes('embedded snapshot built')) return ['built'];
+          const ready = / sandbox ready .*snapshot=(true|false)/.exec(line);
+          return ready ? [`ready from snapshot: ${ready[1]}`] : [];
+        });
+      expect(events).toEqual(['ready from snapshot: false', 'built', 'ready from snapshot: true']);
+    } finally {
+      await bridge.close();
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('detects a corrupted snapshot at start, rebuilds it and serves cold meanwhile', async () => {
     const [file] = snapshotFiles(stateDir);

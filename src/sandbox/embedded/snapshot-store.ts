@@ -110,19 +110,20 @@ export class SnapshotStore {
 
   /**
    * The snapshot to start a worker from, or undefined (start cold) while none is usable; in that
-   * case a build starts in the background. What is on disk is offered before its digest is checked:
-   * a worker started from it must not be used until `verify(record)` resolves true.
+   * case a build starts in the background, unless `build` is false (the caller starts it later with
+   * `current()`). What is on disk is offered before its digest is checked: a worker started from it
+   * must not be used until `verify(record)` resolves true.
    */
-  async current(): Promise<SnapshotRecord | undefined> {
+  async current({ build = true }: { build?: boolean } = {}): Promise<SnapshotRecord | undefined> {
     this.#loading ??= this.#load();
     await this.#loading;
-    if (!this.#record) this.#startBuild();
+    if (!this.#record && build) this.#startBuild();
     return this.#record;
   }
 
   /**
    * Whether `record`'s contents match the digest in its name; checked once per file. A corrupt file
-   * is deleted and another looked for (or built), and workers start cold meanwhile.
+   * is deleted and another looked for (or built).
    */
   verify(record: SnapshotRecord): Promise<boolean> {
     let check = this.#checks.get(record.file);
@@ -142,7 +143,7 @@ export class SnapshotStore {
   /** A worker refused `record` (corrupt, truncated, built for something else): delete it and rebuild. */
   invalidate(record: SnapshotRecord, reason: string): void {
     this.#options.logger.warn(
-      'embedded snapshot rejected; deleting and rebuilding it, workers start cold meanwhile',
+      'embedded snapshot rejected; deleting and rebuilding it',
       {
         file: record.file,
         reason,
@@ -151,7 +152,12 @@ export class SnapshotStore {
     this.#drop(record);
   }
 
-  /** Waits for a build in progress (tests, benchmarks). */
+  /** Whether a build is under way. */
+  get building(): boolean {
+    return this.#building !== undefined;
+  }
+
+  /** Waits for a build in progress; the snapshot then usable, if any. */
   async settled(): Promise<SnapshotRecord | undefined> {
     await this.#loading;
     await this.#building;

@@ -1,6 +1,6 @@
 /**
  * The embedded snapshot cache's lifecycle with a scripted builder instead of a Deno worker: built once
- * when missing, offered at once and verified once, rebuilt when corrupt or rejected, bounded rebuilds,
+ * when missing (when the caller asks), offered at once and verified once, rebuilt when corrupt or rejected, bounded rebuilds,
  * stale files swept, and a build in progress allowed to finish on close.
  */
 import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
@@ -48,6 +48,19 @@ describe('SnapshotStore', () => {
     expect(builds).toHaveLength(1);
     expect(readdirSync(dir).filter((name) => name.endsWith('.snap'))).toHaveLength(1);
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('builds only when asked to: a caller may load a worker cold first and start the build after', async () => {
+    const { store, builds } = storeWith(bytes('later'));
+    expect(await store.current({ build: false })).toBeUndefined();
+    expect(store.building).toBe(false);
+    expect(builds).toHaveLength(0);
+    expect(await store.current()).toBeUndefined();
+    expect(store.building).toBe(true);
+    const record = await store.settled();
+    expect(store.building).toBe(false);
+    expect(await store.current({ build: false })).toEqual(record);
+    expect(builds).toHaveLength(1);
   });
 
   it('reuses a verified snapshot another bridge left, without building', async () => {
