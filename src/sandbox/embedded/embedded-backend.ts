@@ -204,6 +204,8 @@ export class EmbeddedBackend implements SandboxBackend {
     signal?: AbortSignal,
     limits = this.#limits,
   ): Promise<ProcessSandbox> {
+    // Checked again here, after the waits in `start`: close() destroys only the workers it can see.
+    if (this.#closing) throw shuttingDownError();
     const { logger } = this.#options;
     const id = `embedded-${this.#ownerPid}-${++this.#counter}`;
     const startedAt = performance.now();
