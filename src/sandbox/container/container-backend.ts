@@ -91,13 +91,15 @@ export class ContainerBackend implements SandboxBackend {
       ociRuntime: this.#options.ociRuntime,
       seccompProfile: await this.#seccomp(),
     });
+    // Never the user's directory: conmon leaves an `oom` file in its cwd when the kernel kills a run.
+    const cwd = await this.#channels.root();
+    // Checked again after the waits above: close() removes only the containers it can see.
+    if (this.#closing) {
+      void channel?.close();
+      throw shuttingDownError();
+    }
     const startedAt = performance.now();
-    const child = spawn(engine, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: minimalEnvironment(),
-      // Never the user's directory: conmon leaves an `oom` file in its cwd when the kernel kills a run.
-      cwd: await this.#channels.root(),
-    });
+    const child = spawn(engine, args, { stdio: ['pipe', 'pipe', 'pipe'], env: minimalEnvironment(), cwd });
     const sandbox: ProcessSandbox = new ProcessSandbox({
       id: name,
       child,
