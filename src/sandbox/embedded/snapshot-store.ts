@@ -142,13 +142,10 @@ export class SnapshotStore {
 
   /** A worker refused `record` (corrupt, truncated, built for something else): delete it and rebuild. */
   invalidate(record: SnapshotRecord, reason: string): void {
-    this.#options.logger.warn(
-      'embedded snapshot rejected; deleting and rebuilding it',
-      {
-        file: record.file,
-        reason,
-      },
-    );
+    this.#options.logger.warn('embedded snapshot rejected; deleting and rebuilding it', {
+      file: record.file,
+      reason,
+    });
     this.#drop(record);
   }
 
