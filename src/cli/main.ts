@@ -26,7 +26,9 @@ async function main(argv: string[]): Promise<number> {
   }
   let settings: Settings;
   try {
-    settings = loadSettings();
+    settings = loadSettings(process.env, {
+      defaultLogLevel: command === 'serve' || command === 'console' ? 'info' : 'warn',
+    });
   } catch (error) {
     // An MCP client on stdio shows a server that exits before the handshake as "Connection closed"
     // and no more: serve the error instead. HTTP serving and the other commands report it on stderr
@@ -38,11 +40,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  // A one-shot command's user reads its output, not the bridge's progress: unless asked for, only
-  // warnings and errors join it. A server's log (serve, console) keeps `info`.
-  const serving = command === 'serve' || command === 'console';
-  const quiet = !serving && !process.env.MCP_BRIDGE_LOG_LEVEL?.trim();
-  const logger = createLogger(quiet ? 'warn' : settings.logLevel);
+  const logger = createLogger(settings.logLevel);
   // Each command loads only its own modules: `serve` starts its sandboxes before the MCP modules load.
   switch (command) {
     case 'serve': {

@@ -299,7 +299,14 @@ export function loadLogLevel(env: NodeJS.ProcessEnv = process.env): LogLevel {
   }
 }
 
-export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+/**
+ * Every setting from `env`. `defaultLogLevel` is the command's: a server logs at `info`, a one-shot
+ * command (whose user reads its output, not the bridge's progress) at `warn`.
+ */
+export function loadSettings(
+  env: NodeJS.ProcessEnv = process.env,
+  { defaultLogLevel = 'info' }: { defaultLogLevel?: LogLevel } = {},
+): Settings {
   const maxTimeoutMs = seconds(env, 'MCP_BRIDGE_MAX_TIMEOUT', 120);
   // Lowering only the maximum lowers the default with it; an explicit default above it is a mistake.
   const timeoutMs = Math.min(
@@ -372,7 +379,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       .split(delimiter)
       .map((path) => path.trim())
       .filter(Boolean),
-    logLevel: choice(env, 'MCP_BRIDGE_LOG_LEVEL', LOG_LEVELS, 'info', LOG_LEVEL_ALIASES),
+    logLevel: choice(env, 'MCP_BRIDGE_LOG_LEVEL', LOG_LEVELS, defaultLogLevel, LOG_LEVEL_ALIASES),
     poolSize,
     poolMax,
     maxConcurrentRuns: integer(env, 'MCP_BRIDGE_MAX_CONCURRENT_RUNS', 8, 1),
