@@ -1,4 +1,4 @@
-/** The hostile-program suite (hostile-cases.ts) on the embedded sandbox (Pyodide in a permissionless Deno). */
+/** The hostile-program suite (hostile/cases.ts) on the embedded sandbox (Pyodide in a permissionless Deno). */
 import { describeHostileSuite } from './hostile-harness.js';
 
 describeHostileSuite('embedded');

@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${VAR}` placeholders in the config file are meant.
 /**
  * The hostile-program suite (issue 9): one long-lived bridge per backend runs every case of
- * hostile-cases.ts, one after the other, and after EVERY case the harness checks, on that bridge:
+ * hostile/cases.ts, one after the other, and after EVERY case the harness checks, on that bridge:
  * 1. the run ended with the status (and message) the case expects;
  * 2. the case's sandbox is gone — the program reports which sandbox ran it (its container's
  *    hostname, or its embedded worker's pid) and the harness waits for that container's `remove`
@@ -44,15 +44,15 @@ import {
   openFdCount,
   rssBytes,
 } from '../helpers/sandbox-watch.js';
+import { HOSTILE_CASES } from './hostile/cases.js';
 import {
   type Backend,
   type CaseContext,
   type CaseRun,
   type Expectation,
-  HOSTILE_CASES,
   type HostileCase,
   SANDBOX_MARKER,
-} from './hostile-cases.js';
+} from './hostile/kit.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
@@ -508,7 +508,7 @@ async function expectBridgeUnharmed(suite: Suite, run: CaseRun): Promise<void> {
   ).toBe(true);
 }
 
-/** The cases that apply to `backend`, as they are declared in hostile-cases.ts. */
+/** The cases that apply to `backend`, in the order hostile/cases.ts lists them. */
 export function casesFor(backend: Backend): HostileCase[] {
   return HOSTILE_CASES.filter(
     (hostileCase) => !hostileCase.backends || hostileCase.backends.includes(backend),

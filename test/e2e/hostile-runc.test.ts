@@ -1,4 +1,4 @@
-/** The hostile-program suite (hostile-cases.ts) on a container sandbox under runc. */
+/** The hostile-program suite (hostile/cases.ts) on a container sandbox under runc. */
 import { describeHostileSuite } from './hostile-harness.js';
 
 describeHostileSuite('runc');

@@ -1,0 +1,20 @@
+/** Every hostile case (issue 9), in the order each backend runs them: one file per category. */
+
+import { BRIDGE } from './bridge.js';
+import { ESCAPE } from './escape.js';
+import { HOST_OPS } from './host-ops.js';
+import type { HostileCase } from './kit.js';
+import { NETWORK } from './network.js';
+import { PROTOCOL } from './protocol.js';
+import { RESOURCES } from './resources.js';
+import { UPSTREAM } from './upstream.js';
+
+export const HOSTILE_CASES: readonly HostileCase[] = [
+  ...ESCAPE,
+  ...NETWORK,
+  ...RESOURCES,
+  ...PROTOCOL,
+  ...HOST_OPS,
+  ...UPSTREAM,
+  ...BRIDGE,
+];
