@@ -12,6 +12,7 @@ import type { HttpRoute } from '../http/http-server.js';
 import { readBody } from '../http/read-body.js';
 import { type ConsoleAssets, loadConsoleAssets } from './console-assets.js';
 import { pythonSignature } from './python-signature.js';
+import { RunEventStream } from './run-event-stream.js';
 import type { RunFeed } from './run-feed.js';
 
 const PREFIX = '/console';
@@ -101,19 +102,16 @@ async function handle(
 
 /** Server-sent events: one `run` event each time a run starts, calls a tool or ends. */
 function events(options: ConsoleRouteOptions, request: IncomingMessage, response: ServerResponse): void {
-  response.writeHead(200, {
-    'content-type': 'text/event-stream',
-    'cache-control': 'no-store',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
+  const stream = new RunEventStream(response, {
+    onDropped: (reason) =>
+      options.logger.warn('dropped a console subscriber that fell behind', {
+        reason,
+        client: request.socket.remoteAddress,
+      }),
   });
-  response.write(': connected\n\n');
-  const unsubscribe = options.feed.subscribe((run) => {
-    response.write(`event: run\ndata: ${JSON.stringify(run)}\n\n`);
-  });
-  const keepAlive = setInterval(() => response.write(': keep-alive\n\n'), 15_000);
-  request.once('close', () => {
-    clearInterval(keepAlive);
+  const unsubscribe = options.feed.subscribe((run, json) => stream.update(run, json));
+  response.once('close', () => {
+    stream.close();
     unsubscribe();
   });
 }

@@ -176,10 +176,19 @@ async function tryIt(event) {
   }
 }
 
+async function loadRuns() {
+  const { runs: recent } = await getJson('/console/api/runs');
+  for (const run of recent.reverse()) renderRun(run);
+}
+
 function connect() {
   const source = new EventSource('/console/api/events');
+  let opened = false;
   source.addEventListener('open', () => {
     $('#live').textContent = 'live';
+    // A reconnection (the bridge drops a page that falls behind): catch up on what changed meanwhile.
+    if (opened) void loadRuns();
+    opened = true;
   });
   source.addEventListener('error', () => {
     $('#live').textContent = 'reconnecting…';
@@ -193,8 +202,7 @@ function connect() {
 async function start() {
   $('#search-form').addEventListener('submit', search);
   $('#try-form').addEventListener('submit', tryIt);
-  const { runs: recent } = await getJson('/console/api/runs');
-  for (const run of recent.reverse()) renderRun(run);
+  await loadRuns();
   await loadState();
   connect();
   setInterval(loadState, 5000);
