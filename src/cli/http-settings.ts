@@ -1,10 +1,12 @@
 /**
- * Settings of `serve --http` (README, "Operate"): the token, allowed origins, session limits. Read
+ * Settings of `serve --http` (README, "Operate"): the token, allowed origins, session and connection
+ * limits, timeouts. Read
  * only by the commands that serve HTTP and by `doctor`; an invalid value fails fast, naming it.
  */
 import { readFileSync } from 'node:fs';
 import { isLoopbackHost } from '../server/http/http-guard.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
+import { OPEN_FILE_LIMIT } from '../shared/fd-exhaustion.js';
 import { integer, invalid } from './settings.js';
 
 export interface HttpSettings {
@@ -17,10 +19,22 @@ export interface HttpSettings {
   sessionIdleMs: number;
   /** How long shutdown lets runs finish before cancelling them. */
   drainMs: number;
+  /** A connection must have sent a request's head this long after connecting or starting it. */
+  headersTimeoutMs: number;
+  /** A request's head and body must have arrived this long after it started (not its answer). */
+  requestTimeoutMs: number;
+  /** A kept-alive connection with no request is closed after this long. */
+  idleTimeoutMs: number;
+  /** Connections open at once from one client address (every loopback address is one client). */
+  maxConnectionsPerClient: number;
+  /** Connections open at once in all. */
+  maxConnections: number;
 }
 
 /** A token shorter than this is refused: it would be guessable. */
 const MIN_TOKEN_CHARS = 16;
+/** Timeouts above a day are surely a mistake, and Node's timers overflow past ~24.8 days anyway. */
+const MAX_TIMEOUT_S = 86_400;
 
 export const HTTP_SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: string, meaning: string]> = [
   [
@@ -37,14 +51,46 @@ export const HTTP_SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback:
   ['MCP_BRIDGE_HTTP_MAX_SESSIONS', '32', 'serve --http: MCP sessions (clients) at once; more get 503'],
   ['MCP_BRIDGE_HTTP_SESSION_IDLE', '1800', 'serve --http: close a session idle this long, seconds'],
   ['MCP_BRIDGE_HTTP_DRAIN', '30', 'serve --http: on SIGTERM, let runs finish this long, seconds'],
+  [
+    'MCP_BRIDGE_HTTP_HEADERS_TIMEOUT',
+    '20',
+    "serve --http: close a connection that has not sent a request's headers this long after connecting, seconds",
+  ],
+  [
+    'MCP_BRIDGE_HTTP_REQUEST_TIMEOUT',
+    '120',
+    'serve --http: close a connection whose request (headers and body, not the answer) takes longer, seconds',
+  ],
+  [
+    'MCP_BRIDGE_HTTP_IDLE_TIMEOUT',
+    '5',
+    'serve --http: close a kept-alive connection idle this long, seconds',
+  ],
+  [
+    'MCP_BRIDGE_HTTP_MAX_CONNECTIONS_PER_CLIENT',
+    '64',
+    'serve --http: connections at once from one address (all of loopback is one; IPv6 by /64); more are refused',
+  ],
+  [
+    'MCP_BRIDGE_HTTP_MAX_CONNECTIONS',
+    '512 (at most half of ulimit -n)',
+    'serve --http: connections at once in all; more are refused',
+  ],
 ];
 
-function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function positive(env: NodeJS.ProcessEnv, name: string, fallback: number, maximum = Infinity): number {
   const value = env[name]?.trim();
   if (!value) return fallback;
   const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed <= 0) throw invalid(name, value, 'a positive number');
+  if (!Number.isFinite(parsed) || parsed <= 0 || parsed > maximum) {
+    throw invalid(name, value, `a positive number${Number.isFinite(maximum) ? ` up to ${maximum}` : ''}`);
+  }
   return parsed;
+}
+
+/** A timeout in seconds, as whole milliseconds (at least 1). */
+function timeoutMs(env: NodeJS.ProcessEnv, name: string, fallbackSeconds: number): number {
+  return Math.max(1, Math.round(positive(env, name, fallbackSeconds, MAX_TIMEOUT_S) * 1000));
 }
 
 export function loadHttpSettings(env: NodeJS.ProcessEnv = process.env): HttpSettings {
@@ -99,6 +145,15 @@ export function loadHttpSettings(env: NodeJS.ProcessEnv = process.env): HttpSett
     }
   }
   const maxSessions = integer(env, 'MCP_BRIDGE_HTTP_MAX_SESSIONS', 32, 1);
+  const headersTimeoutMs = timeoutMs(env, 'MCP_BRIDGE_HTTP_HEADERS_TIMEOUT', 20);
+  const requestTimeoutMs = timeoutMs(env, 'MCP_BRIDGE_HTTP_REQUEST_TIMEOUT', 120);
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new BridgeError(
+      'CONFIG_INVALID',
+      `MCP_BRIDGE_HTTP_REQUEST_TIMEOUT (${requestTimeoutMs / 1000} s) is shorter than MCP_BRIDGE_HTTP_HEADERS_TIMEOUT (${headersTimeoutMs / 1000} s): a request's headers are part of it; make it at least as long.`,
+      { details: { variable: 'MCP_BRIDGE_HTTP_REQUEST_TIMEOUT' } },
+    );
+  }
   return {
     token,
     tokenSource,
@@ -106,7 +161,25 @@ export function loadHttpSettings(env: NodeJS.ProcessEnv = process.env): HttpSett
     maxSessions,
     sessionIdleMs: Math.round(positive(env, 'MCP_BRIDGE_HTTP_SESSION_IDLE', 1800) * 1000),
     drainMs: Math.round(positive(env, 'MCP_BRIDGE_HTTP_DRAIN', 30) * 1000),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    idleTimeoutMs: timeoutMs(env, 'MCP_BRIDGE_HTTP_IDLE_TIMEOUT', 5),
+    maxConnectionsPerClient: integer(env, 'MCP_BRIDGE_HTTP_MAX_CONNECTIONS_PER_CLIENT', 64, 1),
+    maxConnections: integer(
+      env,
+      'MCP_BRIDGE_HTTP_MAX_CONNECTIONS',
+      defaultMaxConnections(OPEN_FILE_LIMIT),
+      1,
+    ),
   };
+}
+
+/**
+ * 512, but no more than half the open-file limit: connections alone must never take the descriptors
+ * sandboxes, upstream servers and the audit log need.
+ */
+export function defaultMaxConnections(openFileLimit: number | undefined): number {
+  return openFileLimit === undefined ? 512 : Math.max(16, Math.min(512, Math.floor(openFileLimit / 2)));
 }
 
 /** Refuses to listen beyond this machine without a token: anyone who can reach the port could run code. */

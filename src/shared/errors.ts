@@ -19,7 +19,9 @@ export type BridgeErrorCode =
   /** A per-run budget (tool calls, calls per tool, result bytes) is spent. */
   | 'POLICY_BUDGET'
   /** A server's rate limit is reached. */
-  | 'POLICY_RATE_LIMIT';
+  | 'POLICY_RATE_LIMIT'
+  /** EMFILE or ENFILE: something needed a file descriptor and none was left (shared/fd-exhaustion.ts). */
+  | 'OUT_OF_FILE_DESCRIPTORS';
 
 export class BridgeError extends Error {
   override readonly name = 'BridgeError';

@@ -75,6 +75,13 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
     allowedOrigins: http.allowedOrigins,
     maxSessions: http.maxSessions,
     sessionIdleMs: http.sessionIdleMs,
+    connections: {
+      headersTimeoutMs: http.headersTimeoutMs,
+      requestTimeoutMs: http.requestTimeoutMs,
+      idleTimeoutMs: http.idleTimeoutMs,
+      maxPerClient: http.maxConnectionsPerClient,
+      maxTotal: http.maxConnections,
+    },
     routes,
     logger,
     createSession: () => {
