@@ -4,6 +4,7 @@
  */
 
 import { delimiter, isAbsolute, resolve } from 'node:path';
+import { DEFAULT_AUDIT_RUN_LINES } from '../engine/policy/audit-log.js';
 import { MIN_RUN_TIMEOUT_MS } from '../engine/types.js';
 import { OCI_RUNTIME_NAMES } from '../sandbox/container/oci-runtime.js';
 import type { ChannelChoice } from '../sandbox/container/socket-channel.js';
@@ -70,6 +71,8 @@ export interface Settings {
   auditFiles: number;
   /** Record argument values (secrets redacted) in the audit log, not only their digest and size. */
   auditValues: boolean;
+  /** Audit lines one run may write; its later calls are summarised in one line when it ends. */
+  auditRunLines: number;
 }
 
 /** Every variable with its default and meaning; the source of `--help` and the README table. */
@@ -158,6 +161,11 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
     'MCP_BRIDGE_AUDIT_VALUES',
     '0',
     'Record argument values (secrets redacted) in the audit log, not only digests',
+  ],
+  [
+    'MCP_BRIDGE_AUDIT_RUN_LINES',
+    '1000',
+    "Audit lines one run may write (0 = none); its further calls are counted in one summary line at the run's end",
   ],
   [
     'MCP_BRIDGE_LOG_LEVEL',
@@ -398,5 +406,6 @@ export function loadSettings(
     auditMaxBytes: Math.max(4096, bytesOf(size(env, 'MCP_BRIDGE_AUDIT_MAX_SIZE', '10m'))),
     auditFiles: integer(env, 'MCP_BRIDGE_AUDIT_FILES', 5, 0),
     auditValues: flag(env, 'MCP_BRIDGE_AUDIT_VALUES'),
+    auditRunLines: integer(env, 'MCP_BRIDGE_AUDIT_RUN_LINES', DEFAULT_AUDIT_RUN_LINES, 0),
   };
 }

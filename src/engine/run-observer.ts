@@ -115,6 +115,7 @@ export class RunObservations {
       catalog: () => port.catalog(),
       describe: (names, signal) => port.describe(names, signal),
       search: port.search.bind(port),
+      runEnded: (context) => port.runEnded(context),
       callTool: async (call: ToolCallRequest, signal: AbortSignal, context?: CallContext) => {
         const observation = context ? this.#runs.get(context.runId) : undefined;
         const end = observation?.toolCall

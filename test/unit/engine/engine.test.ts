@@ -58,6 +58,7 @@ function upstreams(calls: string[] = []): UpstreamPort {
     async search() {
       return { hits: [], described: [EVERYTHING], unavailable: [] };
     },
+    runEnded() {},
   };
 }
 

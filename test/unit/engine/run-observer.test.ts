@@ -13,6 +13,7 @@ function portCalling(result: (tool: string) => Promise<unknown>): UpstreamPort {
     describe: async () => [],
     search: async () => ({ hits: [], described: [], unavailable: [] }),
     callTool: (call) => result(call.tool),
+    runEnded: () => {},
   };
 }
 

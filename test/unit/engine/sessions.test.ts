@@ -35,6 +35,7 @@ const upstreams: UpstreamPort = {
   describe: async () => [],
   callTool: async () => null,
   search: async () => ({ hits: [], described: [], unavailable: [] }),
+  runEnded: () => {},
 };
 
 const untilAborted = (signal: AbortSignal) =>
