@@ -70,10 +70,10 @@ export function filterAudit(
       );
     }
     if (filter.action !== undefined) return false;
-    if (filter.outcome !== undefined && !Object.hasOwn(record.outcomes, filter.outcome)) return false;
+    if (filter.outcome !== undefined && !Object.hasOwn(record.outcomes ?? {}, filter.outcome)) return false;
     if (!server && !tool) return true;
-    return Object.entries(record.tools).some(
-      ([name, tools]) => (!server || server(name)) && (!tool || Object.keys(tools).some(tool)),
+    return Object.entries(record.tools ?? {}).some(
+      ([name, tools]) => (!server || server(name)) && (!tool || Object.keys(tools ?? {}).some(tool)),
     );
   };
   const kept = records.filter(
