@@ -34,7 +34,6 @@ export interface Settings {
   callTimeoutMs: number;
   stateDir: string;
   outputMode: OutputMode;
-  configPaths: string[];
   logLevel: LogLevel;
   /** Undefined when unset: the sandbox service's default (2 for every runtime). */
   poolSize: number | undefined;
@@ -375,10 +374,6 @@ export function loadSettings(
     callTimeoutMs: seconds(env, 'MCP_BRIDGE_CALL_TIMEOUT', 60),
     stateDir: resolveStateDir(env),
     outputMode: choice(env, 'MCP_BRIDGE_OUTPUT_MODE', ['text', 'toon'] as const, 'text', OUTPUT_MODE_ALIASES),
-    configPaths: (env.MCP_BRIDGE_CONFIG ?? '')
-      .split(delimiter)
-      .map((path) => path.trim())
-      .filter(Boolean),
     logLevel: choice(env, 'MCP_BRIDGE_LOG_LEVEL', LOG_LEVELS, defaultLogLevel, LOG_LEVEL_ALIASES),
     poolSize,
     poolMax,
