@@ -1,4 +1,4 @@
-// `npm run docs`, after tsc: writes docs/cli.md and the environment-variable table of
+// `npm run docs`, after the build: writes docs/cli.md and the environment-variable table of
 // docs/configuration.md from the tables `--help` prints (src/cli/reference-docs.ts renders them).
 // test/unit/cli/reference-docs.test.ts fails while the committed pages differ from what this writes.
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -103,7 +103,7 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
     fallback: '30',
     meaning: 'Default run timeout, seconds',
     details:
-      "Unset, and `MCP_BRIDGE_MAX_TIMEOUT` smaller, the maximum; set above the maximum, refused. A call's `timeout` argument overrides it",
+      "When unset it drops to `MCP_BRIDGE_MAX_TIMEOUT` if that is smaller; set above the maximum, it is refused. A call's `timeout` argument overrides it, clamped to the maximum",
   },
   {
     name: 'MCP_BRIDGE_MAX_TIMEOUT',
