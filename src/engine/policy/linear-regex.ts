@@ -302,7 +302,6 @@ class Parser {
     if (!PUNCTUATION.has(escaped)) this.#fail(`unknown escape \\${escaped}`);
     return escaped.charCodeAt(0);
   }
-
 }
 
 class Builder {
