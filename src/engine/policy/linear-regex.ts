@@ -79,7 +79,7 @@ function canonicalize(c: number): number {
   return c >= 128 && code < 128 ? c : code;
 }
 
-/** The characters of each canonical form shared by more than one (1,144 forms; built on first use). */
+/** The characters of each canonical form that more than one shares, beyond ASCII (built on first use). */
 let caseFolds: Map<number, number[]> | undefined;
 
 function caseFoldsOf(c: number): readonly number[] | undefined {
