@@ -129,7 +129,6 @@ export function upstreamPort(pool: UpstreamPool, gate?: PolicyGate): UpstreamPor
   };
 
   return {
-    serverNames: () => pool.serverNames(),
     catalog: () => pool.catalog(),
     async describe(names, signal) {
       const requested = [...new Set(names)];
