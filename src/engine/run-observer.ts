@@ -130,7 +130,7 @@ export class RunObservations {
           const code = (error as { code?: unknown }).code;
           const outcome: ToolCallOutcome = signal.aborted
             ? 'aborted'
-            : typeof code === 'string' && code.startsWith('POLICY_')
+            : typeof code === 'string' && (code.startsWith('POLICY_') || code === 'UNKNOWN_TOOL')
               ? 'refused'
               : 'error';
           guard(() =>

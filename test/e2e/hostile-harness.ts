@@ -9,6 +9,8 @@
  * 3. the bridge answers the next run (`print("alive")`);
  * 4. once the warm pool is full again (exactly POOL_SIZE sandboxes of this bridge exist, nothing
  *    else), its open fds and RSS are within a tolerance of the baseline taken after warm-up.
+ * The bridge runs with an audit log and a policy whose rules concern only the `trust` server (the
+ * policy cases, hostile/trust-policy.ts), so every other case meets the gate but no rule.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
