@@ -1,0 +1,107 @@
+/**
+ * Type-checking programs before they run: errors with their line and column, the runtime's own
+ * declaration (`mcp.runtime`, ToolError, PolicyError, console), top-level await, and a grant that
+ * changes between checks.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { serverDeclaration } from '../../../../src/engine/typescript/declarations.js';
+import { formatDiagnostics, ProgramChecker } from '../../../../src/engine/typescript/program-checker.js';
+
+const RUNTIME_DECLARATION = readFileSync(
+  new URL('../../../../runtime/typescript/mcp.d.ts', import.meta.url),
+  'utf8',
+);
+
+const weather = serverDeclaration({
+  name: 'weather',
+  alias: 'weather',
+  tools: [
+    {
+      name: 'forecast',
+      alias: 'forecast',
+      inputSchema: {
+        type: 'object',
+        properties: { city: { type: 'string' }, days: { type: 'integer' } },
+        required: ['city'],
+      },
+      outputSchema: { type: 'object', properties: { high: { type: 'number' } }, required: ['high'] },
+    },
+  ],
+}).text;
+const clock = serverDeclaration({
+  name: 'clock',
+  alias: 'clock',
+  tools: [{ name: 'now', alias: 'now', inputSchema: { type: 'object' } }],
+}).text;
+
+describe('ProgramChecker', () => {
+  const checker = new ProgramChecker(RUNTIME_DECLARATION);
+  const grant = [{ key: 'weather-1', text: weather }];
+  const errors = (code: string, files = grant) =>
+    checker.check(code, files).diagnostics.map((d) => `${d.line}:${d.column} TS${d.code}`);
+
+  it('accepts a program using tools, results, mcp.runtime, errors and top-level await', () => {
+    const code = [
+      'const f = await mcp.weather.forecast({ city: "Oslo", days: 2 });',
+      'const high: number = f.high;',
+      'const servers = await mcp.runtime.servers();',
+      'const hits = await mcp.runtime.search("rain", { limit: 3 });',
+      'const raw = await mcp.runtime.callTool("weather", "forecast", { city: "Rome" }, { raw: true });',
+      'try { await mcp.weather.forecast({ city: "x" }); } catch (e) {',
+      '  if (e instanceof PolicyError) console.log(e.rule, e.code);',
+      '  else if (e instanceof mcp.ToolError) console.error(e.server, e.tool, e.code);',
+      '}',
+      'console.log(high, servers.length, hits[0]?.signature, raw);',
+      'export default async () => high;',
+    ].join('\n');
+    expect(checker.check(code, grant)).toEqual({ diagnostics: [], omitted: 0 });
+  });
+
+  it('reports each error at its line and column, before anything runs', () => {
+    expect(errors('const f = await mcp.weather.forecast({ days: 2 });\nconst x: string = f.high;\n')).toEqual(
+      ['1:38 TS2345', '2:7 TS2322'],
+    );
+    expect(errors('await mcp.weather.nope();')).toEqual(['1:19 TS2339']);
+    expect(errors('await mcp.clock.now();')).toEqual(['1:11 TS2339']);
+    expect(errors('const a = ;')).toEqual(['1:11 TS1109']);
+  });
+
+  it('types results without an output schema as unknown, which a program must narrow', () => {
+    const files = [...grant, { key: 'clock-1', text: clock }];
+    expect(errors('const t = await mcp.clock.now();\nconsole.log(t.hours);', files)).toEqual([
+      '2:13 TS18046',
+    ]);
+    expect(
+      errors('const t = (await mcp.clock.now()) as { hours: number };\nconsole.log(t.hours);', files),
+    ).toEqual([]);
+  });
+
+  it('knows only what the sandbox offers: no DOM, no Node, no Deno namespace', () => {
+    expect(errors('document.title; process.env; Deno.readTextFile("x"); require("fs");')).toEqual([
+      '1:1 TS2584',
+      '1:17 TS2591',
+      '1:30 TS2304',
+      '1:54 TS2591',
+    ]);
+  });
+
+  it('follows the grant from one check to the next', () => {
+    const both = [...grant, { key: 'clock-1', text: clock }];
+    expect(errors('await mcp.clock.now();', both)).toEqual([]);
+    expect(errors('await mcp.clock.now();', grant)).toEqual(['1:11 TS2339']);
+    expect(errors('await mcp.clock.now();', [{ key: 'clock-1', text: clock }])).toEqual([]);
+  });
+
+  it('lists at most 20 errors and counts the rest', () => {
+    const code = Array.from({ length: 30 }, (_, i) => `const v${i}: number = "x";`).join('\n');
+    const result = checker.check(code, grant);
+    expect(result.diagnostics).toHaveLength(20);
+    expect(result.omitted).toBe(10);
+    const text = formatDiagnostics(result);
+    expect(text.split('\n')[0]).toBe(
+      "program.ts:1:7 - error TS2322: Type 'string' is not assignable to type 'number'.",
+    );
+    expect(text.split('\n').at(-1)).toBe('… and 10 more errors');
+  });
+});
