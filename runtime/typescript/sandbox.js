@@ -156,10 +156,14 @@ function fatal(code, message) {
   exitSandbox(code);
 }
 
+/** True while the warm-up program runs: its output is built like any other and then dropped. */
+let warmingUp = false;
 function emitOut(stream, text) {
   for (let start = 0; start < text.length; start += OUT_CHUNK_CHARS) {
     const data = StringPrototypeSlice(text, start, start + OUT_CHUNK_CHARS);
-    sendLine(`{"type":"out","stream":"${stream}","data":${JSONStringify(data)}}`);
+    const line = `{"type":"out","stream":"${stream}","data":${JSONStringify(data)}}`;
+    if (warmingUp) TextEncoderEncode(encoder, line);
+    else sendLine(line);
   }
 }
 
@@ -690,27 +694,52 @@ function runProgram(run) {
 
 // An error no one caught (a rejected promise nobody awaited, a throw in a timer) ends the run, as an
 // uncaught exception does; between programs there is nobody to tell, so it is only logged.
+let readySent = false;
+function uncaught(error) {
+  if (finishCurrent) finishProgram(failure(error));
+  // Before `ready` the runtime itself failed: say so and end, rather than never becoming ready.
+  else if (!readySent) fatal(EXIT_CRASHED, `the runtime failed while starting: ${describeError(error)}`);
+}
 addGlobalListener('error', (event) => {
   event.preventDefault();
-  if (finishCurrent) finishProgram(failure(event.error ?? event.message));
+  uncaught(event.error ?? event.message);
 });
 addGlobalListener('unhandledrejection', (event) => {
   event.preventDefault();
-  if (finishCurrent) finishProgram(failure(event.reason));
+  uncaught(event.reason);
 });
 addGlobalListener('unload', () => {
   if (!exitingOnPurpose) writeStderr('the TypeScript sandbox ended itself (Deno.exit or a crash)');
 });
 
 // ---------------------------------------------------------------- start
-const WARM_UP_CODE = 'const warm: number = await Promise.resolve(1);\nexport default warm + 0;\n';
+const WARM_UP_RUN = {
+  type: 'run',
+  code: [
+    'interface Warm { n: number }',
+    'const warm: Warm = { n: await Promise.resolve(1) };',
+    'console.log("warm", warm, [1, "a"]);',
+    'try { throw new mcp.ToolError("warm", { code: "WARM" }); } catch (e) { console.error(e instanceof ToolError); }',
+    'export default async () => warm.n;',
+  ].join('\n'),
+  servers: [{ name: 'warm', alias: 'warm', tools: [{ name: 'up', alias: 'up', inputSchema: {} }] }],
+  catalog: [],
+};
 
-/** A fixed program through the whole path (blob import, type stripping, inspect), before `ready`. */
+/**
+ * A fixed program of ours through the whole path a run takes (the `mcp` object, blob import, type
+ * stripping, console, the default export), before `ready`: V8 compiles each function on its first
+ * call, and the user's program was paying for that (a fresh sandbox's first program took ~1.5× its
+ * second). It makes no host call, and its output is dropped.
+ */
 function warmUp() {
-  const url = createObjectURL(new BlobCtor([WARM_UP_CODE], { type: 'application/typescript' }));
-  return PromisePrototypeThen(import(url), (module) => {
-    revokeObjectURL(url);
-    formatArgs([module.default, { warm: [1, 'a'] }]);
+  warmingUp = true;
+  running = true;
+  return PromisePrototypeThen(runProgram(WARM_UP_RUN), (outcome) => {
+    warmingUp = false;
+    running = false;
+    if (!outcome.ok) throw new ErrorCtor(outcome.error);
+    doneLine(outcome, false);
   });
 }
 
@@ -740,10 +769,13 @@ function main() {
       }
     });
   };
+  // Before any console of ours exists: the first touch of `process` binds Node's streams to the
+  // console of the moment, which fails on our frozen one (and would fail in the user's program).
+  containProcess();
   PromisePrototypeThen(
     warmUp(),
     () => {
-      containProcess();
+      readySent = true;
       sendLine('{"type":"ready"}');
       PromisePrototypeThen(nextLine(), serve);
     },
