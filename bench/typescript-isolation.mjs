@@ -259,15 +259,19 @@ async function denoProcessRows(root) {
   const hops = [];
   for (let round = 0; round < 5; round++)
     hops.push(Number((await execute(sandbox, hop, undefined, true)).stdout));
-  const host = hostFor(undefined);
-  const started = performance.now();
-  for (let i = 0; i < 2000; i++) await host.callTool({ server: 'everything', tool: 'echo', args: {} });
-  const directHop = (performance.now() - started) / 2000;
   await sandbox.destroy();
+  // The same hop without our runtime (a minimal protocol loop in Deno, through the same ProcessSandbox),
+  // and a bare pipe round trip: what the runtime adds, and what the host's frame path adds.
+  const minimal = [];
+  const pipe = [];
+  for (let round = 0; round < 5; round++) {
+    minimal.push(await minimalRuntimeHop(backend.paths.deno, root));
+    pipe.push(await pipeRoundTrip(backend.paths.deno, root));
+  }
   row(
     'Deno process: the host-call hop alone (a host that answers at once), per call',
     us(summary(hops).p50),
-    `calling that host function directly ${us(directHop)}`,
+    `a minimal protocol loop in Deno, same host path ${us(summary(minimal).p50)}; a bare pipe round trip to Deno ${us(summary(pipe).p50)}`,
   );
   await backend.close();
   return {
@@ -277,6 +281,75 @@ async function denoProcessRows(root) {
     perCall: summary(viaSandbox).p50,
     direct: summary(direct).p50,
   };
+}
+
+const MINIMAL_RUNTIME = `
+const enc = new TextEncoder(), dec = new TextDecoder(), buf = new Uint8Array(65536);
+const send = (frame) => Deno.stdout.writeSync(enc.encode(JSON.stringify(frame) + '\\n'));
+let pending = '';
+async function line() {
+  for (;;) {
+    const nl = pending.indexOf('\\n');
+    if (nl >= 0) { const text = pending.slice(0, nl); pending = pending.slice(nl + 1); return text; }
+    const n = await Deno.stdin.read(buf);
+    if (n === null) Deno.exit(0);
+    pending += dec.decode(buf.subarray(0, n));
+  }
+}
+send({ type: 'ready' });
+await line();
+const t = performance.now();
+for (let i = 1; i <= 2000; i++) { send({ type: 'rpc', id: i, server: 'everything', tool: 'echo', args: {} }); await line(); }
+send({ type: 'out', stream: 'stdout', data: String((performance.now() - t) / 2000) });
+send({ type: 'done', ok: true, final: true });
+await line();
+`;
+const PIPE_ECHO = `const b = new Uint8Array(65536);
+for (;;) { const n = await Deno.stdin.read(b); if (n === null) break; Deno.stdout.writeSync(b.subarray(0, n)); }`;
+
+async function minimalRuntimeHop(deno, root) {
+  const script = join(root, 'minimal-runtime.js');
+  writeFileSync(script, MINIMAL_RUNTIME);
+  const child = spawn(deno, ['run', '--no-prompt', '--no-config', script], { stdio: 'pipe', detached: true });
+  const sandbox = new ProcessSandbox({
+    id: 'minimal',
+    child,
+    logger: silent,
+    terminate: async () => {
+      child.kill('SIGKILL');
+      await sandbox.exited();
+    },
+  });
+  await sandbox.waitReady();
+  const host = hostFor(undefined);
+  await sandbox.execute(
+    { runId: 'bench', code: '', servers: GRANT, catalog: [] },
+    host,
+    AbortSignal.timeout(60_000),
+  );
+  await sandbox.destroy();
+  return Number(host.output.stdout);
+}
+
+async function pipeRoundTrip(deno, root) {
+  const script = join(root, 'pipe-echo.js');
+  writeFileSync(script, PIPE_ECHO);
+  const child = spawn(deno, ['run', '--no-prompt', '--no-config', script], {
+    stdio: ['pipe', 'pipe', 'ignore'],
+  });
+  const times = [];
+  await new Promise((resolve) => {
+    let started = 0;
+    child.stdout.on('data', () => {
+      if (started) times.push(performance.now() - started);
+      if (times.length === 2000) return resolve();
+      started = performance.now();
+      child.stdin.write('{"type":"rpc_result","id":1,"ok":true,"value":{}}\n');
+    });
+    child.stdin.write('start\n');
+  });
+  child.kill('SIGKILL');
+  return summary(times).p50;
 }
 
 // ---------------------------------------------------------------- (2) a Worker per run in one Deno
