@@ -1,10 +1,8 @@
 /**
  * TypeScript declarations from JSON Schemas (pure): the type each schema construct becomes, doc comments
- * a server cannot break out of, the size bound, and the reference servers' real tools/list (fixtures
- * dumped from @modelcontextprotocol/server-everything, -memory and -filesystem), which must declare
- * without a type error and type-check programs that use them.
+ * a server cannot break out of, and the size bound. The reference servers' declarations are checked
+ * with the compiler in test/integration/typescript-checker.test.ts.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   MCP_OWN_KEYS,
@@ -12,15 +10,8 @@ import {
   type TypedServer,
   type TypedTool,
 } from '../../../../src/engine/typescript/declarations.js';
-import { ProgramChecker } from '../../../../src/engine/typescript/program-checker.js';
 import { SchemaRenderer } from '../../../../src/engine/typescript/schema-to-ts.js';
 import { docComment, propertyKey, typeName } from '../../../../src/engine/typescript/ts-syntax.js';
-import { assignAliases } from '../../../../src/upstream/config/alias.js';
-
-const RUNTIME_DECLARATION = readFileSync(
-  new URL('../../../../runtime/typescript/mcp.d.ts', import.meta.url),
-  'utf8',
-);
 
 function render(schema: unknown): { type: string; named: string[] } {
   const renderer = new SchemaRenderer({ taken: new Set(), namespace: 'mcp_s', budgetChars: 1_000_000 });
@@ -256,44 +247,5 @@ describe('server declarations', () => {
     expect(text).toContain('t0(args?: {');
     expect(text).toMatch(/t\d+\(args\?: Record<string, unknown>\): Promise<unknown>;/);
     expect(text).toMatch(/\/\/ \d+ more tools are left out .* mcp\.runtime\.callTool/);
-  });
-
-  it('declares the reference servers without a type error, and checks programs against them', () => {
-    const servers = ['everything', 'memory', 'filesystem'].map((name): TypedServer => {
-      const fixture = JSON.parse(
-        readFileSync(new URL(`../../../fixtures/tool-schemas/${name}.json`, import.meta.url), 'utf8'),
-      ) as { tools: Array<Omit<TypedTool, 'alias'>> };
-      const aliases = assignAliases(fixture.tools.map((entry) => entry.name));
-      return {
-        name,
-        alias: name,
-        tools: fixture.tools.map((entry) => ({ ...entry, alias: aliases.get(entry.name) ?? entry.name })),
-      };
-    });
-    const grant = servers.map((server) => {
-      const declaration = serverDeclaration(server);
-      expect(declaration.degraded).toEqual([]);
-      return { key: server.name, text: declaration.text };
-    });
-    const checker = new ProgramChecker(RUNTIME_DECLARATION);
-    const good = [
-      'const echoed = await mcp.everything.echo({ message: "hi" });',
-      'const graph = await mcp.memory.read_graph();',
-      'for (const entity of graph.entities) console.log(entity.name, entity.observations.length);',
-      'const created = await mcp.memory.create_entities({ entities: [{ name: "a", entityType: "t", observations: [] }] });',
-      'console.log(created.entities[0]?.name, echoed);',
-      'const listing = await mcp.filesystem.list_directory({ path: "/tmp" });',
-      'console.log(listing.content.length);',
-    ].join('\n');
-    expect(checker.check(good, grant)).toEqual({ diagnostics: [], omitted: 0 });
-    const bad = checker.check(
-      'await mcp.memory.create_entities({ entities: [{ name: "a" }] });\nawait mcp.everything.echo({ mesage: "typo" });\n',
-      grant,
-    );
-    expect(bad.diagnostics.map((d) => `${d.line}:${d.column} TS${d.code}`)).toEqual([
-      '1:47 TS2739',
-      '2:29 TS2561',
-    ]);
-    expect(bad.diagnostics[1]?.message).toContain("Did you mean to write 'message'?");
   });
 });

@@ -1,15 +1,23 @@
 /**
- * Type-checking programs before they run: errors with their line and column, the runtime's own
- * declaration (`mcp.runtime`, ToolError, PolicyError, console), top-level await, and a grant that
- * changes between checks.
+ * Type-checking programs before they run, with TypeScript's compiler in process (seconds to load, so
+ * not in the unit tier): errors with their line and column, the runtime's own declaration
+ * (`mcp.runtime`, ToolError, PolicyError, console), top-level await, a grant that changes between
+ * checks, and the reference servers' real tools/list (fixtures dumped from
+ * @modelcontextprotocol/server-everything, -memory and -filesystem), which must declare without a type
+ * error and check programs that use them.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { serverDeclaration } from '../../../../src/engine/typescript/declarations.js';
-import { formatDiagnostics, ProgramChecker } from '../../../../src/engine/typescript/program-checker.js';
+import {
+  serverDeclaration,
+  type TypedServer,
+  type TypedTool,
+} from '../../src/engine/typescript/declarations.js';
+import { formatDiagnostics, ProgramChecker } from '../../src/engine/typescript/program-checker.js';
+import { assignAliases } from '../../src/upstream/config/alias.js';
 
 const RUNTIME_DECLARATION = readFileSync(
-  new URL('../../../../runtime/typescript/mcp.d.ts', import.meta.url),
+  new URL('../../runtime/typescript/mcp.d.ts', import.meta.url),
   'utf8',
 );
 
@@ -103,5 +111,43 @@ describe('ProgramChecker', () => {
       "program.ts:1:7 - error TS2322: Type 'string' is not assignable to type 'number'.",
     );
     expect(text.split('\n').at(-1)).toBe('… and 10 more errors');
+  });
+
+  it('declares the reference servers without a type error, and checks programs against them', () => {
+    const servers = ['everything', 'memory', 'filesystem'].map((name): TypedServer => {
+      const fixture = JSON.parse(
+        readFileSync(new URL(`../fixtures/tool-schemas/${name}.json`, import.meta.url), 'utf8'),
+      ) as { tools: Array<Omit<TypedTool, 'alias'>> };
+      const aliases = assignAliases(fixture.tools.map((entry) => entry.name));
+      return {
+        name,
+        alias: name,
+        tools: fixture.tools.map((entry) => ({ ...entry, alias: aliases.get(entry.name) ?? entry.name })),
+      };
+    });
+    const grant = servers.map((server) => {
+      const declaration = serverDeclaration(server);
+      expect(declaration.degraded).toEqual([]);
+      return { key: server.name, text: declaration.text };
+    });
+    const good = [
+      'const echoed = await mcp.everything.echo({ message: "hi" });',
+      'const graph = await mcp.memory.read_graph();',
+      'for (const entity of graph.entities) console.log(entity.name, entity.observations.length);',
+      'const created = await mcp.memory.create_entities({ entities: [{ name: "a", entityType: "t", observations: [] }] });',
+      'console.log(created.entities[0]?.name, echoed);',
+      'const listing = await mcp.filesystem.list_directory({ path: "/tmp" });',
+      'console.log(listing.content.length);',
+    ].join('\n');
+    expect(checker.check(good, grant)).toEqual({ diagnostics: [], omitted: 0 });
+    const bad = checker.check(
+      'await mcp.memory.create_entities({ entities: [{ name: "a" }] });\nawait mcp.everything.echo({ mesage: "typo" });\n',
+      grant,
+    );
+    expect(bad.diagnostics.map((d) => `${d.line}:${d.column} TS${d.code}`)).toEqual([
+      '1:47 TS2739',
+      '2:29 TS2561',
+    ]);
+    expect(bad.diagnostics[1]?.message).toContain("Did you mean to write 'message'?");
   });
 });
