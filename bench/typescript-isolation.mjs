@@ -417,7 +417,7 @@ function denoWorkerRows(root, deno) {
 }
 
 // ---------------------------------------------------------------- (3) V8 isolates, and @utcp/code-mode
-function peerRows(deno) {
+function peerRows() {
   const peers = process.env.CODEMODE_BENCH_PEERS;
   if (!peers || !existsSync(join(peers, 'node_modules', 'isolated-vm'))) {
     row(
@@ -443,7 +443,6 @@ function peerRows(deno) {
   const line = child.stdout.trim().split('\n').at(-1);
   if (child.status !== 0 || !line)
     throw new Error(`the peers' benchmark failed: ${child.stderr.slice(-2000)}`);
-  void deno;
   return JSON.parse(line);
 }
 
@@ -666,7 +665,7 @@ export async function benchTypeScriptIsolation() {
     const ours = await denoProcessRows(root);
     client = ours.client;
     denoWorkerRows(root, deno);
-    const peers = peerRows(deno);
+    const peers = peerRows();
     if (peers) {
       row(
         'isolated-vm, a fresh isolate per run: console.log(1) at agent pace / back to back (p50)',
