@@ -45,7 +45,6 @@ export function bridgeServerOptions(bridge: Bridge, settings: Settings, logger: 
     engine: bridge.engine,
     version: VERSION,
     outputMode: settings.outputMode,
-    serverNames: () => bridge.upstreams.serverNames(),
     policy: bridge.policy !== undefined,
     yieldAfterMs: settings.yieldAfterMs,
     maxOutputChars: settings.maxOutputChars,
@@ -171,6 +170,7 @@ export async function composeBridge(
           ...(policy ? { policy } : {}),
           ...(audit ? { audit } : {}),
           auditValues: settings.auditValues,
+          auditRunLines: settings.auditRunLines,
           redactorFor: (name) => upstreams.redactorFor(name),
           logger,
         })

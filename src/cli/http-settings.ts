@@ -1,5 +1,5 @@
 /**
- * Settings of `serve --http` (README, "Operate"): the token, allowed origins, session and connection
+ * Settings of `serve --http` (docs/operations.md): the token, allowed origins, session and connection
  * limits, timeouts. Read
  * only by the commands that serve HTTP and by `doctor`; an invalid value fails fast, naming it.
  */
@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isLoopbackHost } from '../server/http/http-guard.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import { OPEN_FILE_LIMIT } from '../shared/fd-exhaustion.js';
-import { integer, invalid } from './settings.js';
+import { integer, invalid, type SettingHelp } from './settings.js';
 
 export interface HttpSettings {
   /** The bearer token; undefined: none, loopback only. */
@@ -36,46 +36,74 @@ const MIN_TOKEN_CHARS = 16;
 /** Timeouts above a day are surely a mistake, and Node's timers overflow past ~24.8 days anyway. */
 const MAX_TIMEOUT_S = 86_400;
 
-export const HTTP_SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: string, meaning: string]> = [
-  [
-    'MCP_BRIDGE_HTTP_TOKEN',
-    '(none)',
-    'serve --http: bearer token clients must send (at least 16 characters)',
-  ],
-  ['MCP_BRIDGE_HTTP_TOKEN_FILE', '(none)', 'serve --http: file holding the token (its first line)'],
-  [
-    'MCP_BRIDGE_HTTP_ALLOWED_ORIGINS',
-    '(loopback)',
-    "serve --http: browser origins allowed besides http://localhost:PORT, separated by ','",
-  ],
-  ['MCP_BRIDGE_HTTP_MAX_SESSIONS', '32', 'serve --http: MCP sessions (clients) at once; more get 503'],
-  ['MCP_BRIDGE_HTTP_SESSION_IDLE', '1800', 'serve --http: close a session idle this long, seconds'],
-  ['MCP_BRIDGE_HTTP_DRAIN', '30', 'serve --http: on SIGTERM, let runs finish this long, seconds'],
-  [
-    'MCP_BRIDGE_HTTP_HEADERS_TIMEOUT',
-    '20',
-    "serve --http: close a connection that has not sent a request's headers this long after connecting, seconds",
-  ],
-  [
-    'MCP_BRIDGE_HTTP_REQUEST_TIMEOUT',
-    '120',
-    'serve --http: close a connection whose request (headers and body, not the answer) takes longer, seconds',
-  ],
-  [
-    'MCP_BRIDGE_HTTP_IDLE_TIMEOUT',
-    '5',
-    'serve --http: close a kept-alive connection idle this long, seconds',
-  ],
-  [
-    'MCP_BRIDGE_HTTP_MAX_CONNECTIONS_PER_CLIENT',
-    '64',
-    'serve --http: connections at once from one address (all of loopback is one; IPv6 by /64); more are refused',
-  ],
-  [
-    'MCP_BRIDGE_HTTP_MAX_CONNECTIONS',
-    '512 (at most half of ulimit -n)',
-    'serve --http: connections at once in all; more are refused',
-  ],
+export const HTTP_SETTINGS_HELP: readonly SettingHelp[] = [
+  {
+    name: 'MCP_BRIDGE_HTTP_TOKEN',
+    fallback: '(none)',
+    meaning: 'serve --http: bearer token clients must send (at least 16 characters)',
+    details:
+      'Guards `/mcp`, `/metrics` and `/console`; without a token the bridge serves loopback only ([auth](operations.md#auth))',
+  },
+  {
+    name: 'MCP_BRIDGE_HTTP_TOKEN_FILE',
+    fallback: '(none)',
+    meaning: 'serve --http: file holding the token (its first line)',
+    details: 'Not with `MCP_BRIDGE_HTTP_TOKEN`',
+  },
+  {
+    name: 'MCP_BRIDGE_HTTP_ALLOWED_ORIGINS',
+    fallback: '(loopback)',
+    meaning: "serve --http: browser origins allowed besides http://localhost:PORT, separated by ','",
+  },
+  {
+    name: 'MCP_BRIDGE_HTTP_MAX_SESSIONS',
+    fallback: '32',
+    meaning: 'serve --http: MCP sessions (clients) at once; more get 503',
+  },
+  {
+    name: 'MCP_BRIDGE_HTTP_SESSION_IDLE',
+    fallback: '1800',
+    meaning: 'serve --http: close a session idle this long, seconds',
+  },
+  {
+    name: 'MCP_BRIDGE_HTTP_DRAIN',
+    fallback: '30',
+    meaning: 'serve --http: on SIGTERM, let runs finish this long, seconds',
+  },
+  {
+    name: 'MCP_BRIDGE_HTTP_HEADERS_TIMEOUT',
+    fallback: '20',
+    meaning:
+      "serve --http: close a connection that has not sent a request's headers this long after connecting, seconds",
+    details:
+      'Counted from connecting (or from the first byte of a request on a kept-alive connection); answered 408 ([connections](operations.md#connections-and-file-descriptors))',
+  },
+  {
+    name: 'MCP_BRIDGE_HTTP_REQUEST_TIMEOUT',
+    fallback: '120',
+    meaning: 'serve --http: close a connection whose request (headers and body) takes longer, seconds',
+    details:
+      'At least `MCP_BRIDGE_HTTP_HEADERS_TIMEOUT`. Covers receiving the request only: a run streams its answer for as long as it runs',
+  },
+  {
+    name: 'MCP_BRIDGE_HTTP_IDLE_TIMEOUT',
+    fallback: '5',
+    meaning: 'serve --http: close a kept-alive connection idle this long, seconds',
+    details: "Behind a reverse proxy that reuses connections, make it longer than the proxy's idle timeout",
+  },
+  {
+    name: 'MCP_BRIDGE_HTTP_MAX_CONNECTIONS_PER_CLIENT',
+    fallback: '64',
+    meaning: 'serve --http: connections at once from one address; more are answered 503 and closed',
+    details:
+      'Every loopback address counts as one client, an IPv6 address as its /64. Behind a reverse proxy every connection comes from the proxy: raise it there',
+  },
+  {
+    name: 'MCP_BRIDGE_HTTP_MAX_CONNECTIONS',
+    fallback: '512 (at most half of ulimit -n)',
+    meaning: 'serve --http: connections at once in all; more are answered 503 and closed',
+    details: 'Leaves the rest of the open-file limit to sandboxes, upstream servers and the audit log',
+  },
 ];
 
 function positive(env: NodeJS.ProcessEnv, name: string, fallback: number, maximum = Infinity): number {

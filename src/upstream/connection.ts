@@ -9,7 +9,6 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { routeMessagesByShape } from '../shared/message-routing.js';
 import type { UpstreamServerConfig } from './config/types.js';
 import type { Redactor } from './redact.js';
 import { StdioUpstreamTransport } from './stdio-transport.js';
@@ -107,7 +106,6 @@ export class UpstreamConnection {
       await connection.#abandon();
       throw error;
     }
-    if (connection.#transport) routeMessagesByShape(client, connection.#transport);
     return connection;
   }
 
@@ -128,7 +126,17 @@ export class UpstreamConnection {
     return info ? `${info.title ?? info.name} ${info.version}`.trim() : undefined;
   }
 
-  /** Every tool, fetched once per session (all pages). */
+  /** Whether the server announced that its tool list can change (`capabilities.tools.listChanged`). */
+  get toolsCanChange(): boolean {
+    return this.#client.getServerCapabilities()?.tools?.listChanged === true;
+  }
+
+  /** Forgets the tools listed so far: the next {@link tools} lists them again. */
+  forgetTools(): void {
+    this.#tools = undefined;
+  }
+
+  /** Every tool, fetched once per session (all pages) unless forgotten. */
   tools(): Promise<Tool[]> {
     const signal = this.#scope.signal;
     this.#tools ??= (async () => {

@@ -19,7 +19,6 @@ import {
   openDescriptorCount,
 } from '../../shared/fd-exhaustion.js';
 import type { Logger } from '../../shared/logger.js';
-import { connectRoutedByShape } from '../../shared/message-routing.js';
 import { ConnectionLimits, type Refusal } from './connection-limits.js';
 import { bearerToken, cookieValue, hostAllowed, originAllowed, tokenMatches } from './http-guard.js';
 import { readBody } from './read-body.js';
@@ -180,7 +179,10 @@ export class BridgeHttpServer {
   }
 
   #acceptFailed(error: Error): void {
-    if (isOutOfFileDescriptors(error)) return this.#outOfDescriptors(error, undefined);
+    if (isOutOfFileDescriptors(error)) {
+      this.#outOfDescriptors(error, undefined);
+      return;
+    }
     this.#throttledWarn(`accept:${(error as NodeJS.ErrnoException).code}`, 'accepting a connection failed', {
       error: errorMessage(error),
     });
@@ -423,7 +425,7 @@ export class BridgeHttpServer {
     transport.onclose = () => {
       if (session?.info.id) void this.#closeSession(session.info.id);
     };
-    await connectRoutedByShape(server.server, transport);
+    await server.connect(transport);
     await this.#serve(session, request, response, body);
   }
 

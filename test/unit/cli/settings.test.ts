@@ -18,7 +18,6 @@ describe('loadSettings', () => {
       idleTimeoutMs: 300_000,
       stateDir: '/home/u/.local/state/codemode-bridge',
       outputMode: 'text',
-      configPaths: [],
       containerChannel: 'auto',
       // unset: the engine's default OCI runtime; nothing picks gVisor by itself
       ociRuntime: undefined,
@@ -48,7 +47,6 @@ describe('loadSettings', () => {
       MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT: '60',
       MCP_BRIDGE_STATE_DIR: '/state',
       MCP_BRIDGE_OUTPUT_MODE: 'toon',
-      MCP_BRIDGE_CONFIG: '/a.json:/b.toml',
       MCP_BRIDGE_LOG_LEVEL: 'debug',
       MCP_BRIDGE_OCI_RUNTIME: 'runsc',
       MCP_BRIDGE_TMPFS_SIZE: '32M',
@@ -67,7 +65,6 @@ describe('loadSettings', () => {
       idleTimeoutMs: 60_000,
       stateDir: '/state',
       outputMode: 'toon',
-      configPaths: ['/a.json', '/b.toml'],
       logLevel: 'debug',
       ociRuntime: 'runsc',
       tmpfsSize: '32m',
@@ -113,6 +110,17 @@ describe('loadSettings', () => {
     expect(() => loadSettings({ MCP_BRIDGE_YIELD_AFTER: '-1' })).toThrow(
       /MCP_BRIDGE_YIELD_AFTER="-1" is invalid: expected a positive number of seconds/,
     );
+  });
+
+  it('reads MCP_BRIDGE_AUDIT_RUN_LINES, 1000 by default, 0 for only the summary line', () => {
+    expect(loadSettings({}).auditRunLines).toBe(1000);
+    expect(loadSettings({ MCP_BRIDGE_AUDIT_RUN_LINES: '50' }).auditRunLines).toBe(50);
+    expect(loadSettings({ MCP_BRIDGE_AUDIT_RUN_LINES: '0' }).auditRunLines).toBe(0);
+    for (const bad of ['-1', '1.5', 'lots']) {
+      expect(() => loadSettings({ MCP_BRIDGE_AUDIT_RUN_LINES: bad })).toThrow(
+        `MCP_BRIDGE_AUDIT_RUN_LINES="${bad}" is invalid: expected an integer ≥ 0`,
+      );
+    }
   });
 
   it('reads the MCP_BRIDGE_KEEP_OUTPUT_* bounds, 0 characters for none kept', () => {

@@ -30,11 +30,11 @@ class ScriptedSandbox implements Sandbox {
 }
 
 const upstreams: UpstreamPort = {
-  serverNames: () => [],
   catalog: () => [],
   describe: async () => [],
   callTool: async () => null,
   search: async () => ({ hits: [], described: [], unavailable: [] }),
+  runEnded: () => {},
 };
 
 const untilAborted = (signal: AbortSignal) =>

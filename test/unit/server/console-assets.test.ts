@@ -2,7 +2,6 @@
  * The console's page, stylesheet and script are files of the package (linted and formatted like the
  * rest of the code), read as they are: not strings inside a TypeScript module.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,11 +19,6 @@ describe('console assets', () => {
     expect(assets.html).toBe(readFileSync(join(SOURCES, 'console.html'), 'utf8'));
     expect(assets.html).toContain('<script type="module" src="/console/console.js"></script>');
     expect(assets.html).toContain('<link rel="stylesheet" href="/console/console.css">');
-  });
-
-  it('hold a script that parses as an ES module', () => {
-    // `node --check` on a .js file of this "type": "module" package parses it as a module.
-    expect(() => execFileSync(process.execPath, ['--check', join(SOURCES, 'console.js')])).not.toThrow();
   });
 
   it('say where they were looked for when the package lacks them', () => {
