@@ -265,6 +265,8 @@ export class Engine {
     } finally {
       clearTimeout(timer);
       cancelled?.[Symbol.dispose]();
+      // What the run was still saving goes with it, whatever ended it.
+      this.#values.releaseRun(runId);
       release?.();
       // A turn not ended above (no program ran): the sandbox it had, if any, stays for the next run.
       turn?.finish(sandbox?.alive ? sandbox : undefined, 'no sandbox could be started');

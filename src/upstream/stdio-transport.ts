@@ -30,6 +30,12 @@ const MAX_UPSTREAM_MESSAGE_BYTES = 32 * 1024 * 1024;
  */
 export const MESSAGE_TOO_LARGE_CODE = -32097;
 
+/**
+ * Requests written to a server that it has not read yet: past this a new request fails at once
+ * rather than waiting in the bridge's memory for a server that stopped reading its input.
+ */
+const MAX_UNREAD_REQUEST_BYTES = 64 * 1024 * 1024;
+
 /** How long each step of `close()` waits for the server to go: after stdin ends, after SIGTERM, after SIGKILL. */
 const CLOSE_GRACE_MS = 2000;
 /** How often `close()` checks whether the process group is gone (it emits no event of its own). */
@@ -164,6 +170,12 @@ export class StdioUpstreamTransport implements Transport {
   send(message: JSONRPCMessage): Promise<void> {
     const stdin = this.#child?.stdin;
     if (!stdin || this.#closing || !stdin.writable) return Promise.reject(new Error('Not connected'));
+    if (stdin.writableLength > MAX_UNREAD_REQUEST_BYTES) {
+      const unread = Math.round(stdin.writableLength / 1048576);
+      return Promise.reject(
+        new Error(`the server has not read ${unread} MiB of earlier requests; it is not reading its input`),
+      );
+    }
     // The callback runs once the data is handed to the pipe, or with the error when the pipe broke;
     // waiting for it is the backpressure.
     return new Promise((resolve, reject) => {
