@@ -159,6 +159,11 @@ export class Engine {
     return (await this.#options.skills?.forRun()) ?? [];
   }
 
+  /** The longest a run may last (MCP_BRIDGE_MAX_TIMEOUT), in milliseconds. */
+  get maxTimeoutMs(): number {
+    return this.#options.maxTimeoutMs;
+  }
+
   /** The timeout a request gets: its own, or the default, never above the maximum. */
   effectiveTimeoutMs(requested?: number): number {
     return Math.min(requested ?? this.#options.defaultTimeoutMs, this.#options.maxTimeoutMs);

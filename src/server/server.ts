@@ -215,6 +215,14 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
     { code, servers, timeout, session, wait, yield_after }: RunPythonArguments,
     extra: ToolCallExtra,
   ): Promise<CallToolResult> => {
+    if (yield_after !== undefined && yield_after * 1000 > engine.maxTimeoutMs) {
+      // Not only pointless (the run ends first): a timer past 2^31 ms fires at once.
+      const most = Number((engine.maxTimeoutMs / 1000).toFixed(3));
+      return toolError(
+        `Invalid arguments for ${RUN_PYTHON_TOOL}: yield_after=${yield_after} s is longer than a run may last ` +
+          `(${most} s, MCP_BRIDGE_MAX_TIMEOUT), so the run would end before it yields. Pass at most ${most}, or 0 to wait for the run's end.`,
+      );
+    }
     const callYieldMs = yield_after === undefined ? yieldAfterMs : Math.round(yield_after * 1000);
     let run: LongRun | undefined;
     if (wait !== undefined) {
