@@ -19,6 +19,7 @@ import { type ApprovalAnswer, type Approver, MIN_RUN_TIMEOUT_MS, type RunOutcome
 import { groupDigits } from '../shared/digits.js';
 import { BridgeError, describeIssues, errorMessage } from '../shared/errors.js';
 import type { LogFields, Logger, LogLevel } from '../shared/logger.js';
+import { attachmentContent } from './attachments.js';
 import {
   formatOutcome,
   formatRunning,
@@ -279,7 +280,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
       return {
         content: [
           { type: 'text', text: formatOutcome(outcome, options.outputMode) },
-          ...attachmentContent(outcome),
+          ...attachmentContent(outcome.attachments ?? []),
         ],
         structuredContent: structuredOutcome(outcome),
         ...(outcome.status === 'ok' ? {} : { isError: true }),
@@ -320,22 +321,6 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
 
 function toolError(text: string): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true };
-}
-
-/** Files the program attached: images as image content, anything else as an embedded resource. */
-function attachmentContent(outcome: RunOutcome): CallToolResult['content'] {
-  return (outcome.attachments ?? []).map((file, index) =>
-    file.mimeType.startsWith('image/')
-      ? { type: 'image' as const, data: file.data, mimeType: file.mimeType }
-      : {
-          type: 'resource' as const,
-          resource: {
-            uri: `codemode://attachments/${index + 1}/${encodeURIComponent(file.name ?? 'file')}`,
-            mimeType: file.mimeType,
-            blob: file.data,
-          },
-        },
-  );
 }
 
 /**

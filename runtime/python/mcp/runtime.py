@@ -605,9 +605,11 @@ _ATTACH_MAX_BYTES = 5 * 1024 * 1024
 
 
 async def attach(data, mime_type=None, name=None):
-    """Returns a file to the client with this call's result: an image (`image/png`, ...) as MCP image
-    content, anything else as an embedded resource. `data` is bytes or a path (e.g. a plot saved to
-    /workspace); `mime_type` is guessed from the path when omitted. At most 8 files, 5 MiB together.
+    """Returns a file to the client with this call's result: a PNG, JPEG, GIF or WebP image (its bytes
+    checked) as MCP image content, anything else as an embedded resource; types a client could render
+    as active content (SVG, HTML, ...) arrive as application/octet-stream. `data` is bytes or a path
+    (e.g. a plot saved to /workspace); `mime_type` is guessed from the path when omitted. At most 8
+    files, 5 MiB together.
     """
     import base64
     import mimetypes
