@@ -6,6 +6,7 @@
  * the server runs in its own process group, which `close()` ends as a whole, grandchildren included.
  */
 import type { ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -42,6 +43,12 @@ const CLOSE_GRACE_MS = 2000;
 const GROUP_POLL_MS = 50;
 /** Longest stderr line forwarded whole; a longer one is cut to its head. */
 const MAX_STDERR_LINE_BYTES = 16 * 1024;
+
+/** How a server process ended: its exit code, or the signal that ended it. */
+export interface UpstreamExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
 
 /** What the JSON-RPC error of an oversize response carries in `data`. */
 export interface MessageTooLargeData {
@@ -91,6 +98,7 @@ export class StdioUpstreamTransport implements Transport {
   #markExited: () => void = () => {};
   #closeReported = false;
   #closing: Promise<void> | undefined;
+  #ownExit: UpstreamExit | undefined;
   /** Aborted by `kill()`: cuts short the wait for the server to leave on its own. */
   readonly #hurry = new AbortController();
 
@@ -109,6 +117,11 @@ export class StdioUpstreamTransport implements Transport {
   /** The server's pid once started. */
   get pid(): number | undefined {
     return this.#child?.pid;
+  }
+
+  /** How the server ended when it left on its own (not closed or killed by us); undefined otherwise. */
+  get ownExit(): UpstreamExit | undefined {
+    return this.#ownExit;
   }
 
   start(): Promise<void> {
@@ -147,7 +160,8 @@ export class StdioUpstreamTransport implements Transport {
     for (const stream of [child.stdin, child.stdout, child.stderr]) {
       stream?.on('error', (error) => this.onerror?.(error));
     }
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
+      if (!this.#closing) this.#ownExit = { code, signal };
       this.#markExited();
       // The server went on its own: whatever it started may live on in its group.
       this.#closing ??= this.#terminate(child);
@@ -159,12 +173,30 @@ export class StdioUpstreamTransport implements Transport {
       child.on('error', (error) => {
         if (child.pid === undefined) {
           this.#markExited();
-          reject(error);
+          reject(this.#explainSpawnFailure(error));
         } else {
           this.onerror?.(error);
         }
       });
     });
+  }
+
+  /**
+   * A spawn that fails for a missing working directory says ENOENT of the command, which is there:
+   * name the directory instead.
+   */
+  #explainSpawnFailure(error: Error): Error {
+    const { cwd } = this.#options;
+    if (cwd === undefined) return error;
+    let problem: string | undefined;
+    try {
+      if (!statSync(cwd).isDirectory()) problem = 'is not a directory';
+    } catch (statError) {
+      const code = (statError as NodeJS.ErrnoException).code;
+      problem = code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : `cannot be used (${code})`;
+    }
+    if (!problem) return error;
+    return new Error(`its working directory ${JSON.stringify(cwd)} (its "cwd") ${problem}`, { cause: error });
   }
 
   send(message: JSONRPCMessage): Promise<void> {
