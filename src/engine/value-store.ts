@@ -8,11 +8,11 @@
  * fixed charge for its bookkeeping, so a million tiny values cannot slip past the bound), and a value
  * still arriving, whose declared size is reserved by its first slice and given back when it completes,
  * fails, or its run ends however it ends (`releaseRun`). A value being replaced counts until its
- * replacement is complete. Loads are served one at a time per run, so a run asking for many pages at
- * once holds one page on the host, not one per call in flight.
+ * replacement is complete. Loads are served one page at a time per run, each once the program has
+ * read the pages before it, so a run asking for many pages at once holds one page on the host.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { HostCallError } from '../sandbox/types.js';
+import { HostCallError, type ReplyChannel } from '../sandbox/types.js';
 import type { HostCallContext, HostOperation } from './engine.js';
 
 /**
@@ -67,7 +67,7 @@ export class ValueStore {
   operations(): Record<string, HostOperation> {
     return {
       save_value: async (args, _signal, context) => this.#save(args, context),
-      load_value: async (args, _signal, context) => this.#loadInTurn(args, context),
+      load_value: async (args, _signal, context, replies) => this.#loadInTurn(args, context, replies),
       list_values: async (_args, _signal, context) => this.#list(ownerOf(context)),
       delete_value: async (args, _signal, context) => this.#delete(nameOf(args), ownerOf(context)),
     };
@@ -174,11 +174,15 @@ export class ValueStore {
   }
 
   /**
-   * Serves the run's loads one after another: each waits until the previous reply has been written
-   * (the sandbox's channel then holds it, and its unread bytes are bounded there), so 32 loads in
-   * flight hold one page here, not 32.
+   * Serves the run's loads one after another, each page made once the program has read what it was
+   * sent before (`replies.drained`): 32 loads in flight hold one page here, and a program that does
+   * not read its pages waits for them instead of piling them up on the host.
    */
-  async #loadInTurn(args: Record<string, unknown>, context: HostCallContext | undefined): Promise<unknown> {
+  async #loadInTurn(
+    args: Record<string, unknown>,
+    context: HostCallContext | undefined,
+    replies: ReplyChannel | undefined,
+  ): Promise<unknown> {
     const key = context?.runId ?? '';
     const previous = this.#loads.get(key);
     const turn = (async () => {
@@ -187,6 +191,7 @@ export class ValueStore {
         // The previous reply is written in the turn its call settled: wait that turn out.
         await nextTurn();
       }
+      await replies?.drained();
       return this.#load(args, context);
     })();
     // The chain keeps when the load ended, not its page.

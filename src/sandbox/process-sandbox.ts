@@ -28,6 +28,7 @@ import {
 } from './protocol.js';
 import {
   HostCallError,
+  type ReplyChannel,
   type Sandbox,
   type SandboxExit,
   type SandboxHost,
@@ -103,6 +104,10 @@ interface ActiveRun {
   inFlightChars: number;
   queue: QueuedRequest[];
   queuedChars: number;
+  /** Host operations waiting for the program to read its replies (`ReplyChannel.drained`). */
+  drainWaiters: Array<() => void>;
+  /** What host operations of this run are told of its replies. */
+  replies: ReplyChannel;
 }
 
 export class ProcessSandbox implements Sandbox {
@@ -216,7 +221,7 @@ export class ProcessSandbox implements Sandbox {
     }
     this.#phase = 'running';
     const exit = new Promise<SandboxExit>((resolve) => {
-      this.#run = {
+      const run: ActiveRun = {
         host,
         keep: program.keep === true,
         settle: resolve,
@@ -224,7 +229,10 @@ export class ProcessSandbox implements Sandbox {
         inFlightChars: 0,
         queue: [],
         queuedChars: 0,
+        drainWaiters: [],
+        replies: { drained: () => this.#drained(run) },
       };
+      this.#run = run;
     });
     const onAbort = addAbortListener(signal, () => {
       this.#settle({ kind: 'aborted' });
@@ -279,6 +287,7 @@ export class ProcessSandbox implements Sandbox {
     this.#phase = run.keep && exit.kind === 'done' && this.alive ? 'ready' : 'finished';
     for (const call of run.calls) call.abort(new Error('the program has ended'));
     run.queue.length = 0;
+    for (const wake of run.drainWaiters.splice(0)) wake();
     run.settle(exit);
   }
 
@@ -353,7 +362,7 @@ export class ProcessSandbox implements Sandbox {
         this.#enqueue(run, {
           id: frame.id,
           chars,
-          call: (signal) => run.host.callHost(frame.op, frame.args, signal),
+          call: (signal) => run.host.callHost(frame.op, frame.args, signal, run.replies),
         });
         return;
       case 'done':
@@ -393,10 +402,21 @@ export class ProcessSandbox implements Sandbox {
     this.#startQueued();
   }
 
+  /** Resolves once the program's unread replies are below the high-water mark, or its run has ended. */
+  #drained(run: ActiveRun): Promise<void> {
+    if (this.#run !== run || (this.#output?.writableLength ?? 0) < REPLY_HIGH_WATER_BYTES) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => run.drainWaiters.push(resolve));
+  }
+
   /** Starts waiting requests while there is room, then pauses or resumes reading the sandbox. */
   #startQueued(): void {
     const run = this.#run;
     if (!run) return;
+    if (run.drainWaiters.length > 0 && (this.#output?.writableLength ?? 0) < REPLY_HIGH_WATER_BYTES) {
+      for (const wake of run.drainWaiters.splice(0)) wake();
+    }
     for (
       let next = run.queue[0];
       next &&

@@ -119,8 +119,11 @@ print(await rt.delete_saved("after-partial"))
 ${RAW_CALL}
 import asyncio, mcp.runtime as rt
 await rt.save("loaded-at-once", b"z" * (12 * 1024 * 1024))
-pages = await asyncio.gather(*[call("load_value", {"name": "loaded-at-once", "offset": 0}) for _ in range(32)])
-print(json.dumps({"pages": len(pages), "bytes": {len(base64.b64decode(page["data"])) for page in pages}.pop()}))
+async def page_size():
+    # Each page dropped on arrival: the sandbox holds one, as the host does.
+    return len(base64.b64decode((await call("load_value", {"name": "loaded-at-once", "offset": 0}))["data"]))
+sizes = await asyncio.gather(*[page_size() for _ in range(32)])
+print(json.dumps({"pages": len(sizes), "bytes": sizes[0] if len(set(sizes)) == 1 else sorted(set(sizes))}))
 `,
         timeout: 60,
       });
@@ -132,12 +135,11 @@ print(json.dumps({"pages": len(pages), "bytes": {len(base64.b64decode(page["data
       return { ...run, sandboxes: [...run.sandboxes, ...cleanup.sandboxes] };
     },
     expect: {
-      // The host writes each page once the last one is written; a program that reads them slower than
-      // that is ended for not reading (64 MiB unread), which is a bound too.
-      status: ['ok', 'protocol_error'],
+      // The host makes each page once the program has read the ones before: however slowly it reads
+      // (gVisor's stdio relay is slow), it gets them all, one at a time.
+      status: 'ok',
       check: (run) => {
-        if (run.outcome?.status === 'ok') expect(report(run)).toEqual({ pages: 32, bytes: 4 * 1024 * 1024 });
-        else expect(run.outcome?.error).toMatch(/stopped reading the host's replies/);
+        expect(report(run)).toEqual({ pages: 32, bytes: 4 * 1024 * 1024 });
         expectFlat(run);
       },
     },
@@ -153,14 +155,18 @@ print(json.dumps({"pages": len(pages), "bytes": {len(base64.b64decode(page["data
 ${GRAB_CHANNEL}
 import asyncio
 padding = "p" * (7 * 1024 * 1024)
-async def one(i):
-    # One call per step of the loop: a step's calls leave in one write, 224 MB the sandbox cannot hold.
-    await asyncio.sleep(0.02 * i)
+async def one():
     try:
         await channel.request({"type": "rpc", "server": "hanging", "tool": "hang", "args": {"padding": padding}})
     except Exception as error:
         return type(error).__name__
-print(await asyncio.gather(*[one(i) for i in range(32)]))
+# One call per step of the loop: the calls of one step leave in one write, and 32 of these in one
+# write (224 MB) would end the sandbox at its memory limit before the host saw any.
+calls = []
+for _ in range(32):
+    calls.append(asyncio.ensure_future(one()))
+    await asyncio.sleep(0.02)
+print(await asyncio.gather(*calls))
 `,
         timeout: 8,
       }),

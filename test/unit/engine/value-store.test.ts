@@ -162,4 +162,30 @@ describe('ValueStore', () => {
     expect(pages).toEqual(['abc', 'load("v"): nothing is saved un', 'load("v"): nothing is saved un']);
     store.releaseRun('r');
   });
+
+  it('makes no page while the program has not read the ones before it', async () => {
+    const store = new ValueStore({ maxValueBytes: 100, maxTotalBytes: 100 * KiB });
+    const ops = store.operations();
+    const load = ops.load_value as NonNullable<typeof ops.load_value>;
+    const a = context('a');
+    await ops.save_value?.(
+      { name: 'v', part: 0, parts: 1, size: 3, data: Buffer.from('abc').toString('base64') },
+      signal,
+      a,
+    );
+    let read: () => void = () => {};
+    let behind = true;
+    const replies = {
+      drained: () => (behind ? new Promise<void>((resolve) => (read = resolve)) : Promise.resolve()),
+    };
+    let made = 0;
+    const page = load({ name: 'v' }, signal, a, replies).then(() => made++);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(made).toBe(0);
+    behind = false;
+    read();
+    await page;
+    expect(made).toBe(1);
+    store.releaseRun('r');
+  });
 });
