@@ -241,7 +241,8 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
     name: 'MCP_BRIDGE_SAVE_TOTAL_SIZE',
     fallback: '512m',
     meaning: 'All saved values together',
-    details: 'Saving a name again replaces it',
+    details:
+      'Values still arriving count with their whole size, and each value 1 KiB more; saving a name again replaces it ([saved values](guide.md#saved-values-save-and-load))',
   },
   {
     name: 'MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT',
