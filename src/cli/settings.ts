@@ -4,6 +4,7 @@
  */
 
 import { isAbsolute, resolve } from 'node:path';
+import { DEFAULT_AUDIT_RUN_LINES } from '../engine/policy/audit-log.js';
 import { MIN_RUN_TIMEOUT_MS } from '../engine/types.js';
 import { OCI_RUNTIME_NAMES } from '../sandbox/container/oci-runtime.js';
 import type { ChannelChoice } from '../sandbox/container/socket-channel.js';
@@ -71,6 +72,8 @@ export interface Settings {
   auditFiles: number;
   /** Record argument values (secrets redacted) in the audit log, not only their digest and size. */
   auditValues: boolean;
+  /** Audit lines one run may write; its later calls are summarised in one line when it ends. */
+  auditRunLines: number;
 }
 
 /** One environment variable as `--help` and docs/configuration.md describe it. */
@@ -315,6 +318,15 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
     meaning: 'Record argument values (secrets redacted) in the audit log, not only digests',
   },
   {
+    name: 'MCP_BRIDGE_AUDIT_RUN_LINES',
+    fallback: '1000',
+    meaning:
+      "Audit lines one run may write (0 = none); its further calls are counted in one summary line at the run's end",
+    details:
+      "Also at most one file's worth of bytes (`MCP_BRIDGE_AUDIT_MAX_SIZE`) per run, so no run can rotate " +
+      '[earlier records](policy.md#audit-log) out of the log',
+  },
+  {
     name: 'MCP_BRIDGE_LOG_LEVEL',
     fallback: 'info (serve, console; other commands warn)',
     meaning: 'stderr log level: error, warn, info, debug (any case; also warning, critical, fatal, notset)',
@@ -553,5 +565,6 @@ export function loadSettings(
     auditMaxBytes: Math.max(4096, bytesOf(size(env, 'MCP_BRIDGE_AUDIT_MAX_SIZE', '10m'))),
     auditFiles: integer(env, 'MCP_BRIDGE_AUDIT_FILES', 5, 0),
     auditValues: flag(env, 'MCP_BRIDGE_AUDIT_VALUES'),
+    auditRunLines: integer(env, 'MCP_BRIDGE_AUDIT_RUN_LINES', DEFAULT_AUDIT_RUN_LINES, 0),
   };
 }

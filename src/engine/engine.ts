@@ -238,6 +238,7 @@ export class Engine {
     let fromPool = false;
     let release: (() => void) | undefined;
     let turn: SessionTurn | undefined;
+    let context: CallContext | undefined;
     const end = (outcome: RunOutcome): RunOutcome => {
       if (!turn) return outcome;
       // A session keeps its sandbox only after a program that ended on its own, and not out of
@@ -267,7 +268,8 @@ export class Engine {
         sandbox = await this.#options.sandboxes.acquire(signal);
         fromPool = true;
       }
-      const exit = await sandbox.execute(program, this.#hostFor(program, request, record, options), signal);
+      context = callContext(runId, request, options, turn);
+      const exit = await sandbox.execute(program, this.#hostFor(program, record, options, context), signal);
       return end(exit.kind === 'aborted' ? aborted() : finish(this.#describeExit(exit, turn !== undefined)));
     } catch (error) {
       if (signal.aborted) return end(aborted());
@@ -281,6 +283,7 @@ export class Engine {
       // A turn not ended above (no program ran): the sandbox it had, if any, stays for the next run.
       turn?.finish(sandbox?.alive ? sandbox : undefined, 'no sandbox could be started');
       if (!turn && sandbox) void sandbox.destroy();
+      if (context) this.#options.upstreams.runEnded(context);
       if (fromPool) {
         // After the reply has gone out: a sandbox starting now would slow the run that is answering.
         setImmediate(() => this.#options.sandboxes.released());
@@ -307,18 +310,11 @@ export class Engine {
   /** How the sandbox reaches the host during its run: output, granted tools, host operations. */
   #hostFor(
     program: SandboxProgram,
-    request: RunRequest,
     record: RunRecord,
     options: RunOptions,
+    context: HostCallContext,
   ): SandboxHost {
     const granted = new Set(program.servers.map((server) => server.name));
-    const context: HostCallContext = {
-      runId: program.runId,
-      ...(options.session !== undefined ? { session: options.session } : {}),
-      ...(options.approve ? { approve: options.approve } : {}),
-      owner: options.owner ?? DEFAULT_OWNER,
-      ...(request.session !== undefined ? { sessionName: request.session } : {}),
-    };
     const tap = options.onOutput;
     return {
       onOutput: tap
@@ -433,6 +429,23 @@ export class Engine {
       }
     }
   }
+}
+
+/** Which run a call belongs to: one object for all of a run's calls. */
+function callContext(
+  runId: string,
+  request: RunRequest,
+  options: RunOptions,
+  turn: SessionTurn | undefined,
+): HostCallContext {
+  return {
+    runId,
+    ...(options.session !== undefined ? { session: options.session } : {}),
+    ...(options.approve ? { approve: options.approve } : {}),
+    owner: options.owner ?? DEFAULT_OWNER,
+    ...(request.session !== undefined ? { sessionName: request.session } : {}),
+    ...(turn ? { sessionScope: turn.scope } : {}),
+  };
 }
 
 /**

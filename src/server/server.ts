@@ -19,6 +19,7 @@ import { type ApprovalAnswer, type Approver, MIN_RUN_TIMEOUT_MS, type RunOutcome
 import { groupDigits } from '../shared/digits.js';
 import { BridgeError, describeIssues, errorMessage } from '../shared/errors.js';
 import type { LogFields, Logger, LogLevel } from '../shared/logger.js';
+import { visibleText } from '../shared/visible-text.js';
 import { attachmentContent } from './attachments.js';
 import {
   formatOutcome,
@@ -335,9 +336,12 @@ function elicitApproval(server: McpServer, relatedRequest: () => string | number
     const result = await server.server.elicitInput(
       {
         mode: 'form',
+        // Names come from servers and the policy file, the reason may quote a pattern: each is escaped
+        // so none can forge a line of this text (the arguments are escaped where they are rendered).
         message:
-          `A run_python program (${request.runId}) wants to call ${request.tool} on the MCP server ` +
-          `'${request.server}'. The policy asks you first (rule ${request.rule}: ${request.reason}).\n\n` +
+          `A run_python program (${visibleText(request.runId)}) wants to call ${visibleText(request.tool)} on ` +
+          `the MCP server '${visibleText(request.server)}'. The policy asks you first (rule ` +
+          `${visibleText(request.rule)}: ${visibleText(request.reason)}).\n\n` +
           `Arguments (secrets redacted):\n${request.arguments}\n\nAllow this call?`,
         requestedSchema: {
           type: 'object',

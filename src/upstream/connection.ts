@@ -129,7 +129,17 @@ export class UpstreamConnection {
     return info ? `${info.title ?? info.name} ${info.version}`.trim() : undefined;
   }
 
-  /** Every tool, fetched once per session (all pages). */
+  /** Whether the server announced that its tool list can change (`capabilities.tools.listChanged`). */
+  get toolsCanChange(): boolean {
+    return this.#client.getServerCapabilities()?.tools?.listChanged === true;
+  }
+
+  /** Forgets the tools listed so far: the next {@link tools} lists them again. */
+  forgetTools(): void {
+    this.#tools = undefined;
+  }
+
+  /** Every tool, fetched once per session (all pages) unless forgotten. */
   tools(): Promise<Tool[]> {
     const signal = this.#scope.signal;
     this.#tools ??= (async () => {

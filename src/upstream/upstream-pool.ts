@@ -23,6 +23,8 @@ import { resultText, unwrapToolResult } from './unwrap.js';
 
 /** A config entry's `description` is sent to every run: it is cut here. */
 const MAX_DESCRIPTION_CHARS = 1000;
+/** A server whose tool list can change is listed again at most this often (calls of unlisted tools ask). */
+const RELIST_INTERVAL_MS = 1000;
 
 export interface ToolDescription {
   name: string;
@@ -88,7 +90,7 @@ interface Entry {
   session: Promise<UpstreamConnection> | undefined;
   /** The session once open: every call after the first takes it without awaiting (the hot path). */
   open: UpstreamConnection | undefined;
-  description: { connection: UpstreamConnection; value: ServerDescription } | undefined;
+  description: { connection: UpstreamConnection; value: ServerDescription; listedAt: number } | undefined;
   inFlight: number;
   idleTimer: NodeJS.Timeout | undefined;
   /** The last failure to connect logged at warn: the same one again is not (a program may retry in a loop). */
@@ -182,9 +184,33 @@ export class UpstreamPool {
         annotations.set(tool.name, kept);
       }
       annotationsByDescription.set(value, annotations);
-      entry.description = { connection, value };
+      entry.description = { connection, value, listedAt: performance.now() };
       return value;
     });
+  }
+
+  /** The description of `name` as last listed, while that session is open; no I/O. */
+  describedNow(name: string): ServerDescription | undefined {
+    const entry = this.#entries.get(name);
+    const description = entry?.description;
+    if (!description || entry.open !== description.connection || !description.connection.isOpen) {
+      return undefined;
+    }
+    return description.value;
+  }
+
+  /**
+   * Describes the server with its tools listed again, when it announced that its list can change
+   * (`tools.listChanged`) and was not listed within the last second; otherwise as {@link describe}.
+   */
+  async relist(name: string, signal: AbortSignal): Promise<ServerDescription> {
+    const entry = this.#entry(name);
+    const current = entry.description;
+    if (current?.connection.toolsCanChange && performance.now() - current.listedAt >= RELIST_INTERVAL_MS) {
+      current.connection.forgetTools();
+      entry.description = undefined;
+    }
+    return this.describe(name, signal);
   }
 
   /**

@@ -8,6 +8,7 @@ import { NETWORK } from './network.js';
 import { PROTOCOL } from './protocol.js';
 import { RESOURCES } from './resources.js';
 import { TRUST_BRIDGE } from './trust-bridge.js';
+import { TRUST_POLICY } from './trust-policy.js';
 import { UPSTREAM } from './upstream.js';
 
 export const HOSTILE_CASES: readonly HostileCase[] = [
@@ -19,4 +20,5 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   ...UPSTREAM,
   ...BRIDGE,
   ...TRUST_BRIDGE,
+  ...TRUST_POLICY,
 ];

@@ -33,6 +33,7 @@ const upstreams: UpstreamPort = {
   describe: async () => [],
   callTool: async () => null,
   search: async () => ({ hits: [], described: [], unavailable: [] }),
+  runEnded: () => {},
 };
 
 const untilAborted = (signal: AbortSignal) =>
