@@ -14,6 +14,8 @@ import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
 import { resolveStateDir } from '../shared/state-dir.js';
 
 const RUNTIME_CHOICES = ['auto', 'podman', 'docker', 'embedded'] as const;
+/** The longest delay a Node timer honours: 2^31 - 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
 
 export interface Settings {
@@ -242,7 +244,8 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
     name: 'MCP_BRIDGE_SAVE_TOTAL_SIZE',
     fallback: '512m',
     meaning: 'All saved values together',
-    details: 'Saving a name again replaces it',
+    details:
+      'Values still arriving count with their whole size, and each value 1 KiB more; saving a name again replaces it ([saved values](guide.md#saved-values-save-and-load))',
   },
   {
     name: 'MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT',
@@ -381,6 +384,10 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallbackSeconds: number):
   if (!value) return fallbackSeconds * 1000;
   const parsed = Number(value);
   if (!Number.isFinite(parsed) || parsed <= 0) throw invalid(name, value, 'a positive number of seconds');
+  // A longer timer fires at once (Node's timers hold a signed 32-bit count of milliseconds).
+  if (parsed * 1000 > MAX_TIMER_MS) {
+    throw invalid(name, value, `at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds (24.8 days)`);
+  }
   // Rounded to whole milliseconds, a tiny value would become 0: refuse what cannot be honoured.
   if (parsed * 1000 < MIN_RUN_TIMEOUT_MS) {
     throw invalid(name, value, `a number of seconds, at least ${MIN_RUN_TIMEOUT_MS / 1000}`);

@@ -13,6 +13,7 @@ import type {
 } from '../sandbox/types.js';
 import {
   HostCallError,
+  type ReplyChannel,
   type Sandbox,
   type SandboxExit,
   type SandboxHost,
@@ -39,11 +40,15 @@ export interface SandboxSource {
 /** Which run a host call belongs to: one object per run, the same for all its calls (a WeakMap key). */
 export type HostCallContext = CallContext;
 
-/** A host-side helper the program can call (`call` frames), e.g. tool search. */
+/**
+ * A host-side helper the program can call (`call` frames), e.g. tool search. `replies` tells how far
+ * behind the program is in reading replies, for an operation that makes large ones.
+ */
 export type HostOperation = (
   args: Record<string, unknown>,
   signal: AbortSignal,
   context?: HostCallContext,
+  replies?: ReplyChannel,
 ) => Promise<unknown>;
 
 /** Where the saved skills every run receives come from. */
@@ -159,6 +164,11 @@ export class Engine {
     return (await this.#options.skills?.forRun()) ?? [];
   }
 
+  /** The longest a run may last (MCP_BRIDGE_MAX_TIMEOUT), in milliseconds. */
+  get maxTimeoutMs(): number {
+    return this.#options.maxTimeoutMs;
+  }
+
   /** The timeout a request gets: its own, or the default, never above the maximum. */
   effectiveTimeoutMs(requested?: number): number {
     return Math.min(requested ?? this.#options.defaultTimeoutMs, this.#options.maxTimeoutMs);
@@ -267,6 +277,8 @@ export class Engine {
     } finally {
       clearTimeout(timer);
       cancelled?.[Symbol.dispose]();
+      // What the run was still saving goes with it, whatever ended it.
+      this.#values.releaseRun(runId);
       release?.();
       // A turn not ended above (no program ran): the sandbox it had, if any, stays for the next run.
       turn?.finish(sandbox?.alive ? sandbox : undefined, 'no sandbox could be started');
@@ -312,10 +324,10 @@ export class Engine {
           }
         : (stream, data) => record.append(stream, data),
       callTool: (call, callSignal) => forProgram(this.#callTool(call, granted, callSignal, context)),
-      callHost: (op, args, callSignal) =>
+      callHost: (op, args, callSignal, replies) =>
         op === 'attach'
           ? Promise.resolve(attachTo(record, args))
-          : forProgram(this.#callHost(op, args, callSignal, context)),
+          : forProgram(this.#callHost(op, args, callSignal, context, replies)),
     };
   }
 
@@ -340,6 +352,7 @@ export class Engine {
     args: Record<string, unknown>,
     signal: AbortSignal,
     context: HostCallContext,
+    replies: ReplyChannel | undefined,
   ): Promise<unknown> {
     const operations = this.#options.hostOperations ?? {};
     if (op === 'list_sessions' || op === 'reset_session') return this.#sessionOperation(op, args, context);
@@ -352,7 +365,7 @@ export class Engine {
     if (!operation) {
       throw new HostCallError(`unknown host operation '${op}'`, 'UNKNOWN_OPERATION');
     }
-    return operation(args, signal, context);
+    return operation(args, signal, context, replies);
   }
 
   /** `mcp.runtime.list_sessions()` / `reset_session(name)`: the calling client's sessions only. */

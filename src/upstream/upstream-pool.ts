@@ -94,6 +94,8 @@ interface Entry {
   description: { connection: UpstreamConnection; value: ServerDescription; listedAt: number } | undefined;
   inFlight: number;
   idleTimer: NodeJS.Timeout | undefined;
+  /** The last failure to connect logged at warn: the same one again is not (a program may retry in a loop). */
+  lastFailure: string | undefined;
 }
 
 export class UpstreamPool {
@@ -114,6 +116,7 @@ export class UpstreamPool {
         description: undefined,
         inFlight: 0,
         idleTimer: undefined,
+        lastFailure: undefined,
       });
     }
   }
@@ -317,25 +320,27 @@ export class UpstreamPool {
     session.then(
       (connection) => {
         if (entry.session === session) entry.open = connection;
+        entry.lastFailure = undefined;
         logger.info('connected to upstream', {
           server: config.name,
           ms: Math.round(performance.now() - startedAt),
         });
       },
-      () => {
+      (error: unknown) => {
         if (entry.session === session) entry.session = undefined;
+        if (this.#lifetime.signal.aborted) return;
+        // Told to the user (forwarded to the MCP client as a log message), not only to the run.
+        const { message } = connectFailure(entry, error);
+        if (message === entry.lastFailure) return;
+        entry.lastFailure = message;
+        logger.warn(message, { server: config.name });
       },
     );
     try {
       return await abortable(session, signal);
     } catch (error) {
       if (signal.aborted) throw error;
-      throw fail(
-        entry,
-        'UPSTREAM_UNAVAILABLE',
-        `Could not connect to MCP server '${config.name}' (${describeTarget(config)}): ${isOutOfFileDescriptors(error) ? describeOutOfFileDescriptors(error) : errorMessage(error)}`,
-        { cause: error },
-      );
+      throw connectFailure(entry, error);
     }
   }
 
@@ -408,6 +413,17 @@ function fail(
 ): BridgeError {
   const details = { server: entry.config.name, ...(options.tool ? { tool: options.tool } : {}) };
   return new BridgeError(code, entry.redact(message), { cause: options.cause, details });
+}
+
+/** Why a session to `entry`'s server did not open (the server exited, its cwd is missing, …). */
+function connectFailure(entry: Entry, error: unknown): BridgeError {
+  const { config } = entry;
+  return fail(
+    entry,
+    'UPSTREAM_UNAVAILABLE',
+    `Could not connect to MCP server '${config.name}' (${describeTarget(config)}): ${isOutOfFileDescriptors(error) ? describeOutOfFileDescriptors(error) : errorMessage(error)}`,
+    { cause: error },
+  );
 }
 
 /** Whether an error's `data` is what the stdio transport sends for an oversize response. */

@@ -231,6 +231,8 @@ async function startSuite(backend: Backend): Promise<Suite> {
       MCP_BRIDGE_CALL_TIMEOUT: '5',
       MCP_BRIDGE_TIMEOUT: String(DEFAULT_RUN_TIMEOUT_S),
       MCP_BRIDGE_MAX_CONCURRENT_RUNS: '2',
+      // As small as the issue 27 report had it: partial saves once grew the bridge 1.4 GB past it.
+      MCP_BRIDGE_SAVE_TOTAL_SIZE: '16m',
       MCP_BRIDGE_CONFIG: config,
       MCP_BRIDGE_POLICY: policy,
       MCP_BRIDGE_AUDIT_LOG: auditLog,

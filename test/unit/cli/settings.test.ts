@@ -174,6 +174,14 @@ describe('loadSettings', () => {
       /MCP_BRIDGE_TIMEOUT="0.0001" is invalid: expected a number of seconds, at least 0.1/,
     ],
     [
+      { MCP_BRIDGE_MAX_TIMEOUT: '2147484' },
+      /MCP_BRIDGE_MAX_TIMEOUT="2147484" is invalid: expected at most 2147483 seconds \(24\.8 days\)/,
+    ],
+    [
+      { MCP_BRIDGE_SESSION_IDLE_TIMEOUT: '1e10' },
+      /MCP_BRIDGE_SESSION_IDLE_TIMEOUT="1e10" is invalid: expected at most 2147483 seconds/,
+    ],
+    [
       { MCP_BRIDGE_TIMEOUT: '200' },
       /MCP_BRIDGE_TIMEOUT="200" is invalid: expected at most MCP_BRIDGE_MAX_TIMEOUT/,
     ],
