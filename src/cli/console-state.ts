@@ -4,12 +4,13 @@
  * secret: no environment, headers, commands or tokens; auth is named by where the token comes from.
  */
 import { discoveryOperations } from '../engine/discovery-operations.js';
+import { mayAccess, type Principal } from '../engine/principal.js';
 import type { ConsoleSearchHit } from '../server/console/console-route.js';
 import type { HttpSessionInfo } from '../server/http/http-server.js';
 import type { Bridge } from './compose.js';
 import { createSkillStore } from './compose.js';
 import { VERSION } from './context.js';
-import type { HttpSettings } from './http-settings.js';
+import { describeAuth, type HttpSettings } from './http-settings.js';
 import type { Settings } from './settings.js';
 
 export async function consoleState(
@@ -17,6 +18,7 @@ export async function consoleState(
   http: HttpSettings,
   sessions: HttpSessionInfo[],
   telemetry: string,
+  viewer: Principal,
 ): Promise<unknown> {
   const [backend, stats] = await Promise.all([
     bridge.sandboxes.backend().then(
@@ -30,16 +32,22 @@ export async function consoleState(
   return {
     version: VERSION,
     sandbox: { backend, ...stats },
+    me: { id: viewer.id, name: viewer.name, role: viewer.role },
     http: {
-      sessions: sessions.map(({ id, client, createdAt, lastSeenAt, inFlight }) => ({
-        id: id.slice(0, 8),
-        client,
-        createdAt,
-        lastSeenAt,
-        inFlight,
-      })),
+      // An admin sees every principal's MCP sessions, a user its own.
+      sessions: sessions
+        .filter((session) => mayAccess(viewer, session.principal.id))
+        .map(({ id, client, createdAt, lastSeenAt, inFlight, principal }) => ({
+          id: id.slice(0, 8),
+          principal: { id: principal.id, name: principal.name },
+          client,
+          createdAt,
+          lastSeenAt,
+          inFlight,
+        })),
       maxSessions: http.maxSessions,
-      auth: http.tokenSource ? `bearer token (${http.tokenSource})` : 'none (loopback only)',
+      maxSessionsPerPrincipal: http.maxSessionsPerPrincipal,
+      auth: describeAuth(http),
     },
     policy: bridge.policy ? bridge.policy.source : undefined,
     telemetry,
@@ -55,7 +63,7 @@ export async function consoleState(
 export function consoleSearch(
   bridge: Bridge,
   settings: Settings,
-): (query: string, limit: number, signal: AbortSignal) => Promise<ConsoleSearchHit[]> {
+): (query: string, limit: number, signal: AbortSignal, viewer: Principal) => Promise<ConsoleSearchHit[]> {
   const operations = discoveryOperations(bridge.port, createSkillStore(settings));
   return async (query, limit, signal) => {
     const search = operations.search_tool_docs;

@@ -1,21 +1,30 @@
 /**
- * Settings of `serve --http` (docs/operations.md): the token, allowed origins, session and connection
- * limits, timeouts. Read
- * only by the commands that serve HTTP and by `doctor`; an invalid value fails fast, naming it.
+ * Settings of `serve --http` (docs/operations.md, docs/team.md): who may call (the single token here;
+ * the tokens file and OAuth in auth-settings.ts), allowed origins, session and connection limits,
+ * timeouts. Read only by the commands that serve HTTP and by `doctor`; an invalid value fails fast,
+ * naming it.
  */
 import { readFileSync } from 'node:fs';
+import { tokenDigest } from '../server/http/auth/tokens-file.js';
 import { isLoopbackHost } from '../server/http/http-guard.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import { OPEN_FILE_LIMIT } from '../shared/fd-exhaustion.js';
+import { AUTH_SETTINGS_HELP, type AuthSettings, loadAuthSettings } from './auth-settings.js';
 import { integer, invalid, type SettingHelp } from './settings.js';
 
-export interface HttpSettings {
-  /** The bearer token; undefined: none, loopback only. */
+export interface HttpSettings extends AuthSettings {
+  /** The single bearer token (the local user, an admin); undefined: none. */
   token: string | undefined;
   /** Where the token came from, for `doctor` and logs (never the token). */
   tokenSource: 'MCP_BRIDGE_HTTP_TOKEN' | 'MCP_BRIDGE_HTTP_TOKEN_FILE' | undefined;
+  /** Some credential is required (a token, a tokens file, OAuth); without one: loopback only. */
+  authRequired: boolean;
+  /** More than one principal can call (a tokens file or OAuth): per-principal limits apply. */
+  team: boolean;
   allowedOrigins: string[];
   maxSessions: number;
+  /** MCP sessions one principal may hold at once. */
+  maxSessionsPerPrincipal: number;
   sessionIdleMs: number;
   /** How long shutdown lets runs finish before cancelling them. */
   drainMs: number;
@@ -42,7 +51,7 @@ export const HTTP_SETTINGS_HELP: readonly SettingHelp[] = [
     fallback: '(none)',
     meaning: 'serve --http: bearer token clients must send (at least 16 characters)',
     details:
-      'Guards `/mcp`, `/metrics` and `/console`; without a token the bridge serves loopback only ([auth](operations.md#auth))',
+      'Guards `/mcp`, `/metrics` and `/console`; its holder is the local user, an admin. Without any credential the bridge serves loopback only ([auth](operations.md#auth))',
   },
   {
     name: 'MCP_BRIDGE_HTTP_TOKEN_FILE',
@@ -55,10 +64,20 @@ export const HTTP_SETTINGS_HELP: readonly SettingHelp[] = [
     fallback: '(loopback)',
     meaning: "serve --http: browser origins allowed besides http://localhost:PORT, separated by ','",
   },
+  ...AUTH_SETTINGS_HELP,
   {
     name: 'MCP_BRIDGE_HTTP_MAX_SESSIONS',
-    fallback: '32',
+    fallback: '32 (a team: 256)',
     meaning: 'serve --http: MCP sessions (clients) at once; more get 503',
+    details:
+      'At the limit, a session whose client has gone (no request in flight, no open stream) or idle for a minute is closed to make room ([fair shares](team.md#fair-shares))',
+  },
+  {
+    name: 'MCP_BRIDGE_HTTP_MAX_SESSIONS_PER_PRINCIPAL',
+    fallback: '8 (one principal: MCP_BRIDGE_HTTP_MAX_SESSIONS)',
+    meaning: 'serve --http: MCP sessions one principal may hold at once',
+    details:
+      "At the limit, the principal's own oldest session whose client has gone (or idle for a minute) is closed to make room; else 503",
   },
   {
     name: 'MCP_BRIDGE_HTTP_SESSION_IDLE',
@@ -172,7 +191,20 @@ export function loadHttpSettings(env: NodeJS.ProcessEnv = process.env): HttpSett
       );
     }
   }
-  const maxSessions = integer(env, 'MCP_BRIDGE_HTTP_MAX_SESSIONS', 32, 1);
+  const auth = loadAuthSettings(env);
+  if (token !== undefined) {
+    const digest = tokenDigest(token);
+    const same = auth.tokens.find((entry) => entry.digest.equals(digest));
+    if (same) {
+      throw new BridgeError(
+        'CONFIG_INVALID',
+        `The token in ${tokenSource} is also the token of "${same.name}" in MCP_BRIDGE_HTTP_TOKENS_FILE; give the local user and each principal a token of their own.`,
+        { details: { variable: tokenSource } },
+      );
+    }
+  }
+  const team = auth.tokens.length > 0 || auth.oauth !== undefined;
+  const maxSessions = integer(env, 'MCP_BRIDGE_HTTP_MAX_SESSIONS', team ? 256 : 32, 1);
   const headersTimeoutMs = timeoutMs(env, 'MCP_BRIDGE_HTTP_HEADERS_TIMEOUT', 20);
   const requestTimeoutMs = timeoutMs(env, 'MCP_BRIDGE_HTTP_REQUEST_TIMEOUT', 120);
   if (requestTimeoutMs < headersTimeoutMs) {
@@ -183,10 +215,17 @@ export function loadHttpSettings(env: NodeJS.ProcessEnv = process.env): HttpSett
     );
   }
   return {
+    ...auth,
     token,
     tokenSource,
+    authRequired: token !== undefined || team,
+    team,
     allowedOrigins: origins,
     maxSessions,
+    maxSessionsPerPrincipal: Math.min(
+      maxSessions,
+      integer(env, 'MCP_BRIDGE_HTTP_MAX_SESSIONS_PER_PRINCIPAL', team ? 8 : maxSessions, 1),
+    ),
     sessionIdleMs: Math.round(positive(env, 'MCP_BRIDGE_HTTP_SESSION_IDLE', 1800) * 1000),
     drainMs: Math.round(positive(env, 'MCP_BRIDGE_HTTP_DRAIN', 30) * 1000),
     headersTimeoutMs,
@@ -210,13 +249,31 @@ export function defaultMaxConnections(openFileLimit: number | undefined): number
   return openFileLimit === undefined ? 512 : Math.max(16, Math.min(512, Math.floor(openFileLimit / 2)));
 }
 
-/** Refuses to listen beyond this machine without a token: anyone who can reach the port could run code. */
-export function checkBindAllowed(host: string, settings: Pick<HttpSettings, 'token'>): void {
-  if (settings.token !== undefined || isLoopbackHost(host)) return;
+/** How requests are authenticated, for logs, `doctor` and the console: never a token. */
+export function describeAuth(http: HttpSettings): string {
+  const kinds = [
+    ...(http.tokenSource ? [`bearer token (${http.tokenSource})`] : []),
+    ...(http.tokens.length > 0
+      ? [
+          `${http.tokens.length} named tokens (MCP_BRIDGE_HTTP_TOKENS_FILE: ${http.tokens.filter((entry) => entry.role === 'admin').length} admin)`,
+        ]
+      : []),
+    ...(http.oauth
+      ? [
+          `OAuth access tokens from ${http.oauth.issuer} for ${http.oauth.audiences.join(' or ')}${http.oauth.scopes.length > 0 ? ` with scope ${http.oauth.scopes.join(' ')}` : ''}`,
+        ]
+      : []),
+  ];
+  return kinds.length > 0 ? kinds.join('; ') : 'none (loopback only)';
+}
+
+/** Refuses to listen beyond this machine without a credential: anyone who can reach the port could run code. */
+export function checkBindAllowed(host: string, settings: Pick<HttpSettings, 'authRequired'>): void {
+  if (settings.authRequired || isLoopbackHost(host)) return;
   throw new BridgeError(
     'CONFIG_INVALID',
     `Refusing to serve HTTP on ${host} without a token: anyone who can reach it could run code and call your MCP servers. ` +
-      'Set MCP_BRIDGE_HTTP_TOKEN or MCP_BRIDGE_HTTP_TOKEN_FILE, or listen on 127.0.0.1 (the default) behind a reverse proxy.',
+      'Set MCP_BRIDGE_HTTP_TOKEN, MCP_BRIDGE_HTTP_TOKENS_FILE or MCP_BRIDGE_HTTP_AUTH=oauth, or listen on 127.0.0.1 (the default) behind a reverse proxy.',
     { details: { variable: 'MCP_BRIDGE_HTTP_TOKEN' } },
   );
 }

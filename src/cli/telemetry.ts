@@ -154,6 +154,12 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
 
   const observer: RunObserver = {
     runStarted(run) {
+      // Who the run is for, after OpenTelemetry's user attributes; on every span of the run.
+      const principalAttributes = {
+        'user.id': telemetryText(run.principal.id, MAX_MESSAGE_CHARS),
+        'user.name': telemetryText(run.principal.name, MAX_NAME_CHARS),
+        'user.roles': [run.principal.role],
+      };
       const span = tracer?.startSpan('run_python', {
         kind: api.SpanKind.INTERNAL,
         startTime: run.startedAt,
@@ -164,6 +170,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
             .map((server) => telemetryText(server, MAX_NAME_CHARS)),
           'codemode.run.code_bytes': Buffer.byteLength(run.code),
           ...(run.session !== undefined ? { 'mcp.session.id': run.session } : {}),
+          ...principalAttributes,
         },
       });
       const parent = span ? api.trace.setSpan(api.context.active(), span) : undefined;
@@ -179,6 +186,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
                 'gen_ai.operation.name': 'execute_tool',
                 'gen_ai.tool.name': telemetryText(tool, MAX_NAME_CHARS),
                 'codemode.tool.server': telemetryText(server, MAX_NAME_CHARS),
+                ...principalAttributes,
               },
             },
             parent,

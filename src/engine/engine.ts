@@ -22,6 +22,7 @@ import {
 import { BridgeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { OutputStore } from './output-store.js';
+import { localPrincipal } from './principal.js';
 import type { RunObserver } from './run-observer.js';
 import { RunRecord } from './run-record.js';
 import { RunSlots } from './run-slots.js';
@@ -185,6 +186,7 @@ export class Engine {
       code: request.code,
       servers: request.servers ?? [],
       ...(options.session !== undefined ? { session: options.session } : {}),
+      principal: options.principal ?? localPrincipal(),
       startedAt: Date.now(),
     });
     if (!observation) return this.#run(runId, request, options);
@@ -440,6 +442,7 @@ function callContext(
 ): HostCallContext {
   return {
     runId,
+    principal: options.principal ?? localPrincipal(),
     ...(options.session !== undefined ? { session: options.session } : {}),
     ...(options.approve ? { approve: options.approve } : {}),
     owner: options.owner ?? DEFAULT_OWNER,

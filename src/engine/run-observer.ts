@@ -5,6 +5,7 @@
  */
 import type { ToolCallRequest } from '../sandbox/types.js';
 import { errorMessage } from '../shared/errors.js';
+import type { Principal } from './principal.js';
 import type { CallContext, RunOutcome, UpstreamPort } from './types.js';
 
 export interface RunStart {
@@ -14,6 +15,8 @@ export interface RunStart {
   servers: string[];
   /** The MCP session the run came in on, when the transport has one. */
   session?: string;
+  /** Who the run is for. */
+  principal: Principal;
   startedAt: number;
 }
 

@@ -1,5 +1,6 @@
 /** The engine's contract with the MCP surface and the CLI: one run in, one outcome out (types only). */
 import type { CatalogEntry, ServerGrant, ToolCallRequest } from '../sandbox/types.js';
+import type { Principal } from './principal.js';
 import type { SessionReport } from './sessions.js';
 
 /** The shortest timeout a run may ask for: below it not even a warm sandbox can answer. */
@@ -50,6 +51,8 @@ export interface RunOptions {
   approve?: Approver;
   /** The MCP session the run came in on, when the transport has one (for the audit log). */
   session?: string;
+  /** Who the run is for. Default: the local user (stdio's one principal). */
+  principal?: Principal;
   /**
    * The client connection the run came from: named sessions and saved values belong to it, so two
    * clients never share them. Default: one shared owner (one client per bridge, as over stdio).
@@ -86,6 +89,8 @@ export type Approver = (request: ApprovalRequest, signal: AbortSignal) => Promis
 /** Which run a call belongs to: one object per run, the same for all its calls (a WeakMap key). */
 export interface CallContext {
   readonly runId: string;
+  /** Who the run is for (the engine always says; absent only in tests of a single component). */
+  readonly principal?: Principal;
   readonly session?: string;
   readonly approve?: Approver;
   /** The client connection the run came from (see `RunOptions.owner`). */

@@ -14,6 +14,7 @@ import {
 import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
 import { type LongRun, LongRuns } from '../engine/long-runs.js';
+import { localPrincipal, type Principal } from '../engine/principal.js';
 import { SESSION_NAME_PATTERN } from '../engine/sessions.js';
 import { type ApprovalAnswer, type Approver, MIN_RUN_TIMEOUT_MS, type RunOutcome } from '../engine/types.js';
 import { groupDigits } from '../shared/digits.js';
@@ -49,6 +50,8 @@ export interface BridgeServerOptions {
   yieldAfterMs: number;
   /** Cap per stream of each piece of output a yielding run returns (MCP_BRIDGE_MAX_OUTPUT_CHARS). */
   maxOutputChars: number;
+  /** Who this server's client is (over HTTP, the principal that opened the MCP session). Default: the local user. */
+  principal?: Principal;
   logger: Logger;
 }
 
@@ -194,6 +197,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   // Named sessions, saved values and runs still going belong to this server's one client (stdio: the
   // bridge's client; HTTP: one McpServer per MCP session), and end when it closes.
   const connection = randomUUID();
+  const principal = options.principal ?? localPrincipal();
   const { yieldAfterMs } = options;
   const longRuns = new LongRuns({
     maxHandles: MAX_WAIT_HANDLES,
@@ -256,6 +260,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
           {
             signal,
             onOutput,
+            principal,
             owner: connection,
             approve: elicitApproval(server, () => (run && waitingRequest.get(run)) ?? extra.requestId),
             ...(extra.sessionId !== undefined ? { session: extra.sessionId } : {}),

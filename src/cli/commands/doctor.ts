@@ -5,7 +5,7 @@ import type { Logger } from '../../shared/logger.js';
 import type { DiscoveryResult } from '../../upstream/config/types.js';
 import { discover, loadPolicy } from '../compose.js';
 import { VERSION } from '../context.js';
-import { loadHttpSettings } from '../http-settings.js';
+import { describeAuth, loadHttpSettings } from '../http-settings.js';
 import { containerLimits } from '../sandboxes.js';
 import type { Settings } from '../settings.js';
 import { tracesTarget } from '../telemetry-target.js';
@@ -78,9 +78,9 @@ function describeServing(): string[] {
   try {
     const http = loadHttpSettings();
     lines.push(
-      `  auth: ${http.tokenSource ? `bearer token from ${http.tokenSource}; any address may be bound` : 'no token: loopback addresses only (Host checked)'}`,
+      `  auth: ${http.authRequired ? `${describeAuth(http)}; any address may be bound` : 'no token: loopback addresses only (Host checked)'}`,
       `  allowed origins: the server's own loopback origin${http.allowedOrigins.length > 0 ? `, ${http.allowedOrigins.join(', ')}` : ''}`,
-      `  sessions: at most ${http.maxSessions}, closed after ${http.sessionIdleMs / 1000} s idle; shutdown drains runs for ${http.drainMs / 1000} s`,
+      `  sessions: at most ${http.maxSessions}, ${http.maxSessionsPerPrincipal} per principal, closed after ${http.sessionIdleMs / 1000} s idle; shutdown drains runs for ${http.drainMs / 1000} s`,
       `  connections: at most ${http.maxConnectionsPerClient} per client and ${http.maxConnections} in all${OPEN_FILE_LIMIT !== undefined ? ` (open-file limit here: ${OPEN_FILE_LIMIT})` : ''}; request headers within ${http.headersTimeoutMs / 1000} s, whole requests within ${http.requestTimeoutMs / 1000} s, idle ones closed after ${http.idleTimeoutMs / 1000} s`,
       '  endpoints: /mcp, /console, /metrics (Prometheus), /healthz (no auth)',
     );

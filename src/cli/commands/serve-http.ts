@@ -6,10 +6,11 @@
  */
 import type { RunObserver } from '../../engine/run-observer.js';
 import { combineObservers } from '../../engine/run-observer.js';
+import type { HttpAuth } from '../../server/http/auth/http-auth.js';
 import type { HttpRoute } from '../../server/http/http-server.js';
 import type { Logger } from '../../shared/logger.js';
 import { VERSION } from '../context.js';
-import { checkBindAllowed, loadHttpSettings } from '../http-settings.js';
+import { checkBindAllowed, describeAuth, type HttpSettings, loadHttpSettings } from '../http-settings.js';
 import { handleProcessLifecycle } from '../lifecycle.js';
 import { createSandboxes } from '../sandboxes.js';
 import type { Settings } from '../settings.js';
@@ -65,19 +66,22 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
     consoleRoute({
       engine: bridge.engine,
       feed,
-      state: () => consoleState(bridge, http, server?.sessions() ?? [], telemetryDescription),
+      state: (viewer) => consoleState(bridge, http, server?.sessions() ?? [], telemetryDescription, viewer),
       search: consoleSearch(bridge, settings),
       logger,
     }),
   ];
   const metrics = telemetry?.metricsHandler;
   if (metrics) routes.push({ prefix: '/metrics', handle: (request, response) => metrics(request, response) });
+  const auth = await httpAuth(http, logger);
   server = new BridgeHttpServer({
     host: args.host,
     port: args.port,
-    token: http.token,
+    auth,
+    ...(http.oauth ? { oauthIssuer: http.oauth.issuer } : {}),
     allowedOrigins: http.allowedOrigins,
     maxSessions: http.maxSessions,
+    maxSessionsPerPrincipal: http.maxSessionsPerPrincipal,
     sessionIdleMs: http.sessionIdleMs,
     connections: {
       headersTimeoutMs: http.headersTimeoutMs,
@@ -88,8 +92,8 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
     },
     routes,
     logger,
-    createSession: () => {
-      const session = createBridgeServer(bridgeServerOptions(bridge, settings, logger));
+    createSession: (principal) => {
+      const session = createBridgeServer({ ...bridgeServerOptions(bridge, settings, logger), principal });
       const stopForwarding = forwardLogsToClient(session, logger);
       session.server.onclose = stopForwarding;
       return session;
@@ -111,7 +115,7 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
     version: VERSION,
     mcp: `${base}/mcp`,
     console: `${base}/console`,
-    auth: http.tokenSource ?? 'none (loopback only)',
+    auth: describeAuth(http),
   });
   // Whatever the log level: with `--http 0` this line is the only way to learn the port.
   process.stderr.write(
@@ -126,4 +130,36 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
   });
   await new Promise(() => {});
   return 0;
+}
+
+/** Who may call, from the settings: loaded only when serving HTTP, and `jose` only with OAuth. */
+async function httpAuth(http: HttpSettings, logger: Logger): Promise<HttpAuth> {
+  const { bearerAuth, noAuth } = await import('../../server/http/auth/http-auth.js');
+  if (!http.authRequired) return noAuth();
+  let oauth: Parameters<typeof bearerAuth>[0]['oauth'];
+  if (http.oauth) {
+    const { OAuthVerifier } = await import('../../server/http/auth/oauth-verifier.js');
+    const { issuer, resource, audiences, scopes, jwksUrl, nameClaim, roleClaim, adminRoles, jwksCacheMs } =
+      http.oauth;
+    const verifier = new OAuthVerifier({
+      issuer,
+      audiences,
+      scopes,
+      ...(jwksUrl ? { jwksUrl } : {}),
+      ...(nameClaim ? { nameClaim } : {}),
+      roleClaim,
+      adminRoles,
+      jwksCacheMs,
+      logger,
+    });
+    verifier.prepare();
+    oauth = { verifier, resource: { resource, issuer, scopes } };
+  }
+  return bearerAuth({
+    ...(http.token !== undefined && http.tokenSource
+      ? { token: { value: http.token, source: http.tokenSource } }
+      : {}),
+    entries: http.tokens,
+    ...(oauth ? { oauth } : {}),
+  });
 }

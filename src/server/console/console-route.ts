@@ -1,11 +1,18 @@
 /**
- * The web console under `/console` (same auth as MCP: the token, or the cookie its sign-in sets):
+ * The web console under `/console` (same auth as MCP: a bearer token, or the cookie its sign-in sets):
  * one HTML page, one script module and a stylesheet, all served from this package (no CDN; see
  * console-assets.ts), and a small JSON API: runs (with live updates as server-sent events), state, catalog search
  * and a "try it" endpoint that runs code through the same engine, so the same policy applies.
+ *
+ * Every answer is for the principal asking: an admin sees every principal's runs and MCP sessions, a
+ * user its own (`mayAccess`); "try it" runs as the principal, with its limits and its skills. The API
+ * answers only requests that carry the header `X-Codemode-Console: 1` (or an `Authorization`
+ * header), which no other site's image, link or form can send: on a bridge without a token, a page
+ * elsewhere cannot make a visitor's browser search (and so start every upstream) or run code.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Engine } from '../../engine/engine.js';
+import type { Principal } from '../../engine/principal.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { HttpRoute } from '../http/http-server.js';
@@ -31,10 +38,10 @@ export interface ConsoleSearchHit {
 export interface ConsoleRouteOptions {
   engine: Engine;
   feed: RunFeed;
-  /** Pool, sessions, upstream health, serving configuration: nothing secret. */
-  state(): Promise<unknown>;
-  /** The ranking `search_tool_docs` uses. */
-  search(query: string, limit: number, signal: AbortSignal): Promise<ConsoleSearchHit[]>;
+  /** Pool, sessions (those `viewer` may see), upstream health, serving configuration: nothing secret. */
+  state(viewer: Principal): Promise<unknown>;
+  /** The ranking `search_tool_docs` uses, over what `viewer` may see. */
+  search(query: string, limit: number, signal: AbortSignal, viewer: Principal): Promise<ConsoleSearchHit[]>;
   logger: Logger;
 }
 
@@ -51,7 +58,7 @@ export function consoleRoute(options: ConsoleRouteOptions): HttpRoute {
   return {
     prefix: PREFIX,
     browser: true,
-    handle: (request, response, url) => handle(options, assets, request, response, url),
+    handle: (request, response, url, principal) => handle(options, assets, request, response, url, principal),
   };
 }
 
@@ -61,11 +68,17 @@ async function handle(
   request: IncomingMessage,
   response: ServerResponse,
   url: URL,
+  principal: Principal,
 ): Promise<void> {
   const path = url.pathname.slice(PREFIX.length) || '/';
   const asset = (type: string, body: string): void => {
     response.writeHead(200, { 'content-type': type, ...SECURITY_HEADERS }).end(body);
   };
+  // The event stream is a read (EventSource cannot send headers); the Sec-Fetch-Site and Origin
+  // checks keep other sites from opening it, and the browser keeps them from reading it.
+  if (path.startsWith('/api/') && path !== '/api/events' && !fromConsole(request)) {
+    return json(response, 403, { error: 'send the header X-Codemode-Console: 1 (the console does)' });
+  }
   if (request.method === 'GET') {
     switch (path) {
       case '/':
@@ -75,18 +88,20 @@ async function handle(
       case '/console.css':
         return asset('text/css; charset=utf-8', assets.css);
       case '/api/runs':
-        return json(response, 200, { runs: options.feed.runs() });
+        return json(response, 200, { runs: options.feed.runs(principal) });
       case '/api/state':
-        return json(response, 200, await options.state());
+        return json(response, 200, await options.state(principal));
+      case '/api/me':
+        return json(response, 200, { id: principal.id, name: principal.name, role: principal.role });
       case '/api/events':
-        return events(options, request, response);
+        return events(options, request, response, principal);
       case '/api/search': {
         const query = (url.searchParams.get('q') ?? '').slice(0, 2000);
         const limit = Math.min(50, Math.max(1, Number(url.searchParams.get('limit') ?? 10) || 10));
         const abort = new AbortController();
         response.once('close', () => abort.abort());
         try {
-          const hits = query.trim() === '' ? [] : await options.search(query, limit, abort.signal);
+          const hits = query.trim() === '' ? [] : await options.search(query, limit, abort.signal, principal);
           return json(response, 200, {
             hits: hits.map((hit) => ({ ...hit, signature: pythonSignature(hit.toolAlias, hit.inputSchema) })),
           });
@@ -96,12 +111,22 @@ async function handle(
       }
     }
   }
-  if (request.method === 'POST' && path === '/api/run') return tryIt(options, request, response);
+  if (request.method === 'POST' && path === '/api/run') return tryIt(options, request, response, principal);
   return json(response, 404, { error: `no such console resource: ${url.pathname}` });
 }
 
-/** Server-sent events: one `run` event each time a run starts, calls a tool or ends. */
-function events(options: ConsoleRouteOptions, request: IncomingMessage, response: ServerResponse): void {
+/** Whether a request carries what no cross-site image, link or form can: the console's header, or credentials. */
+function fromConsole(request: IncomingMessage): boolean {
+  return request.headers['x-codemode-console'] === '1' || request.headers.authorization !== undefined;
+}
+
+/** Server-sent events: one `run` event each time a run (that `viewer` may see) starts, calls a tool or ends. */
+function events(
+  options: ConsoleRouteOptions,
+  request: IncomingMessage,
+  response: ServerResponse,
+  viewer: Principal,
+): void {
   const stream = new RunEventStream(response, {
     onDropped: (reason) =>
       options.logger.warn('dropped a console subscriber that fell behind', {
@@ -109,7 +134,7 @@ function events(options: ConsoleRouteOptions, request: IncomingMessage, response
         client: request.socket.remoteAddress,
       }),
   });
-  const unsubscribe = options.feed.subscribe((run, json) => stream.update(run, json));
+  const unsubscribe = options.feed.subscribe((run, json) => stream.update(run, json), viewer);
   response.once('close', () => {
     stream.close();
     unsubscribe();
@@ -122,7 +147,12 @@ function events(options: ConsoleRouteOptions, request: IncomingMessage, response
  * says for clients without elicitation. Requires a JSON body and a custom header, which a form on
  * another site cannot send (with the Origin check, no cross-site request can start a run).
  */
-async function tryIt(options: ConsoleRouteOptions, request: IncomingMessage, response: ServerResponse) {
+async function tryIt(
+  options: ConsoleRouteOptions,
+  request: IncomingMessage,
+  response: ServerResponse,
+  principal: Principal,
+) {
   if (
     request.headers['x-codemode-console'] !== '1' ||
     !request.headers['content-type']?.startsWith('application/json')
@@ -149,7 +179,7 @@ async function tryIt(options: ConsoleRouteOptions, request: IncomingMessage, res
   try {
     const outcome = await options.engine.run(
       { code: body.code, servers, ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
-      { signal: abort.signal, session: 'console' },
+      { signal: abort.signal, session: 'console', principal },
     );
     return json(response, 200, outcome);
   } catch (error) {

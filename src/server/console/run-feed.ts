@@ -1,8 +1,10 @@
 /**
  * The console's run feed: the runs in flight and the most recent ones, each with its code, output,
- * status and a timeline of tool calls, kept in memory (bounded) and pushed to listeners as they change.
- * It is a RunObserver: the engine tells it about every run, from any session or the console itself.
+ * status, principal and a timeline of tool calls, kept in memory (bounded) and pushed to listeners as
+ * they change. It is a RunObserver: the engine tells it about every run, from any session or the
+ * console itself. A viewer sees the runs it may (`mayAccess`: an admin all, a user its own).
  */
+import { mayAccess, type Principal } from '../../engine/principal.js';
 import type { RunObservation, RunObserver, ToolCallOutcome } from '../../engine/run-observer.js';
 
 /** Runs kept after they end. */
@@ -28,6 +30,8 @@ export interface FeedRun {
   code: string;
   servers: string[];
   session?: string;
+  /** Who the run is for. */
+  principal: { id: string; name: string };
   startedAt: number;
   status: 'running' | 'ok' | 'error' | 'timeout' | 'cancelled' | 'killed' | 'protocol_error' | 'not_started';
   durationMs?: number;
@@ -52,15 +56,21 @@ export class RunFeed {
   readonly #listeners = new Set<RunListener>();
   readonly observer: RunObserver = { runStarted: (run) => this.#started(run) };
 
-  /** Newest first. */
-  runs(): FeedRun[] {
-    return [...this.#runs].reverse();
+  /** Newest first: those `viewer` may see (default: all). */
+  runs(viewer?: Principal): FeedRun[] {
+    const visible = viewer ? this.#runs.filter((run) => mayAccess(viewer, run.principal.id)) : this.#runs;
+    return [...visible].reverse();
   }
 
-  /** Called with a run each time it changes; returns the unsubscribe function. */
-  subscribe(listener: RunListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+  /** Called with a run (that `viewer` may see) each time it changes; returns the unsubscribe function. */
+  subscribe(listener: RunListener, viewer?: Principal): () => void {
+    const filtered: RunListener = viewer
+      ? (run, json) => {
+          if (mayAccess(viewer, run.principal.id)) listener(run, json);
+        }
+      : listener;
+    this.#listeners.add(filtered);
+    return () => this.#listeners.delete(filtered);
   }
 
   #emit(run: FeedRun): void {
@@ -83,6 +93,7 @@ export class RunFeed {
       code: cut(start.code),
       servers: start.servers,
       ...(start.session !== undefined ? { session: start.session } : {}),
+      principal: { id: start.principal.id, name: start.principal.name },
       startedAt: start.startedAt,
       status: 'running',
       toolCalls: [],

@@ -1,9 +1,8 @@
 /**
- * Who may talk to the HTTP server: bearer-token auth, the Host check that stops DNS rebinding when the
- * server listens on loopback without a token, and the Origin check that stops other web pages from
+ * Who may talk to the HTTP server: the Host check that stops DNS rebinding when the server listens on
+ * loopback without a token, and the Origin and Sec-Fetch-Site checks that stop other web pages from
  * driving it from a browser. Pure functions over header values, unit-tested.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 
 /** Names that always mean this machine. */
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
@@ -21,13 +20,6 @@ export function hostnameOf(hostHeader: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Compares tokens in constant time (digests first, so lengths leak nothing either). */
-export function tokenMatches(given: string | undefined, expected: string): boolean {
-  if (given === undefined) return false;
-  const digest = (value: string) => createHash('sha256').update(value).digest();
-  return timingSafeEqual(digest(given), digest(expected));
 }
 
 /** The token of an `Authorization: Bearer …` header. */
@@ -89,4 +81,31 @@ export function hostAllowed(hostHeader: string | undefined, tokenRequired: boole
   if (hostHeader === undefined) return false;
   const name = hostnameOf(hostHeader);
   return name !== undefined && isLoopbackHost(name);
+}
+
+/** What a browser says about a request: `Sec-Fetch-Site` and `Sec-Fetch-Mode`, sent by every current browser. */
+export interface FetchMetadata {
+  site: string | undefined;
+  mode: string | undefined;
+  method: string | undefined;
+}
+
+/**
+ * Whether a request a browser sent may start anything: one from this origin, or typed or bookmarked
+ * (`none`), or from an origin configured as allowed; from another site (or another port of
+ * localhost, which browsers call `same-site`) only a link to a page (`page`: a top-level GET
+ * navigation). Even without a token to steal, a page elsewhere then cannot make a visitor's browser
+ * start runs or upstream servers with an image, a form or a `no-cors` fetch. Requests without the
+ * header (MCP clients, curl, older browsers) are left to the Origin check and the routes' own
+ * requirements (a JSON body, a custom header).
+ */
+export function fetchSiteAllowed(metadata: FetchMetadata, page: boolean, originListed: boolean): boolean {
+  const { site } = metadata;
+  if (site === undefined || site === 'same-origin' || site === 'none' || originListed) return true;
+  return page && metadata.method === 'GET' && metadata.mode === 'navigate';
+}
+
+/** Whether a Content-Type header says JSON (`application/json`, any parameters). */
+export function isJsonContentType(header: string | undefined): boolean {
+  return /^application\/json\s*(;|$)/i.test(header?.trim() ?? '');
 }

@@ -1,16 +1,20 @@
 /**
  * MCP over streamable HTTP (the SDK's transport), one MCP session per client: each session gets its
  * own `McpServer` and transport, so runs, cancellation and per-client state never cross clients.
+ * Every request is someone's: the auth (auth/http-auth.ts) turns its bearer token, or the console's
+ * sign-in cookie, into a principal, and a session answers only to the principal that opened it.
  * In front of it: caps on connections per client and in all, timeouts for a request's head and body
- * and for idle connections, the Host and Origin checks, bearer-token auth, a limit on sessions, an
- * idle expiry, a body size cap, and extra routes (`/metrics`, `/console`) under the same auth.
+ * and for idle connections, the Host, Origin and Sec-Fetch-Site checks, the auth, limits on sessions
+ * per principal and in all (session-limits.ts), an idle expiry, a body size cap, and extra routes
+ * (`/metrics`, `/console`) under the same auth; OAuth's protected resource metadata is public.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { Principal } from '../../engine/principal.js';
 import { errorMessage } from '../../shared/errors.js';
 import {
   describeOutOfFileDescriptors,
@@ -19,9 +23,20 @@ import {
   openDescriptorCount,
 } from '../../shared/fd-exhaustion.js';
 import type { Logger } from '../../shared/logger.js';
+import { ConsoleSessions, MAX_CONSOLE_SESSION_MS } from './auth/console-sessions.js';
+import type { AuthOutcome, HttpAuth } from './auth/http-auth.js';
 import { ConnectionLimits, type Refusal } from './connection-limits.js';
-import { bearerToken, cookieValue, hostAllowed, originAllowed, tokenMatches } from './http-guard.js';
+import {
+  bearerToken,
+  cookieValue,
+  fetchSiteAllowed,
+  hostAllowed,
+  isJsonContentType,
+  originAllowed,
+} from './http-guard.js';
+import { sendLoginPage } from './login-page.js';
 import { readBody } from './read-body.js';
+import { makeRoom } from './session-limits.js';
 
 /** Where MCP is served. */
 export const MCP_PATH = '/mcp';
@@ -33,33 +48,45 @@ const THROTTLED_LOG_INTERVAL_MS = 10_000;
 /** How often the descriptors in use are counted, and how close to the limit is too close. */
 const DESCRIPTOR_CHECK_INTERVAL_MS = 5_000;
 const DESCRIPTOR_HEADROOM = 16;
-/** The console's cookie: a digest of the token, never the token itself. */
+/** The console's cookie: a random sign-in id (auth/console-sessions.ts), nothing derived from a token. */
 export const CONSOLE_COOKIE = 'codemode_console';
+/** At a limit, an idle session whose client still holds its notification stream may be closed after this. */
+const EVICT_IDLE_MS = 60_000;
 
 export interface HttpRoute {
   /** Path prefix this route serves, e.g. `/metrics`. */
   prefix: string;
   /** Browser pages: the console cookie authenticates too, and `?token=` / the login form set it. */
   browser?: boolean;
-  handle(request: IncomingMessage, response: ServerResponse, url: URL): void | Promise<void>;
+  /** Answers a request of `principal` (who sent it). */
+  handle(
+    request: IncomingMessage,
+    response: ServerResponse,
+    url: URL,
+    principal: Principal,
+  ): void | Promise<void>;
 }
 
 export interface BridgeHttpServerOptions {
   host: string;
   port: number;
-  /** The bearer token; undefined: no auth, which the caller allows on loopback only. */
-  token: string | undefined;
+  /** Who is calling; without credentials (`required` false) the caller allows loopback only. */
+  auth: HttpAuth;
   /** Origins allowed besides the server's own on loopback. */
   allowedOrigins: readonly string[];
   maxSessions: number;
+  /** MCP sessions one principal may hold at once. */
+  maxSessionsPerPrincipal: number;
   /** A session with no request for this long is closed (its client vanished without DELETE). */
   sessionIdleMs: number;
   /** Connection caps and timeouts (cli/http-settings.ts has the defaults). */
   connections: ConnectionOptions;
-  /** A fresh MCP server for one session. */
-  createSession(): McpServer;
-  /** A session ended (closed by its client, expired, or the server is closing). */
-  onSessionClosed?(sessionId: string): void;
+  /** A fresh MCP server for one session of `principal`. */
+  createSession(principal: Principal): McpServer;
+  /** A session ended (closed by its client, expired, made room, or the server is closing). */
+  onSessionClosed?(sessionId: string, principal: Principal): void;
+  /** The OAuth issuer, named on the console's sign-in page; undefined: no OAuth. */
+  oauthIssuer?: string;
   routes?: HttpRoute[];
   logger: Logger;
 }
@@ -79,10 +106,14 @@ export interface ConnectionOptions {
 
 export interface HttpSessionInfo {
   id: string;
+  /** Who opened it: only this principal's requests reach it. */
+  principal: Principal;
   createdAt: number;
   lastSeenAt: number;
   /** Requests (POSTs) being answered now. */
   inFlight: number;
+  /** Notification streams (GETs) open now: a client that exited has none. */
+  streams: number;
   client?: string;
 }
 
@@ -99,7 +130,7 @@ export class BridgeHttpServer {
   #sweep: NodeJS.Timeout | undefined;
   #descriptorCheck: NodeJS.Timeout | undefined;
   #draining = false;
-  readonly #cookie: string | undefined;
+  readonly #signIns = new ConsoleSessions();
   readonly #limits: ConnectionLimits;
   /** Connections over a cap: answered 503 and closed, never served even if a request slips in. */
   readonly #refused = new WeakSet<Socket>();
@@ -107,7 +138,6 @@ export class BridgeHttpServer {
 
   constructor(options: BridgeHttpServerOptions) {
     this.#options = options;
-    this.#cookie = options.token === undefined ? undefined : consoleCookieValue(options.token);
     const { connections } = options;
     this.#limits = new ConnectionLimits({
       maxPerClient: connections.maxPerClient,
@@ -233,6 +263,13 @@ export class BridgeHttpServer {
     return [...this.#sessions.values()].map((session) => ({ ...session.info }));
   }
 
+  /** How many sessions `principalId` holds now. */
+  sessionsOf(principalId: string): number {
+    let count = 0;
+    for (const session of this.#sessions.values()) if (session.info.principal.id === principalId) count++;
+    return count;
+  }
+
   /**
    * Stops taking requests, lets the requests being answered (runs) finish for up to `graceMs`, then
    * closes every session, which cancels the runs still going (their sandboxes are killed).
@@ -256,9 +293,12 @@ export class BridgeHttpServer {
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const options = this.#options;
     const url = new URL(request.url ?? '/', 'http://bridge.invalid');
-    if (!hostAllowed(request.headers.host, options.token !== undefined)) {
+    if (!hostAllowed(request.headers.host, options.auth.required)) {
       return send(response, 403, 'Forbidden: this server answers only to localhost names (Host header).\n');
     }
+    // Public by design (RFC 9728), and read by browser-based clients of any origin.
+    const document = options.auth.publicDocument(url.pathname);
+    if (document) return sendPublicDocument(request, response, document);
     const origin = request.headers.origin;
     if (!originAllowed(origin, { port: this.#port(), allowed: options.allowedOrigins })) {
       options.logger.warn('refused a request from another origin', { origin });
@@ -274,21 +314,44 @@ export class BridgeHttpServer {
     const route = options.routes?.find(
       (each) => url.pathname === each.prefix || url.pathname.startsWith(`${each.prefix}/`),
     );
-    if (route?.browser && this.#login(request, response, url, route.prefix)) return;
-    if (!this.#authorized(request, route?.browser === true)) {
-      if (route?.browser && request.method === 'GET')
-        return sendLoginPage(response, route.prefix, url.searchParams.has('failed'));
-      return send(
-        response,
-        401,
-        'Unauthorized: send Authorization: Bearer <token> (MCP_BRIDGE_HTTP_TOKEN).\n',
+    const page =
+      route?.browser === true && (url.pathname === route.prefix || url.pathname === `${route.prefix}/`);
+    const listed =
+      origin !== undefined &&
+      options.allowedOrigins.some((allowed) => allowed.toLowerCase() === origin.toLowerCase());
+    if (
+      !fetchSiteAllowed(
         {
-          'www-authenticate': 'Bearer realm="codemode-bridge"',
+          site: headerValue(request.headers['sec-fetch-site']),
+          mode: headerValue(request.headers['sec-fetch-mode']),
+          method: request.method,
         },
-      );
+        page,
+        listed,
+      )
+    ) {
+      this.#throttledWarn('cross-site', 'refused a request another site started', {
+        site: request.headers['sec-fetch-site'],
+        path: url.pathname.slice(0, 100),
+      });
+      return send(response, 403, 'Forbidden: another site started this request.\n');
     }
-    if (route) return route.handle(request, response, url);
-    if (url.pathname === MCP_PATH) return this.#mcp(request, response);
+    if (route?.browser && this.#signInOrOut(request, response, url, route.prefix)) return;
+    const outcome = await this.#authenticate(request, route?.browser === true);
+    if (outcome.kind === 'refused') {
+      if (route?.browser && request.method === 'GET' && outcome.status === 401) {
+        return sendLoginPage(response, route.prefix, {
+          failed: url.searchParams.has('failed'),
+          oauthIssuer: options.oauthIssuer,
+        });
+      }
+      if (request.headers.authorization !== undefined) {
+        this.#throttledWarn(`auth:${outcome.status}`, 'refused a credential', { reason: outcome.message });
+      }
+      return send(response, outcome.status, `${outcome.message}\n`, outcome.headers);
+    }
+    if (route) return route.handle(request, response, url, outcome.principal);
+    if (url.pathname === MCP_PATH) return this.#mcp(request, response, outcome.principal);
     return send(response, 404, `Not found. MCP is served at ${MCP_PATH}.\n`);
   }
 
@@ -297,56 +360,87 @@ export class BridgeHttpServer {
     return typeof address === 'object' && address !== null ? address.port : this.#options.port;
   }
 
-  #authorized(request: IncomingMessage, browser: boolean): boolean {
-    const { token } = this.#options;
-    if (token === undefined) return true;
-    if (tokenMatches(bearerToken(request.headers.authorization), token)) return true;
-    return (
-      browser &&
-      this.#cookie !== undefined &&
-      tokenMatches(cookieValue(request.headers.cookie, CONSOLE_COOKIE), this.#cookie)
-    );
+  /** The bearer token's principal, or on a browser route the console sign-in's. */
+  async #authenticate(request: IncomingMessage, browser: boolean): Promise<AuthOutcome> {
+    const bearer = bearerToken(request.headers.authorization);
+    if (bearer === undefined && browser) {
+      const principal = this.#signIns.principal(cookieValue(request.headers.cookie, CONSOLE_COOKIE));
+      if (principal) return { kind: 'principal', principal };
+    }
+    return this.#options.auth.authenticate(bearer);
   }
 
   /**
    * The console's sign-in: `POST <prefix>/login` with the token as a form field, or `?token=` once in
-   * a link. Either sets an HttpOnly, SameSite=Strict cookie holding a digest of the token, then
-   * redirects to the page without the token in its address. Whether it handled the request.
+   * a link. Either sets an HttpOnly, SameSite=Strict cookie holding a random sign-in id, then
+   * redirects to the page without the token in its address; `POST <prefix>/logout` ends it. Whether
+   * it handled the request.
    */
-  #login(request: IncomingMessage, response: ServerResponse, url: URL, prefix: string): boolean {
-    const { token } = this.#options;
-    if (token === undefined) return false;
+  #signInOrOut(request: IncomingMessage, response: ServerResponse, url: URL, prefix: string): boolean {
+    const { auth } = this.#options;
+    if (!auth.required) return false;
+    if (request.method === 'POST' && url.pathname === `${prefix}/logout`) {
+      this.#signIns.delete(cookieValue(request.headers.cookie, CONSOLE_COOKIE));
+      response
+        .writeHead(303, {
+          location: prefix,
+          'set-cookie': `${CONSOLE_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`,
+        })
+        .end();
+      return true;
+    }
     const fromQuery = url.searchParams.get('token');
     const isForm = request.method === 'POST' && url.pathname === `${prefix}/login`;
     if (fromQuery === null && !isForm) return false;
-    const finish = (given: string | undefined) => {
-      if (!tokenMatches(given, token)) {
+    const finish = async (given: string | undefined) => {
+      const outcome = given === undefined || given === '' ? undefined : await auth.authenticate(given);
+      if (outcome?.kind !== 'principal') {
         response.writeHead(303, { location: `${prefix}?failed=1` }).end();
         return;
       }
+      const now = Date.now();
+      const id = this.#signIns.create(outcome.principal, outcome.expiresAt, now);
+      const maxAge = Math.max(
+        1,
+        Math.floor(((outcome.expiresAt ?? now + MAX_CONSOLE_SESSION_MS) - now) / 1000),
+      );
       const secure = request.headers['x-forwarded-proto'] === 'https' ? '; Secure' : '';
       response
         .writeHead(303, {
           location: prefix,
-          'set-cookie': `${CONSOLE_COOKIE}=${this.#cookie}; HttpOnly; SameSite=Strict; Path=/${secure}`,
+          'set-cookie': `${CONSOLE_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.min(maxAge, MAX_CONSOLE_SESSION_MS / 1000)}${secure}`,
         })
         .end();
     };
+    const fail = (error: unknown) => {
+      this.#options.logger.warn('console sign-in failed', { error: errorMessage(error) });
+      if (!response.headersSent) send(response, 500, 'internal error\n');
+    };
     if (fromQuery !== null) {
-      finish(fromQuery);
+      finish(fromQuery).catch(fail);
       return true;
     }
     readBody(request, 64 * 1024).then(
-      (body) => finish(new URLSearchParams(body.toString('utf8')).get('token') ?? undefined),
+      (body) => finish(new URLSearchParams(body.toString('utf8')).get('token') ?? undefined).catch(fail),
       () => send(response, 413, 'Too large.\n'),
     );
     return true;
   }
 
-  async #mcp(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  async #mcp(request: IncomingMessage, response: ServerResponse, principal: Principal): Promise<void> {
     const sessionId = headerValue(request.headers['mcp-session-id']);
     let body: unknown;
     if (request.method === 'POST') {
+      // A form or a `no-cors` fetch can send text/plain; only a JSON body (which needs a preflight
+      // from another origin) is read at all.
+      if (!isJsonContentType(request.headers['content-type'])) {
+        return sendJsonRpcError(
+          response,
+          415,
+          -32000,
+          'Unsupported Media Type: send Content-Type: application/json.',
+        );
+      }
       let raw: Buffer;
       try {
         raw = await readBody(request, MAX_BODY_BYTES);
@@ -361,7 +455,8 @@ export class BridgeHttpServer {
     }
     if (sessionId !== undefined) {
       const session = this.#sessions.get(sessionId);
-      if (!session) {
+      // Another principal's session is answered as one that does not exist: ids are not to be probed.
+      if (!session || session.info.principal.id !== principal.id) {
         // The spec's answer for a session the server does not know: the client starts a new one.
         return sendJsonRpcError(
           response,
@@ -381,22 +476,52 @@ export class BridgeHttpServer {
         'Bad request: no Mcp-Session-Id header; send initialize first.',
       );
     }
-    if (this.#sessions.size >= this.#options.maxSessions) {
-      this.#options.logger.warn('refused a new MCP session: the limit is reached', {
-        max: this.#options.maxSessions,
+    const options = this.#options;
+    const room = makeRoom(
+      [...this.#sessions.values()].map(({ info }) => ({
+        id: info.id,
+        principalId: info.principal.id,
+        lastSeenAt: info.lastSeenAt,
+        inFlight: info.inFlight,
+        streams: info.streams,
+      })),
+      principal.id,
+      {
+        maxSessions: options.maxSessions,
+        maxPerPrincipal: options.maxSessionsPerPrincipal,
+        evictIdleMs: EVICT_IDLE_MS,
+      },
+      Date.now(),
+    );
+    if (!room.ok) {
+      const text =
+        room.limit === 'principal'
+          ? `Too many MCP sessions of yours (${principal.name}) are busy (MCP_BRIDGE_HTTP_MAX_SESSIONS_PER_PRINCIPAL=${options.maxSessionsPerPrincipal}); close one or try later.`
+          : `Too many MCP sessions (MCP_BRIDGE_HTTP_MAX_SESSIONS=${options.maxSessions}); close one or try later.`;
+      options.logger.warn('refused a new MCP session: a limit is reached', {
+        principal: principal.id,
+        limit: room.limit,
       });
-      return sendJsonRpcError(
-        response,
-        503,
-        -32000,
-        `Too many MCP sessions (MCP_BRIDGE_HTTP_MAX_SESSIONS=${this.#options.maxSessions}); close one or try later.`,
-        { 'retry-after': '10' },
-      );
+      return sendJsonRpcError(response, 503, -32000, text, { 'retry-after': '10' });
     }
-    await this.#openSession(request, response, body);
+    if (room.evict !== undefined) {
+      const victim = this.#sessions.get(room.evict);
+      options.logger.info('closing an idle MCP session to make room for a new one', {
+        session: room.evict,
+        principal: victim?.info.principal.id,
+        for: principal.id,
+      });
+      await this.#closeSession(room.evict);
+    }
+    await this.#openSession(request, response, body, principal);
   }
 
-  async #openSession(request: IncomingMessage, response: ServerResponse, body: unknown): Promise<void> {
+  async #openSession(
+    request: IncomingMessage,
+    response: ServerResponse,
+    body: unknown,
+    principal: Principal,
+  ): Promise<void> {
     let session: Session | undefined;
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
@@ -404,19 +529,25 @@ export class BridgeHttpServer {
         if (!session) return;
         session.info.id = id;
         this.#sessions.set(id, session);
-        this.#options.logger.info('MCP session opened', { session: id, sessions: this.#sessions.size });
+        this.#options.logger.info('MCP session opened', {
+          session: id,
+          principal: principal.id,
+          sessions: this.#sessions.size,
+        });
       },
       onsessionclosed: (id) => void this.#closeSession(id),
     });
     const clientName = (body as { params?: { clientInfo?: { name?: unknown } } }).params?.clientInfo?.name;
-    const server = this.#options.createSession();
+    const server = this.#options.createSession(principal);
     const now = Date.now();
     session = {
       info: {
         id: '',
+        principal,
         createdAt: now,
         lastSeenAt: now,
         inFlight: 0,
+        streams: 0,
         ...(typeof clientName === 'string' ? { client: clientName.slice(0, 100) } : {}),
       },
       server,
@@ -436,7 +567,15 @@ export class BridgeHttpServer {
     body: unknown,
   ): Promise<void> {
     session.info.lastSeenAt = Date.now();
-    // A GET is the client's long-lived notification stream, not work: it does not hold the session open.
+    if (request.method === 'GET') {
+      // The client's notification stream, not work: it does not hold the session open, but while it is
+      // open the client is alive (one that exited has closed it), so the session is not closed to make room.
+      session.info.streams++;
+      response.once('close', () => {
+        session.info.streams--;
+      });
+      return session.transport.handleRequest(request, response, body);
+    }
     if (request.method !== 'POST') return session.transport.handleRequest(request, response, body);
     session.info.inFlight++;
     response.once('close', () => {
@@ -450,7 +589,11 @@ export class BridgeHttpServer {
     const session = this.#sessions.get(id);
     if (!session) return;
     this.#sessions.delete(id);
-    this.#options.logger.info('MCP session closed', { session: id, sessions: this.#sessions.size });
+    this.#options.logger.info('MCP session closed', {
+      session: id,
+      principal: session.info.principal.id,
+      sessions: this.#sessions.size,
+    });
     // Closing the server aborts its handlers' signals: a run still going is cancelled, its sandbox killed.
     await session.server
       .close()
@@ -458,7 +601,7 @@ export class BridgeHttpServer {
         this.#options.logger.debug('closing a session failed', { error: errorMessage(error) }),
       );
     try {
-      this.#options.onSessionClosed?.(id);
+      this.#options.onSessionClosed?.(id, session.info.principal);
     } catch (error) {
       this.#options.logger.warn('session clean-up failed', { session: id, error });
     }
@@ -481,11 +624,6 @@ function refusalText(refusal: Refusal, connections: ConnectionOptions): string {
   }
   const who = refusal.client === 'loopback' ? 'this machine (loopback)' : refusal.client;
   return `Too many connections from ${who} (MCP_BRIDGE_HTTP_MAX_CONNECTIONS_PER_CLIENT=${connections.maxPerClient}); close some and try again.\n`;
-}
-
-/** The console cookie's value for a token: a digest, so the browser never holds the token itself. */
-export function consoleCookieValue(token: string): string {
-  return createHash('sha256').update(`codemode-bridge console\0${token}`).digest('hex');
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
@@ -513,14 +651,26 @@ function sendJsonRpcError(
     .end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
 }
 
-function sendLoginPage(response: ServerResponse, prefix: string, failed: boolean): void {
+/** A public document (OAuth's protected resource metadata): readable from any origin, never work. */
+function sendPublicDocument(
+  request: IncomingMessage,
+  response: ServerResponse,
+  document: Record<string, unknown>,
+): void {
+  const cors = {
+    'access-control-allow-origin': '*',
+    'access-control-allow-methods': 'GET, OPTIONS',
+    'access-control-allow-headers': 'mcp-protocol-version',
+  };
+  if (request.method === 'OPTIONS') {
+    response.writeHead(204, cors).end();
+    return;
+  }
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    send(response, 405, 'Method not allowed.\n', { allow: 'GET, OPTIONS', ...cors });
+    return;
+  }
   response
-    .writeHead(401, {
-      'content-type': 'text/html; charset=utf-8',
-      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-    })
-    .end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>codemode-bridge — sign in</title>
-<style>body{font:15px system-ui,sans-serif;margin:4rem auto;max-width:28rem}input{font:inherit;width:100%;padding:.4rem;box-sizing:border-box}button{margin-top:.6rem;font:inherit}</style></head>
-<body><h1>codemode-bridge console</h1>${failed ? '<p role="alert">That token was not accepted.</p>' : ''}
-<form method="post" action="${prefix}/login"><label>Access token (MCP_BRIDGE_HTTP_TOKEN)<br><input type="password" name="token" autocomplete="current-password" autofocus></label><br><button type="submit">Sign in</button></form></body></html>`);
+    .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300', ...cors })
+    .end(request.method === 'HEAD' ? undefined : JSON.stringify(document));
 }

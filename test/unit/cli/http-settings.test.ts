@@ -80,13 +80,15 @@ describe('HTTP settings', () => {
     expect(defaultMaxConnections(20)).toBe(16);
   });
 
-  it('refuses a non-loopback bind without a token', () => {
-    expect(() => checkBindAllowed('127.0.0.1', { token: undefined })).not.toThrow();
-    expect(() => checkBindAllowed('::1', { token: undefined })).not.toThrow();
-    expect(() => checkBindAllowed('0.0.0.0', { token: undefined })).toThrow(
+  it('refuses a non-loopback bind without a credential', () => {
+    expect(() => checkBindAllowed('127.0.0.1', { authRequired: false })).not.toThrow();
+    expect(() => checkBindAllowed('::1', { authRequired: false })).not.toThrow();
+    expect(() => checkBindAllowed('0.0.0.0', { authRequired: false })).toThrow(
       /Refusing to serve HTTP on 0.0.0.0/,
     );
-    expect(() => checkBindAllowed('0.0.0.0', { token: 'x'.repeat(16) })).not.toThrow();
+    expect(() => checkBindAllowed('0.0.0.0', { authRequired: true })).not.toThrow();
+    expect(loadHttpSettings({ MCP_BRIDGE_HTTP_TOKEN: 'x'.repeat(16) }).authRequired).toBe(true);
+    expect(loadHttpSettings({}).authRequired).toBe(false);
   });
 
   it('finds the traces endpoint from the standard variables', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { localPrincipal } from '../../../src/engine/principal.js';
 import { combineObservers, RunObservations, type ToolCallEnd } from '../../../src/engine/run-observer.js';
 import type { UpstreamPort } from '../../../src/engine/types.js';
 import { pythonSignature } from '../../../src/server/console/python-signature.js';
@@ -38,6 +39,7 @@ describe('run observer', () => {
       runId: 'run-1',
       code: '',
       servers: [],
+      principal: localPrincipal(),
       startedAt: 0,
     });
     const signal = new AbortController().signal;
@@ -71,7 +73,7 @@ describe('run observer', () => {
       },
       { runStarted: (run) => ({ ended: () => seen.push(`${run.runId} ended`), failed: () => {} }) },
     ]);
-    combined?.runStarted({ runId: 'run-1', code: '', servers: [], startedAt: 0 })?.ended({
+    combined?.runStarted({ runId: 'run-1', code: '', servers: [], principal: localPrincipal(), startedAt: 0 })?.ended({
       status: 'ok',
       stdout: '',
       stderr: '',
@@ -89,6 +91,7 @@ describe('run observer', () => {
         runId: `run-${n}`,
         code: 'x',
         servers: [],
+        principal: localPrincipal(),
         startedAt: Date.now(),
       });
       const end = observation?.toolCall?.('s', 't');

@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   bearerToken,
   cookieValue,
+  fetchSiteAllowed,
   hostAllowed,
+  isJsonContentType,
   isLoopbackHost,
   originAllowed,
-  tokenMatches,
 } from '../../../src/server/http/http-guard.js';
 
 describe('http guard', () => {
@@ -18,14 +19,36 @@ describe('http guard', () => {
     }
   });
 
-  it('compares tokens exactly', () => {
-    expect(tokenMatches('abc', 'abc')).toBe(true);
-    expect(tokenMatches('abcd', 'abc')).toBe(false);
-    expect(tokenMatches(undefined, 'abc')).toBe(false);
+  it('reads bearer tokens and cookies', () => {
     expect(bearerToken('Bearer xyz')).toBe('xyz');
     expect(bearerToken('bearer  xyz ')).toBe('xyz');
     expect(bearerToken('Basic xyz')).toBeUndefined();
     expect(cookieValue('a=1; codemode_console=ff%20; b=2', 'codemode_console')).toBe('ff ');
+  });
+
+  it('lets another site start nothing but a navigation to a page', () => {
+    const request = (site: string | undefined, mode = 'cors', method = 'GET') => ({ site, mode, method });
+    // MCP clients and curl send no Sec-Fetch-Site; this origin, a typed address, a configured origin pass.
+    expect(fetchSiteAllowed(request(undefined), false, false)).toBe(true);
+    expect(fetchSiteAllowed(request('same-origin'), false, false)).toBe(true);
+    expect(fetchSiteAllowed(request('none', 'navigate'), false, false)).toBe(true);
+    expect(fetchSiteAllowed(request('cross-site', 'cors', 'POST'), false, true)).toBe(true);
+    // An <img> or a no-cors fetch of the console's search from another site, or another port of localhost.
+    expect(fetchSiteAllowed(request('cross-site', 'no-cors'), false, false)).toBe(false);
+    expect(fetchSiteAllowed(request('same-site', 'no-cors'), false, false)).toBe(false);
+    // A cross-site form post, even to a page.
+    expect(fetchSiteAllowed(request('cross-site', 'navigate', 'POST'), true, false)).toBe(false);
+    // A link to the console page itself.
+    expect(fetchSiteAllowed(request('cross-site', 'navigate'), true, false)).toBe(true);
+    expect(fetchSiteAllowed(request('cross-site', 'navigate'), false, false)).toBe(false);
+  });
+
+  it('knows a JSON content type', () => {
+    expect(isJsonContentType('application/json')).toBe(true);
+    expect(isJsonContentType('Application/JSON; charset=utf-8')).toBe(true);
+    expect(isJsonContentType('text/plain')).toBe(false);
+    expect(isJsonContentType('application/jsonx')).toBe(false);
+    expect(isJsonContentType(undefined)).toBe(false);
   });
 
   it('allows no Origin, its own loopback origin and configured ones only', () => {

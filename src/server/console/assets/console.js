@@ -13,8 +13,14 @@ function el(tag, props = {}, ...children) {
   for (const child of children) if (child !== undefined && child !== null) node.append(child);
   return node;
 }
-async function getJson(path, init) {
-  const response = await fetch(path, { credentials: 'same-origin', ...init });
+// Every API call carries the console's header: the bridge answers nothing without it, so no image, link
+// or form on another site can make this browser search or run code.
+async function getJson(path, init = {}) {
+  const response = await fetch(path, {
+    credentials: 'same-origin',
+    ...init,
+    headers: { 'x-codemode-console': '1', ...(init.headers ?? {}) },
+  });
   if (response.status === 401) {
     location.reload();
     throw new Error('signed out');
@@ -60,6 +66,7 @@ function renderRun(run) {
       run.durationMs !== undefined ? `${Math.round(run.durationMs)} ms` : '',
       ' ',
       run.toolCalls.length ? `${run.toolCalls.length} tool call(s)` : '',
+      run.principal ? el('span', { class: 'principal' }, ` · ${run.principal.name}`) : '',
       run.session ? ` · session ${String(run.session).slice(0, 8)}` : '',
     ),
     el('h4', {}, 'Code'),
@@ -73,7 +80,11 @@ function renderRun(run) {
     run.error ? el('h4', {}, 'error') : null,
     run.error ? el('pre', { class: 'error' }, run.error) : null,
   );
-  const item = el('li', { class: 'run', id: `run-${run.id}`, 'data-status': run.status }, details);
+  const item = el(
+    'li',
+    { class: 'run', id: `run-${run.id}`, 'data-status': run.status, 'data-principal': run.principal?.id ?? '' },
+    details,
+  );
   const existing = document.getElementById(`run-${run.id}`);
   if (existing) existing.replaceWith(item);
   else $('#runs').prepend(item);
@@ -83,6 +94,13 @@ function renderRun(run) {
 async function loadState() {
   const state = await getJson('/console/api/state');
   $('#version').textContent = `v${state.version}`;
+  $('#me').textContent = `${state.me.name} (${state.me.role})`;
+  $('#me').dataset.role = state.me.role;
+  $('#sign-out').hidden = state.http.auth.startsWith('none');
+  $('#runs-hint').textContent =
+    state.me.role === 'admin'
+      ? 'Live: every principal\'s runs appear as they start. Newest first.'
+      : 'Live: your runs appear as they start. Newest first.';
   const rows = [
     ['Sandbox', state.sandbox.backend],
     [
@@ -103,7 +121,9 @@ async function loadState() {
         state.http.maxSessions +
         (state.http.sessions.length
           ? ' (' +
-            state.http.sessions.map((s) => (s.client || '?') + (s.inFlight ? ' busy' : '')).join(', ') +
+            state.http.sessions
+              .map((s) => `${s.principal.name}: ${s.client || '?'}${s.inFlight ? ' busy' : ''}`)
+              .join(', ') +
             ')'
           : ''),
     ],
