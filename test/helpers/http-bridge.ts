@@ -1,5 +1,6 @@
 /** Starts the built bridge as `serve --http` (a real child process) and connects SDK HTTP clients to it. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -10,7 +11,7 @@ export interface HttpBridge {
   /** `http://127.0.0.1:PORT` */
   base: string;
   stderr(): string;
-  connect(options?: { token?: string; name?: string }): Promise<Client>;
+  connect(options?: { token?: string; name?: string; authProvider?: OAuthClientProvider }): Promise<Client>;
   /** SIGTERM, then the exit status. */
   stop(): Promise<number | null>;
 }
@@ -70,9 +71,10 @@ export function startHttpBridge(
         child,
         base,
         stderr: () => stderr,
-        async connect({ token, name = 'http-test' } = {}) {
+        async connect({ token, name = 'http-test', authProvider } = {}) {
           const transport = new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
             ...(token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {}),
+            ...(authProvider ? { authProvider } : {}),
           });
           const client = new Client({ name, version: '0.0.0' });
           await client.connect(transport);

@@ -50,7 +50,10 @@ async function signingKey(): Promise<JWK> {
  * Starts the issuer. `keys`: signing keys to use (another issuer with the same keys signs tokens the
  * bridge can verify, but with the wrong `iss`); default: one fresh key.
  */
-export async function startIssuer(clients: IssuerClient[], options: { keys?: JWK[] } = {}): Promise<OAuthIssuer> {
+export async function startIssuer(
+  clients: IssuerClient[],
+  options: { keys?: JWK[] } = {},
+): Promise<OAuthIssuer> {
   let keys = options.keys ?? [await signingKey()];
   let fetches = 0;
   let provider: Provider | undefined;

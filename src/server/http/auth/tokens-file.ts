@@ -98,6 +98,8 @@ export function parseTokensFile(text: string, source: string): TokenEntry[] {
     const line = toml
       ? (error as { line?: number }).line
       : (() => {
+          const at = /\(line (\d+) column \d+\)/.exec(message ?? '')?.[1];
+          if (at !== undefined) return Number(at);
           const position = /at position (\d+)/.exec(message ?? '')?.[1];
           return position === undefined ? undefined : text.slice(0, Number(position)).split('\n').length;
         })();
@@ -111,16 +113,17 @@ export function parseTokensFile(text: string, source: string): TokenEntry[] {
   };
   const parsed = fileSchema.safeParse(doc);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = (issue?.path ?? []).filter(
-      (part): part is string | number => typeof part === 'string' || typeof part === 'number',
-    );
-    const problem =
-      issue?.code === 'unrecognized_keys'
-        ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}; an entry has name, role and token or sha256`
-        : (issue?.message ?? 'invalid');
-    const keyPath = issue?.code === 'unrecognized_keys' && issue.keys[0] ? [...path, issue.keys[0]] : path;
-    throw new TokensFileError(`${where(keyPath)}: ${describePath(path) || '(top level)'}: ${problem}`);
+    // Every mistake at once (a few at most), each where it is: one round of fixes, not one per start.
+    const problems = parsed.error.issues.slice(0, 5).map((issue) => {
+      const path = issue.path.filter(
+        (part): part is string | number => typeof part === 'string' || typeof part === 'number',
+      );
+      if (issue.code === 'unrecognized_keys') {
+        return `${where([...path, issue.keys[0] ?? ''])}: ${describePath(path) || '(top level)'}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}; ${path.length === 0 ? 'the file holds [[tokens]] entries' : 'an entry has name, role and token or sha256'}`;
+      }
+      return `${where(path)}: ${describePath(path) || '(top level)'}: ${issue.message}`;
+    });
+    throw new TokensFileError(problems.join('; '));
   }
   const entries: TokenEntry[] = [];
   parsed.data.tokens.forEach((entry, index) => {
