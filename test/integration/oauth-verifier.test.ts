@@ -68,7 +68,9 @@ describe('OAuth access tokens against a real authorization server', () => {
   });
 
   it('refuses a token for another audience, from another issuer, or without the scope', async () => {
-    const audience = await auth.authenticate(await issuer.token('alice', { resource: 'http://other.example/mcp' }));
+    const audience = await auth.authenticate(
+      await issuer.token('alice', { resource: 'http://other.example/mcp' }),
+    );
     expect(audience).toMatchObject({ kind: 'refused', status: 401 });
     expect(audience.kind === 'refused' && audience.message).toMatch(/not for this bridge.*audience/);
     expect(audience.kind === 'refused' && audience.headers['www-authenticate']).toMatch(
@@ -87,7 +89,10 @@ describe('OAuth access tokens against a real authorization server', () => {
     const token = await issuer.token('brief', { resource: RESOURCE });
     expect((await verifier.verify(token)).kind).toBe('principal');
     await sleep(7_000);
-    expect(await verifier.verify(token)).toMatchObject({ kind: 'refused', description: 'the token has expired' });
+    expect(await verifier.verify(token)).toMatchObject({
+      kind: 'refused',
+      description: 'the token has expired',
+    });
   }, 20_000);
 
   it('refuses alg none, an HMAC token keyed with the public key, and garbage', async () => {
@@ -95,7 +100,9 @@ describe('OAuth access tokens against a real authorization server', () => {
     const [, payload] = valid.split('.');
     const none = `${base64url({ alg: 'none', typ: 'at+jwt' })}.${payload}.`;
     expect(await auth.authenticate(none)).toMatchObject({ kind: 'refused', status: 401 });
-    expect(await verifier.verify(none)).toMatchObject({ description: expect.stringMatching(/algorithm is not accepted/) });
+    expect(await verifier.verify(none)).toMatchObject({
+      description: expect.stringMatching(/algorithm is not accepted/),
+    });
     const key = issuer.keys()[0];
     const publicJwk = JSON.stringify({ kty: key?.kty, crv: key?.crv, x: key?.x, y: key?.y });
     const header = base64url({ alg: 'HS256', typ: 'at+jwt', kid: key?.kid });
@@ -143,6 +150,8 @@ describe('OAuth access tokens against a real authorization server', () => {
       kind: 'refused',
       description: 'the token is signed with a key the issuer does not publish',
     });
-    expect((await verifier.verify(await issuer.token('alice', { resource: RESOURCE }))).kind).toBe('principal');
+    expect((await verifier.verify(await issuer.token('alice', { resource: RESOURCE }))).kind).toBe(
+      'principal',
+    );
   }, 30_000);
 });

@@ -73,12 +73,14 @@ describe('run observer', () => {
       },
       { runStarted: (run) => ({ ended: () => seen.push(`${run.runId} ended`), failed: () => {} }) },
     ]);
-    combined?.runStarted({ runId: 'run-1', code: '', servers: [], principal: localPrincipal(), startedAt: 0 })?.ended({
-      status: 'ok',
-      stdout: '',
-      stderr: '',
-      durationMs: 1,
-    });
+    combined
+      ?.runStarted({ runId: 'run-1', code: '', servers: [], principal: localPrincipal(), startedAt: 0 })
+      ?.ended({
+        status: 'ok',
+        stdout: '',
+        stderr: '',
+        durationMs: 1,
+      });
     expect(seen).toEqual(['run-1 ended']);
   });
 

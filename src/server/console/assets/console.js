@@ -82,7 +82,12 @@ function renderRun(run) {
   );
   const item = el(
     'li',
-    { class: 'run', id: `run-${run.id}`, 'data-status': run.status, 'data-principal': run.principal?.id ?? '' },
+    {
+      class: 'run',
+      id: `run-${run.id}`,
+      'data-status': run.status,
+      'data-principal': run.principal?.id ?? '',
+    },
     details,
   );
   const existing = document.getElementById(`run-${run.id}`);
@@ -99,7 +104,7 @@ async function loadState() {
   $('#sign-out').hidden = state.http.auth.startsWith('none');
   $('#runs-hint').textContent =
     state.me.role === 'admin'
-      ? 'Live: every principal\'s runs appear as they start. Newest first.'
+      ? "Live: every principal's runs appear as they start. Newest first."
       : 'Live: your runs appear as they start. Newest first.';
   const rows = [
     ['Sandbox', state.sandbox.backend],

@@ -48,7 +48,10 @@ describe('tokens file', () => {
       `[[tokens]]\nname = "a"\ntoken = "${TOKEN}"\n[[tokens]]\nname = "b"\nsha256 = "${tokenDigest(TOKEN).toString('hex')}"\n`,
       'tokens.toml:4: tokens[1]: the same token as tokens[0] ("a")',
     ],
-    ['name = "x"\n', 'tokens.toml: tokens: expected a list of [[tokens]] entries; tokens.toml:1: (top level): unknown key name;'],
+    [
+      'name = "x"\n',
+      'tokens.toml: tokens: expected a list of [[tokens]] entries; tokens.toml:1: (top level): unknown key name;',
+    ],
     ['tokens = []\n', 'tokens.toml:1: tokens: expected at least one [[tokens]] entry'],
     ['[[tokens]\n', 'tokens.toml:1: not valid TOML'],
   ])('says what is wrong, where: %s', (text, message) => {
@@ -65,7 +68,9 @@ describe('tokens file', () => {
     expect(() => parseTokensFile(text, 'tokens.json')).toThrow(
       'tokens.json:5: tokens[1].role: expected "user" or "admin"',
     );
-    expect(() => parseTokensFile('{"tokens": [}', 'tokens.json')).toThrow(/^tokens\.json(:1)?: not valid JSON/);
+    expect(() => parseTokensFile('{"tokens": [}', 'tokens.json')).toThrow(
+      /^tokens\.json(:1)?: not valid JSON/,
+    );
   });
 });
 
