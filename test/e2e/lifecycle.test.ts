@@ -4,7 +4,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type RunningBridge, startBridge } from '../helpers/bridge.js';
+import { type RunningBridge, startBridge, startRunning } from '../helpers/bridge.js';
 import {
   BRIDGE_MAIN,
   containerIdsOwnedBy,
@@ -77,6 +77,20 @@ describe.skipIf(skipReason)(`sandbox lifecycle${skipReason ? ` (skipped: ${skipR
       expect(containersOwnedBy(bridge.pid)).toEqual([]);
       // Nothing of them runs on: no conmon, and under gVisor no runsc sandbox or gofer either.
       expect(await eventually(() => processesOfContainers(ids).length === 0)).toBe(true);
+    });
+
+    it('ends busy sandboxes of a bridge killed with SIGKILL, without waiting for another bridge', async () => {
+      const bridge = await bridgeWithoutPool(oci);
+      // One spins in Python, one sleeps in C: neither reads its channel.
+      await startRunning(bridge, 'print("running", flush=True)\nwhile True:\n    pass');
+      await startRunning(bridge, 'print("running", flush=True)\nimport time\ntime.sleep(1e9)');
+      const ids = containerIdsOwnedBy(bridge.pid);
+      expect(ids.length).toBeGreaterThanOrEqual(2);
+      process.kill(bridge.pid, 'SIGKILL');
+      expect(await eventually(() => !isAlive(bridge.pid))).toBe(true);
+      // No bridge starts meanwhile: each sandbox notices its channel closing and ends itself.
+      expect(await eventually(() => processesOfContainers(ids).length === 0, 10_000)).toBe(true);
+      expect(await eventually(() => containersOwnedBy(bridge.pid).length === 0, 10_000)).toBe(true);
     });
 
     it('is what doctor reports, with a sandbox started the way the bridge starts one', () => {

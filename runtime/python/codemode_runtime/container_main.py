@@ -16,6 +16,7 @@ import operator
 import os
 import posix
 import select
+import signal
 import socket
 import struct
 import sys
@@ -374,6 +375,41 @@ class LineReader:
                 return
 
 
+def _watch_host(fd):
+    """Starts a process that ends this one as soon as the host's end of the channel closes.
+
+    A program that never reads the channel (a busy loop, a long sleep, C code holding the GIL)
+    would otherwise outlive a bridge killed with SIGKILL until the next bridge reaps it. The watcher
+    polls for the hang-up alone (POLLRDHUP on the socket, POLLHUP on a pipe, never POLLIN), so it
+    takes no frame, and then kills this process; the container's init ends with it. A process, not
+    a thread: a thread needs the GIL to act. Forked twice, so that the init adopts it and the
+    program's `os.wait()` never meets it; called before any thread exists.
+
+    A safety net, not a boundary: the program may end the watcher, as it may end itself.
+    """
+    runtime = os.getpid()
+    child = os.fork()
+    if child:
+        os.waitpid(child, 0)
+        return
+    try:
+        if os.fork():
+            _REAL_EXIT(0)
+        for name in os.listdir("/proc/self/fd"):
+            if int(name) != fd:
+                try:
+                    os.close(int(name))
+                except OSError:
+                    pass  # the directory listing's own descriptor
+        poller = select.poll()
+        poller.register(fd, select.POLLRDHUP)
+        while not poller.poll():
+            pass
+        os.kill(runtime, signal.SIGKILL)
+    finally:
+        _REAL_EXIT(0)
+
+
 def _open_channel(argv):
     """The protocol fds: a Unix socket the host bind-mounted (`--channel PATH`), else stdin/stdout."""
     if "--channel" in argv:
@@ -440,6 +476,7 @@ def _cancel_leftover_tasks(loop):
 
 def main(argv=None):
     protocol_in, protocol_out = _open_channel(sys.argv[1:] if argv is None else argv)
+    _watch_host(protocol_in)
     writer = FrameWriter(protocol_out)
     reader = LineReader(protocol_in)
     outputs, devnull = _capture_std_streams(writer)
