@@ -51,6 +51,7 @@ import {
   type CaseRun,
   type Expectation,
   type HostileCase,
+  type RunArgs,
   SANDBOX_MARKER,
 } from './hostile/kit.js';
 
@@ -361,7 +362,7 @@ async function waitQuiescent(suite: Suite): Promise<void> {
 async function runCase(
   backend: Backend,
   bridge: RunningBridge,
-  args: { code: string; servers?: string[]; timeout?: number },
+  args: RunArgs,
   options: { signal?: AbortSignal; requestTimeoutMs?: number; anonymous?: boolean } = {},
 ): Promise<CaseRun> {
   const identity =

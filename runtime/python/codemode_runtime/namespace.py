@@ -250,7 +250,7 @@ class Grant:
         handles = self._skill_set.handles()
         self._skills_module = SkillsModule(self._skill_set)
         self._provided = provided
-        self._handles = handles
+        self.skill_handles = handles
 
     def install(self):
         """Makes this grant current (modules, `mcp.runtime`, a fresh host-operation queue); returns the globals."""
@@ -268,7 +268,7 @@ class Grant:
             channel, self._catalog, self._servers, self._skill_set, install_queue(channel), self._provided
         )
         namespace = {"__name__": "__main__", "__builtins__": builtins}
-        namespace.update(self._handles)
+        namespace.update(self.skill_handles)
         namespace.update(self._provided)
         return namespace
 
@@ -287,11 +287,17 @@ def program_globals(run, channel, session=None):
 class SessionGlobals:
     """The globals a session's sandbox carries from one program to the next.
 
-    The user's names survive; what the host provides (granted servers, skills, `mcp`) is each
-    program's own: a name the previous program was given and this one was not is removed, unless the
-    user rebound it. The host checks every call against the current grant anyway. A program whose
-    grant equals the previous one's gets the same proxies and skills (a skill already loaded stays
-    loaded, as an imported module does), installed afresh.
+    The user's names survive; what the host provides (granted servers, `mcp`) is each program's
+    own: a name the previous program was given and this one was not is removed, unless the user
+    rebound it. The host checks every call against the current grant anyway. A program whose grant
+    equals the previous one's gets the same proxies and skills (a skill already loaded stays loaded,
+    as an imported module does), installed afresh.
+
+    Skills are not the host's to replace: they are saved by any run of any client, so a skill
+    handle only ever fills a name the session has not bound. A name the user bound (`def`, an
+    assignment, an import) stays the user's, and a skill the session received keeps the version it
+    received; a newer one reaches the session only through an import (`from skills import name`,
+    or `import skills` again), which reads the newest (skills.py, SkillsModule).
     """
 
     def __init__(self):
@@ -304,15 +310,29 @@ class SessionGlobals:
         grant = self._grant
         if grant is None or grant.channel is not channel or grant.key != (servers, catalog, skills):
             self._grant = Grant(servers, channel, catalog, skills)
-        return self.enter(self._grant.install())
+        return self.enter(self._grant.install(), self._grant.skill_handles)
 
-    def enter(self, fresh):
+    def enter(self, fresh, skill_handles=None):
+        """Carries the session's names into a program given `fresh` globals, of which `skill_handles`
+        (name -> handle) are skills: those only fill names the session has not bound."""
+        skill_handles = skill_handles or {}
+
+        def is_skill(key, value):
+            return skill_handles.get(key) is value
+
         if self.namespace is None:
             self.namespace = fresh
         else:
+            namespace = self.namespace
             for key, value in self._provided.items():
-                if key not in fresh and self.namespace.get(key) is value:
-                    del self.namespace[key]
-            self.namespace.update(fresh)
-        self._provided = {k: v for k, v in fresh.items() if k not in ("__name__", "__builtins__")}
+                if key not in fresh and namespace.get(key) is value:
+                    del namespace[key]
+            for key, value in fresh.items():
+                if is_skill(key, value):
+                    namespace.setdefault(key, value)
+                else:
+                    namespace[key] = value
+        self._provided = {
+            k: v for k, v in fresh.items() if k not in ("__name__", "__builtins__") and not is_skill(k, v)
+        }
         return self.namespace

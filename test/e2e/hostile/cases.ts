@@ -7,6 +7,7 @@ import type { HostileCase } from './kit.js';
 import { NETWORK } from './network.js';
 import { PROTOCOL } from './protocol.js';
 import { RESOURCES } from './resources.js';
+import { TRUST_RUNTIME } from './trust-runtime.js';
 import { UPSTREAM } from './upstream.js';
 
 export const HOSTILE_CASES: readonly HostileCase[] = [
@@ -17,4 +18,5 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   ...HOST_OPS,
   ...UPSTREAM,
   ...BRIDGE,
+  ...TRUST_RUNTIME,
 ];

@@ -32,6 +32,8 @@ export interface RunArgs {
   code: string;
   servers?: string[];
   timeout?: number;
+  /** A named session of the suite's client. */
+  session?: string;
 }
 
 export interface CaseContext {
