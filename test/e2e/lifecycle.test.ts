@@ -1,6 +1,6 @@
 /** Containers never outlive their purpose: runs, cancellations, disconnects, signals, dead bridges. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -156,12 +156,16 @@ describe.skipIf(skipReason)(`sandbox lifecycle${skipReason ? ` (skipped: ${skipR
       '300',
     ]);
     expect(containersOwnedBy(deadOwner)).toEqual([name]);
-    const staleChannels = join(tmpdir(), `codemode-${deadOwner}-abc123`);
-    mkdirSync(join(staleChannels, 'codemode-1-1'), { recursive: true });
+    // Private directories: named at random with the owner in a file, or (older bridges) after the pid.
+    const stale = mkdtempSync(join(tmpdir(), 'codemode-'));
+    mkdirSync(join(stale, 'a1b2c3d4e5f6'));
+    writeFileSync(join(stale, 'owner'), String(deadOwner));
+    const legacy = join(tmpdir(), `codemode-${deadOwner}-abc123`);
+    mkdirSync(join(legacy, 'codemode-1-1'), { recursive: true });
     const bridge = await bridgeWithoutPool();
     await bridge.runPython({ code: 'print(1)' });
     expect(await eventually(() => containersOwnedBy(deadOwner).length === 0, 20_000)).toBe(true);
-    expect(await eventually(() => !existsSync(staleChannels))).toBe(true);
+    expect(await eventually(() => !existsSync(stale) && !existsSync(legacy))).toBe(true);
   });
 
   it('names the pull command when the image is missing, and keeps serving', async () => {
