@@ -4,6 +4,7 @@ Three ways to reach a tool, all the same function object:
 `mcp_servers["name"].tool`, `mcp_<alias>.tool`, and `from mcp.servers.<alias> import tool`.
 """
 import builtins
+import functools
 import inspect
 import keyword
 import sys
@@ -156,7 +157,11 @@ def make_tool_function(server, tool, channel):
 
 
 class ServerModule(types.ModuleType):
-    """A granted server: tools as attributes (by alias) and items (by original name)."""
+    """A granted server: tools as attributes (by alias) and items (by original name).
+
+    `TOOLS` and `TOOL_MAP` are mcp-server-code-execution-mode's: the tools' metadata (name, alias,
+    description, input_schema) as a list, and by alias. A tool of that name takes the attribute's place.
+    """
 
     def __init__(self, server, tools):
         super().__init__("mcp.servers." + server["alias"], server.get("description") or None)
@@ -167,6 +172,20 @@ class ServerModule(types.ModuleType):
             setattr(self, function.__name__, function)
             self.__tools_by_name[tool["name"]] = function
         self.__all__ = sorted(function.__name__ for _, function in tools)
+
+    # Built on first use: most programs never read them, and a session rebuilds proxies per grant.
+    @functools.cached_property
+    def TOOLS(self):  # noqa: N802 - the original's name
+        return self.__tool_metadata()
+
+    @functools.cached_property
+    def TOOL_MAP(self):  # noqa: N802 - the original's name
+        return {tool["alias"]: tool for tool in self.__tool_metadata()}
+
+    def __tool_metadata(self):
+        from mcp.runtime import _metadata
+
+        return _metadata(self.__server)["tools"]
 
     def __getitem__(self, tool_name):
         try:
