@@ -2,8 +2,9 @@
  * The in-sandbox API of mcp-server-code-execution-mode, through the real bridge and real upstream
  * servers, on both backends: the `*_sync` helpers, `discovered_servers(detailed=True)`, `call_tool`
  * (unwrapped and raw), `MCPError`, a proxy's `.list_tools()`, `LOADED_MCP_SERVERS`,
- * `mcp.servers.__all__` and `mcp.servers.<alias>.TOOLS`/`TOOL_MAP`, `cwd`/`description` in server metadata, `query_tool_docs(server, tool=X)`
- * as one dict, and how `__name__` and a final expression behave here.
+ * `mcp.servers.__all__`, `mcp.servers.<alias>.TOOLS`/`TOOL_MAP`, `cwd`/`description` in server
+ * metadata, `query_tool_docs(server, tool=X)` as one dict, and how `__name__` and a final expression
+ * behave here.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
