@@ -14,8 +14,8 @@ from helpers import RUNTIME
 PROGRAM = """
 import os, sys, time
 sys.path.insert(0, %r)
-from codemode_runtime.container_main import _watch_host
-_watch_host(int(sys.argv[1]))
+from codemode_runtime.lifeline import watch_host
+os.waitpid(watch_host(int(sys.argv[1])), 0)
 print("watching", flush=True)
 %s
 """

@@ -1,7 +1,8 @@
 """Container side of the sandbox protocol (docs/architecture.md, "The frame protocol").
 
 The protocol channel is a Unix socket the host bind-mounted (`--channel PATH`), or else the process's
-original stdin/stdout. Before any user code exists it lives on private, non-inheritable descriptors,
+original stdin/stdout, opened by lifeline.py (which also starts the process that ends this one when
+the host's end closes). Before any user code exists it lives on private, non-inheritable descriptors,
 and fds 0/1/2 point at /dev/null and two pipes that reader threads turn into `out` frames, so
 `print`, `os.write(1, ...)` and child processes all become data, never frames. The host still
 validates every frame: user code shares this interpreter and could reach the private descriptors,
@@ -16,8 +17,6 @@ import operator
 import os
 import posix
 import select
-import signal
-import socket
 import struct
 import sys
 import termios
@@ -375,52 +374,6 @@ class LineReader:
                 return
 
 
-def _watch_host(fd):
-    """Starts a process that ends this one as soon as the host's end of the channel closes.
-
-    A program that never reads the channel (a busy loop, a long sleep, C code holding the GIL)
-    would otherwise outlive a bridge killed with SIGKILL until the next bridge reaps it. The watcher
-    polls for the hang-up alone (POLLRDHUP on the socket, POLLHUP on a pipe, never POLLIN), so it
-    takes no frame, and then kills this process; the container's init ends with it. A process, not
-    a thread: a thread needs the GIL to act. Forked twice, so that the init adopts it and the
-    program's `os.wait()` never meets it; called before any thread exists.
-
-    A safety net, not a boundary: the program may end the watcher, as it may end itself.
-    """
-    runtime = os.getpid()
-    child = os.fork()
-    if child:
-        os.waitpid(child, 0)
-        return
-    try:
-        if os.fork():
-            _REAL_EXIT(0)
-        for name in os.listdir("/proc/self/fd"):
-            if int(name) != fd:
-                try:
-                    os.close(int(name))
-                except OSError:
-                    pass  # the directory listing's own descriptor
-        poller = select.poll()
-        poller.register(fd, select.POLLRDHUP)
-        while not poller.poll():
-            pass
-        os.kill(runtime, signal.SIGKILL)
-    finally:
-        _REAL_EXIT(0)
-
-
-def _open_channel(argv):
-    """The protocol fds: a Unix socket the host bind-mounted (`--channel PATH`), else stdin/stdout."""
-    if "--channel" in argv:
-        path = argv[argv.index("--channel") + 1]
-        channel = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        channel.connect(path)
-        fd = channel.detach()
-        return fd, os.dup(fd)
-    return os.dup(0), os.dup(1)
-
-
 class Finisher:
     """Ends the run exactly once, whichever way the program ends: it returns, or calls `os._exit`.
 
@@ -474,9 +427,12 @@ def _cancel_leftover_tasks(loop):
     loop.run_until_complete(asyncio.wait(leftover, timeout=LEFTOVER_TASKS_GRACE_S))
 
 
-def main(argv=None):
-    protocol_in, protocol_out = _open_channel(sys.argv[1:] if argv is None else argv)
-    _watch_host(protocol_in)
+def main(channel, forked=None):
+    """Serves runs over `channel`, the protocol fds (in, out) lifeline.open_channel returned.
+
+    `forked`: the child lifeline.watch_host forked, to reap before `ready` (it has exited by then).
+    """
+    protocol_in, protocol_out = channel
     writer = FrameWriter(protocol_out)
     reader = LineReader(protocol_in)
     outputs, devnull = _capture_std_streams(writer)
@@ -486,6 +442,8 @@ def main(argv=None):
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     writer.use_loop(loop)
+    if forked is not None:
+        os.waitpid(forked, 0)
     writer.send({"type": "ready"})
 
     channel = HostChannel(writer.send, loop, writer.send_soon)
