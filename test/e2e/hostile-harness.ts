@@ -291,11 +291,24 @@ async function startSuite(backend: Backend): Promise<Suite> {
   };
   try {
     await warmUp(suite, backend);
+    // Containers mount a copy of the runtime from the bridge's private directory: check that one.
+    if (container) context.runtimeEntry = mountedRuntimeEntry(bridge.pid) ?? context.runtimeEntry;
   } catch (error) {
     await close().catch(() => {});
     throw error;
   }
   return suite;
+}
+
+/** The entry point containers of the bridge `pid` mount: in its private directory (its `owner` file). */
+function mountedRuntimeEntry(pid: number): string | undefined {
+  for (const entry of readdirSync(tmpdir())) {
+    const owner = join(tmpdir(), entry, 'owner');
+    if (/^codemode-\w{6}$/.test(entry) && existsSync(owner) && readFileSync(owner, 'utf8') === String(pid)) {
+      return join(tmpdir(), entry, 'runtime/entry.py');
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -57,7 +57,7 @@ export interface CaseContext {
   /** A host file holding the secret. */
   secretFile: string;
   stateDir: string;
-  /** The runtime's entry point on the host (mounted read-only into containers). */
+  /** The runtime's entry point that containers mount read-only (in the bridge's private directory). */
   runtimeEntry: string;
   bridge: RunningBridge;
   /** Runs a program that reports its sandbox first. */

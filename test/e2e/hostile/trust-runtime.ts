@@ -1,4 +1,4 @@
-/** Hostile cases of issue 27 in the runtime and the sandboxes: skills in sessions, what a container tells of its host. */
+/** Hostile cases of issue 27 in the runtime: skills in sessions, what a container says of its host. */
 import { expect } from 'vitest';
 import {
   type CaseContext,
@@ -41,7 +41,13 @@ async function skillInSession(context: CaseContext): Promise<CaseRun> {
   // The session receives t27_pinned at version 1, and defines two names of its own.
   await run(saveSkill('t27_pinned', 'v1'));
   const first = await run(
-    'session_secret = "s3cr3t"\ndef t27_helper():\n    return "own"\nimport json as t27_fmt\nprint(t27_pinned())',
+    [
+      'session_secret = "s3cr3t"',
+      'def t27_helper():',
+      '    return "own"',
+      'import json as t27_fmt',
+      'print(t27_pinned())',
+    ].join('\n'),
     SESSION,
   );
   // Elsewhere (any run, any client: skills are shared) skills of those names are saved.
@@ -77,9 +83,11 @@ def read(path):
             return file.read()
     except OSError as error:
         return "<%s>" % (type(error).__name__,)
-texts = [read(path) for path in ("/proc/self/mountinfo", "/proc/self/mounts", "/proc/mounts", "/proc/1/cmdline",
-                                 "/proc/self/cmdline", "/proc/self/environ", "/proc/1/environ", "/etc/hostname")]
-texts += [json.dumps(dict(os.environ)), json.dumps(sys.argv), json.dumps(sys.path), sys.executable, os.getcwd()]
+paths = ("/proc/self/mountinfo", "/proc/self/mounts", "/proc/mounts", "/proc/1/cmdline", "/proc/self/cmdline",
+         "/proc/self/environ", "/proc/1/environ", "/etc/hostname")
+texts = [read(path) for path in paths]
+texts += [json.dumps(dict(os.environ)), json.dumps(sys.argv), json.dumps(sys.path), sys.executable]
+texts.append(os.getcwd())
 texts += [str(getattr(module, "__file__", "")) for module in list(sys.modules.values())]
 try:
     import mcp.runtime
@@ -99,7 +107,9 @@ print(json.dumps({
 
 export const TRUST_RUNTIME: HostileCase[] = [
   {
-    name: 'a skill saved elsewhere never replaces a name a session bound; the session takes a new version only by importing it',
+    name:
+      'a skill saved elsewhere never replaces a name a session bound; ' +
+      'the session takes a new version only by importing it',
     category: 'host-ops',
     drive: skillInSession,
     expect: {
@@ -116,7 +126,9 @@ export const TRUST_RUNTIME: HostileCase[] = [
     },
   },
   {
-    name: 'names no path of the host: mounts, /etc files, environment, argv, module paths, tracebacks; host-wide /proc masked',
+    name:
+      'names no path of the host: mounts, /etc files, environment, argv, module paths, tracebacks; ' +
+      'host-wide /proc masked',
     category: 'escape',
     backends: CONTAINERS,
     code: WHERE_AM_I,
