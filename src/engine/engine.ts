@@ -13,6 +13,7 @@ import type {
 } from '../sandbox/types.js';
 import {
   HostCallError,
+  type ReplyChannel,
   type Sandbox,
   type SandboxExit,
   type SandboxHost,
@@ -39,11 +40,15 @@ export interface SandboxSource {
 /** Which run a host call belongs to: one object per run, the same for all its calls (a WeakMap key). */
 export type HostCallContext = CallContext;
 
-/** A host-side helper the program can call (`call` frames), e.g. tool search. */
+/**
+ * A host-side helper the program can call (`call` frames), e.g. tool search. `replies` tells how far
+ * behind the program is in reading replies, for an operation that makes large ones.
+ */
 export type HostOperation = (
   args: Record<string, unknown>,
   signal: AbortSignal,
   context?: HostCallContext,
+  replies?: ReplyChannel,
 ) => Promise<unknown>;
 
 /** Where the saved skills every run receives come from. */
@@ -159,6 +164,11 @@ export class Engine {
     return (await this.#options.skills?.forRun()) ?? [];
   }
 
+  /** The longest a run may last (MCP_BRIDGE_MAX_TIMEOUT), in milliseconds. */
+  get maxTimeoutMs(): number {
+    return this.#options.maxTimeoutMs;
+  }
+
   /** The timeout a request gets: its own, or the default, never above the maximum. */
   effectiveTimeoutMs(requested?: number): number {
     return Math.min(requested ?? this.#options.defaultTimeoutMs, this.#options.maxTimeoutMs);
@@ -228,6 +238,7 @@ export class Engine {
     let fromPool = false;
     let release: (() => void) | undefined;
     let turn: SessionTurn | undefined;
+    let context: CallContext | undefined;
     const end = (outcome: RunOutcome): RunOutcome => {
       if (!turn) return outcome;
       // A session keeps its sandbox only after a program that ended on its own, and not out of
@@ -257,7 +268,8 @@ export class Engine {
         sandbox = await this.#options.sandboxes.acquire(signal);
         fromPool = true;
       }
-      const exit = await sandbox.execute(program, this.#hostFor(program, request, record, options), signal);
+      context = callContext(runId, request, options, turn);
+      const exit = await sandbox.execute(program, this.#hostFor(program, record, options, context), signal);
       return end(exit.kind === 'aborted' ? aborted() : finish(this.#describeExit(exit, turn !== undefined)));
     } catch (error) {
       if (signal.aborted) return end(aborted());
@@ -265,10 +277,13 @@ export class Engine {
     } finally {
       clearTimeout(timer);
       cancelled?.[Symbol.dispose]();
+      // What the run was still saving goes with it, whatever ended it.
+      this.#values.releaseRun(runId);
       release?.();
       // A turn not ended above (no program ran): the sandbox it had, if any, stays for the next run.
       turn?.finish(sandbox?.alive ? sandbox : undefined, 'no sandbox could be started');
       if (!turn && sandbox) void sandbox.destroy();
+      if (context) this.#options.upstreams.runEnded(context);
       if (fromPool) {
         // After the reply has gone out: a sandbox starting now would slow the run that is answering.
         setImmediate(() => this.#options.sandboxes.released());
@@ -295,18 +310,11 @@ export class Engine {
   /** How the sandbox reaches the host during its run: output, granted tools, host operations. */
   #hostFor(
     program: SandboxProgram,
-    request: RunRequest,
     record: RunRecord,
     options: RunOptions,
+    context: HostCallContext,
   ): SandboxHost {
     const granted = new Set(program.servers.map((server) => server.name));
-    const context: HostCallContext = {
-      runId: program.runId,
-      ...(options.session !== undefined ? { session: options.session } : {}),
-      ...(options.approve ? { approve: options.approve } : {}),
-      owner: options.owner ?? DEFAULT_OWNER,
-      ...(request.session !== undefined ? { sessionName: request.session } : {}),
-    };
     const tap = options.onOutput;
     return {
       onOutput: tap
@@ -316,10 +324,10 @@ export class Engine {
           }
         : (stream, data) => record.append(stream, data),
       callTool: (call, callSignal) => forProgram(this.#callTool(call, granted, callSignal, context)),
-      callHost: (op, args, callSignal) =>
+      callHost: (op, args, callSignal, replies) =>
         op === 'attach'
           ? Promise.resolve(attachTo(record, args))
-          : forProgram(this.#callHost(op, args, callSignal, context)),
+          : forProgram(this.#callHost(op, args, callSignal, context, replies)),
     };
   }
 
@@ -344,6 +352,7 @@ export class Engine {
     args: Record<string, unknown>,
     signal: AbortSignal,
     context: HostCallContext,
+    replies: ReplyChannel | undefined,
   ): Promise<unknown> {
     const operations = this.#options.hostOperations ?? {};
     if (op === 'list_sessions' || op === 'reset_session') return this.#sessionOperation(op, args, context);
@@ -356,7 +365,7 @@ export class Engine {
     if (!operation) {
       throw new HostCallError(`unknown host operation '${op}'`, 'UNKNOWN_OPERATION');
     }
-    return operation(args, signal, context);
+    return operation(args, signal, context, replies);
   }
 
   /** `mcp.runtime.list_sessions()` / `reset_session(name)`: the calling client's sessions only. */
@@ -420,6 +429,23 @@ export class Engine {
       }
     }
   }
+}
+
+/** Which run a call belongs to: one object for all of a run's calls. */
+function callContext(
+  runId: string,
+  request: RunRequest,
+  options: RunOptions,
+  turn: SessionTurn | undefined,
+): HostCallContext {
+  return {
+    runId,
+    ...(options.session !== undefined ? { session: options.session } : {}),
+    ...(options.approve ? { approve: options.approve } : {}),
+    owner: options.owner ?? DEFAULT_OWNER,
+    ...(request.session !== undefined ? { sessionName: request.session } : {}),
+    ...(turn ? { sessionScope: turn.scope } : {}),
+  };
 }
 
 /**

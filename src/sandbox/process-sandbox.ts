@@ -3,9 +3,10 @@
  * Container and embedded backends differ only in how the process is started and how it is killed
  * (`terminate`), so the frame handling, RPC routing, bounds and exit bookkeeping live here once.
  *
- * Every queue a run can fill is bounded: host calls in flight (`MAX_CONCURRENT_HOST_CALLS`; more wait
- * their turn, in order), requests waiting (past `MAX_QUEUED_REQUEST_CHARS` the host stops reading the
- * sandbox, which then blocks on its own writes), replies the sandbox has not read
+ * Every queue a run can fill is bounded: host calls in flight (`MAX_CONCURRENT_HOST_CALLS`, holding at
+ * most `MAX_IN_FLIGHT_REQUEST_CHARS` of requests; more wait their turn, in order), requests waiting
+ * (past `MAX_QUEUED_REQUEST_CHARS` the host stops reading the sandbox, which then blocks on its own
+ * writes), replies the sandbox has not read
  * (`MAX_UNREAD_REPLY_BYTES` ends the run: it is not reading them) and each reply's size and depth.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -27,6 +28,7 @@ import {
 } from './protocol.js';
 import {
   HostCallError,
+  type ReplyChannel,
   type Sandbox,
   type SandboxExit,
   type SandboxHost,
@@ -35,6 +37,11 @@ import {
 
 /** Host calls one program may have in flight; more wait in line until one ends. */
 const MAX_CONCURRENT_HOST_CALLS = 32;
+/**
+ * Characters of the requests one program has in flight: a call waits in line while the calls in flight
+ * hold this much (one alone always starts), so 32 calls of 8 MiB arguments hold 16 MiB, not 256.
+ */
+const MAX_IN_FLIGHT_REQUEST_CHARS = 16 * 1024 * 1024;
 /** Requests waiting in line (characters, count) beyond which the host stops reading the sandbox. */
 const MAX_QUEUED_REQUEST_CHARS = 16 * 1024 * 1024;
 const MAX_QUEUED_REQUESTS = 4096;
@@ -93,8 +100,14 @@ interface ActiveRun {
   settle: (exit: SandboxExit) => void;
   /** One controller per call in flight, aborted together when the run ends. */
   calls: Set<AbortController>;
+  /** Characters of the requests in `calls`. */
+  inFlightChars: number;
   queue: QueuedRequest[];
   queuedChars: number;
+  /** Host operations waiting for the program to read its replies (`ReplyChannel.drained`). */
+  drainWaiters: Array<() => void>;
+  /** What host operations of this run are told of its replies. */
+  replies: ReplyChannel;
 }
 
 export class ProcessSandbox implements Sandbox {
@@ -115,6 +128,8 @@ export class ProcessSandbox implements Sandbox {
   #diagnostics = '';
   #exitCode: number | null = null;
   #exitSignal: NodeJS.Signals | null = null;
+  /** Why the process could not be started (its 'error' event), when it could not. */
+  #spawnError: Error | undefined;
   #hasExited = false;
   #completed = false;
   #destroying: Promise<void> | undefined;
@@ -143,6 +158,10 @@ export class ProcessSandbox implements Sandbox {
       });
     });
     void this.#exited.then(() => this.#onExit());
+    // Spawning failed (EMFILE, ENOENT…): 'close' follows with a negative code; say why instead.
+    this.#child.once('error', (error) => {
+      this.#spawnError ??= error;
+    });
     // A write after the sandbox died must not become an unhandled 'error' event.
     this.#child.stdin?.on('error', () => {});
     if (options.channel !== 'later') {
@@ -208,14 +227,18 @@ export class ProcessSandbox implements Sandbox {
     }
     this.#phase = 'running';
     const exit = new Promise<SandboxExit>((resolve) => {
-      this.#run = {
+      const run: ActiveRun = {
         host,
         keep: program.keep === true,
         settle: resolve,
         calls: new Set(),
+        inFlightChars: 0,
         queue: [],
         queuedChars: 0,
+        drainWaiters: [],
+        replies: { drained: () => this.#drained(run) },
       };
+      this.#run = run;
     });
     const onAbort = addAbortListener(signal, () => {
       this.#settle({ kind: 'aborted' });
@@ -270,10 +293,16 @@ export class ProcessSandbox implements Sandbox {
     this.#phase = run.keep && exit.kind === 'done' && this.alive ? 'ready' : 'finished';
     for (const call of run.calls) call.abort(new Error('the program has ended'));
     run.queue.length = 0;
+    for (const wake of run.drainWaiters.splice(0)) wake();
     run.settle(exit);
   }
 
   #notReadyError(): Error {
+    if (this.#spawnError) {
+      return new Error(`sandbox process could not be started: ${this.#spawnError.message}`, {
+        cause: this.#spawnError,
+      });
+    }
     const how = this.#hasExited
       ? `exited (${this.#exitSignal ?? `code ${this.#exitCode}`})`
       : 'was destroyed';
@@ -344,7 +373,7 @@ export class ProcessSandbox implements Sandbox {
         this.#enqueue(run, {
           id: frame.id,
           chars,
-          call: (signal) => run.host.callHost(frame.op, frame.args, signal),
+          call: (signal) => run.host.callHost(frame.op, frame.args, signal, run.replies),
         });
         return;
       case 'done':
@@ -384,18 +413,32 @@ export class ProcessSandbox implements Sandbox {
     this.#startQueued();
   }
 
+  /** Resolves once the program's unread replies are below the high-water mark, or its run has ended. */
+  #drained(run: ActiveRun): Promise<void> {
+    if (this.#run !== run || (this.#output?.writableLength ?? 0) < REPLY_HIGH_WATER_BYTES) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => run.drainWaiters.push(resolve));
+  }
+
   /** Starts waiting requests while there is room, then pauses or resumes reading the sandbox. */
   #startQueued(): void {
     const run = this.#run;
     if (!run) return;
-    while (
-      run.queue.length > 0 &&
+    if (run.drainWaiters.length > 0 && (this.#output?.writableLength ?? 0) < REPLY_HIGH_WATER_BYTES) {
+      for (const wake of run.drainWaiters.splice(0)) wake();
+    }
+    for (
+      let next = run.queue[0];
+      next &&
       run.calls.size < MAX_CONCURRENT_HOST_CALLS &&
-      (this.#output?.writableLength ?? 0) < REPLY_HIGH_WATER_BYTES
+      (run.calls.size === 0 || run.inFlightChars + next.chars <= MAX_IN_FLIGHT_REQUEST_CHARS) &&
+      (this.#output?.writableLength ?? 0) < REPLY_HIGH_WATER_BYTES;
+      next = run.queue[0]
     ) {
-      const request = run.queue.shift() as QueuedRequest;
-      run.queuedChars -= request.chars;
-      void this.#serve(run, request);
+      run.queue.shift();
+      run.queuedChars -= next.chars;
+      void this.#serve(run, next);
     }
     const full = run.queuedChars > MAX_QUEUED_REQUEST_CHARS || run.queue.length > MAX_QUEUED_REQUESTS;
     if (full && !this.#input?.isPaused()) this.#input?.pause();
@@ -405,6 +448,7 @@ export class ProcessSandbox implements Sandbox {
   async #serve(run: ActiveRun, request: QueuedRequest): Promise<void> {
     const controller = new AbortController();
     run.calls.add(controller);
+    run.inFlightChars += request.chars;
     let reply: HostFrame;
     try {
       const value = (await request.call(controller.signal)) ?? null;
@@ -415,6 +459,7 @@ export class ProcessSandbox implements Sandbox {
       reply = { type: 'rpc_result', id: request.id, ok: false, code, error: message };
     } finally {
       run.calls.delete(controller);
+      run.inFlightChars -= request.chars;
     }
     if (this.#run === run) {
       this.#reply(reply);

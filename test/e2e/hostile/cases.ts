@@ -7,6 +7,8 @@ import type { HostileCase } from './kit.js';
 import { NETWORK } from './network.js';
 import { PROTOCOL } from './protocol.js';
 import { RESOURCES } from './resources.js';
+import { TRUST_BRIDGE } from './trust-bridge.js';
+import { TRUST_POLICY } from './trust-policy.js';
 import { TRUST_RUNTIME } from './trust-runtime.js';
 import { UPSTREAM } from './upstream.js';
 
@@ -18,5 +20,7 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   ...HOST_OPS,
   ...UPSTREAM,
   ...BRIDGE,
+  ...TRUST_BRIDGE,
+  ...TRUST_POLICY,
   ...TRUST_RUNTIME,
 ];

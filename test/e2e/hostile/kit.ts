@@ -3,7 +3,15 @@ import type { RunOutcome, RunStatus } from '../../../src/engine/types.js';
 import type { RunningBridge, RunResult } from '../../helpers/bridge.js';
 
 export type Backend = 'runc' | 'runsc' | 'embedded';
-export type Category = 'escape' | 'network' | 'resources' | 'protocol' | 'host-ops' | 'upstream' | 'bridge';
+export type Category =
+  | 'escape'
+  | 'network'
+  | 'resources'
+  | 'protocol'
+  | 'host-ops'
+  | 'upstream'
+  | 'bridge'
+  | 'policy';
 
 /** Starts the line on which a program reports its sandbox (see the harness). */
 export const SANDBOX_MARKER = '\x1e';
@@ -57,6 +65,8 @@ export interface CaseContext {
   /** A host file holding the secret. */
   secretFile: string;
   stateDir: string;
+  /** The bridge's audit log (MCP_BRIDGE_AUDIT_LOG; the harness's policy concerns the `trust` server only). */
+  auditLog: string;
   /** The runtime's entry point that containers mount read-only (in the bridge's private directory). */
   runtimeEntry: string;
   bridge: RunningBridge;
