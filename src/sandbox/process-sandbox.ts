@@ -30,6 +30,7 @@ import {
   type Sandbox,
   type SandboxExit,
   type SandboxHost,
+  type SandboxKind,
   type SandboxProgram,
 } from './types.js';
 
@@ -60,6 +61,7 @@ export interface FrameChannel {
 
 export interface ProcessSandboxOptions {
   id: string;
+  kind: SandboxKind;
   child: ChildProcess;
   /**
    * The frame channel. Default: the child's stdout/stdin. `'later'` means the backend calls
@@ -99,6 +101,7 @@ interface ActiveRun {
 
 export class ProcessSandbox implements Sandbox {
   readonly id: string;
+  readonly kind: SandboxKind;
   readonly #child: ChildProcess;
   #input: Readable | undefined;
   #output: Writable | undefined;
@@ -121,6 +124,7 @@ export class ProcessSandbox implements Sandbox {
 
   constructor(options: ProcessSandboxOptions) {
     this.id = options.id;
+    this.kind = options.kind;
     this.#child = options.child;
     this.#terminate = options.terminate;
     this.#logger = options.logger;

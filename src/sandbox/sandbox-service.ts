@@ -10,7 +10,7 @@ import type { ContainerLimits } from './container/run-args.js';
 import { EmbeddedBackend } from './embedded/embedded-backend.js';
 import { type PoolStats, WarmPool } from './pool.js';
 import { type RuntimePreference, selectRuntime } from './select.js';
-import type { Sandbox, SandboxBackend, SandboxKind, SandboxStartOptions } from './types.js';
+import type { Sandbox, SandboxBackend, FullPythonKind, SandboxStartOptions } from './types.js';
 
 /**
  * Warm sandboxes per runtime when demand is low (MCP_BRIDGE_POOL_SIZE unset). An idle container costs
@@ -18,7 +18,7 @@ import type { Sandbox, SandboxBackend, SandboxKind, SandboxStartOptions } from '
  * with Deno's code shared between workers). An embedded worker takes 0.45–0.65 s and ~0.9 s of CPU to
  * start on two cores, so one warm worker cannot be replaced between runs half a second apart: two can.
  */
-const DEFAULT_POOL_SIZE: Readonly<Record<SandboxKind, number>> = { podman: 2, docker: 2, embedded: 2 };
+const DEFAULT_POOL_SIZE: Readonly<Record<FullPythonKind, number>> = { podman: 2, docker: 2, embedded: 2 };
 /** The most a burst may grow the pool to (MCP_BRIDGE_POOL_MAX unset); it shrinks back when quiet. */
 const DEFAULT_POOL_MAX = 16;
 /** Embedded workers a burst may grow the pool to per core (see `defaultPoolMax`). */
@@ -30,7 +30,7 @@ const EMBEDDED_POOL_MAX_PER_CORE = 8;
  * (8 on one core, 16 from two). On two cores 16 beat 8 for the next burst in two of three same-run
  * rounds (p50 292/469 vs 589/567 ms); in the third the refill was still running into it.
  */
-export function defaultPoolMax(runtime: SandboxKind, cores = availableParallelism()): number {
+export function defaultPoolMax(runtime: FullPythonKind, cores = availableParallelism()): number {
   if (runtime !== 'embedded') return DEFAULT_POOL_MAX;
   return Math.min(DEFAULT_POOL_MAX, EMBEDDED_POOL_MAX_PER_CORE * Math.max(1, cores));
 }
@@ -136,7 +136,7 @@ export class SandboxService {
     return this.#ready;
   }
 
-  #createBackend(runtime: SandboxKind, version: string | undefined): ContainerBackend | EmbeddedBackend {
+  #createBackend(runtime: FullPythonKind, version: string | undefined): ContainerBackend | EmbeddedBackend {
     const { logger, limits } = this.#options;
     if (runtime === 'embedded') {
       return new EmbeddedBackend({

@@ -20,6 +20,7 @@ import { createLogger } from '../../../src/shared/logger.js';
 type Script = (host: SandboxHost, program: SandboxProgram, signal: AbortSignal) => Promise<SandboxExit>;
 
 class ScriptedSandbox implements Sandbox {
+  readonly kind = 'podman' as const;
   readonly id = 'scripted';
   alive = true;
   destroyed = false;
