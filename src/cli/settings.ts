@@ -12,7 +12,7 @@ import { BridgeError } from '../shared/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
 import { resolveStateDir } from '../shared/state-dir.js';
 
-const RUNTIME_CHOICES = ['auto', 'podman', 'docker', 'embedded'] as const;
+const RUNTIME_CHOICES = ['auto', 'podman', 'docker', 'embedded', 'monty'] as const;
 export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
 
 export interface Settings {
@@ -77,7 +77,7 @@ export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: stri
   [
     'MCP_BRIDGE_RUNTIME',
     'auto',
-    'Sandbox: auto (podman, then docker, then embedded), podman, docker, embedded (Deno + Pyodide)',
+    'Sandbox: auto (Monty when a program fits, else podman, then docker, then embedded), podman, docker, embedded (Deno + Pyodide), monty (every program on Monty)',
   ],
   ['MCP_BRIDGE_IMAGE', 'python:3.12-slim', 'Container image with python3 on its PATH'],
   ['MCP_BRIDGE_TIMEOUT', '30', 'Default run timeout, seconds'],
@@ -280,11 +280,11 @@ function ociRuntimeSetting(env: NodeJS.ProcessEnv, runtime: RuntimeChoice): stri
       `one of ${OCI_RUNTIME_NAMES.join(', ')}, or an absolute path to an OCI runtime binary`,
     );
   }
-  if (runtime === 'embedded') {
+  if (runtime === 'embedded' || runtime === 'monty') {
     throw invalid(
       name,
       value,
-      'unset with MCP_BRIDGE_RUNTIME=embedded (an OCI runtime runs containers only)',
+      `unset with MCP_BRIDGE_RUNTIME=${runtime} (an OCI runtime runs containers only)`,
     );
   }
   return value;

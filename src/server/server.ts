@@ -101,6 +101,8 @@ const runPythonOutput = {
   session: z.object({}).passthrough().optional(),
   output: z.object({}).passthrough().optional(),
   wait: z.string().optional(),
+  /** Which sandbox ran the program: the Monty tier, a container engine, or the embedded sandbox. */
+  sandbox: z.enum(['monty', 'podman', 'docker', 'embedded']).optional(),
 };
 /**
  * What tools/list advertises: `durationMs`, `truncated`, `session`, `output` and `wait` are left out

@@ -5,7 +5,8 @@
  * the run is ended (the worker is then killed; the pool replaces it).
  *
  * Under `auto` a run may be declined for full Python: before it runs, when the checker says it does
- * not fit; while it runs, when it fails before anything observable happened (no tool or host call,
+ * not fit; while it runs, when it fails in a way that may be the subset's (a module, builtin or
+ * attribute Monty lacks, a parse error) before anything observable happened (no tool or host call,
  * no output released), so running it again elsewhere cannot repeat an effect. Output is held back
  * meanwhile, and released at the first call, at the end, past 1 MiB or after a second.
  */
@@ -343,7 +344,9 @@ class Conversation {
 
   #failed(exception: RaisedException): SandboxExit | Declined {
     const failure = subsetFailure(exception);
-    if (this.#declinable && !isLimit(exception)) {
+    // A program's own error is the same error on CPython (the differential test holds that); one that
+    // may be the subset's (or a parse error: Monty's parser is not CPython's) is worth full Python.
+    if (this.#declinable && (failure !== undefined || exception.type === 'SyntaxError')) {
       return { kind: 'declined', reason: `${exception.type}: ${exception.message ?? ''}`.trim() };
     }
     this.#release();
@@ -396,15 +399,6 @@ class Conversation {
   get observable(): boolean {
     return !this.#declinable;
   }
-}
-
-/** Errors from the run's own limits: full Python would hit the same limits, so they are not declined. */
-function isLimit(exception: RaisedException): boolean {
-  return (
-    exception.type === 'MemoryError' ||
-    exception.type === 'RecursionError' ||
-    (exception.type === 'TimeoutError' && /time limit exceeded/.test(exception.message ?? ''))
-  );
 }
 
 function toolValue(value: unknown): MontyValue {
