@@ -163,7 +163,7 @@ class Checker {
     const statement = statementTokens(tokens, at);
     const parts: string[] = [];
     let touchesMcp = false;
-    for (const clause of splitTop(statement.slice(1), ',')) {
+    for (const clause of splitTop(statement.slice(1), ',').filter((part) => part.length > 0)) {
       const asIndex = clause.findIndex((token) => token.text === 'as');
       const dotted = (asIndex === -1 ? clause : clause.slice(0, asIndex)).map((token) => token.text).join('');
       const alias = asIndex === -1 ? undefined : clause[asIndex + 1]?.text;
@@ -203,7 +203,7 @@ class Checker {
       return at + statement.length - 1;
     }
     const assignments: string[] = [];
-    for (const clause of splitTop(names, ',')) {
+    for (const clause of splitTop(names, ',').filter((part) => part.length > 0)) {
       const name = clause[0]?.text ?? '';
       const asIndex = clause.findIndex((token) => token.text === 'as');
       const alias = asIndex === -1 ? name : (clause[asIndex + 1]?.text ?? name);
@@ -333,6 +333,13 @@ class Checker {
     if ((TIER_ERROR_NAMES as readonly string[]).includes(name)) {
       this.#errorClass(tokens, index);
       return;
+    }
+    if (name === 'PolicyError') {
+      throw new Unfit(
+        'mcp.PolicyError',
+        'on Monty a policy refusal is a RuntimeError; full Python tells it apart',
+        token.line,
+      );
     }
     if (name === 'raw')
       throw new Unfit(
