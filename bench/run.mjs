@@ -1,9 +1,10 @@
-// `npm run bench [container|upstream|embedded|discovery|performance|host-ops|policy|sessions]`: each benchmark prints ratios against a baseline
+// `npm run bench [container|upstream|embedded|discovery|performance|host-ops|policy|sessions|monty]`: each benchmark prints ratios against a baseline
 // measured in the same run, because these machines are noisy.
 import { benchContainer } from './container.mjs';
 import { benchDiscovery } from './discovery.mjs';
 import { benchEmbedded } from './embedded.mjs';
 import { benchHostOps } from './host-ops.mjs';
+import { benchMonty } from './monty.mjs';
 import { benchPerformance } from './performance.mjs';
 import { benchPolicy } from './policy.mjs';
 import { benchSessions } from './sessions.mjs';
@@ -18,4 +19,5 @@ if (!only || only === 'performance') await benchPerformance();
 if (!only || only === 'host-ops') await benchHostOps();
 if (!only || only === 'policy') await benchPolicy();
 if (!only || only === 'sessions') await benchSessions();
+if (!only || only === 'monty') await benchMonty();
 process.exit(0);

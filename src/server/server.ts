@@ -105,8 +105,9 @@ const runPythonOutput = {
   sandbox: z.enum(['monty', 'podman', 'docker', 'embedded']).optional(),
 };
 /**
- * What tools/list advertises: `durationMs`, `truncated`, `session`, `output` and `wait` are left out
- * (clients accept extra properties; tokens count, and the text result says what the model needs).
+ * What tools/list advertises: `durationMs`, `truncated`, `session`, `output`, `wait` and `sandbox` are
+ * left out (clients accept extra properties; tokens count, and the text result says what the model
+ * needs: 14 tokens for `sandbox`'s enum took tools/list past its 400-token budget).
  */
 const {
   durationMs: _durationMs,
@@ -114,6 +115,7 @@ const {
   session: _session,
   output: _output,
   wait: _wait,
+  sandbox: _sandbox,
   ...listedOutput
 } = runPythonOutput;
 

@@ -67,10 +67,7 @@ describe('MCP_BRIDGE_RUNTIME=monty', () => {
     home?.cleanup();
   });
 
-  it('runs a program on Monty and says so in structuredContent, as the output schema lists', async () => {
-    const tools = await bridge.client.listTools();
-    const schema = tools.tools[0]?.outputSchema?.properties as Record<string, { enum?: string[] }>;
-    expect(schema.sandbox?.enum).toEqual(['monty', 'podman', 'docker', 'embedded']);
+  it('runs a program on Monty and says so in structuredContent', async () => {
     const result = await bridge.runPython({ code: 'x = [i * i for i in range(5)]\nprint(sum(x))\nx' });
     expect(result.structured).toMatchObject({
       status: 'ok',

@@ -144,7 +144,36 @@ class Checker {
   run(): string {
     for (const line of this.#lines) this.#imports(line);
     this.#names();
+    this.#gatheredTry();
     return this.#rewrite();
+  }
+
+  /**
+   * Monty 0.0.23 raises a failed call's error at the `asyncio.gather` (or task) that runs a coroutine,
+   * not inside the coroutine's own `try`: a program that handles errors inside gathered coroutines
+   * needs CPython's semantics (found by the upstream suite: test/e2e/upstream.test.ts).
+   */
+  #gatheredTry(): void {
+    const concurrent = this.#tokens.some((token) =>
+      /^(?:gather|create_task|TaskGroup|wait|as_completed)$/.test(token.text),
+    );
+    if (!concurrent) return;
+    let asyncIndent: number | undefined;
+    for (const line of this.#lines) {
+      if (asyncIndent !== undefined && line.indent <= asyncIndent) asyncIndent = undefined;
+      const [first, second] = line.tokens;
+      if (first?.text === 'async' && second?.text === 'def') {
+        asyncIndent ??= line.indent;
+        continue;
+      }
+      if (asyncIndent !== undefined && first?.text === 'try') {
+        throw new Unfit(
+          'try/except in a gathered coroutine',
+          "Monty raises a failed call's error at the gather, not inside the coroutine",
+          first.line,
+        );
+      }
+    }
   }
 
   #imports(line: LogicalLine): void {
@@ -271,6 +300,9 @@ class Checker {
   #names(): void {
     const tokens = this.#tokens;
     const mentionsToolError = tokens.some((token) => /^(?:ToolError|MCPError|PolicyError)$/.test(token.text));
+    // A failed lookup (`describe_server`, `query_tool_docs`…) raises an error that is both a KeyError
+    // and a ToolError in the container runtime; on Monty it is a RuntimeError only.
+    const catchesKeyError = tokens.some((token) => token.text === 'KeyError');
     for (let index = 0; index < tokens.length; index++) {
       const token = tokens[index] as Token;
       const previous = tokens[index - 1];
@@ -323,7 +355,7 @@ class Checker {
           );
         }
       }
-      if (this.#runtimeNames.has(name) || name === 'mcp') this.#runtimeUse(tokens, index);
+      if (this.#runtimeNames.has(name) || name === 'mcp') this.#runtimeUse(tokens, index, catchesKeyError);
     }
   }
 
@@ -379,7 +411,7 @@ class Checker {
   }
 
   /** `rt.helper(...)` / `mcp.runtime.helper(...)`: a helper the tier serves, awaited where it must be. */
-  #runtimeUse(tokens: Token[], index: number): void {
+  #runtimeUse(tokens: Token[], index: number, catchesKeyError = false): void {
     let at = index;
     const base = (tokens[at] as Token).text;
     if (base === 'mcp') {
@@ -400,6 +432,13 @@ class Checker {
       throw new Unfit(
         `mcp.runtime.${helper.text}`,
         `mcp.runtime.${helper.text} is served by full Python only`,
+        helper.line,
+      );
+    }
+    if (catchesKeyError && helper.text !== 'call_tool' && helper.text !== 'MCPError') {
+      throw new Unfit(
+        'except KeyError around mcp.runtime lookups',
+        'on Monty a failed lookup is a RuntimeError (mcp.ToolError), not also a KeyError',
         helper.line,
       );
     }

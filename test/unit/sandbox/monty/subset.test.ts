@@ -167,3 +167,33 @@ describe('worker confinement', () => {
     expect(errno).toBe(0x00050001);
   });
 });
+
+describe('divergences found by the suites, routed to full Python', () => {
+  it('sends a try/except inside gathered coroutines to full Python', () => {
+    const code = [
+      'import asyncio',
+      'async def one():',
+      '    try:',
+      '        return await mcp_a.t()',
+      '    except mcp.ToolError:',
+      '        return None',
+      'await asyncio.gather(one(), one())',
+    ].join('\n');
+    expect(checkSubset(code, { skills: [] })).toMatchObject({
+      fits: false,
+      construct: 'try/except in a gathered coroutine',
+    });
+    expect(checkSubset(code.replace('asyncio.gather(one(), one())', 'one()'), { skills: [] }).fits).toBe(
+      true,
+    );
+  });
+
+  it('sends lookups guarded by except KeyError to full Python', () => {
+    const code =
+      'import mcp.runtime as rt\ntry:\n    await rt.query_tool_docs("a", tool="x")\nexcept KeyError:\n    pass';
+    expect(checkSubset(code, { skills: [] })).toMatchObject({
+      fits: false,
+      construct: 'except KeyError around mcp.runtime lookups',
+    });
+  });
+});
