@@ -16,8 +16,20 @@ const CPYTHON_BUILTINS = new Set(
     'vars zip __import__ NameError GeneratorExit'
   ).split(' '),
 );
-const BUILTIN_TYPES =
-  /^'(?:str|bytes|int|float|list|dict|set|frozenset|tuple|bool|module|_io\.TextIOWrapper|type)' object|^type object '|^module '/;
+/** The public attributes of CPython 3.11's builtin types (`dir(T)`), to tell Monty's gaps from typos. */
+const BUILTIN_ATTRIBUTES: Record<string, string> = {
+  str: 'capitalize casefold center count encode endswith expandtabs find format format_map index isalnum isalpha isascii isdecimal isdigit isidentifier islower isnumeric isprintable isspace istitle isupper join ljust lower lstrip maketrans partition removeprefix removesuffix replace rfind rindex rjust rpartition rsplit rstrip split splitlines startswith strip swapcase title translate upper zfill',
+  list: 'append clear copy count extend index insert pop remove reverse sort',
+  dict: 'clear copy fromkeys get items keys pop popitem setdefault update values',
+  set: 'add clear copy difference difference_update discard intersection intersection_update isdisjoint issubset issuperset pop remove symmetric_difference symmetric_difference_update union update',
+  frozenset: 'copy difference intersection isdisjoint issubset issuperset symmetric_difference union',
+  tuple: 'count index',
+  int: 'as_integer_ratio bit_count bit_length conjugate denominator from_bytes imag numerator real to_bytes',
+  float: 'as_integer_ratio conjugate fromhex hex imag is_integer real',
+  bytes:
+    'capitalize center count decode endswith expandtabs find fromhex hex index isalnum isalpha isascii isdigit islower isspace istitle isupper join ljust lower lstrip maketrans partition removeprefix removesuffix replace rfind rindex rjust rpartition rsplit rstrip split splitlines startswith strip swapcase title translate upper zfill',
+  bool: 'as_integer_ratio bit_count bit_length conjugate denominator from_bytes imag numerator real to_bytes',
+};
 
 /** A sentence naming what Monty lacks, when `exception` is the subset's doing; undefined when it is the program's. */
 export function subsetFailure(exception: RaisedException): string | undefined {
@@ -39,14 +51,27 @@ export function subsetFailure(exception: RaisedException): string | undefined {
       return name && CPYTHON_BUILTINS.has(name) ? `The builtin ${name} is not in Monty.` : undefined;
     }
     case 'AttributeError':
-      return BUILTIN_TYPES.test(message) ? `Monty's version lacks this attribute (${message}).` : undefined;
+      return missingAttribute(message) ? `Monty's version lacks this attribute (${message}).` : undefined;
     case 'TypeError':
-      return /not supported|unsupported operand type\(s\) for %: 'str'/.test(message)
+      return /argument is not supported|unsupported operand type\(s\) for %: 'str'/.test(message)
         ? `Monty does not support this (${message}).`
         : undefined;
     default:
       return undefined;
   }
+}
+
+/**
+ * Whether an AttributeError names something CPython has: any attribute of a module (Monty's
+ * modules are partial), or a public attribute CPython's builtin type has (`'dict' object has no
+ * attribute 'get'`, a bound method Monty cannot take), not a typo (`'list' object … 'push'`).
+ */
+function missingAttribute(message: string): boolean {
+  if (/^module '/.test(message)) return true;
+  const match = /^(?:'(\w+)' object|type object '(\w+)') has no attribute '(\w+)'/.exec(message);
+  if (!match) return false;
+  const type = match[1] ?? match[2] ?? '';
+  return (BUILTIN_ATTRIBUTES[type] ?? '').split(' ').includes(match[3] ?? '');
 }
 
 /** How to get full Python, for an error on the tier. `static`: decided before the program ran. */

@@ -197,3 +197,20 @@ describe('divergences found by the suites, routed to full Python', () => {
     });
   });
 });
+
+describe('run-time failures that are the subset, not the program', () => {
+  it('tells Monty gaps from the program own errors', async () => {
+    const { subsetFailure } = await import('../../../../src/sandbox/monty/subset-failures.js');
+    const gap = (type: string, message: string) => subsetFailure({ type, message }) !== undefined;
+    expect(gap('AttributeError', "'dict' object has no attribute 'get'")).toBe(true);
+    expect(gap('AttributeError', "'list' object has no attribute 'push'")).toBe(false);
+    expect(gap('AttributeError', "module 'asyncio' has no attribute 'sleep'")).toBe(true);
+    expect(gap('ModuleNotFoundError', "No module named 'csv'")).toBe(true);
+    expect(gap('NameError', "name 'callable' is not defined")).toBe(true);
+    expect(gap('NameError', "name 'undefined_name' is not defined")).toBe(false);
+    expect(gap('TypeError', "'>' not supported between instances of 'str' and 'int'")).toBe(false);
+    expect(gap('NotImplementedError', 'The monty syntax parser does not yet support yield expressions')).toBe(
+      true,
+    );
+  });
+});
