@@ -61,7 +61,7 @@ function serversConfig(root) {
 async function pacedRow() {
   const bridge = await startBridge(MONTY);
   await runPython(bridge.client, 'print(1)');
-  await untilQuiet();
+  await untilQuiet({ maxMs: 5000 });
   const runs = [];
   const pings = [];
   for (let i = 0; i < PACED_RUNS; i++) {
@@ -139,9 +139,9 @@ async function httpRow() {
   const clients = await Promise.all(Array.from({ length: HTTP_CLIENTS }, connect));
   for (const client of clients)
     await client.callTool({ name: 'run_python', arguments: { code: 'print(1)' } });
-  await untilQuiet();
+  await untilQuiet({ maxMs: 5000 });
   const one = await drive(clients.slice(0, 1));
-  await untilQuiet();
+  await untilQuiet({ maxMs: 5000 });
   const many = await drive(clients);
   row(
     `serve --http, ${HTTP_CLIENTS} clients running short programs: runs/s · p50 at ${HTTP_CLIENTS} vs at 1`,
@@ -228,7 +228,7 @@ async function toolCallRows() {
 async function memoryRow() {
   const bridge = await startBridge(MONTY);
   for (let i = 0; i < 20; i++) await runPython(bridge.client, 'print(1)');
-  await untilQuiet();
+  await untilQuiet({ maxMs: 5000 });
   await sleep(2000);
   const processes = descendants(bridge.pid);
   const tier = processes.reduce((sum, pid) => sum + pssMb(pid), 0);
@@ -250,7 +250,7 @@ async function spawnRow() {
   const root = mkdtempSync(join(tmpdir(), 'codemode-bench-'));
   const home = join(root, 'home');
   for (let i = 0; i < SPAWNS; i++) {
-    await untilQuiet({ minMs: 500 });
+    await untilQuiet({ minMs: 500, maxMs: 3000 });
     let started = performance.now();
     const direct = new Client({ name: 'codemode-bench', version: '0' });
     await direct.connect(
@@ -259,7 +259,7 @@ async function spawnRow() {
     await direct.callTool({ name: 'echo', arguments: { message: 'first' } });
     directs.push(performance.now() - started);
     await direct.close();
-    await untilQuiet({ minMs: 500 });
+    await untilQuiet({ minMs: 500, maxMs: 3000 });
     started = performance.now();
     const transport = new StdioClientTransport({
       command: process.execPath,

@@ -23,6 +23,7 @@ import {
 } from '../types.js';
 import { McpSurface } from './mcp-surface.js';
 import type { CallResult, ChildEvent, MontyValue, RaisedException, StackFrame } from './messages.js';
+import { MAX_WIRE_DEPTH, wireDepth } from './messages.js';
 import { checkSubset } from './subset.js';
 import { fullPythonHint, subsetFailure } from './subset-failures.js';
 import { fromJson } from './values.js';
@@ -39,6 +40,9 @@ const MAX_RESULT_DEPTH = 256;
 const HOLD_OUTPUT_CHARS = 1024 * 1024;
 const HOLD_OUTPUT_MS = 1000;
 const PROGRAM_FILE = '<run_python>';
+/** An error and its traceback are cut as the container runtime cuts them (executor.py), head and tail kept. */
+const ERROR_CHARS = 16_000;
+const TRACEBACK_CHARS = 32_000;
 const TRACEBACK_FRAMES = 12;
 
 /** A run the tier hands back before anything observable happened: full Python should run it. */
@@ -366,8 +370,8 @@ class Conversation {
     return {
       kind: 'done',
       ok: false,
-      error,
-      traceback: formatTraceback(exception.traceback ?? [], line, this.#program.code),
+      error: elide(error, ERROR_CHARS),
+      traceback: elide(formatTraceback(exception.traceback ?? [], line, this.#program.code), TRACEBACK_CHARS),
     };
   }
 
@@ -407,6 +411,13 @@ function toolValue(value: unknown): MontyValue {
       `the result is nested deeper than ${MAX_RESULT_DEPTH} levels; ask the tool for less (a page, a filter, a smaller range)`,
     );
   }
+  const converted = fromJson(value);
+  if (wireDepth(converted) > MAX_WIRE_DEPTH) {
+    throw new Error(
+      'the result is nested deeper than Monty takes (about 30 levels of objects, 45 of lists); ask the tool ' +
+        'for less, or run the program on full Python (MCP_BRIDGE_RUNTIME=auto sends it there next time)',
+    );
+  }
   const chars = JSON.stringify(value)?.length ?? 0;
   if (chars > MAX_RESULT_CHARS) {
     throw new Error(
@@ -414,7 +425,7 @@ function toolValue(value: unknown): MontyValue {
         'ask the tool for less (a page, a filter, a smaller range)',
     );
   }
-  return fromJson(value);
+  return converted;
 }
 
 /** OS calls: the clock (UTC, as in a container), an empty environment; nothing else is served. */
@@ -475,6 +486,15 @@ function encodeSignedVarintField(field: number, value: number): Buffer {
   }
   bytes.push(Number(rest));
   return Buffer.from(bytes);
+}
+
+/** `text` cut to `limit` characters, head and tail kept, with how much was dropped between (executor.py's `_elide`). */
+function elide(text: string, limit: number): string {
+  if (text.length <= limit) return text;
+  const marker = `\n... [${text.length - limit} characters elided] ...\n`;
+  const head = Math.floor(((limit - marker.length) * 2) / 3);
+  const tail = limit - marker.length - head;
+  return text.slice(0, head) + marker + text.slice(text.length - tail);
 }
 
 /** A traceback as the container runtime prints one: the program's frames only, named `<run_python>`. */

@@ -4,6 +4,7 @@ import { BRIDGE } from './bridge.js';
 import { ESCAPE } from './escape.js';
 import { HOST_OPS } from './host-ops.js';
 import type { HostileCase } from './kit.js';
+import { MONTY_CASES } from './monty.js';
 import { NETWORK } from './network.js';
 import { PROTOCOL } from './protocol.js';
 import { RESOURCES } from './resources.js';
@@ -17,4 +18,5 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   ...HOST_OPS,
   ...UPSTREAM,
   ...BRIDGE,
+  ...MONTY_CASES,
 ];
