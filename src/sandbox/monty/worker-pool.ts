@@ -1,6 +1,6 @@
 /**
  * The Monty workers of one bridge. A worker serves one run at a time, each in a fresh interpreter
- * session (`Reset` + `Configure` after every run, off the run's path), and is reused: a new process
+ * session (`Reset` after every run, `Configure` in the same write as the next run's feed), and is reused: a new process
  * per run costs milliseconds of CPU, a session microseconds. Reuse never crosses clients: a worker
  * that has served one client connection (`owner`) serves only that client again, so a program that
  * found a way to corrupt its interpreter could at most see its own client's later runs (see the
@@ -55,8 +55,8 @@ export class MontyWorkerPool {
   /** Configured, used by one owner, waiting for that owner's next run. */
   readonly #idle = new Map<string, Array<{ worker: MontyWorker; timer: NodeJS.Timeout }>>();
   readonly #busy = new Set<MontyWorker>();
-  /** Workers getting their next session, by owner: the owner's next run waits for one (microseconds). */
-  readonly #recycling = new Map<string, Set<Promise<MontyWorker | undefined>>>();
+  /** Workers whose next session must be configured before their next run (it goes with the feed). */
+  readonly #unconfigured = new WeakSet<MontyWorker>();
   #starting = 0;
   #started = 0;
   #crashed = 0;
@@ -94,18 +94,6 @@ export class MontyWorkerPool {
       clearTimeout(entry.timer);
       if (entry.worker.alive) return this.#checkOut(entry.worker, owner);
     }
-    // The owner's previous run has just ended: its worker is a reset away, far cheaper than a fresh one
-    // and the process a new one would cost.
-    for (const recycling of this.#recycling.get(owner) ?? []) {
-      const worker = await recycling;
-      const idle = this.#idle.get(owner);
-      const index = idle?.findIndex((entry) => entry.worker === worker) ?? -1;
-      if (worker && idle && index !== -1) {
-        const [entry] = idle.splice(index, 1);
-        clearTimeout(entry?.timer);
-        if (worker.alive) return this.#checkOut(worker, owner);
-      }
-    }
     for (let worker = this.#fresh.shift(); worker; worker = this.#fresh.shift()) {
       if (worker.alive) {
         this.#refill();
@@ -129,15 +117,7 @@ export class MontyWorkerPool {
       this.#refill();
       return;
     }
-    const owner = worker.owner as string;
-    const recycling = this.#recycle(worker);
-    const set = this.#recycling.get(owner) ?? new Set();
-    set.add(recycling);
-    this.#recycling.set(owner, set);
-    void recycling.finally(() => {
-      set.delete(recycling);
-      if (set.size === 0 && this.#recycling.get(owner) === set) this.#recycling.delete(owner);
-    });
+    this.#recycle(worker);
   }
 
   /** Ends the idle workers of a client connection that has gone. */
@@ -165,27 +145,24 @@ export class MontyWorkerPool {
   }
 
   #checkOut(worker: MontyWorker, owner: string): MontyWorker {
+    if (this.#unconfigured.has(worker)) {
+      this.#unconfigured.delete(worker);
+      worker.post(this.#configureRequest());
+    }
     worker.owner = owner;
     worker.runs++;
     this.#busy.add(worker);
     return worker;
   }
 
-  /** A new session for the owner's next run, then back to the owner's idle list (resolves with the worker). */
-  async #recycle(worker: MontyWorker): Promise<MontyWorker | undefined> {
-    try {
-      await this.#expectOk(worker, { kind: 'reset' });
-      await this.#configure(worker);
-    } catch (error) {
-      this.#options.logger.debug('Monty worker could not be recycled', { worker: worker.id, error });
-      void worker.kill();
-      return undefined;
-    }
+  /**
+   * Back to the owner's idle list. `Reset` goes out now (the run's heap is freed at once); `Configure`
+   * goes out with the owner's next run, in the same write as its feed.
+   */
+  #recycle(worker: MontyWorker): void {
+    worker.post({ kind: 'reset' });
+    this.#unconfigured.add(worker);
     const owner = worker.owner as string;
-    if (this.#closed) {
-      void worker.kill();
-      return undefined;
-    }
     const list = this.#idle.get(owner) ?? [];
     const timer = setTimeout(() => {
       const current = this.#idle.get(owner);
@@ -199,7 +176,6 @@ export class MontyWorkerPool {
     timer.unref();
     list.push({ worker, timer });
     this.#idle.set(owner, list);
-    return worker;
   }
 
   #refill(): void {
@@ -237,12 +213,16 @@ export class MontyWorkerPool {
   }
 
   #configure(worker: MontyWorker): Promise<void> {
-    return this.#expectOk(worker, {
+    return this.#expectOk(worker, this.#configureRequest());
+  }
+
+  #configureRequest(): Parameters<MontyWorker['request']>[0] {
+    return {
       kind: 'configure',
       scriptName: SCRIPT_NAME,
       limits: this.#options.limits,
       printFlushIntervalMs: PRINT_FLUSH_INTERVAL_MS,
-    });
+    };
   }
 
   async #expectOk(worker: MontyWorker, request: Parameters<MontyWorker['request']>[0]): Promise<void> {

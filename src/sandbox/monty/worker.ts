@@ -52,8 +52,14 @@ export class MontyWorker {
   #bufferedBytes = 0;
   /** The length of the frame being read, once its header is in. */
   #frameBytes: number | undefined;
-  #waiting: { resolve: (event: ChildEvent) => void; reject: (error: WorkerGone) => void } | undefined;
-  #queued: ChildEvent[] = [];
+  /**
+   * What the worker owes, in order: a reply someone awaits, or an `Ok` to a request posted without
+   * waiting (a session's `Reset`/`Configure` go out with the next request, so a run costs the worker one
+   * wake-up, not three: on a loaded machine each wake-up is a scheduling delay).
+   */
+  readonly #owed: Array<
+    { resolve: (event: ChildEvent) => void; reject: (error: WorkerGone) => void } | 'ok'
+  > = [];
   #onPrint: ((event: ChildEvent & { kind: 'print' }) => void) | undefined;
   #gone: WorkerGone | undefined;
   #diagnostics = '';
@@ -111,18 +117,26 @@ export class MontyWorker {
   /** Sends one request and resolves with the event that ends its turn (or the next suspension). */
   request(request: ParentRequest): Promise<ChildEvent> {
     if (this.#gone) return Promise.reject(this.#gone);
-    if (this.#waiting) return Promise.reject(new Error(`worker ${this.id} already has a request in flight`));
     const reply = new Promise<ChildEvent>((resolve, reject) => {
-      const queued = this.#queued.shift();
-      if (queued) resolve(queued);
-      else this.#waiting = { resolve, reject };
+      this.#owed.push({ resolve, reject });
     });
+    this.#write(request);
+    return reply;
+  }
+
+  /** Sends a request whose answer must be `Ok` without waiting for it; anything else ends the worker. */
+  post(request: ParentRequest): void {
+    if (this.#gone) return;
+    this.#owed.push('ok');
+    this.#write(request);
+  }
+
+  #write(request: ParentRequest): void {
     const chunks = encodeRequest(request);
     const header = Buffer.alloc(4);
     header.writeUInt32LE(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
     const stdin = this.#child.stdin;
     if (stdin?.writable) stdin.write(Buffer.concat([header, ...chunks]));
-    return reply;
   }
 
   /** Kills the process group (bubblewrap and the interpreter) and resolves once it is gone. */
@@ -194,11 +208,17 @@ export class MontyWorker {
       this.#onPrint?.(event);
       return;
     }
-    const waiting = this.#waiting;
-    if (waiting) {
-      this.#waiting = undefined;
-      waiting.resolve(event);
-    } else this.#queued.push(event);
+    const owed = this.#owed.shift();
+    if (owed === 'ok') {
+      if (event.kind !== 'ok') {
+        this.#violation(
+          `the Monty worker refused a session request: ${event.kind === 'fatal' ? event.message : event.kind}`,
+        );
+      }
+      return;
+    }
+    if (owed) owed.resolve(event);
+    else this.#violation(`the Monty worker sent a ${event.kind} event nobody asked for`);
   }
 
   #violation(reason: string): void {
@@ -210,9 +230,7 @@ export class MontyWorker {
   #fail(error: WorkerGone): void {
     if (this.#gone) return;
     this.#gone = error;
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
-    waiting?.reject(error);
+    for (const owed of this.#owed.splice(0)) if (owed !== 'ok') owed.reject(error);
   }
 }
 
