@@ -27,11 +27,11 @@ const AGENT_PACE_MS = 500;
 const HOST_CALLS_CODE = [
   'import statistics, time',
   'import mcp.runtime as rt',
-  'await rt.list_servers()',
+  'await rt.list_sessions()',
   'times = []',
   `for _ in range(${HOST_CALLS}):`,
   '    started = time.perf_counter()',
-  '    await rt.list_servers()',
+  '    await rt.list_sessions()',
   '    times.append((time.perf_counter() - started) * 1000)',
   'print(statistics.median(times))',
 ].join('\n');
@@ -84,7 +84,7 @@ export async function benchContainer() {
       `run_python print(1), back-to-back burst   p50 ${fmt(b.p50)}  p95 ${fmt(b.p95)}  (n=${b.n})${vs(b.p50, summary(base.burst).p50)}`,
     );
     console.log(
-      `host round trip from inside a run (mcp.runtime.list_servers; median call of ${HOST_CALLS}, median of ${HOST_CALL_RUNS} runs)  ${fmt(result.hostCallMs)}${vs(result.hostCallMs, base.hostCallMs)}`,
+      `host round trip from inside a run (mcp.runtime.list_sessions; median call of ${HOST_CALLS}, median of ${HOST_CALL_RUNS} runs)  ${fmt(result.hostCallMs)}${vs(result.hostCallMs, base.hostCallMs)}`,
     );
     console.log(
       `speed-up at agent pace (cold p50 / warm p50): ${(c.p50 / p.p50).toFixed(1)}×   burst: ${(c.p50 / b.p50).toFixed(1)}×`,

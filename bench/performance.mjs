@@ -1,6 +1,6 @@
 // Issue 11: bursts, concurrency and tool calls against their floors. Every row is printed beside a
 // baseline measured in this same run (these machines are noisy), with the target from the issue.
-// `npm run bench -- performance` prints the table README's performance section is made from.
+// `npm run bench -- performance` prints the table docs/performance.md is made from.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -45,7 +45,6 @@ export function bridgeServerOptions(bridge: Bridge, settings: Settings, logger: 
     engine: bridge.engine,
     version: VERSION,
     outputMode: settings.outputMode,
-    serverNames: () => bridge.upstreams.serverNames(),
     policy: bridge.policy !== undefined,
     yieldAfterMs: settings.yieldAfterMs,
     maxOutputChars: settings.maxOutputChars,

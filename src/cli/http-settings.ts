@@ -1,11 +1,11 @@
 /**
- * Settings of `serve --http` (README, "Operate"): the token, allowed origins, session limits. Read
+ * Settings of `serve --http` (docs/operations.md): the token, allowed origins, session limits. Read
  * only by the commands that serve HTTP and by `doctor`; an invalid value fails fast, naming it.
  */
 import { readFileSync } from 'node:fs';
 import { isLoopbackHost } from '../server/http/http-guard.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
-import { integer, invalid } from './settings.js';
+import { integer, invalid, type SettingHelp } from './settings.js';
 
 export interface HttpSettings {
   /** The bearer token; undefined: none, loopback only. */
@@ -22,21 +22,40 @@ export interface HttpSettings {
 /** A token shorter than this is refused: it would be guessable. */
 const MIN_TOKEN_CHARS = 16;
 
-export const HTTP_SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: string, meaning: string]> = [
-  [
-    'MCP_BRIDGE_HTTP_TOKEN',
-    '(none)',
-    'serve --http: bearer token clients must send (at least 16 characters)',
-  ],
-  ['MCP_BRIDGE_HTTP_TOKEN_FILE', '(none)', 'serve --http: file holding the token (its first line)'],
-  [
-    'MCP_BRIDGE_HTTP_ALLOWED_ORIGINS',
-    '(loopback)',
-    "serve --http: browser origins allowed besides http://localhost:PORT, separated by ','",
-  ],
-  ['MCP_BRIDGE_HTTP_MAX_SESSIONS', '32', 'serve --http: MCP sessions (clients) at once; more get 503'],
-  ['MCP_BRIDGE_HTTP_SESSION_IDLE', '1800', 'serve --http: close a session idle this long, seconds'],
-  ['MCP_BRIDGE_HTTP_DRAIN', '30', 'serve --http: on SIGTERM, let runs finish this long, seconds'],
+export const HTTP_SETTINGS_HELP: readonly SettingHelp[] = [
+  {
+    name: 'MCP_BRIDGE_HTTP_TOKEN',
+    fallback: '(none)',
+    meaning: 'serve --http: bearer token clients must send (at least 16 characters)',
+    details:
+      'Guards `/mcp`, `/metrics` and `/console`; without a token the bridge serves loopback only ([auth](operations.md#auth))',
+  },
+  {
+    name: 'MCP_BRIDGE_HTTP_TOKEN_FILE',
+    fallback: '(none)',
+    meaning: 'serve --http: file holding the token (its first line)',
+    details: 'Not with `MCP_BRIDGE_HTTP_TOKEN`',
+  },
+  {
+    name: 'MCP_BRIDGE_HTTP_ALLOWED_ORIGINS',
+    fallback: '(loopback)',
+    meaning: "serve --http: browser origins allowed besides http://localhost:PORT, separated by ','",
+  },
+  {
+    name: 'MCP_BRIDGE_HTTP_MAX_SESSIONS',
+    fallback: '32',
+    meaning: 'serve --http: MCP sessions (clients) at once; more get 503',
+  },
+  {
+    name: 'MCP_BRIDGE_HTTP_SESSION_IDLE',
+    fallback: '1800',
+    meaning: 'serve --http: close a session idle this long, seconds',
+  },
+  {
+    name: 'MCP_BRIDGE_HTTP_DRAIN',
+    fallback: '30',
+    meaning: 'serve --http: on SIGTERM, let runs finish this long, seconds',
+  },
 ];
 
 function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

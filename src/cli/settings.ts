@@ -1,9 +1,9 @@
 /**
- * MCP_BRIDGE_* environment variables (README, "Configuration"), parsed once at start. An invalid value
+ * MCP_BRIDGE_* environment variables (docs/configuration.md), parsed once at start. An invalid value
  * fails fast with a message naming the variable, the value and what is accepted.
  */
 
-import { delimiter, isAbsolute, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { MIN_RUN_TIMEOUT_MS } from '../engine/types.js';
 import { OCI_RUNTIME_NAMES } from '../sandbox/container/oci-runtime.js';
 import type { ChannelChoice } from '../sandbox/container/socket-channel.js';
@@ -34,7 +34,6 @@ export interface Settings {
   callTimeoutMs: number;
   stateDir: string;
   outputMode: OutputMode;
-  configPaths: string[];
   logLevel: LogLevel;
   /** Undefined when unset: the sandbox service's default (2 for every runtime). */
   poolSize: number | undefined;
@@ -72,98 +71,254 @@ export interface Settings {
   auditValues: boolean;
 }
 
-/** Every variable with its default and meaning; the source of `--help` and the README table. */
-export const SETTINGS_HELP: ReadonlyArray<readonly [name: string, fallback: string, meaning: string]> = [
-  [
-    'MCP_BRIDGE_RUNTIME',
-    'auto',
-    'Sandbox: auto (Monty when a program fits, else podman, then docker, then embedded), podman, docker, embedded (Deno + Pyodide), monty (every program on Monty)',
-  ],
-  ['MCP_BRIDGE_IMAGE', 'python:3.12-slim', 'Container image with python3 on its PATH'],
-  ['MCP_BRIDGE_TIMEOUT', '30', 'Default run timeout, seconds'],
-  ['MCP_BRIDGE_MAX_TIMEOUT', '120', 'Largest timeout a call may ask for, seconds'],
-  ['MCP_BRIDGE_MEMORY', '512m', 'Memory limit per sandbox (embedded: the Python heap)'],
-  ['MCP_BRIDGE_PIDS', '128', 'Process/thread limit per sandbox'],
-  ['MCP_BRIDGE_CPUS', '(unlimited)', 'CPU quota per sandbox, e.g. 1 or 0.5'],
-  ['MCP_BRIDGE_CONTAINER_USER', '65534:65534', 'uid:gid the code runs as'],
-  ['MCP_BRIDGE_TMPFS_SIZE', '64m', 'Size of the writable, noexec /tmp'],
-  [
-    'MCP_BRIDGE_WORKSPACE_SIZE',
-    '128m',
-    'Size of the writable, noexec /workspace (working directory and HOME)',
-  ],
-  ['MCP_BRIDGE_CONTAINER_CHANNEL', 'auto', 'Frames via a mounted Unix socket (socket) or the attach (stdio)'],
-  [
-    'MCP_BRIDGE_OCI_RUNTIME',
-    "(the engine's)",
-    'OCI runtime of containers: runc, crun, runsc (gVisor), or an absolute path to one',
-  ],
-  [
-    'MCP_BRIDGE_POOL_SIZE',
-    '2 (at most MCP_BRIDGE_POOL_MAX)',
-    'Sandboxes kept started ahead of demand when idle (0 = none)',
-  ],
-  [
-    'MCP_BRIDGE_POOL_MAX',
-    '16 (embedded: 8 per core, at most 16)',
-    'Most sandboxes a burst grows the pool to; it shrinks when quiet',
-  ],
-  ['MCP_BRIDGE_MAX_CONCURRENT_RUNS', '8', 'Programs running at once; more wait their turn'],
-  ['MCP_BRIDGE_MAX_OUTPUT_CHARS', '20000', 'Output kept per stream (head + tail), characters'],
-  [
-    'MCP_BRIDGE_KEEP_OUTPUT_CHARS',
-    '4000000',
-    'Stdout beyond the cap kept per run for mcp.runtime.read_output, characters (0 = none)',
-  ],
-  [
-    'MCP_BRIDGE_KEEP_OUTPUT_TOTAL_CHARS',
-    '32000000',
-    'Kept stdout of all runs together; oldest dropped first',
-  ],
-  ['MCP_BRIDGE_KEEP_OUTPUT_TTL', '900', 'How long kept stdout can be read, seconds'],
-  [
-    'MCP_BRIDGE_YIELD_AFTER',
-    '20',
-    'A run_python call still running after this long returns its output so far and a wait handle, seconds (0 = never)',
-  ],
-  ['MCP_BRIDGE_SESSION_IDLE_TIMEOUT', '600', 'End a run_python session idle this long, seconds'],
-  ['MCP_BRIDGE_MAX_SESSIONS', '8', 'Live run_python sessions at once (each keeps one sandbox)'],
-  [
-    'MCP_BRIDGE_SESSION_MEMORY',
-    '(MCP_BRIDGE_MEMORY)',
-    "Memory limit of each session's sandbox; running out ends the session (at least 64m)",
-  ],
-  ['MCP_BRIDGE_SAVE_MAX_SIZE', '64m', 'Largest value mcp.runtime.save keeps (pickled)'],
-  ['MCP_BRIDGE_SAVE_TOTAL_SIZE', '512m', 'All saved values together'],
-  ['MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT', '300', 'Close idle upstream connections after, seconds'],
-  ['MCP_BRIDGE_CALL_TIMEOUT', '60', 'Longest wait for one upstream tool call, seconds'],
-  ['MCP_BRIDGE_STATE_DIR', '~/.local/state/codemode-bridge', 'Saved skills and the embedded snapshot'],
-  ['MCP_BRIDGE_OUTPUT_MODE', 'text', 'Result format: text (also: compact) or toon'],
-  ['MCP_BRIDGE_CONFIG', '(none)', `Extra MCP config files, separated by '${delimiter}'; read first`],
-  ['MCP_SERVERS_CONFIG', '(none)', "One more MCP config file (the reference bridge's), after ~/MCPs/*.json"],
-  [
-    'MCP_BRIDGE_ALLOW_SELF_SERVER',
-    '0',
-    'Proxy an mcp-server-code-execution-mode entry instead of skipping it',
-  ],
-  [
-    'MCP_BRIDGE_POLICY',
-    '(none)',
-    'Policy file (JSON, or TOML by its .toml name): allow/ask/deny, budgets, tokenizing',
-  ],
-  ['MCP_BRIDGE_AUDIT_LOG', '(none)', 'Audit log of every tool call and policy decision (JSON lines)'],
-  ['MCP_BRIDGE_AUDIT_MAX_SIZE', '10m', 'Rotate the audit log at this size'],
-  ['MCP_BRIDGE_AUDIT_FILES', '5', 'Rotated audit log files kept (audit.jsonl.1 … .N)'],
-  [
-    'MCP_BRIDGE_AUDIT_VALUES',
-    '0',
-    'Record argument values (secrets redacted) in the audit log, not only digests',
-  ],
-  [
-    'MCP_BRIDGE_LOG_LEVEL',
-    'info (serve, console; other commands warn)',
-    'stderr log level: error, warn, info, debug (any case; also warning, critical, fatal, notset)',
-  ],
+/** One environment variable as `--help` and docs/configuration.md describe it. */
+export interface SettingHelp {
+  name: string;
+  /** The default, as a user reads it. */
+  fallback: string;
+  /** One line for `--help`. */
+  meaning: string;
+  /** Markdown that docs/configuration.md adds after the meaning: limits, interactions, links. */
+  details?: string;
+}
+
+/**
+ * Every variable with its default and meaning: the source of `--help` and of the table in
+ * docs/configuration.md (`npm run docs`).
+ */
+export const SETTINGS_HELP: readonly SettingHelp[] = [
+  {
+    name: 'MCP_BRIDGE_RUNTIME',
+    fallback: 'auto',
+    meaning:
+      'Sandbox: auto (Monty when a program fits, else podman, then docker, then embedded), podman, docker, embedded (Deno + Pyodide), monty (Monty only)',
+    details:
+      "`auto` runs a program on Monty, the instant tier, when it fits Monty's subset of Python (decided before it runs), and on the first usable of podman, docker and embedded otherwise; sessions always run on full Python. `monty` runs every program on Monty and refuses the rest with the construct and how to get full Python. With `MCP_BRIDGE_OCI_RUNTIME` set, `auto` never uses Monty. See [the guide](guide.md#the-monty-tier)",
+  },
+  {
+    name: 'MCP_BRIDGE_IMAGE',
+    fallback: 'python:3.12-slim',
+    meaning: 'Container image with python3 on its PATH',
+  },
+  {
+    name: 'MCP_BRIDGE_TIMEOUT',
+    fallback: '30',
+    meaning: 'Default run timeout, seconds',
+    details:
+      "When unset it drops to `MCP_BRIDGE_MAX_TIMEOUT` if that is smaller; set above the maximum, it is refused. A call's `timeout` argument overrides it, clamped to the maximum",
+  },
+  {
+    name: 'MCP_BRIDGE_MAX_TIMEOUT',
+    fallback: '120',
+    meaning: 'Largest timeout a call may ask for, seconds',
+  },
+  {
+    name: 'MCP_BRIDGE_MEMORY',
+    fallback: '512m',
+    meaning: 'Memory limit per sandbox (embedded: the Python heap)',
+    details:
+      'Containers: `--memory` and `--memory-swap` (no swap); embedded: capped exactly, a bomb gets `MemoryError`; at least 64m',
+  },
+  {
+    name: 'MCP_BRIDGE_PIDS',
+    fallback: '128',
+    meaning: 'Process/thread limit per sandbox',
+    details: 'Containers only',
+  },
+  {
+    name: 'MCP_BRIDGE_CPUS',
+    fallback: '(unlimited)',
+    meaning: 'CPU quota per sandbox, e.g. 1 or 0.5',
+    details: 'Containers only',
+  },
+  {
+    name: 'MCP_BRIDGE_CONTAINER_USER',
+    fallback: '65534:65534',
+    meaning: 'uid:gid the code runs as',
+    details: 'Never 0: root is refused. Containers only',
+  },
+  {
+    name: 'MCP_BRIDGE_TMPFS_SIZE',
+    fallback: '64m',
+    meaning: 'Size of the writable, noexec /tmp',
+    details: 'Containers only',
+  },
+  {
+    name: 'MCP_BRIDGE_WORKSPACE_SIZE',
+    fallback: '128m',
+    meaning: 'Size of the writable, noexec /workspace (working directory and HOME)',
+    details: 'Containers only: in the embedded sandbox files count against its memory',
+  },
+  {
+    name: 'MCP_BRIDGE_CONTAINER_CHANNEL',
+    fallback: 'auto',
+    meaning: 'Frames via a mounted Unix socket (socket) or the attach (stdio)',
+    details:
+      '`socket` is the fastest. `auto`: socket on Linux with a local engine; stdio on macOS and Windows (the engine runs in a VM a host socket cannot reach), with a remote `CONTAINER_HOST`/`DOCKER_HOST`, and under gVisor, which refuses `socket`',
+  },
+  {
+    name: 'MCP_BRIDGE_OCI_RUNTIME',
+    fallback: "(the engine's)",
+    meaning: 'OCI runtime of containers: runc, crun, runsc (gVisor), or an absolute path to one',
+    details:
+      'Passed as `--runtime` ([gVisor](security.md#gvisor-defence-in-depth)). Never chosen by `auto`; while set, `auto` does not fall back to the embedded sandbox, and a runtime the engine cannot use fails every run with what to install or unset. Not with `MCP_BRIDGE_RUNTIME=embedded`',
+  },
+  {
+    name: 'MCP_BRIDGE_POOL_SIZE',
+    fallback: '2 (at most MCP_BRIDGE_POOL_MAX)',
+    meaning: 'Sandboxes kept started ahead of demand when idle (0 = none)',
+  },
+  {
+    name: 'MCP_BRIDGE_POOL_MAX',
+    fallback: '16 (embedded: 8 per core, at most 16)',
+    meaning: 'Most sandboxes a burst grows the pool to; it shrinks when quiet',
+    details:
+      "A run that finds none ready doubles the pool's size up to this; after a minute without one it halves back. Bounds the memory warm sandboxes hold (about 25–30 MB each for a container, 100 MB PSS for an embedded worker) and the CPU spent refilling after a burst (an embedded worker costs ~0.9 s of CPU to start)",
+  },
+  {
+    name: 'MCP_BRIDGE_MAX_CONCURRENT_RUNS',
+    fallback: '8',
+    meaning: 'Programs running at once; more wait their turn',
+    details: 'The wait counts toward their timeout',
+  },
+  {
+    name: 'MCP_BRIDGE_MAX_OUTPUT_CHARS',
+    fallback: '20000',
+    meaning: 'Output kept per stream (head + tail), characters',
+  },
+  {
+    name: 'MCP_BRIDGE_KEEP_OUTPUT_CHARS',
+    fallback: '4000000',
+    meaning: 'Stdout beyond the cap kept per run for mcp.runtime.read_output, characters (0 = none)',
+    details:
+      'The first N characters of the stdout the cap elided; with 0 the result only elides ([output](guide.md#the-run_python-tool))',
+  },
+  {
+    name: 'MCP_BRIDGE_KEEP_OUTPUT_TOTAL_CHARS',
+    fallback: '32000000',
+    meaning: 'Kept stdout of all runs together; oldest dropped first',
+    details:
+      "At least `MCP_BRIDGE_KEEP_OUTPUT_CHARS`. Held in the bridge's memory: up to twice this many bytes",
+  },
+  {
+    name: 'MCP_BRIDGE_KEEP_OUTPUT_TTL',
+    fallback: '900',
+    meaning: 'How long kept stdout can be read, seconds',
+    details: 'Counted from the end of the run',
+  },
+  {
+    name: 'MCP_BRIDGE_YIELD_AFTER',
+    fallback: '20',
+    meaning:
+      'A run_python call still running after this long returns its output so far and a wait handle, seconds (0 = never)',
+    details:
+      '[Long runs](guide.md#long-runs-yield_after-and-wait); 0: calls block until the run ends, for clients that cannot follow a handle',
+  },
+  {
+    name: 'MCP_BRIDGE_SESSION_IDLE_TIMEOUT',
+    fallback: '600',
+    meaning: 'End a run_python session idle this long, seconds',
+    details: '[Sessions](guide.md#sessions-state-that-survives-between-calls)',
+  },
+  {
+    name: 'MCP_BRIDGE_MAX_SESSIONS',
+    fallback: '8',
+    meaning: 'Live run_python sessions at once (each keeps one sandbox)',
+  },
+  {
+    name: 'MCP_BRIDGE_SESSION_MEMORY',
+    fallback: '(MCP_BRIDGE_MEMORY)',
+    meaning: "Memory limit of each session's sandbox; running out ends the session (at least 64m)",
+    details:
+      "Set apart from `MCP_BRIDGE_MEMORY`, a session's sandbox is started for it instead of taken from the warm pool; a session that runs out ends and its next call says the state was lost",
+  },
+  {
+    name: 'MCP_BRIDGE_SAVE_MAX_SIZE',
+    fallback: '64m',
+    meaning: 'Largest value mcp.runtime.save keeps (pickled)',
+    details: '[Saved values](guide.md#saved-values-save-and-load)',
+  },
+  {
+    name: 'MCP_BRIDGE_SAVE_TOTAL_SIZE',
+    fallback: '512m',
+    meaning: 'All saved values together',
+    details: 'Saving a name again replaces it',
+  },
+  {
+    name: 'MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT',
+    fallback: '300',
+    meaning: 'Close idle upstream connections after, seconds',
+  },
+  {
+    name: 'MCP_BRIDGE_CALL_TIMEOUT',
+    fallback: '60',
+    meaning: 'Longest wait for one upstream tool call, seconds',
+  },
+  {
+    name: 'MCP_BRIDGE_STATE_DIR',
+    fallback: '~/.local/state/codemode-bridge',
+    meaning: 'Saved skills and the embedded snapshot',
+    details:
+      "[Saved skills](guide.md#skills-functions-that-persist) (`skills/`) and the embedded sandbox's snapshot; `$XDG_STATE_HOME/codemode-bridge` when that is set",
+  },
+  {
+    name: 'MCP_BRIDGE_OUTPUT_MODE',
+    fallback: 'text',
+    meaning: 'Result format: text (also: compact) or toon',
+    details:
+      "`compact` is the reference bridge's name for its default; `toon` returns the structured result as a toon block",
+  },
+  {
+    name: 'MCP_BRIDGE_CONFIG',
+    fallback: '(none)',
+    meaning: "Extra MCP config files, separated by ':' (';' on Windows); read first",
+    details:
+      '`.toml` is read as Codex, anything else as JSON with `mcpServers` or `servers` ([where servers are found](#where-servers-are-found))',
+  },
+  {
+    name: 'MCP_SERVERS_CONFIG',
+    fallback: '(none)',
+    meaning: "One more MCP config file (the reference bridge's), after ~/MCPs/*.json",
+    details: 'JSON, or `.toml` with `[mcpServers.<name>]` tables',
+  },
+  {
+    name: 'MCP_BRIDGE_ALLOW_SELF_SERVER',
+    fallback: '0',
+    meaning: 'Proxy an mcp-server-code-execution-mode entry instead of skipping it',
+    details: "That bridge's own switch (`1`). The bridge's own entry is always skipped",
+  },
+  {
+    name: 'MCP_BRIDGE_POLICY',
+    fallback: '(none)',
+    meaning: 'Policy file (JSON, or TOML by its .toml name): allow/ask/deny, budgets, tokenizing',
+    details: '[Policy](policy.md). A malformed one stops the bridge',
+  },
+  {
+    name: 'MCP_BRIDGE_AUDIT_LOG',
+    fallback: '(none)',
+    meaning: 'Audit log of every tool call and policy decision (JSON lines)',
+    details: '[Audit log](policy.md#audit-log); created with mode 0600',
+  },
+  {
+    name: 'MCP_BRIDGE_AUDIT_MAX_SIZE',
+    fallback: '10m',
+    meaning: 'Rotate the audit log at this size',
+  },
+  {
+    name: 'MCP_BRIDGE_AUDIT_FILES',
+    fallback: '5',
+    meaning: 'Rotated audit log files kept (audit.jsonl.1 … .N)',
+  },
+  {
+    name: 'MCP_BRIDGE_AUDIT_VALUES',
+    fallback: '0',
+    meaning: 'Record argument values (secrets redacted) in the audit log, not only digests',
+  },
+  {
+    name: 'MCP_BRIDGE_LOG_LEVEL',
+    fallback: 'info (serve, console; other commands warn)',
+    meaning: 'stderr log level: error, warn, info, debug (any case; also warning, critical, fatal, notset)',
+  },
 ];
 
 /** The error for a setting's bad value, naming what is accepted (shared with http-settings.ts). */
@@ -375,10 +530,6 @@ export function loadSettings(
     callTimeoutMs: seconds(env, 'MCP_BRIDGE_CALL_TIMEOUT', 60),
     stateDir: resolveStateDir(env),
     outputMode: choice(env, 'MCP_BRIDGE_OUTPUT_MODE', ['text', 'toon'] as const, 'text', OUTPUT_MODE_ALIASES),
-    configPaths: (env.MCP_BRIDGE_CONFIG ?? '')
-      .split(delimiter)
-      .map((path) => path.trim())
-      .filter(Boolean),
     logLevel: choice(env, 'MCP_BRIDGE_LOG_LEVEL', LOG_LEVELS, defaultLogLevel, LOG_LEVEL_ALIASES),
     poolSize,
     poolMax,

@@ -3,7 +3,13 @@
  * not been granted (and, in searches, about saved skills). Each answer carries metadata only; calling
  * a tool still needs a grant.
  */
-import { HostCallError, type ServerGrant, type SkillGrant, type ToolGrant } from '../sandbox/types.js';
+import {
+  type CatalogEntry,
+  HostCallError,
+  type ServerGrant,
+  type SkillGrant,
+  type ToolGrant,
+} from '../sandbox/types.js';
 import { groupDigits } from '../shared/digits.js';
 import type { HostOperation } from './engine.js';
 import { skillGrant } from './skills/skill-operations.js';
@@ -40,9 +46,10 @@ type SearchAnswerHit =
  * Saved skills as one more "server" for the ranker, under a name no configured server has, so a hit
  * can be told apart. Each skill's parameters stand in for a tool's input schema.
  */
-function skillsAsServer(skills: readonly StoredSkill[], serverNames: readonly string[]): ServerGrant {
+function skillsAsServer(skills: readonly StoredSkill[], catalog: readonly CatalogEntry[]): ServerGrant {
+  const taken = new Set(catalog.map((entry) => entry.name));
   let name = 'skills';
-  for (let n = 2; serverNames.includes(name); n++) name = `skills_${n}`;
+  for (let n = 2; taken.has(name); n++) name = `skills_${n}`;
   return {
     name,
     alias: 'skills',
@@ -68,7 +75,7 @@ export function discoveryOperations(
       const usable = saved.filter((skill) => skill.source !== undefined);
       asServer = {
         saved,
-        servers: usable.length > 0 ? [skillsAsServer(usable, upstreams.serverNames())] : [],
+        servers: usable.length > 0 ? [skillsAsServer(usable, upstreams.catalog())] : [],
       };
     }
     return asServer.servers;

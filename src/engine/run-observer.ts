@@ -111,7 +111,6 @@ export class RunObservations {
   /** The port with every tool call reported to the observation of its run. */
   port(port: UpstreamPort): UpstreamPort {
     return {
-      serverNames: () => port.serverNames(),
       catalog: () => port.catalog(),
       describe: (names, signal) => port.describe(names, signal),
       search: port.search.bind(port),

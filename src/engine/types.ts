@@ -99,8 +99,6 @@ export interface CallContext {
  * `BridgeError`s naming the server and tool.
  */
 export interface UpstreamPort {
-  /** Names of every configured server, for error messages. */
-  serverNames(): string[];
   /** Every configured server with its Python alias, in discovery order. */
   catalog(): CatalogEntry[];
   /** Connects (if needed) and describes the named servers; unknown names: `BridgeError('UNKNOWN_SERVER')`. */

@@ -67,7 +67,6 @@ export function upstreamPort(pool: UpstreamPool, gate?: PolicyGate): UpstreamPor
     pool.callTool(request.server, request.tool, request.args, signal, { raw: request.raw === true });
 
   return {
-    serverNames: () => pool.serverNames(),
     catalog: () => pool.catalog(),
     async describe(names, signal) {
       const requested = [...new Set(names)];

@@ -38,8 +38,6 @@ export interface BridgeServerOptions {
   engine: Engine;
   version: string;
   outputMode: OutputMode;
-  /** Names of the configured upstream servers, shown to the model. */
-  serverNames: () => string[];
   /** A policy is in force: the description tells the model how refusals look. Default false. */
   policy?: boolean;
   /**
@@ -309,7 +307,8 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   };
   // tools/list is the one thing every client puts in the model's context on every turn: serve the
   // compact definition. Servers are discovered once at start, so the definition is built once.
-  const tools = [runPythonToolDefinition(options.serverNames(), options.policy === true, yieldAfterMs)];
+  const serverNames = engine.catalog().map((entry) => entry.name);
+  const tools = [runPythonToolDefinition(serverNames, options.policy === true, yieldAfterMs)];
   server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
   return server;
 }

@@ -1,14 +1,15 @@
 /**
- * MCP over this process's stdin/stdout, like the SDK's `StdioServerTransport` with two differences
+ * MCP over this process's stdin/stdout, like the SDK's `StdioServerTransport` with three differences
  * that matter to a long-lived server: a message over the size cap is answered with an error for its
- * request (the SDK's transport closes itself, leaving the process running with nobody to talk to),
- * and the transport closes — so the bridge exits — whenever its client is gone: stdin ends or fails,
- * or stdout can no longer be written. Framing is linear in message size (`LineSplitter`).
+ * request (the SDK's transport closes itself, leaving the process running with nobody to talk to); so
+ * is a request whose envelope is malformed (the SDK drops it, and its client waits for a reply that
+ * never comes); and the transport closes — so the bridge exits — whenever its client is gone: stdin
+ * ends or fails, or stdout can no longer be written. Framing is linear in message size (`LineSplitter`).
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { parseJsonRpcMessage } from '../shared/json-rpc.js';
+import { JsonRpcShapeError, parseJsonRpcMessage } from '../shared/json-rpc.js';
 import { jsonRpcIdOf, LineSplitter, type OversizeLine } from '../shared/line-splitter.js';
 
 /** The largest message a client may send. `run_python` caps its code well below this. */
@@ -90,6 +91,9 @@ export class BridgeStdioTransport implements Transport {
       message = parseJsonRpcMessage(text);
     } catch (error) {
       this.onerror?.(new Error(`the client sent a message that is not JSON-RPC: ${errorText(error)}`));
+      if (error instanceof JsonRpcShapeError && error.requestId !== undefined) {
+        this.#answerError(error.requestId, `Invalid request: ${error.message}.`);
+      }
       return;
     }
     this.onmessage?.(message);
@@ -102,16 +106,15 @@ export class BridgeStdioTransport implements Transport {
     const id = jsonRpcIdOf(line);
     this.onerror?.(new Error(`the client sent a ${size} message; the limit is ${limit}`));
     if (id === undefined) return;
-    void this.send({
-      jsonrpc: '2.0',
+    this.#answerError(
       id,
-      error: {
-        code: INVALID_REQUEST,
-        message:
-          `The request is ${size}; codemode-bridge accepts at most ${limit} per message. ` +
-          'Send less code: let the program read its data from a file or a tool instead of inlining it.',
-      },
-    }).catch(() => {});
+      `The request is ${size}; codemode-bridge accepts at most ${limit} per message. ` +
+        'Send less code: let the program read its data from a file or a tool instead of inlining it.',
+    );
+  }
+
+  #answerError(id: string | number, message: string): void {
+    void this.send({ jsonrpc: '2.0', id, error: { code: INVALID_REQUEST, message } }).catch(() => {});
   }
 }
 

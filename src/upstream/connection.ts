@@ -9,7 +9,6 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { routeMessagesByShape } from '../shared/message-routing.js';
 import type { UpstreamServerConfig } from './config/types.js';
 import type { Redactor } from './redact.js';
 import { StdioUpstreamTransport } from './stdio-transport.js';
@@ -107,7 +106,6 @@ export class UpstreamConnection {
       await connection.#abandon();
       throw error;
     }
-    if (connection.#transport) routeMessagesByShape(client, connection.#transport);
     return connection;
   }
 

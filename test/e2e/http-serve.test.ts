@@ -124,18 +124,27 @@ describe('serve --http with a token', () => {
 
   it('ends on SIGTERM with a run in flight: the run is answered or cancelled, the process exits 0', async () => {
     const client = await bridge.connect({ token: TOKEN });
-    const run = runPython(client, {
-      code: 'import asyncio\nawait asyncio.sleep(0.5)\nprint("finished")',
-      timeout: 90,
-    }).then(
+    const code = 'import asyncio\nawait asyncio.sleep(1.5)\nprint("finished")';
+    const run = runPython(client, { code, timeout: 90 }).then(
       (result) => textOf(result),
       (error: Error) => `failed: ${error.message}`,
     );
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const code = await bridge.stop();
+    // The signal goes out once the run is in flight: the console's feed lists it as running.
+    await vi.waitFor(
+      async () => {
+        const response = await fetch(`${bridge.base}/console/api/runs`, {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        });
+        const { runs } = (await response.json()) as { runs: Array<{ code: string; status: string }> };
+        expect(runs.find((each) => each.code === code)?.status).toBe('running');
+      },
+      { timeout: 30_000, interval: 20 },
+    );
+    const status = await bridge.stop();
     // The drain lets a short run finish before the sessions close.
+    expect(bridge.stderr()).toContain('waiting for runs to finish');
     expect(await run).toContain('finished');
-    expect(code).toBe(0);
+    expect(status).toBe(0);
   }, 60_000);
 });
 

@@ -21,12 +21,12 @@ const backends = bothSandboxBackends(stateDir);
 
 afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
 
-/** The worked example of README.md's "Long runs" section: its first python block. */
-function readmeExample(): string {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const section = readme.slice(readme.indexOf('### Long runs'));
+/** The worked example of docs/guide.md's "Long runs" section: its first python block. */
+function guideExample(): string {
+  const guide = readFileSync(new URL('../../docs/guide.md', import.meta.url), 'utf8');
+  const section = guide.slice(guide.indexOf('### Long runs'));
   const block = /```python\n([\s\S]*?)^```/m.exec(section);
-  if (!block?.[1]) throw new Error('README.md has no python block under "### Long runs"');
+  if (!block?.[1]) throw new Error('docs/guide.md has no python block under "### Long runs"');
   return block[1];
 }
 
@@ -92,8 +92,8 @@ for (const backend of backends) {
         expect(again.text).toMatch(new RegExp(`No run is waiting under wait="${handle}"`));
       }, 120_000);
 
-      it("runs README's worked example as the README says", async () => {
-        const first = await bridge.runPython({ session: 'sales', yield_after: 2, code: readmeExample() });
+      it("runs the guide's worked example as the guide says", async () => {
+        const first = await bridge.runPython({ session: 'sales', yield_after: 2, code: guideExample() });
         expect(isRunning(first)).toBe(true);
         expect(first.text).toMatch(
           /^(month \d: \d+\n)*\[still running after [\d.]+ s \(its timeout: 30 s\): call run_python with wait="job-\d+" for the output since and the result\]$/,

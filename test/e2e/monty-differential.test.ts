@@ -109,5 +109,5 @@ describe.skipIf(skip)('the Monty tier against CPython, program by program', () =
     );
     expect(divergences).toEqual([]);
     expect(accepted.length).toBeGreaterThan(corpus.length / 2);
-  });
+  }, 900_000);
 });

@@ -1,11 +1,11 @@
 /**
- * Every ```python block of README.md runs as written, through a real bridge, against the three
- * reference servers (everything, memory, filesystem), in each sandbox this machine has. A block whose
+ * Every ```python block of README.md and of the pages in docs/ runs as written, through a real bridge,
+ * against the three reference servers (everything, memory, filesystem), in each sandbox this machine has. A block whose
  * first line is `# run_python(code=..., servers=[...])` is granted those servers; a block opened with
  * ```python no-run is not run. The filesystem server serves a directory holding `hello.txt` and
  * `todo.md`.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,16 +17,24 @@ import { createTestHome, standardServers, type TestHome } from '../helpers/upstr
 const COLD_START_MS = 240_000;
 
 interface Example {
-  /** 1-based line of the opening fence, for messages. */
-  line: number;
+  /** Where the block is, `README.md:12` (the 1-based line of its opening fence), for messages. */
+  where: string;
   code: string;
   servers: string[];
   run: boolean;
 }
 
-const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const REPO = new URL('../../', import.meta.url);
+/** The pages whose examples run: the README, then docs/ in name order. */
+const PAGES = [
+  'README.md',
+  ...readdirSync(new URL('docs/', REPO))
+    .filter((name) => name.endsWith('.md'))
+    .sort()
+    .map((name) => `docs/${name}`),
+];
 
-function pythonExamples(markdown: string): Example[] {
+function pythonExamples(page: string, markdown: string): Example[] {
   const examples: Example[] = [];
   const fence = /^```python([^\n]*)\n([\s\S]*?)^```[ \t]*$/gm;
   for (const match of markdown.matchAll(fence)) {
@@ -35,7 +43,7 @@ function pythonExamples(markdown: string): Example[] {
     const grant = /^#\s*run_python\(.*\bservers=\[([^\]]*)\]/.exec(code.split('\n', 1)[0] ?? '');
     const servers = grant ? [...(grant[1] ?? '').matchAll(/["']([^"']+)["']/g)].map((m) => m[1] ?? '') : [];
     examples.push({
-      line: markdown.slice(0, match.index).split('\n').length,
+      where: `${page}:${markdown.slice(0, match.index).split('\n').length}`,
       code,
       servers,
       run: !info.split(/\s+/).includes('no-run'),
@@ -44,12 +52,17 @@ function pythonExamples(markdown: string): Example[] {
   return examples;
 }
 
-const examples = pythonExamples(README);
+const examplesByPage = PAGES.map(
+  (page) => [page, pythonExamples(page, readFileSync(new URL(page, REPO), 'utf8'))] as const,
+);
+const examples = examplesByPage.flatMap(([, found]) => found);
 const runnable = examples.filter((example) => example.run);
 const skipped = examples.length - runnable.length;
 
-it(`README.md has ${examples.length} python blocks: ${runnable.length} run, ${skipped} marked no-run`, () => {
-  expect(runnable.length).toBeGreaterThan(0);
+it(`README.md and docs/ have ${examples.length} python blocks: ${runnable.length} run, ${skipped} marked no-run`, () => {
+  const readme = examplesByPage.find(([page]) => page === 'README.md')?.[1] ?? [];
+  expect(readme.filter((example) => example.run).length).toBeGreaterThan(0);
+  expect(runnable.length).toBeGreaterThan(readme.length);
 });
 
 const { skipReason } = containerSupport();
@@ -58,7 +71,7 @@ const backends: Array<[string, Record<string, string>]> = [
   ['embedded', { MCP_BRIDGE_RUNTIME: 'embedded' }],
 ];
 
-describe.each(backends)('README python examples in the %s sandbox', (_backend, backendEnv) => {
+describe.each(backends)('documentation python examples in the %s sandbox', (_backend, backendEnv) => {
   let home: TestHome;
   let stateDir: string;
   let bridge: RunningBridge;
@@ -82,9 +95,9 @@ describe.each(backends)('README python examples in the %s sandbox', (_backend, b
     if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   });
 
-  it.each(runnable.map((example) => [example.line, example] as const))(
-    'runs the block at README.md line %i',
-    async (_line, example) => {
+  it.each(runnable.map((example) => [example.where, example] as const))(
+    'runs the block at %s',
+    async (_where, example) => {
       const result = await bridge.runPython({ code: example.code, servers: example.servers, timeout: 60 });
       expect(result.structured.status, result.text).toBe('ok');
     },

@@ -104,7 +104,7 @@ describe.skipIf(skipReason)(`secrets of upstream servers${skipNote}`, () => {
     expect(lines[2]).toMatch(
       /^crash UPSTREAM_UNAVAILABLE \| MCP server 'leaky' closed the connection during crash .*fatal: auth failed for token=\[redacted\]/,
     );
-    // A successful result is the data the program asked for; it is not scrubbed (see README, Security).
+    // A successful result is the data the program asked for; it is not scrubbed (see docs/security.md).
     expect(lines[3]).toBe(`the token is ${SECRET}`);
     expect(result.structured.stdout.split(SECRET)).toHaveLength(2);
   });

@@ -87,7 +87,7 @@ export function gvisorSupport(): { skipReason: string | undefined } {
   }
   if (engine === 'docker' && !reason) {
     const runtimes = execFileSync('docker', ['info', '--format', '{{json .Runtimes}}'], { encoding: 'utf8' });
-    if (!/"runsc"/.test(runtimes)) reason = 'runsc is not registered with dockerd (see README, gVisor)';
+    if (!/"runsc"/.test(runtimes)) reason = 'runsc is not registered with dockerd (docs/security.md, gVisor)';
   }
   gvisorCached = { skipReason: reason };
   return gvisorCached;

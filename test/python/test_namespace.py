@@ -116,6 +116,17 @@ class ProxyTests(unittest.TestCase):
         self.assertTrue(function.__doc__.startswith("Write a file."))
         self.assertEqual(list(inspect.signature(function).parameters)[:2], ["content", "path"])
 
+    def test_lists_every_configured_server_from_the_catalog_without_asking_the_host(self):
+        async def scenario():
+            host, _ = self.namespace()
+            import mcp.runtime as runtime
+
+            return host, await runtime.list_servers()
+
+        host, servers = run(scenario())
+        self.assertEqual(servers, ("my.files", "other"))
+        self.assertEqual(host.frames, [])
+
 
 class DocsTests(unittest.TestCase):
     def test_first_line_is_short(self):

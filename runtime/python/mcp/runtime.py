@@ -122,9 +122,8 @@ def discovered_servers(detailed=False):
 
 
 async def list_servers():
-    """Names of every configured server, asked of the host (a tuple)."""
-    servers = await _ask("list_servers")
-    return tuple(server["name"] for server in servers)
+    """Names of every configured server (a tuple), from the catalog the run came with."""
+    return discovered_servers()
 
 
 def list_servers_sync():

@@ -64,7 +64,8 @@ function describeConfigFiles(discovery: DiscoveryResult): string[] {
     ];
     lines.push(`  ${file}${parts.length > 0 ? `: ${parts.join('; ')}` : ''}`);
   }
-  if (discovery.filesRead.length === 0) lines.push('  none found (see README, "Where servers are found")');
+  if (discovery.filesRead.length === 0)
+    lines.push('  none found (see docs/configuration.md, "Where servers are found")');
   for (const warning of discovery.warnings) lines.push(`  warning: ${warning.message}`);
   lines.push(`servers: ${discovery.servers.length} (codemode-bridge servers --check connects to each)`);
   return lines;

@@ -1,7 +1,6 @@
 /** `codemode-bridge [serve]`: MCP over stdio until the client goes away or a signal arrives. */
 import { BridgeError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import { connectRoutedByShape } from '../../shared/message-routing.js';
 import { VERSION } from '../context.js';
 import { handleProcessLifecycle } from '../lifecycle.js';
 import { createSandboxes } from '../sandboxes.js';
@@ -63,7 +62,7 @@ export async function serve(settings: Settings, logger: Logger): Promise<number>
   server.server.onclose = () => void stop('the client is gone');
   // stdout carries MCP frames: a stray console.log from any dependency would corrupt the channel.
   console.log = console.info = console.debug = (...args: unknown[]) => console.error(...args);
-  await connectRoutedByShape(server.server, transport);
+  await server.connect(transport);
   forwardLogsToClient(
     server,
     logger,
@@ -93,7 +92,7 @@ export async function serveUnconfigured(error: BridgeError, logger: Logger): Pro
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  await connectRoutedByShape(server.server, new BridgeStdioTransport());
+  await server.connect(new BridgeStdioTransport());
   await closed;
   await server.close().catch(() => {});
   return EXIT_CONFIG_INVALID;

@@ -12,7 +12,9 @@
  * Syntax: literals; `.`; classes `[a-z0-9._-]`, `[^…]`; escapes `\d \D \w \W \s \S \t \n \r` and
  * escaped punctuation; groups `(…)`, `(?:…)`; `|`; `* + ? {n} {n,} {n,m}` (m ≤ 1000); anchors
  * `^ $ \b \B`. Refused, with a message: backreferences, lookaround, lazy quantifiers, patterns that
- * can match the empty string, and automata over {@link MAX_STATES} states.
+ * can match the empty string, and automata over {@link MAX_STATES} states. What it accepts means what
+ * it means to JavaScript's RegExp without the `u` flag (`.`, `\s`, `[]`, case-insensitive matching),
+ * so a pattern tried in a browser console finds the same things here, leftmost-longest.
  */
 
 export const MAX_MATCH_CHARS = 512;
@@ -41,7 +43,22 @@ export class PatternError extends Error {
 
 const isDigit: CharTest = (c) => c >= 48 && c <= 57;
 const isWord: CharTest = (c) => isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
-const isSpace: CharTest = (c) => c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0xfeff;
+/** JavaScript's `\s`: its WhiteSpace (Unicode's Zs, tab, VT, FF, NBSP, BOM) and LineTerminators. */
+const isSpace: CharTest = (c) =>
+  c === 32 ||
+  (c >= 9 && c <= 13) ||
+  (c >= 0x80 &&
+    (c === 0xa0 ||
+      c === 0x1680 ||
+      (c >= 0x2000 && c <= 0x200a) ||
+      c === 0x2028 ||
+      c === 0x2029 ||
+      c === 0x202f ||
+      c === 0x205f ||
+      c === 0x3000 ||
+      c === 0xfeff));
+/** JavaScript's `.` without the `s` flag: anything but a LineTerminator. */
+const isNotLineTerminator: CharTest = (c) => c !== 10 && c !== 13 && c !== 0x2028 && c !== 0x2029;
 const not =
   (test: CharTest): CharTest =>
   (c) =>
@@ -49,6 +66,50 @@ const not =
 const wordAt = (text: string, index: number) =>
   index >= 0 && index < text.length && isWord(text.charCodeAt(index));
 const wordBoundary: Assertion = (text, i) => wordAt(text, i - 1) !== wordAt(text, i);
+
+/**
+ * Case-insensitive matching as RegExp's `i` flag without `u` defines it (Canonicalize): a character
+ * stands for its upper case when that is one UTF-16 unit, except that nothing beyond ASCII maps
+ * into ASCII (so `ſ` is not `s`, nor the Kelvin sign `k`).
+ */
+function canonicalize(c: number): number {
+  const upper = String.fromCharCode(c).toUpperCase();
+  if (upper.length !== 1) return c;
+  const code = upper.charCodeAt(0);
+  return c >= 128 && code < 128 ? c : code;
+}
+
+/** The characters of each canonical form that more than one shares, beyond ASCII (built on first use). */
+let caseFolds: Map<number, number[]> | undefined;
+
+function caseFoldsOf(c: number): readonly number[] | undefined {
+  // An ASCII letter's form is its upper case, which nothing beyond ASCII shares.
+  if (c < 128) {
+    const lower = c | 0x20;
+    return lower >= 97 && lower <= 122 ? [lower, lower - 32] : undefined;
+  }
+  if (!caseFolds) {
+    const folds = new Map<number, number[]>();
+    for (let code = 0; code < 0x10000; code++) {
+      const canonical = canonicalize(code);
+      const members = folds.get(canonical);
+      if (members) members.push(code);
+      else folds.set(canonical, [code]);
+    }
+    for (const [canonical, members] of folds) if (members.length === 1) folds.delete(canonical);
+    caseFolds = folds;
+  }
+  return caseFolds.get(canonicalize(c));
+}
+
+/**
+ * A set under the `i` flag: `c` is in it when any character of `c`'s canonical form is (RegExp's
+ * CharacterSetMatcher), so `[A-Z]` takes `k` but not the Kelvin sign, whose form is its own.
+ */
+const caseInsensitive =
+  (test: CharTest): CharTest =>
+  (c) =>
+    test(c) || (caseFoldsOf(c)?.some(test) ?? false);
 
 /** `test` answered from a table for ASCII (most of what results hold), by `test` itself beyond. */
 function asciiTable(test: CharTest): CharTest {
@@ -150,7 +211,7 @@ class Parser {
       case '[':
         return this.#charClass();
       case '.':
-        return { kind: 'char', test: (c) => c !== 10 && c !== 13 };
+        return { kind: 'char', test: isNotLineTerminator };
       case '^':
         return { kind: 'assert', test: (_text, i) => i === 0 };
       case '$':
@@ -179,7 +240,7 @@ class Parser {
 
   #escapedTest(char: string): CharTest {
     const classTest = CLASS_ESCAPES[char];
-    if (classTest) return classTest;
+    if (classTest) return this.ignoreCase ? asciiTable(caseInsensitive(classTest)) : classTest;
     const code = CHAR_ESCAPES[char];
     if (code !== undefined) return (c) => c === code;
     if (/[1-9]/.test(char)) this.#fail('backreferences are not supported');
@@ -190,18 +251,16 @@ class Parser {
 
   #literal(code: number): CharTest {
     if (!this.ignoreCase) return (c) => c === code;
-    const lower = String.fromCharCode(code).toLowerCase().charCodeAt(0);
-    const upper = String.fromCharCode(code).toUpperCase().charCodeAt(0);
-    return (c) => c === lower || c === upper;
+    const canonical = canonicalize(code);
+    return asciiTable((c) => c === code || canonicalize(c) === canonical);
   }
 
   #charClass(): Node {
     const negate = this.#peek() === '^';
     if (negate) this.#i++;
     const tests: CharTest[] = [];
-    let first = true;
-    while (this.#peek() !== ']' || first) {
-      first = false;
+    // As in JavaScript, `[]` matches nothing and `[^]` any character.
+    while (this.#peek() !== ']') {
       const start = this.#classChar();
       if (start === undefined) this.#fail("missing ']'");
       if (typeof start === 'function') {
@@ -217,11 +276,12 @@ class Parser {
         const end = this.#classChar();
         if (typeof end !== 'number') this.#fail('a range must end with a character');
         if (end < start) this.#fail('a range has its ends the wrong way round');
-        tests.push(this.#range(start, end));
-      } else tests.push(this.#literal(start));
+        tests.push((c) => c >= start && c <= end);
+      } else tests.push((c) => c === start);
     }
     this.#i++;
-    const any: CharTest = (c) => tests.some((test) => test(c));
+    const listed: CharTest = (c) => tests.some((test) => test(c));
+    const any = this.ignoreCase ? caseInsensitive(listed) : listed;
     return { kind: 'char', test: asciiTable(negate ? not(any) : any) };
   }
 
@@ -241,18 +301,6 @@ class Parser {
     if (escaped === 'b') return 8;
     if (!PUNCTUATION.has(escaped)) this.#fail(`unknown escape \\${escaped}`);
     return escaped.charCodeAt(0);
-  }
-
-  #range(low: number, high: number): CharTest {
-    if (!this.ignoreCase) return (c) => c >= low && c <= high;
-    return (c) => {
-      if (c >= low && c <= high) return true;
-      const swapped = String.fromCharCode(c);
-      const other = (
-        swapped === swapped.toLowerCase() ? swapped.toUpperCase() : swapped.toLowerCase()
-      ).charCodeAt(0);
-      return other >= low && other <= high;
-    };
   }
 }
 

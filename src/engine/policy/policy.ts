@@ -1,7 +1,7 @@
 /**
  * The policy as compiled from the policy file (policy-file.ts) and the `policy` blocks of config
  * entries, and the one function that decides a tool: allow, ask or deny, with the rule that said so.
- * README.md, "Policy", is the user's description of these semantics; keep the two in step.
+ * docs/policy.md is the user's description of these semantics; keep the two in step.
  */
 import { toPythonIdentifier } from '../../upstream/config/alias.js';
 import type { Glob } from './glob.js';

@@ -54,7 +54,7 @@ export interface RunArgsOptions {
  *   not create one, finds itself in the host's and refuses to start ("cannot run with network enabled
  *   in root network namespace") unless its own network is off as well: `--runtime-flag network=none`.
  *   Docker has no per-container runtime flags; runsc is registered in daemon.json with
- *   `"runtimeArgs": ["--network=none"]` instead (see README).
+ *   `"runtimeArgs": ["--network=none"]` instead (see docs/security.md, "gVisor").
  * The frame channel is decided in `resolveChannel` (stdio under gVisor).
  */
 const GVISOR_HOST_TASKS_BASE = 128;

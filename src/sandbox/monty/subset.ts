@@ -11,6 +11,7 @@
  * and printed by a line appended after the program, as the container runtime prints it.
  */
 import { TIER_ERROR_NAMES, TIER_MCP_NAMES, TIER_RUNTIME_HELPERS } from './mcp-surface.js';
+import { BUILTIN_METHODS, MISSING_MODULE_ATTRIBUTES } from './monty-gaps.js';
 import { allTokens, type LogicalLine, type Token, TokenizeError, tokenize } from './python-tokens.js';
 
 /** The standard library modules Monty 0.0.23 has (probed with `import <name>` over `sys.stdlib_module_names`). */
@@ -133,6 +134,8 @@ class Checker {
   readonly #replacements: Replacement[] = [];
   /** Names bound to `mcp.runtime` by the program's imports (`rt` in `import mcp.runtime as rt`). */
   readonly #runtimeNames = new Set<string>();
+  /** Names bound to Monty's modules by the program's imports (`aio` → `asyncio`). */
+  readonly #moduleNames = new Map<string, string>();
 
   constructor(code: string, context: SubsetContext) {
     this.#code = code;
@@ -203,6 +206,7 @@ class Checker {
         parts.push(this.#mcpImport(dotted, alias, line));
       } else {
         this.#module(dotted, `import ${dotted}`, line);
+        this.#moduleNames.set(alias ?? dotted, dotted);
         parts.push(`import ${dotted}${alias ? ` as ${alias}` : ''}`);
       }
     }
@@ -229,6 +233,13 @@ class Checker {
     const root = module.split('.')[0] ?? '';
     if (root !== 'mcp') {
       this.#module(module, `from ${module} import`, line);
+      const missing = MISSING_MODULE_ATTRIBUTES[module];
+      for (const clause of splitTop(names, ',')) {
+        const name = clause[0]?.text;
+        if (name && missing?.has(name)) {
+          throw new Unfit(`from ${module} import ${name}`, `Monty's ${module} has no ${name}`, line);
+        }
+      }
       return at + statement.length - 1;
     }
     const assignments: string[] = [];
@@ -362,6 +373,27 @@ class Checker {
   #attribute(tokens: Token[], index: number, mentionsToolError: boolean): void {
     const token = tokens[index] as Token;
     const name = token.text;
+    const base = tokens[index - 2];
+    const module = base && tokens[index - 3]?.text !== '.' ? this.#moduleNames.get(base.text) : undefined;
+    if (module) {
+      if (MISSING_MODULE_ATTRIBUTES[module]?.has(name)) {
+        throw new Unfit(`${module}.${name}`, `Monty's ${module} has no ${name}`, token.line);
+      }
+      return;
+    }
+    // Taken as a value: passed on (`key=d.get`, `map(str.upper, xs)`) or bound (`f = d.get`). An
+    // attribute followed by anything else (`self.items.append`, `order.count += 1`) is left alone: it
+    // is a program's own object more often than not.
+    const next = tokens[index + 1];
+    const asValue = next === undefined || next.text === ',' || next.text === ')' || next.line > token.line;
+    const ownObject = base !== undefined && /^(?:self|cls|mcp_\w+|__codemode_mcp|mcp)$/.test(base.text);
+    if (asValue && !ownObject && BUILTIN_METHODS.has(name)) {
+      throw new Unfit(
+        `.${name} as a value`,
+        'Monty calls a method of a builtin type but cannot take it as a value',
+        token.line,
+      );
+    }
     if ((TIER_ERROR_NAMES as readonly string[]).includes(name)) {
       this.#errorClass(tokens, index);
       return;

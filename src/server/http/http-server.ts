@@ -12,7 +12,6 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import { connectRoutedByShape } from '../../shared/message-routing.js';
 import { bearerToken, cookieValue, hostAllowed, originAllowed, tokenMatches } from './http-guard.js';
 import { readBody } from './read-body.js';
 
@@ -296,7 +295,7 @@ export class BridgeHttpServer {
     transport.onclose = () => {
       if (session?.info.id) void this.#closeSession(session.info.id);
     };
-    await connectRoutedByShape(server.server, transport);
+    await server.connect(transport);
     await this.#serve(session, request, response, body);
   }
 

@@ -18,7 +18,6 @@ describe('loadSettings', () => {
       idleTimeoutMs: 300_000,
       stateDir: '/home/u/.local/state/codemode-bridge',
       outputMode: 'text',
-      configPaths: [],
       containerChannel: 'auto',
       // unset: the engine's default OCI runtime; nothing picks gVisor by itself
       ociRuntime: undefined,
@@ -48,7 +47,6 @@ describe('loadSettings', () => {
       MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT: '60',
       MCP_BRIDGE_STATE_DIR: '/state',
       MCP_BRIDGE_OUTPUT_MODE: 'toon',
-      MCP_BRIDGE_CONFIG: '/a.json:/b.toml',
       MCP_BRIDGE_LOG_LEVEL: 'debug',
       MCP_BRIDGE_OCI_RUNTIME: 'runsc',
       MCP_BRIDGE_TMPFS_SIZE: '32M',
@@ -67,7 +65,6 @@ describe('loadSettings', () => {
       idleTimeoutMs: 60_000,
       stateDir: '/state',
       outputMode: 'toon',
-      configPaths: ['/a.json', '/b.toml'],
       logLevel: 'debug',
       ociRuntime: 'runsc',
       tmpfsSize: '32m',

@@ -4,92 +4,14 @@
  * deadlines, cancellation and outcomes are covered in milliseconds.
  */
 import { describe, expect, it } from 'vitest';
-import { Engine, type EngineOptions } from '../../../src/engine/engine.js';
-import type { UpstreamPort } from '../../../src/engine/types.js';
+import { HostCallError, type SandboxExit } from '../../../src/sandbox/types.js';
+import { BridgeError } from '../../../src/shared/errors.js';
 import {
-  HostCallError,
-  type Sandbox,
-  type SandboxExit,
-  type SandboxHost,
-  type SandboxProgram,
-  type ServerGrant,
-} from '../../../src/sandbox/types.js';
-import { BridgeError, unknownServerError } from '../../../src/shared/errors.js';
-import { createLogger } from '../../../src/shared/logger.js';
-
-type Script = (host: SandboxHost, program: SandboxProgram, signal: AbortSignal) => Promise<SandboxExit>;
-
-class ScriptedSandbox implements Sandbox {
-  readonly kind = 'podman' as const;
-  readonly id = 'scripted';
-  alive = true;
-  destroyed = false;
-  program: SandboxProgram | undefined;
-  constructor(readonly script: Script) {}
-  execute(program: SandboxProgram, host: SandboxHost, signal: AbortSignal): Promise<SandboxExit> {
-    this.program = program;
-    return this.script(host, program, signal);
-  }
-  async destroy(): Promise<void> {
-    this.alive = false;
-    this.destroyed = true;
-  }
-}
-
-const EVERYTHING: ServerGrant = {
-  name: 'everything',
-  alias: 'everything',
-  tools: [{ name: 'echo', alias: 'echo', inputSchema: { type: 'object' } }],
-};
-
-function upstreams(calls: string[] = []): UpstreamPort {
-  const known = ['everything'];
-  return {
-    serverNames: () => known,
-    catalog: () => known.map((name) => ({ name, alias: name })),
-    async describe(names) {
-      const unknown = names.filter((name) => !known.includes(name));
-      if (unknown.length > 0) throw unknownServerError(unknown, known);
-      return [EVERYTHING];
-    },
-    async callTool(request) {
-      calls.push(`${request.server}.${request.tool}`);
-      return { echoed: request.args };
-    },
-    async search() {
-      return { hits: [], described: [EVERYTHING], unavailable: [] };
-    },
-  };
-}
-
-/** Resolves when `signal` aborts: how a scripted program "runs until killed". */
-const untilAborted = (signal: AbortSignal) =>
-  new Promise<SandboxExit>((resolve) => signal.addEventListener('abort', () => resolve({ kind: 'aborted' })));
-
-function engine(script: Script, options: Partial<EngineOptions> = {}) {
-  const sandboxes: ScriptedSandbox[] = [];
-  let released = 0;
-  const instance = new Engine({
-    sandboxes: {
-      acquire: async () => {
-        const sandbox = new ScriptedSandbox(script);
-        sandboxes.push(sandbox);
-        return sandbox;
-      },
-      released: () => {
-        released++;
-      },
-    },
-    upstreams: upstreams(),
-    defaultTimeoutMs: 5000,
-    maxTimeoutMs: 10_000,
-    maxOutputChars: 1000,
-    memoryLimit: '512m',
-    logger: createLogger('error', () => {}),
-    ...options,
-  });
-  return { engine: instance, sandboxes, released: () => released };
-}
+  EVERYTHING,
+  scriptedEngine as engine,
+  untilAborted,
+  scriptedUpstreams as upstreams,
+} from '../../helpers/scripted-engine.js';
 
 const done = async (): Promise<SandboxExit> => ({ kind: 'done', ok: true });
 

@@ -8,7 +8,6 @@ import { BridgeError } from '../../../src/shared/errors.js';
 /** A real port stand-in is not needed: these tests check the decorator's bookkeeping around callTool. */
 function portCalling(result: (tool: string) => Promise<unknown>): UpstreamPort {
   return {
-    serverNames: () => ['s'],
     catalog: () => [],
     describe: async () => [],
     search: async () => ({ hits: [], described: [], unavailable: [] }),

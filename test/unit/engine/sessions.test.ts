@@ -31,7 +31,6 @@ class ScriptedSandbox implements Sandbox {
 }
 
 const upstreams: UpstreamPort = {
-  serverNames: () => [],
   catalog: () => [],
   describe: async () => [],
   callTool: async () => null,

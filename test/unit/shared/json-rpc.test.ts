@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseJsonRpcMessage } from '../../../src/shared/json-rpc.js';
+import { JsonRpcShapeError, parseJsonRpcMessage } from '../../../src/shared/json-rpc.js';
 
 describe('parseJsonRpcMessage', () => {
   it('passes requests, notifications, results and errors through unchanged', () => {
@@ -33,8 +33,32 @@ describe('parseJsonRpcMessage', () => {
     ['{"jsonrpc":"2.0","id":1.5,"method":"ping"}', '"id" is number'],
     ['{"jsonrpc":"2.0","id":null,"method":"ping"}', '"id" is null'],
     ['{"jsonrpc":"2.0","id":{},"result":{}}', '"id" is object'],
+    ['{"jsonrpc":"2.0","id":1,"method":"tools/list","note":"extra"}', 'it has a member "note"'],
+    ['{"jsonrpc":"2.0","method":"notifications/initialized","id":null}', '"id" is null'],
+    ['{"jsonrpc":"2.0","id":1,"result":{},"method2":"x"}', 'it has a member "method2"'],
+    ['{"jsonrpc":"2.0","id":1,"method":"ping","params":[1]}', '"params" is an array; MCP takes an object'],
+    ['{"jsonrpc":"2.0","method":"notifications/x","params":"p"}', '"params" is "p"'],
   ])('refuses %s with a TypeError naming the problem', (line, problem) => {
     expect(() => parseJsonRpcMessage(line)).toThrow(TypeError);
     expect(() => parseJsonRpcMessage(line)).toThrow(problem);
+  });
+
+  it.each([
+    ['{"jsonrpc":"2.0","id":7,"method":"tools/list","note":"extra"}', 7],
+    ['{"jsonrpc":"1.0","id":"a","method":"ping"}', 'a'],
+    ['{"jsonrpc":"2.0","id":8,"method":"ping","params":null}', 8],
+    ['{"jsonrpc":"2.0","method":"notifications/x","note":1}', undefined],
+    ['{"jsonrpc":"2.0","id":1.5,"method":"ping"}', undefined],
+    ['{"jsonrpc":"2.0","id":9,"result":{},"note":1}', undefined],
+  ])('names the id of a refused request, so it can be answered: %s', (line, requestId) => {
+    const error = (() => {
+      try {
+        parseJsonRpcMessage(line);
+      } catch (thrown) {
+        return thrown;
+      }
+    })();
+    expect(error).toBeInstanceOf(JsonRpcShapeError);
+    expect((error as JsonRpcShapeError).requestId).toBe(requestId);
   });
 });

@@ -214,3 +214,24 @@ describe('run-time failures that are the subset, not the program', () => {
     );
   });
 });
+
+describe("what Monty's modules and builtin types lack, before the program runs", () => {
+  it.each([
+    ['import asyncio\nawait asyncio.sleep(1)', 'asyncio.sleep'],
+    ['import itertools as it\nprint(list(it.combinations("ab", 2)))', 'itertools.combinations'],
+    ['from json import JSONDecoder', 'from json import JSONDecoder'],
+    ['d = {"a": 1}\nprint(max(d, key=d.get))', '.get as a value'],
+    ['f = "x".upper\nprint(f())', '.upper as a value'],
+  ])('refuses %j', (code, construct) => {
+    expect(checkSubset(code, { skills: [] })).toMatchObject({ fits: false, construct });
+  });
+
+  it.each([
+    'import asyncio\nawait asyncio.gather()',
+    'class Cart:\n    def __init__(self):\n        self.items = []\n    def add(self, x):\n        self.items.append(x)',
+    'd = {}\nprint(d.get("a"), list(d.items()))',
+    'print(await mcp_x.get(id=1))',
+  ])('lets %j through', (code) => {
+    expect(checkSubset(code, { skills: [] }).fits).toBe(true);
+  });
+});
