@@ -17,7 +17,7 @@ import { createTestHome, serverEntry, type TestHome } from '../helpers/upstreams
 const skip = containerSupport().skipReason;
 
 /** The refusal texts of the tier: before it runs (the checker, Monty's parser) or at run time. */
-const STATIC_REFUSAL = /This program needs full Python|^A session/;
+const STATIC_REFUSAL = /This program needs full Python|^A session|monty syntax parser/;
 const RUNTIME_REFUSAL = /This needs full Python/;
 
 function errorType(result: RunResult): string {
@@ -75,7 +75,11 @@ describe.skipIf(skip)('the Monty tier against CPython, program by program', () =
         refused.push({
           id: program.id,
           origin: program.origin,
-          when: STATIC_REFUSAL.test(error) ? 'before it runs' : 'at run time',
+          when: /monty syntax parser/.test(error)
+            ? "before it runs (Monty's parser)"
+            : STATIC_REFUSAL.test(error)
+              ? 'before it runs'
+              : 'at run time',
           reason: error.split(/\. This (?:program )?needs full Python|\n\(/)[0] ?? error,
         });
         continue;

@@ -387,7 +387,7 @@ class Checker {
     const next = tokens[index + 1];
     const asValue = next === undefined || next.text === ',' || next.text === ')' || next.line > token.line;
     const ownObject = base !== undefined && /^(?:self|cls|mcp_\w+|__codemode_mcp|mcp)$/.test(base.text);
-    if (asValue && !ownObject && BUILTIN_METHODS.has(name)) {
+    if (asValue && !ownObject && BUILTIN_METHODS.has(name) && !this.#ownAttributes().has(name)) {
       throw new Unfit(
         `.${name} as a value`,
         'Monty calls a method of a builtin type but cannot take it as a value',
@@ -421,6 +421,29 @@ class Checker {
         token.line,
       );
     }
+  }
+
+  #owned: Set<string> | undefined;
+
+  /** Attributes the program gives its own objects (`self.items = …`, `def items(self)`, a dataclass field). */
+  #ownAttributes(): Set<string> {
+    if (this.#owned) return this.#owned;
+    const owned = new Set<string>();
+    const tokens = this.#tokens;
+    for (let at = 0; at < tokens.length; at++) {
+      const token = tokens[at] as Token;
+      if (token.type !== 'name') continue;
+      if (tokens[at - 1]?.text === '.' && tokens[at + 1]?.text === '=') owned.add(token.text);
+      if (tokens[at - 1]?.text === 'def') owned.add(token.text);
+    }
+    for (const line of this.#lines) {
+      // `name: type` at a class body's depth (a dataclass field) names an attribute too.
+      const [first, second] = line.tokens;
+      if (line.indent > 0 && first?.type === 'name' && second?.text === ':' && line.tokens.length > 2)
+        owned.add(first.text);
+    }
+    this.#owned = owned;
+    return owned;
   }
 
   /** `mcp.ToolError`, `rt.MCPError`, `mcp.runtime.MCPError` become `RuntimeError` (see TIER_ERROR_NAMES). */
