@@ -311,6 +311,11 @@ class Checker {
   #names(): void {
     const tokens = this.#tokens;
     const mentionsToolError = tokens.some((token) => /^(?:ToolError|MCPError|PolicyError)$/.test(token.text));
+    // A program that catches errors of `mcp` calls may print their type, which is ToolError in full Python.
+    const namesErrors =
+      mentionsToolError ||
+      (tokens.some((token) => token.text === 'except') &&
+        tokens.some((token) => token.type === 'name' && /^(?:mcp|mcp_\w+)$/.test(token.text)));
     // A failed lookup (`describe_server`, `query_tool_docs`…) raises an error that is both a KeyError
     // and a ToolError in the container runtime; on Monty it is a RuntimeError only.
     const catchesKeyError = tokens.some((token) => token.text === 'KeyError');
@@ -329,7 +334,7 @@ class Checker {
       if (token.type !== 'name') continue;
       const name = token.text;
       if (afterDot) {
-        this.#attribute(tokens, index, mentionsToolError);
+        this.#attribute(tokens, index, mentionsToolError, namesErrors);
         continue;
       }
       if (MISSING_BUILTINS.has(name) && !definedByProgram(tokens, name)) {
@@ -370,7 +375,7 @@ class Checker {
     }
   }
 
-  #attribute(tokens: Token[], index: number, mentionsToolError: boolean): void {
+  #attribute(tokens: Token[], index: number, mentionsToolError: boolean, namesErrors: boolean): void {
     const token = tokens[index] as Token;
     const name = token.text;
     const base = tokens[index - 2];
@@ -378,6 +383,13 @@ class Checker {
     if (module) {
       if (MISSING_MODULE_ATTRIBUTES[module]?.has(name)) {
         throw new Unfit(`${module}.${name}`, `Monty's ${module} has no ${name}`, token.line);
+      }
+      if (module === 'sys' && /^(?:platform|version|version_info|implementation)$/.test(name)) {
+        throw new Unfit(
+          `sys.${name}`,
+          'Monty describes itself there; full Python describes the sandbox',
+          token.line,
+        );
       }
       return;
     }
@@ -418,6 +430,13 @@ class Checker {
       throw new Unfit(
         `error.${name}`,
         'on Monty a ToolError is a RuntimeError without .code/.server/.tool',
+        token.line,
+      );
+    }
+    if (namesErrors && /^__(?:name|qualname|class|module)__$/.test(name)) {
+      throw new Unfit(
+        `${name} of an error`,
+        "on Monty a failed call's error is a RuntimeError; full Python names it ToolError",
         token.line,
       );
     }
