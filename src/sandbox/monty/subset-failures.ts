@@ -67,7 +67,7 @@ export function subsetFailure(exception: RaisedException): string | undefined {
  * attribute 'get'`, a bound method Monty cannot take), not a typo (`'list' object … 'push'`).
  */
 function missingAttribute(message: string): boolean {
-  if (/^module '/.test(message)) return true;
+  if (/^module '|^'_io\.TextIOWrapper' object/.test(message)) return true;
   const match = /^(?:'(\w+)' object|type object '(\w+)') has no attribute '(\w+)'/.exec(message);
   if (!match) return false;
   const type = match[1] ?? match[2] ?? '';

@@ -384,6 +384,9 @@ class Checker {
       if (MISSING_MODULE_ATTRIBUTES[module]?.has(name)) {
         throw new Unfit(`${module}.${name}`, `Monty's ${module} has no ${name}`, token.line);
       }
+      if (module === 'sys' && (name === 'stdout' || name === 'stderr')) {
+        throw new Unfit(`sys.${name}`, 'Monty has no sys.stdout/sys.stderr streams', token.line);
+      }
       if (module === 'sys' && /^(?:platform|version|version_info|implementation)$/.test(name)) {
         throw new Unfit(
           `sys.${name}`,

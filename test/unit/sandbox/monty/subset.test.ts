@@ -222,6 +222,12 @@ describe("what Monty's modules and builtin types lack, before the program runs",
     ['from json import JSONDecoder', 'from json import JSONDecoder'],
     ['d = {"a": 1}\nprint(max(d, key=d.get))', '.get as a value'],
     ['f = "x".upper\nprint(f())', '.upper as a value'],
+    ['import sys\nsys.stdout.write("x")', 'sys.stdout'],
+    ['import sys\nprint(sys.platform)', 'sys.platform'],
+    [
+      'try:\n    await mcp_x.t()\nexcept Exception as e:\n    print(type(e).__name__)',
+      '__name__ of an error',
+    ],
   ])('refuses %j', (code, construct) => {
     expect(checkSubset(code, { skills: [] })).toMatchObject({ fits: false, construct });
   });
