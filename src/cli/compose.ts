@@ -170,6 +170,7 @@ export async function composeBridge(
           ...(policy ? { policy } : {}),
           ...(audit ? { audit } : {}),
           auditValues: settings.auditValues,
+          auditRunLines: settings.auditRunLines,
           redactorFor: (name) => upstreams.redactorFor(name),
           logger,
         })

@@ -190,12 +190,15 @@ export const TOPICS: readonly TopicHelp[] = [
       'MCP_BRIDGE_POLICY, JSON or TOML: allow/ask/deny lists of tool globs, at the top level (matching ' +
       'server.tool) and per server ([servers.NAME]); read_only = true admits only tools annotated ' +
       'readOnlyHint: true; destructive / open_world = allow|ask|deny for tools whose annotations do not ' +
-      'rule it out; the strictest matching rule wins. [budget] tool_calls, result_bytes, calls_per_tool ' +
+      'rule it out; the strictest matching rule wins. [budget] tool_calls (refused calls count), ' +
+      'refused_calls (default 100; past it every call of the run is refused), result_bytes, calls_per_tool ' +
       'per run; per server rate_limit = { calls, per_seconds }. ask rules ask the user through MCP ' +
       'elicitation ([approval] without_elicitation = "deny" | "allow"). [tokenize] detect = ["email", ' +
-      '"phone", "key"] and custom patterns turn values in results into placeholders like [EMAIL_1]; ' +
-      'restore_to lists the servers that get the real values back. A config entry\'s "policy" block adds ' +
-      'rules for its server. A malformed policy stops the bridge. Refused calls raise mcp.PolicyError.',
+      '"phone", "key"] and custom patterns turn values in results into placeholders like [EMAIL_1:k3fq7a], ' +
+      'valid in their run (or named session); restore_to lists the servers, or server.tool, that get the ' +
+      'real values back. A config entry\'s "policy" block adds rules for its server. A malformed policy ' +
+      'stops the bridge. Refused calls raise mcp.PolicyError. A tool name the server never listed is ' +
+      'refused (UNKNOWN_TOOL), policy or not.',
   },
   {
     title: 'Sessions',

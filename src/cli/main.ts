@@ -65,6 +65,9 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/skills.js')).skills(rest, settings);
     case 'audit':
       return (await import('./commands/audit.js')).audit(rest, settings);
+    // Internal, not in --help: the detached snapshot build of a one-shot command.
+    case '__build-snapshot':
+      return (await import('./commands/build-snapshot.js')).buildSnapshot(settings, logger);
     default:
       throw new UsageError(`unknown command '${command}'. Run \`codemode-bridge --help\` for the commands.`);
   }

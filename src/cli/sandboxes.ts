@@ -38,6 +38,8 @@ export function createSandboxes(settings: Settings, logger: Logger, poolSize?: n
     limits: containerLimits(settings),
     poolSize: poolSize ?? settings.poolSize,
     poolMax: poolSize === 0 ? 0 : settings.poolMax,
+    // A one-off command exits right after its run: a snapshot build it starts must outlive it.
+    oneShot: poolSize === 0,
     stateDir: settings.stateDir,
     containerChannel,
     ociRuntime: settings.ociRuntime,

@@ -4,6 +4,7 @@
  */
 
 import { isAbsolute, resolve } from 'node:path';
+import { DEFAULT_AUDIT_RUN_LINES } from '../engine/policy/audit-log.js';
 import { MIN_RUN_TIMEOUT_MS } from '../engine/types.js';
 import { OCI_RUNTIME_NAMES } from '../sandbox/container/oci-runtime.js';
 import type { ChannelChoice } from '../sandbox/container/socket-channel.js';
@@ -13,6 +14,8 @@ import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
 import { resolveStateDir } from '../shared/state-dir.js';
 
 const RUNTIME_CHOICES = ['auto', 'podman', 'docker', 'embedded', 'monty'] as const;
+/** The longest delay a Node timer honours: 2^31 - 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
 
 export interface Settings {
@@ -69,6 +72,8 @@ export interface Settings {
   auditFiles: number;
   /** Record argument values (secrets redacted) in the audit log, not only their digest and size. */
   auditValues: boolean;
+  /** Audit lines one run may write; its later calls are summarised in one line when it ends. */
+  auditRunLines: number;
 }
 
 /** One environment variable as `--help` and docs/configuration.md describe it. */
@@ -242,7 +247,8 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
     name: 'MCP_BRIDGE_SAVE_TOTAL_SIZE',
     fallback: '512m',
     meaning: 'All saved values together',
-    details: 'Saving a name again replaces it',
+    details:
+      'Values still arriving count with their whole size, and each value 1 KiB more; saving a name again replaces it ([saved values](guide.md#saved-values-save-and-load))',
   },
   {
     name: 'MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT',
@@ -315,6 +321,15 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
     meaning: 'Record argument values (secrets redacted) in the audit log, not only digests',
   },
   {
+    name: 'MCP_BRIDGE_AUDIT_RUN_LINES',
+    fallback: '1000',
+    meaning:
+      "Audit lines one run may write (0 = none); its further calls are counted in one summary line at the run's end",
+    details:
+      "Also at most one file's worth of bytes (`MCP_BRIDGE_AUDIT_MAX_SIZE`) per run, so no run can rotate " +
+      '[earlier records](policy.md#audit-log) out of the log',
+  },
+  {
     name: 'MCP_BRIDGE_LOG_LEVEL',
     fallback: 'info (serve, console; other commands warn)',
     meaning: 'stderr log level: error, warn, info, debug (any case; also warning, critical, fatal, notset)',
@@ -372,6 +387,10 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallbackSeconds: number):
   if (!value) return fallbackSeconds * 1000;
   const parsed = Number(value);
   if (!Number.isFinite(parsed) || parsed <= 0) throw invalid(name, value, 'a positive number of seconds');
+  // A longer timer fires at once (Node's timers hold a signed 32-bit count of milliseconds).
+  if (parsed * 1000 > MAX_TIMER_MS) {
+    throw invalid(name, value, `at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds (24.8 days)`);
+  }
   // Rounded to whole milliseconds, a tiny value would become 0: refuse what cannot be honoured.
   if (parsed * 1000 < MIN_RUN_TIMEOUT_MS) {
     throw invalid(name, value, `a number of seconds, at least ${MIN_RUN_TIMEOUT_MS / 1000}`);
@@ -549,5 +568,6 @@ export function loadSettings(
     auditMaxBytes: Math.max(4096, bytesOf(size(env, 'MCP_BRIDGE_AUDIT_MAX_SIZE', '10m'))),
     auditFiles: integer(env, 'MCP_BRIDGE_AUDIT_FILES', 5, 0),
     auditValues: flag(env, 'MCP_BRIDGE_AUDIT_VALUES'),
+    auditRunLines: integer(env, 'MCP_BRIDGE_AUDIT_RUN_LINES', DEFAULT_AUDIT_RUN_LINES, 0),
   };
 }

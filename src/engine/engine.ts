@@ -14,6 +14,7 @@ import type {
 } from '../sandbox/types.js';
 import {
   HostCallError,
+  type ReplyChannel,
   type Sandbox,
   type SandboxExit,
   type SandboxHost,
@@ -41,11 +42,15 @@ export interface SandboxSource {
 /** Which run a host call belongs to: one object per run, the same for all its calls (a WeakMap key). */
 export type HostCallContext = CallContext;
 
-/** A host-side helper the program can call (`call` frames), e.g. tool search. */
+/**
+ * A host-side helper the program can call (`call` frames), e.g. tool search. `replies` tells how far
+ * behind the program is in reading replies, for an operation that makes large ones.
+ */
 export type HostOperation = (
   args: Record<string, unknown>,
   signal: AbortSignal,
   context?: HostCallContext,
+  replies?: ReplyChannel,
 ) => Promise<unknown>;
 
 /** Where the saved skills every run receives come from. */
@@ -174,6 +179,11 @@ export class Engine {
     return (await this.#options.skills?.forRun()) ?? [];
   }
 
+  /** The longest a run may last (MCP_BRIDGE_MAX_TIMEOUT), in milliseconds. */
+  get maxTimeoutMs(): number {
+    return this.#options.maxTimeoutMs;
+  }
+
   /** The timeout a request gets: its own, or the default, never above the maximum. */
   effectiveTimeoutMs(requested?: number): number {
     return Math.min(requested ?? this.#options.defaultTimeoutMs, this.#options.maxTimeoutMs);
@@ -245,6 +255,7 @@ export class Engine {
     let fromPool = false;
     let release: (() => void) | undefined;
     let turn: SessionTurn | undefined;
+    let context: CallContext | undefined;
     const end = (outcome: RunOutcome): RunOutcome => {
       if (!turn) return outcome;
       // A session keeps its sandbox only after a program that ended on its own, and not out of
@@ -274,7 +285,8 @@ export class Engine {
       }
       release = await this.#slots.acquire(signal);
       const program = await this.#program(runId, request, signal, options.owner ?? DEFAULT_OWNER);
-      const host = this.#hostFor(program, request, record, options);
+      context = callContext(runId, request, options, turn);
+      const host = this.#hostFor(program, record, options, context);
       let exit: SandboxExit;
       if (!turn) {
         // Not a session: the router picks the sandbox (engine/routing.ts).
@@ -301,10 +313,13 @@ export class Engine {
     } finally {
       clearTimeout(timer);
       cancelled?.[Symbol.dispose]();
+      // What the run was still saving goes with it, whatever ended it.
+      this.#values.releaseRun(runId);
       release?.();
       // A turn not ended above (no program ran): the sandbox it had, if any, stays for the next run.
       turn?.finish(sandbox?.alive ? sandbox : undefined, 'no sandbox could be started');
       if (!turn && sandbox) void sandbox.destroy();
+      if (context) this.#options.upstreams.runEnded(context);
       if (fromPool) {
         // After the reply has gone out: a sandbox starting now would slow the run that is answering.
         setImmediate(() => this.#options.sandboxes.released());
@@ -337,18 +352,11 @@ export class Engine {
   /** How the sandbox reaches the host during its run: output, granted tools, host operations. */
   #hostFor(
     program: SandboxProgram,
-    request: RunRequest,
     record: RunRecord,
     options: RunOptions,
+    context: HostCallContext,
   ): SandboxHost {
     const granted = new Set(program.servers.map((server) => server.name));
-    const context: HostCallContext = {
-      runId: program.runId,
-      ...(options.session !== undefined ? { session: options.session } : {}),
-      ...(options.approve ? { approve: options.approve } : {}),
-      owner: options.owner ?? DEFAULT_OWNER,
-      ...(request.session !== undefined ? { sessionName: request.session } : {}),
-    };
     const tap = options.onOutput;
     return {
       onOutput: tap
@@ -358,10 +366,10 @@ export class Engine {
           }
         : (stream, data) => record.append(stream, data),
       callTool: (call, callSignal) => forProgram(this.#callTool(call, granted, callSignal, context)),
-      callHost: (op, args, callSignal) =>
+      callHost: (op, args, callSignal, replies) =>
         op === 'attach'
           ? Promise.resolve(attachTo(record, args))
-          : forProgram(this.#callHost(op, args, callSignal, context)),
+          : forProgram(this.#callHost(op, args, callSignal, context, replies)),
     };
   }
 
@@ -386,6 +394,7 @@ export class Engine {
     args: Record<string, unknown>,
     signal: AbortSignal,
     context: HostCallContext,
+    replies: ReplyChannel | undefined,
   ): Promise<unknown> {
     const operations = this.#options.hostOperations ?? {};
     if (op === 'list_sessions' || op === 'reset_session') return this.#sessionOperation(op, args, context);
@@ -398,7 +407,7 @@ export class Engine {
     if (!operation) {
       throw new HostCallError(`unknown host operation '${op}'`, 'UNKNOWN_OPERATION');
     }
-    return operation(args, signal, context);
+    return operation(args, signal, context, replies);
   }
 
   /** `mcp.runtime.list_sessions()` / `reset_session(name)`: the calling client's sessions only. */
@@ -462,6 +471,23 @@ export class Engine {
       }
     }
   }
+}
+
+/** Which run a call belongs to: one object for all of a run's calls. */
+function callContext(
+  runId: string,
+  request: RunRequest,
+  options: RunOptions,
+  turn: SessionTurn | undefined,
+): HostCallContext {
+  return {
+    runId,
+    ...(options.session !== undefined ? { session: options.session } : {}),
+    ...(options.approve ? { approve: options.approve } : {}),
+    owner: options.owner ?? DEFAULT_OWNER,
+    ...(request.session !== undefined ? { sessionName: request.session } : {}),
+    ...(turn ? { sessionScope: turn.scope } : {}),
+  };
 }
 
 /**

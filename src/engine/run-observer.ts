@@ -114,6 +114,7 @@ export class RunObservations {
       catalog: () => port.catalog(),
       describe: (names, signal) => port.describe(names, signal),
       search: port.search.bind(port),
+      runEnded: (context) => port.runEnded(context),
       callTool: async (call: ToolCallRequest, signal: AbortSignal, context?: CallContext) => {
         const observation = context ? this.#runs.get(context.runId) : undefined;
         const end = observation?.toolCall
@@ -129,7 +130,7 @@ export class RunObservations {
           const code = (error as { code?: unknown }).code;
           const outcome: ToolCallOutcome = signal.aborted
             ? 'aborted'
-            : typeof code === 'string' && code.startsWith('POLICY_')
+            : typeof code === 'string' && (code.startsWith('POLICY_') || code === 'UNKNOWN_TOOL')
               ? 'refused'
               : 'error';
           guard(() =>

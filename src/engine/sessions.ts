@@ -56,6 +56,8 @@ interface LiveSession {
   tail: Promise<void>;
   busy: number;
   timer: NodeJS.Timeout | undefined;
+  /** This life of the session: replaced when it ends, so what was keyed by it ends with it. */
+  scope: object;
 }
 
 /** A session's turn: its sandbox (if it has a live one) and how to give it back. */
@@ -63,6 +65,8 @@ export interface SessionTurn {
   readonly report: SessionReport;
   /** The session's sandbox, when one survives from an earlier run. */
   readonly sandbox: Sandbox | undefined;
+  /** The session's current life (see `CallContext.sessionScope`). */
+  readonly scope: object;
   /** Ends the turn: `sandbox` stays for the next run, or (undefined) the session ends for `reason`. */
   finish(sandbox: Sandbox | undefined, reason?: string): void;
 }
@@ -106,6 +110,7 @@ export class SessionTable {
         tail: Promise.resolve(),
         busy: 0,
         timer: undefined,
+        scope: {},
       };
       this.#live.set(key, session);
     }
@@ -130,6 +135,7 @@ export class SessionTable {
       // Its process ended between runs (a thread called os._exit, the engine removed it).
       this.#ended.set(key, 'its sandbox exited between calls');
       live.sandbox = undefined;
+      live.scope = {};
     }
     const lost = live.sandbox ? undefined : this.#ended.get(key);
     this.#ended.delete(key);
@@ -144,6 +150,7 @@ export class SessionTable {
     return {
       report,
       sandbox: live.sandbox,
+      scope: live.scope,
       finish: (sandbox, reason) => {
         if (finished) return;
         finished = true;
@@ -208,6 +215,7 @@ export class SessionTable {
     if (session.busy === 0 && this.#live.get(key) === session) this.#live.delete(key);
     const sandbox = session.sandbox;
     session.sandbox = undefined;
+    session.scope = {};
     if (sandbox) void sandbox.destroy();
     this.#ended.delete(key);
     this.#ended.set(key, reason);

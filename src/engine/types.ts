@@ -69,7 +69,10 @@ export interface ApprovalRequest {
   /** The policy rule that asks, and why it matched. */
   rule: string;
   reason: string;
-  /** The arguments as the program sent them, secrets redacted, cut to a readable length. */
+  /**
+   * The arguments as the program sent them, one per line by name (engine/policy/approval-text.ts):
+   * secrets redacted, paths and URLs in full, long values cut visibly, hidden characters escaped.
+   */
   arguments: string;
 }
 
@@ -91,6 +94,12 @@ export interface CallContext {
   readonly owner?: string;
   /** The named session the run runs in, if any. */
   readonly sessionName?: string;
+  /**
+   * The named session's current life: the same object for every run of the session until it ends
+   * (reset, expiry, a lost sandbox), a new one after. What lives as long as a session's state (the
+   * policy's token vault) is kept against it.
+   */
+  readonly sessionScope?: object;
 }
 
 /**
@@ -109,6 +118,11 @@ export interface UpstreamPort {
    * here, per run (`context`): a refusal is a `BridgeError` with a `POLICY_*` code.
    */
   callTool(request: ToolCallRequest, signal: AbortSignal, context?: CallContext): Promise<unknown>;
+  /**
+   * The run of `context` has ended (however it ended): per-run bookkeeping is closed, e.g. the audit
+   * log's summary line of a run that reached its cap of lines. Never throws.
+   */
+  runEnded(context: CallContext): void;
   /**
    * Ranks the tools of every configured server (connecting as needed) and of `extra` pseudo-servers
    * for `query`; servers that cannot be described are listed in `unavailable`, not thrown.

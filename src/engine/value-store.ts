@@ -1,20 +1,38 @@
 /**
  * Values programs save with `mcp.runtime.save(name, value)`: pickled bytes kept on the host for the
  * bridge's life, outside every sandbox, so a fresh run or another session can `load` them. Each client
- * connection (`owner`) has its own names. Bounded per value and in total; a value arrives in slices
- * (one frame each) and only a complete one replaces what was saved under its name.
+ * connection (`owner`) has its own names. A value arrives in slices (one frame each) and only a
+ * complete one replaces what was saved under its name.
+ *
+ * Every byte a run can make the store hold counts against `maxTotalBytes`: saved values (each with a
+ * fixed charge for its bookkeeping, so a million tiny values cannot slip past the bound), and a value
+ * still arriving, whose declared size is reserved by its first slice and given back when it completes,
+ * fails, or its run ends however it ends (`releaseRun`). A value being replaced counts until its
+ * replacement is complete. Loads are served one page at a time per run, each once the program has
+ * read the pages before it, so a run asking for many pages at once holds one page on the host.
  */
-import { HostCallError } from '../sandbox/types.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { HostCallError, type ReplyChannel } from '../sandbox/types.js';
 import type { HostCallContext, HostOperation } from './engine.js';
 
-/** One reply's worth of a value (base64 grows it by a third; a reply may be 32 MiB). */
-const LOAD_SLICE_BYTES = 12 * 1024 * 1024;
+/**
+ * One page of a value per reply (5.3 MiB as base64): what the host holds at once for a run's loads,
+ * since each page is made only after the last one's reply has been written.
+ */
+const LOAD_SLICE_BYTES = 4 * 1024 * 1024;
 const MAX_NAME_CHARS = 256;
+/**
+ * What each saved value costs beyond its bytes: its name (at most 256 characters), its map entry and
+ * buffer object, its timestamp; measured at ~0.4 KiB, charged at 1 KiB.
+ */
+export const VALUE_OVERHEAD_BYTES = 1024;
+/** Values one run may be saving at once (`runtime.save` sends one at a time; `gather` may send more). */
+const MAX_UPLOADS_PER_RUN = 16;
 
 export interface ValueStoreOptions {
   /** Largest value, in bytes of its pickle. */
   maxValueBytes: number;
-  /** All values of all clients together, in bytes. */
+  /** All values of all clients together, with those still arriving, in bytes. */
   maxTotalBytes: number;
 }
 
@@ -23,17 +41,22 @@ interface Saved {
   savedAt: string;
 }
 
+/** A value still arriving: its whole declared size, allocated (not touched) and reserved at once. */
 interface Upload {
-  parts: Buffer[];
-  size: number;
+  data: Buffer;
+  parts: number;
+  nextPart: number;
   received: number;
 }
 
 export class ValueStore {
   readonly #options: ValueStoreOptions;
   readonly #values = new Map<string, Map<string, Saved>>();
-  /** Slices of values being saved, by run and name; dropped when the run's context is collected. */
-  readonly #uploads = new WeakMap<HostCallContext, Map<string, Upload>>();
+  /** Values being saved, by run id and name; each reserves its declared size until it ends. */
+  readonly #uploads = new Map<string, Map<string, Upload>>();
+  /** The last load of each run: the next one starts after its reply has gone out. */
+  readonly #loads = new Map<string, Promise<void>>();
+  /** Bytes charged for saved values (with their overhead) and reserved by uploads in progress. */
   #total = 0;
 
   constructor(options: ValueStoreOptions) {
@@ -44,15 +67,27 @@ export class ValueStore {
   operations(): Record<string, HostOperation> {
     return {
       save_value: async (args, _signal, context) => this.#save(args, context),
-      load_value: async (args, _signal, context) => this.#load(args, context),
+      load_value: async (args, _signal, context, replies) => this.#loadInTurn(args, context, replies),
       list_values: async (_args, _signal, context) => this.#list(ownerOf(context)),
       delete_value: async (args, _signal, context) => this.#delete(nameOf(args), ownerOf(context)),
     };
   }
 
+  /** Bytes the store holds and has reserved now (what `maxTotalBytes` bounds). */
+  get heldBytes(): number {
+    return this.#total;
+  }
+
+  /** A run has ended, however it ended: the values it was still saving are dropped, their room freed. */
+  releaseRun(runId: string): void {
+    for (const upload of this.#uploads.get(runId)?.values() ?? []) this.#total -= cost(upload.data.length);
+    this.#uploads.delete(runId);
+    this.#loads.delete(runId);
+  }
+
   /** Forgets every value of a client connection that has gone. */
   dropOwner(owner: string): void {
-    for (const saved of this.#values.get(owner)?.values() ?? []) this.#total -= saved.data.length;
+    for (const saved of this.#values.get(owner)?.values() ?? []) this.#total -= cost(saved.data.length);
     this.#values.delete(owner);
   }
 
@@ -69,47 +104,105 @@ export class ValueStore {
     ) {
       throw new HostCallError('save: malformed slice', 'INVALID_ARGUMENT');
     }
-    const limit = this.#options.maxValueBytes;
-    if (size > limit) {
-      throw new HostCallError(
-        `save(${JSON.stringify(name)}): the value pickles to ${mib(size)}; a saved value may be at most ${mib(limit)} (MCP_BRIDGE_SAVE_MAX_SIZE)`,
-        'VALUE_TOO_LARGE',
-      );
-    }
-    let uploads = this.#uploads.get(context);
+    let uploads = this.#uploads.get(context.runId);
     if (!uploads) {
       uploads = new Map();
-      this.#uploads.set(context, uploads);
+      this.#uploads.set(context.runId, uploads);
     }
     let upload = uploads.get(name);
-    if (part === 0 || !upload) {
-      upload = { parts: [], size, received: 0 };
-      uploads.set(name, upload);
+    if (part === 0) {
+      if (upload) this.#endUpload(uploads, name, upload);
+      upload = this.#startUpload(uploads, name, size, parts);
     }
-    const piece = Buffer.from(data, 'base64');
-    upload.received += piece.length;
-    if (upload.parts.length !== part || upload.received > upload.size) {
-      uploads.delete(name);
+    if (!upload || upload.nextPart !== part || upload.parts !== parts || upload.data.length !== size) {
+      if (upload) this.#endUpload(uploads, name, upload);
       throw new HostCallError('save: slices out of order', 'INVALID_ARGUMENT');
     }
-    upload.parts.push(piece);
+    const bytes = Buffer.byteLength(data, 'base64');
+    if (upload.received + bytes > size || upload.data.write(data, upload.received, 'base64') !== bytes) {
+      this.#endUpload(uploads, name, upload);
+      throw new HostCallError('save: a slice exceeds the declared size or is not base64', 'INVALID_ARGUMENT');
+    }
+    upload.received += bytes;
+    upload.nextPart++;
     if (part < parts - 1) return { name, received: upload.received };
-    uploads.delete(name);
-    if (upload.received !== upload.size)
-      throw new HostCallError('save: value incomplete', 'INVALID_ARGUMENT');
+    this.#endUpload(uploads, name, upload);
+    if (upload.received !== size) throw new HostCallError('save: value incomplete', 'INVALID_ARGUMENT');
     const owner = ownerOf(context);
     const values = this.#values.get(owner) ?? new Map<string, Saved>();
-    const previous = values.get(name)?.data.length ?? 0;
-    if (this.#total - previous + upload.size > this.#options.maxTotalBytes) {
+    const previous = values.get(name);
+    // The reservation becomes the value's charge; the value it replaces is freed.
+    this.#total += cost(size) - (previous ? cost(previous.data.length) : 0);
+    values.set(name, { data: upload.data, savedAt: new Date().toISOString() });
+    this.#values.set(owner, values);
+    return { name, bytes: size };
+  }
+
+  /** Reserves room for a value of `size` bytes (and its overhead) announced by its first slice. */
+  #startUpload(uploads: Map<string, Upload>, name: string, size: number, parts: number): Upload {
+    const { maxValueBytes, maxTotalBytes } = this.#options;
+    if (size > maxValueBytes) {
       throw new HostCallError(
-        `save(${JSON.stringify(name)}): saved values would take more than ${mib(this.#options.maxTotalBytes)} together; delete some first (save a name again to replace it)`,
+        `save(${JSON.stringify(name)}): the value pickles to ${mib(size)}; a saved value may be at most ${mib(maxValueBytes)} (MCP_BRIDGE_SAVE_MAX_SIZE)`,
         'VALUE_TOO_LARGE',
       );
     }
-    values.set(name, { data: Buffer.concat(upload.parts), savedAt: new Date().toISOString() });
-    this.#values.set(owner, values);
-    this.#total += upload.size - previous;
-    return { name, bytes: upload.size };
+    if (uploads.size >= MAX_UPLOADS_PER_RUN) {
+      throw new HostCallError(
+        `save(${JSON.stringify(name)}): a run may save at most ${MAX_UPLOADS_PER_RUN} values at once; await each save`,
+        'VALUE_TOO_LARGE',
+      );
+    }
+    if (this.#total + cost(size) > maxTotalBytes) {
+      throw new HostCallError(
+        `save(${JSON.stringify(name)}): saved values, with those being saved now, would take more than ${mib(maxTotalBytes)} together (MCP_BRIDGE_SAVE_TOTAL_SIZE); ` +
+          'delete some first (a value being replaced counts until its replacement is complete)',
+        'VALUE_TOO_LARGE',
+      );
+    }
+    // Not zero-filled, and never from the shared pool: pages are touched only as slices arrive, and
+    // a small value does not pin a pool slab.
+    const upload: Upload = { data: Buffer.allocUnsafeSlow(size), parts, nextPart: 0, received: 0 };
+    this.#total += cost(size);
+    uploads.set(name, upload);
+    return upload;
+  }
+
+  #endUpload(uploads: Map<string, Upload>, name: string, upload: Upload): void {
+    uploads.delete(name);
+    this.#total -= cost(upload.data.length);
+  }
+
+  /**
+   * Serves the run's loads one after another, each page made once the program has read what it was
+   * sent before (`replies.drained`): 32 loads in flight hold one page here, and a program that does
+   * not read its pages waits for them instead of piling them up on the host.
+   */
+  async #loadInTurn(
+    args: Record<string, unknown>,
+    context: HostCallContext | undefined,
+    replies: ReplyChannel | undefined,
+  ): Promise<unknown> {
+    const key = context?.runId ?? '';
+    const previous = this.#loads.get(key);
+    const turn = (async () => {
+      if (previous) {
+        await previous;
+        // The previous reply is written in the turn its call settled: wait that turn out.
+        await nextTurn();
+      }
+      await replies?.drained();
+      return this.#load(args, context);
+    })();
+    // The chain keeps when the load ended, not its page.
+    this.#loads.set(
+      key,
+      turn.then(
+        () => {},
+        () => {},
+      ),
+    );
+    return turn;
   }
 
   #load(args: Record<string, unknown>, context: HostCallContext | undefined): unknown {
@@ -133,7 +226,7 @@ export class ValueStore {
     const saved = values?.get(name);
     if (!values || !saved) return false;
     values.delete(name);
-    this.#total -= saved.data.length;
+    this.#total -= cost(saved.data.length);
     return true;
   }
 
@@ -144,6 +237,11 @@ export class ValueStore {
       savedAt: saved.savedAt,
     }));
   }
+}
+
+/** What a saved value of `bytes` is charged against the total. */
+function cost(bytes: number): number {
+  return bytes + VALUE_OVERHEAD_BYTES;
 }
 
 function ownerOf(context: HostCallContext | undefined): string {

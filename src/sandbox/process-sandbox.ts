@@ -3,9 +3,10 @@
  * Container and embedded backends differ only in how the process is started and how it is killed
  * (`terminate`), so the frame handling, RPC routing, bounds and exit bookkeeping live here once.
  *
- * Every queue a run can fill is bounded: host calls in flight (`MAX_CONCURRENT_HOST_CALLS`; more wait
- * their turn, in order), requests waiting (past `MAX_QUEUED_REQUEST_CHARS` the host stops reading the
- * sandbox, which then blocks on its own writes), replies the sandbox has not read
+ * Every queue a run can fill is bounded: host calls in flight (`MAX_CONCURRENT_HOST_CALLS`, holding at
+ * most `MAX_IN_FLIGHT_REQUEST_CHARS` of requests; more wait their turn, in order), requests waiting
+ * (past `MAX_QUEUED_REQUEST_CHARS` the host stops reading the sandbox, which then blocks on its own
+ * writes), replies the sandbox has not read
  * (`MAX_UNREAD_REPLY_BYTES` ends the run: it is not reading them) and each reply's size and depth.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -27,6 +28,7 @@ import {
 } from './protocol.js';
 import {
   HostCallError,
+  type ReplyChannel,
   type Sandbox,
   type SandboxExit,
   type SandboxHost,
@@ -36,6 +38,11 @@ import {
 
 /** Host calls one program may have in flight; more wait in line until one ends. */
 const MAX_CONCURRENT_HOST_CALLS = 32;
+/**
+ * Characters of the requests one program has in flight: a call waits in line while the calls in flight
+ * hold this much (one alone always starts), so 32 calls of 8 MiB arguments hold 16 MiB, not 256.
+ */
+const MAX_IN_FLIGHT_REQUEST_CHARS = 16 * 1024 * 1024;
 /** Requests waiting in line (characters, count) beyond which the host stops reading the sandbox. */
 const MAX_QUEUED_REQUEST_CHARS = 16 * 1024 * 1024;
 const MAX_QUEUED_REQUESTS = 4096;
@@ -95,8 +102,14 @@ interface ActiveRun {
   settle: (exit: SandboxExit) => void;
   /** One controller per call in flight, aborted together when the run ends. */
   calls: Set<AbortController>;
+  /** Characters of the requests in `calls`. */
+  inFlightChars: number;
   queue: QueuedRequest[];
   queuedChars: number;
+  /** Host operations waiting for the program to read its replies (`ReplyChannel.drained`). */
+  drainWaiters: Array<() => void>;
+  /** What host operations of this run are told of its replies. */
+  replies: ReplyChannel;
 }
 
 export class ProcessSandbox implements Sandbox {
@@ -212,14 +225,18 @@ export class ProcessSandbox implements Sandbox {
     }
     this.#phase = 'running';
     const exit = new Promise<SandboxExit>((resolve) => {
-      this.#run = {
+      const run: ActiveRun = {
         host,
         keep: program.keep === true,
         settle: resolve,
         calls: new Set(),
+        inFlightChars: 0,
         queue: [],
         queuedChars: 0,
+        drainWaiters: [],
+        replies: { drained: () => this.#drained(run) },
       };
+      this.#run = run;
     });
     const onAbort = addAbortListener(signal, () => {
       this.#settle({ kind: 'aborted' });
@@ -274,6 +291,7 @@ export class ProcessSandbox implements Sandbox {
     this.#phase = run.keep && exit.kind === 'done' && this.alive ? 'ready' : 'finished';
     for (const call of run.calls) call.abort(new Error('the program has ended'));
     run.queue.length = 0;
+    for (const wake of run.drainWaiters.splice(0)) wake();
     run.settle(exit);
   }
 
@@ -348,7 +366,7 @@ export class ProcessSandbox implements Sandbox {
         this.#enqueue(run, {
           id: frame.id,
           chars,
-          call: (signal) => run.host.callHost(frame.op, frame.args, signal),
+          call: (signal) => run.host.callHost(frame.op, frame.args, signal, run.replies),
         });
         return;
       case 'done':
@@ -388,18 +406,32 @@ export class ProcessSandbox implements Sandbox {
     this.#startQueued();
   }
 
+  /** Resolves once the program's unread replies are below the high-water mark, or its run has ended. */
+  #drained(run: ActiveRun): Promise<void> {
+    if (this.#run !== run || (this.#output?.writableLength ?? 0) < REPLY_HIGH_WATER_BYTES) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => run.drainWaiters.push(resolve));
+  }
+
   /** Starts waiting requests while there is room, then pauses or resumes reading the sandbox. */
   #startQueued(): void {
     const run = this.#run;
     if (!run) return;
-    while (
-      run.queue.length > 0 &&
+    if (run.drainWaiters.length > 0 && (this.#output?.writableLength ?? 0) < REPLY_HIGH_WATER_BYTES) {
+      for (const wake of run.drainWaiters.splice(0)) wake();
+    }
+    for (
+      let next = run.queue[0];
+      next &&
       run.calls.size < MAX_CONCURRENT_HOST_CALLS &&
-      (this.#output?.writableLength ?? 0) < REPLY_HIGH_WATER_BYTES
+      (run.calls.size === 0 || run.inFlightChars + next.chars <= MAX_IN_FLIGHT_REQUEST_CHARS) &&
+      (this.#output?.writableLength ?? 0) < REPLY_HIGH_WATER_BYTES;
+      next = run.queue[0]
     ) {
-      const request = run.queue.shift() as QueuedRequest;
-      run.queuedChars -= request.chars;
-      void this.#serve(run, request);
+      run.queue.shift();
+      run.queuedChars -= next.chars;
+      void this.#serve(run, next);
     }
     const full = run.queuedChars > MAX_QUEUED_REQUEST_CHARS || run.queue.length > MAX_QUEUED_REQUESTS;
     if (full && !this.#input?.isPaused()) this.#input?.pause();
@@ -409,6 +441,7 @@ export class ProcessSandbox implements Sandbox {
   async #serve(run: ActiveRun, request: QueuedRequest): Promise<void> {
     const controller = new AbortController();
     run.calls.add(controller);
+    run.inFlightChars += request.chars;
     let reply: HostFrame;
     try {
       const value = (await request.call(controller.signal)) ?? null;
@@ -419,6 +452,7 @@ export class ProcessSandbox implements Sandbox {
       reply = { type: 'rpc_result', id: request.id, ok: false, code, error: message };
     } finally {
       run.calls.delete(controller);
+      run.inFlightChars -= request.chars;
     }
     if (this.#run === run) {
       this.#reply(reply);

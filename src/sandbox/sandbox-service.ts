@@ -58,6 +58,8 @@ export interface SandboxServiceOptions {
   containerChannel?: 'socket' | 'stdio';
   /** OCI runtime of container sandboxes (MCP_BRIDGE_OCI_RUNTIME); default the engine's. */
   ociRuntime?: string | undefined;
+  /** A one-off command (`run`): the embedded snapshot is built by a process that outlives it. Default false. */
+  oneShot?: boolean;
   logger: Logger;
 }
 
@@ -198,6 +200,7 @@ export class SandboxService {
       return new EmbeddedBackend({
         stateDir: this.#options.stateDir ?? resolveStateDir(process.env),
         memory: limits.memory,
+        ...(this.#options.oneShot ? { detachSnapshotBuilds: true } : {}),
         logger,
       });
     }

@@ -89,11 +89,26 @@ export class HostCallError extends Error {
   }
 }
 
+/** The sandbox's side of a host call's reply: how far behind the program is in reading replies. */
+export interface ReplyChannel {
+  /**
+   * Resolves once the replies the program has not read are below the channel's high-water mark
+   * (4 MiB), or its run has ended: a host operation that makes large replies one after another waits
+   * for it, so it never holds more than the program keeps up with.
+   */
+  drained(): Promise<void>;
+}
+
 /** What the sandbox may ask of the host while a program runs. Implementations throw `HostCallError`. */
 export interface SandboxHost {
   onOutput(stream: OutputStream, data: string): void;
   callTool(request: ToolCallRequest, signal: AbortSignal): Promise<unknown>;
-  callHost(op: string, args: Record<string, unknown>, signal: AbortSignal): Promise<unknown>;
+  callHost(
+    op: string,
+    args: Record<string, unknown>,
+    signal: AbortSignal,
+    replies?: ReplyChannel,
+  ): Promise<unknown>;
 }
 
 /** How a sandbox ended a program. `execute` resolves with one of these and never rejects. */

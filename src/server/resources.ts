@@ -4,6 +4,7 @@
  * connect on read; `instructions` (sent at initialize) never waits for an upstream.
  */
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Engine } from '../engine/engine.js';
 import { errorMessage } from '../shared/errors.js';
 
@@ -13,6 +14,8 @@ const SKILLS_URI = 'codemode://skills';
 const SKILL_URI_PREFIX = 'codemode://skills/';
 const SESSIONS_URI = 'codemode://sessions';
 const SUMMARY_CHARS = 160;
+/** The JSON-RPC error the MCP specification gives for a resource that does not exist. */
+export const RESOURCE_NOT_FOUND = -32002;
 
 const HELPERS = [
   'Inside run_python: `import mcp.runtime as runtime`, then',
@@ -23,6 +26,14 @@ const HELPERS = [
   '`save_tool(func)` keeps a function for every later run (`from skills import name`); `delete_skill(name)` removes it.',
   '`session="name"` keeps a sandbox (globals, imports, /workspace files) between calls; `await runtime.save(k, v)` / `await runtime.load(k)` keep a picklable value for any later run.',
 ];
+
+/** A read of a URI the bridge has no resource for, with what does exist (as the spec's `data.uri`). */
+function notFound(uri: URL, what: string, known: string[]): McpError {
+  const listed = known.length > 0 ? known.map((name) => JSON.stringify(name)).join(', ') : 'none';
+  return new McpError(RESOURCE_NOT_FOUND, `Resource ${uri.href} not found: ${what}; there are: ${listed}`, {
+    uri: uri.href,
+  });
+}
 
 function summary(text: string | undefined): string {
   // Instructions often open with a markdown heading; the heading's text is the summary.
@@ -197,10 +208,17 @@ export function registerResources(server: McpServer, engine: Engine, owner: stri
     },
     async (uri, variables) => {
       const name = decodeURIComponent(String(variables.name ?? ''));
-      const skill = (await engine.savedSkills()).find((candidate) => candidate.name === name);
-      const text = !skill
-        ? `# no saved skill named ${JSON.stringify(name)}\n`
-        : skill.source === undefined
+      const skills = await engine.savedSkills();
+      const skill = skills.find((candidate) => candidate.name === name);
+      if (!skill) {
+        throw notFound(
+          uri,
+          `no saved skill is named ${JSON.stringify(name)}`,
+          skills.map((each) => each.name),
+        );
+      }
+      const text =
+        skill.source === undefined
           ? `# skill ${name} (version ${skill.version}) cannot load: ${skill.error ?? 'unreadable'}\n`
           : skill.source;
       return { contents: [{ uri: uri.href, mimeType: 'text/x-python', text }] };
@@ -227,6 +245,15 @@ export function registerResources(server: McpServer, engine: Engine, owner: stri
     },
     async (uri, variables, extra) => {
       const name = decodeURIComponent(String(variables.name ?? ''));
+      const catalog = engine.catalog();
+      if (!catalog.some((entry) => entry.name === name)) {
+        throw notFound(
+          uri,
+          `no MCP server is named ${JSON.stringify(name)}`,
+          catalog.map((entry) => entry.name),
+        );
+      }
+      // A configured server that cannot be reached still has its resource, saying why.
       let text: string;
       try {
         text = describeServer(await engine.describeServer(name, extra.signal));

@@ -19,6 +19,8 @@ import { type ApprovalAnswer, type Approver, MIN_RUN_TIMEOUT_MS, type RunOutcome
 import { groupDigits } from '../shared/digits.js';
 import { BridgeError, describeIssues, errorMessage } from '../shared/errors.js';
 import type { LogFields, Logger, LogLevel } from '../shared/logger.js';
+import { visibleText } from '../shared/visible-text.js';
+import { attachmentContent } from './attachments.js';
 import {
   formatOutcome,
   formatRunning,
@@ -217,6 +219,14 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
     { code, servers, timeout, session, wait, yield_after }: RunPythonArguments,
     extra: ToolCallExtra,
   ): Promise<CallToolResult> => {
+    if (yield_after !== undefined && yield_after * 1000 > engine.maxTimeoutMs) {
+      // Not only pointless (the run ends first): a timer past 2^31 ms fires at once.
+      const most = Number((engine.maxTimeoutMs / 1000).toFixed(3));
+      return toolError(
+        `Invalid arguments for ${RUN_PYTHON_TOOL}: yield_after=${yield_after} s is longer than a run may last ` +
+          `(${most} s, MCP_BRIDGE_MAX_TIMEOUT), so the run would end before it yields. Pass at most ${most}, or 0 to wait for the run's end.`,
+      );
+    }
     const callYieldMs = yield_after === undefined ? yieldAfterMs : Math.round(yield_after * 1000);
     let run: LongRun | undefined;
     if (wait !== undefined) {
@@ -273,7 +283,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
       return {
         content: [
           { type: 'text', text: formatOutcome(outcome, options.outputMode) },
-          ...attachmentContent(outcome),
+          ...attachmentContent(outcome.attachments ?? []),
         ],
         structuredContent: structuredOutcome(outcome),
         ...(outcome.status === 'ok' ? {} : { isError: true }),
@@ -317,22 +327,6 @@ function toolError(text: string): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true };
 }
 
-/** Files the program attached: images as image content, anything else as an embedded resource. */
-function attachmentContent(outcome: RunOutcome): CallToolResult['content'] {
-  return (outcome.attachments ?? []).map((file, index) =>
-    file.mimeType.startsWith('image/')
-      ? { type: 'image' as const, data: file.data, mimeType: file.mimeType }
-      : {
-          type: 'resource' as const,
-          resource: {
-            uri: `codemode://attachments/${index + 1}/${encodeURIComponent(file.name ?? 'file')}`,
-            mimeType: file.mimeType,
-            blob: file.data,
-          },
-        },
-  );
-}
-
 /**
  * Asks the user about one tool call through MCP elicitation (`elicitation/create`, a form with one
  * checkbox: allow every call to this tool for the rest of the run). Waits until the user answers or
@@ -346,9 +340,12 @@ function elicitApproval(server: McpServer, relatedRequest: () => string | number
     const result = await server.server.elicitInput(
       {
         mode: 'form',
+        // Names come from servers and the policy file, the reason may quote a pattern: each is escaped
+        // so none can forge a line of this text (the arguments are escaped where they are rendered).
         message:
-          `A run_python program (${request.runId}) wants to call ${request.tool} on the MCP server ` +
-          `'${request.server}'. The policy asks you first (rule ${request.rule}: ${request.reason}).\n\n` +
+          `A run_python program (${visibleText(request.runId)}) wants to call ${visibleText(request.tool)} on ` +
+          `the MCP server '${visibleText(request.server)}'. The policy asks you first (rule ` +
+          `${visibleText(request.rule)}: ${visibleText(request.reason)}).\n\n` +
           `Arguments (secrets redacted):\n${request.arguments}\n\nAllow this call?`,
         requestedSchema: {
           type: 'object',
@@ -372,18 +369,27 @@ function elicitApproval(server: McpServer, relatedRequest: () => string | number
 /** Options for {@link createUnconfiguredServer}. */
 export interface UnconfiguredServerOptions {
   version: string;
-  /** The configuration error: a `CONFIG_INVALID` message naming the variable and what it accepts. */
+  /**
+   * What stopped the bridge: a `CONFIG_INVALID` message naming the variable and what it accepts, or
+   * another start-up failure's message.
+   */
   problem: string;
+  /** Whether `problem` is a configuration error (the default) or another failure to start. */
+  kind?: 'configuration' | 'failure';
 }
 
 /**
- * The server `serve` offers when its configuration is invalid. Exiting before the MCP handshake
- * leaves a client with nothing but "Connection closed"; this one completes it, so the problem reaches
- * the user through the client: in `run_python`'s description and every call's result (`isError`), in
- * the initialize `instructions`, and as an `error` log message once the client has initialized.
+ * The server `serve` offers when it cannot start: its configuration is invalid, or something else
+ * failed before it could serve. Exiting before the MCP handshake leaves a client with nothing but
+ * "Connection closed"; this one completes it, so the problem reaches the user through the client: in
+ * `run_python`'s description and every call's result (`isError`), in the initialize `instructions`,
+ * and as an `error` log message once the client has initialized.
  */
 export function createUnconfiguredServer(options: UnconfiguredServerOptions): McpServer {
-  const text = `codemode-bridge is not running because its configuration is invalid: ${options.problem} Fix it in the "env" of this server's entry in your MCP client's config, then restart the server.`;
+  const text =
+    options.kind === 'failure'
+      ? `codemode-bridge is not running because it could not start: ${options.problem} Run \`codemode-bridge doctor\` with this server's environment to see more, then restart the server.`
+      : `codemode-bridge is not running because its configuration is invalid: ${options.problem} Fix it in the "env" of this server's entry in your MCP client's config, then restart the server.`;
   const server = new McpServer(
     { name: 'codemode-bridge', version: options.version },
     { capabilities: { logging: {} }, instructions: text },

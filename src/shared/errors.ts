@@ -19,7 +19,11 @@ export type BridgeErrorCode =
   /** A per-run budget (tool calls, calls per tool, result bytes) is spent. */
   | 'POLICY_BUDGET'
   /** A server's rate limit is reached. */
-  | 'POLICY_RATE_LIMIT';
+  | 'POLICY_RATE_LIMIT'
+  /** A placeholder passed to a `restore_to` tool is not one the run (or its session) received. */
+  | 'POLICY_PLACEHOLDER'
+  /** The server never listed a tool of that name (with or without a policy). */
+  | 'UNKNOWN_TOOL';
 
 export class BridgeError extends Error {
   override readonly name = 'BridgeError';

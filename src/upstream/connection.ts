@@ -14,6 +14,8 @@ import type { Redactor } from './redact.js';
 import { StdioUpstreamTransport } from './stdio-transport.js';
 
 const STDERR_TAIL_CHARS = 2000;
+/** Lines of a server's stderr an error message quotes. */
+const STDERR_LINES_IN_ERRORS = 3;
 
 export interface ConnectionOptions {
   config: UpstreamServerConfig;
@@ -103,8 +105,9 @@ export class UpstreamConnection {
         }
       }
     } catch (error) {
+      const explained = signal.aborted ? error : connection.#explainOpenFailure(error);
       await connection.#abandon();
-      throw error;
+      throw explained;
     }
     return connection;
   }
@@ -126,7 +129,17 @@ export class UpstreamConnection {
     return info ? `${info.title ?? info.name} ${info.version}`.trim() : undefined;
   }
 
-  /** Every tool, fetched once per session (all pages). */
+  /** Whether the server announced that its tool list can change (`capabilities.tools.listChanged`). */
+  get toolsCanChange(): boolean {
+    return this.#client.getServerCapabilities()?.tools?.listChanged === true;
+  }
+
+  /** Forgets the tools listed so far: the next {@link tools} lists them again. */
+  forgetTools(): void {
+    this.#tools = undefined;
+  }
+
+  /** Every tool, fetched once per session (all pages) unless forgotten. */
   tools(): Promise<Tool[]> {
     const signal = this.#scope.signal;
     this.#tools ??= (async () => {
@@ -180,6 +193,21 @@ export class UpstreamConnection {
   async #abandon(): Promise<void> {
     if (this.#transport instanceof StdioUpstreamTransport) await this.#transport.kill();
     await this.close();
+  }
+
+  /**
+   * A stdio server that left before the handshake shows as "Connection closed": say how it ended
+   * (its exit code or signal) and what it last wrote to stderr, where the reason usually is.
+   */
+  #explainOpenFailure(error: unknown): unknown {
+    const transport = this.#transport;
+    if (!(transport instanceof StdioUpstreamTransport)) return error;
+    const tail = this.stderrTail.split('\n').slice(-STDERR_LINES_IN_ERRORS).join(' | ');
+    const stderr = tail ? `; its last stderr: ${tail}` : '';
+    const exit = transport.ownExit;
+    if (!exit) return stderr ? new Error(`${errorMessage(error)}${stderr}`, { cause: error }) : error;
+    const how = exit.signal ? `was ended by ${exit.signal}` : `exited with code ${exit.code}`;
+    return new Error(`the server ${how} before completing the MCP handshake${stderr}`, { cause: error });
   }
 
   /** Records the transport about to be connected; a close reported before it was of an earlier one. */

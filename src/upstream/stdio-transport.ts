@@ -6,6 +6,7 @@
  * the server runs in its own process group, which `close()` ends as a whole, grandchildren included.
  */
 import type { ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -30,12 +31,24 @@ const MAX_UPSTREAM_MESSAGE_BYTES = 32 * 1024 * 1024;
  */
 export const MESSAGE_TOO_LARGE_CODE = -32097;
 
+/**
+ * Requests written to a server that it has not read yet: past this a new request fails at once
+ * rather than waiting in the bridge's memory for a server that stopped reading its input.
+ */
+const MAX_UNREAD_REQUEST_BYTES = 64 * 1024 * 1024;
+
 /** How long each step of `close()` waits for the server to go: after stdin ends, after SIGTERM, after SIGKILL. */
 const CLOSE_GRACE_MS = 2000;
 /** How often `close()` checks whether the process group is gone (it emits no event of its own). */
 const GROUP_POLL_MS = 50;
 /** Longest stderr line forwarded whole; a longer one is cut to its head. */
 const MAX_STDERR_LINE_BYTES = 16 * 1024;
+
+/** How a server process ended: its exit code, or the signal that ended it. */
+export interface UpstreamExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
 
 /** What the JSON-RPC error of an oversize response carries in `data`. */
 export interface MessageTooLargeData {
@@ -85,6 +98,7 @@ export class StdioUpstreamTransport implements Transport {
   #markExited: () => void = () => {};
   #closeReported = false;
   #closing: Promise<void> | undefined;
+  #ownExit: UpstreamExit | undefined;
   /** Aborted by `kill()`: cuts short the wait for the server to leave on its own. */
   readonly #hurry = new AbortController();
 
@@ -103,6 +117,11 @@ export class StdioUpstreamTransport implements Transport {
   /** The server's pid once started. */
   get pid(): number | undefined {
     return this.#child?.pid;
+  }
+
+  /** How the server ended when it left on its own (not closed or killed by us); undefined otherwise. */
+  get ownExit(): UpstreamExit | undefined {
+    return this.#ownExit;
   }
 
   start(): Promise<void> {
@@ -141,7 +160,8 @@ export class StdioUpstreamTransport implements Transport {
     for (const stream of [child.stdin, child.stdout, child.stderr]) {
       stream?.on('error', (error) => this.onerror?.(error));
     }
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
+      if (!this.#closing) this.#ownExit = { code, signal };
       this.#markExited();
       // The server went on its own: whatever it started may live on in its group.
       this.#closing ??= this.#terminate(child);
@@ -153,7 +173,7 @@ export class StdioUpstreamTransport implements Transport {
       child.on('error', (error) => {
         if (child.pid === undefined) {
           this.#markExited();
-          reject(error);
+          reject(this.#explainSpawnFailure(error));
         } else {
           this.onerror?.(error);
         }
@@ -161,9 +181,33 @@ export class StdioUpstreamTransport implements Transport {
     });
   }
 
+  /**
+   * A spawn that fails for a missing working directory says ENOENT of the command, which is there:
+   * name the directory instead.
+   */
+  #explainSpawnFailure(error: Error): Error {
+    const { cwd } = this.#options;
+    if (cwd === undefined) return error;
+    let problem: string | undefined;
+    try {
+      if (!statSync(cwd).isDirectory()) problem = 'is not a directory';
+    } catch (statError) {
+      const code = (statError as NodeJS.ErrnoException).code;
+      problem = code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : `cannot be used (${code})`;
+    }
+    if (!problem) return error;
+    return new Error(`its working directory ${JSON.stringify(cwd)} (its "cwd") ${problem}`, { cause: error });
+  }
+
   send(message: JSONRPCMessage): Promise<void> {
     const stdin = this.#child?.stdin;
     if (!stdin || this.#closing || !stdin.writable) return Promise.reject(new Error('Not connected'));
+    if (stdin.writableLength > MAX_UNREAD_REQUEST_BYTES) {
+      const unread = Math.round(stdin.writableLength / 1048576);
+      return Promise.reject(
+        new Error(`the server has not read ${unread} MiB of earlier requests; it is not reading its input`),
+      );
+    }
     // The callback runs once the data is handed to the pipe, or with the error when the pipe broke;
     // waiting for it is the backpressure.
     return new Promise((resolve, reject) => {

@@ -23,6 +23,8 @@ import { resultText, unwrapToolResult } from './unwrap.js';
 
 /** A config entry's `description` is sent to every run: it is cut here. */
 const MAX_DESCRIPTION_CHARS = 1000;
+/** A server whose tool list can change is listed again at most this often (calls of unlisted tools ask). */
+const RELIST_INTERVAL_MS = 1000;
 
 export interface ToolDescription {
   name: string;
@@ -88,9 +90,11 @@ interface Entry {
   session: Promise<UpstreamConnection> | undefined;
   /** The session once open: every call after the first takes it without awaiting (the hot path). */
   open: UpstreamConnection | undefined;
-  description: { connection: UpstreamConnection; value: ServerDescription } | undefined;
+  description: { connection: UpstreamConnection; value: ServerDescription; listedAt: number } | undefined;
   inFlight: number;
   idleTimer: NodeJS.Timeout | undefined;
+  /** The last failure to connect logged at warn: the same one again is not (a program may retry in a loop). */
+  lastFailure: string | undefined;
 }
 
 export class UpstreamPool {
@@ -111,6 +115,7 @@ export class UpstreamPool {
         description: undefined,
         inFlight: 0,
         idleTimer: undefined,
+        lastFailure: undefined,
       });
     }
   }
@@ -179,9 +184,33 @@ export class UpstreamPool {
         annotations.set(tool.name, kept);
       }
       annotationsByDescription.set(value, annotations);
-      entry.description = { connection, value };
+      entry.description = { connection, value, listedAt: performance.now() };
       return value;
     });
+  }
+
+  /** The description of `name` as last listed, while that session is open; no I/O. */
+  describedNow(name: string): ServerDescription | undefined {
+    const entry = this.#entries.get(name);
+    const description = entry?.description;
+    if (!description || entry.open !== description.connection || !description.connection.isOpen) {
+      return undefined;
+    }
+    return description.value;
+  }
+
+  /**
+   * Describes the server with its tools listed again, when it announced that its list can change
+   * (`tools.listChanged`) and was not listed within the last second; otherwise as {@link describe}.
+   */
+  async relist(name: string, signal: AbortSignal): Promise<ServerDescription> {
+    const entry = this.#entry(name);
+    const current = entry.description;
+    if (current?.connection.toolsCanChange && performance.now() - current.listedAt >= RELIST_INTERVAL_MS) {
+      current.connection.forgetTools();
+      entry.description = undefined;
+    }
+    return this.describe(name, signal);
   }
 
   /**
@@ -290,25 +319,27 @@ export class UpstreamPool {
     session.then(
       (connection) => {
         if (entry.session === session) entry.open = connection;
+        entry.lastFailure = undefined;
         logger.info('connected to upstream', {
           server: config.name,
           ms: Math.round(performance.now() - startedAt),
         });
       },
-      () => {
+      (error: unknown) => {
         if (entry.session === session) entry.session = undefined;
+        if (this.#lifetime.signal.aborted) return;
+        // Told to the user (forwarded to the MCP client as a log message), not only to the run.
+        const { message } = connectFailure(entry, error);
+        if (message === entry.lastFailure) return;
+        entry.lastFailure = message;
+        logger.warn(message, { server: config.name });
       },
     );
     try {
       return await abortable(session, signal);
     } catch (error) {
       if (signal.aborted) throw error;
-      throw fail(
-        entry,
-        'UPSTREAM_UNAVAILABLE',
-        `Could not connect to MCP server '${config.name}' (${describeTarget(config)}): ${errorMessage(error)}`,
-        { cause: error },
-      );
+      throw connectFailure(entry, error);
     }
   }
 
@@ -381,6 +412,17 @@ function fail(
 ): BridgeError {
   const details = { server: entry.config.name, ...(options.tool ? { tool: options.tool } : {}) };
   return new BridgeError(code, entry.redact(message), { cause: options.cause, details });
+}
+
+/** Why a session to `entry`'s server did not open (the server exited, its cwd is missing, …). */
+function connectFailure(entry: Entry, error: unknown): BridgeError {
+  const { config } = entry;
+  return fail(
+    entry,
+    'UPSTREAM_UNAVAILABLE',
+    `Could not connect to MCP server '${config.name}' (${describeTarget(config)}): ${errorMessage(error)}`,
+    { cause: error },
+  );
 }
 
 /** Whether an error's `data` is what the stdio transport sends for an oversize response. */

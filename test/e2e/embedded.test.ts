@@ -3,6 +3,7 @@
  * as the container, every hostile case of issue 5, snapshot corruption and worker cleanup.
  * One state dir for the file, so the snapshot is built once; vitest runs other files alongside.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -19,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBridge, startBridge } from '../helpers/bridge.js';
-import { eventually, isAlive } from '../helpers/environment.js';
+import { BRIDGE_MAIN, eventually, isAlive } from '../helpers/environment.js';
 import { createTestHome, standardServers, type TestHome } from '../helpers/upstreams.js';
 
 const SECRET = 'embedded-secret-4711';
@@ -465,6 +466,40 @@ describe('embedded worker cleanup and snapshot recovery', () => {
       rmSync(fresh, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it('a one-shot run leaves its snapshot build to a process that finishes it; the next run starts from it', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'codemode-embedded-oneshot-'));
+    const run = (code: string) =>
+      spawnSync(process.execPath, [BRIDGE_MAIN, 'run', '-e', code], {
+        env: {
+          ...process.env,
+          ...embeddedEnv({ MCP_BRIDGE_STATE_DIR: fresh, MCP_BRIDGE_LOG_LEVEL: 'debug' }),
+        },
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+    try {
+      const first = run('print(1)');
+      expect(first.status, first.stderr).toBe(0);
+      expect(first.stdout).toBe('1\n');
+      // The run did not wait for the build (seconds, far more under load), nor stop it: a process of
+      // its own goes on and writes the snapshot once done.
+      expect(snapshotFiles(fresh)).toEqual([]);
+      expect(first.stderr).toMatch(
+        /the embedded snapshot is still being built; a process of its own finishes it pid=\d+/,
+      );
+      const lock = () => readdirSync(join(fresh, 'embedded')).filter((name) => name.endsWith('.lock'));
+      expect(await eventually(() => snapshotFiles(fresh).length === 1 && lock().length === 0, 120_000)).toBe(
+        true,
+      );
+      expect(isIntact(snapshotFiles(fresh)[0] as string)).toBe(true);
+      const second = run('print(2)');
+      expect(second.stdout).toBe('2\n');
+      expect(second.stderr).toMatch(/ sandbox ready .*snapshot=true/);
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  }, 300_000);
 
   it('detects a corrupted snapshot at start, rebuilds it and serves cold meanwhile', async () => {
     const [file] = snapshotFiles(stateDir);

@@ -9,6 +9,8 @@
  * 3. the bridge answers the next run (`print("alive")`);
  * 4. once the warm pool is full again (exactly POOL_SIZE sandboxes of this bridge exist, nothing
  *    else), its open fds and RSS are within a tolerance of the baseline taken after warm-up.
+ * The bridge runs with an audit log and a policy whose rules concern only the `trust` server (the
+ * policy cases, hostile/trust-policy.ts), so every other case meets the gate but no rule.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -200,9 +202,26 @@ async function startSuite(backend: Backend): Promise<Suite> {
         failing: { command: process.execPath, args: [fixture('failing-tools-server.mjs')] },
         ghost: { command: '/nonexistent/codemode-ghost-server', args: ['--token', '${SOME_SECRET}'] },
         stall: { command: process.execPath, args: [fixture('stall-server.mjs'), stallFile] },
+        trust: { command: process.execPath, args: [fixture('trust-server.mjs')] },
       },
     }),
   );
+  // The policy cases' rules (hostile/trust-policy.ts) name the `trust` server only: no other case changes.
+  const policy = join(root, 'policy.toml');
+  writeFileSync(
+    policy,
+    [
+      '[servers.trust]',
+      'deny = ["delete-file"]',
+      '',
+      '[tokenize]',
+      'detect = ["email"]',
+      'from = ["trust"]',
+      'restore_to = ["trust.send"]',
+      '',
+    ].join('\n'),
+  );
+  const auditLog = join(root, 'audit.jsonl');
 
   const container = backend !== 'embedded' && backend !== 'monty';
   const watch = container ? ContainerWatch.start(containerSupport()) : undefined;
@@ -220,7 +239,11 @@ async function startSuite(backend: Backend): Promise<Suite> {
       MCP_BRIDGE_CALL_TIMEOUT: '5',
       MCP_BRIDGE_TIMEOUT: String(DEFAULT_RUN_TIMEOUT_S),
       MCP_BRIDGE_MAX_CONCURRENT_RUNS: '2',
+      // As small as the issue 27 report had it: partial saves once grew the bridge 1.4 GB past it.
+      MCP_BRIDGE_SAVE_TOTAL_SIZE: '16m',
       MCP_BRIDGE_CONFIG: config,
+      MCP_BRIDGE_POLICY: policy,
+      MCP_BRIDGE_AUDIT_LOG: auditLog,
       MCP_BRIDGE_STATE_DIR: stateDir,
       HOME: home,
       SOME_SECRET: SECRET,
@@ -244,6 +267,7 @@ async function startSuite(backend: Backend): Promise<Suite> {
     hostPaths: [REPO, root, home, work],
     secretFile,
     stateDir,
+    auditLog,
     runtimeEntry: join(REPO, 'runtime/python/entry.py'),
     bridge,
     run: (args, options) => runCase(backend, bridge, args, options),
@@ -346,9 +370,10 @@ async function warmUp(suite: Suite, backend: Backend): Promise<void> {
   }
   const everyPath = () =>
     bridge.runPython({
-      servers: ['shapes', 'hanging', 'leaky', 'big', 'soak', 'noisy', 'stall'],
+      servers: ['shapes', 'hanging', 'leaky', 'big', 'soak', 'noisy', 'stall', 'trust'],
       code: [
         'print(await mcp_shapes.quick(n=1), await mcp_hanging.ok(), await mcp_big.pid() > 0, await mcp_stall.ok())',
+        'print(await mcp_trust.report())',
         'print(await mcp_soak.pid() > 0, await mcp_noisy.echo(text="x"), len(await mcp_shapes.blob(megabytes=8)))',
         'print(await mcp_noisy.notify_flood(count=5000), await mcp_noisy.stderr_flood(megabytes=4))',
         'import sys',

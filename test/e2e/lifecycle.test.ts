@@ -1,6 +1,6 @@
 /** Containers never outlive their purpose: runs, cancellations, disconnects, signals, dead bridges. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -119,6 +119,57 @@ describe.skipIf(skipReason)(`sandbox lifecycle${skipReason ? ` (skipped: ${skipR
     expect(doctor.stdout).toContain('sudo apt-get install runsc');
     expect(doctor.status).toBe(1);
   });
+
+  it('serves an invalid or missing policy file to the client, with nothing left behind', () => {
+    // Its own temporary directory: the bridge's socket directory must be gone from it afterwards.
+    const tmp = mkdtempSync(join(tmpdir(), 'codemode-start-failure-'));
+    const bad = join(tmp, 'policy.json');
+    writeFileSync(bad, '{"rules": [{"tool": "x"}]}');
+    const initialize = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '0' } },
+    };
+    const cases = [
+      {
+        policy: bad,
+        message: `Invalid policy (MCP_BRIDGE_POLICY): ${bad}:1: policy rule rules: unknown key`,
+      },
+      {
+        policy: join(tmp, 'missing.toml'),
+        message: `Invalid policy (MCP_BRIDGE_POLICY): ${join(tmp, 'missing.toml')}: cannot read the policy file: ENOENT`,
+      },
+    ];
+    try {
+      // Three times each: the warm pool's first container start raced the clean-up every time.
+      for (const { policy, message } of cases.flatMap((entry) => [entry, entry, entry])) {
+        const served = spawnSync(process.execPath, [BRIDGE_MAIN], {
+          env: {
+            ...process.env,
+            TMPDIR: tmp,
+            MCP_BRIDGE_IMAGE: TEST_IMAGE,
+            MCP_BRIDGE_RUNTIME: engine ?? 'podman',
+            MCP_BRIDGE_POOL_SIZE: '2',
+            MCP_BRIDGE_POLICY: policy,
+          },
+          input: `${JSON.stringify(initialize)}\n`,
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        expect(served.status, served.stderr).toBe(2);
+        expect(JSON.parse(served.stdout.split('\n')[0] ?? '')).toMatchObject({
+          id: 1,
+          result: { instructions: expect.stringContaining(message) },
+        });
+        expect(served.stderr).toContain(message);
+        expect(readdirSync(tmp).filter((name) => name.startsWith('codemode-'))).toEqual([]);
+        expect(containersOwnedBy(served.pid)).toEqual([]);
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 300_000);
 
   it('reports progress on a long run when the client sent a progress token', async () => {
     const bridge = await bridgeWithoutPool();

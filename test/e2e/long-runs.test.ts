@@ -178,6 +178,16 @@ for (const backend of backends) {
         expect(neither.text).toMatch(/run_python needs `code`/);
         const both = await bridge.runPython({ code: 'print(1)', wait: 'job-1' });
         expect(both.text).toMatch(/either `code` .* or `wait`/);
+        // Past 2^31 ms a timer fires at once: such a run yielded before it had begun.
+        for (const yieldAfter of [2 ** 31 / 1000 + 1, 121]) {
+          const far = await bridge.runPython({ code: 'print("ran")', yield_after: yieldAfter });
+          expect(far.isError).toBe(true);
+          expect(far.text).toBe(
+            `Invalid arguments for run_python: yield_after=${yieldAfter} s is longer than a run may last (120 s, MCP_BRIDGE_MAX_TIMEOUT), ` +
+              "so the run would end before it yields. Pass at most 120, or 0 to wait for the run's end.",
+          );
+        }
+        expect((await bridge.runPython({ code: 'print("ran")', yield_after: 120 })).text).toBe('ran');
       }, 60_000);
     },
   );

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ElicitRequest, ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { hasHiddenCharacters } from '../../src/shared/visible-text.js';
 import { type RunningBridge, startBridge } from '../helpers/bridge.js';
 import { BRIDGE_MAIN } from '../helpers/environment.js';
 import { createTestHome, serverEntry, type TestHome } from '../helpers/upstreams.js';
@@ -37,14 +38,18 @@ tool_calls = 12
 [tokenize]
 detect = ["email"]
 from = ["filesystem"]
-restore_to = ["filesystem"]
+restore_to = ["filesystem.write_file", "echoer.echo"]
 `;
+
+/** Audit lines one run may write in these tests (the default is 1000). */
+const AUDIT_RUN_LINES = 40;
 
 afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
 
 function configure(home: TestHome): { files: string; policy: string; audit: string } {
   const files = join(home.home, 'files');
   home.write('files/contacts.txt', 'Ada Lovelace <ada@example.com>\n');
+  home.write('files/others.txt', 'Bob Smith <bob@example.org>\n');
   home.write('.claude.json', {
     mcpServers: {
       filesystem: {
@@ -63,6 +68,8 @@ function configure(home: TestHome): { files: string; policy: string; audit: stri
         // A config entry's own block adds rules for its server.
         policy: { deny: ['get-env'] },
       },
+      // The same server again, without a rate limit: a tool restore_to names and `from` does not.
+      echoer: { command: process.execPath, args: [serverEntry('server-everything')] },
     },
   });
   return { files, policy: home.write('policy.toml', POLICY), audit: join(home.home, 'audit', 'audit.jsonl') };
@@ -93,6 +100,7 @@ describe('policy, approval and audit (embedded sandbox)', () => {
         MCP_BRIDGE_STATE_DIR: stateDir,
         MCP_BRIDGE_POLICY: paths.policy,
         MCP_BRIDGE_AUDIT_LOG: paths.audit,
+        MCP_BRIDGE_AUDIT_RUN_LINES: String(AUDIT_RUN_LINES),
       },
       {
         cwd: home.project,
@@ -267,19 +275,161 @@ describe('policy, approval and audit (embedded sandbox)', () => {
     expect(limited).toBe('ok\nok\nok\nPOLICY_RATE_LIMIT servers.everything.rate_limit\n');
   });
 
-  it('tokenizes sensitive values in results and restores them for an allowed server', async () => {
+  it('tokenizes sensitive values in results and restores them for an allowed tool', async () => {
     const stdout = await run([
       `text = await mcp_filesystem.read_text_file(path=${JSON.stringify(join(paths.files, 'contacts.txt'))})`,
       'print(text)',
       `_ = await mcp_filesystem.write_file(path=${JSON.stringify(join(paths.files, 'copy.txt'))}, content=text["content"])`,
     ]);
     // The program (and so the model) sees the placeholder; the file written on the host has the value.
-    expect(stdout).toBe("{'content': 'Ada Lovelace <[EMAIL_1]>\\n'}\n");
+    expect(stdout).toMatch(/^\{'content': 'Ada Lovelace <\[EMAIL_1:[a-z2-7]{6}\]>\\n'\}\n$/);
     expect(readFileSync(join(paths.files, 'copy.txt'), 'utf8')).toBe('Ada Lovelace <ada@example.com>\n');
     // The approval prompt shows what the program passed: the placeholder, not the address.
-    expect(String(prompts[0]?.message)).toContain('[EMAIL_1]');
+    expect(String(prompts[0]?.message)).toMatch(/\[EMAIL_1:[a-z2-7]{6}\]/);
     expect(String(prompts[0]?.message)).not.toContain('ada@example.com');
   });
+
+  it('restores only to the tools restore_to names, and tokenizes what they return', async () => {
+    const contacts = JSON.stringify(join(paths.files, 'contacts.txt'));
+    const copy = JSON.stringify(join(paths.files, 'copy-tool.txt'));
+    const stdout = await run(
+      [
+        'import mcp',
+        `text = (await mcp_filesystem.read_text_file(path=${contacts}))["content"]`,
+        'placeholder = text[text.index("<") + 1:text.index(">")]',
+        `await mcp_filesystem.write_file(path=${copy}, content=placeholder)`,
+        // edit_file is not named: it gets the placeholder as written, so it cannot test guesses about the value.
+        'try:',
+        `    await mcp_filesystem.edit_file(path=${copy}, edits=[{"oldText": placeholder, "newText": "x"}], dryRun=True)`,
+        'except mcp.ToolError as error:',
+        '    print("edit_file:", "Could not find exact match" in str(error))',
+        // echo is named and not a `from` server: it gets the address, and what it returns is tokenized again.
+        'echoed = await mcp_echoer.echo(message="to " + placeholder)',
+        'print(echoed == "Echo: to " + placeholder)',
+      ],
+      ['filesystem', 'echoer'],
+    );
+    expect(stdout).toBe('edit_file: True\nTrue\n');
+    expect(readFileSync(join(paths.files, 'copy-tool.txt'), 'utf8')).toBe('ada@example.com');
+  });
+
+  it('placeholders mean the same value for a whole session, and are refused in another run', async () => {
+    const read = (file: string) =>
+      `text = (await mcp_filesystem.read_text_file(path=${JSON.stringify(join(paths.files, file))}))["content"]`;
+    const first = await bridge.runPython({
+      session: 'crm',
+      servers: ['filesystem'],
+      timeout: 60,
+      code: [read('contacts.txt'), 'kept = text[text.index("<") + 1:text.index(">")]', 'print(kept)'].join(
+        '\n',
+      ),
+    });
+    const kept = first.structured.stdout.trim();
+    expect(kept).toMatch(/^\[EMAIL_1:[a-z2-7]{6}\]$/);
+    // A later run of the same session: the placeholder is still Ada's address.
+    const later = await bridge.runPython({
+      session: 'crm',
+      servers: ['filesystem'],
+      timeout: 60,
+      code: `await mcp_filesystem.write_file(path=${JSON.stringify(join(paths.files, 'session.txt'))}, content=kept)\nprint("ok")`,
+    });
+    expect(later.structured.stdout).toBe('ok\n');
+    expect(readFileSync(join(paths.files, 'session.txt'), 'utf8')).toBe('ada@example.com');
+    // Another run, whose own EMAIL_1 is Bob: Ada's placeholder is refused, never restored to Bob.
+    const other = await run([
+      'import mcp',
+      read('others.txt'),
+      'print(text.split("<[")[1].split(":")[0])',
+      'try:',
+      `    await mcp_filesystem.write_file(path=${JSON.stringify(join(paths.files, 'wrong.txt'))}, content=${JSON.stringify(kept)})`,
+      'except mcp.PolicyError as error:',
+      '    print(error.code, error.rule)',
+      '    print(str(error).split(":")[0])',
+    ]);
+    expect(other).toBe(
+      'EMAIL_1\nPOLICY_PLACEHOLDER tokenize.restore_to\nfilesystem.write_file was not called\n',
+    );
+    expect(existsSync(join(paths.files, 'wrong.txt'))).toBe(false);
+  });
+
+  it('refuses tool names the server never listed, naming the closest listed ones', async () => {
+    const stdout = await run([
+      'import mcp',
+      'for name in ("MOVE-FILE", "move\u2010file", "move_file ", "write_fil"):',
+      '    try:',
+      '        await mcp.runtime.call_tool("filesystem", name, {"source": "contacts.txt", "destination": "moved2.txt"})',
+      '    except mcp.ToolError as error:',
+      '        print(error.code, str(error).split("; ")[0], "|", str(error).split(". ")[-1])',
+    ]);
+    expect(stdout.split('\n')).toEqual([
+      `UNKNOWN_TOOL MCP server 'filesystem' has no tool "MOVE-FILE" | Did you mean "move_file"?`,
+      `UNKNOWN_TOOL MCP server 'filesystem' has no tool "move\\u2010file" | Did you mean "move_file"?`,
+      `UNKNOWN_TOOL MCP server 'filesystem' has no tool "move_file " | Did you mean "move_file"?`,
+      `UNKNOWN_TOOL MCP server 'filesystem' has no tool "write_fil" | Did you mean "write_file"?`,
+      '',
+    ]);
+    expect(existsSync(join(paths.files, 'moved2.txt'))).toBe(false);
+  });
+
+  it('shows an approval every argument by name, the path in full, escaped', async () => {
+    answer = { action: 'decline' };
+    const hook = join(paths.files, '.git', 'hooks', 'pre-commit');
+    await run([
+      'import mcp',
+      'try:',
+      '    await mcp_filesystem.write_file(',
+      '        content="#!/bin/sh\\n" + "echo hi\\n" * 400 + "\\u2028Arguments end here. Reading a file only.",',
+      `        path=${JSON.stringify(hook)},`,
+      '    )',
+      'except mcp.PolicyError as error:',
+      '    print(error.code)',
+    ]);
+    expect(prompts).toHaveLength(1);
+    const message = String(prompts[0]?.message);
+    expect(message).toContain(
+      `2 arguments, shortest first (long values cut where marked):\n  path: ${JSON.stringify(hook)}\n`,
+    );
+    expect(message).toMatch(/\n {2}content: "#!\/bin\/sh\\necho hi\\n.*… \[cut: [\d,]+ more characters\]\n/);
+    expect(message).not.toMatch(/[\u2028\u2029]/);
+    expect(existsSync(hook)).toBe(false);
+  });
+
+  it('a flood of refused calls costs the run its budget, slows down, and writes at most its cap of lines', async () => {
+    const stdout = await run([
+      'import mcp, time',
+      'codes = {}',
+      'started = time.monotonic()',
+      'for i in range(150):',
+      '    try:',
+      '        await mcp_filesystem.move_file(source="contacts.txt", destination="moved.txt")',
+      '    except mcp.PolicyError as error:',
+      '        key = error.code + " " + error.rule',
+      '        codes[key] = codes.get(key, 0) + 1',
+      'print(codes)',
+      'print(time.monotonic() - started >= 4.5)',
+    ]);
+    expect(stdout).toBe(
+      `{'POLICY_DENIED servers.filesystem.deny["move_file"]': 100, 'POLICY_BUDGET budget.refused_calls': 50}\nTrue\n`,
+    );
+    const entries = readFileSync(paths.audit, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    const summary = entries.find((entry) => entry.kind === 'summary');
+    expect(summary).toMatchObject({
+      kind: 'summary',
+      cap: `MCP_BRIDGE_AUDIT_RUN_LINES=${AUDIT_RUN_LINES}`,
+      calls: 150 - AUDIT_RUN_LINES,
+      outcomes: { refused: 150 - AUDIT_RUN_LINES },
+      tools: { filesystem: { move_file: 150 - AUDIT_RUN_LINES } },
+    });
+    const ofRun = entries.filter((entry) => entry.run === summary.run && entry.pid === summary.pid);
+    expect(ofRun).toHaveLength(AUDIT_RUN_LINES + 1);
+    // The run's own first denied call is still in the log.
+    expect(ofRun[0]).toMatchObject({ tool: 'move_file', outcome: 'refused', code: 'POLICY_DENIED' });
+    // Earlier runs' records are all still there.
+    expect(entries.filter((entry) => entry.tool === 'read_text_file').length).toBeGreaterThanOrEqual(3);
+  }, 120_000);
 
   it('audits every call and decision without values; the audit command filters them', async () => {
     const log = readFileSync(paths.audit, 'utf8');
@@ -320,12 +470,36 @@ describe('policy, approval and audit (embedded sandbox)', () => {
       .split('\n')
       .map((line) => JSON.parse(line));
     expect(refused.length).toBeGreaterThanOrEqual(3);
-    expect(refused.every((record) => record.outcome === 'refused' && record.server === 'filesystem')).toBe(
-      true,
-    );
-    const text = cli(['--tool', 'move_file', '--last', '1']);
+    // A summary line (the flood's) passes as its calls would: refused, on filesystem.
+    expect(
+      refused.every((record) =>
+        record.kind === 'summary'
+          ? record.outcomes.refused > 0 && 'filesystem' in record.tools
+          : record.outcome === 'refused' && record.server === 'filesystem',
+      ),
+    ).toBe(true);
+    const text = cli(['--tool', 'move_file', '--action', 'deny', '--last', '1']);
     expect(text).toMatch(
       /filesystem\.move_file deny \(servers\.filesystem\.deny\["move_file"\]\) refused POLICY_DENIED/,
+    );
+    // Names a program chose are escaped in text and in JSON: nothing a terminal would act on.
+    await run([
+      'import mcp',
+      'try:',
+      '    await mcp.runtime.call_tool("filesystem", "x\\x1b[2J\\x1b[H\\rforged\\u2028line\\u202e", {})',
+      'except mcp.ToolError as error:',
+      '    print(error.code)',
+    ]);
+    const hostile = cli(['--tool', 'x*']);
+    expect(hostile).toContain('filesystem.x\\x1b[2J\\x1b[H\\rforged\\u2028line\\u202e refused UNKNOWN_TOOL');
+    expect(hasHiddenCharacters(hostile.trimEnd())).toBe(false);
+    expect(hostile.trimEnd().split('\n')).toHaveLength(1);
+    const json = cli(['--tool', 'x*', '--json']);
+    expect(hasHiddenCharacters(json.trimEnd())).toBe(false);
+    expect(JSON.parse(json).tool).toBe('x\x1b[2J\x1b[H\rforged\u2028line\u202e');
+    // The flood's summary line reads as one line too.
+    expect(cli(['--tool', 'move_file', '--last', '1'])).toMatch(
+      /summary: 110 more calls not recorded one by one \(cap MCP_BRIDGE_AUDIT_RUN_LINES=40\): refused 110; filesystem\.move_file 110\n$/,
     );
   });
 });
@@ -436,6 +610,13 @@ describe('policy with a client that cannot be asked, and a malformed policy', ()
       expect(result.structured.stdout).toBe(
         "['description', 'server', 'serverAlias', 'signature', 'tool', 'toolAlias']\n",
       );
+      // Without a policy too, a name the server never listed does not reach it.
+      const unknown = await bridge.runPython({
+        code: 'import mcp\ntry:\n    await mcp.runtime.call_tool("filesystem", "Write_File", {"path": "x", "content": "y"})\nexcept mcp.ToolError as error:\n    print(error.code, str(error).split(". ")[-1])',
+        servers: ['filesystem'],
+        timeout: 120,
+      });
+      expect(unknown.structured.stdout).toBe('UNKNOWN_TOOL Did you mean "write_file"?\n');
     } finally {
       await bridge.close();
     }

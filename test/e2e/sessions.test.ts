@@ -355,7 +355,7 @@ describe('files returned to the client (embedded sandbox)', () => {
     await bridge?.close();
   });
 
-  it('returns an image as image content and another file as an embedded resource', async () => {
+  it('returns an image as image content, another file as an embedded resource, active content as opaque bytes', async () => {
     const result = await bridge.runPython({
       code: [
         'import mcp.runtime as rt',
@@ -381,6 +381,33 @@ describe('files returned to the client (embedded sandbox)', () => {
     });
     expect(Buffer.from((file as { resource: { blob: string } }).resource.blob, 'base64').toString()).toBe(
       'a,b\n1,2\n',
+    );
+    // Active content never goes as an image, nor under a type a client would render.
+    const active = await bridge.runPython({
+      code: [
+        'import mcp.runtime as rt',
+        'svg = b\'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect width="9" height="9"/></svg>\'',
+        'open("/workspace/plot.svg", "wb").write(svg)',
+        'await rt.attach("/workspace/plot.svg")',
+        'await rt.attach(b"<script>alert(1)</script>", "text/html", name="page.html")',
+        'await rt.attach(b"<html><script>alert(1)</script></html>", "image/png", name="fake.png")',
+      ].join('\n'),
+    });
+    expect(active.structured.status).toBe('ok');
+    expect(active.content.slice(1)).toEqual(
+      [
+        ['plot.svg', 'image/svg+xml'],
+        ['page.html', 'text/html'],
+        ['fake.png', 'image/png'],
+      ].map(([name, declared], index) => ({
+        type: 'resource',
+        resource: {
+          uri: `codemode://attachments/${index + 1}/${name}`,
+          mimeType: 'application/octet-stream',
+          blob: expect.any(String),
+          _meta: { 'codemode-bridge/declaredMimeType': declared },
+        },
+      })),
     );
     const refused = await bridge.runPython({
       code: 'import mcp.runtime as rt\nfor _ in range(2):\n    await rt.attach(b"x" * (3 * 1024 * 1024), "application/octet-stream")',

@@ -116,6 +116,60 @@ describe.skipIf(skipReason)(`secrets of upstream servers${skipNote}`, () => {
   });
 });
 
+describe.skipIf(skipReason)(`an upstream that fails to start${skipNote}`, () => {
+  let home: TestHome;
+  let bridge: RunningBridge;
+
+  beforeAll(async () => {
+    home = createTestHome();
+    bridge = await bridgeWith(
+      home,
+      {
+        dies: {
+          command: process.execPath,
+          args: ['-e', 'console.error("fatal: API_TOKEN is not set"); process.exit(3)'],
+        },
+        homeless: {
+          command: process.execPath,
+          args: [fixture('shapes-server.mjs')],
+          cwd: join(home.home, 'no-such-dir'),
+        },
+      },
+      // No sandbox is needed: granting the server fails before one is taken.
+      { MCP_BRIDGE_POOL_SIZE: '0' },
+    );
+  });
+  afterAll(async () => {
+    await bridge?.close();
+    home?.cleanup();
+  });
+
+  it('is reported with its exit code and stderr, to the run and as an MCP log message', async () => {
+    const expected =
+      /^Could not connect to MCP server 'dies' \(command: .*\): the server exited with code 3 before completing the MCP handshake; its last stderr: fatal: API_TOKEN is not set$/;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const result = await bridge.runPython({ servers: ['dies'], code: 'print(1)' });
+      expect(result.isError).toBe(true);
+      expect(result.text).toMatch(expected);
+    }
+    // Once, not once per attempt: a program retrying in a loop must not flood the client.
+    await expect
+      .poll(() => bridge.logs().filter((log) => JSON.stringify(log.data).includes("server 'dies'")))
+      .toEqual([{ level: 'warning', data: { message: expect.stringMatching(expected), server: 'dies' } }]);
+  });
+
+  it('with a missing working directory, says so, naming the server and the directory', async () => {
+    const result = await bridge.runPython({ servers: ['homeless'], code: 'print(1)' });
+    expect(result.isError).toBe(true);
+    expect(result.text).toMatch(
+      new RegExp(
+        `^Could not connect to MCP server 'homeless' \\(command: .*\\): its working directory "${join(home.home, 'no-such-dir')}" \\(its "cwd"\\) does not exist$`,
+      ),
+    );
+    expect(result.text).not.toMatch(/ENOENT/);
+  });
+});
+
 describe.skipIf(skipReason)(`an upstream result over the size limit${skipNote}`, () => {
   let home: TestHome;
   let bridge: RunningBridge;

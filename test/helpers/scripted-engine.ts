@@ -62,6 +62,7 @@ export function scriptedUpstreams(calls: string[] = []): UpstreamPort {
     async search() {
       return { hits: [], described: [EVERYTHING], unavailable: [] };
     },
+    runEnded() {},
   };
 }
 

@@ -8,6 +8,7 @@ describe('bench modules', () => {
     ['embedded', 'benchEmbedded'],
     ['discovery', 'benchDiscovery'],
     ['performance', 'benchPerformance'],
+    ['typescript-isolation', 'benchTypeScriptIsolation'],
   ])('bench/%s.mjs loads and exports %s', async (file, name) => {
     const module = (await import(`../../bench/${file}.mjs`)) as Record<string, unknown>;
     expect(typeof module[name]).toBe('function');

@@ -22,9 +22,10 @@ class ToolError(RuntimeError):
 
 
 class PolicyError(ToolError):
-    """The user's policy refused the call (a deny rule, read-only mode, a budget, a rate limit, or an
-    approval that was declined); `err.rule` names the rule, `err.code` is POLICY_DENIED,
-    POLICY_DECLINED, POLICY_BUDGET or POLICY_RATE_LIMIT. Retrying the same call will not help.
+    """The user's policy refused the call (a deny rule, read-only mode, a budget, a rate limit, an
+    approval that was declined, or a placeholder from another run); `err.rule` names the rule,
+    `err.code` is POLICY_DENIED, POLICY_DECLINED, POLICY_BUDGET, POLICY_RATE_LIMIT or
+    POLICY_PLACEHOLDER. Retrying the same call will not help.
     """
 
     def __init__(self, message, code=None, server=None, tool=None):

@@ -556,14 +556,29 @@ async def load(name):
     _value_name("load", name)
     pieces = []
     offset = 0
-    while True:
-        reply = await _ask("load_value", name=name, offset=offset)
-        piece = base64.b64decode(reply["data"])
-        pieces.append(piece)
-        offset += len(piece)
-        if offset >= reply["size"] or not piece:
-            break
+    # One load at a time: the host sends each page as it is asked, so loads gathered together would
+    # have it send pages faster than this interpreter decodes them (and end the run for not reading).
+    async with _load_lock():
+        while True:
+            reply = await _ask("load_value", name=name, offset=offset)
+            piece = base64.b64decode(reply["data"])
+            pieces.append(piece)
+            offset += len(piece)
+            if offset >= reply["size"] or not piece:
+                break
     return pickle.loads(b"".join(pieces))
+
+
+def _load_lock():
+    """The lock `load` holds, one per event loop (a session runs each program in a loop of its own)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    held = _state.get("load_lock")
+    if held is None or held[0] is not loop:
+        held = (loop, asyncio.Lock())
+        _state["load_lock"] = held
+    return held[1]
 
 
 async def list_saved():
@@ -589,9 +604,11 @@ _ATTACH_MAX_BYTES = 5 * 1024 * 1024
 
 
 async def attach(data, mime_type=None, name=None):
-    """Returns a file to the client with this call's result: an image (`image/png`, ...) as MCP image
-    content, anything else as an embedded resource. `data` is bytes or a path (e.g. a plot saved to
-    /workspace); `mime_type` is guessed from the path when omitted. At most 8 files, 5 MiB together.
+    """Returns a file to the client with this call's result: a PNG, JPEG, GIF or WebP image (its bytes
+    checked) as MCP image content, anything else as an embedded resource; types a client could render
+    as active content (SVG, HTML, ...) arrive as application/octet-stream. `data` is bytes or a path
+    (e.g. a plot saved to /workspace); `mime_type` is guessed from the path when omitted. At most 8
+    files, 5 MiB together.
     """
     import base64
     import mimetypes

@@ -1,7 +1,13 @@
-/** `codemode-bridge audit`: prints the audit log (and its rotated files), oldest first, filtered. */
+/**
+ * `codemode-bridge audit`: prints the audit log (and its rotated files), oldest first, filtered.
+ * Names in the log were chosen by programs (tool names, run ids of other bridges, rules quoting their
+ * patterns): every text field is escaped for the terminal (audit-format.ts), and `--json` writes
+ * those characters as `\uXXXX` escapes, still valid JSON with the same values.
+ */
 import { parseArgs } from 'node:util';
 import { filterAudit } from '../../engine/policy/audit-filter.js';
-import { type AuditRecord, auditFiles, readAuditLog } from '../../engine/policy/audit-log.js';
+import { formatAuditEntry, formatAuditJson } from '../../engine/policy/audit-format.js';
+import { type AuditEntry, auditFiles, readAuditLog } from '../../engine/policy/audit-log.js';
 import { UsageError } from '../context.js';
 import type { Settings } from '../settings.js';
 
@@ -39,7 +45,7 @@ export async function audit(args: string[], settings: Pick<Settings, 'auditLog'>
     process.stderr.write(`codemode-bridge: no audit log at ${file} (nothing has been recorded there yet)\n`);
     return 1;
   }
-  let records: AuditRecord[];
+  let records: AuditEntry[];
   try {
     records = filterAudit(readAuditLog(file), {
       ...(values.run ? { run: values.run } : {}),
@@ -57,7 +63,7 @@ export async function audit(args: string[], settings: Pick<Settings, 'auditLog'>
     throw error;
   }
   for (const record of records) {
-    process.stdout.write(values.json ? `${JSON.stringify(record)}\n` : `${formatRecord(record)}\n`);
+    process.stdout.write(`${values.json ? formatAuditJson(record) : formatAuditEntry(record)}\n`);
   }
   if (!values.json && records.length === 0)
     process.stderr.write(`codemode-bridge: no matching records in ${file}\n`);
@@ -76,17 +82,4 @@ function positiveInteger(flag: string, value: string | undefined): number | unde
   if (!/^[1-9]\d{0,8}$/.test(value))
     throw new UsageError(`${flag} must be a positive integer, not '${value}'`);
   return Number(value);
-}
-
-/** One line per call: time, [bridge pid] run, server.tool, decision, outcome, duration, sizes. */
-function formatRecord(record: AuditRecord): string {
-  const decision = record.action ? ` ${record.action}${record.rule ? ` (${record.rule})` : ''}` : '';
-  const approval = record.approval ? ` approval=${record.approval}` : '';
-  const code = record.code ? ` ${record.code}` : '';
-  const bytes = record.bytes !== undefined ? ` ${record.bytes}B out` : '';
-  const tokenized = record.tokenized ? ` ${record.tokenized} tokenized` : '';
-  return (
-    `${record.time} [${record.pid}] ${record.run} ${record.server}.${record.tool}${decision}${approval} ${record.outcome}${code} ` +
-    `${record.ms}ms args=${record.args?.bytes ?? '?'}B sha256:${(record.args?.sha256 ?? '').slice(0, 12)}${bytes}${tokenized}`
-  );
 }

@@ -12,15 +12,19 @@ const SHUTDOWN_DEADLINE_MS = 15_000;
 
 /** Exit status of `serve` after serving only a configuration error, as for the other commands. */
 const EXIT_CONFIG_INVALID = 2;
+/** Exit status of `serve` after serving only another start-up failure. */
+const EXIT_START_FAILED = 1;
 
 export async function serve(settings: Settings, logger: Logger): Promise<number> {
   let bridge: Awaited<ReturnType<typeof import('../compose.js')['composeBridge']>>;
   let telemetry: Awaited<ReturnType<typeof import('../telemetry.js')['startTelemetry']>>;
+  let sandboxes: ReturnType<typeof createSandboxes> | undefined;
   try {
     // The runtime probe and the first sandboxes start now, while the rest of the bridge loads: the
     // first run_python then finds a sandbox ready instead of waiting ~0.2 s for one after the handshake.
-    const sandboxes = createSandboxes(settings, logger);
+    sandboxes = createSandboxes(settings, logger);
     sandboxes.warm();
+    const warming = sandboxes;
     // Traces only when the OTEL variables ask for them: otherwise no telemetry module loads.
     if ('endpoint' in tracesTarget(process.env)) {
       const { startTelemetry } = await import('../telemetry.js');
@@ -28,8 +32,8 @@ export async function serve(settings: Settings, logger: Logger): Promise<number>
         env: process.env,
         version: VERSION,
         metrics: false,
-        backend: async () => (await sandboxes.backend()).description,
-        poolStats: () => sandboxes.stats(),
+        backend: async () => (await warming.backend()).description,
+        poolStats: () => warming.stats(),
         logger,
       });
     }
@@ -38,14 +42,15 @@ export async function serve(settings: Settings, logger: Logger): Promise<number>
       version: VERSION,
       sandboxes,
       ...(telemetry ? { observer: telemetry.observer } : {}),
-    }).catch(async (error) => {
-      await sandboxes.close();
-      throw error;
     });
   } catch (error) {
-    if (error instanceof BridgeError && error.code === 'CONFIG_INVALID')
-      return serveUnconfigured(error, logger);
-    throw error;
+    // Whatever stopped the start (an invalid policy, a file that cannot be opened, a module that
+    // failed to load), the sandboxes already warming go first, then the client is told.
+    await sandboxes?.close().catch((closeError: unknown) => {
+      logger.warn('could not remove the sandboxes started before the failure', { error: closeError });
+    });
+    await telemetry?.shutdown().catch(() => {});
+    return serveUnconfigured(error, logger);
   }
   const { bridgeServerOptions } = await import('../compose.js');
   const { createBridgeServer, forwardLogsToClient } = await import('../../server/server.js');
@@ -77,16 +82,24 @@ export async function serve(settings: Settings, logger: Logger): Promise<number>
 }
 
 /**
- * `serve` with an invalid configuration: completes the MCP handshake and answers with the error, so
- * the client shows it instead of "Connection closed" (see `createUnconfiguredServer`). The error also
- * goes to stderr. Ends, with status 2, when the client goes away.
+ * `serve` that could not start (an invalid configuration, or any other failure before serving):
+ * completes the MCP handshake and answers with the error, so the client shows it instead of
+ * "Connection closed" (see `createUnconfiguredServer`). The error also goes to stderr. Ends when the
+ * client goes away: with status 2 for a configuration error (as the other commands exit), else 1.
  */
-export async function serveUnconfigured(error: BridgeError, logger: Logger): Promise<number> {
+export async function serveUnconfigured(error: unknown, logger: Logger): Promise<number> {
+  const configuration = error instanceof BridgeError && error.code === 'CONFIG_INVALID';
   // The message itself, unquoted: this line is what a user reading the client's server log sees.
-  logger.error(`${errorMessage(error)} Serving only this error to the MCP client.`);
+  logger.error(`${errorMessage(error)} Serving only this error to the MCP client.`, {
+    ...(configuration ? {} : { error }),
+  });
   const { createUnconfiguredServer } = await import('../../server/server.js');
   const { BridgeStdioTransport } = await import('../../server/stdio-server-transport.js');
-  const server = createUnconfiguredServer({ version: VERSION, problem: errorMessage(error) });
+  const server = createUnconfiguredServer({
+    version: VERSION,
+    problem: errorMessage(error),
+    kind: configuration ? 'configuration' : 'failure',
+  });
   const closed = new Promise<void>((resolve) => {
     server.server.onclose = resolve;
     process.once('SIGINT', resolve);
@@ -95,5 +108,5 @@ export async function serveUnconfigured(error: BridgeError, logger: Logger): Pro
   await server.connect(new BridgeStdioTransport());
   await closed;
   await server.close().catch(() => {});
-  return EXIT_CONFIG_INVALID;
+  return configuration ? EXIT_CONFIG_INVALID : EXIT_START_FAILED;
 }

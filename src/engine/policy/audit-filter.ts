@@ -1,5 +1,5 @@
 /** Filters for `codemode-bridge audit` (pure, so the CLI stays thin and the rules are unit-tested). */
-import type { AuditRecord } from './audit-log.js';
+import { type AuditEntry, isSummary } from './audit-log.js';
 
 export interface AuditFilter {
   /** A run id is per bridge process (`run-1` again after a restart): `pid` picks the bridge. */
@@ -48,23 +48,40 @@ function nameMatcher(pattern: string): (name: string) => boolean {
   };
 }
 
+/**
+ * The entries that pass every filter. A run's summary line passes the server, tool and outcome
+ * filters when any of the calls it counts would (it has no action: `action` excludes it).
+ */
 export function filterAudit(
-  records: readonly AuditRecord[],
+  records: readonly AuditEntry[],
   filter: AuditFilter,
   now = Date.now(),
-): AuditRecord[] {
+): AuditEntry[] {
   const server = filter.server ? nameMatcher(filter.server) : undefined;
   const tool = filter.tool ? nameMatcher(filter.tool) : undefined;
   const since = filter.since ? sinceTime(filter.since, now) : undefined;
+  const calls = (record: AuditEntry): boolean => {
+    if (!isSummary(record)) {
+      return (
+        (!server || server(record.server)) &&
+        (!tool || tool(record.tool)) &&
+        (filter.outcome === undefined || record.outcome === filter.outcome) &&
+        (filter.action === undefined || record.action === filter.action)
+      );
+    }
+    if (filter.action !== undefined) return false;
+    if (filter.outcome !== undefined && !Object.hasOwn(record.outcomes ?? {}, filter.outcome)) return false;
+    if (!server && !tool) return true;
+    return Object.entries(record.tools ?? {}).some(
+      ([name, tools]) => (!server || server(name)) && (!tool || Object.keys(tools ?? {}).some(tool)),
+    );
+  };
   const kept = records.filter(
     (record) =>
       (filter.run === undefined || record.run === filter.run) &&
       (filter.pid === undefined || record.pid === filter.pid) &&
-      (!server || server(record.server)) &&
-      (!tool || tool(record.tool)) &&
-      (filter.outcome === undefined || record.outcome === filter.outcome) &&
-      (filter.action === undefined || record.action === filter.action) &&
-      (since === undefined || Date.parse(record.time) >= since),
+      (since === undefined || Date.parse(record.time) >= since) &&
+      calls(record),
   );
   return filter.last !== undefined ? kept.slice(-filter.last) : kept;
 }

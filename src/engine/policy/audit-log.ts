@@ -4,6 +4,9 @@
  * `MCP_BRIDGE_AUDIT_VALUES=1` (and then with the server's secrets redacted). The file is rotated by
  * size: `audit.jsonl` → `audit.jsonl.1` → … → `audit.jsonl.<files>`, the oldest dropped. Written
  * synchronously through one descriptor, so a line is on disk before the program sees its result.
+ * One run writes a bounded number of lines (the policy gate counts them): past its cap, its calls are
+ * counted and summarised in one {@link AuditSummary} line when it ends, so no run can rotate the
+ * records of others (or its own first ones) out of the log.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -19,6 +22,9 @@ import {
 import { dirname } from 'node:path';
 import type { PolicyAction } from './policy.js';
 
+/** Audit lines one run may write when not configured otherwise (MCP_BRIDGE_AUDIT_RUN_LINES). */
+export const DEFAULT_AUDIT_RUN_LINES = 1000;
+
 export type AuditOutcome = 'ok' | 'error' | 'refused' | 'aborted';
 export type ApprovalOutcome =
   | 'accepted'
@@ -26,7 +32,9 @@ export type ApprovalOutcome =
   | 'declined'
   | 'cancelled'
   | 'unanswered'
-  | 'unsupported';
+  | 'unsupported'
+  /** The arguments were too large to show in a prompt, so nobody was asked. */
+  | 'unshowable';
 
 export interface AuditRecord {
   /** ISO time the call started. */
@@ -56,6 +64,35 @@ export interface AuditRecord {
   bytes?: number;
   /** Values in the result replaced by placeholders. */
   tokenized?: number;
+}
+
+/**
+ * The last line of a run that reached its cap of lines: how many of its calls came after, by outcome
+ * and by server and tool (the most frequent names; the rest counted in `others`).
+ */
+export interface AuditSummary {
+  /** ISO time the run ended. */
+  time: string;
+  pid: number;
+  run: string;
+  session?: string;
+  kind: 'summary';
+  /** The cap that was reached, as it is set: `MCP_BRIDGE_AUDIT_RUN_LINES=1000`. */
+  cap: string;
+  /** Calls after the cap, each counted here instead of written. */
+  calls: number;
+  outcomes: Partial<Record<AuditOutcome, number>>;
+  /** Calls by server, then by tool name. */
+  tools: Record<string, Record<string, number>>;
+  /** Calls to tools beyond the names kept in `tools`. */
+  others?: number;
+}
+
+/** A line of the log: one call, or the summary that ends a run's capped lines. */
+export type AuditEntry = AuditRecord | AuditSummary;
+
+export function isSummary(entry: AuditEntry): entry is AuditSummary {
+  return (entry as AuditSummary).kind === 'summary';
 }
 
 export interface AuditLogOptions {
@@ -89,11 +126,18 @@ export class AuditLog {
     return this.#options.path;
   }
 
-  write(record: AuditRecord): void {
-    const line = Buffer.from(`${JSON.stringify(record)}\n`);
+  /** The size one file of the log may reach. */
+  get maxBytes(): number {
+    return this.#options.maxBytes;
+  }
+
+  /** Writes one line; returns its size in bytes. */
+  write(entry: AuditEntry): number {
+    const line = Buffer.from(`${JSON.stringify(entry)}\n`);
     if (this.#size > 0 && this.#size + line.length > this.#options.maxBytes) this.#rotate();
     writeSync(this.#fd, line);
     this.#size += line.length;
+    return line.length;
   }
 
   close(): void {
@@ -124,15 +168,18 @@ export function auditFiles(path: string, maxFiles = 100): string[] {
   return files;
 }
 
-/** Every record of the log and its rotations, oldest first; lines that are not records are skipped. */
-export function readAuditLog(path: string): AuditRecord[] {
-  const records: AuditRecord[] = [];
+/** Every entry of the log and its rotations, oldest first; lines that are not entries are skipped. */
+export function readAuditLog(path: string): AuditEntry[] {
+  const records: AuditEntry[] = [];
   for (const file of auditFiles(path)) {
     for (const line of readFileSync(file, 'utf8').split('\n')) {
       if (line.trim() === '') continue;
       try {
-        const value = JSON.parse(line) as AuditRecord;
-        if (value && typeof value === 'object' && typeof value.server === 'string') records.push(value);
+        const value = JSON.parse(line) as AuditEntry | null;
+        if (!value || typeof value !== 'object' || typeof value.run !== 'string') continue;
+        if (isSummary(value) ? typeof value.tools === 'object' : typeof value.server === 'string') {
+          records.push(value);
+        }
       } catch {
         // a torn last line (the bridge was killed mid-write) is not worth failing the command
       }

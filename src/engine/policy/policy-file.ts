@@ -172,14 +172,26 @@ class Reader {
 
   budget(value: unknown): Budget {
     if (value === undefined) return {};
-    const raw = this.record(value, ['budget'], ['tool_calls', 'result_bytes', 'calls_per_tool']);
+    const raw = this.record(
+      value,
+      ['budget'],
+      ['tool_calls', 'result_bytes', 'calls_per_tool', 'refused_calls'],
+    );
     const budget: Budget = {};
     const toolCalls = this.count(raw.tool_calls, ['budget', 'tool_calls']);
     const resultBytes = this.bytes(raw.result_bytes, ['budget', 'result_bytes']);
     const callsPerTool = this.count(raw.calls_per_tool, ['budget', 'calls_per_tool']);
+    const refusedCalls = this.count(raw.refused_calls, ['budget', 'refused_calls']);
+    if (refusedCalls === 0) {
+      this.fail(
+        ['budget', 'refused_calls'],
+        'expected a whole number ≥ 1 (refusals a run may meet before it is stopped)',
+      );
+    }
     if (toolCalls !== undefined) budget.toolCalls = toolCalls;
     if (resultBytes !== undefined) budget.resultBytes = resultBytes;
     if (callsPerTool !== undefined) budget.callsPerTool = callsPerTool;
+    if (refusedCalls !== undefined) budget.refusedCalls = refusedCalls;
     return budget;
   }
 
@@ -226,7 +238,16 @@ class Reader {
     if (spec.patterns.length === 0) this.fail(path, 'names no detector (detect) and no pattern (patterns)');
     const globs = (key: string, fallback: string[]) =>
       (raw[key] === undefined ? fallback : this.strings(raw[key], [...path, key])).map(compileGlob);
-    return { tokenizer: new Tokenizer(spec), from: globs('from', ['*']), restoreTo: globs('restore_to', []) };
+    const restoreTo = globs('restore_to', []);
+    restoreTo.forEach((glob, i) => {
+      if (glob.source.startsWith('.') || glob.source.endsWith('.')) {
+        this.fail(
+          [...path, 'restore_to', i],
+          `expected a server ("crm") or a server's tool ("crm.send_email"), globs allowed, got ${describe(glob.source)}`,
+        );
+      }
+    });
+    return { tokenizer: new Tokenizer(spec), from: globs('from', ['*']), restoreTo };
   }
 }
 

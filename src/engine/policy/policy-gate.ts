@@ -6,10 +6,18 @@
  * the sandbox's runtime raises them as `mcp.PolicyError` with that rule.
  *
  * Decisions are made once per described tool (annotations come with the description) and looked up
- * per call; per-run state (budgets, approvals given for the rest of a run, the token vault) is kept
- * against the run's context object and goes away with it.
+ * per call; per-run state (budgets, approvals given for the rest of a run, audit lines) is kept
+ * against the run's context object and goes away with it. The token vault is the run's, or, in a
+ * named session, the session's for as long as it lives (keyed by `CallContext.sessionScope`).
+ *
+ * Refusals cost: each counts as a call against `budget.tool_calls`, and past `budget.refused_calls`
+ * every further call of the run is refused, each answer held back {@link REFUSED_CALL_DELAY_MS}, so a
+ * loop of refused calls can neither run up the bridge's CPU nor write the audit log without bound.
+ * A run writes at most `auditRunLines` audit lines (and one file's worth of bytes); the calls after
+ * are counted and written as one summary line once the run has ended and its last call settled.
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerGrant, ToolCallRequest } from '../../sandbox/types.js';
 import { abortable } from '../../shared/abort.js';
 import { BridgeError, type BridgeErrorCode, errorMessage } from '../../shared/errors.js';
@@ -17,14 +25,25 @@ import type { Logger } from '../../shared/logger.js';
 import type { Redactor } from '../../upstream/redact.js';
 import { type ServerDescription, toolAnnotations } from '../../upstream/upstream-pool.js';
 import type { CallContext } from '../types.js';
-import { type ApprovalOutcome, type AuditLog, type AuditRecord, digest } from './audit-log.js';
-import { type Decision, decide, limitsFor, type Policy, type ServerLimits } from './policy.js';
-import { TokenizeDepthError, TokenizeLimitError, type TokenVault } from './tokenizer.js';
+import { promptArguments } from './approval-text.js';
+import {
+  type ApprovalOutcome,
+  type AuditLog,
+  type AuditOutcome,
+  type AuditRecord,
+  type AuditSummary,
+  DEFAULT_AUDIT_RUN_LINES,
+  digest,
+} from './audit-log.js';
+import { type Decision, decide, limitsFor, type Policy, restoresTo, type ServerLimits } from './policy.js';
+import { PlaceholderError, TokenizeDepthError, TokenizeLimitError, type TokenVault } from './tokenizer.js';
 
-/** How much of the arguments an approval prompt shows. */
-const MAX_PROMPT_ARGUMENT_CHARS = 2000;
-/** Argument keys whose values a prompt never shows. */
-const SECRET_KEY = /pass(word|phrase)?|secret|token|api[_-]?key|auth|credential|private[_-]?key/i;
+/** Refused calls a run may make when the policy sets no `budget.refused_calls`. */
+export const DEFAULT_REFUSED_CALLS = 100;
+/** How long each call of a run past its refused calls waits for its refusal: a loop of them idles. */
+export const REFUSED_CALL_DELAY_MS = 100;
+/** Distinct server.tool names a run's summary line counts by name; the rest are counted together. */
+const MAX_SUMMARY_NAMES = 100;
 
 /** What a program sees of a tool's policy (`policy` in tool docs). */
 export interface ToolPolicy {
@@ -39,6 +58,11 @@ export interface PolicyGateOptions {
   audit?: AuditLog;
   /** Write argument values (redacted) into the audit log. Default false. */
   auditValues?: boolean;
+  /**
+   * Audit lines one run may write; past it (or past the log's file size), its calls are counted and
+   * summarised in one line when it ends. Default {@link DEFAULT_AUDIT_RUN_LINES}.
+   */
+  auditRunLines?: number;
   /** The server's secret scrubber (upstream pool). */
   redactorFor(server: string): Redactor;
   logger: Logger;
@@ -47,7 +71,9 @@ export interface PolicyGateOptions {
 type Next = (request: ToolCallRequest, signal: AbortSignal) => Promise<unknown>;
 
 interface RunState {
+  /** Calls made and calls refused: what `budget.tool_calls` counts. */
   calls: number;
+  refused: number;
   bytes: number;
   /** Calls per server, and per tool of each (nested maps: no key string built per call). */
   perServer: Map<string, { calls: number; tools: Map<string, number> }>;
@@ -56,6 +82,25 @@ interface RunState {
   /** Prompts of one run are asked one at a time: a loop of 20 writes asks once, then remembers. */
   asking: Promise<void>;
   vault: TokenVault | undefined;
+  /** Audit lines written, their bytes, and what came after the cap. */
+  lines: number;
+  lineBytes: number;
+  overflow: Overflow | undefined;
+  /** Calls not yet settled; the summary waits for the last one after the run ended. */
+  inFlight: number;
+  ended: boolean;
+  context: CallContext;
+}
+
+/** A run's calls past its audit cap, counted for its summary line. */
+interface Overflow {
+  cap: string;
+  calls: number;
+  outcomes: Map<AuditOutcome, number>;
+  tools: Map<string, Map<string, number>>;
+  names: number;
+  others: number;
+  written: boolean;
 }
 
 class Refusal extends BridgeError {
@@ -76,12 +121,18 @@ export class PolicyGate {
   readonly #limits = new Map<string, ServerLimits>();
   readonly #grants = new WeakMap<ServerDescription, ServerGrant>();
   readonly #runs = new WeakMap<CallContext, RunState>();
+  /** The token vault of each named session's current life (`CallContext.sessionScope`). */
+  readonly #sessionVaults = new WeakMap<object, TokenVault>();
+  readonly #refusedCalls: number;
+  readonly #auditRunLines: number;
   /** Call times within the window of each rate-limited server, oldest first (from `head`). */
   readonly #recent = new Map<string, { times: number[]; head: number }>();
 
   constructor(options: PolicyGateOptions) {
     this.#options = options;
     this.#policy = options.policy;
+    this.#refusedCalls = options.policy?.budget.refusedCalls ?? DEFAULT_REFUSED_CALLS;
+    this.#auditRunLines = options.auditRunLines ?? DEFAULT_AUDIT_RUN_LINES;
   }
 
   /** A description as programs see it: each tool with its policy (the same object while it is unchanged). */
@@ -109,19 +160,21 @@ export class PolicyGate {
   call(request: ToolCallRequest, signal: AbortSignal, context: CallContext | undefined, next: Next) {
     const policy = this.#policy;
     // The common case needs nothing after the call (no audit line, no byte budget, no tokenizing)
-    // and no wait before it (not an ask): decide, spend and hand the upstream's promise back as it is.
+    // and no wait before it (not an ask, not past the run's refused calls): decide, spend and hand
+    // the upstream's promise back as it is.
     if (policy && !this.#options.audit && policy.budget.resultBytes === undefined && !policy.tokenize) {
       const { server, tool } = request;
       const decision = this.#decisionFor(server, tool);
-      if (decision.action !== 'ask') {
+      const state = this.#stateOf(context);
+      if (decision.action !== 'ask' && (!state || state.refused < this.#refusedCalls)) {
         try {
           if (decision.action === 'deny') throw this.#denied(server, tool, decision);
-          const state = this.#stateOf(context);
           const limits = this.#limitsFor(server);
           this.#checkBudget(state, server, tool, limits);
           if (limits.rateLimit) this.#checkRate(server, limits.rateLimit);
           if (state) this.#count(state, server, tool);
         } catch (error) {
+          if (state) this.#countRefusal(state, false);
           return Promise.reject(error);
         }
         return next(request, signal);
@@ -130,17 +183,60 @@ export class PolicyGate {
     return this.#call(request, signal, context, next);
   }
 
-  async #call(request: ToolCallRequest, signal: AbortSignal, context: CallContext | undefined, next: Next) {
+  /**
+   * A call the port refused before the policy could decide (a tool the server never listed): it is
+   * audited and counted against the run like the policy's own refusals, then `refusal()` is thrown
+   * (built only then: a run past its refused calls gets that refusal instead, without the cost).
+   */
+  refuse(
+    request: ToolCallRequest,
+    signal: AbortSignal,
+    context: CallContext | undefined,
+    refusal: () => BridgeError,
+  ): Promise<never> {
+    return this.#call(
+      request,
+      signal,
+      context,
+      () => Promise.reject(new Error('not called')),
+      refusal,
+    ) as Promise<never>;
+  }
+
+  /**
+   * The run of `context` has ended: its summary line (if it reached its audit cap) is written now, or
+   * once its last call still in flight settles.
+   */
+  runEnded(context: CallContext): void {
+    const state = this.#runs.get(context);
+    if (!state) return;
+    state.ended = true;
+    if (state.inFlight === 0) this.#writeSummary(state);
+  }
+
+  async #call(
+    request: ToolCallRequest,
+    signal: AbortSignal,
+    context: CallContext | undefined,
+    next: Next,
+    refusal?: () => BridgeError,
+  ) {
     const startedAt = performance.now();
     const startedAtMs = Date.now();
     const { server, tool } = request;
     const state = this.#stateOf(context);
-    const decision = this.#policy ? this.#decisionFor(server, tool) : undefined;
+    const decision = this.#policy && !refusal ? this.#decisionFor(server, tool) : undefined;
     let approval: ApprovalOutcome | undefined;
     let bytes: number | undefined;
     let tokenized: number | undefined;
+    let counted = false;
+    let portRefusal: BridgeError | undefined;
     const audit = (outcome: AuditRecord['outcome'], error?: unknown) => {
       if (!this.#options.audit) return;
+      if (state && this.#overCap(state)) {
+        this.#countOverflow(state, server, tool, outcome);
+        return;
+      }
       const record: AuditRecord = {
         time: new Date(startedAtMs).toISOString(),
         pid: process.pid,
@@ -158,6 +254,8 @@ export class PolicyGate {
         record.rule = error.rule;
         record.reason = error.message;
         if (error.approval) record.approval = error.approval;
+      } else if (error !== undefined && error === portRefusal) {
+        record.reason = portRefusal.message;
       }
       if (error !== undefined) record.code = error instanceof BridgeError ? error.code : 'HOST_ERROR';
       if (this.#options.auditValues) {
@@ -168,21 +266,58 @@ export class PolicyGate {
           // A secret that spanned JSON syntax was cut out of it: keep the redacted text as it is.
           record.values = redacted;
         }
-        if (error !== undefined && !(error instanceof Refusal)) record.reason = errorMessage(error);
+        if (error !== undefined && !(error instanceof Refusal) && error !== portRefusal) {
+          record.reason = errorMessage(error);
+        }
       }
       if (bytes !== undefined) record.bytes = bytes;
       if (tokenized) record.tokenized = tokenized;
       try {
-        this.#options.audit.write(record);
+        const written = this.#options.audit.write(record);
+        if (state) {
+          state.lines++;
+          state.lineBytes += written;
+        }
       } catch (writeError) {
         this.#options.logger.error('could not write the audit log', { error: writeError });
       }
     };
 
+    if (state) state.inFlight++;
     try {
+      if (state && state.refused >= this.#refusedCalls) {
+        // Past its refused calls a run is answered slowly: a loop of them costs the bridge nothing.
+        await sleep(REFUSED_CALL_DELAY_MS, undefined, { signal });
+        throw this.#tooManyRefusals();
+      }
+      if (refusal) {
+        portRefusal = refusal();
+        throw portRefusal;
+      }
       if (decision?.action === 'deny') throw this.#denied(server, tool, decision);
       const limits = this.#policy ? this.#limitsFor(server) : undefined;
       if (limits) this.#checkBudget(state, server, tool, limits);
+
+      const tokenize = this.#policy?.tokenize;
+      const vault = state?.vault;
+      // Placeholders are checked before the user is asked: a stale one is refused, not approved.
+      let sent = request;
+      let restored = 0;
+      if (vault && tokenize && restoresTo(tokenize, server, tool)) {
+        try {
+          const restoring = vault.restore(request.args);
+          sent = { ...request, args: restoring.value as Record<string, unknown> };
+          restored = restoring.restored;
+        } catch (error) {
+          if (!(error instanceof PlaceholderError)) throw error;
+          throw new Refusal(
+            'POLICY_PLACEHOLDER',
+            `${server}.${tool} was not called: ${error.message}. Pass a placeholder this run received ` +
+              '(get the value again in this run).',
+            'tokenize.restore_to',
+          );
+        }
+      }
       if (decision?.action === 'ask') {
         approval = await this.#approve(state, context, request, decision, signal);
         // Time passed, and calls running beside this one may have spent what was left.
@@ -190,18 +325,16 @@ export class PolicyGate {
       }
       if (limits?.rateLimit) this.#checkRate(server, limits.rateLimit);
       if (state) this.#count(state, server, tool);
+      counted = true;
 
-      const tokenize = this.#policy?.tokenize;
-      const vault = state?.vault;
-      const restore = vault && tokenize?.restoreTo.some((glob) => glob.matches(server));
-      const sent = restore
-        ? { ...request, args: vault.restore(request.args) as Record<string, unknown> }
-        : request;
+      // What a tool that received real values returns may carry them: it is tokenized like the
+      // results of `from` servers, whatever `from` says.
+      const tokenizes = vault && (restored > 0 || tokenize?.from.some((glob) => glob.matches(server)));
       let result: unknown;
       try {
         result = await next(sent, signal);
       } catch (error) {
-        throw this.#tokenizeError(error, server, vault);
+        throw tokenizes ? this.#tokenizeError(error, vault) : error;
       }
       const budget = this.#policy?.budget.resultBytes;
       if (this.#options.audit || budget !== undefined) {
@@ -218,7 +351,7 @@ export class PolicyGate {
           );
         }
       }
-      if (vault && tokenize?.from.some((glob) => glob.matches(server))) {
+      if (tokenizes) {
         const before = vault.size;
         try {
           result = vault.tokenize(result);
@@ -236,8 +369,97 @@ export class PolicyGate {
       audit('ok');
       return result;
     } catch (error) {
-      audit(signal.aborted ? 'aborted' : error instanceof Refusal ? 'refused' : 'error', error);
+      const refused = error instanceof Refusal || (portRefusal !== undefined && error === portRefusal);
+      if (state && refused) this.#countRefusal(state, counted);
+      audit(signal.aborted ? 'aborted' : refused ? 'refused' : 'error', error);
       throw error;
+    } finally {
+      if (state && --state.inFlight === 0 && state.ended) this.#writeSummary(state);
+    }
+  }
+
+  /** A refusal costs a call of the run's budget (unless it was already counted as made) and a refused call. */
+  #countRefusal(state: RunState, counted: boolean): void {
+    state.refused++;
+    if (!counted) state.calls++;
+  }
+
+  #tooManyRefusals(): Refusal {
+    return new Refusal(
+      'POLICY_BUDGET',
+      `This run has made ${this.#refusedCalls} refused tool calls, its limit; no more tool calls are allowed ` +
+        'in this run. Change what the program does instead of retrying.',
+      'budget.refused_calls',
+    );
+  }
+
+  #overCap(state: RunState): boolean {
+    if (state.overflow) return true;
+    const audit = this.#options.audit as AuditLog;
+    let cap: string | undefined;
+    if (state.lines >= this.#auditRunLines) cap = `MCP_BRIDGE_AUDIT_RUN_LINES=${this.#auditRunLines}`;
+    else if (state.lineBytes >= audit.maxBytes)
+      cap = `MCP_BRIDGE_AUDIT_MAX_SIZE=${audit.maxBytes} bytes per run`;
+    if (cap === undefined) return false;
+    state.overflow = {
+      cap,
+      calls: 0,
+      outcomes: new Map(),
+      tools: new Map(),
+      names: 0,
+      others: 0,
+      written: false,
+    };
+    return true;
+  }
+
+  #countOverflow(state: RunState, server: string, tool: string, outcome: AuditOutcome): void {
+    const overflow = state.overflow as Overflow;
+    overflow.calls++;
+    overflow.outcomes.set(outcome, (overflow.outcomes.get(outcome) ?? 0) + 1);
+    let tools = overflow.tools.get(server);
+    const known = tools?.get(tool);
+    if (known !== undefined) {
+      tools?.set(tool, known + 1);
+      return;
+    }
+    // Names are the program's choice (a refused name): only so many are kept.
+    if (overflow.names >= MAX_SUMMARY_NAMES) {
+      overflow.others++;
+      return;
+    }
+    if (!tools) {
+      tools = new Map();
+      overflow.tools.set(server, tools);
+    }
+    tools.set(tool, 1);
+    overflow.names++;
+  }
+
+  #writeSummary(state: RunState): void {
+    const overflow = state.overflow;
+    const audit = this.#options.audit;
+    if (!overflow || overflow.written || !audit) return;
+    overflow.written = true;
+    const { context } = state;
+    const summary: AuditSummary = {
+      time: new Date().toISOString(),
+      pid: process.pid,
+      run: context.runId,
+      ...(context.session !== undefined ? { session: context.session } : {}),
+      kind: 'summary',
+      cap: overflow.cap,
+      calls: overflow.calls,
+      outcomes: Object.fromEntries(overflow.outcomes),
+      tools: Object.fromEntries(
+        [...overflow.tools].map(([server, tools]) => [server, Object.fromEntries(tools)]),
+      ),
+      ...(overflow.others > 0 ? { others: overflow.others } : {}),
+    };
+    try {
+      audit.write(summary);
+    } catch (error) {
+      this.#options.logger.error('could not write the audit log', { error });
     }
   }
 
@@ -250,20 +472,41 @@ export class PolicyGate {
   }
 
   #stateOf(context: CallContext | undefined): RunState | undefined {
-    if (!context || !this.#policy) return undefined;
+    if (!context) return undefined;
     let state = this.#runs.get(context);
     if (!state) {
       state = {
         calls: 0,
+        refused: 0,
         bytes: 0,
         perServer: new Map(),
         approved: new Set(),
         asking: Promise.resolve(),
-        vault: this.#policy.tokenize?.tokenizer.vault(),
+        vault: this.#vaultOf(context),
+        lines: 0,
+        lineBytes: 0,
+        overflow: undefined,
+        inFlight: 0,
+        ended: false,
+        context,
       };
       this.#runs.set(context, state);
     }
     return state;
+  }
+
+  /** The run's own vault, or its session's: placeholders keep their meaning for the session's life. */
+  #vaultOf(context: CallContext): TokenVault | undefined {
+    const tokenizer = this.#policy?.tokenize?.tokenizer;
+    if (!tokenizer) return undefined;
+    const scope = context.sessionScope;
+    if (!scope) return tokenizer.vault();
+    let vault = this.#sessionVaults.get(scope);
+    if (!vault) {
+      vault = tokenizer.vault();
+      this.#sessionVaults.set(scope, vault);
+    }
+    return vault;
   }
 
   #decisionFor(server: string, tool: string): Decision {
@@ -282,7 +525,7 @@ export class PolicyGate {
   }
 
   #checkBudget(state: RunState | undefined, server: string, tool: string, limits: ServerLimits): void {
-    if (!state) return;
+    if (!state || !this.#policy) return;
     const budget = (this.#policy as Policy).budget;
     if (budget.toolCalls !== undefined && state.calls >= budget.toolCalls) {
       throw new Refusal(
@@ -370,6 +613,13 @@ export class PolicyGate {
       );
     };
     if (state?.approved.has(key)) return 'remembered';
+    const shown = promptArguments(request.args, this.#options.redactorFor(server));
+    if (!shown.ok) {
+      return refuse(
+        'unshowable',
+        `${shown.why}; nobody was asked and the call was not made. Split it into smaller calls`,
+      );
+    }
     let release = () => {};
     const previous = state?.asking ?? Promise.resolve();
     if (state) state.asking = new Promise<void>((resolve) => (release = resolve));
@@ -386,7 +636,7 @@ export class PolicyGate {
               tool,
               rule: decision.rule,
               reason: decision.reason,
-              arguments: this.#displayArguments(server, request.args),
+              arguments: shown.text,
             },
             signal,
           );
@@ -426,26 +676,9 @@ export class PolicyGate {
     }
   }
 
-  /** The arguments for a prompt: secret-looking fields hidden, the server's secrets redacted, cut short. */
-  #displayArguments(server: string, args: Record<string, unknown>): string {
-    const shown = JSON.stringify(
-      args,
-      (key, value) =>
-        key !== '' && SECRET_KEY.test(key) && typeof value !== 'object' ? '[redacted]' : value,
-      2,
-    );
-    const redacted = this.#options.redactorFor(server)(shown);
-    return redacted.length > MAX_PROMPT_ARGUMENT_CHARS
-      ? `${redacted.slice(0, MAX_PROMPT_ARGUMENT_CHARS)}… (${redacted.length - MAX_PROMPT_ARGUMENT_CHARS} more characters)`
-      : redacted;
-  }
-
   /** A tool's error message can carry the same sensitive values as its results. */
-  #tokenizeError(error: unknown, server: string, vault: TokenVault | undefined): unknown {
-    const tokenize = this.#policy?.tokenize;
-    if (!vault || !tokenize?.from.some((glob) => glob.matches(server)) || !(error instanceof BridgeError)) {
-      return error;
-    }
+  #tokenizeError(error: unknown, vault: TokenVault): unknown {
+    if (!(error instanceof BridgeError)) return error;
     const message = vault.tokenizeText(error.message);
     return message === error.message
       ? error

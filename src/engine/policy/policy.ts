@@ -35,17 +35,34 @@ export interface RuleSet {
 }
 
 export interface Budget {
+  /** Calls a run may make or have refused. */
   toolCalls?: number;
   resultBytes?: number;
   callsPerTool?: number;
+  /** Refused calls a run may make; past it every call is refused (default: the gate's). */
+  refusedCalls?: number;
 }
 
 export interface TokenizePolicy {
   tokenizer: Tokenizer;
   /** Servers whose results are tokenized. */
   from: Glob[];
-  /** Servers whose tool calls get the real values back for placeholders. */
+  /**
+   * Where placeholders get their real values back: globs over server names (every tool of the server)
+   * or over `server.tool` (that tool only). See {@link restoresTo}.
+   */
   restoreTo: Glob[];
+}
+
+/**
+ * Whether a call of `server.tool` gets placeholders' real values: a `restore_to` glob matches the
+ * server's name or `server.tool`, as the server has them or as Python code writes them.
+ */
+export function restoresTo(tokenize: TokenizePolicy, server: string, tool: string): boolean {
+  if (tokenize.restoreTo.length === 0) return false;
+  const python = { server: toPythonIdentifier(server), tool: toPythonIdentifier(tool) };
+  const names = [server, python.server, `${server}.${tool}`, `${python.server}.${python.tool}`];
+  return tokenize.restoreTo.some((glob) => names.some((name) => glob.matches(name)));
 }
 
 export interface Policy {

@@ -1,10 +1,13 @@
 /**
  * Keeps sensitive values out of the program (and so out of the model's context): strings in tool
- * results that match the configured patterns become placeholders such as `[EMAIL_1]`, and the
- * placeholders a program passes back into a tool call of a server allowed to receive them become
- * the real values again. One vault per run: the same value gets the same placeholder within a run,
- * and a placeholder means nothing outside it. Scanning is linear in the text (linear-regex.ts).
+ * results that match the configured patterns become placeholders such as `[EMAIL_1:k3fq7a]`, and the
+ * placeholders a program passes back into a tool call allowed to receive them become the real values
+ * again. One vault per run (or per named session): the same value gets the same placeholder in it.
+ * Every placeholder carries its vault's random tag, so one kept from another run or session can never
+ * be taken for this vault's placeholder of the same number: restoring it is refused instead
+ * ({@link PlaceholderError}). Scanning is linear in the text (linear-regex.ts).
  */
+import { randomBytes } from 'node:crypto';
 import { MultiPattern, type PatternSource } from './linear-regex.js';
 
 /** Built-in detectors, by the name the policy file uses; each kind's placeholders read `[KIND_n]`. */
@@ -46,8 +49,37 @@ export interface TokenizerSpec {
 
 /** Results nested deeper than this are refused rather than passed on unscanned (the reply cap is 256). */
 const MAX_DEPTH = 300;
-/** A placeholder is `[`, a kind of at most 32 characters, `_`, a number, `]`. */
-const MAX_PLACEHOLDER_CHARS = 48;
+/** A placeholder is `[`, a kind of at most 32 characters, `_`, a number, `:`, the vault's tag, `]`. */
+const MAX_PLACEHOLDER_CHARS = 56;
+/** What looks like a placeholder of any vault: kind, number and tag (checked on at most 56 characters). */
+const PLACEHOLDER = /^\[[A-Z][A-Z0-9_]{0,31}_\d{1,9}:([a-z2-7]{6})\]$/;
+const TAG_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
+
+/** A vault's tag: 6 random characters (30 bits), so two vaults' placeholders practically never meet. */
+function randomTag(): string {
+  let tag = '';
+  for (const byte of randomBytes(6)) tag += TAG_ALPHABET[byte & 31];
+  return tag;
+}
+
+/**
+ * A placeholder that this vault cannot restore: issued by another vault (an earlier run, another
+ * session, a session that has since ended), or never issued at all.
+ */
+export class PlaceholderError extends Error {
+  override readonly name = 'PlaceholderError';
+  constructor(
+    readonly placeholder: string,
+    readonly stale: boolean,
+  ) {
+    super(
+      stale
+        ? `${placeholder} is a placeholder from another run or session (placeholders mean their value only ` +
+            'within the run that received them, or within its named session while that session lives)'
+        : `${placeholder} is not a placeholder this run received`,
+    );
+  }
+}
 
 export class TokenizeDepthError extends Error {
   override readonly name = 'TokenizeDepthError';
@@ -104,20 +136,22 @@ export class Tokenizer {
     this.#matcher = new KindMatcher(spec.patterns);
   }
 
-  /** A vault for one run. */
-  vault(): TokenVault {
-    return new TokenVault(this.#matcher);
+  /** A vault for one run or session; `tag` is random unless given (tests). */
+  vault(tag: string = randomTag()): TokenVault {
+    return new TokenVault(this.#matcher, tag);
   }
 }
 
 export class TokenVault {
   readonly #matcher: KindMatcher;
+  readonly #tag: string;
   readonly #byValue = new Map<string, string>();
   readonly #byPlaceholder = new Map<string, string>();
   readonly #counts = new Map<string, number>();
 
-  constructor(matcher: KindMatcher) {
+  constructor(matcher: KindMatcher, tag: string) {
     this.#matcher = matcher;
+    this.#tag = tag;
   }
 
   /** How many distinct values this run's results held. */
@@ -158,27 +192,43 @@ export class TokenVault {
     return this.#walk(value, 0, (text) => this.tokenizeText(text));
   }
 
-  /** A JSON value with this run's placeholders replaced by their values (unknown ones stay as written). */
-  restore(value: unknown): unknown {
-    if (this.#byPlaceholder.size === 0) return value;
-    return this.#walk(value, 0, (text) => this.restoreText(text));
+  /**
+   * A JSON value with this vault's placeholders replaced by their values, and how many were. Throws
+   * {@link PlaceholderError} for a placeholder of another vault or one this vault never issued, so
+   * nothing is sent with a placeholder that cannot mean what the program thinks.
+   */
+  restore(value: unknown): { value: unknown; restored: number } {
+    let restored = 0;
+    const restoredValue = this.#walk(value, 0, (text) => {
+      const { text: out, restored: n } = this.restoreText(text);
+      restored += n;
+      return out;
+    });
+    return { value: restoredValue, restored };
   }
 
-  restoreText(text: string): string {
-    // A hand-written scan, not a RegExp: `\[[A-Z0-9_]+_\d+\]` would backtrack across long capital runs.
+  restoreText(text: string): { text: string; restored: number } {
+    // A hand-written scan, not a RegExp: `\[[A-Z0-9_]+_\d+\]` would backtrack across long capital
+    // runs. `close` is found once per run of `[`s before it, so a text of many `[` stays linear.
     let out = '';
     let last = 0;
+    let restored = 0;
+    let close = -1;
     for (let open = text.indexOf('['); open !== -1; open = text.indexOf('[', open + 1)) {
-      const close = text.indexOf(']', open + 1);
+      if (close < open) close = text.indexOf(']', open + 1);
       if (close === -1) break;
       if (close - open + 1 > MAX_PLACEHOLDER_CHARS) continue;
-      const value = this.#byPlaceholder.get(text.slice(open, close + 1));
-      if (value === undefined) continue;
+      const candidate = text.slice(open, close + 1);
+      const shape = PLACEHOLDER.exec(candidate);
+      if (!shape) continue;
+      const value = shape[1] === this.#tag ? this.#byPlaceholder.get(candidate) : undefined;
+      if (value === undefined) throw new PlaceholderError(candidate, shape[1] !== this.#tag);
       out += text.slice(last, open) + value;
       last = close + 1;
       open = close;
+      restored++;
     }
-    return last === 0 ? text : out + text.slice(last);
+    return { text: last === 0 ? text : out + text.slice(last), restored };
   }
 
   #placeholder(value: string, kind: string): string {
@@ -186,7 +236,7 @@ export class TokenVault {
     if (known) return known;
     const n = (this.#counts.get(kind) ?? 0) + 1;
     this.#counts.set(kind, n);
-    const placeholder = `[${kind}_${n}]`;
+    const placeholder = `[${kind}_${n}:${this.#tag}]`;
     this.#byValue.set(value, placeholder);
     this.#byPlaceholder.set(placeholder, value);
     return placeholder;

@@ -58,6 +58,10 @@ export class ContainerBackend implements SandboxBackend {
   readonly #options: ContainerBackendOptions;
   readonly #ownerPid: number;
   readonly #live = new Set<ProcessSandbox>();
+  /** Starts under way, from the call to their end: close() waits for them before removing files. */
+  readonly #starting = new Set<Promise<unknown>>();
+  /** Channel directories being removed after their sandbox exited. */
+  readonly #closingChannels = new Set<Promise<void>>();
   readonly #channels = new SocketChannels();
   #counter = 0;
   #closing: Promise<void> | undefined;
@@ -72,8 +76,19 @@ export class ContainerBackend implements SandboxBackend {
     this.description = `${options.engine}${options.version ? ` ${options.version}` : ''}${runtime}, image ${options.image}`;
   }
 
-  async start(signal?: AbortSignal, options: SandboxStartOptions = {}): Promise<ProcessSandbox> {
-    if (this.#closing) throw shuttingDownError();
+  start(signal?: AbortSignal, options: SandboxStartOptions = {}): Promise<ProcessSandbox> {
+    if (this.#closing) return Promise.reject(shuttingDownError());
+    const starting = this.#start(signal, options);
+    const settled = starting.then(
+      () => {},
+      () => {},
+    );
+    this.#starting.add(settled);
+    void settled.then(() => this.#starting.delete(settled));
+    return starting;
+  }
+
+  async #start(signal: AbortSignal | undefined, options: SandboxStartOptions): Promise<ProcessSandbox> {
     const { engine, image, logger } = this.#options;
     const limits = options.memory
       ? { ...this.#options.limits, memory: options.memory }
@@ -95,7 +110,7 @@ export class ContainerBackend implements SandboxBackend {
     const cwd = await this.#channels.root();
     // Checked again after the waits above: close() removes only the containers it can see.
     if (this.#closing) {
-      void channel?.close();
+      await channel?.close();
       throw shuttingDownError();
     }
     const startedAt = performance.now();
@@ -112,7 +127,10 @@ export class ContainerBackend implements SandboxBackend {
     void channel?.connection.then((socket) => sandbox.attachChannel({ input: socket, output: socket }));
     void sandbox.exited().then(() => {
       this.#live.delete(sandbox);
-      void channel?.close();
+      if (!channel) return;
+      const closing = channel.close();
+      this.#closingChannels.add(closing);
+      void closing.finally(() => this.#closingChannels.delete(closing));
     });
     child.once('error', (error) => logger.error('could not spawn the container engine', { engine, error }));
     try {
@@ -149,10 +167,22 @@ export class ContainerBackend implements SandboxBackend {
     return this.#seccompProfile;
   }
 
+  /**
+   * Removes every sandbox and then the bridge's directory. Starts still under way (spawning, or
+   * writing into the directory) are waited for first: removing the directory beside them raced them
+   * (`ENOTEMPTY`). Never rejects: a failure to clean up is logged.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await Promise.all([...this.#live].map((sandbox) => sandbox.destroy()));
-      await this.#channels.dispose();
+      // A start that had passed its last check has spawned and is live; one that had not gives up.
+      while (this.#live.size > 0 || this.#starting.size > 0) {
+        await Promise.all([...this.#live].map((sandbox) => sandbox.destroy()));
+        await Promise.all(this.#starting);
+      }
+      await Promise.all(this.#closingChannels);
+      await this.#channels.dispose().catch((error: unknown) => {
+        this.#options.logger.warn("could not remove the sandboxes' directory", { error });
+      });
     })();
     return this.#closing;
   }

@@ -51,6 +51,8 @@ export function resolveChannel(
 }
 
 export const CHANNEL_MOUNT = '/run/codemode-channel';
+/** Attempts at removing a directory something may still be writing into (`ENOTEMPTY`, `EBUSY`). */
+const REMOVE_RETRIES = 10;
 export const CHANNEL_SOCKET = 'channel.sock';
 
 export interface SandboxChannel {
@@ -58,7 +60,7 @@ export interface SandboxChannel {
   dir: string;
   /** Resolves with the sandbox's connection; only the first connection is accepted. */
   connection: Promise<Socket>;
-  /** Stops listening and removes the directory. Idempotent. */
+  /** Stops listening and removes the directory. Idempotent; never rejects. */
   close(): Promise<void>;
 }
 
@@ -99,7 +101,10 @@ export class SocketChannels {
       close: () => {
         closing ??= (async () => {
           server.close();
-          await rm(dir, { recursive: true, force: true });
+          // Nothing to report to: the bridge's directory is removed as a whole on close.
+          await rm(dir, { recursive: true, force: true, maxRetries: REMOVE_RETRIES, retryDelay: 100 }).catch(
+            () => {},
+          );
         })();
         return closing;
       },
@@ -123,9 +128,12 @@ export class SocketChannels {
     return removed;
   }
 
-  /** Removes the directory of every channel. */
+  /**
+   * Removes the directory of every channel. Retried: the engine's monitor (conmon runs in this
+   * directory) may still be writing a file into it as a container goes.
+   */
   async dispose(): Promise<void> {
     const root = await this.#root?.catch(() => undefined);
-    if (root) await rm(root, { recursive: true, force: true });
+    if (root) await rm(root, { recursive: true, force: true, maxRetries: REMOVE_RETRIES, retryDelay: 100 });
   }
 }

@@ -13,22 +13,19 @@ import { abortable } from '../../shared/abort.js';
 import { BridgeError, shuttingDownError } from '../../shared/errors.js';
 import { isProcessAlive, killProcessGroup } from '../../shared/kill-group.js';
 import type { Logger } from '../../shared/logger.js';
-import { summarizeDiagnostics } from '../diagnostics.js';
 import { ProcessSandbox } from '../process-sandbox.js';
 import type { SandboxBackend, SandboxStartOptions } from '../types.js';
 import { type EmbeddedMemoryLimits, embeddedMemoryLimits } from './limits.js';
 import { type EmbeddedPaths, resolveEmbeddedPaths } from './paths.js';
+import { buildSnapshotDetached, buildSnapshotHere, runSnapshotWorker } from './snapshot-build.js';
 import { snapshotKeyOf } from './snapshot-key.js';
-import { type SnapshotRecord, SnapshotStore } from './snapshot-store.js';
+import { type SnapshotRecord, SnapshotStore, writeSnapshot } from './snapshot-store.js';
 import { buildWorkerCommand, type WorkerCommand } from './worker-command.js';
 
 /** The worker's exit code for "the snapshot is unusable" (runtime/deno/worker.js). */
 const EXIT_SNAPSHOT_INVALID = 3;
-const SNAPSHOT_BUILD_TIMEOUT_MS = 120_000;
 /** The longest a start waits for a build under way (~4.5 s on two cores) before loading cold. */
 const BUILD_WAIT_MS = 20_000;
-const MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
-const DIAGNOSTICS_CHARS = 4096;
 
 export interface EmbeddedBackendOptions {
   /** `MCP_BRIDGE_STATE_DIR`: the snapshot and Deno's cache live under `<stateDir>/embedded/`. */
@@ -40,6 +37,11 @@ export interface EmbeddedBackendOptions {
   paths?: EmbeddedPaths;
   /** Owner pid written on each worker's command line, for reaping. Default: this process's pid. */
   ownerPid?: number;
+  /**
+   * Build the snapshot in a detached process that outlives this bridge (a one-shot command, which
+   * would otherwise stop a build it started when it exits). Default false: built here.
+   */
+  detachSnapshotBuilds?: boolean;
 }
 
 /** The embedded state directory of a bridge state dir. */
@@ -69,15 +71,17 @@ export class EmbeddedBackend implements SandboxBackend {
     this.#dir = embeddedStateDir(options.stateDir);
     this.#ownerPid = options.ownerPid ?? process.pid;
     this.description = `embedded (deno ${this.paths.denoVersion}, pyodide ${this.paths.pyodideVersion})`;
-    this.#snapshots = snapshotKeyOf(this.paths).then(
-      (key) =>
-        new SnapshotStore({
-          dir: this.#dir,
-          key,
-          build: (signal) => this.#buildSnapshot(signal),
-          logger: options.logger,
-        }),
-    );
+    this.#snapshots = snapshotKeyOf(this.paths).then((key) => {
+      const store: SnapshotStore = new SnapshotStore({
+        dir: this.#dir,
+        key,
+        build: (signal) => this.#buildSnapshot(store, signal),
+        // A detached build needs no grace: it goes on without this bridge.
+        ...(options.detachSnapshotBuilds ? { closeGraceMs: 0 } : {}),
+        logger: options.logger,
+      });
+      return store;
+    });
     // A failure surfaces from `start`; this only keeps it from being an unhandled rejection.
     this.#snapshots.catch(() => {});
   }
@@ -249,50 +253,48 @@ export class EmbeddedBackend implements SandboxBackend {
     return sandbox;
   }
 
-  /** Runs a `--make-snapshot` worker (no user code) and collects the bytes it writes to stdout. */
-  #buildSnapshot(signal: AbortSignal): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      const child = this.#spawn(this.#command(undefined, true));
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      let diagnostics = '';
-      let failure: Error | undefined;
-      const stop = (error: Error) => {
-        failure ??= error;
-        killProcessGroup(child);
-      };
-      const timer = setTimeout(
-        () => stop(new Error(`timed out after ${SNAPSHOT_BUILD_TIMEOUT_MS / 1000} s`)),
-        SNAPSHOT_BUILD_TIMEOUT_MS,
+  /**
+   * Builds the snapshot: here, or (`detachSnapshotBuilds`) in a process of its own that finishes it
+   * after this bridge has gone.
+   */
+  async #buildSnapshot(store: SnapshotStore, signal: AbortSignal): Promise<SnapshotRecord | undefined> {
+    if (this.#options.detachSnapshotBuilds) {
+      return buildSnapshotDetached(
+        {
+          dir: this.#dir,
+          key: store.key,
+          stateDir: this.#options.stateDir,
+          memory: this.#options.memory,
+          logger: this.#options.logger,
+        },
+        signal,
       );
-      timer.unref();
-      const onAbort = () => stop(new Error('the bridge is shutting down'));
-      signal.addEventListener('abort', onAbort, { once: true });
-      child.stdin?.end();
-      child.stdout?.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (bytes > MAX_SNAPSHOT_BYTES) stop(new Error(`the snapshot exceeds ${MAX_SNAPSHOT_BYTES} bytes`));
-        else chunks.push(chunk);
-      });
-      child.stderr?.setEncoding('utf8');
-      child.stderr?.on('data', (text: string) => {
-        diagnostics = (diagnostics + text).slice(-DIAGNOSTICS_CHARS);
-      });
-      child.once('error', (error) => stop(error));
-      child.once('close', (code, exitSignal) => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        if (!failure && code === 0 && bytes > 0) {
-          resolve(Buffer.concat(chunks));
-          return;
-        }
-        const how = failure?.message ?? (exitSignal ? `signal ${exitSignal}` : `exit code ${code}`);
-        reject(
-          new Error(
-            `snapshot build failed (${how})${diagnostics.trim() ? `: ${summarizeDiagnostics(diagnostics)}` : ''}`,
-          ),
-        );
-      });
-    });
+    }
+    return writeSnapshot(
+      this.#dir,
+      store.key,
+      await runSnapshotWorker(this.#command(undefined, true), signal),
+    );
   }
+}
+
+/**
+ * What `codemode-bridge __build-snapshot` does: builds the snapshot of `stateDir` in this process,
+ * unless another process is building it (undefined).
+ */
+export async function buildSnapshotAlone(options: {
+  stateDir: string;
+  memory: string;
+  signal: AbortSignal;
+}): Promise<SnapshotRecord | undefined> {
+  const paths = resolveEmbeddedPaths();
+  const dir = embeddedStateDir(options.stateDir);
+  const command = buildWorkerCommand({
+    paths,
+    limits: embeddedMemoryLimits(options.memory),
+    denoDir: join(dir, 'deno'),
+    makeSnapshot: true,
+    ownerPid: process.pid,
+  });
+  return buildSnapshotHere(command, dir, await snapshotKeyOf(paths), options.signal);
 }

@@ -87,9 +87,39 @@ async function matchesName(file: string): Promise<boolean> {
 export interface SnapshotStoreOptions {
   dir: string;
   key: string;
-  /** Produces the snapshot bytes (a `--make-snapshot` worker). Rejects on failure or abort. */
-  build: (signal: AbortSignal) => Promise<Buffer>;
+  /**
+   * Builds the snapshot and writes it into `dir` (with {@link writeSnapshot}): its record, or
+   * undefined when another process is building it. Rejects on failure or abort.
+   */
+  build: (signal: AbortSignal) => Promise<SnapshotRecord | undefined>;
+  /** How long `close` lets a build in progress finish before aborting it. Default 10 s. */
+  closeGraceMs?: number;
   logger: Logger;
+}
+
+/** Writes snapshot bytes into `dir` under their digest's name, atomically (a temp file renamed). */
+export async function writeSnapshot(dir: string, key: string, bytes: Buffer): Promise<SnapshotRecord> {
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const file = join(dir, snapshotFileName(key, sha256));
+  const temp = join(
+    dir,
+    `.${snapshotFileName(key, sha256)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+  );
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  try {
+    await writeFile(temp, bytes, { mode: 0o600 });
+    await rename(temp, file);
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    throw error;
+  }
+  return { file, size: bytes.length };
+}
+
+/** The newest snapshot file in `dir` built for `key`, if any (its contents unchecked). */
+export async function newestSnapshot(dir: string, key: string): Promise<SnapshotRecord | undefined> {
+  const [newest] = await listSnapshots(dir, key);
+  return newest && newest.size > 0 ? { file: newest.file, size: newest.size } : undefined;
 }
 
 export class SnapshotStore {
@@ -106,6 +136,11 @@ export class SnapshotStore {
 
   constructor(options: SnapshotStoreOptions) {
     this.#options = options;
+  }
+
+  /** What the snapshots here are built for (snapshot-key.ts). */
+  get key(): string {
+    return this.#options.key;
   }
 
   /**
@@ -166,8 +201,9 @@ export class SnapshotStore {
    * `codemode-bridge run` still leaves a snapshot for the next one; then stops it.
    */
   async close(): Promise<void> {
-    if (this.#building) {
-      await Promise.race([this.#building, sleep(CLOSE_BUILD_GRACE_MS, undefined, { ref: false })]);
+    const graceMs = this.#options.closeGraceMs ?? CLOSE_BUILD_GRACE_MS;
+    if (this.#building && graceMs > 0) {
+      await Promise.race([this.#building, sleep(graceMs, undefined, { ref: false })]);
     }
     this.#abort.abort();
     await this.#building;
@@ -233,6 +269,8 @@ export class SnapshotStore {
     const startedAt = performance.now();
     this.#building = this.#build()
       .then((record) => {
+        // Another process is building it: a later `#load` (a bridge started afterwards) finds it.
+        if (!record) return;
         this.#record = record;
         logger.info('embedded snapshot built', {
           file: record.file,
@@ -253,26 +291,13 @@ export class SnapshotStore {
       });
   }
 
-  async #build(): Promise<SnapshotRecord> {
-    const { dir, key } = this.#options;
-    const bytes = await this.#options.build(this.#abort.signal);
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const file = join(dir, snapshotFileName(key, sha256));
-    const temp = join(
-      dir,
-      `.${snapshotFileName(key, sha256)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
-    );
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    try {
-      await writeFile(temp, bytes, { mode: 0o600 });
-      await rename(temp, file);
-    } catch (error) {
-      await unlink(temp).catch(() => {});
-      throw error;
-    }
-    this.#checks.set(file, Promise.resolve(true));
-    this.#dropped.delete(file);
-    return { file, size: bytes.length };
+  async #build(): Promise<SnapshotRecord | undefined> {
+    const record = await this.#options.build(this.#abort.signal);
+    if (!record) return undefined;
+    // Written by a build of ours from bytes it hashed: its name is its digest.
+    this.#checks.set(record.file, Promise.resolve(true));
+    this.#dropped.delete(record.file);
+    return record;
   }
 }
 

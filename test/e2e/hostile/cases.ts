@@ -8,6 +8,8 @@ import { MONTY_CASES } from './monty.js';
 import { NETWORK } from './network.js';
 import { PROTOCOL } from './protocol.js';
 import { RESOURCES } from './resources.js';
+import { TRUST_BRIDGE } from './trust-bridge.js';
+import { TRUST_POLICY } from './trust-policy.js';
 import { UPSTREAM } from './upstream.js';
 
 export const HOSTILE_CASES: readonly HostileCase[] = [
@@ -18,5 +20,7 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   ...HOST_OPS,
   ...UPSTREAM,
   ...BRIDGE,
+  ...TRUST_BRIDGE,
+  ...TRUST_POLICY,
   ...MONTY_CASES,
 ];

@@ -3,7 +3,15 @@ import type { RunOutcome, RunStatus } from '../../../src/engine/types.js';
 import type { RunningBridge, RunResult } from '../../helpers/bridge.js';
 
 export type Backend = 'runc' | 'runsc' | 'embedded' | 'monty';
-export type Category = 'escape' | 'network' | 'resources' | 'protocol' | 'host-ops' | 'upstream' | 'bridge';
+export type Category =
+  | 'escape'
+  | 'network'
+  | 'resources'
+  | 'protocol'
+  | 'host-ops'
+  | 'upstream'
+  | 'bridge'
+  | 'policy';
 
 /** Starts the line on which a program reports its sandbox (see the harness). */
 export const SANDBOX_MARKER = '\x1e';
@@ -55,6 +63,8 @@ export interface CaseContext {
   /** A host file holding the secret. */
   secretFile: string;
   stateDir: string;
+  /** The bridge's audit log (MCP_BRIDGE_AUDIT_LOG; the harness's policy concerns the `trust` server only). */
+  auditLog: string;
   /** The runtime's entry point on the host (mounted read-only into containers). */
   runtimeEntry: string;
   bridge: RunningBridge;

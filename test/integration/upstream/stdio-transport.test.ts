@@ -118,6 +118,25 @@ describe('StdioUpstreamTransport', () => {
     expect(peer.oversize).toMatchObject([{ answered: false }]);
   });
 
+  it('fails a request at once when the server has left 64 MiB of earlier ones unread', async () => {
+    const peer = await startPeer();
+    await peer.request(1, 'deafen');
+    const padding = 'p'.repeat(8 * 1024 * 1024);
+    const sends = Array.from({ length: 10 }, (_, index) =>
+      peer.transport.send({ jsonrpc: '2.0', id: index + 2, method: 'echo', params: { padding } }).then(
+        () => 'sent',
+        (error: Error) => error.message,
+      ),
+    );
+    // The first eight are buffered for a server that never reads them; the rest are refused.
+    const refused = await Promise.race([
+      sends[9],
+      new Promise((resolve) => setTimeout(resolve, 5000, 'waiting')),
+    ]);
+    expect(refused).toBe('the server has not read 64 MiB of earlier requests; it is not reading its input');
+    expect(await sends[8]).toMatch(/has not read 64 MiB/);
+  });
+
   it('passes stderr on line by line', async () => {
     const peer = await startPeer();
     await peer.request(1, 'stderr', { line: 'first' });

@@ -112,6 +112,17 @@ describe('loadSettings', () => {
     );
   });
 
+  it('reads MCP_BRIDGE_AUDIT_RUN_LINES, 1000 by default, 0 for only the summary line', () => {
+    expect(loadSettings({}).auditRunLines).toBe(1000);
+    expect(loadSettings({ MCP_BRIDGE_AUDIT_RUN_LINES: '50' }).auditRunLines).toBe(50);
+    expect(loadSettings({ MCP_BRIDGE_AUDIT_RUN_LINES: '0' }).auditRunLines).toBe(0);
+    for (const bad of ['-1', '1.5', 'lots']) {
+      expect(() => loadSettings({ MCP_BRIDGE_AUDIT_RUN_LINES: bad })).toThrow(
+        `MCP_BRIDGE_AUDIT_RUN_LINES="${bad}" is invalid: expected an integer ≥ 0`,
+      );
+    }
+  });
+
   it('reads the MCP_BRIDGE_KEEP_OUTPUT_* bounds, 0 characters for none kept', () => {
     expect(loadSettings({})).toMatchObject({
       keepOutputChars: 4_000_000,
@@ -161,6 +172,14 @@ describe('loadSettings', () => {
     [
       { MCP_BRIDGE_TIMEOUT: '0.0001' },
       /MCP_BRIDGE_TIMEOUT="0.0001" is invalid: expected a number of seconds, at least 0.1/,
+    ],
+    [
+      { MCP_BRIDGE_MAX_TIMEOUT: '2147484' },
+      /MCP_BRIDGE_MAX_TIMEOUT="2147484" is invalid: expected at most 2147483 seconds \(24\.8 days\)/,
+    ],
+    [
+      { MCP_BRIDGE_SESSION_IDLE_TIMEOUT: '1e10' },
+      /MCP_BRIDGE_SESSION_IDLE_TIMEOUT="1e10" is invalid: expected at most 2147483 seconds/,
     ],
     [
       { MCP_BRIDGE_TIMEOUT: '200' },

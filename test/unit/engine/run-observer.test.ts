@@ -12,6 +12,7 @@ function portCalling(result: (tool: string) => Promise<unknown>): UpstreamPort {
     describe: async () => [],
     search: async () => ({ hits: [], described: [], unavailable: [] }),
     callTool: (call) => result(call.tool),
+    runEnded: () => {},
   };
 }
 
@@ -28,6 +29,7 @@ describe('run observer', () => {
     const port = observations.port(
       portCalling(async (tool) => {
         if (tool === 'denied') throw new BridgeError('POLICY_DENIED', 'no');
+        if (tool === 'unlisted') throw new BridgeError('UNKNOWN_TOOL', 'no such tool');
         if (tool === 'broken') throw new Error('down');
         return 'fine';
       }),
@@ -43,16 +45,20 @@ describe('run observer', () => {
     await port.callTool({ server: 's', tool: 'ok', args: {} }, signal, context);
     await expect(port.callTool({ server: 's', tool: 'denied', args: {} }, signal, context)).rejects.toThrow();
     await expect(port.callTool({ server: 's', tool: 'broken', args: {} }, signal, context)).rejects.toThrow();
+    await expect(
+      port.callTool({ server: 's', tool: 'unlisted', args: {} }, signal, context),
+    ).rejects.toThrow();
     // A call of a run nobody observes passes through untouched.
     await port.callTool({ server: 's', tool: 'ok', args: {} }, signal, { runId: 'run-2' });
     expect(ends.map(([tool, end]) => [tool, end.outcome])).toEqual([
       ['ok', 'ok'],
       ['denied', 'refused'],
       ['broken', 'error'],
+      ['unlisted', 'refused'],
     ]);
     observation?.ended({ status: 'ok', stdout: '', stderr: '', durationMs: 1 });
     await port.callTool({ server: 's', tool: 'ok', args: {} }, signal, context);
-    expect(ends).toHaveLength(3);
+    expect(ends).toHaveLength(4);
   });
 
   it('keeps runs going when an observer throws', () => {

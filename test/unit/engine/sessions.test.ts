@@ -1,14 +1,13 @@
 /**
  * Named sessions and saved values in the engine, against scripted sandboxes: which sandbox a run
  * gets, when a session keeps it, what the next run is told, per-owner isolation, the cap, reset,
- * idle expiry; the value store's slices, caps and owners.
+ * idle expiry; kept output.
  */
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/engine/engine.js';
 import { describeTtl, OutputStore } from '../../../src/engine/output-store.js';
 import { RunRecord } from '../../../src/engine/run-record.js';
 import type { CallContext, UpstreamPort } from '../../../src/engine/types.js';
-import { ValueStore } from '../../../src/engine/value-store.js';
 import type { Sandbox, SandboxExit, SandboxHost, SandboxProgram } from '../../../src/sandbox/types.js';
 import { createLogger } from '../../../src/shared/logger.js';
 
@@ -35,6 +34,7 @@ const upstreams: UpstreamPort = {
   describe: async () => [],
   callTool: async () => null,
   search: async () => ({ hits: [], described: [], unavailable: [] }),
+  runEnded: () => {},
 };
 
 const untilAborted = (signal: AbortSignal) =>
@@ -155,65 +155,6 @@ describe('sessions', () => {
     engine.close();
     expect(sandboxes[0]?.alive).toBe(false);
     await expect(engine.run({ code: 'b', session: 's' })).rejects.toThrow(/shutting down/);
-  });
-});
-
-describe('ValueStore', () => {
-  const context = (owner: string): CallContext => ({ runId: 'r', owner });
-  const signal = new AbortController().signal;
-
-  it('assembles slices, replaces a name, keeps owners apart, and pages a load', async () => {
-    const ops = new ValueStore({ maxValueBytes: 100, maxTotalBytes: 150 }).operations();
-    const a = context('a');
-    const data = Buffer.from('hello world');
-    await ops.save_value?.(
-      { name: 'v', part: 0, parts: 2, size: 11, data: data.subarray(0, 5).toString('base64') },
-      signal,
-      a,
-    );
-    const saved = await ops.save_value?.(
-      { name: 'v', part: 1, parts: 2, size: 11, data: data.subarray(5).toString('base64') },
-      signal,
-      a,
-    );
-    expect(saved).toEqual({ name: 'v', bytes: 11 });
-    const loaded = (await ops.load_value?.({ name: 'v' }, signal, a)) as { size: number; data: string };
-    expect(Buffer.from(loaded.data, 'base64').toString()).toBe('hello world');
-    await expect(ops.load_value?.({ name: 'v' }, signal, context('b'))).rejects.toThrow(/nothing is saved/);
-    expect(await ops.list_values?.({}, signal, a)).toMatchObject([{ name: 'v', bytes: 11 }]);
-    expect(await ops.delete_value?.({ name: 'v' }, signal, a)).toBe(true);
-  });
-
-  it("forgets a connection's values when it goes, freeing their room", async () => {
-    const store = new ValueStore({ maxValueBytes: 100, maxTotalBytes: 100 });
-    const ops = store.operations();
-    const put = (owner: string) =>
-      ops.save_value?.(
-        { name: 'v', part: 0, parts: 1, size: 80, data: Buffer.alloc(80).toString('base64') },
-        signal,
-        context(owner),
-      );
-    await put('a');
-    await expect(put('b')).rejects.toThrow(/together/);
-    store.dropOwner('a');
-    await put('b');
-    expect(await ops.list_values?.({}, signal, context('a'))).toEqual([]);
-  });
-
-  it('refuses values over the caps and slices out of order', async () => {
-    const ops = new ValueStore({ maxValueBytes: 100, maxTotalBytes: 150 }).operations();
-    const a = context('a');
-    const put = (name: string, size: number, part = 0, parts = 1) =>
-      ops.save_value?.(
-        { name, part, parts, size, data: Buffer.alloc(parts === 1 ? size : 10).toString('base64') },
-        signal,
-        a,
-      );
-    await expect(put('big', 101)).rejects.toThrow(/at most 0\.0 MiB/);
-    await put('one', 100);
-    await expect(put('two', 60)).rejects.toThrow(/more than .* together/);
-    await put('one', 90); // replacing counts the new size only
-    await expect(put('x', 20, 1, 2)).rejects.toThrow(/out of order/);
   });
 });
 

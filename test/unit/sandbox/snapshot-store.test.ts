@@ -7,7 +7,11 @@ import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SnapshotStore, snapshotFileName } from '../../../src/sandbox/embedded/snapshot-store.js';
+import {
+  SnapshotStore,
+  snapshotFileName,
+  writeSnapshot,
+} from '../../../src/sandbox/embedded/snapshot-store.js';
 import { createLogger } from '../../../src/shared/logger.js';
 
 const KEY = '0123456789abcdef';
@@ -27,9 +31,9 @@ function storeWith(
   const store = new SnapshotStore({
     dir,
     key: KEY,
-    build: (signal) => {
+    build: async (signal) => {
       builds.push(Date.now());
-      return build(signal);
+      return writeSnapshot(dir, KEY, await build(signal));
     },
     logger: createLogger('debug', (line) => log.push(line)),
   });

@@ -87,7 +87,21 @@ describe('resources', () => {
       '- tally(xs) [version 2, versions 1, 2] — Counts things. (uses everything)',
     );
     expect(await read(bridge, 'codemode://skills/tally')).toBe(SKILL.source);
-    expect(await read(bridge, 'codemode://skills/nope')).toBe('# no saved skill named "nope"\n');
+  });
+
+  it('answers a server or skill that does not exist with the MCP error for a missing resource', async () => {
+    const { engine } = scriptedEngine(done, { skills: { forRun: async () => [SKILL] } });
+    const { client } = await connectInMemory(engine);
+    for (const [uri, what, known] of [
+      ['codemode://servers/nowhere', 'no MCP server is named "nowhere"', '"everything"'],
+      ['codemode://skills/nope', 'no saved skill is named "nope"', '"tally"'],
+    ] as const) {
+      await expect(client.readResource({ uri })).rejects.toMatchObject({
+        code: -32002,
+        message: expect.stringContaining(`Resource ${uri} not found: ${what}; there are: ${known}`),
+        data: { uri },
+      });
+    }
   });
 
   it("reads this client's sessions only", async () => {

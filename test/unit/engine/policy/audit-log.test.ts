@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { filterAudit, sinceTime } from '../../../../src/engine/policy/audit-filter.js';
-import { AuditLog, type AuditRecord, digest, readAuditLog } from '../../../../src/engine/policy/audit-log.js';
+import {
+  AuditLog,
+  type AuditRecord,
+  type AuditSummary,
+  digest,
+  isSummary,
+  readAuditLog,
+} from '../../../../src/engine/policy/audit-log.js';
 
 let dir: string;
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -83,5 +90,38 @@ describe('filterAudit', () => {
   it('reads durations and refuses nonsense', () => {
     expect(sinceTime('2h', 10_000_000)).toBe(10_000_000 - 7_200_000);
     expect(() => sinceTime('yesterday')).toThrow(RangeError);
+  });
+});
+
+describe('summary lines', () => {
+  const summary: AuditSummary = {
+    time: '2026-12-01T06:00:09.000Z',
+    pid: 1,
+    run: 'run-9',
+    kind: 'summary',
+    cap: 'MCP_BRIDGE_AUDIT_RUN_LINES=2',
+    calls: 40,
+    outcomes: { refused: 39, ok: 1 },
+    tools: { memory: { delete_entities: 39, read_graph: 1 } },
+  };
+
+  it('are read back with the records, and pass the filters any of their calls would', () => {
+    dir = mkdtempSync(join(tmpdir(), 'audit-'));
+    const path = join(dir, 'audit.jsonl');
+    const log = new AuditLog({ path, maxBytes: 1 << 20, files: 1 });
+    log.write(record(1, { run: 'run-9' }));
+    log.write(summary);
+    log.close();
+    const entries = readAuditLog(path);
+    expect(entries).toHaveLength(2);
+    const runs = (filter: Parameters<typeof filterAudit>[1]) =>
+      filterAudit(entries, filter).map((entry) => (isSummary(entry) ? 'summary' : entry.tool));
+    expect(runs({ run: 'run-9' })).toEqual(['read_file', 'summary']);
+    expect(runs({ server: 'mem*' })).toEqual(['summary']);
+    expect(runs({ tool: 'delete_*' })).toEqual(['summary']);
+    expect(runs({ outcome: 'refused' })).toEqual(['summary']);
+    expect(runs({ outcome: 'aborted' })).toEqual([]);
+    expect(runs({ outcome: 'constructor' })).toEqual([]);
+    expect(runs({ action: 'deny' })).toEqual([]);
   });
 });

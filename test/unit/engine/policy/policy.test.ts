@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decide, limitsFor, type ToolHints } from '../../../../src/engine/policy/policy.js';
+import { decide, limitsFor, restoresTo, type ToolHints } from '../../../../src/engine/policy/policy.js';
 import {
   compilePolicy,
   lineOf,
@@ -160,7 +160,7 @@ describe('policy files', () => {
         '',
         '[tokenize]',
         'detect = ["email"]',
-        'restore_to = ["mail"]',
+        'restore_to = ["mail", "crm.send_*"]',
         '[tokenize.patterns]',
         'EMPLOYEE_ID = "E-\\\\d{6}"',
         '',
@@ -172,10 +172,17 @@ describe('policy files', () => {
     expect(decide(policy, 'memory', 'read_graph', READ).action).toBe('deny');
     expect(policy.withoutElicitation).toBe('allow');
     expect(policy.budget.toolCalls).toBe(50);
-    expect(policy.tokenize?.restoreTo.map((glob) => glob.source)).toEqual(['mail']);
-    expect(policy.tokenize?.tokenizer.vault().tokenizeText('a@b.io E-123456')).toBe(
-      '[EMAIL_1] [EMPLOYEE_ID_1]',
+    expect(policy.tokenize?.restoreTo.map((glob) => glob.source)).toEqual(['mail', 'crm.send_*']);
+    expect(policy.tokenize?.tokenizer.vault('abcdef').tokenizeText('a@b.io E-123456')).toBe(
+      '[EMAIL_1:abcdef] [EMPLOYEE_ID_1:abcdef]',
     );
+    // A server gets real values for every tool; a server.tool glob for the tools it names only.
+    const tokenize = policy.tokenize as NonNullable<typeof policy.tokenize>;
+    expect(restoresTo(tokenize, 'mail', 'anything')).toBe(true);
+    expect(restoresTo(tokenize, 'crm', 'send_email')).toBe(true);
+    expect(restoresTo(tokenize, 'crm', 'send-email')).toBe(true);
+    expect(restoresTo(tokenize, 'crm', 'search_contacts')).toBe(false);
+    expect(restoresTo(tokenize, 'crm2', 'send_email')).toBe(false);
   });
 
   it.each([
@@ -220,6 +227,16 @@ describe('policy files', () => {
       'p.toml',
       '[tokenize.patterns]\nlower = "x+"\n',
       /policy rule tokenize\.patterns\.lower: a pattern name is its placeholder prefix/,
+    ],
+    [
+      'p.toml',
+      '[tokenize]\ndetect = ["email"]\nrestore_to = ["crm", "crm."]\n',
+      /p\.toml:3: policy rule tokenize\.restore_to\[1\]: expected a server \("crm"\) or a server's tool/,
+    ],
+    [
+      'p.toml',
+      'default = "allow"\n[budget]\nrefused_calls = 0\n',
+      /p\.toml:3: policy rule budget\.refused_calls: expected a whole number ≥ 1/,
     ],
     [
       'p.toml',

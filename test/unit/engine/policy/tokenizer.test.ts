@@ -3,6 +3,7 @@ import { MultiPattern, PatternError } from '../../../../src/engine/policy/linear
 import {
   BUILTIN_PATTERNS,
   MAX_SCAN_CHARS,
+  PlaceholderError,
   TokenizeLimitError,
   Tokenizer,
 } from '../../../../src/engine/policy/tokenizer.js';
@@ -110,7 +111,7 @@ describe('MultiPattern (linear-time matching)', () => {
 
 describe('Tokenizer', () => {
   it('replaces emails, phones and keys by placeholders, the same value by the same placeholder', () => {
-    const vault = builtins('email', 'phone', 'key').vault();
+    const vault = builtins('email', 'phone', 'key').vault('abcdef');
     const result = vault.tokenize({
       rows: [
         { name: 'Ada', email: 'ada@example.com', phone: '+44 20 7946 0958' },
@@ -122,36 +123,71 @@ describe('Tokenizer', () => {
     });
     expect(result).toEqual({
       rows: [
-        { name: 'Ada', email: '[EMAIL_1]', phone: '[PHONE_1]' },
-        { name: 'Bob', email: '[EMAIL_2]', note: 'cc [EMAIL_1], call [PHONE_2]' },
+        { name: 'Ada', email: '[EMAIL_1:abcdef]', phone: '[PHONE_1:abcdef]' },
+        { name: 'Bob', email: '[EMAIL_2:abcdef]', note: 'cc [EMAIL_1:abcdef], call [PHONE_2:abcdef]' },
       ],
-      token: '[KEY_1]',
+      token: '[KEY_1:abcdef]',
       date: '2024-01-15',
       count: 3,
     });
     expect(vault.size).toBe(5);
   });
 
-  it('restores known placeholders and leaves unknown ones and other brackets alone', () => {
-    const vault = builtins('email').vault();
+  it('restores its placeholders, counts them, and leaves other brackets alone', () => {
+    const vault = builtins('email').vault('abcdef');
     vault.tokenize('ada@example.com');
-    expect(vault.restore({ to: '[EMAIL_1]', cc: ['[EMAIL_2]', 'x [EMAIL_1] [y]'] })).toEqual({
-      to: 'ada@example.com',
-      cc: ['[EMAIL_2]', 'x ada@example.com [y]'],
+    expect(
+      vault.restore({ to: '[EMAIL_1:abcdef]', cc: ['[y]', 'x [EMAIL_1:abcdef] [EMAIL_1] [a:b]'] }),
+    ).toEqual({
+      value: { to: 'ada@example.com', cc: ['[y]', 'x ada@example.com [EMAIL_1] [a:b]'] },
+      restored: 2,
     });
   });
 
+  it('refuses a placeholder of another vault, and one it never issued, instead of restoring it', () => {
+    const first = builtins('email').vault('aaaaaa');
+    const second = builtins('email').vault('bbbbbb');
+    expect(first.tokenizeText('ada@example.com')).toBe('[EMAIL_1:aaaaaa]');
+    expect(second.tokenizeText('bob@example.org')).toBe('[EMAIL_1:bbbbbb]');
+    // The same number in the next run's vault is a different person: never restored to it.
+    const stale = (() => {
+      try {
+        second.restore({ to: 'mail [EMAIL_1:aaaaaa]' });
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(stale).toBeInstanceOf(PlaceholderError);
+    expect(stale).toMatchObject({ placeholder: '[EMAIL_1:aaaaaa]', stale: true });
+    expect((stale as Error).message).toMatch(/from another run or session/);
+    expect(() => second.restore('[EMAIL_2:bbbbbb]')).toThrow(/is not a placeholder this run received/);
+    // Two vaults made without a tag get different random ones.
+    const tags = new Set(
+      Array.from({ length: 20 }, () => builtins('email').vault().tokenizeText('a@b.io').slice(-8)),
+    );
+    expect(tags.size).toBe(20);
+  });
+
+  it('restores in a text of two million brackets (one scan for the closing bracket, not one per opening)', () => {
+    const vault = builtins('email').vault('abcdef');
+    vault.tokenize('ada@example.com');
+    expect(vault.restoreText(`${'['.repeat(2_000_000)}]`).restored).toBe(0);
+    expect(vault.restoreText(`${'['.repeat(1000)}[EMAIL_1:abcdef]`).text).toBe(
+      `${'['.repeat(1000)}ada@example.com`,
+    );
+  });
+
   it('tokenizes object keys, and keeps a __proto__ key a plain key', () => {
-    const vault = builtins('email').vault();
+    const vault = builtins('email').vault('abcdef');
     const result = vault.tokenize(JSON.parse('{"ada@example.com": 1, "__proto__": {"x": 1}}')) as object;
-    expect(Object.keys(result)).toEqual(['[EMAIL_1]', '__proto__']);
+    expect(Object.keys(result)).toEqual(['[EMAIL_1:abcdef]', '__proto__']);
     expect(Object.getPrototypeOf(result)).toBe(Object.prototype);
   });
 
   it('custom patterns name their placeholders', () => {
-    const vault = new Tokenizer({ patterns: [{ kind: 'EMPLOYEE_ID', source: 'E-\\d{6}' }] }).vault();
+    const vault = new Tokenizer({ patterns: [{ kind: 'EMPLOYEE_ID', source: 'E-\\d{6}' }] }).vault('abcdef');
     expect(vault.tokenizeText('E-123456 and E-654321 and E-123456')).toBe(
-      '[EMPLOYEE_ID_1] and [EMPLOYEE_ID_2] and [EMPLOYEE_ID_1]',
+      '[EMPLOYEE_ID_1:abcdef] and [EMPLOYEE_ID_2:abcdef] and [EMPLOYEE_ID_1:abcdef]',
     );
   });
 
@@ -162,7 +198,7 @@ describe('Tokenizer', () => {
         { kind: 'SUFFIX', source: 'com-[0-9]+' },
       ],
     });
-    expect(tokenizer.vault().tokenizeText('to a@b.com-99 now')).toBe('to [EMAIL_1] now');
+    expect(tokenizer.vault('abcdef').tokenizeText('to a@b.com-99 now')).toBe('to [EMAIL_1:abcdef] now');
   });
 
   it('withholds results with more text than it scans, before scanning any', () => {
@@ -174,9 +210,9 @@ describe('Tokenizer', () => {
 
   it('scans text with matches in it in time linear in the text', () => {
     const line = 'lorem ipsum dolor 12345 sit amet, x@y.io +44 20 7946 0958 ';
-    const vault = builtins('email', 'phone', 'key').vault();
+    const vault = builtins('email', 'phone', 'key').vault('abcdef');
     expect(vault.tokenizeText(line.repeat(3))).toBe(
-      'lorem ipsum dolor 12345 sit amet, [EMAIL_1] [PHONE_1] '.repeat(3),
+      'lorem ipsum dolor 12345 sit amet, [EMAIL_1:abcdef] [PHONE_1:abcdef] '.repeat(3),
     );
     const automata = Object.values(BUILTIN_PATTERNS).map(({ patterns }) => new MultiPattern(patterns));
     const text = line.repeat(4096);
