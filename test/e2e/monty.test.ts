@@ -111,11 +111,11 @@ describe('MCP_BRIDGE_RUNTIME=monty', () => {
         'try:',
         '    await mcp_everything.get_sum(a="x", b=1)',
         'except mcp.ToolError as error:',
-        '    print("caught", type(error).__name__)',
+        '    print("caught", isinstance(error, RuntimeError))',
       ].join('\n'),
       servers: ['everything'],
     });
-    expect(caught.structured).toMatchObject({ status: 'ok', stdout: 'caught RuntimeError\n' });
+    expect(caught.structured).toMatchObject({ status: 'ok', stdout: 'caught True\n' });
     const refused = await bridge.runPython({
       code: 'await mcp_everything.get_env()',
       servers: ['everything'],
