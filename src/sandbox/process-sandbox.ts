@@ -131,6 +131,8 @@ export class ProcessSandbox implements Sandbox {
   #diagnostics = '';
   #exitCode: number | null = null;
   #exitSignal: NodeJS.Signals | null = null;
+  /** Why the process could not be started (its 'error' event), when it could not. */
+  #spawnError: Error | undefined;
   #hasExited = false;
   #completed = false;
   #destroying: Promise<void> | undefined;
@@ -160,6 +162,10 @@ export class ProcessSandbox implements Sandbox {
       });
     });
     void this.#exited.then(() => this.#onExit());
+    // Spawning failed (EMFILE, ENOENT…): 'close' follows with a negative code; say why instead.
+    this.#child.once('error', (error) => {
+      this.#spawnError ??= error;
+    });
     // A write after the sandbox died must not become an unhandled 'error' event.
     this.#child.stdin?.on('error', () => {});
     if (options.channel !== 'later') {
@@ -296,6 +302,11 @@ export class ProcessSandbox implements Sandbox {
   }
 
   #notReadyError(): Error {
+    if (this.#spawnError) {
+      return new Error(`sandbox process could not be started: ${this.#spawnError.message}`, {
+        cause: this.#spawnError,
+      });
+    }
     const how = this.#hasExited
       ? `exited (${this.#exitSignal ?? `code ${this.#exitCode}`})`
       : 'was destroyed';

@@ -83,6 +83,8 @@ export async function selectRuntime(
       preference === 'auto' && runtime !== 'embedded' && options.image
         ? imageExists(runtime, options.image)
         : undefined;
+    // Awaited below only when the engine answers; a failure is never left unhandled meanwhile.
+    imageCheck?.catch(() => {});
     let result = await probe(runtime);
     if (imageCheck && result.usable) {
       if (!(await imageCheck)) {

@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BridgeError, shuttingDownError } from '../../shared/errors.js';
+import { isOutOfFileDescriptors, outOfFileDescriptorsError } from '../../shared/fd-exhaustion.js';
 import { isProcessAlive } from '../../shared/kill-group.js';
 import type { Logger } from '../../shared/logger.js';
 import { packagePath } from '../../shared/package-root.js';
@@ -78,7 +79,13 @@ export class ContainerBackend implements SandboxBackend {
 
   start(signal?: AbortSignal, options: SandboxStartOptions = {}): Promise<ProcessSandbox> {
     if (this.#closing) return Promise.reject(shuttingDownError());
-    const starting = this.#start(signal, options);
+    const starting = this.#start(signal, options).catch((error: unknown) => {
+      // The frame socket, the seccomp file or the engine's pipes: any of them can be the one that fails.
+      if (isOutOfFileDescriptors(error) && !(error instanceof BridgeError)) {
+        throw outOfFileDescriptorsError(`starting a ${this.#options.engine} sandbox`, error);
+      }
+      throw error;
+    });
     const settled = starting.then(
       () => {},
       () => {},
@@ -235,6 +242,10 @@ export class ContainerBackend implements SandboxBackend {
   async #explainStartFailure(error: unknown, sandbox: ProcessSandbox): Promise<Error> {
     const { engine, image } = this.#options;
     if (error instanceof BridgeError || (error instanceof Error && error.name === 'AbortError')) return error;
+    // Checked first: with no descriptor left, the image check below fails too and would blame the image.
+    if (isOutOfFileDescriptors(error) || isOutOfFileDescriptors(new Error(sandbox.diagnostics))) {
+      return outOfFileDescriptorsError(`starting a ${engine} sandbox`, error);
+    }
     const diagnostics = sandbox.diagnostics;
     if (!this.#imageChecked && !(await imageExists(engine, image))) {
       return new BridgeError(

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortable } from '../../shared/abort.js';
 import { BridgeError, shuttingDownError } from '../../shared/errors.js';
+import { isOutOfFileDescriptors, outOfFileDescriptorsError } from '../../shared/fd-exhaustion.js';
 import { isProcessAlive, killProcessGroup } from '../../shared/kill-group.js';
 import type { Logger } from '../../shared/logger.js';
 import { ProcessSandbox } from '../process-sandbox.js';
@@ -92,6 +93,18 @@ export class EmbeddedBackend implements SandboxBackend {
   }
 
   async start(signal?: AbortSignal, options: SandboxStartOptions = {}): Promise<ProcessSandbox> {
+    try {
+      return await this.#start(signal, options);
+    } catch (error) {
+      // Reading the snapshot or spawning the worker's pipes: either can be the step that fails.
+      if (isOutOfFileDescriptors(error) && !(error instanceof BridgeError)) {
+        throw outOfFileDescriptorsError('starting an embedded sandbox', error);
+      }
+      throw error;
+    }
+  }
+
+  async #start(signal: AbortSignal | undefined, options: SandboxStartOptions): Promise<ProcessSandbox> {
     if (this.#closing) throw shuttingDownError();
     const limits = options.memory ? embeddedMemoryLimits(options.memory) : this.#limits;
     const store = await this.#snapshots;
@@ -237,6 +250,9 @@ export class EmbeddedBackend implements SandboxBackend {
       }
       if (snapshot && sandbox.exitCode === EXIT_SNAPSHOT_INVALID) {
         throw new SnapshotRejected(sandbox.diagnostics || 'the worker refused the snapshot');
+      }
+      if (isOutOfFileDescriptors(error) || isOutOfFileDescriptors(new Error(sandbox.diagnostics))) {
+        throw outOfFileDescriptorsError('starting an embedded sandbox', error);
       }
       throw new BridgeError(
         'SANDBOX_START_FAILED',
