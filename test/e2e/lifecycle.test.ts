@@ -26,8 +26,14 @@ describe.skipIf(skipReason)(`sandbox lifecycle${skipReason ? ` (skipped: ${skipR
     await Promise.all(bridges.splice(0).map((bridge) => bridge.close()));
   });
 
+  // Containers are what this suite watches: its bridges run every program in one (under auto, a
+  // program that fits would run on the Monty tier).
   async function bridgeWithoutPool(env: Record<string, string> = {}): Promise<RunningBridge> {
-    const bridge = await startBridge({ MCP_BRIDGE_POOL_SIZE: '0', ...env });
+    const bridge = await startBridge({
+      MCP_BRIDGE_RUNTIME: engine as string,
+      MCP_BRIDGE_POOL_SIZE: '0',
+      ...env,
+    });
     bridges.push(bridge);
     return bridge;
   }
@@ -276,7 +282,11 @@ describe.skipIf(skipReason)(`sandbox lifecycle${skipReason ? ` (skipped: ${skipR
   });
 
   it('grows the warm pool with a burst, up to MCP_BRIDGE_POOL_MAX, and never past it', async () => {
-    const bridge = await startBridge({ MCP_BRIDGE_POOL_SIZE: '1', MCP_BRIDGE_POOL_MAX: '4' });
+    const bridge = await startBridge({
+      MCP_BRIDGE_RUNTIME: engine as string,
+      MCP_BRIDGE_POOL_SIZE: '1',
+      MCP_BRIDGE_POOL_MAX: '4',
+    });
     bridges.push(bridge);
     expect(await eventually(() => containersOwnedBy(bridge.pid).length === 1, 15_000)).toBe(true);
     const burst = () =>
@@ -291,7 +301,9 @@ describe.skipIf(skipReason)(`sandbox lifecycle${skipReason ? ` (skipped: ${skipR
   it('returns the result as a TOON block when asked to', async () => {
     const bridge = await bridgeWithoutPool({ MCP_BRIDGE_OUTPUT_MODE: 'toon' });
     const result = await bridge.runPython({ code: 'print("hi")' });
-    expect(result.text).toMatch(/^```toon\nstatus: ok\nstdout: "hi\\n"\nstderr: ""\ndurationMs: \d+\n```$/);
+    expect(result.text).toMatch(
+      /^```toon\nstatus: ok\nstdout: "hi\\n"\nstderr: ""\ndurationMs: \d+\nsandbox: (?:podman|docker)\n```$/,
+    );
   });
 });
 

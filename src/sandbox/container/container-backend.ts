@@ -129,6 +129,7 @@ export class ContainerBackend implements SandboxBackend {
     const child = spawn(engine, args, { stdio: ['pipe', 'pipe', 'pipe'], env: minimalEnvironment(), cwd });
     const sandbox: ProcessSandbox = new ProcessSandbox({
       id: name,
+      kind: this.#options.engine,
       child,
       logger,
       terminate: (): Promise<void> => this.#remove(name, sandbox),

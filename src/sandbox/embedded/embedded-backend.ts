@@ -239,6 +239,7 @@ export class EmbeddedBackend implements SandboxBackend {
     const child = this.#spawn(this.#command(snapshot, false, limits));
     const sandbox: ProcessSandbox = new ProcessSandbox({
       id,
+      kind: 'embedded',
       child,
       logger,
       terminate: async () => {

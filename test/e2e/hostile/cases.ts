@@ -4,6 +4,7 @@ import { BRIDGE } from './bridge.js';
 import { ESCAPE } from './escape.js';
 import { HOST_OPS } from './host-ops.js';
 import type { HostileCase } from './kit.js';
+import { MONTY_CASES } from './monty.js';
 import { NETWORK } from './network.js';
 import { PROTOCOL } from './protocol.js';
 import { RESOURCES } from './resources.js';
@@ -23,4 +24,5 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   ...TRUST_BRIDGE,
   ...TRUST_POLICY,
   ...TRUST_RUNTIME,
+  ...MONTY_CASES,
 ];

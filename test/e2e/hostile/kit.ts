@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import type { RunOutcome, RunStatus } from '../../../src/engine/types.js';
 import type { RunningBridge, RunResult } from '../../helpers/bridge.js';
 
-export type Backend = 'runc' | 'runsc' | 'embedded';
+export type Backend = 'runc' | 'runsc' | 'embedded' | 'monty';
 export type Category =
   | 'escape'
   | 'network'
