@@ -142,6 +142,27 @@ export function createUpstreamPool(
   });
 }
 
+/**
+ * What one principal may hold of the bridge's limits: as set, else (serving a team) half of the run
+ * slots and named sessions and a quarter of kept output and saved values, so two principals at their
+ * limits still leave room for a third; with one principal, everything.
+ */
+export function principalShares(
+  settings: Settings,
+  team: boolean,
+): { maxRuns?: number; maxSessions?: number; keptOutputChars?: number; savedBytes?: number } {
+  const set = settings.perPrincipal;
+  const half = (total: number) => Math.max(1, Math.ceil(total / 2));
+  const quarter = (total: number) => Math.floor(total / 4);
+  const shares = {
+    maxRuns: set.maxRuns ?? (team ? half(settings.maxConcurrentRuns) : undefined),
+    maxSessions: set.maxSessions ?? (team ? half(settings.maxSessions) : undefined),
+    keptOutputChars: set.keptOutputChars ?? (team ? quarter(settings.keepOutputTotalChars) : undefined),
+    savedBytes: set.savedBytes ?? (team ? quarter(settings.saveTotalBytes) : undefined),
+  };
+  return Object.fromEntries(Object.entries(shares).filter(([, value]) => value !== undefined));
+}
+
 /** The saved skills, under `<MCP_BRIDGE_STATE_DIR>/skills`. */
 export function createSkillStore(settings: Pick<Settings, 'stateDir'>): SkillStore {
   return new SkillStore({ dir: join(settings.stateDir, 'skills') });
@@ -156,6 +177,8 @@ export async function composeBridge(
     sandboxes?: SandboxService;
     /** Told about every run and tool call (telemetry, the console). */
     observer?: RunObserver;
+    /** More than one principal calls (a tokens file or OAuth): per-principal shares apply by default. */
+    team?: boolean;
   },
 ): Promise<Bridge> {
   // First: a channel that cannot work with the OCI runtime is a configuration error.
@@ -192,6 +215,7 @@ export async function composeBridge(
     maxTimeoutMs: settings.maxTimeoutMs,
     maxOutputChars: settings.maxOutputChars,
     maxConcurrentRuns: settings.maxConcurrentRuns,
+    perPrincipal: principalShares(settings, options.team === true),
     sessions: {
       idleMs: settings.sessionIdleMs,
       maxSessions: settings.maxSessions,

@@ -25,6 +25,8 @@ export interface HttpSettings extends AuthSettings {
   maxSessions: number;
   /** MCP sessions one principal may hold at once. */
   maxSessionsPerPrincipal: number;
+  /** A principal with no MCP session this long has gone: what it owns ends. */
+  principalIdleMs: number;
   sessionIdleMs: number;
   /** How long shutdown lets runs finish before cancelling them. */
   drainMs: number;
@@ -78,6 +80,14 @@ export const HTTP_SETTINGS_HELP: readonly SettingHelp[] = [
     meaning: 'serve --http: MCP sessions one principal may hold at once',
     details:
       "At the limit, the principal's own oldest session whose client has gone (or idle for a minute) is closed to make room; else 503",
+  },
+  {
+    name: 'MCP_BRIDGE_HTTP_PRINCIPAL_IDLE',
+    fallback: '1800',
+    meaning:
+      "serve --http: after a principal's last MCP session closes, end its run_python sessions, saved values and kept output this long later, seconds",
+    details:
+      "Until then they wait for the principal's next connection ([what is whose](team.md#what-is-whose))",
   },
   {
     name: 'MCP_BRIDGE_HTTP_SESSION_IDLE',
@@ -227,6 +237,7 @@ export function loadHttpSettings(env: NodeJS.ProcessEnv = process.env): HttpSett
       integer(env, 'MCP_BRIDGE_HTTP_MAX_SESSIONS_PER_PRINCIPAL', team ? 8 : maxSessions, 1),
     ),
     sessionIdleMs: Math.round(positive(env, 'MCP_BRIDGE_HTTP_SESSION_IDLE', 1800) * 1000),
+    principalIdleMs: timeoutMs(env, 'MCP_BRIDGE_HTTP_PRINCIPAL_IDLE', 1800),
     drainMs: Math.round(positive(env, 'MCP_BRIDGE_HTTP_DRAIN', 30) * 1000),
     headersTimeoutMs,
     requestTimeoutMs,

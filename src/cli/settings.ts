@@ -62,6 +62,16 @@ export interface Settings {
   /** Largest value `mcp.runtime.save` keeps, and all saved values together, in bytes. */
   saveMaxBytes: number;
   saveTotalBytes: number;
+  /**
+   * One principal's share of the limits above, when set; unset, a bridge serving a team uses the
+   * defaults of `principalShares` (compose.ts) and any other bridge the bridge-wide limits.
+   */
+  perPrincipal: {
+    maxRuns: number | undefined;
+    maxSessions: number | undefined;
+    keptOutputChars: number | undefined;
+    savedBytes: number | undefined;
+  };
   /** The policy file (JSON or TOML), absolute; undefined: no policy file. */
   policyPath: string | undefined;
   /** The audit log (JSON lines), absolute; undefined: no audit log. */
@@ -187,6 +197,13 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
     details: 'The wait counts toward their timeout',
   },
   {
+    name: 'MCP_BRIDGE_MAX_CONCURRENT_RUNS_PER_PRINCIPAL',
+    fallback: '(a team: half of MCP_BRIDGE_MAX_CONCURRENT_RUNS)',
+    meaning: "One principal's programs running at once; more wait",
+    details:
+      'A freed slot goes to the waiting principal with the fewest programs running, so one flooding the bridge delays another by at most one of its runs ([fair shares](team.md#fair-shares)). Without a tokens file or OAuth there is one principal and this is `MCP_BRIDGE_MAX_CONCURRENT_RUNS`',
+  },
+  {
     name: 'MCP_BRIDGE_MAX_OUTPUT_CHARS',
     fallback: '20000',
     meaning: 'Output kept per stream (head + tail), characters',
@@ -204,6 +221,13 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
     meaning: 'Kept stdout of all runs together; oldest dropped first',
     details:
       "At least `MCP_BRIDGE_KEEP_OUTPUT_CHARS`. Held in the bridge's memory: up to twice this many bytes",
+  },
+  {
+    name: 'MCP_BRIDGE_KEEP_OUTPUT_PER_PRINCIPAL_CHARS',
+    fallback: '(a team: a quarter of MCP_BRIDGE_KEEP_OUTPUT_TOTAL_CHARS)',
+    meaning: "Kept stdout of one principal's runs together; its oldest dropped first",
+    details:
+      'Past the total, the oldest of the principal keeping the most goes first ([fair shares](team.md#fair-shares))',
   },
   {
     name: 'MCP_BRIDGE_KEEP_OUTPUT_TTL',
@@ -231,6 +255,13 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
     meaning: 'Live run_python sessions at once (each keeps one sandbox)',
   },
   {
+    name: 'MCP_BRIDGE_MAX_SESSIONS_PER_PRINCIPAL',
+    fallback: '(a team: half of MCP_BRIDGE_MAX_SESSIONS)',
+    meaning: "One principal's live run_python sessions",
+    details:
+      'At `MCP_BRIDGE_MAX_SESSIONS`, the least recently used idle session of a principal holding more than the newcomer ends to make room, and says why on its next call ([fair shares](team.md#fair-shares))',
+  },
+  {
     name: 'MCP_BRIDGE_SESSION_MEMORY',
     fallback: '(MCP_BRIDGE_MEMORY)',
     meaning: "Memory limit of each session's sandbox; running out ends the session (at least 64m)",
@@ -249,6 +280,12 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
     meaning: 'All saved values together',
     details:
       'Values still arriving count with their whole size, and each value 1 KiB more; saving a name again replaces it ([saved values](guide.md#saved-values-save-and-load))',
+  },
+  {
+    name: 'MCP_BRIDGE_SAVE_PER_PRINCIPAL_SIZE',
+    fallback: '(a team: a quarter of MCP_BRIDGE_SAVE_TOTAL_SIZE)',
+    meaning: "All of one principal's saved values together",
+    details: 'Counted as `MCP_BRIDGE_SAVE_TOTAL_SIZE` counts ([fair shares](team.md#fair-shares))',
   },
   {
     name: 'MCP_BRIDGE_RUNTIME_IDLE_TIMEOUT',
@@ -520,6 +557,21 @@ export function loadSettings(
     'MCP_BRIDGE_KEEP_OUTPUT_CHARS',
     keepOutputChars,
   );
+  const optional = (name: string, read: () => number) => (env[name]?.trim() ? read() : undefined);
+  const perPrincipal = {
+    maxRuns: optional('MCP_BRIDGE_MAX_CONCURRENT_RUNS_PER_PRINCIPAL', () =>
+      integer(env, 'MCP_BRIDGE_MAX_CONCURRENT_RUNS_PER_PRINCIPAL', 1, 1),
+    ),
+    maxSessions: optional('MCP_BRIDGE_MAX_SESSIONS_PER_PRINCIPAL', () =>
+      integer(env, 'MCP_BRIDGE_MAX_SESSIONS_PER_PRINCIPAL', 1, 1),
+    ),
+    keptOutputChars: optional('MCP_BRIDGE_KEEP_OUTPUT_PER_PRINCIPAL_CHARS', () =>
+      integer(env, 'MCP_BRIDGE_KEEP_OUTPUT_PER_PRINCIPAL_CHARS', 0, 0),
+    ),
+    savedBytes: optional('MCP_BRIDGE_SAVE_PER_PRINCIPAL_SIZE', () =>
+      bytesOf(size(env, 'MCP_BRIDGE_SAVE_PER_PRINCIPAL_SIZE', '1m')),
+    ),
+  };
   const memory = size(env, 'MCP_BRIDGE_MEMORY', '512m');
   const sessionMemory = size(env, 'MCP_BRIDGE_SESSION_MEMORY', memory);
   // Python in Pyodide cannot load below 64m; a container session that small would die at its first import.
@@ -563,6 +615,7 @@ export function loadSettings(
     sessionMemory,
     saveMaxBytes: bytesOf(size(env, 'MCP_BRIDGE_SAVE_MAX_SIZE', '64m')),
     saveTotalBytes: bytesOf(size(env, 'MCP_BRIDGE_SAVE_TOTAL_SIZE', '512m')),
+    perPrincipal,
     policyPath: path(env, 'MCP_BRIDGE_POLICY'),
     auditLog: path(env, 'MCP_BRIDGE_AUDIT_LOG'),
     auditMaxBytes: Math.max(4096, bytesOf(size(env, 'MCP_BRIDGE_AUDIT_MAX_SIZE', '10m'))),

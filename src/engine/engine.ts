@@ -82,6 +82,12 @@ export interface EngineOptions {
   /** Programs that may run at once; more wait (their timeout running). Default: unbounded. */
   maxConcurrentRuns?: number;
   /**
+   * What one principal (one owner) may hold: programs at once (more wait, and a freed slot goes to the
+   * principal with the fewest going), named sessions, kept output characters and saved-value bytes.
+   * Default: the bridge-wide limits (one principal may use everything, as over stdio).
+   */
+  perPrincipal?: { maxRuns?: number; maxSessions?: number; keptOutputChars?: number; savedBytes?: number };
+  /**
    * Named sessions: idle expiry, how many may live at once, and the memory limit of each one's
    * sandbox (MCP_BRIDGE_SESSION_MEMORY; when it differs from `memoryLimit`, a session's sandbox is
    * started for it instead of taken from the warm pool). Default: 10 min, 8, `memoryLimit`.
@@ -99,8 +105,16 @@ export interface EngineOptions {
 
 const DEFAULT_SESSION_IDLE_MS = 10 * 60 * 1000;
 const DEFAULT_MAX_SESSIONS = 8;
-/** The owner of runs that name none: over stdio the bridge has one client. */
+/** The owner of runs that name none and have no principal: a single-client caller (tests, `run`). */
 const DEFAULT_OWNER = 'stdio';
+
+/**
+ * Whose a run's state is: its principal's (named sessions, saved values, kept output and the run
+ * slots it counts against), unless the caller names another owner.
+ */
+function ownerOf(options: RunOptions): string {
+  return options.owner ?? options.principal?.id ?? DEFAULT_OWNER;
+}
 
 const KILLED_EXIT_CODE = 137;
 
@@ -120,18 +134,25 @@ export class Engine {
     this.#options = options;
     const sessionMemory = options.sessions?.memory;
     this.#ownSessionMemory = sessionMemory !== options.memoryLimit ? sessionMemory : undefined;
-    this.#slots = new RunSlots(options.maxConcurrentRuns ?? Number.POSITIVE_INFINITY);
+    const share = options.perPrincipal ?? {};
+    this.#slots = new RunSlots({
+      limit: options.maxConcurrentRuns ?? Number.POSITIVE_INFINITY,
+      ...(share.maxRuns !== undefined ? { perPrincipal: share.maxRuns } : {}),
+    });
     this.#sessions = new SessionTable({
       idleMs: options.sessions?.idleMs ?? DEFAULT_SESSION_IDLE_MS,
       maxSessions: options.sessions?.maxSessions ?? DEFAULT_MAX_SESSIONS,
+      ...(share.maxSessions !== undefined ? { maxPerOwner: share.maxSessions } : {}),
       logger: options.logger,
     });
-    this.#values = new ValueStore(
-      options.values ?? { maxValueBytes: 64 * 1048576, maxTotalBytes: 512 * 1048576 },
-    );
-    this.#outputs = new OutputStore(
-      options.keptOutput ?? { maxChars: 4_000_000, maxTotalChars: 32_000_000, ttlMs: 15 * 60 * 1000 },
-    );
+    this.#values = new ValueStore({
+      ...(options.values ?? { maxValueBytes: 64 * 1048576, maxTotalBytes: 512 * 1048576 }),
+      ...(share.savedBytes !== undefined ? { maxOwnerBytes: share.savedBytes } : {}),
+    });
+    this.#outputs = new OutputStore({
+      ...(options.keptOutput ?? { maxChars: 4_000_000, maxTotalChars: 32_000_000, ttlMs: 15 * 60 * 1000 }),
+      ...(share.keptOutputChars !== undefined ? { maxOwnerChars: share.keptOutputChars } : {}),
+    });
     this.#valueOperations = { ...this.#values.operations(), ...this.#outputs.operations() };
     this.#router = new SandboxRouter({
       full: options.sandboxes,
@@ -141,20 +162,29 @@ export class Engine {
     });
   }
 
-  /** The live sessions of one client connection. */
+  /** The live sessions of one owner (a principal). */
   listSessions(owner: string = DEFAULT_OWNER): SessionInfo[] {
     return this.#sessions.list(owner);
   }
 
-  /** Ends one session of a client connection; whether it existed. */
+  /** Ends one session of an owner; whether it existed. */
   resetSession(name: string, owner: string = DEFAULT_OWNER): boolean {
     return this.#sessions.reset(owner, name);
   }
 
-  /** Ends every session of a client connection that has gone, and forgets the values it saved. */
+  /** Runs going and waiting for a slot, in all or of one owner (the console, tests of fairness). */
+  runLoad(owner?: string): { running: number; waiting: number } {
+    return { running: this.#slots.active(owner), waiting: this.#slots.waiting(owner) };
+  }
+
+  /**
+   * Ends everything an owner (a principal) left: its sessions, the values it saved, its kept output.
+   * Called when it has gone (over HTTP: no MCP session of it for MCP_BRIDGE_HTTP_PRINCIPAL_IDLE).
+   */
   closeOwner(owner: string): void {
     this.#sessions.closeOwner(owner);
     this.#values.dropOwner(owner);
+    this.#outputs.dropOwner(owner);
     this.#router.closeOwner(owner);
   }
 
@@ -236,7 +266,7 @@ export class Engine {
       const outcome = record.outcome(fields);
       if (ranOn) outcome.sandbox = ranOn;
       if (full) {
-        const handle = this.#outputs.keep(options.owner ?? DEFAULT_OWNER, full.text, full.totalChars);
+        const handle = this.#outputs.keep(ownerOf(options), full.text, full.totalChars);
         outcome.output = { handle, keptChars: full.text.length, totalChars: full.totalChars };
       }
       this.#options.logger.debug('run finished', {
@@ -282,11 +312,11 @@ export class Engine {
       }
       if (request.session !== undefined) {
         // The session's turn before a run slot: a call waiting for its session holds no slot.
-        turn = await this.#sessions.turn(options.owner ?? DEFAULT_OWNER, request.session, signal);
+        turn = await this.#sessions.turn(ownerOf(options), request.session, signal);
         sandbox = turn.sandbox;
       }
-      release = await this.#slots.acquire(signal);
-      const program = await this.#program(runId, request, signal, options.owner ?? DEFAULT_OWNER);
+      release = await this.#slots.acquire(signal, ownerOf(options));
+      const program = await this.#program(runId, request, signal, ownerOf(options));
       context = callContext(runId, request, options, turn);
       const host = this.#hostFor(program, record, options, context);
       let exit: SandboxExit;
@@ -487,7 +517,7 @@ function callContext(
     principal: options.principal ?? localPrincipal(),
     ...(options.session !== undefined ? { session: options.session } : {}),
     ...(options.approve ? { approve: options.approve } : {}),
-    owner: options.owner ?? DEFAULT_OWNER,
+    owner: ownerOf(options),
     ...(request.session !== undefined ? { sessionName: request.session } : {}),
     ...(turn ? { sessionScope: turn.scope } : {}),
   };

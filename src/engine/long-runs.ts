@@ -2,8 +2,10 @@
  * Runs that outlast a call (`run_python`'s `wait`): a run still going at the yield point returns the
  * output printed so far and a handle instead of holding the model's turn; each call with the handle
  * returns what was printed since the last return and, once the run has ended, its result. The run
- * itself keeps its own deadline. One table per client connection, so a client sees only its own
- * handles; bounded in number, and a finished run's result waits for its caller only so long.
+ * itself keeps its own deadline. One table per principal (over stdio, the one client's), so a handle
+ * is good from any of its principal's connections and from nobody else's; bounded in number, and a
+ * finished run's result waits for its caller only so long. A run ends with the connection that
+ * started it (`closeOrigin`): nothing guarantees anyone comes back for it.
  */
 import type { OutputStream } from '../sandbox/types.js';
 import { OutputBuffer } from './output-buffer.js';
@@ -46,6 +48,8 @@ export interface LongRun {
 
 interface RunState extends LongRun {
   readonly controller: AbortController;
+  /** The connection that started it, if the caller said. */
+  readonly origin: string | undefined;
   settled: Promise<void>;
   stdout: OutputBuffer;
   stderr: OutputBuffer;
@@ -70,14 +74,18 @@ export class LongRuns {
     this.#options = options;
   }
 
-  /** Starts a run (its deadline `timeoutMs`); `start` gets the run's own abort signal and an output tap. */
-  start(timeoutMs: number, start: (hooks: LongRunHooks) => Promise<RunOutcome>): LongRun {
+  /**
+   * Starts a run (its deadline `timeoutMs`); `start` gets the run's own abort signal and an output
+   * tap. `origin`: the connection starting it, whose closing ends it.
+   */
+  start(timeoutMs: number, start: (hooks: LongRunHooks) => Promise<RunOutcome>, origin?: string): LongRun {
     const controller = new AbortController();
     if (this.#closed) controller.abort(new Error('the client has gone'));
     const run: RunState = {
       startedAt: performance.now(),
       timeoutMs,
       controller,
+      origin,
       settled: Promise.resolve(),
       stdout: new OutputBuffer(this.#options.maxOutputChars),
       stderr: new OutputBuffer(this.#options.maxOutputChars),
@@ -138,7 +146,16 @@ export class LongRuns {
     }
   }
 
-  /** Ends every run of this client (it has gone) and forgets every handle. Idempotent. */
+  /** Ends the runs a connection started (it has closed), and forgets their handles. */
+  closeOrigin(origin: string): void {
+    for (const run of [...this.#runs]) {
+      if (run.origin !== origin) continue;
+      run.controller.abort(new Error('the client has gone'));
+      if (run.result !== undefined) this.#drop(run);
+    }
+  }
+
+  /** Ends every run of this table (its principal has gone) and forgets every handle. Idempotent. */
   close(): void {
     this.#closed = true;
     for (const run of this.#runs) {

@@ -1,8 +1,10 @@
 /**
  * Output a run printed beyond the cap, kept on the host so the program's caller can page through it
  * (`mcp.runtime.read_output(handle, offset, length)`) instead of losing the middle. Bounded: each
- * run keeps at most `maxChars` of a stream, all handles together `maxTotalChars` (the oldest go
- * first), and a handle expires `ttlMs` after its run. Handles belong to a client connection.
+ * run keeps at most `maxChars` of a stream, one owner's handles together `maxOwnerChars` and all
+ * handles `maxTotalChars` (the owner's own oldest go first; past the total, the oldest of the owner
+ * holding the most, so one principal's floods cannot push out everyone else's), and a handle expires
+ * `ttlMs` after its run. Handles belong to an owner (a principal): another cannot read them.
  */
 import { HostCallError } from '../sandbox/types.js';
 import type { HostCallContext, HostOperation } from './engine.js';
@@ -13,6 +15,8 @@ const MAX_PAGE_CHARS = 1_000_000;
 export interface OutputStoreOptions {
   maxChars: number;
   maxTotalChars: number;
+  /** All handles of one owner together. Default: `maxTotalChars`. */
+  maxOwnerChars?: number;
   ttlMs: number;
 }
 
@@ -27,6 +31,7 @@ interface Kept {
 export class OutputStore {
   readonly #options: OutputStoreOptions;
   readonly #kept = new Map<string, Kept>();
+  readonly #byOwner = new Map<string, number>();
   #total = 0;
   #next = 0;
 
@@ -43,13 +48,53 @@ export class OutputStore {
     this.#expire();
     const handle = `out-${++this.#next}`;
     this.#kept.set(handle, { owner, text, totalChars, expiresAt: Date.now() + this.#options.ttlMs });
-    this.#total += text.length;
-    for (const [oldest, kept] of this.#kept) {
-      if (this.#total <= this.#options.maxTotalChars || oldest === handle) break;
-      this.#kept.delete(oldest);
-      this.#total -= kept.text.length;
-    }
+    this.#count(owner, text.length);
+    const ownerCap = this.#options.maxOwnerChars ?? this.#options.maxTotalChars;
+    while ((this.#byOwner.get(owner) ?? 0) > ownerCap && this.#evictOldest(owner, handle)) {}
+    while (
+      this.#total > this.#options.maxTotalChars &&
+      (this.#evictOldest(this.#biggestOwner(), handle) || this.#evictOldest(null, handle))
+    ) {}
     return handle;
+  }
+
+  /** Forgets every handle of an owner that has gone. */
+  dropOwner(owner: string): void {
+    for (const [handle, kept] of this.#kept) if (kept.owner === owner) this.#forget(handle, kept);
+  }
+
+  #count(owner: string, chars: number): void {
+    this.#total += chars;
+    const left = (this.#byOwner.get(owner) ?? 0) + chars;
+    if (left > 0) this.#byOwner.set(owner, left);
+    else this.#byOwner.delete(owner);
+  }
+
+  #forget(handle: string, kept: Kept): void {
+    this.#kept.delete(handle);
+    this.#count(kept.owner, -kept.text.length);
+  }
+
+  /** Drops the oldest handle of `owner` (null: anyone's) other than `keep`; whether there was one. */
+  #evictOldest(owner: string | null | undefined, keep: string): boolean {
+    for (const [handle, kept] of this.#kept) {
+      if ((owner !== null && kept.owner !== owner) || handle === keep) continue;
+      this.#forget(handle, kept);
+      return true;
+    }
+    return false;
+  }
+
+  #biggestOwner(): string | undefined {
+    let biggest: string | undefined;
+    let most = -1;
+    for (const [owner, chars] of this.#byOwner) {
+      if (chars > most) {
+        biggest = owner;
+        most = chars;
+      }
+    }
+    return biggest;
   }
 
   operations(): Record<string, HostOperation> {
@@ -84,8 +129,7 @@ export class OutputStore {
     const now = Date.now();
     for (const [handle, kept] of this.#kept) {
       if (kept.expiresAt > now) continue;
-      this.#kept.delete(handle);
-      this.#total -= kept.text.length;
+      this.#forget(handle, kept);
     }
   }
 }

@@ -1,9 +1,11 @@
 /**
  * Sessions: a sandbox kept alive between runs under a name the program's caller chose, so globals,
- * imports and `/workspace` files survive. Keyed by the MCP connection (`owner`) and the name: two
- * clients never share one. One program at a time per session (later calls wait their turn); idle
- * sessions expire; their number is capped. A session whose sandbox died (timeout, crash, memory kill,
- * expiry, reset) leaves a short record, so the next call under that name says its state was lost.
+ * imports and `/workspace` files survive. Keyed by the owner (a principal) and the name: two
+ * principals never share one. One program at a time per session (later calls wait their turn); idle
+ * sessions expire; their number is capped per owner and in all, and at the bridge's cap an idle
+ * session of the owner holding the most makes room for an owner holding fewer, so nobody's idle
+ * sessions lock anyone else out. A session whose sandbox died (timeout, crash, memory kill, expiry,
+ * reset) leaves a short record, so the next call under that name says its state was lost.
  */
 import type { Sandbox } from '../sandbox/types.js';
 import { BridgeError, shuttingDownError } from '../shared/errors.js';
@@ -17,8 +19,10 @@ export const SESSION_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 export interface SessionTableOptions {
   /** A session with no run for this long is ended and its sandbox removed. */
   idleMs: number;
-  /** Live sessions at once, over all connections; one more is refused with the names in use. */
+  /** Live sessions at once, over all owners; one more is refused with the names in use. */
   maxSessions: number;
+  /** Live sessions of one owner. Default: `maxSessions`. */
+  maxPerOwner?: number;
   logger: Logger;
 }
 
@@ -91,14 +95,7 @@ export class SessionTable {
     const key = keyOf(owner, name);
     let session = this.#live.get(key);
     if (!session) {
-      if (this.#live.size >= this.#options.maxSessions) {
-        const names = [...this.#live.values()].filter((s) => s.owner === owner).map((s) => s.name);
-        throw new BridgeError(
-          'SESSION_LIMIT',
-          `Too many sessions (MCP_BRIDGE_MAX_SESSIONS=${this.#options.maxSessions}); yours: ${names.join(', ') || 'none'}. ` +
-            'End one with `await mcp.runtime.reset_session(name)`, reuse one, or run without `session`.',
-        );
-      }
+      this.#makeRoom(owner);
       const now = Date.now();
       session = {
         owner,
@@ -167,6 +164,41 @@ export class SessionTable {
         this.#idle(live);
       },
     };
+  }
+
+  /**
+   * Throws `SESSION_LIMIT` when `owner` may not start another session: it holds its share, or the
+   * bridge is full and no owner holding more than it would has an idle session to give up (the
+   * least recently used one of the biggest holder goes, reporting why to its next call).
+   */
+  #makeRoom(owner: string): void {
+    const { maxSessions } = this.#options;
+    const maxPerOwner = Math.min(this.#options.maxPerOwner ?? maxSessions, maxSessions);
+    const held = new Map<string, LiveSession[]>();
+    for (const live of this.#live.values()) held.set(live.owner, [...(held.get(live.owner) ?? []), live]);
+    const own = held.get(owner) ?? [];
+    const refuse = (limit: string): never => {
+      throw new BridgeError(
+        'SESSION_LIMIT',
+        `Too many sessions (${limit}); yours: ${own.map((each) => each.name).join(', ') || 'none'}. ` +
+          'End one with `await mcp.runtime.reset_session(name)`, reuse one, or run without `session`.',
+      );
+    };
+    if (own.length >= maxPerOwner && maxPerOwner < maxSessions) {
+      refuse(`MCP_BRIDGE_MAX_SESSIONS_PER_PRINCIPAL=${maxPerOwner}`);
+    }
+    if (this.#live.size < maxSessions) return;
+    const victim = [...held.values()]
+      .filter((sessions) => sessions.length > own.length + 1)
+      .sort((a, b) => b.length - a.length)
+      .flatMap((sessions) =>
+        sessions.filter((each) => each.busy === 0).sort((a, b) => a.lastUsedAt - b.lastUsedAt),
+      )[0];
+    if (!victim) refuse(`MCP_BRIDGE_MAX_SESSIONS=${maxSessions}`);
+    this.#end(
+      victim as LiveSession,
+      `it was idle and ended to make room for another principal's session (MCP_BRIDGE_MAX_SESSIONS=${maxSessions})`,
+    );
   }
 
   /** The caller's live sessions. */

@@ -1,7 +1,8 @@
 /**
- * Values programs save with `mcp.runtime.save(name, value)`: pickled bytes kept on the host for the
- * bridge's life, outside every sandbox, so a fresh run or another session can `load` them. Each client
- * connection (`owner`) has its own names. A value arrives in slices (one frame each) and only a
+ * Values programs save with `mcp.runtime.save(name, value)`: pickled bytes kept on the host, outside
+ * every sandbox, so a fresh run or another session can `load` them. Each owner (a principal) has its
+ * own names, and its own share of the total (`maxOwnerBytes`): one principal's values cannot take the
+ * room of everyone else's. A value arrives in slices (one frame each) and only a
  * complete one replaces what was saved under its name.
  *
  * Every byte a run can make the store hold counts against `maxTotalBytes`: saved values (each with a
@@ -32,8 +33,10 @@ const MAX_UPLOADS_PER_RUN = 16;
 export interface ValueStoreOptions {
   /** Largest value, in bytes of its pickle. */
   maxValueBytes: number;
-  /** All values of all clients together, with those still arriving, in bytes. */
+  /** All values of all owners together, with those still arriving, in bytes. */
   maxTotalBytes: number;
+  /** One owner's values, with those it is still sending, in bytes. Default: `maxTotalBytes`. */
+  maxOwnerBytes?: number;
 }
 
 interface Saved {
@@ -43,6 +46,7 @@ interface Saved {
 
 /** A value still arriving: its whole declared size, allocated (not touched) and reserved at once. */
 interface Upload {
+  owner: string;
   data: Buffer;
   parts: number;
   nextPart: number;
@@ -58,6 +62,7 @@ export class ValueStore {
   readonly #loads = new Map<string, Promise<void>>();
   /** Bytes charged for saved values (with their overhead) and reserved by uploads in progress. */
   #total = 0;
+  readonly #byOwner = new Map<string, number>();
 
   constructor(options: ValueStoreOptions) {
     this.#options = options;
@@ -80,15 +85,25 @@ export class ValueStore {
 
   /** A run has ended, however it ended: the values it was still saving are dropped, their room freed. */
   releaseRun(runId: string): void {
-    for (const upload of this.#uploads.get(runId)?.values() ?? []) this.#total -= cost(upload.data.length);
+    for (const upload of this.#uploads.get(runId)?.values() ?? [])
+      this.#charge(upload.owner, -cost(upload.data.length));
     this.#uploads.delete(runId);
     this.#loads.delete(runId);
   }
 
-  /** Forgets every value of a client connection that has gone. */
+  /** Forgets every value of an owner that has gone. */
   dropOwner(owner: string): void {
-    for (const saved of this.#values.get(owner)?.values() ?? []) this.#total -= cost(saved.data.length);
+    for (const saved of this.#values.get(owner)?.values() ?? [])
+      this.#charge(owner, -cost(saved.data.length));
     this.#values.delete(owner);
+  }
+
+  /** Counts bytes held (or, negative, freed) for `owner` and in all. */
+  #charge(owner: string, bytes: number): void {
+    this.#total += bytes;
+    const held = (this.#byOwner.get(owner) ?? 0) + bytes;
+    if (held > 0) this.#byOwner.set(owner, held);
+    else this.#byOwner.delete(owner);
   }
 
   #save(args: Record<string, unknown>, context: HostCallContext | undefined): unknown {
@@ -112,7 +127,7 @@ export class ValueStore {
     let upload = uploads.get(name);
     if (part === 0) {
       if (upload) this.#endUpload(uploads, name, upload);
-      upload = this.#startUpload(uploads, name, size, parts);
+      upload = this.#startUpload(uploads, name, size, parts, ownerOf(context));
     }
     if (!upload || upload.nextPart !== part || upload.parts !== parts || upload.data.length !== size) {
       if (upload) this.#endUpload(uploads, name, upload);
@@ -132,15 +147,21 @@ export class ValueStore {
     const values = this.#values.get(owner) ?? new Map<string, Saved>();
     const previous = values.get(name);
     // The reservation becomes the value's charge; the value it replaces is freed.
-    this.#total += cost(size) - (previous ? cost(previous.data.length) : 0);
+    this.#charge(owner, cost(size) - (previous ? cost(previous.data.length) : 0));
     values.set(name, { data: upload.data, savedAt: new Date().toISOString() });
     this.#values.set(owner, values);
     return { name, bytes: size };
   }
 
   /** Reserves room for a value of `size` bytes (and its overhead) announced by its first slice. */
-  #startUpload(uploads: Map<string, Upload>, name: string, size: number, parts: number): Upload {
-    const { maxValueBytes, maxTotalBytes } = this.#options;
+  #startUpload(
+    uploads: Map<string, Upload>,
+    name: string,
+    size: number,
+    parts: number,
+    owner: string,
+  ): Upload {
+    const { maxValueBytes, maxTotalBytes, maxOwnerBytes } = this.#options;
     if (size > maxValueBytes) {
       throw new HostCallError(
         `save(${JSON.stringify(name)}): the value pickles to ${mib(size)}; a saved value may be at most ${mib(maxValueBytes)} (MCP_BRIDGE_SAVE_MAX_SIZE)`,
@@ -160,17 +181,24 @@ export class ValueStore {
         'VALUE_TOO_LARGE',
       );
     }
+    if (maxOwnerBytes !== undefined && (this.#byOwner.get(owner) ?? 0) + cost(size) > maxOwnerBytes) {
+      throw new HostCallError(
+        `save(${JSON.stringify(name)}): your saved values, with those being saved now, would take more than ${mib(maxOwnerBytes)} together (MCP_BRIDGE_SAVE_PER_PRINCIPAL_SIZE); ` +
+          'delete some first (a value being replaced counts until its replacement is complete)',
+        'VALUE_TOO_LARGE',
+      );
+    }
     // Not zero-filled, and never from the shared pool: pages are touched only as slices arrive, and
     // a small value does not pin a pool slab.
-    const upload: Upload = { data: Buffer.allocUnsafeSlow(size), parts, nextPart: 0, received: 0 };
-    this.#total += cost(size);
+    const upload: Upload = { owner, data: Buffer.allocUnsafeSlow(size), parts, nextPart: 0, received: 0 };
+    this.#charge(owner, cost(size));
     uploads.set(name, upload);
     return upload;
   }
 
   #endUpload(uploads: Map<string, Upload>, name: string, upload: Upload): void {
     uploads.delete(name);
-    this.#total -= cost(upload.data.length);
+    this.#charge(upload.owner, -cost(upload.data.length));
   }
 
   /**
@@ -226,7 +254,7 @@ export class ValueStore {
     const saved = values?.get(name);
     if (!values || !saved) return false;
     values.delete(name);
-    this.#total -= cost(saved.data.length);
+    this.#charge(owner, -cost(saved.data.length));
     return true;
   }
 

@@ -33,9 +33,9 @@ import { buildInstructions, registerResources } from './resources.js';
 
 const RUN_PYTHON_TOOL = 'run_python';
 const PROGRESS_INTERVAL_MS = 1000;
-/** Handles of runs still going one client may hold, and how long a finished run's result waits for it. */
-const MAX_WAIT_HANDLES = 16;
-const KEEP_FINISHED_RUN_MS = 10 * 60 * 1000;
+/** Handles of runs still going one principal may hold, and how long a finished run's result waits for it. */
+export const MAX_WAIT_HANDLES = 16;
+export const KEEP_FINISHED_RUN_MS = 10 * 60 * 1000;
 
 export interface BridgeServerOptions {
   engine: Engine;
@@ -52,6 +52,11 @@ export interface BridgeServerOptions {
   maxOutputChars: number;
   /** Who this server's client is (over HTTP, the principal that opened the MCP session). Default: the local user. */
   principal?: Principal;
+  /**
+   * The principal's runs still going, shared by all its connections (over HTTP). Default: a table of
+   * this server's own, closed with it together with everything its principal owns (stdio's one client).
+   */
+  longRuns?: LongRuns;
   logger: Logger;
 }
 
@@ -192,32 +197,43 @@ function describeRunPython(serverNames: string[], policy: boolean, yieldAfterMs:
   return lines.join('\n');
 }
 
+/**
+ * The call now waiting on each run, whichever connection of its principal made it: an approval
+ * prompt goes to that call's client, on that request's stream.
+ */
+const waitingCalls = new WeakMap<LongRun, { server: McpServer; requestId: string | number }>();
+
 export function createBridgeServer(options: BridgeServerOptions): McpServer {
   const { engine, logger } = options;
   const server = new McpServer(
     { name: 'codemode-bridge', version: options.version },
     { capabilities: { logging: {} }, instructions: buildInstructions(engine) },
   );
-  // Named sessions, saved values and runs still going belong to this server's one client (stdio: the
-  // bridge's client; HTTP: one McpServer per MCP session), and end when it closes.
+  // Named sessions, saved values and kept output belong to the principal (the engine keys them by its
+  // id) and outlive this connection; the runs it started end with it. Over stdio the one client is
+  // the one principal, and closing ends everything it owns.
   const connection = randomUUID();
   const principal = options.principal ?? localPrincipal();
   const { yieldAfterMs } = options;
-  const longRuns = new LongRuns({
-    maxHandles: MAX_WAIT_HANDLES,
-    keepFinishedMs: KEEP_FINISHED_RUN_MS,
-    maxOutputChars: options.maxOutputChars,
-  });
-  // The request an approval prompt belongs to: the call now waiting on the run (over HTTP the prompt
-  // travels on that request's stream).
-  const waitingRequest = new WeakMap<LongRun, string | number>();
+  const longRuns =
+    options.longRuns ??
+    new LongRuns({
+      maxHandles: MAX_WAIT_HANDLES,
+      keepFinishedMs: KEEP_FINISHED_RUN_MS,
+      maxOutputChars: options.maxOutputChars,
+    });
+  const ownsState = options.longRuns === undefined;
   const closeServer = server.close.bind(server);
   server.close = async () => {
-    longRuns.close();
-    engine.closeOwner(connection);
+    if (ownsState) {
+      longRuns.close();
+      engine.closeOwner(principal.id);
+    } else {
+      longRuns.closeOrigin(connection);
+    }
     await closeServer();
   };
-  registerResources(server, engine, connection);
+  registerResources(server, engine, principal.id);
 
   const runPython = async (
     { code, servers, timeout, session, wait, yield_after }: RunPythonArguments,
@@ -243,7 +259,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
       if (!run) {
         return toolError(
           `No run is waiting under wait=${JSON.stringify(wait)}: a handle is good until its run's result has been returned, ` +
-            `for ${KEEP_FINISHED_RUN_MS / 60000} min after the run ended, and only for the client that started it. Run the code again.`,
+            `for ${KEEP_FINISHED_RUN_MS / 60000} min after the run ended, and only for the principal that started it. Run the code again.`,
         );
       }
     } else {
@@ -253,26 +269,30 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
         );
       }
       const timeoutMs = timeout === undefined ? undefined : Math.round(timeout * 1000);
-      run = longRuns.start(engine.effectiveTimeoutMs(timeoutMs), ({ signal, onOutput }) =>
-        engine.run(
-          {
-            code,
-            ...(servers ? { servers } : {}),
-            ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-            ...(session !== undefined ? { session } : {}),
-          },
-          {
-            signal,
-            onOutput,
-            principal,
-            owner: connection,
-            approve: elicitApproval(server, () => (run && waitingRequest.get(run)) ?? extra.requestId),
-            ...(extra.sessionId !== undefined ? { session: extra.sessionId } : {}),
-          },
-        ),
+      run = longRuns.start(
+        engine.effectiveTimeoutMs(timeoutMs),
+        ({ signal, onOutput }) =>
+          engine.run(
+            {
+              code,
+              ...(servers ? { servers } : {}),
+              ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+              ...(session !== undefined ? { session } : {}),
+            },
+            {
+              signal,
+              onOutput,
+              principal,
+              approve: elicitApproval(
+                () => (run && waitingCalls.get(run)) ?? { server, requestId: extra.requestId },
+              ),
+              ...(extra.sessionId !== undefined ? { session: extra.sessionId } : {}),
+            },
+          ),
+        connection,
       );
     }
-    waitingRequest.set(run, extra.requestId);
+    waitingCalls.set(run, { server, requestId: extra.requestId });
     const stopProgress = startProgress(extra._meta?.progressToken, run, (notification) =>
       extra.sendNotification(notification),
     );
@@ -338,9 +358,9 @@ function toolError(text: string): CallToolResult {
  * the run ends (`signal`: its deadline or cancellation); a client without form elicitation gets
  * `unsupported`, which the policy turns into a refusal unless configured otherwise.
  */
-function elicitApproval(server: McpServer, relatedRequest: () => string | number): Approver {
+function elicitApproval(waiting: () => { server: McpServer; requestId: string | number }): Approver {
   return async (request, signal): Promise<ApprovalAnswer> => {
-    const relatedRequestId = relatedRequest();
+    const { server, requestId: relatedRequestId } = waiting();
     if (!server.server.getClientCapabilities()?.elicitation?.form) return 'unsupported';
     const result = await server.server.elicitInput(
       {

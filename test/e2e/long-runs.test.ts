@@ -4,9 +4,9 @@
  * returns what was printed since, and finally the result, with nothing lost between; progress
  * notifications go on while a client waits; the run's own timeout still kills it; a session stays
  * busy until its run ends; cancelling a wait ends the run; unknown handles are refused clearly, and
- * over HTTP one client cannot wait on another's run.
+ * over HTTP one principal cannot wait on another's run, while its own other MCP sessions can.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -194,10 +194,23 @@ for (const backend of backends) {
 }
 
 describe('long runs over HTTP (embedded sandbox)', () => {
+  const ALICE = 'alice-token-0123456789abcdef';
+  const BOB = 'bob-token-0123456789abcdefgh';
   let bridge: HttpBridge;
   beforeAll(async () => {
+    const tokens = join(stateDir, 'tokens.json');
+    writeFileSync(
+      tokens,
+      JSON.stringify({
+        tokens: [
+          { name: 'alice', token: ALICE },
+          { name: 'bob', token: BOB },
+        ],
+      }),
+    );
     bridge = await startHttpBridge(['serve', '--http', '0'], {
       MCP_BRIDGE_STATE_DIR: stateDir,
+      MCP_BRIDGE_HTTP_TOKENS_FILE: tokens,
       MCP_BRIDGE_YIELD_AFTER: '1',
       // 'run finished … status=…' lines show a run ended after its client had gone.
       MCP_BRIDGE_LOG_LEVEL: 'debug',
@@ -207,26 +220,30 @@ describe('long runs over HTTP (embedded sandbox)', () => {
     await bridge?.stop();
   });
 
-  it("keeps one client's handles from another", async () => {
-    const [a, b] = await Promise.all([bridge.connect({ name: 'a' }), bridge.connect({ name: 'b' })]);
+  it("keeps one principal's handles from another; its other MCP sessions may wait on them", async () => {
+    const [a, a2, b] = await Promise.all([
+      bridge.connect({ token: ALICE, name: 'a' }),
+      bridge.connect({ token: ALICE, name: 'a2' }),
+      bridge.connect({ token: BOB, name: 'b' }),
+    ]);
     const first = await runPython(a, { code: 'import time\ntime.sleep(3)\nprint("mine")', timeout: 90 });
     const handle = (first.structuredContent as { wait?: string }).wait;
     expect(handle).toMatch(/^job-\d+$/);
     const stolen = await runPython(b, { wait: handle });
     expect(stolen.isError).toBe(true);
     expect(textOf(stolen)).toMatch(/No run is waiting under/);
-    let result = await runPython(a, { wait: handle, yield_after: 0 });
+    let result = await runPython(a2, { wait: handle, yield_after: 0 });
     expect(result.structuredContent).toMatchObject({ status: 'ok', stdout: 'mine\n' });
     result = await runPython(a, { wait: handle });
     expect(result.isError).toBe(true);
-    for (const client of [a, b]) {
+    for (const client of [a, a2, b]) {
       await (client.transport as StreamableHTTPClientTransport).terminateSession();
       await client.close();
     }
   }, 180_000);
 
   it('ends the runs a client left going when its MCP session closes', async () => {
-    const client = await bridge.connect({ name: 'leaves' });
+    const client = await bridge.connect({ token: ALICE, name: 'leaves' });
     const first = await runPython(client, { code: 'import time\ntime.sleep(60)', timeout: 90 });
     expect((first.structuredContent as { status: string }).status).toBe('running');
     expect(bridge.stderr()).not.toMatch(/run finished .*status=cancelled/);

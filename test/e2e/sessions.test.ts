@@ -3,10 +3,11 @@
  * sandbox and on the embedded one: state survives between calls of a session and nowhere else, a
  * timeout or an exit ends the session and the next call says the state was lost, list/reset from
  * mcp.runtime and the resource, the cap, idle expiry, grants checked per call, save/load across
- * sessions and fresh runs, two clients apart (two bridges over stdio, two MCP sessions over HTTP), a
- * session that runs out of its own memory limit (MCP_BRIDGE_SESSION_MEMORY).
+ * sessions and fresh runs, two clients apart (two bridges over stdio, two principals over HTTP, whose
+ * own MCP sessions share their state until the principal has gone), a session that runs out of its
+ * own memory limit (MCP_BRIDGE_SESSION_MEMORY).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -244,20 +245,50 @@ for (const backend of backends) {
 }
 
 describe('sessions over HTTP (embedded sandbox)', () => {
+  const ALICE = 'alice-token-0123456789abcdef';
+  const BOB = 'bob-token-0123456789abcdefgh';
   let bridge: HttpBridge;
   beforeAll(async () => {
-    bridge = await startHttpBridge(['serve', '--http', '0'], { MCP_BRIDGE_STATE_DIR: stateDir });
+    const tokens = join(stateDir, 'tokens.json');
+    writeFileSync(
+      tokens,
+      JSON.stringify({
+        tokens: [
+          { name: 'alice', token: ALICE },
+          { name: 'bob', token: BOB },
+        ],
+      }),
+    );
+    bridge = await startHttpBridge(['serve', '--http', '0'], {
+      MCP_BRIDGE_STATE_DIR: stateDir,
+      MCP_BRIDGE_HTTP_TOKENS_FILE: tokens,
+      MCP_BRIDGE_HTTP_PRINCIPAL_IDLE: '2',
+    });
   }, 60_000);
   afterAll(async () => {
     await bridge?.stop();
   });
 
-  it("keeps MCP sessions' named sessions and saved values apart", async () => {
-    const [a, b] = await Promise.all([bridge.connect({ name: 'a' }), bridge.connect({ name: 'b' })]);
+  it("keeps principals' named sessions and saved values apart; a principal's MCP sessions share them until it has gone", async () => {
+    const [a1, a2, b] = await Promise.all([
+      bridge.connect({ token: ALICE, name: 'a1' }),
+      bridge.connect({ token: ALICE, name: 'a2' }),
+      bridge.connect({ token: BOB, name: 'b' }),
+    ]);
     const out = async (client: Client, args: Record<string, unknown>) =>
       textOf(await runPython(client, { timeout: 90, ...args }));
-    await out(a, { session: 'work', code: 'import mcp.runtime as rt\nsecret = 7\nawait rt.save("mine", 1)' });
-    expect(await out(a, { session: 'work', code: 'print(secret)' })).toBe('7');
+    await out(a1, {
+      session: 'work',
+      code: 'import mcp.runtime as rt\nsecret = 7\nawait rt.save("mine", 1)',
+    });
+    // Another MCP session of the same principal reaches the session and the value.
+    expect(
+      await out(a2, {
+        session: 'work',
+        code: 'import mcp.runtime as rt\nprint(secret, await rt.load("mine"))',
+      }),
+    ).toBe('7 1');
+    // Another principal's session of the same name is its own.
     expect(
       await out(b, {
         session: 'work',
@@ -266,15 +297,27 @@ describe('sessions over HTTP (embedded sandbox)', () => {
     ).toBe('False []');
     const listed = await b.readResource({ uri: 'codemode://sessions' });
     expect(JSON.stringify(listed.contents)).toMatch(/work: 1 runs/);
-    await (a.transport as StreamableHTTPClientTransport).terminateSession();
-    await a.close();
-    const c = await bridge.connect({ name: 'c' });
+    // Closing one MCP session of alice's leaves her state to the other.
+    await (a1.transport as StreamableHTTPClientTransport).terminateSession();
+    await a1.close();
+    expect(await out(a2, { session: 'work', code: 'print(secret)' })).toBe('7');
+    // Once all of her MCP sessions have closed, and MCP_BRIDGE_HTTP_PRINCIPAL_IDLE has passed, she has gone.
+    await (a2.transport as StreamableHTTPClientTransport).terminateSession();
+    await a2.close();
+    await expect
+      .poll(() => bridge.stderr(), { timeout: 30_000, interval: 200 })
+      .toMatch(/a principal has gone: ending what it left .*principal=alice/);
+    const a3 = await bridge.connect({ token: ALICE, name: 'a3' });
     expect(
-      await out(c, {
+      await out(a3, {
         code: 'import mcp.runtime as rt\nprint(await rt.list_sessions(), await rt.list_saved())',
       }),
     ).toBe('[] []');
-    for (const client of [b, c]) {
+    // Bob, connected all along, kept his.
+    expect(await out(b, { session: 'work', code: 'print("still", "secret" in globals())' })).toBe(
+      'still False',
+    );
+    for (const client of [b, a3]) {
       await (client.transport as StreamableHTTPClientTransport).terminateSession();
       await client.close();
     }

@@ -51,6 +51,7 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
   const bridge = await composeBridge(settings, logger, {
     version: VERSION,
     sandboxes,
+    team: http.team,
     ...(observer ? { observer } : {}),
   }).catch(async (error) => {
     await sandboxes.close();
@@ -74,6 +75,10 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
   const metrics = telemetry?.metricsHandler;
   if (metrics) routes.push({ prefix: '/metrics', handle: (request, response) => metrics(request, response) });
   const auth = await httpAuth(http, logger);
+  const { LongRuns } = await import('../../engine/long-runs.js');
+  const { KEEP_FINISHED_RUN_MS, MAX_WAIT_HANDLES } = await import('../../server/server.js');
+  // Each principal's runs still going, shared by its MCP sessions; ended when it has gone.
+  const runTables = new Map<string, import('../../engine/long-runs.js').LongRuns>();
   server = new BridgeHttpServer({
     host: args.host,
     port: args.port,
@@ -92,8 +97,27 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
     },
     routes,
     logger,
+    principalIdleMs: http.principalIdleMs,
+    onPrincipalIdle: (principal) => {
+      runTables.get(principal.id)?.close();
+      runTables.delete(principal.id);
+      bridge.engine.closeOwner(principal.id);
+    },
     createSession: (principal) => {
-      const session = createBridgeServer({ ...bridgeServerOptions(bridge, settings, logger), principal });
+      let longRuns = runTables.get(principal.id);
+      if (!longRuns) {
+        longRuns = new LongRuns({
+          maxHandles: MAX_WAIT_HANDLES,
+          keepFinishedMs: KEEP_FINISHED_RUN_MS,
+          maxOutputChars: settings.maxOutputChars,
+        });
+        runTables.set(principal.id, longRuns);
+      }
+      const session = createBridgeServer({
+        ...bridgeServerOptions(bridge, settings, logger),
+        principal,
+        longRuns,
+      });
       const stopForwarding = forwardLogsToClient(session, logger);
       session.server.onclose = stopForwarding;
       return session;

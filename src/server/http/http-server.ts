@@ -85,6 +85,12 @@ export interface BridgeHttpServerOptions {
   createSession(principal: Principal): McpServer;
   /** A session ended (closed by its client, expired, made room, or the server is closing). */
   onSessionClosed?(sessionId: string, principal: Principal): void;
+  /**
+   * A principal has had no MCP session for `principalIdleMs`: what it owns may go (its named sessions,
+   * saved values, kept output, runs still going). Not called at shutdown.
+   */
+  onPrincipalIdle?(principal: Principal): void;
+  principalIdleMs?: number;
   /** The OAuth issuer, named on the console's sign-in page; undefined: no OAuth. */
   oauthIssuer?: string;
   routes?: HttpRoute[];
@@ -135,6 +141,8 @@ export class BridgeHttpServer {
   /** Connections over a cap: answered 503 and closed, never served even if a request slips in. */
   readonly #refused = new WeakSet<Socket>();
   readonly #throttled = new Map<string, { loggedAt: number; suppressed: number }>();
+  /** Principals whose last session has closed, with the timer that says they have gone. */
+  readonly #leaving = new Map<string, NodeJS.Timeout>();
 
   constructor(options: BridgeHttpServerOptions) {
     this.#options = options;
@@ -276,6 +284,8 @@ export class BridgeHttpServer {
    */
   async close(graceMs: number): Promise<void> {
     this.#draining = true;
+    for (const timer of this.#leaving.values()) clearTimeout(timer);
+    this.#leaving.clear();
     if (this.#sweep) clearInterval(this.#sweep);
     if (this.#descriptorCheck) clearInterval(this.#descriptorCheck);
     this.#http.close();
@@ -529,6 +539,8 @@ export class BridgeHttpServer {
         if (!session) return;
         session.info.id = id;
         this.#sessions.set(id, session);
+        clearTimeout(this.#leaving.get(principal.id));
+        this.#leaving.delete(principal.id);
         this.#options.logger.info('MCP session opened', {
           session: id,
           principal: principal.id,
@@ -605,6 +617,26 @@ export class BridgeHttpServer {
     } catch (error) {
       this.#options.logger.warn('session clean-up failed', { session: id, error });
     }
+    this.#watchLeaving(session.info.principal);
+  }
+
+  /** After its last session, a principal that opens none for `principalIdleMs` has gone. */
+  #watchLeaving(principal: Principal): void {
+    const { onPrincipalIdle, principalIdleMs } = this.#options;
+    if (!onPrincipalIdle || this.#draining || this.sessionsOf(principal.id) > 0) return;
+    clearTimeout(this.#leaving.get(principal.id));
+    const timer = setTimeout(() => {
+      this.#leaving.delete(principal.id);
+      if (this.sessionsOf(principal.id) > 0) return;
+      this.#options.logger.info('a principal has gone: ending what it left', { principal: principal.id });
+      try {
+        onPrincipalIdle(principal);
+      } catch (error) {
+        this.#options.logger.warn('principal clean-up failed', { principal: principal.id, error });
+      }
+    }, principalIdleMs ?? 0);
+    timer.unref();
+    this.#leaving.set(principal.id, timer);
   }
 
   #expireIdle(): void {

@@ -104,10 +104,10 @@ describe('resources', () => {
     }
   });
 
-  it("reads this client's sessions only", async () => {
+  it("reads its principal's sessions only", async () => {
     const { engine } = scriptedEngine(done);
     const owner = await connectInMemory(engine);
-    const other = await connectInMemory(engine);
+    const other = await connectInMemory(engine, { principal: { id: 'bob', name: 'bob', role: 'user' } });
     await owner.run({ code: 'x = 1', session: 'mine' });
     expect(await read(owner, 'codemode://sessions')).toMatch(
       /^# Sessions\n\n- mine: 1 runs, last used \S+, expires in \d+ s if idle\n/,
