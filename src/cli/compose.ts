@@ -8,8 +8,8 @@ import type { Policy } from '../engine/policy/policy.js';
 import { entriesOnlyPolicy, loadPolicyFile, PolicyFileError } from '../engine/policy/policy-file.js';
 import { PolicyGate } from '../engine/policy/policy-gate.js';
 import { RunObservations, type RunObserver } from '../engine/run-observer.js';
+import { SkillNamespaces } from '../engine/skills/skill-namespaces.js';
 import { skillOperations, skillsForRun } from '../engine/skills/skill-operations.js';
-import { SkillStore } from '../engine/skills/skill-store.js';
 import type { UpstreamPort } from '../engine/types.js';
 import { upstreamPort } from '../engine/upstream-port.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
@@ -163,9 +163,9 @@ export function principalShares(
   return Object.fromEntries(Object.entries(shares).filter(([, value]) => value !== undefined));
 }
 
-/** The saved skills, under `<MCP_BRIDGE_STATE_DIR>/skills`. */
-export function createSkillStore(settings: Pick<Settings, 'stateDir'>): SkillStore {
-  return new SkillStore({ dir: join(settings.stateDir, 'skills') });
+/** The saved skills, under `<MCP_BRIDGE_STATE_DIR>/skills`: every principal's and the shared ones. */
+export function createSkillNamespaces(settings: Pick<Settings, 'stateDir'>): SkillNamespaces {
+  return new SkillNamespaces(join(settings.stateDir, 'skills'));
 }
 
 export async function composeBridge(
@@ -203,14 +203,14 @@ export async function composeBridge(
   // Tool calls are observed after the policy gate: a refusal is an outcome the observer sees.
   const gated = upstreamPort(upstreams, gate);
   const port = observations ? observations.port(gated) : gated;
-  const skills = createSkillStore(settings);
+  const skills = createSkillNamespaces(settings);
   const engine = new Engine({
     sandboxes,
     ...(sandboxes.instant ? { instant: sandboxes.instant } : {}),
     runtime: settings.runtime === 'monty' ? 'monty' : sandboxes.instant ? 'auto' : 'full',
     upstreams: port,
     hostOperations: { ...discoveryOperations(port, skills), ...skillOperations(skills) },
-    skills: { forRun: () => skillsForRun(skills, logger) },
+    skills: { forRun: (principal) => skillsForRun(skills, principal, logger) },
     defaultTimeoutMs: settings.timeoutMs,
     maxTimeoutMs: settings.maxTimeoutMs,
     maxOutputChars: settings.maxOutputChars,

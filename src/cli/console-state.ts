@@ -8,7 +8,7 @@ import { mayAccess, type Principal } from '../engine/principal.js';
 import type { ConsoleSearchHit } from '../server/console/console-route.js';
 import type { HttpSessionInfo } from '../server/http/http-server.js';
 import type { Bridge } from './compose.js';
-import { createSkillStore } from './compose.js';
+import { createSkillNamespaces } from './compose.js';
 import { VERSION } from './context.js';
 import { describeAuth, type HttpSettings } from './http-settings.js';
 import type { Settings } from './settings.js';
@@ -64,11 +64,14 @@ export function consoleSearch(
   bridge: Bridge,
   settings: Settings,
 ): (query: string, limit: number, signal: AbortSignal, viewer: Principal) => Promise<ConsoleSearchHit[]> {
-  const operations = discoveryOperations(bridge.port, createSkillStore(settings));
-  return async (query, limit, signal) => {
+  const operations = discoveryOperations(bridge.port, createSkillNamespaces(settings));
+  return async (query, limit, signal, viewer) => {
     const search = operations.search_tool_docs;
     if (!search) return [];
-    const answer = (await search({ query, limit, detail: 'full' }, signal)) as {
+    const answer = (await search({ query, limit, detail: 'full' }, signal, {
+      runId: 'console-search',
+      principal: viewer,
+    })) as {
       hits: Array<{
         server?: { name: string; alias: string };
         tool?: { name: string; alias: string; description?: string; inputSchema: Record<string, unknown> };

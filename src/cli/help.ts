@@ -90,26 +90,39 @@ export const COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: 'skills',
-    usage: ['skills [list] [--json]'],
-    summary: 'List the skills programs saved with save_tool',
+    usage: ['skills [list] [--principal ID] [--json]'],
+    summary: 'List the skills programs saved with save_tool: your own and the shared ones',
+    details:
+      "--principal ID lists that principal's namespace (an OAuth `sub` or a tokens-file name) instead of " +
+      "the local user's; a shared skill is marked with its author, an own one that hides a shared one of " +
+      'the same name says so ([team](team.md#skills-own-and-shared)).',
   },
   {
     name: 'skills',
-    usage: ['skills show NAME [--version N] [--json]'],
-    summary: "Print a skill's source (default: its newest version)",
+    usage: ['skills show NAME [--version N] [--shared] [--principal ID] [--json]'],
+    summary: "Print a skill's source (default: its newest version) and who saved it",
   },
   {
     name: 'skills',
-    usage: ['skills remove NAME [--version N]'],
-    summary: 'Delete a skill (every version, or one)',
+    usage: ['skills remove NAME [--version N] [--shared] [--principal ID]'],
+    summary: 'Delete a skill (every version, or one); --shared deletes a published one',
     details:
       'The list shows any problem a skill has (a file edited by hand that no longer loads). Removing the ' +
       'newest version rolls back to the one before ([skills](guide.md#skills-functions-that-persist)).',
   },
   {
+    name: 'skills',
+    usage: ['skills publish NAME [--principal ID]'],
+    summary: 'Share a skill with everyone on the bridge',
+    details:
+      "Copies the newest version of your own skill NAME (or, with --principal, of that principal's) into " +
+      'the shared skills as a new version recording who published it, then removes the own copy. Only the ' +
+      'author and admins may change or delete a shared skill ([team](team.md#skills-own-and-shared)).',
+  },
+  {
     name: 'audit',
     usage: [
-      'audit [--run ID [--pid PID]] [--server NAME] [--tool NAME]',
+      'audit [--run ID [--pid PID]] [--principal ID] [--server NAME] [--tool NAME]',
       '[--outcome ok|error|refused|aborted] [--action allow|ask|deny] [--refused]',
       '[--since TIME|30m|2h|7d] [--last N] [--file PATH] [--json]',
     ],

@@ -12,8 +12,10 @@ import {
 } from '../sandbox/types.js';
 import { groupDigits } from '../shared/digits.js';
 import type { HostOperation } from './engine.js';
+import { localPrincipal } from './principal.js';
+import type { SkillNamespaces } from './skills/skill-namespaces.js';
 import { skillGrant } from './skills/skill-operations.js';
-import type { SkillStore, StoredSkill } from './skills/skill-store.js';
+import type { StoredSkill } from './skills/skill-store.js';
 import type { UpstreamPort } from './types.js';
 
 const MAX_SEARCH_LIMIT = 50;
@@ -62,10 +64,10 @@ function skillsAsServer(skills: readonly StoredSkill[], catalog: readonly Catalo
   };
 }
 
-/** `skills`: the store whose skills `search_tool_docs` ranks beside the tools. Default: none. */
+/** `skills`: whose skills `search_tool_docs` ranks beside the tools (the run's principal's). Default: none. */
 export function discoveryOperations(
   upstreams: UpstreamPort,
-  skills?: SkillStore,
+  skills?: SkillNamespaces,
 ): Record<string, HostOperation> {
   // The skills as a pseudo-server, rebuilt only when the store's listing changed (it returns the same
   // array while nothing did), so the port's search index is kept between searches.
@@ -89,7 +91,7 @@ export function discoveryOperations(
       return described;
     },
 
-    search_tool_docs: async (args, signal) => {
+    search_tool_docs: async (args, signal, context) => {
       const query = typeof args.query === 'string' ? args.query : '';
       if (query.length > MAX_QUERY_CHARS) {
         throw new HostCallError(
@@ -99,7 +101,8 @@ export function discoveryOperations(
         );
       }
       const limit = Math.min(MAX_SEARCH_LIMIT, Math.max(1, Math.trunc(Number(args.limit ?? 5)) || 5));
-      const saved = skills ? await skills.list().catch((): StoredSkill[] => []) : [];
+      const principal = context?.principal ?? localPrincipal();
+      const saved = skills ? await skills.visible(principal).catch((): StoredSkill[] => []) : [];
       const { hits, described, unavailable } = await upstreams.search(
         query,
         limit,

@@ -23,7 +23,7 @@ import {
 import { BridgeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { OutputStore } from './output-store.js';
-import { localPrincipal } from './principal.js';
+import { localPrincipal, type Principal } from './principal.js';
 import { type InstantTier, montyOnlyRefusal, type RuntimeMode, SandboxRouter } from './routing.js';
 import type { RunObserver } from './run-observer.js';
 import { RunRecord } from './run-record.js';
@@ -56,8 +56,8 @@ export type HostOperation = (
 
 /** Where the saved skills every run receives come from. */
 export interface SkillSource {
-  /** The newest version of every skill; never throws (an unreadable store gives none). */
-  forRun(): Promise<SkillGrant[]>;
+  /** The newest version of every skill `principal` sees (its own and the shared); never throws. */
+  forRun(principal: Principal): Promise<SkillGrant[]>;
 }
 
 export interface EngineOptions {
@@ -205,9 +205,9 @@ export class Engine {
     return grant;
   }
 
-  /** The saved skills a run would receive now (newest versions). */
-  async savedSkills(): Promise<SkillGrant[]> {
-    return (await this.#options.skills?.forRun()) ?? [];
+  /** The saved skills a run of `principal` would receive now (newest versions). */
+  async savedSkills(principal: Principal = localPrincipal()): Promise<SkillGrant[]> {
+    return (await this.#options.skills?.forRun(principal)) ?? [];
   }
 
   /** The longest a run may last (MCP_BRIDGE_MAX_TIMEOUT), in milliseconds. */
@@ -316,7 +316,7 @@ export class Engine {
         sandbox = turn.sandbox;
       }
       release = await this.#slots.acquire(signal, ownerOf(options));
-      const program = await this.#program(runId, request, signal, ownerOf(options));
+      const program = await this.#program(runId, request, signal, ownerOf(options), options.principal);
       context = callContext(runId, request, options, turn);
       const host = this.#hostFor(program, record, options, context);
       let exit: SandboxExit;
@@ -365,11 +365,12 @@ export class Engine {
     request: RunRequest,
     signal: AbortSignal,
     owner: string,
+    principal: Principal | undefined,
   ): Promise<SandboxProgram> {
     const servers = request.servers?.length
       ? await this.#options.upstreams.describe(request.servers, signal)
       : [];
-    const skills = await this.savedSkills();
+    const skills = await this.savedSkills(principal);
     return {
       runId,
       code: request.code,

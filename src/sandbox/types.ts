@@ -51,6 +51,14 @@ export interface SkillGrant {
   isAsync?: boolean;
   servers?: string[];
   savedAt?: string;
+  /** Who saved this version (a display name). */
+  savedBy?: string;
+  /** `own`: the run's principal's; `shared`: published for the team, by `author`. */
+  origin?: 'own' | 'shared';
+  /** Who published a shared skill (only they and admins may change it). */
+  author?: string;
+  /** An own skill hiding a shared one of the same name: whose, and its version. */
+  shadows?: { author: string; version: number };
   error?: string;
 }
 

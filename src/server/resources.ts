@@ -6,6 +6,7 @@
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Engine } from '../engine/engine.js';
+import type { Principal } from '../engine/principal.js';
 import { errorMessage } from '../shared/errors.js';
 
 const CAPABILITIES_URI = 'codemode://capabilities';
@@ -70,7 +71,13 @@ function describeSkill(skill: SavedSkill): string {
   const about = skill.description ? ` — ${summary(skill.description)}` : '';
   const servers = skill.servers?.length ? ` (uses ${skill.servers.join(', ')})` : '';
   const broken = skill.error ? ` — cannot load: ${skill.error}` : '';
-  return `- ${skill.isAsync ? 'async ' : ''}${skill.name}${skill.signature || '(...)'} [version ${skill.version}${versions}]${about}${servers}${broken}`;
+  const whose =
+    skill.origin === 'shared'
+      ? `, shared by ${skill.author}`
+      : skill.shadows
+        ? `, yours, hiding the shared one by ${skill.shadows.author}`
+        : '';
+  return `- ${skill.isAsync ? 'async ' : ''}${skill.name}${skill.signature || '(...)'} [version ${skill.version}${versions}${whose}]${about}${servers}${broken}`;
 }
 
 function describeSkills(skills: SavedSkill[]): string {
@@ -81,7 +88,8 @@ function describeSkills(skills: SavedSkill[]): string {
       ? skills.map(describeSkill)
       : ['None yet. In run_python, `save_tool(func)` keeps a function for every later run.']),
     '',
-    'In run_python: `from skills import <name>`, or call it by name; `delete_skill(name)` removes one.',
+    'In run_python: `from skills import <name>`, or call it by name; `delete_skill(name)` removes one;',
+    '`save_tool(func, shared=True)` publishes one for everyone on this bridge.',
     `Source: ${SKILL_URI_PREFIX}<name>. From a shell: \`codemode-bridge skills list|show|remove\`.`,
   ].join('\n');
 }
@@ -115,10 +123,11 @@ function describeSessions(sessions: ReturnType<Engine['listSessions']>): string 
 }
 
 /**
- * Registers the resources; `owner` is the client connection whose named sessions they show (each
- * client sees only its own).
+ * Registers the resources for `principal`: the named sessions and skills they show are its own (and
+ * the shared skills); no client sees another principal's.
  */
-export function registerResources(server: McpServer, engine: Engine, owner: string): void {
+export function registerResources(server: McpServer, engine: Engine, principal: Principal): void {
+  const owner = principal.id;
   server.registerResource(
     'sessions',
     SESSIONS_URI,
@@ -183,7 +192,11 @@ export function registerResources(server: McpServer, engine: Engine, owner: stri
     },
     async (uri) => ({
       contents: [
-        { uri: uri.href, mimeType: 'text/markdown', text: describeSkills(await engine.savedSkills()) },
+        {
+          uri: uri.href,
+          mimeType: 'text/markdown',
+          text: describeSkills(await engine.savedSkills(principal)),
+        },
       ],
     }),
   );
@@ -192,7 +205,7 @@ export function registerResources(server: McpServer, engine: Engine, owner: stri
     'skill',
     new ResourceTemplate(`${SKILL_URI_PREFIX}{name}`, {
       list: async () => ({
-        resources: (await engine.savedSkills()).map((skill) => ({
+        resources: (await engine.savedSkills(principal)).map((skill) => ({
           uri: `${SKILL_URI_PREFIX}${skill.name}`,
           name: `skill ${skill.name}`,
           title: `Saved skill ${skill.name}`,
@@ -208,7 +221,7 @@ export function registerResources(server: McpServer, engine: Engine, owner: stri
     },
     async (uri, variables) => {
       const name = decodeURIComponent(String(variables.name ?? ''));
-      const skills = await engine.savedSkills();
+      const skills = await engine.savedSkills(principal);
       const skill = skills.find((candidate) => candidate.name === name);
       if (!skill) {
         throw notFound(

@@ -233,7 +233,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
     }
     await closeServer();
   };
-  registerResources(server, engine, principal.id);
+  registerResources(server, engine, principal);
 
   const runPython = async (
     { code, servers, timeout, session, wait, yield_after }: RunPythonArguments,

@@ -331,7 +331,21 @@ class SkillHandle:
 
     def __repr__(self):
         entry = self._skills.entry(self._name)
-        return "<skill %s%s, version %s>" % (self._name, entry.get("signature") or "(...)", entry.get("version"))
+        return "<skill %s%s, version %s%s>" % (
+            self._name,
+            entry.get("signature") or "(...)",
+            entry.get("version"),
+            whose(entry),
+        )
+
+
+def whose(entry):
+    """`, shared by alice` or `, yours`: which skill a name gave (empty where nobody else saves skills)."""
+    if entry.get("origin") == "shared":
+        return ", shared by %s" % (entry.get("author") or "an unknown author",)
+    if entry.get("shadows"):
+        return ", yours"
+    return ""
 
 
 class SkillSet:
@@ -414,8 +428,19 @@ class SkillSet:
             raise SkillLoadError("%s does not define a function %r" % (label, name), name="skills." + name)
         try:
             function.__skill__ = name
+            function.__skill_origin__ = {
+                key: entry[key] for key in ("origin", "author", "savedBy", "version") if entry.get(key)
+            }
         except (AttributeError, TypeError):
             pass
+        hidden = entry.get("shadows")
+        if isinstance(hidden, dict):
+            # Two skills answer to this name; say which one the program got, once per run.
+            print(
+                "skills: %s is your own (version %s); it hides the shared %s by %s (version %s)"
+                % (name, entry.get("version"), name, hidden.get("author"), hidden.get("version")),
+                file=sys.stderr,
+            )
         self._loaded[name] = function
         return function
 

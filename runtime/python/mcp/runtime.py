@@ -435,27 +435,38 @@ def _queue():
     return _state["queue"] or queue()
 
 
-def save_tool(func):
+def save_tool(func=None, shared=False):
     """Saves `func` as a skill every later run can use: `from skills import name`, or `name(...)`.
 
-    Also a decorator (`@save_tool` above the `def`); returns the function unchanged. The source is
-    the function's text in this program; the modules and literal constants it uses from the program
-    are written into the skill, anything else must be inside it (or saved first). Saving a name again
-    makes a new version and keeps the earlier ones. The sandbox checks the skill, the host checks it
-    again and stores it under MCP_BRIDGE_STATE_DIR/skills. This call does not wait for the host; the
-    run does, and fails with the reason if the host refused (`await runtime.list_skills()` shows it).
+    Also a decorator (`@save_tool`, or `@save_tool(shared=True)`, above the `def`); returns the
+    function unchanged. The source is the function's text in this program; the modules and literal
+    constants it uses from the program are written into the skill, anything else must be inside it
+    (or saved first). Saving a name again makes a new version and keeps the earlier ones. The sandbox
+    checks the skill, the host checks it again and stores it under MCP_BRIDGE_STATE_DIR/skills.
+
+    On a bridge for a team a skill is yours alone; `shared=True` publishes it for everyone (only you
+    and admins may change it after). This call does not wait for the host; the run does, and fails
+    with the reason if the host refused (`await runtime.list_skills()` shows it).
     """
+    if not isinstance(shared, bool):
+        raise TypeError("save_tool: shared must be True or False, not %r" % (shared,))
+    if func is None:
+        return lambda f: save_tool(f, shared=shared)
     from codemode_runtime.skills import capture
 
     payload = capture(func, _state["provided"])
     func.__skill__ = payload["name"]
-    _queue().submit("save_skill", payload, "save_tool(%s)" % (payload["name"],))
+    if shared:
+        payload["shared"] = True
+    label = "save_tool(%s%s)" % (payload["name"], ", shared=True" if shared else "")
+    _queue().submit("save_skill", payload, label)
     return func
 
 
-def delete_skill(name, version=None):
+def delete_skill(name, version=None, shared=False):
     """Removes a saved skill (every version), or one `version` of it (the newest left becomes current).
 
+    `shared=True` removes a published skill instead of your own (its author and admins only).
     Returns a pending result: `await delete_skill(name)` gives {'name', 'deleted': [versions]} or raises
     MCPError for an unknown skill; without `await` the run still waits for it and fails if it failed.
     """
@@ -463,7 +474,11 @@ def delete_skill(name, version=None):
         raise ValueError("delete_skill: the name must be a non-empty string, not %r" % (name,))
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
         raise ValueError("delete_skill: version must be a positive integer")
+    if not isinstance(shared, bool):
+        raise TypeError("delete_skill: shared must be True or False, not %r" % (shared,))
     args = {"name": name} if version is None else {"name": name, "version": version}
+    if shared:
+        args["shared"] = True
     return _queue().submit("delete_skill", args, "delete_skill(%r)" % (name,))
 
 
@@ -479,6 +494,9 @@ def _skill_listing(entry, skills):
         item["versions"] = list(entry["versions"])
     if entry.get("savedAt"):
         item["savedAt"] = entry["savedAt"]
+    for key in ("savedBy", "origin", "author", "shadows"):
+        if entry.get(key):
+            item[key] = entry[key]
     problem = entry.get("error") or (skills.problem(entry["name"]) if skills is not None else None)
     if problem:
         item["error"] = problem

@@ -6,8 +6,10 @@
 import { HostCallError, type SkillGrant } from '../../sandbox/types.js';
 import type { Logger } from '../../shared/logger.js';
 import type { HostCallContext, HostOperation } from '../engine.js';
+import { localPrincipal, type Principal } from '../principal.js';
+import { type SkillNamespaces, visibleGrant } from './skill-namespaces.js';
 import { isStoreName, preview, validateSkillDraft } from './skill-rules.js';
-import type { SkillStore, StoredSkill } from './skill-store.js';
+import type { StoredSkill } from './skill-store.js';
 
 /** Saves one run may make: enough for any real program, and a bound on a loop that saves forever. */
 export const MAX_SAVES_PER_RUN = 64;
@@ -25,21 +27,29 @@ export function skillGrant(skill: StoredSkill): SkillGrant {
     isAsync: skill.isAsync,
     servers: skill.servers,
     ...(skill.savedAt ? { savedAt: skill.savedAt } : {}),
+    ...(skill.savedBy ? { savedBy: skill.savedBy.name } : {}),
     ...(skill.source !== undefined ? { source: skill.source } : {}),
     ...(skill.error ? { error: skill.error } : {}),
   };
 }
 
 /**
- * The skills every run receives: the newest version of each validly named one. A store that cannot
- * be read is logged and gives none; it never fails a run.
+ * The skills a run of `principal` receives: the newest version of each validly named one of its own
+ * and of the shared ones (skill-namespaces.ts). A store that cannot be read is logged and gives none;
+ * it never fails a run.
  */
-export async function skillsForRun(store: SkillStore, logger: Logger): Promise<SkillGrant[]> {
+export async function skillsForRun(
+  namespaces: SkillNamespaces,
+  principal: Principal,
+  logger: Logger,
+): Promise<SkillGrant[]> {
   try {
-    const skills = await store.list();
-    return skills.filter((skill) => !skill.error?.startsWith('not a valid skill name')).map(skillGrant);
+    const skills = await namespaces.visible(principal);
+    return skills
+      .filter((skill) => !skill.error?.startsWith('not a valid skill name'))
+      .map((skill) => visibleGrant(skill, skillGrant(skill)));
   } catch (error) {
-    logger.warn('saved skills are unavailable to this run', { error });
+    logger.warn('saved skills are unavailable to this run', { error, principal: principal.id });
     return [];
   }
 }
@@ -52,8 +62,15 @@ function versionArg(value: unknown): number | undefined {
   return value;
 }
 
-export function skillOperations(store: SkillStore): Record<string, HostOperation> {
+function sharedArg(value: unknown): boolean {
+  if (value === undefined || value === null || value === false) return false;
+  if (value === true) return true;
+  throw new HostCallError('shared must be True or False', 'BAD_ARGUMENTS');
+}
+
+export function skillOperations(namespaces: SkillNamespaces): Record<string, HostOperation> {
   const savesByRun = new WeakMap<HostCallContext, number>();
+  const principalOf = (context?: HostCallContext): Principal => context?.principal ?? localPrincipal();
   return {
     save_skill: async (args, _signal, context) => {
       const draft = validateSkillDraft(args);
@@ -64,16 +81,24 @@ export function skillOperations(store: SkillStore): Record<string, HostOperation
           throw new HostCallError(`a run may save at most ${MAX_SAVES_PER_RUN} skills`, 'SKILL_LIMIT');
         }
       }
-      return store.save(draft);
+      return namespaces.save(principalOf(context), draft, sharedArg(args.shared));
     },
 
-    delete_skill: async (args) => {
+    delete_skill: async (args, _signal, context) => {
       if (!isStoreName(args.name)) {
         throw new HostCallError(`${preview(args.name)} is not a skill name`, 'BAD_ARGUMENTS');
       }
-      return store.delete(args.name, versionArg(args.version));
+      return namespaces.delete(
+        principalOf(context),
+        args.name,
+        versionArg(args.version),
+        sharedArg(args.shared),
+      );
     },
 
-    list_skills: async () => (await store.list()).filter((skill) => isStoreName(skill.name)).map(skillGrant),
+    list_skills: async (_args, _signal, context) =>
+      (await namespaces.visible(principalOf(context)))
+        .filter((skill) => isStoreName(skill.name))
+        .map((skill) => visibleGrant(skill, skillGrant(skill))),
   };
 }

@@ -69,10 +69,20 @@ export interface SkillHeader {
   isAsync: boolean;
   /** Upstream servers the function uses through `mcp_<alias>`, as the saving sandbox saw them. */
   servers: string[];
+  /** The principal that saved this version (absent in files written before principals). */
+  savedBy?: PrincipalRef;
+  /** A shared skill's author: who published it first; carried into every later version. */
+  author?: PrincipalRef;
+}
+
+/** A principal as a skill file records it. */
+export interface PrincipalRef {
+  id: string;
+  name: string;
 }
 
 /** A skill as a sandbox asked to save it, validated. */
-export type SkillDraft = Omit<SkillHeader, 'savedAt'> & { source: string };
+export type SkillDraft = Omit<SkillHeader, 'savedAt' | 'savedBy' | 'author'> & { source: string };
 
 /** A value from a sandbox, quoted for an error message, at most 80 characters of it. */
 export function preview(value: unknown): string {
@@ -172,10 +182,21 @@ export function decodeSkillFile(text: string): { header: Partial<SkillHeader>; s
     };
     if (typeof raw.name === 'string') header.name = raw.name;
     if (typeof raw.savedAt === 'string') header.savedAt = oneLine(raw.savedAt, 64);
+    const savedBy = principalRef(raw.savedBy);
+    if (savedBy) header.savedBy = savedBy;
+    const author = principalRef(raw.author);
+    if (author) header.author = author;
     return { header, source };
   } catch {
     return { header: {}, source };
   }
+}
+
+function principalRef(value: unknown): PrincipalRef | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const { id, name } = value as Record<string, unknown>;
+  if (typeof id !== 'string' || id === '') return undefined;
+  return { id: oneLine(id, 255), name: oneLine(typeof name === 'string' && name !== '' ? name : id, 100) };
 }
 
 /** The version a file name stands for (`v12.py` → 12), or undefined for any other file. */

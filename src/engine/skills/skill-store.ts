@@ -31,6 +31,7 @@ import {
   encodeSkillFile,
   isStoreName,
   MAX_SKILL_SOURCE_BYTES,
+  type PrincipalRef,
   preview,
   type SkillDraft,
   type SkillHeader,
@@ -65,6 +66,10 @@ export interface StoredSkill {
   parameters: string[];
   isAsync: boolean;
   servers: string[];
+  /** Who saved the newest version; absent in files written before principals. */
+  savedBy?: PrincipalRef;
+  /** A shared skill's author (who published it). */
+  author?: PrincipalRef;
   /** The newest version's source; absent when it could not be read. */
   source?: string;
   /** Why the newest version cannot be loaded, as far as the host can tell without Python. */
@@ -88,6 +93,8 @@ export interface SkillStoreOptions {
   maxSkills?: number;
   /** Default {@link DEFAULT_MAX_TOTAL_BYTES}. */
   maxTotalBytes?: number;
+  /** What the store is, in messages: `your namespace`, `the shared skills`. Default `the store`. */
+  label?: string;
 }
 
 export interface SaveOutcome {
@@ -122,6 +129,7 @@ export class SkillStore {
   readonly #maxVersions: number;
   readonly #maxSkills: number;
   readonly #maxTotalBytes: number;
+  readonly #label: string;
   readonly #cache = new Map<string, CacheEntry>();
   #listing: { key: string; skills: StoredSkill[] } | undefined;
   #swept: Promise<void> | undefined;
@@ -131,6 +139,7 @@ export class SkillStore {
     this.#maxVersions = options.maxVersions ?? DEFAULT_MAX_VERSIONS;
     this.#maxSkills = options.maxSkills ?? DEFAULT_MAX_SKILLS;
     this.#maxTotalBytes = options.maxTotalBytes ?? DEFAULT_MAX_TOTAL_BYTES;
+    this.#label = options.label ?? 'the store';
   }
 
   /**
@@ -177,8 +186,14 @@ export class SkillStore {
     return { name, version: wanted, versions, header, source };
   }
 
-  /** Stores a new version of a validated skill; throws `HostCallError` when a limit refuses it. */
-  async save(draft: SkillDraft): Promise<SaveOutcome> {
+  /**
+   * Stores a new version of a validated skill, recording who saved it (and a shared skill's author);
+   * throws `HostCallError` when a limit refuses it.
+   */
+  async save(
+    draft: SkillDraft,
+    stamp: { savedBy?: PrincipalRef; author?: PrincipalRef } = {},
+  ): Promise<SaveOutcome> {
     const existing = await this.list();
     const same = existing.find((skill) => skill.name === draft.name);
     const clash = existing.find(
@@ -201,13 +216,13 @@ export class SkillStore {
       .reduce((sum, skill) => sum + Buffer.byteLength(skill.source ?? ''), 0);
     if (others + Buffer.byteLength(draft.source) > this.#maxTotalBytes) {
       throw new HostCallError(
-        `cannot save '${draft.name}': the skills together would exceed ${this.#maxTotalBytes / 1048576} MiB; delete some first`,
+        `cannot save '${draft.name}': the skills of ${this.#label} together would exceed ${this.#maxTotalBytes / 1048576} MiB; delete some first`,
         'SKILL_LIMIT',
       );
     }
     const savedAt = new Date().toISOString();
     const { source, ...fields } = draft;
-    const text = encodeSkillFile({ ...fields, savedAt }, source);
+    const text = encodeSkillFile({ ...fields, savedAt, ...stamp }, source);
     const temp = join(this.dir, TEMP_DIR, `${draft.name}.${process.pid}.${randomUUID()}.py`);
     try {
       this.#swept ??= this.#sweepTemp();
@@ -413,6 +428,8 @@ export class SkillStore {
       isAsync: header.isAsync ?? false,
       servers: header.servers ?? [],
       ...(header.savedAt ? { savedAt: header.savedAt } : {}),
+      ...(header.savedBy ? { savedBy: header.savedBy } : {}),
+      ...(header.author ? { author: header.author } : {}),
     });
     const problem =
       header.name !== undefined && header.name !== skill.name

@@ -2,13 +2,13 @@
  * The skill host operations with what a hostile sandbox can send: random arguments only ever give
  * `HostCallError`, saves per run are capped per run, and nothing lands outside the store.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HostCallContext } from '../../../../src/engine/engine.js';
+import { SkillNamespaces } from '../../../../src/engine/skills/skill-namespaces.js';
 import { MAX_SAVES_PER_RUN, skillOperations } from '../../../../src/engine/skills/skill-operations.js';
-import { SkillStore } from '../../../../src/engine/skills/skill-store.js';
 import { HostCallError } from '../../../../src/sandbox/types.js';
 
 /** mulberry32: small, fast, deterministic. */
@@ -61,12 +61,12 @@ const VALUES: unknown[] = [
 ];
 
 let root: string;
-let store: SkillStore;
+let store: SkillNamespaces;
 const signal = new AbortController().signal;
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'codemode-skill-ops-'));
-  store = new SkillStore({ dir: join(root, 'skills') });
+  store = new SkillNamespaces(join(root, 'skills'));
 });
 afterEach(() => {
   rmSync(root, { recursive: true, force: true });
@@ -77,6 +77,7 @@ describe('skill operations', () => {
     const ops = skillOperations(store);
     const next = random(0x5eed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
+    let saved = 0;
     for (let i = 0; i < 2000; i++) {
       const op = pick(['save_skill', 'delete_skill', 'list_skills'] as const);
       const args: Record<string, unknown> = {};
@@ -89,6 +90,7 @@ describe('skill operations', () => {
         'parameters',
         'servers',
         'isAsync',
+        'shared',
       ]) {
         if (next() < 0.6) {
           args[key] =
@@ -96,20 +98,26 @@ describe('skill operations', () => {
               ? pick(next() < 0.8 ? NAMES : VALUES)
               : key === 'source'
                 ? pick(next() < 0.8 ? SOURCES : VALUES)
-                : pick(VALUES);
+                : key === 'shared'
+                  ? pick(next() < 0.8 ? [true, false] : VALUES)
+                  : pick(VALUES);
         }
       }
       try {
         await ops[op]?.(args, signal, { runId: `run-${i}` });
+        if (op === 'save_skill') saved++;
       } catch (error) {
         if (!(error instanceof HostCallError))
           throw new Error(`case ${i}: ${op} ${JSON.stringify(args)} threw ${error}`);
       }
     }
     expect(readdirSync(root)).toEqual(['skills']);
-    const stored = readdirSync(join(root, 'skills')).filter((name) => !name.startsWith('.'));
-    // Some random requests were valid saves; nothing else was written.
-    expect(stored.length).toBeGreaterThan(0);
+    const skillsIn = (dir: string) =>
+      existsSync(dir) ? readdirSync(dir).filter((name) => !name.startsWith('.')) : [];
+    // Own saves land in the store, shared ones (which move an own copy) under .shared.
+    const stored = [...skillsIn(join(root, 'skills')), ...skillsIn(join(root, 'skills', '.shared'))];
+    // Some random requests were valid saves (later ones may have deleted them); nothing else was written.
+    expect(saved).toBeGreaterThan(0);
     expect(stored.filter((name) => !['f', 'ok_name', 'A'].includes(name))).toEqual([]);
   });
 
