@@ -136,7 +136,8 @@ export const COMMANDS: readonly CommandHelp[] = [
       "codemode-bridge audit --server 'git*' --tool 'create_*' --last 20",
       '```',
       '',
-      "Each text line shows the bridge's pid in brackets before the run id; `--run` without `--pid` says on " +
+      "Each text line shows the bridge's pid in brackets before the run id, and whose run it was in " +
+        "parentheses after it (`--principal` keeps one principal's); `--run` without `--pid` says on " +
         'stderr when its id names runs of more than one bridge. What a record holds: ' +
         '[audit log](policy.md#audit-log).',
     ].join('\n'),

@@ -12,7 +12,7 @@ import { UsageError } from '../context.js';
 import type { Settings } from '../settings.js';
 
 export const AUDIT_USAGE =
-  'audit [--file PATH] [--run ID] [--pid PID] [--server NAME] [--tool NAME] [--outcome ok|error|refused|aborted] ' +
+  'audit [--file PATH] [--run ID] [--pid PID] [--principal ID] [--server NAME] [--tool NAME] [--outcome ok|error|refused|aborted] ' +
   '[--action allow|ask|deny] [--refused] [--since TIME|DURATION] [--last N] [--json]';
 
 export async function audit(args: string[], settings: Pick<Settings, 'auditLog'>): Promise<number> {
@@ -23,6 +23,7 @@ export async function audit(args: string[], settings: Pick<Settings, 'auditLog'>
       file: { type: 'string' },
       run: { type: 'string' },
       pid: { type: 'string' },
+      principal: { type: 'string' },
       server: { type: 'string' },
       tool: { type: 'string' },
       outcome: { type: 'string' },
@@ -50,6 +51,7 @@ export async function audit(args: string[], settings: Pick<Settings, 'auditLog'>
     records = filterAudit(readAuditLog(file), {
       ...(values.run ? { run: values.run } : {}),
       ...(pid !== undefined ? { pid } : {}),
+      ...(values.principal ? { principal: values.principal } : {}),
       ...(values.server ? { server: values.server } : {}),
       ...(values.tool ? { tool: values.tool } : {}),
       ...(values.outcome ? { outcome: values.outcome } : {}),

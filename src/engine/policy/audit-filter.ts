@@ -5,6 +5,8 @@ export interface AuditFilter {
   /** A run id is per bridge process (`run-1` again after a restart): `pid` picks the bridge. */
   run?: string;
   pid?: number;
+  /** Whose runs: a principal's id, exactly. */
+  principal?: string;
   /** Server and tool names match exactly, or as globs with `*`. */
   server?: string;
   tool?: string;
@@ -80,6 +82,7 @@ export function filterAudit(
     (record) =>
       (filter.run === undefined || record.run === filter.run) &&
       (filter.pid === undefined || record.pid === filter.pid) &&
+      (filter.principal === undefined || record.principal === filter.principal) &&
       (since === undefined || Date.parse(record.time) >= since) &&
       calls(record),
   );

@@ -18,6 +18,11 @@ export function formatAuditJson(entry: AuditEntry): string {
   return visibleJson(JSON.stringify(entry));
 }
 
+/** ` (alice)`: whose run, when the line says (lines from before principals do not). */
+function whose(principal: unknown): string {
+  return principal === undefined ? '' : ` (${text(principal)})`;
+}
+
 /** One entry as one line of text. */
 export function formatAuditEntry(entry: AuditEntry): string {
   return isSummary(entry) ? formatSummary(entry) : formatRecord(entry);
@@ -34,7 +39,7 @@ function formatRecord(record: AuditRecord): string {
   const tokenized = record.tokenized ? ` ${text(record.tokenized)} tokenized` : '';
   const args = `args=${text(record.args?.bytes ?? '?')}B sha256:${text(record.args?.sha256 ?? '').slice(0, 12)}`;
   return (
-    `${text(record.time)} [${text(record.pid)}] ${text(record.run)} ${text(record.server)}.${text(record.tool)}` +
+    `${text(record.time)} [${text(record.pid)}] ${text(record.run)}${whose(record.principal)} ${text(record.server)}.${text(record.tool)}` +
     `${decision}${approval} ${text(record.outcome)}${code} ${text(record.ms)}ms ${args}${bytes}${tokenized}`
   );
 }
@@ -55,7 +60,7 @@ function formatSummary(summary: AuditSummary): string {
   const names = tools.slice(0, SUMMARY_NAMES_SHOWN).map(([name, n]) => `${name} ${count(n)}`);
   if (hidden > 0) names.push(`other tools ${count(hidden)}`);
   return (
-    `${text(summary.time)} [${text(summary.pid)}] ${text(summary.run)} summary: ${count(summary.calls)} more ` +
+    `${text(summary.time)} [${text(summary.pid)}] ${text(summary.run)}${whose(summary.principal)} summary: ${count(summary.calls)} more ` +
     `calls not recorded one by one (cap ${text(summary.cap)}): ${outcomes}; ${names.join(', ')}`
   );
 }

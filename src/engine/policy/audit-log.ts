@@ -42,6 +42,8 @@ export interface AuditRecord {
   /** The bridge process, so runs of different bridges (or restarts) sharing a file stay apart. */
   pid: number;
   run: string;
+  /** Who the run was for: the principal's id (`local` over stdio; a tokens-file name, an OAuth `sub`). */
+  principal?: string;
   /** The MCP session, when the transport has one. */
   session?: string;
   server: string;
@@ -75,6 +77,7 @@ export interface AuditSummary {
   time: string;
   pid: number;
   run: string;
+  principal?: string;
   session?: string;
   kind: 'summary';
   /** The cap that was reached, as it is set: `MCP_BRIDGE_AUDIT_RUN_LINES=1000`. */
