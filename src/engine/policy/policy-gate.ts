@@ -125,7 +125,10 @@ export class PolicyGate {
   readonly #sessionVaults = new WeakMap<object, TokenVault>();
   readonly #refusedCalls: number;
   readonly #auditRunLines: number;
-  /** Call times within the window of each rate-limited server, oldest first (from `head`). */
+  /**
+   * Call times within the window of each rate-limited server, per principal (each has its own
+   * budget, so one cannot spend another's), oldest first (from `head`).
+   */
   readonly #recent = new Map<string, { times: number[]; head: number }>();
 
   constructor(options: PolicyGateOptions) {
@@ -171,7 +174,7 @@ export class PolicyGate {
           if (decision.action === 'deny') throw this.#denied(server, tool, decision);
           const limits = this.#limitsFor(server);
           this.#checkBudget(state, server, tool, limits);
-          if (limits.rateLimit) this.#checkRate(server, limits.rateLimit);
+          if (limits.rateLimit) this.#checkRate(server, limits.rateLimit, context);
           if (state) this.#count(state, server, tool);
         } catch (error) {
           if (state) this.#countRefusal(state, false);
@@ -324,7 +327,7 @@ export class PolicyGate {
         // Time passed, and calls running beside this one may have spent what was left.
         if (limits) this.#checkBudget(state, server, tool, limits);
       }
-      if (limits?.rateLimit) this.#checkRate(server, limits.rateLimit);
+      if (limits?.rateLimit) this.#checkRate(server, limits.rateLimit, context);
       if (state) this.#count(state, server, tool);
       counted = true;
 
@@ -571,12 +574,17 @@ export class PolicyGate {
     counts.tools.set(tool, (counts.tools.get(tool) ?? 0) + 1);
   }
 
-  #checkRate(server: string, limit: NonNullable<ServerLimits['rateLimit']>): void {
+  #checkRate(
+    server: string,
+    limit: NonNullable<ServerLimits['rateLimit']>,
+    context: CallContext | undefined,
+  ): void {
     const now = performance.now();
-    let window = this.#recent.get(server);
+    const key = `${context?.principal?.id ?? ''}\u0000${server}`;
+    let window = this.#recent.get(key);
     if (!window) {
       window = { times: [], head: 0 };
-      this.#recent.set(server, window);
+      this.#recent.set(key, window);
     }
     // A queue with a moving head: expiring is O(1) per call, compacted once half of it is dead.
     const { times } = window;

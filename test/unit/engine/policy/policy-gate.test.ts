@@ -84,6 +84,18 @@ describe('PolicyGate', () => {
     expect(error.message).toMatch(/allows 2 calls per 60 s.*\[rule: servers\.srv\.rate_limit\]$/);
   });
 
+  it("gives each principal a rate limit of its own: one spending it leaves another's whole", async () => {
+    const g = gate({ servers: { srv: { rate_limit: { calls: 2, per_seconds: 60 } } } });
+    const alice = { id: 'alice', name: 'alice', role: 'user' } as const;
+    const bob = { id: 'bob', name: 'bob', role: 'user' } as const;
+    await call(g, { runId: 'a1', principal: alice }, 'a');
+    await call(g, { runId: 'a2', principal: alice }, 'a');
+    expect((await refusal(call(g, { runId: 'a3', principal: alice }, 'a'))).code).toBe('POLICY_RATE_LIMIT');
+    await call(g, { runId: 'b1', principal: bob }, 'a');
+    await call(g, { runId: 'b2', principal: bob }, 'a');
+    expect((await refusal(call(g, { runId: 'b3', principal: bob }, 'a'))).code).toBe('POLICY_RATE_LIMIT');
+  });
+
   it('asks, with secrets redacted; remembers "accept-run" for the rest of the run; asks one prompt at a time', async () => {
     const g = gate({ ask: ['srv.write'] });
     const prompts: string[] = [];
