@@ -10,7 +10,8 @@ a synchronous call cannot wait for the host from inside the running event loop.
     await runtime.search_tool_docs("read a file")     # ranked, with signatures (and saved skills)
     await runtime.query_tool_docs("memory", detail="full")
 
-Skills: `save_tool(func)` keeps a function for every later run (`from skills import name`);
+Skills: `save_tool(func)` keeps a function for every later run (`from skills import name`; `shared=True`
+publishes it to everyone on a bridge for a team);
 `delete_skill(name)` removes it; `list_skills()` lists them.
 """
 import re
@@ -698,7 +699,7 @@ def capability_summary():
         "  granted servers only, no await: list_servers_sync(), list_tools_sync(s), query_tool_docs_sync(s),"
         " search_tool_docs_sync(q)",
         "  await runtime.call_tool(server, tool, args, raw=False)",
-        "  save_tool(func) or @save_tool, delete_skill(name), runtime.list_skills()",
+        "  save_tool(func, shared=False) or @save_tool, delete_skill(name), runtime.list_skills()",
         "  await runtime.save(name, value), await runtime.load(name), list_saved(), delete_saved(name)",
         "  await runtime.list_sessions(), await runtime.reset_session(name)",
         "Call a granted tool: await mcp_<alias>.<tool>(...); failures raise mcp.ToolError (alias MCPError).",
