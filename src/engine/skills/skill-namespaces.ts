@@ -108,9 +108,8 @@ export class SkillNamespaces {
       savedBy: refOf(principal),
       author: author ?? refOf(principal),
     });
-    await this.own(principal.id)
-      .delete(draft.name)
-      .catch(() => {});
+    const own = this.own(principal.id);
+    if ((await own.list()).some((skill) => skill.name === draft.name)) await own.delete(draft.name);
     return { ...outcome, shared: true };
   }
 
