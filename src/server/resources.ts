@@ -90,7 +90,7 @@ function describeSkills(skills: SavedSkill[]): string {
     '',
     'In run_python: `from skills import <name>`, or call it by name; `delete_skill(name)` removes one;',
     '`save_tool(func, shared=True)` publishes one for everyone on this bridge.',
-    `Source: ${SKILL_URI_PREFIX}<name>. From a shell: \`codemode-bridge skills list|show|remove\`.`,
+    `Source: ${SKILL_URI_PREFIX}<name>. From a shell: \`codemode-bridge skills list|show|remove|publish\`.`,
   ].join('\n');
 }
 

@@ -216,6 +216,44 @@ describe('one bridge for a team (tokens file: alice, bob, root)', () => {
     expect(Math.max(...times)).toBeLessThan(Math.max(...flooded.map((done) => done.at)));
   }, 300_000);
 
+  it("closes a principal's vanished clients to make room, and never lets them block another principal", async () => {
+    // A short-lived CLI: initialize, then exit without DELETE and without a notification stream.
+    const vanish = async (token: string) => {
+      const response = await fetch(`${bridge.base}/mcp`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          authorization: `Bearer ${token}`,
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: {
+            protocolVersion: '2025-06-18',
+            capabilities: {},
+            clientInfo: { name: 'cli', version: '0' },
+          },
+        }),
+      });
+      await response.body?.cancel();
+      return response.status;
+    };
+    // Twice alice's share of MCP sessions (8): each new one closes her oldest abandoned one.
+    const statuses: number[] = [];
+    for (let i = 0; i < 16; i++) statuses.push(await vanish(ALICE));
+    expect(statuses).toEqual(Array(16).fill(200));
+    // Her live client keeps its session (its notification stream is open), and bob is not blocked.
+    expect(await run(alice, 'print("still here")')).toContain('still here');
+    const late = await bridge.connect({ token: BOB, name: 'bob-late' });
+    try {
+      expect(await run(late, 'print("bob got in")')).toContain('bob got in');
+    } finally {
+      await late.close();
+    }
+  }, 300_000);
+
   async function principalsSeenBy(browser: Browser, token: string): Promise<string[]> {
     const context = await browser.newContext();
     try {
