@@ -22,7 +22,7 @@ import {
 import { BridgeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { OutputStore } from './output-store.js';
-import type { RunObserver } from './run-observer.js';
+import type { RunObservation, RunObserver } from './run-observer.js';
 import { RunRecord } from './run-record.js';
 import { RunSlots } from './run-slots.js';
 import { type SessionInfo, SessionTable, type SessionTurn } from './sessions.js';
@@ -185,11 +185,12 @@ export class Engine {
       code: request.code,
       servers: request.servers ?? [],
       ...(options.session !== undefined ? { session: options.session } : {}),
+      ...(options.origin ? { origin: options.origin } : {}),
       startedAt: Date.now(),
     });
     if (!observation) return this.#run(runId, request, options);
     try {
-      const outcome = await this.#run(runId, request, options);
+      const outcome = await this.#run(runId, request, options, observation);
       observation.ended(outcome);
       return outcome;
     } catch (error) {
@@ -198,7 +199,12 @@ export class Engine {
     }
   }
 
-  async #run(runId: string, request: RunRequest, options: RunOptions): Promise<RunOutcome> {
+  async #run(
+    runId: string,
+    request: RunRequest,
+    options: RunOptions,
+    observation?: RunObservation,
+  ): Promise<RunOutcome> {
     const record = new RunRecord(this.#options.maxOutputChars, this.#outputs.maxChars);
     const timeoutMs = this.effectiveTimeoutMs(request.timeoutMs);
     // One controller ends the run, at its deadline or when the caller's signal aborts. (Combining
@@ -260,7 +266,9 @@ export class Engine {
         turn = await this.#sessions.turn(options.owner ?? DEFAULT_OWNER, request.session, signal);
         sandbox = turn.sandbox;
       }
+      const queuedAt = observation?.queued ? performance.now() : 0;
       release = await this.#slots.acquire(signal);
+      if (observation?.queued) observation.queued(performance.now() - queuedAt);
       const program = await this.#program(runId, request, signal);
       if (!sandbox && turn && this.#ownSessionMemory) {
         sandbox = await this.#options.sandboxes.acquire(signal, { memory: this.#ownSessionMemory });

@@ -91,7 +91,7 @@ describe('run observer', () => {
         servers: [],
         startedAt: Date.now(),
       });
-      const end = observation?.toolCall?.('s', 't');
+      const end = observation?.toolCall?.('s', 't', {});
       end?.({ outcome: 'ok', durationMs: 2 });
       observation?.ended({ status: 'ok', stdout: 'out', stderr: '', durationMs: 3 });
     }
