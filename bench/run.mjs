@@ -1,4 +1,4 @@
-// `npm run bench [container|upstream|embedded|discovery|performance|host-ops|policy|sessions|typescript-isolation]`: each benchmark prints ratios against a baseline
+// `npm run bench [container|upstream|embedded|discovery|performance|host-ops|policy|sessions|typescript-isolation|telemetry]`: each benchmark prints ratios against a baseline
 // measured in the same run, because these machines are noisy.
 import { benchContainer } from './container.mjs';
 import { benchDiscovery } from './discovery.mjs';
@@ -7,6 +7,7 @@ import { benchHostOps } from './host-ops.mjs';
 import { benchPerformance } from './performance.mjs';
 import { benchPolicy } from './policy.mjs';
 import { benchSessions } from './sessions.mjs';
+import { benchTelemetry } from './telemetry.mjs';
 import { benchTypeScriptIsolation } from './typescript-isolation.mjs';
 import { benchUpstream } from './upstream.mjs';
 
@@ -20,4 +21,5 @@ if (!only || only === 'host-ops') await benchHostOps();
 if (!only || only === 'policy') await benchPolicy();
 if (!only || only === 'sessions') await benchSessions();
 if (!only || only === 'typescript-isolation') await benchTypeScriptIsolation();
+if (!only || only === 'telemetry') await benchTelemetry();
 process.exit(0);
