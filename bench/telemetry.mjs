@@ -1,7 +1,10 @@
-// Issue 32: what tracing costs a run and a tool call. Two bridges over stdio in the same run, one
-// without OTEL variables (no telemetry module loaded) and one exporting every span over OTLP/HTTP to
-// a loopback sink, each called with a caller's trace context in `_meta`; measured in alternating
-// blocks so drift in the machine's load falls on both. Reported as ratios of traced to untraced.
+// Issue 32: what tracing costs a run and a tool call, two ways, each beside a baseline in this run:
+// 1. in process: the observer a traced bridge puts around runs and tool calls (spans started and
+//    ended, the context written for the upstream, batched for an OTLP exporter to a loopback sink),
+//    around a no-op upstream port, against the same port without it;
+// 2. end to end: two bridges over stdio, one without OTEL variables (no telemetry module loaded) and
+//    one exporting every span to that sink, each called with a caller's trace context in `_meta`,
+//    measured in alternating blocks so drift in the machine's load falls on both.
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -18,6 +21,76 @@ const EVERYTHING = fileURLToPath(
   new URL('../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url),
 );
 const CALLER = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+const IN_PROCESS_CALLS = Number(process.env.BENCH_TELEMETRY_CALLS ?? 20_000);
+const IN_PROCESS_ROUNDS = 5;
+
+/** µs per run (start, slot, end) and per tool call through the run observer's port, with and without tracing. */
+async function inProcess(endpoint) {
+  const { RunObservations } = await import('../dist/engine/run-observer.js');
+  const { bridgeResource, startTracesExport } = await import('../dist/cli/telemetry/providers.js');
+  const { runTracing } = await import('../dist/cli/telemetry/run-tracing.js');
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = endpoint;
+  const exported = await startTracesExport(await bridgeResource(process.env, 'bench'), 'bench');
+  const traced = new RunObservations(runTracing(exported.tracer, { backend: () => 'bench' }));
+  const noop = {
+    catalog: () => [],
+    describe: async () => [],
+    search: async () => ({ hits: [], described: [], unavailable: [] }),
+    runEnded: () => {},
+    callTool: async () => 'ok',
+  };
+  const signal = new AbortController().signal;
+  const origin = {
+    parent: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', flags: 1 },
+    requestId: 7,
+    transport: 'pipe',
+  };
+  const outcome = { status: 'ok', stdout: 'x', stderr: '', durationMs: 1 };
+  let runs = 0;
+  const time = async (work) => {
+    const started = performance.now();
+    await work();
+    return ((performance.now() - started) * 1000) / IN_PROCESS_CALLS;
+  };
+  const callsOf = async (port, runId) => {
+    const context = { runId };
+    const request = { server: 's', tool: 'echo', args: {} };
+    for (let i = 0; i < IN_PROCESS_CALLS; i++) await port.callTool(request, signal, context);
+  };
+  const tracedPort = traced.port(noop);
+  const result = { bareCall: [], tracedCall: [], tracedRun: [] };
+  for (let round = 0; round < IN_PROCESS_ROUNDS; round++) {
+    result.bareCall.push(await time(() => callsOf(noop, 'none')));
+    const runId = `run-${++runs}`;
+    const observation = traced.observer.runStarted({
+      runId,
+      code: 'x',
+      servers: ['s'],
+      origin,
+      startedAt: Date.now(),
+    });
+    result.tracedCall.push(await time(() => callsOf(tracedPort, runId)));
+    observation.ended(outcome);
+    result.tracedRun.push(
+      await time(async () => {
+        for (let i = 0; i < IN_PROCESS_CALLS; i++) {
+          const each = traced.observer.runStarted({
+            runId: `r${i}`,
+            code: 'x',
+            servers: ['s'],
+            origin,
+            startedAt: Date.now(),
+          });
+          each.queued(0);
+          each.ended(outcome);
+        }
+      }),
+    );
+  }
+  await exported.shutdown();
+  delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  return result;
+}
 
 async function run(client, code, servers = []) {
   const started = performance.now();
@@ -48,11 +121,22 @@ export async function benchTelemetry() {
     join(root, 'home', '.claude.json'),
     JSON.stringify({ mcpServers: { everything: { command: process.execPath, args: [EVERYTHING] } } }),
   );
+  const endpoint = `http://127.0.0.1:${sink.address().port}`;
+  const measured = await inProcess(endpoint);
+  const median = (values) => percentile(values, 50);
+  console.log(
+    `\n## Tracing overhead in process (${IN_PROCESS_ROUNDS} rounds of ${IN_PROCESS_CALLS}, medians)`,
+  );
+  console.log(`tool call through a no-op port          ${median(measured.bareCall).toFixed(2)} µs`);
+  console.log(
+    `the same call traced (span, context)   ${median(measured.tracedCall).toFixed(2)} µs   +${(median(measured.tracedCall) - median(measured.bareCall)).toFixed(2)} µs`,
+  );
+  console.log(`a run's span (start, slot wait, end)    ${median(measured.tracedRun).toFixed(2)} µs`);
   const env = { HOME: join(root, 'home'), MCP_BRIDGE_RUNTIME: process.env.MCP_BRIDGE_RUNTIME ?? 'embedded' };
   const plain = await startBridge(env);
   const traced = await startBridge({
     ...env,
-    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.address().port}`,
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
   });
   try {
     await sleep(1500);
@@ -106,4 +190,3 @@ export async function benchTelemetry() {
     rmSync(root, { recursive: true, force: true });
   }
 }
-
