@@ -6,6 +6,7 @@
 import { addAbortListener } from 'node:events';
 import type {
   CatalogEntry,
+  SandboxKind,
   SandboxStartOptions,
   ServerGrant,
   SkillGrant,
@@ -22,6 +23,7 @@ import {
 import { BridgeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { OutputStore } from './output-store.js';
+import { type InstantTier, montyOnlyRefusal, type RuntimeMode, SandboxRouter } from './routing.js';
 import type { RunObservation, RunObserver } from './run-observer.js';
 import { RunRecord } from './run-record.js';
 import { RunSlots } from './run-slots.js';
@@ -58,7 +60,12 @@ export interface SkillSource {
 }
 
 export interface EngineOptions {
+  /** Full-Python sandboxes (containers, the embedded sandbox). */
   sandboxes: SandboxSource;
+  /** The Monty tier, when the bridge has one. Default: none. */
+  instant?: InstantTier;
+  /** How runs are routed between the two (engine/routing.ts). Default: `auto` with a tier, else `full`. */
+  runtime?: RuntimeMode;
   upstreams: UpstreamPort;
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
@@ -105,6 +112,7 @@ export class Engine {
   readonly #outputs: OutputStore;
   /** A session's memory limit when it differs from every other run's: its sandbox is started for it. */
   readonly #ownSessionMemory: string | undefined;
+  readonly #router: SandboxRouter;
   #runs = 0;
 
   constructor(options: EngineOptions) {
@@ -124,6 +132,12 @@ export class Engine {
       options.keptOutput ?? { maxChars: 4_000_000, maxTotalChars: 32_000_000, ttlMs: 15 * 60 * 1000 },
     );
     this.#valueOperations = { ...this.#values.operations(), ...this.#outputs.operations() };
+    this.#router = new SandboxRouter({
+      full: options.sandboxes,
+      instant: options.instant,
+      mode: options.runtime ?? 'auto',
+      logger: options.logger,
+    });
   }
 
   /** The live sessions of one client connection. */
@@ -140,6 +154,7 @@ export class Engine {
   closeOwner(owner: string): void {
     this.#sessions.closeOwner(owner);
     this.#values.dropOwner(owner);
+    this.#router.closeOwner(owner);
   }
 
   /** Ends every session (the bridge is shutting down). */
@@ -219,9 +234,11 @@ export class Engine {
     if (caller?.aborted) ending.abort(caller.reason);
     const cancelled = caller ? addAbortListener(caller, () => ending.abort(caller.reason)) : undefined;
     const signal = ending.signal;
+    let ranOn: SandboxKind | undefined;
     const finish = (fields: Pick<RunOutcome, 'status' | 'error' | 'traceback'>): RunOutcome => {
       const full = record.fullStdout();
       const outcome = record.outcome(fields);
+      if (ranOn) outcome.sandbox = ranOn;
       if (full) {
         const handle = this.#outputs.keep(options.owner ?? DEFAULT_OWNER, full.text, full.totalChars);
         outcome.output = { handle, keptChars: full.text.length, totalChars: full.totalChars };
@@ -261,6 +278,12 @@ export class Engine {
       return { ...outcome, session: { ...turn.report } };
     };
     try {
+      if (request.session !== undefined && this.#router.mode === 'monty') {
+        return finish({
+          status: 'error',
+          error: montyOnlyRefusal(`A session (session=${JSON.stringify(request.session)})`),
+        });
+      }
       if (request.session !== undefined) {
         // The session's turn before a run slot: a call waiting for its session holds no slot.
         turn = await this.#sessions.turn(options.owner ?? DEFAULT_OWNER, request.session, signal);
@@ -269,15 +292,28 @@ export class Engine {
       const queuedAt = observation?.queued ? performance.now() : 0;
       release = await this.#slots.acquire(signal);
       if (observation?.queued) observation.queued(performance.now() - queuedAt);
-      const program = await this.#program(runId, request, signal);
-      if (!sandbox && turn && this.#ownSessionMemory) {
-        sandbox = await this.#options.sandboxes.acquire(signal, { memory: this.#ownSessionMemory });
-      } else if (!sandbox) {
-        sandbox = await this.#options.sandboxes.acquire(signal);
-        fromPool = true;
-      }
+      const program = await this.#program(runId, request, signal, options.owner ?? DEFAULT_OWNER);
       context = callContext(runId, request, options, turn);
-      const exit = await sandbox.execute(program, this.#hostFor(program, record, options, context), signal);
+      const host = this.#hostFor(program, record, options, context);
+      let exit: SandboxExit;
+      if (!turn) {
+        // Not a session: the router picks the sandbox (engine/routing.ts).
+        const routed = await this.#router.run(program, host, signal, program.owner as string, (taken) => {
+          sandbox = taken;
+          fromPool = true;
+        });
+        exit = routed.exit;
+        ranOn = routed.kind;
+      } else {
+        if (!sandbox && this.#ownSessionMemory) {
+          sandbox = await this.#options.sandboxes.acquire(signal, { memory: this.#ownSessionMemory });
+        } else if (!sandbox) {
+          sandbox = await this.#options.sandboxes.acquire(signal);
+          fromPool = true;
+        }
+        ranOn = sandbox.kind;
+        exit = await sandbox.execute(program, host, signal);
+      }
       return end(exit.kind === 'aborted' ? aborted() : finish(this.#describeExit(exit, turn !== undefined)));
     } catch (error) {
       if (signal.aborted) return end(aborted());
@@ -300,7 +336,12 @@ export class Engine {
   }
 
   /** What the sandbox receives: the code, the granted servers (connecting them), catalog and skills. */
-  async #program(runId: string, request: RunRequest, signal: AbortSignal): Promise<SandboxProgram> {
+  async #program(
+    runId: string,
+    request: RunRequest,
+    signal: AbortSignal,
+    owner: string,
+  ): Promise<SandboxProgram> {
     const servers = request.servers?.length
       ? await this.#options.upstreams.describe(request.servers, signal)
       : [];
@@ -311,6 +352,7 @@ export class Engine {
       servers,
       catalog: this.#options.upstreams.catalog(),
       skills,
+      owner,
       ...(request.session !== undefined ? { keep: true } : {}),
     };
   }

@@ -1,5 +1,5 @@
 /** The engine's contract with the MCP surface and the CLI: one run in, one outcome out (types only). */
-import type { CatalogEntry, ServerGrant, ToolCallRequest } from '../sandbox/types.js';
+import type { CatalogEntry, SandboxKind, ServerGrant, ToolCallRequest } from '../sandbox/types.js';
 import type { OutgoingCallTrace, TraceContext } from '../shared/trace-context.js';
 import type { SessionReport } from './sessions.js';
 
@@ -42,6 +42,8 @@ export interface RunOutcome {
   attachments?: Array<{ mimeType: string; data: string; name?: string }>;
   /** The session the run ran in, when it named one. */
   session?: SessionReport;
+  /** Which sandbox ran the program; absent when none did (refused before it started). */
+  sandbox?: SandboxKind;
 }
 
 export interface RunOptions {

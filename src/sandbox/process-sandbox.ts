@@ -32,6 +32,7 @@ import {
   type Sandbox,
   type SandboxExit,
   type SandboxHost,
+  type SandboxKind,
   type SandboxProgram,
 } from './types.js';
 
@@ -67,6 +68,7 @@ export interface FrameChannel {
 
 export interface ProcessSandboxOptions {
   id: string;
+  kind: SandboxKind;
   child: ChildProcess;
   /**
    * The frame channel. Default: the child's stdout/stdin. `'later'` means the backend calls
@@ -112,6 +114,7 @@ interface ActiveRun {
 
 export class ProcessSandbox implements Sandbox {
   readonly id: string;
+  readonly kind: SandboxKind;
   readonly #child: ChildProcess;
   #input: Readable | undefined;
   #output: Writable | undefined;
@@ -136,6 +139,7 @@ export class ProcessSandbox implements Sandbox {
 
   constructor(options: ProcessSandboxOptions) {
     this.id = options.id;
+    this.kind = options.kind;
     this.#child = options.child;
     this.#terminate = options.terminate;
     this.#logger = options.logger;

@@ -9,6 +9,7 @@ describe('process sandbox that cannot be spawned', () => {
     const child = spawn('/nonexistent/codemode-sandbox', [], { stdio: ['pipe', 'pipe', 'pipe'] });
     const sandbox: ProcessSandbox = new ProcessSandbox({
       id: 'unspawnable',
+      kind: 'embedded',
       child,
       logger: createLogger('error', () => {}),
       terminate: () => sandbox.exited(),
