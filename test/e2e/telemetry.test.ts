@@ -98,6 +98,7 @@ describe('telemetry', () => {
     expect(Number(okAttributes['codemode.run.duration_ms'])).toBeGreaterThan(0);
     expect(Number(okAttributes['codemode.run.bytes_out'])).toBeGreaterThan(0);
     expect(String(okAttributes['codemode.sandbox.backend'])).toContain('embedded');
+    expect(okAttributes['codemode.sandbox.kind']).toBe('embedded');
     expect(okRun.parentSpanId ?? '').toBe('');
     // The server side of the client's tools/call, after OpenTelemetry's MCP conventions.
     expect(okRun.kind).toBe(SPAN_KIND.server);
@@ -190,6 +191,7 @@ describe('telemetry', () => {
         }
         const byStatus = Object.fromEntries(results.map((result) => [result.metric.status, result.value[1]]));
         expect(byStatus, log.slice(-2000)).toMatchObject({ ok: '1', error: '1' });
+        expect(results.map((result) => result.metric.sandbox)).toEqual(['embedded', 'embedded']);
         expect(results[0]?.metric.job).toBe('codemode-bridge');
         const histogram = await query('codemode_tool_call_duration_seconds_count');
         expect(histogram.map((result) => result.metric.server)).toContain('everything');

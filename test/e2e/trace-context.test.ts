@@ -275,6 +275,80 @@ describe('trace context', () => {
     }, 150_000);
   });
 
+  describe('on the Monty tier', () => {
+    const TOKEN = 'monty-trace-token-0123456789';
+    let http: HttpBridge;
+    let client: Client;
+
+    beforeAll(async () => {
+      http = await startHttpBridge(
+        ['serve', '--http', '0'],
+        {
+          HOME: dir,
+          MCP_BRIDGE_CONFIG: config,
+          MCP_BRIDGE_RUNTIME: 'monty',
+          MCP_BRIDGE_HTTP_TOKEN: TOKEN,
+          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+          OTEL_BSP_SCHEDULE_DELAY: '200',
+        },
+        { cwd: dir },
+      );
+      client = await http.connect({ token: TOKEN });
+    }, 120_000);
+
+    afterAll(async () => {
+      await client?.close();
+      await http?.stop();
+    });
+
+    it('traces a run on Monty as any other: joined to the caller, its calls passed on, its sandbox named, counted in metrics', async () => {
+      const montyTrace = `${'f'.repeat(31)}1`;
+      const montySpan = '1'.repeat(16);
+      const result = (await client.callTool(
+        {
+          name: 'run_python',
+          arguments: { code: callAll('monty'), servers, timeout: 90 },
+          _meta: { traceparent: `00-${montyTrace}-${montySpan}-01` },
+        },
+        undefined,
+        { timeout: 120_000 },
+      )) as CallToolResult;
+      expect(textOf(result)).toContain('called');
+      expect(result.structuredContent).toMatchObject({ status: 'ok', sandbox: 'monty' });
+      const calls = () => spansOfTrace(montyTrace).filter((span) => span.name === 'tools/call');
+      expect(await eventually(() => runSpanOf(montyTrace) !== undefined && calls().length >= 3, 20_000)).toBe(
+        true,
+      );
+      const run = runSpanOf(montyTrace) as OtlpSpan;
+      expect(run.parentSpanId).toBe(montySpan);
+      expect(run.kind).toBe(SPAN_KIND.server);
+      expect(attributesOf(run)).toMatchObject({
+        'codemode.sandbox.kind': 'monty',
+        'codemode.run.status': 'ok',
+      });
+      expect(String(attributesOf(run)['codemode.sandbox.backend'])).toMatch(/^Monty \d+\.\d+\.\d+/);
+      for (const transport of ['stdio', 'http', 'sse'] as const) {
+        const span = calls().find(
+          (each) => attributesOf(each)['codemode.tool.server'] === `rec_${transport}`,
+        );
+        if (!span) throw new Error(`no span for the call to rec_${transport}`);
+        expect(span.parentSpanId).toBe(run.spanId);
+        expect(recordOf(`monty-${transport}`)[0]?.meta.traceparent).toBe(
+          `00-${montyTrace}-${span.spanId}-01`,
+        );
+      }
+
+      const response = await fetch(`${http.base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      const metrics = await response.text();
+      expect(metrics).toMatch(/^codemode_runs_total\{[^}]*sandbox="monty"[^}]*\} 1\b/m);
+      expect(metrics).toMatch(/^codemode_run_duration_seconds_count\{[^}]*sandbox="monty"[^}]*\} 1\b/m);
+      expect(metrics).toMatch(/^codemode_monty_workers\{[^}]*state="fresh"[^}]*\} \d+/m);
+      expect(metrics).toMatch(
+        /^codemode_tool_call_duration_seconds_count\{[^}]*server="rec_http"[^}]*\} 1\b/m,
+      );
+    }, 150_000);
+  });
+
   it('sends upstream servers no context when tracing is off, whatever the caller sent', async () => {
     const untraced = await startBridge(
       { HOME: dir, MCP_BRIDGE_CONFIG: config, MCP_BRIDGE_RUNTIME: 'embedded' },

@@ -33,11 +33,13 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
   // Known once the bridge is composed, which needs the telemetry's observer first.
   let composed: Awaited<ReturnType<typeof import('../compose.js')['composeBridge']>> | undefined;
   const { startTelemetry } = await import('../telemetry/telemetry.js');
+  const instant = sandboxes.instant;
   const telemetry = await startTelemetry({
     env: process.env,
     version: VERSION,
     metrics: true,
     backend: async () => (await sandboxes.backend()).description,
+    ...(instant ? { instant: () => instant.description, montyWorkers: () => instant.stats() } : {}),
     poolStats: () => sandboxes.stats(),
     sessions: () => server?.sessions().length ?? 0,
     servers: () => composed?.upstreams.serverNames() ?? [],

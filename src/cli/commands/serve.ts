@@ -25,6 +25,7 @@ export async function serve(settings: Settings, logger: Logger): Promise<number>
     sandboxes = createSandboxes(settings, logger);
     sandboxes.warm();
     const warming = sandboxes;
+    const instant = sandboxes.instant;
     // Traces only when the OTEL variables ask for them: otherwise no telemetry module loads.
     if ('endpoint' in tracesTarget(process.env)) {
       const { startTelemetry } = await import('../telemetry/telemetry.js');
@@ -33,6 +34,7 @@ export async function serve(settings: Settings, logger: Logger): Promise<number>
         version: VERSION,
         metrics: false,
         backend: async () => (await warming.backend()).description,
+        ...(instant ? { instant: () => instant.description } : {}),
         poolStats: () => warming.stats(),
         logger,
       });

@@ -1,8 +1,8 @@
 /**
- * Gauges and counters read from the bridge's parts at each scrape: the warm pool, HTTP sessions,
- * each configured upstream server's connection state and failures, and the policy's decisions.
- * Every label is bounded: states, kinds, actions and outcomes are fixed sets, and `server` takes
- * only configured names.
+ * Gauges and counters read from the bridge's parts at each scrape: the warm pool, the Monty tier's
+ * workers, HTTP sessions, each configured upstream server's connection state and failures, and the
+ * policy's decisions. Every label is bounded: states, kinds, actions and outcomes are fixed sets, and
+ * `server` takes only configured names.
  */
 import type { Meter } from '@opentelemetry/api';
 import type { DecisionCount } from '../../engine/policy/decision-counts.js';
@@ -11,6 +11,8 @@ import { UPSTREAM_ERROR_KINDS, UPSTREAM_STATES, type UpstreamHealth } from '../.
 export interface BridgeMetricsSources {
   /** The pool's numbers now. */
   poolStats(): Promise<{ ready: number; starting: number; inUse: number; target: number }>;
+  /** The Monty tier's workers now, when the bridge has the tier (rejects when it cannot run). */
+  montyWorkers?(): Promise<{ fresh: number; idle: number; busy: number }>;
   /** MCP sessions open now (HTTP). */
   sessions?(): number;
   /** Each configured upstream server's connection state and failures so far. */
@@ -28,6 +30,10 @@ export function observeBridge(meter: Meter, sources: BridgeMetricsSources): void
   });
   const alive = meter.createObservableGauge('codemode_sandboxes_alive', {
     description: 'Sandboxes alive: ready, starting and running',
+  });
+  const montyWorkers = meter.createObservableGauge('codemode_monty_workers', {
+    description:
+      "The Monty tier's worker processes, by state (fresh: never used; idle: kept for a client's next run; busy)",
   });
   const sessions = meter.createObservableGauge('codemode_http_sessions', {
     description: 'MCP sessions open over HTTP',
@@ -54,6 +60,12 @@ export function observeBridge(meter: Meter, sources: BridgeMetricsSources): void
         result.observe(target, stats.target);
         result.observe(alive, stats.ready + stats.starting + stats.inUse);
       }
+      const workers = await sources.montyWorkers?.().catch(() => undefined);
+      if (workers) {
+        result.observe(montyWorkers, workers.fresh, { state: 'fresh' });
+        result.observe(montyWorkers, workers.idle, { state: 'idle' });
+        result.observe(montyWorkers, workers.busy, { state: 'busy' });
+      }
       if (sources.sessions) result.observe(sessions, sources.sessions());
       for (const { server, state, errors } of sources.upstreams?.() ?? []) {
         for (const each of UPSTREAM_STATES) {
@@ -66,6 +78,6 @@ export function observeBridge(meter: Meter, sources: BridgeMetricsSources): void
         result.observe(decisions, count, { action, outcome });
       }
     },
-    [pool, target, alive, sessions, upstreamState, upstreamErrors, decisions],
+    [pool, target, alive, montyWorkers, sessions, upstreamState, upstreamErrors, decisions],
   );
 }

@@ -1,6 +1,6 @@
 /**
- * Metrics of runs and their tool calls, recorded as they end: runs by status, their duration and
- * output, the time each waited for a run slot (`MCP_BRIDGE_MAX_CONCURRENT_RUNS`), and tool calls by
+ * Metrics of runs and their tool calls, recorded as they end: runs by status and the sandbox that ran
+ * them (`podman`, `docker`, `embedded`, `monty`; `none` when none did), their duration and output, the time each waited for a run slot (`MCP_BRIDGE_MAX_CONCURRENT_RUNS`), and tool calls by
  * server and outcome. Labels take a few fixed values: a tool's name (the program's choice) is never
  * one, and `server` is a configured server or `other` (a forged frame can name anything).
  */
@@ -13,6 +13,8 @@ const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
 const WAIT_SECONDS = [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 /** The `server` label of a call to a server that is not configured. */
 const OTHER_SERVER_LABEL = 'other';
+/** The `sandbox` label of a run that reached no sandbox (refused, or none could be started). */
+const NO_SANDBOX_LABEL = 'none';
 
 export interface RunMetricsOptions {
   /** The configured servers, the only values the `server` label takes. */
@@ -20,9 +22,11 @@ export interface RunMetricsOptions {
 }
 
 export function runMetrics(meter: Meter, options: RunMetricsOptions): RunObserver {
-  const runs = meter.createCounter('codemode_runs', { description: 'run_python runs, by status' });
+  const runs = meter.createCounter('codemode_runs', {
+    description: 'run_python runs, by status and the sandbox that ran them',
+  });
   const runDuration = meter.createHistogram('codemode_run_duration_seconds', {
-    description: 'run_python wall time, seconds',
+    description: 'run_python wall time, seconds, by status and the sandbox that ran them',
     unit: 's',
     advice: { explicitBucketBoundaries: SECONDS },
   });
@@ -63,13 +67,15 @@ export function runMetrics(meter: Meter, options: RunMetricsOptions): RunObserve
           };
         },
         ended(outcome) {
-          runs.add(1, { status: outcome.status });
-          runDuration.record(outcome.durationMs / 1000, { status: outcome.status });
+          const labels = { status: outcome.status, sandbox: outcome.sandbox ?? NO_SANDBOX_LABEL };
+          runs.add(1, labels);
+          runDuration.record(outcome.durationMs / 1000, labels);
           outputBytes.add(Buffer.byteLength(outcome.stdout) + Buffer.byteLength(outcome.stderr));
         },
         failed() {
-          runs.add(1, { status: 'not_started' });
-          runDuration.record((performance.now() - startedAt) / 1000, { status: 'not_started' });
+          const labels = { status: 'not_started', sandbox: NO_SANDBOX_LABEL };
+          runs.add(1, labels);
+          runDuration.record((performance.now() - startedAt) / 1000, labels);
         },
       };
     },

@@ -23,6 +23,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { RunObserver } from '../../engine/run-observer.js';
+import type { SandboxKind } from '../../sandbox/types.js';
 import { errorMessage } from '../../shared/errors.js';
 import { type TraceContext, type TracePeer, traceCarrier } from '../../shared/trace-context.js';
 import { telemetryText } from './text.js';
@@ -38,8 +39,11 @@ const MAX_MESSAGE_CHARS = 500;
 const MAX_RUN_SERVERS = 32;
 
 export interface RunTracingOptions {
-  /** The sandbox backend now, for `codemode.sandbox.backend`. */
-  backend(): string;
+  /**
+   * What runs programs of this kind now, for `codemode.sandbox.backend`: the Monty tier for `monty`,
+   * else the full-Python backend (also for a run that never reached a sandbox, `kind` undefined).
+   */
+  backend(kind?: SandboxKind): string;
 }
 
 export function runTracing(tracer: Tracer, options: RunTracingOptions): RunObserver {
@@ -117,7 +121,9 @@ export function runTracing(tracer: Tracer, options: RunTracingOptions): RunObser
             'codemode.run.status': outcome.status,
             'codemode.run.duration_ms': outcome.durationMs,
             'codemode.run.bytes_out': Buffer.byteLength(outcome.stdout) + Buffer.byteLength(outcome.stderr),
-            'codemode.sandbox.backend': options.backend(),
+            // Under MCP_BRIDGE_RUNTIME=auto a run goes to Monty or to full Python: say which.
+            ...(outcome.sandbox ? { 'codemode.sandbox.kind': outcome.sandbox } : {}),
+            'codemode.sandbox.backend': options.backend(outcome.sandbox),
           });
           if (outcome.status !== 'ok') {
             // The client gets a result with `isError`: the conventions' `tool_error`.

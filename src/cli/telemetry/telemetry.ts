@@ -11,6 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { combineObservers, type RunObserver } from '../../engine/run-observer.js';
+import type { SandboxKind } from '../../sandbox/types.js';
 import type { Logger } from '../../shared/logger.js';
 import { type BridgeMetricsSources, observeBridge } from './bridge-metrics.js';
 import { observeProcess } from './process-metrics.js';
@@ -24,8 +25,10 @@ export interface TelemetryOptions extends BridgeMetricsSources {
   version: string;
   /** Serve metrics for Prometheus (`metricsHandler`). */
   metrics: boolean;
-  /** The sandbox backend, for the run spans' `codemode.sandbox.backend`. */
+  /** The full-Python sandbox backend, for the run spans' `codemode.sandbox.backend`. */
   backend(): Promise<string>;
+  /** The Monty tier's description now, when the bridge has the tier: the backend of its runs. */
+  instant?(): string;
   /** The configured servers, the only values the metrics' `server` label takes (others are `other`). */
   servers?(): readonly string[];
   logger: Logger;
@@ -89,8 +92,11 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   };
 }
 
-/** The backend's description once known ('unknown' until then): a span never waits for it. */
-function backendDescription(options: TelemetryOptions): () => string {
+/**
+ * The description of what ran a run of `kind`: the Monty tier's, or the full-Python backend's once
+ * known ('unknown' until then: a span never waits for it).
+ */
+function backendDescription(options: TelemetryOptions): (kind?: SandboxKind) => string {
   let backend = 'unknown';
   options.backend().then(
     (description) => {
@@ -98,5 +104,5 @@ function backendDescription(options: TelemetryOptions): () => string {
     },
     () => {},
   );
-  return () => backend;
+  return (kind) => (kind === 'monty' && options.instant ? options.instant() : backend);
 }
