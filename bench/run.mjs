@@ -1,4 +1,4 @@
-// `npm run bench [container|upstream|embedded|discovery|performance|host-ops|policy|sessions|typescript-isolation|monty|team]`: each benchmark prints ratios against a baseline
+// `npm run bench [container|upstream|embedded|discovery|performance|host-ops|policy|sessions|typescript-isolation|monty|telemetry|team]`: each benchmark prints ratios against a baseline
 // measured in the same run, because these machines are noisy.
 import { benchContainer } from './container.mjs';
 import { benchDiscovery } from './discovery.mjs';
@@ -9,6 +9,7 @@ import { benchPerformance } from './performance.mjs';
 import { benchPolicy } from './policy.mjs';
 import { benchSessions } from './sessions.mjs';
 import { benchTeam } from './team.mjs';
+import { benchTelemetry } from './telemetry.mjs';
 import { benchTypeScriptIsolation } from './typescript-isolation.mjs';
 import { benchUpstream } from './upstream.mjs';
 
@@ -23,5 +24,6 @@ if (!only || only === 'policy') await benchPolicy();
 if (!only || only === 'sessions') await benchSessions();
 if (!only || only === 'typescript-isolation') await benchTypeScriptIsolation();
 if (!only || only === 'monty') await benchMonty();
+if (!only || only === 'telemetry') await benchTelemetry();
 if (!only || only === 'team') await benchTeam();
 process.exit(0);

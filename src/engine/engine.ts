@@ -25,7 +25,7 @@ import type { Logger } from '../shared/logger.js';
 import { OutputStore } from './output-store.js';
 import { localPrincipal, type Principal } from './principal.js';
 import { type InstantTier, montyOnlyRefusal, type RuntimeMode, SandboxRouter } from './routing.js';
-import type { RunObserver } from './run-observer.js';
+import type { RunObservation, RunObserver } from './run-observer.js';
 import { RunRecord } from './run-record.js';
 import { RunSlots } from './run-slots.js';
 import { type SessionInfo, SessionTable, type SessionTurn } from './sessions.js';
@@ -232,11 +232,12 @@ export class Engine {
       servers: request.servers ?? [],
       ...(options.session !== undefined ? { session: options.session } : {}),
       principal: options.principal ?? localPrincipal(),
+      ...(options.origin ? { origin: options.origin } : {}),
       startedAt: Date.now(),
     });
     if (!observation) return this.#run(runId, request, options);
     try {
-      const outcome = await this.#run(runId, request, options);
+      const outcome = await this.#run(runId, request, options, observation);
       observation.ended(outcome);
       return outcome;
     } catch (error) {
@@ -245,7 +246,12 @@ export class Engine {
     }
   }
 
-  async #run(runId: string, request: RunRequest, options: RunOptions): Promise<RunOutcome> {
+  async #run(
+    runId: string,
+    request: RunRequest,
+    options: RunOptions,
+    observation?: RunObservation,
+  ): Promise<RunOutcome> {
     const record = new RunRecord(this.#options.maxOutputChars, this.#outputs.maxChars);
     const timeoutMs = this.effectiveTimeoutMs(request.timeoutMs);
     // One controller ends the run, at its deadline or when the caller's signal aborts. (Combining
@@ -315,7 +321,9 @@ export class Engine {
         turn = await this.#sessions.turn(ownerOf(options), request.session, signal);
         sandbox = turn.sandbox;
       }
+      const queuedAt = observation?.queued ? performance.now() : 0;
       release = await this.#slots.acquire(signal, ownerOf(options));
+      if (observation?.queued) observation.queued(performance.now() - queuedAt);
       const program = await this.#program(runId, request, signal, ownerOf(options), options.principal);
       context = callContext(runId, request, options, turn);
       const host = this.#hostFor(program, record, options, context);

@@ -30,6 +30,7 @@ import {
   structuredRunning,
 } from './format.js';
 import { buildInstructions, registerResources } from './resources.js';
+import { runOrigin } from './run-origin.js';
 
 const RUN_PYTHON_TOOL = 'run_python';
 const PROGRESS_INTERVAL_MS = 1000;
@@ -287,6 +288,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
                 () => (run && waitingCalls.get(run)) ?? { server, requestId: extra.requestId },
               ),
               ...(extra.sessionId !== undefined ? { session: extra.sessionId } : {}),
+              origin: runOrigin(extra, server.server.transport),
             },
           ),
         connection,
