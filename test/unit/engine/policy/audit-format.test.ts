@@ -51,6 +51,13 @@ describe('formatAuditEntry', () => {
     );
   });
 
+  it('prints whose run it was after the run id, escaped', () => {
+    expect(formatAuditEntry(record({ principal: 'alice' }))).toMatch(
+      /^2026-12-01T06:00:00\.000Z \[42\] run-1 \(alice\) fs\.read_file ok /,
+    );
+    expect(formatAuditEntry(record({ principal: 'x\x1b[2J' }))).toContain('run-1 (x\\x1b[2J) fs.read_file');
+  });
+
   it('prints a run’s summary line with its counts, escaped', () => {
     const summary: AuditSummary = {
       time: '2026-12-01T06:01:00.000Z',

@@ -69,7 +69,7 @@ describe('filterAudit', () => {
     record(1),
     record(2, { server: 'memory', tool: 'delete_entities', outcome: 'refused', action: 'deny' }),
     record(3, { tool: 'write_file', action: 'ask', approval: 'declined', outcome: 'refused' }),
-    record(4, { run: 'run-3' }),
+    record(4, { run: 'run-3', principal: 'bob' }),
     // Another bridge (or the same one restarted) counts runs from run-1 again.
     record(5, { run: 'run-3', pid: 2 }),
   ];
@@ -82,6 +82,7 @@ describe('filterAudit', () => {
     [{ outcome: 'refused' }, ['run-2', 'run-3']],
     [{ action: 'ask' }, ['run-3']],
     [{ last: 2 }, ['run-3', 'run-3']],
+    [{ principal: 'bob' }, ['run-3']],
     [{ since: '2026-12-01T06:00:03Z' }, ['run-3', 'run-3', 'run-3']],
   ])('%j', (filter, runs) => {
     expect(filterAudit(records, filter).map((entry) => entry.run)).toEqual(runs);
