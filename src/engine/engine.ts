@@ -24,7 +24,7 @@ import { BridgeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { OutputStore } from './output-store.js';
 import { type InstantTier, montyOnlyRefusal, type RuntimeMode, SandboxRouter } from './routing.js';
-import type { RunObserver } from './run-observer.js';
+import type { RunObservation, RunObserver } from './run-observer.js';
 import { RunRecord } from './run-record.js';
 import { RunSlots } from './run-slots.js';
 import { type SessionInfo, SessionTable, type SessionTurn } from './sessions.js';
@@ -200,11 +200,12 @@ export class Engine {
       code: request.code,
       servers: request.servers ?? [],
       ...(options.session !== undefined ? { session: options.session } : {}),
+      ...(options.origin ? { origin: options.origin } : {}),
       startedAt: Date.now(),
     });
     if (!observation) return this.#run(runId, request, options);
     try {
-      const outcome = await this.#run(runId, request, options);
+      const outcome = await this.#run(runId, request, options, observation);
       observation.ended(outcome);
       return outcome;
     } catch (error) {
@@ -213,7 +214,12 @@ export class Engine {
     }
   }
 
-  async #run(runId: string, request: RunRequest, options: RunOptions): Promise<RunOutcome> {
+  async #run(
+    runId: string,
+    request: RunRequest,
+    options: RunOptions,
+    observation?: RunObservation,
+  ): Promise<RunOutcome> {
     const record = new RunRecord(this.#options.maxOutputChars, this.#outputs.maxChars);
     const timeoutMs = this.effectiveTimeoutMs(request.timeoutMs);
     // One controller ends the run, at its deadline or when the caller's signal aborts. (Combining
@@ -290,7 +296,9 @@ export class Engine {
         sandbox = turn.sandbox;
       }
       waitingFor = 'a free run slot (MCP_BRIDGE_MAX_CONCURRENT_RUNS)';
+      const queuedAt = observation?.queued ? performance.now() : 0;
       release = await this.#slots.acquire(signal);
+      if (observation?.queued) observation.queued(performance.now() - queuedAt);
       waitingFor = 'its servers to connect';
       const program = await this.#program(runId, request, signal, options.owner ?? DEFAULT_OWNER);
       context = callContext(runId, request, options, turn);
