@@ -267,6 +267,8 @@ export class Engine {
     const cancelled = caller ? addAbortListener(caller, () => ending.abort(caller.reason)) : undefined;
     const signal = ending.signal;
     let ranOn: SandboxKind | undefined;
+    /** What the run waits for before a sandbox takes its program; a timeout then says so. */
+    let waitingFor: string | undefined;
     const finish = (fields: Pick<RunOutcome, 'status' | 'error' | 'traceback'>): RunOutcome => {
       const full = record.fullStdout();
       const outcome = record.outcome(fields);
@@ -285,7 +287,10 @@ export class Engine {
     const aborted = () =>
       finish(
         timedOut
-          ? { status: 'timeout', error: timeoutMessage(timeoutMs, this.#options.maxTimeoutMs) }
+          ? {
+              status: 'timeout',
+              error: timeoutMessage(timeoutMs, this.#options.maxTimeoutMs, ranOn ? undefined : waitingFor),
+            }
           : { status: 'cancelled', error: 'The run was cancelled by the client; its sandbox was killed.' },
       );
 
@@ -318,21 +323,27 @@ export class Engine {
       }
       if (request.session !== undefined) {
         // The session's turn before a run slot: a call waiting for its session holds no slot.
+        waitingFor = 'its session (a call before it still runs there)';
         turn = await this.#sessions.turn(ownerOf(options), request.session, signal);
         sandbox = turn.sandbox;
       }
+      waitingFor = "a free run slot (MCP_BRIDGE_MAX_CONCURRENT_RUNS, or its principal's share of them)";
       const queuedAt = observation?.queued ? performance.now() : 0;
       release = await this.#slots.acquire(signal, ownerOf(options));
       if (observation?.queued) observation.queued(performance.now() - queuedAt);
+      waitingFor = 'its servers to connect';
       const program = await this.#program(runId, request, signal, ownerOf(options), options.principal);
       context = callContext(runId, request, options, turn);
       const host = this.#hostFor(program, record, options, context);
       let exit: SandboxExit;
+      waitingFor = 'a sandbox (every one was busy or still starting)';
       if (!turn) {
         // Not a session: the router picks the sandbox (engine/routing.ts).
         const routed = await this.#router.run(program, host, signal, program.owner as string, (taken) => {
           sandbox = taken;
           fromPool = true;
+          // Known before the program ends: a run that times out or fails in it still names its sandbox.
+          ranOn = taken.kind;
         });
         exit = routed.exit;
         ranOn = routed.kind;
@@ -562,8 +573,18 @@ function attachTo(record: RunRecord, args: Record<string, unknown>): unknown {
   return { attached: record.attachments.length };
 }
 
-function timeoutMessage(timeoutMs: number, maxTimeoutMs: number): string {
+/**
+ * `waitingFor`: what the run still waited for when its time ran out (no sandbox had taken the
+ * program), so the message does not claim a sandbox was killed mid-program.
+ */
+function timeoutMessage(timeoutMs: number, maxTimeoutMs: number, waitingFor?: string): string {
   const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))} s`;
+  if (waitingFor) {
+    return (
+      `Timed out after ${seconds(timeoutMs)} waiting for ${waitingFor}; the program did not start. ` +
+      `Pass a larger \`timeout\` (at most ${seconds(maxTimeoutMs)}) or try again.`
+    );
+  }
   return (
     `Timed out after ${seconds(timeoutMs)}; the sandbox was killed. ` +
     `Pass a larger \`timeout\` (at most ${seconds(maxTimeoutMs)}) or do less per run.`
