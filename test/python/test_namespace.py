@@ -7,7 +7,8 @@ from helpers import RecordingHost, run
 import mcp
 from codemode_runtime.channel import HostChannel
 from codemode_runtime.docs import first_line, tool_doc
-from codemode_runtime.namespace import build_namespace, signature_and_docs
+from codemode_runtime.namespace import build_namespace
+from codemode_runtime.tool_functions import signature_and_docs
 
 WRITE = {
     "name": "write-file",

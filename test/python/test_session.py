@@ -5,8 +5,7 @@ import sys
 import threading
 import unittest
 
-import mcp.runtime
-from codemode_runtime import skills
+from codemode_runtime import run_state
 from codemode_runtime.container_main import _Drain
 from codemode_runtime.namespace import SessionGlobals
 
@@ -38,7 +37,7 @@ class SessionGrantTests(unittest.TestCase):
         channel = object()
         first = session.program([SERVER], channel, [], [])
         proxy = first["mcp_notes"].add
-        queue = skills.queue()
+        queue = run_state.current().queue
         del first["mcp_notes"]
         del sys.modules["mcp.servers.notes"]
         first["x"] = 1
@@ -48,8 +47,7 @@ class SessionGrantTests(unittest.TestCase):
         self.assertIs(second["mcp_notes"].add, proxy)
         self.assertIs(sys.modules["mcp.servers.notes"], second["mcp_notes"])
         # Host operations are each program's own: what one left is never reported by the next.
-        self.assertIsNot(skills.queue(), queue)
-        self.assertIs(mcp.runtime._state["queue"], skills.queue())
+        self.assertIsNot(run_state.current().queue, queue)
 
     def test_a_changed_grant_or_channel_builds_new_proxies(self):
         session = SessionGlobals()

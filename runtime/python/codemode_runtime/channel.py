@@ -6,6 +6,8 @@ backend from a loop reader on its protocol fd, the embedded backend from JavaScr
 import itertools
 import json
 
+import mcp
+
 
 class HostChannel:
     def __init__(self, send, loop, send_request=None):
@@ -39,9 +41,7 @@ class HostChannel:
         try:
             frame = json.loads(line)
         except (ValueError, RecursionError, MemoryError) as error:
-            from mcp import ToolError
-
-            self._fail_pending(ToolError("the sandbox could not decode a reply from the host: %s" % (error,)))
+            self._fail_pending(mcp.ToolError("the sandbox could not decode a reply from the host: %s" % (error,)))
             return
         if isinstance(frame, dict) and frame.get("type") == "rpc_result":
             self.deliver(frame)
@@ -53,9 +53,7 @@ class HostChannel:
         if frame.get("ok"):
             future.set_result(frame.get("value"))
         else:
-            from mcp import error_for
-
-            future.set_exception(error_for(frame.get("error") or "tool call failed", frame.get("code")))
+            future.set_exception(mcp.error_for(frame.get("error") or "tool call failed", frame.get("code")))
 
     def close(self, error):
         """Fails every pending and future request with `error` (the host went away)."""

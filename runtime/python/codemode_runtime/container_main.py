@@ -23,8 +23,6 @@ import termios
 import threading
 import time
 
-import mcp.runtime  # noqa: F401 - imported before `ready`, not on the request path (build_namespace uses it)
-
 from .channel import HostChannel
 from .executor import Failure, done_frame, execute, flush_std_streams
 from .namespace import SessionGlobals, program_globals

@@ -1,7 +1,7 @@
 """Tool documentation at two levels of detail, rendered from the same signatures the proxies use."""
 import inspect
 
-from .namespace import signature_and_docs
+from .tool_functions import make_tool_function, signature_and_docs
 
 DETAILS = ("summary", "full")
 
@@ -91,8 +91,6 @@ def skill_doc(entry, detail="summary"):
 
 def stub(server, tool):
     """A Python stub for one tool, as `codemode-bridge stubs` prints it."""
-    from .namespace import make_tool_function
-
     function = make_tool_function(server, tool, channel=None)
     body = inspect.cleandoc(function.__doc__ or "")
     indented = "\n".join(("    " + line) if line else "" for line in body.splitlines())

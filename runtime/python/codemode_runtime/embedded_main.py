@@ -13,9 +13,9 @@ fd 1/2 (print, os.write, sys.stdout) into `out` frames itself, so this module on
                                                   object and appends the newline)
     await transport.recv() -> str | None          the next host frame after `run`, None on EOF
 
-`prepare()` is called when the worker builds its memory snapshot, so whatever it imports is already
-in the snapshot and costs nothing per run. It must not keep JavaScript objects alive (a snapshot
-can only hold Python state).
+`prepare()` is called when the worker builds its memory snapshot: whatever this module has imported
+by then is in the snapshot and costs nothing per run. It must not keep JavaScript objects alive (a
+snapshot can only hold Python state).
 """
 import _signal
 import asyncio
@@ -100,11 +100,8 @@ os.environ.pop("_", None)
 
 
 def prepare():
-    # Import-only warm-up: everything a run needs, so the request path only parses and runs code.
-    import ast  # noqa: F401
-    import traceback  # noqa: F401
-
-    import mcp.runtime  # noqa: F401  (build_namespace imports it on every run)
+    """Called before the snapshot is taken. Importing this module has imported everything a run needs
+    (the executor, the namespace and through it `mcp.runtime`), so there is nothing left to do."""
 
 
 # What `warm_up` runs: the common steps of a program (a definition, a comprehension, an f-string, an

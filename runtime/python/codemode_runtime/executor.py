@@ -1,16 +1,15 @@
 """Runs one user program: top-level await, REPL-style display of a final expression, short tracebacks."""
 import ast
 import inspect
-import linecache
 import os
 import sys
 import traceback
 
-from .skills import register_source, settle_pending
+from . import run_state
+from .sources import PROGRAM_NAME, remember_source
 
 _RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-PROGRAM_NAME = "<run_python>"
 TRACEBACK_FRAMES = 12
 _TOP_LEVEL_AWAIT = getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0x2000)
 
@@ -37,7 +36,7 @@ async def execute(code, namespace):
     await (a save the host refused).
     """
     failure = await _execute(code, namespace)
-    unobserved = await settle_pending()
+    unobserved = await run_state.current().queue.settle()
     if failure is None and unobserved is not None:
         label, error, frames = unobserved
         lines = ["Traceback (most recent call last):\n"] + frames.format() if frames else []
@@ -47,8 +46,7 @@ async def execute(code, namespace):
 
 
 async def _execute(code, namespace):
-    linecache.cache[PROGRAM_NAME] = (len(code), None, code.splitlines(True), PROGRAM_NAME)
-    register_source(PROGRAM_NAME, code)
+    remember_source(PROGRAM_NAME, code)
     try:
         tree = ast.parse(code, PROGRAM_NAME, "exec")
         final_expression = None

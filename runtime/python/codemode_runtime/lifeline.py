@@ -13,6 +13,8 @@ import signal
 def open_channel(argv):
     """The protocol fds: a Unix socket the host bind-mounted (`--channel PATH`), else stdin/stdout."""
     if "--channel" in argv:
+        # Imported only here: over stdin/stdout the runtime never needs it, and the watcher forked
+        # next keeps whatever this interpreter holds (the module's docstring).
         import _socket
 
         path = argv[argv.index("--channel") + 1]

@@ -13,10 +13,19 @@ a synchronous call cannot wait for the host from inside the running event loop.
 Skills: `save_tool(func)` keeps a function for every later run (`from skills import name`);
 `delete_skill(name)` removes it; `list_skills()` lists them.
 """
+import asyncio
+import base64
+import os
 import re
+import sys
 
 import mcp
+from codemode_runtime import run_state
 from codemode_runtime.docs import check_detail, first_line, skill_doc, stub, tool_doc
+from codemode_runtime.shapes import AwaitableDict, AwaitableList, server_metadata
+from codemode_runtime.skill_capture import capture
+from codemode_runtime.skill_loader import SkillSet
+from codemode_runtime.tool_functions import request_tool
 
 MCPError = mcp.ToolError
 
@@ -49,19 +58,8 @@ __all__ = [
     "server_stubs",
 ]
 
-_state = {"channel": None, "catalog": (), "loaded": (), "skills": None, "queue": None, "provided": {}}
-
 MAX_SEARCH_LIMIT = 50
 SUMMARY_SKILLS = 30
-
-
-def _install(channel, catalog, loaded, skills=None, queue=None, provided=None):
-    _state["channel"] = channel
-    _state["catalog"] = tuple(catalog or ())
-    _state["loaded"] = tuple(loaded or ())
-    _state["skills"] = skills
-    _state["queue"] = queue
-    _state["provided"] = dict(provided or {})
 
 
 class NotFoundError(mcp.ToolError, KeyError):
@@ -72,29 +70,10 @@ class NotFoundError(mcp.ToolError, KeyError):
 
 
 async def _ask(op, **args):
-    channel = _state["channel"]
+    channel = run_state.current().channel
     if channel is None:
         raise RuntimeError("mcp.runtime is only available inside run_python")
     return await channel.request({"type": "call", "op": op, "args": args})
-
-
-def _metadata(server):
-    return {
-        "name": server["name"],
-        "alias": server["alias"],
-        "description": server.get("description") or "",
-        "cwd": server.get("cwd"),
-        "tools": [
-            {
-                "name": tool["name"],
-                "alias": tool.get("alias") or tool["name"],
-                "description": tool.get("description") or "",
-                "input_schema": tool.get("inputSchema") or {},
-                **({"policy": tool["policy"]} if tool.get("policy") else {}),
-            }
-            for tool in server.get("tools") or []
-        ],
-    }
 
 
 def _known(name):
@@ -112,9 +91,9 @@ def discovered_servers(detailed=False):
     `description`, else the server's own for a granted one, else "").
     """
     if not detailed:
-        return tuple(entry["name"] for entry in _state["catalog"])
+        return tuple(entry["name"] for entry in run_state.current().catalog)
     result = []
-    for entry in _state["catalog"]:
+    for entry in run_state.current().catalog:
         loaded = _loaded(entry["name"]) or {}
         description = entry.get("description") or loaded.get("description") or ""
         result.append({"name": entry["name"], "alias": entry["alias"], "description": description})
@@ -128,28 +107,12 @@ async def list_servers():
 
 def list_servers_sync():
     """Names of the servers granted to this run (a tuple); `discovered_servers()` names every one."""
-    return tuple(server["name"] for server in _state["loaded"])
+    return tuple(server["name"] for server in run_state.current().servers)
 
 
 def list_loaded_server_metadata():
     """Metadata of the servers granted to this run: name, alias, description, cwd, tools (a tuple of dicts)."""
-    return tuple(_metadata(server) for server in _state["loaded"])
-
-
-class _AwaitableDict(dict):
-    """A dict the run already holds; `await` on it is allowed, so both call styles work."""
-
-    def __await__(self):
-        return self
-        yield  # unreachable: makes __await__ a generator, as the protocol requires
-
-
-class _AwaitableList(list):
-    """A list the run already holds; `await` on it is allowed, so both call styles work."""
-
-    def __await__(self):
-        return self
-        yield  # unreachable: makes __await__ a generator, as the protocol requires
+    return tuple(server_metadata(server) for server in run_state.current().servers)
 
 
 class _FromHost:
@@ -189,16 +152,16 @@ def describe_server(name):
     _known(name)
     local = _loaded(name)
     if local is not None:
-        return _AwaitableDict(_metadata(local))
+        return AwaitableDict(server_metadata(local))
 
     async def remote():
-        return _metadata(await _ask("describe_server", name=name))
+        return server_metadata(await _ask("describe_server", name=name))
 
     return _FromHost("describe_server(%r)" % (name,), remote())
 
 
 def _loaded(name):
-    for server in _state["loaded"]:
+    for server in run_state.current().servers:
         if server["name"] == name:
             return server
     return None
@@ -206,7 +169,7 @@ def _loaded(name):
 
 def _granted(server, helper):
     """A granted server by name or alias, for the helpers that read only what the run holds."""
-    for candidate in _state["loaded"]:
+    for candidate in run_state.current().servers:
         if server in (candidate["name"], candidate["alias"]):
             return candidate
     _known(server)
@@ -223,7 +186,7 @@ async def _server(name):
 
 
 def _tool_list(described):
-    return _AwaitableList(
+    return AwaitableList(
         {
             "name": tool["name"],
             "alias": tool.get("alias") or tool["name"],
@@ -254,9 +217,9 @@ def list_tools_sync(server=None):
     """The tools of a granted server, as this run holds them: a tuple of dicts (name, alias,
     description, input_schema). Answered from the run's own metadata, never the host."""
     if server is None:
-        granted = ", ".join(entry["name"] for entry in _state["loaded"]) or "none"
+        granted = ", ".join(entry["name"] for entry in run_state.current().servers) or "none"
         raise mcp.ToolError("list_tools_sync(server) requires a server name; granted to this run: %s" % (granted,))
-    return tuple(_metadata(_granted(server, "list_tools_sync"))["tools"])
+    return tuple(server_metadata(_granted(server, "list_tools_sync"))["tools"])
 
 
 def _select_tools(described, tool):
@@ -298,8 +261,6 @@ async def search_tool_docs(query, limit=5, detail="summary"):
     A skill's doc has `server` "skills", `skill` True, its `version` and the `import` line.
     Servers that cannot be reached are reported on stderr and skipped.
     """
-    import sys
-
     check_detail(detail)
     if not isinstance(limit, int) or limit < 1:
         raise ValueError("limit must be a positive integer")
@@ -359,7 +320,7 @@ def search_tool_docs_sync(query, limit=5, detail="summary"):
         return []
     scored = []
     order = 0
-    for server in _state["loaded"]:
+    for server in run_state.current().servers:
         for tool in server.get("tools") or []:
             schema = tool.get("inputSchema") if isinstance(tool.get("inputSchema"), dict) else {}
             properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
@@ -370,7 +331,7 @@ def search_tool_docs_sync(query, limit=5, detail="summary"):
             if score:
                 scored.append((score, order, lambda s=server, t=tool: tool_doc(s, t, detail)))
             order += 1
-    skills = _state["skills"]
+    skills = run_state.current().skills
     for entry in skills.entries() if skills is not None else ():
         name_words = set(_words(entry["name"]))
         text = " ".join([entry.get("description") or ""] + list(entry.get("parameters") or []))
@@ -394,14 +355,12 @@ async def call_tool(server, tool, arguments=None, *, raw=False):
     result dict the server sent (`result["content"][0]["text"]`), as mcp-server-code-execution-mode's
     call_tool did. A tool that reports an error raises mcp.ToolError (MCPError) either way.
     """
-    from codemode_runtime.namespace import request_tool
-
-    channel = _state["channel"]
+    channel = run_state.current().channel
     if channel is None:
         raise RuntimeError("mcp.runtime is only available inside run_python")
     if arguments is not None and not isinstance(arguments, dict):
         raise TypeError("call_tool: arguments must be a dict, not %s" % (type(arguments).__name__,))
-    for granted in _state["loaded"]:
+    for granted in run_state.current().servers:
         if server in (granted["name"], granted["alias"]):
             break
     else:
@@ -429,12 +388,6 @@ async def server_stubs(server):
 # ---------------------------------------------------------------------------------------- skills
 
 
-def _queue():
-    from codemode_runtime.skills import queue
-
-    return _state["queue"] or queue()
-
-
 def save_tool(func):
     """Saves `func` as a skill every later run can use: `from skills import name`, or `name(...)`.
 
@@ -445,11 +398,10 @@ def save_tool(func):
     again and stores it under MCP_BRIDGE_STATE_DIR/skills. This call does not wait for the host; the
     run does, and fails with the reason if the host refused (`await runtime.list_skills()` shows it).
     """
-    from codemode_runtime.skills import capture
-
-    payload = capture(func, _state["provided"])
+    state = run_state.current()
+    payload = capture(func, state.provided)
     func.__skill__ = payload["name"]
-    _queue().submit("save_skill", payload, "save_tool(%s)" % (payload["name"],))
+    state.queue.submit("save_skill", payload, "save_tool(%s)" % (payload["name"],))
     return func
 
 
@@ -464,7 +416,7 @@ def delete_skill(name, version=None):
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
         raise ValueError("delete_skill: version must be a positive integer")
     args = {"name": name} if version is None else {"name": name, "version": version}
-    return _queue().submit("delete_skill", args, "delete_skill(%r)" % (name,))
+    return run_state.current().queue.submit("delete_skill", args, "delete_skill(%r)" % (name,))
 
 
 def _skill_listing(entry, skills):
@@ -492,9 +444,7 @@ class _SkillListing(list):
         return self._fresh().__await__()
 
     async def _fresh(self):
-        from codemode_runtime.skills import SkillSet
-
-        pending = _queue().submit("list_skills", {}, "list_skills()")
+        pending = run_state.current().queue.submit("list_skills", {}, "list_skills()")
         entries = await pending
         checker = SkillSet(entries, lambda _name: {})
         return [_skill_listing(entry, checker) for entry in checker.entries()]
@@ -507,7 +457,7 @@ def list_skills():
     Without `await`: the skills this run started with. `await runtime.list_skills()` asks the host,
     after this run's own saves and deletions.
     """
-    skills = _state["skills"]
+    skills = run_state.current().skills
     entries = skills.entries() if skills is not None else []
     return _SkillListing(_skill_listing(entry, skills) for entry in entries)
 
@@ -531,7 +481,8 @@ async def save(name, value):
     replaces it. Returns {'name', 'bytes'}. Classes defined in the program itself cannot be loaded
     elsewhere (pickle stores them by reference): save plain data, arrays, frames.
     """
-    import base64
+    # pickle is imported on first use: few programs save a value, and importing it before `ready`
+    # would cost every sandbox's start (asyncio does not import it).
     import pickle
 
     _value_name("save", name)
@@ -553,8 +504,7 @@ async def save(name, value):
 
 async def load(name):
     """The value `save(name, value)` kept (a fresh copy); raises mcp.ToolError if there is none."""
-    import base64
-    import pickle
+    import pickle  # on first use, as in `save`
 
     _value_name("load", name)
     pieces = []
@@ -572,15 +522,17 @@ async def load(name):
     return pickle.loads(b"".join(pieces))
 
 
+_load_lock_held = None
+
+
 def _load_lock():
     """The lock `load` holds, one per event loop (a session runs each program in a loop of its own)."""
-    import asyncio
-
+    global _load_lock_held
     loop = asyncio.get_running_loop()
-    held = _state.get("load_lock")
+    held = _load_lock_held
     if held is None or held[0] is not loop:
         held = (loop, asyncio.Lock())
-        _state["load_lock"] = held
+        _load_lock_held = held
     return held[1]
 
 
@@ -613,9 +565,8 @@ async def attach(data, mime_type=None, name=None):
     (e.g. a plot saved to /workspace); `mime_type` is guessed from the path when omitted. At most 8
     files, 5 MiB together.
     """
-    import base64
+    # mimetypes is imported on first use: only `attach` needs it, and it reads the system's type tables.
     import mimetypes
-    import os
 
     if isinstance(data, (str, os.PathLike)):
         path = os.fspath(data)
@@ -649,15 +600,15 @@ async def reset_session(name):
 
 def capability_summary():
     """A short digest of what this sandbox offers; print it instead of exploring."""
-    loaded = {server["name"] for server in _state["loaded"]}
+    loaded = {server["name"] for server in run_state.current().servers}
     lines = ["MCP servers (granted ones are callable as mcp_<alias>):"]
-    for entry in _state["catalog"]:
+    for entry in run_state.current().catalog:
         mark = "granted" if entry["name"] in loaded else "not granted"
         about = first_line(entry.get("description"))
         lines.append("  %s (mcp_%s, %s)%s" % (entry["name"], entry["alias"], mark, " - " + about if about else ""))
-    if not _state["catalog"]:
+    if not run_state.current().catalog:
         lines.append("  none configured")
-    skills = _state["skills"]
+    skills = run_state.current().skills
     entries = skills.entries() if skills is not None else []
     lines.append("Saved skills (call by name, or `from skills import <name>`):")
     for entry in entries[:SUMMARY_SKILLS]:
@@ -685,7 +636,7 @@ def capability_summary():
         "  await runtime.list_sessions(), await runtime.reset_session(name)",
         "Call a granted tool: await mcp_<alias>.<tool>(...); failures raise mcp.ToolError (alias MCPError).",
     ]
-    if any(tool.get("policy") for server in _state["loaded"] for tool in server.get("tools") or []):
+    if any(tool.get("policy") for server in run_state.current().servers for tool in server.get("tools") or []):
         lines.append(
             "A user policy governs tool calls (each tool doc has a `policy`); refused calls raise"
             " mcp.PolicyError (a ToolError; err.rule names the rule)."
