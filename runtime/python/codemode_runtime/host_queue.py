@@ -3,28 +3,40 @@
 `save_tool` does not wait for the host; the runtime waits for every operation before the run ends and
 reports one that failed unobserved as the run's error.
 """
+from __future__ import annotations
+
 import asyncio
 import traceback
+from typing import TYPE_CHECKING, Any
 
 from .sources import PROGRAM_NAME
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from .channel import HostChannel
+    from .frames import JsonObject
+
+    Unobserved = tuple[str, BaseException, traceback.StackSummary]
+    """An operation that failed and was never awaited: its label, its error, where it was asked for."""
 
 
 class HostQueue:
     """Host operations of one run, sent strictly one after another, each waited for before the run ends."""
 
-    def __init__(self, channel):
+    def __init__(self, channel: HostChannel | None) -> None:
         self._channel = channel
-        self._tail = None
-        self._operations = []
+        self._tail: asyncio.Task[Any] | None = None
+        self._operations: list[PendingResult] = []
 
-    def submit(self, op, args, label):
+    def submit(self, op: str, args: JsonObject, label: str) -> PendingResult:
         """Starts `op` after the ones before it; returns its PendingResult (awaiting it is optional)."""
         if self._channel is None:
             raise RuntimeError("%s is only available inside run_python" % (label,))
         channel = self._channel
         previous = self._tail
 
-        async def perform():
+        async def perform() -> Any:
             if previous is not None:
                 try:
                     await previous
@@ -38,7 +50,7 @@ class HostQueue:
         self._operations.append(pending)
         return pending
 
-    async def settle(self):
+    async def settle(self) -> Unobserved | None:
         """Waits for every operation; returns the first failure nobody awaited, as (label, error, frames)."""
         # An operation may submit more (none do today); the list is re-read until all are done.
         while not all(pending.task.done() for pending in self._operations):
@@ -55,22 +67,22 @@ class HostQueue:
 class PendingResult:
     """A host operation in flight. `await` it for its result (or error); otherwise the run waits for it."""
 
-    def __init__(self, task, label, frames):
+    def __init__(self, task: asyncio.Task[Any], label: str, frames: traceback.StackSummary) -> None:
         self.task = task
         self.label = label
         self.frames = frames
         self.observed = False
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, Any]:
         self.observed = True
         return self.task.__await__()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "done" if self.task.done() else "pending"
         return "<%s: %s; await it for the result>" % (self.label, state)
 
 
-def _caller_frames():
+def _caller_frames() -> traceback.StackSummary:
     """Where the program asked for an operation, for the error report if it fails unawaited."""
     frames = [frame for frame in traceback.extract_stack() if frame.filename == PROGRAM_NAME]
     return traceback.StackSummary.from_list(frames[-3:])

@@ -3,10 +3,13 @@
 Three ways to reach a tool, all the same function object (tool_functions.py builds it):
 `mcp_servers["name"].tool`, `mcp_<alias>.tool`, and `from mcp.servers.<alias> import tool`.
 """
+from __future__ import annotations
+
 import builtins
 import functools
 import sys
 import types
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import mcp
 import mcp.runtime
@@ -18,6 +21,17 @@ from .shapes import AwaitableList, server_metadata
 from .skill_loader import NotGranted, SkillSet, SkillsModule
 from .tool_functions import make_tool_function
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .channel import HostChannel
+    from .frames import CatalogEntry, JsonObject, RunFrame, ServerGrant, SkillGrant, ToolGrant
+    from .skill_loader import SkillHandle
+    from .tool_functions import ToolFunction
+
+    Globals = dict[str, Any]
+    """A program's globals."""
+
 
 class ServerModule(types.ModuleType):
     """A granted server: tools as attributes (by alias) and items (by original name).
@@ -26,11 +40,11 @@ class ServerModule(types.ModuleType):
     description, input_schema) as a list, and by alias. A tool of that name takes the attribute's place.
     """
 
-    def __init__(self, server, tools):
+    def __init__(self, server: ServerGrant, tools: Sequence[tuple[ToolGrant, ToolFunction]]) -> None:
         super().__init__("mcp.servers." + server["alias"], server.get("description") or None)
         self.__server_name__ = server["name"]
         self.__server = server
-        self.__tools_by_name = {}
+        self.__tools_by_name: dict[str, ToolFunction] = {}
         for tool, function in tools:
             setattr(self, function.__name__, function)
             self.__tools_by_name[tool["name"]] = function
@@ -38,17 +52,17 @@ class ServerModule(types.ModuleType):
 
     # Built on first use: most programs never read them, and a session rebuilds proxies per grant.
     @functools.cached_property
-    def TOOLS(self):  # noqa: N802 - the original's name
+    def TOOLS(self) -> list[JsonObject]:  # noqa: N802 - the original's name
         return self.__tool_metadata()
 
     @functools.cached_property
-    def TOOL_MAP(self):  # noqa: N802 - the original's name
+    def TOOL_MAP(self) -> dict[str, JsonObject]:  # noqa: N802 - the original's name
         return {tool["alias"]: tool for tool in self.__tool_metadata()}
 
-    def __tool_metadata(self):
+    def __tool_metadata(self) -> list[JsonObject]:
         return server_metadata(self.__server)["tools"]
 
-    def __getitem__(self, tool_name):
+    def __getitem__(self, tool_name: str) -> ToolFunction:
         try:
             return self.__tools_by_name[tool_name]
         except KeyError:
@@ -57,7 +71,7 @@ class ServerModule(types.ModuleType):
                 % (self.__server_name__, tool_name, ", ".join(sorted(self.__tools_by_name)) or "none")
             ) from None
 
-    def list_tools(self):
+    def list_tools(self) -> AwaitableList:
         """This server's tools as MCP lists them (name, description, inputSchema) plus the Python alias.
 
         A list the run already holds: `await` is optional (mcp-server-code-execution-mode's proxies
@@ -73,12 +87,12 @@ class ServerModule(types.ModuleType):
             for tool in self.__server.get("tools") or []
         )
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<MCP server %r: %d tools>" % (self.__server_name__, len(self.__all__))
 
 
-class ServerMap(dict):
-    def __missing__(self, name):
+class ServerMap(dict[str, ServerModule]):
+    def __missing__(self, name: str) -> NoReturn:
         raise KeyError(
             "server %r is not granted to this run; granted: %s. Pass it in run_python's `servers`."
             % (name, ", ".join(sorted(self)) or "none")
@@ -92,15 +106,21 @@ class Grant:
     so a session whose calls keep the same grant does not rebuild every proxy per call.
     """
 
-    def __init__(self, servers, channel, catalog=(), skills=()):
+    def __init__(
+        self,
+        servers: Sequence[ServerGrant],
+        channel: HostChannel,
+        catalog: Sequence[CatalogEntry] = (),
+        skills: Sequence[SkillGrant] = (),
+    ) -> None:
         # The grant as the run frame sent it: a later program with an equal one can reuse this.
         self.key = (servers, catalog, skills)
         self.channel = channel
         self._servers = servers
         self._catalog = catalog
-        self._modules = []
+        self._modules: list[tuple[str, ServerModule]] = []
         granted = ServerMap()
-        provided = {"mcp": mcp, "mcp_servers": granted}
+        provided: Globals = {"mcp": mcp, "mcp_servers": granted}
         for server in servers:
             tools = [(tool, make_tool_function(server, tool, channel)) for tool in server.get("tools") or []]
             module = ServerModule(server, tools)
@@ -117,7 +137,7 @@ class Grant:
             if "mcp_" + entry["alias"] not in provided
         }
 
-        def skill_globals(_name):
+        def skill_globals(_name: str) -> Globals:
             return dict(handles, __builtins__=builtins, **not_granted, **provided)
 
         self._skill_set = SkillSet(skills, skill_globals)
@@ -126,7 +146,7 @@ class Grant:
         self._provided = provided
         self.skill_handles = handles
 
-    def install(self):
+    def install(self) -> Globals:
         """Makes this grant current (modules, `mcp.runtime`, a fresh host-operation queue); returns the globals."""
         channel = self.channel
         for alias, module in self._modules:
@@ -138,21 +158,28 @@ class Grant:
             channel, self._catalog, self._servers, self._skill_set, HostQueue(channel), self._provided
         )
         run_state.install(state)
-        namespace = {"__name__": "__main__", "__builtins__": builtins}
+        namespace: Globals = {"__name__": "__main__", "__builtins__": builtins}
         namespace.update(self.skill_handles)
         namespace.update(self._provided)
         return namespace
 
 
-def build_namespace(servers, channel, catalog=(), skills=()):
+def build_namespace(
+    servers: Sequence[ServerGrant],
+    channel: HostChannel,
+    catalog: Sequence[CatalogEntry] = (),
+    skills: Sequence[SkillGrant] = (),
+) -> Globals:
     """Globals for one program: granted servers as proxies, saved skills by name, `mcp.runtime` wired to the host."""
     return Grant(servers, channel, catalog, skills).install()
 
 
-def program_globals(run, channel, session=None):
+def program_globals(run: RunFrame, channel: HostChannel, session: SessionGlobals | None = None) -> Globals:
     """The globals for a `run` frame's program: its own, or (`session`) the session's, given its grant."""
-    grant = (run.get("servers") or [], channel, run.get("catalog") or [], run.get("skills") or [])
-    return build_namespace(*grant) if session is None else session.program(*grant)
+    servers, catalog, skills = run.get("servers") or [], run.get("catalog") or [], run.get("skills") or []
+    if session is None:
+        return build_namespace(servers, channel, catalog, skills)
+    return session.program(servers, channel, catalog, skills)
 
 
 class SessionGlobals:
@@ -171,24 +198,30 @@ class SessionGlobals:
     or `import skills` again), which reads the newest (skill_loader.py, SkillsModule).
     """
 
-    def __init__(self):
-        self.namespace = None
-        self._provided = {}
-        self._grant = None
+    def __init__(self) -> None:
+        self.namespace: Globals | None = None
+        self._provided: Globals = {}
+        self._grant: Grant | None = None
 
-    def program(self, servers, channel, catalog=(), skills=()):
+    def program(
+        self,
+        servers: Sequence[ServerGrant],
+        channel: HostChannel,
+        catalog: Sequence[CatalogEntry] = (),
+        skills: Sequence[SkillGrant] = (),
+    ) -> Globals:
         """The globals for the session's next program, given its grant."""
         grant = self._grant
         if grant is None or grant.channel is not channel or grant.key != (servers, catalog, skills):
-            self._grant = Grant(servers, channel, catalog, skills)
-        return self.enter(self._grant.install(), self._grant.skill_handles)
+            grant = self._grant = Grant(servers, channel, catalog, skills)
+        return self.enter(grant.install(), grant.skill_handles)
 
-    def enter(self, fresh, skill_handles=None):
+    def enter(self, fresh: Globals, skill_handles: dict[str, SkillHandle] | None = None) -> Globals:
         """Carries the session's names into a program given `fresh` globals, of which `skill_handles`
         (name -> handle) are skills: those only fill names the session has not bound."""
         skill_handles = skill_handles or {}
 
-        def is_skill(key, value):
+        def is_skill(key: str, value: object) -> bool:
             return skill_handles.get(key) is value
 
         if self.namespace is None:

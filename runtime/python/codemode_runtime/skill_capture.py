@@ -7,26 +7,37 @@ skill: imports become import lines, literal constants become assignments; anythi
 with a message, because it would not exist in a later run. The sandbox compiles the result before
 sending it; the host validates it again and writes the file (the sandbox never writes to the host).
 """
+from __future__ import annotations
+
 import ast
 import dis
 import inspect
 import sys
 import textwrap
 import types
+from typing import TYPE_CHECKING
 
 from .skill_loader import NotGranted, SkillHandle
 from .skill_names import name_problem
 from .sources import skill_filename, source_lines
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .frames import JsonObject
+
 MAX_SOURCE_BYTES = 64 * 1024
 MAX_CONSTANT_CHARS = 4096
 _SAVE_DECORATORS = frozenset({"save_tool"})
-_LITERAL_TYPES = (type(None), bool, int, float, complex, str, bytes)
+# The types whose values `repr` may write back as literals (declared loosely: a value stays an object).
+_LITERAL_TYPES: tuple[type, ...] = (
+    type(None), bool, int, float, complex, str, bytes, tuple, list, dict, set, frozenset
+)
 
 
-def _global_names(code):
+def _global_names(code: types.CodeType) -> set[str]:
     """Every global a code object (and the functions, lambdas and comprehensions in it) reads."""
-    names = set()
+    names: set[str] = set()
     for instruction in dis.get_instructions(code):
         if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL", "DELETE_GLOBAL"):
             names.add(instruction.argval)
@@ -36,9 +47,11 @@ def _global_names(code):
     return names
 
 
-def _definition_names(node):
+def _definition_names(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     """Names read at definition time (decorators, defaults, annotations): the program evaluated them."""
-    parts = list(node.decorator_list) + list(node.args.defaults) + [d for d in node.args.kw_defaults if d]
+    parts: list[ast.expr] = (
+        list(node.decorator_list) + list(node.args.defaults) + [d for d in node.args.kw_defaults if d]
+    )
     arguments = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
     arguments += [a for a in (node.args.vararg, node.args.kwarg) if a]
     parts += [a.annotation for a in arguments if a.annotation is not None]
@@ -52,7 +65,7 @@ def _definition_names(node):
     }
 
 
-def _is_save_decorator(expression):
+def _is_save_decorator(expression: ast.expr) -> bool:
     if isinstance(expression, ast.Call):
         expression = expression.func
     if isinstance(expression, ast.Name):
@@ -60,7 +73,7 @@ def _is_save_decorator(expression):
     return isinstance(expression, ast.Attribute) and expression.attr in _SAVE_DECORATORS
 
 
-def _function_text(func):
+def _function_text(func: types.FunctionType) -> str:
     """The `def` of `func` (with its decorators) as it stood in the program, dedented."""
     code = func.__code__
     lines = source_lines(code.co_filename)
@@ -79,23 +92,23 @@ def _function_text(func):
     return textwrap.dedent("".join(block))
 
 
-def _without_save_decorators(text, name):
+def _without_save_decorators(text: str, name: str) -> tuple[str, set[str]]:
     tree = ast.parse(text)
     node = tree.body[0] if tree.body else None
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or node.name != name:
         raise ValueError("save_tool(%s): could not find its `def` in the program" % (name,))
     lines = text.splitlines(True)
-    drop = set()
+    drop: set[int] = set()
     for decorator in node.decorator_list:
         if _is_save_decorator(decorator):
-            drop.update(range(decorator.lineno - 1, decorator.end_lineno))
+            drop.update(range(decorator.lineno - 1, decorator.end_lineno or decorator.lineno))
     kept = "".join(line for index, line in enumerate(lines) if index not in drop)
     return kept, _definition_names(node)
 
 
-def _literal_source(value):
+def _literal_source(value: object) -> str | None:
     """`repr(value)` when it reads back as an equal literal (a constant worth copying), else None."""
-    if not isinstance(value, _LITERAL_TYPES + (tuple, list, dict, set, frozenset)):
+    if not isinstance(value, _LITERAL_TYPES):
         return None
     try:
         text = repr(value)
@@ -106,7 +119,7 @@ def _literal_source(value):
     return text
 
 
-def _import_line(name, value):
+def _import_line(name: str, value: object) -> str | None:
     """An import that binds `name` to `value` in a fresh module, or None."""
     if isinstance(value, types.ModuleType):
         module = value.__name__
@@ -127,7 +140,7 @@ def _import_line(name, value):
     return "from %s import %s as %s" % (module_name, qualname, name)
 
 
-def capture(func, provided):
+def capture(func: object, provided: Mapping[str, object]) -> JsonObject:
     """What `save_tool(func)` sends to the host. Raises TypeError/ValueError/SyntaxError at once.
 
     `provided` maps the names the runtime gives every program (and skill) to their objects; the
@@ -147,9 +160,9 @@ def capture(func, provided):
             "function or class" % (name,)
         )
     definition, definition_names = _without_save_decorators(_function_text(func), name)
-    header = []
-    servers = []
-    refused = []
+    header: list[str] = []
+    servers: list[str] = []
+    refused: list[str] = []
     namespace = func.__globals__
     for used in sorted((_global_names(func.__code__) | definition_names) - {name}):
         if used not in namespace:
@@ -205,7 +218,7 @@ def capture(func, provided):
     }
 
 
-def _signature_text(func):
+def _signature_text(func: types.FunctionType) -> str:
     try:
         return str(inspect.signature(func))
     except (TypeError, ValueError):

@@ -4,14 +4,25 @@ A skill is compiled and executed only when a program first uses it (`SkillSet`),
 fails only where it is used, with an ImportError that says what is wrong. `import skills` is a
 `SkillsModule`; a skill under its own name in a program's globals is a `SkillHandle`.
 """
+from __future__ import annotations
+
 import sys
 import traceback
 import types
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import mcp
 
 from .skill_names import name_problem
 from .sources import remember_source, skill_filename
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from .frames import SkillGrant
+
+    MakeGlobals = Callable[[str], dict[str, Any]]
+    """The globals a skill's module starts with, given the skill's name."""
 
 
 class SkillLoadError(ImportError):
@@ -21,10 +32,10 @@ class SkillLoadError(ImportError):
 class NotGranted:
     """Stands for `mcp_<alias>` of a configured server this run was not granted (in skill modules)."""
 
-    def __init__(self, server_name):
+    def __init__(self, server_name: str) -> None:
         self.__server_name__ = server_name
 
-    def __getattr__(self, attribute):
+    def __getattr__(self, attribute: str) -> NoReturn:
         if attribute.startswith("__"):
             raise AttributeError(attribute)
         raise mcp.ToolError(
@@ -34,7 +45,7 @@ class NotGranted:
             server=self.__server_name__,
         )
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<MCP server %r: not granted to this run>" % (self.__server_name__,)
 
 
@@ -43,32 +54,32 @@ class SkillHandle:
 
     __slots__ = ("_skills", "_name")
 
-    def __init__(self, skills, name):
+    def __init__(self, skills: SkillSet, name: str) -> None:
         self._skills = skills
         self._name = name
 
-    def _function(self):
+    def _function(self) -> Callable[..., Any]:
         return self._skills.load(self._name)
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._function()(*args, **kwargs)
 
-    def __getattr__(self, attribute):
+    def __getattr__(self, attribute: str) -> Any:
         return getattr(self._function(), attribute)
 
     @property
-    def __wrapped__(self):
+    def __wrapped__(self) -> Callable[..., Any]:
         return self._function()
 
     @property
-    def __skill__(self):
+    def __skill__(self) -> str:
         return self._name
 
     @property
-    def __doc__(self):
+    def __doc__(self) -> str | None:  # pyright: ignore[reportIncompatibleVariableOverride] - read from the entry
         return self._skills.entry(self._name).get("description") or None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         entry = self._skills.entry(self._name)
         return "<skill %s%s, version %s>" % (self._name, entry.get("signature") or "(...)", entry.get("version"))
 
@@ -76,39 +87,43 @@ class SkillHandle:
 class SkillSet:
     """The skills of one run, from the `run` frame; each compiled on first use."""
 
-    def __init__(self, entries, make_globals):
-        self._entries = {}
+    def __init__(self, entries: Iterable[object] | None, make_globals: MakeGlobals) -> None:
+        """`entries` come from the host (the `run` frame, a listing): anything but a skill is skipped."""
+        self._entries: dict[str, SkillGrant] = {}
         for entry in entries or ():
-            if isinstance(entry, dict) and name_problem(entry.get("name")) is None:
-                self._entries[entry["name"]] = entry
+            if isinstance(entry, dict):
+                skill = cast("SkillGrant", entry)
+                if name_problem(skill.get("name")) is None:
+                    self._entries[skill["name"]] = skill
         self._make_globals = make_globals
-        self._loaded = {}
-        self._loading = set()
+        self._loaded: dict[str, Callable[..., Any]] = {}
+        self._loading: set[str] = set()
 
-    def names(self):
+    def names(self) -> list[str]:
         return sorted(self._entries)
 
-    def entry(self, name):
+    def entry(self, name: str) -> SkillGrant | dict[str, Any]:
         return self._entries.get(name) or {}
 
-    def entries(self):
+    def entries(self) -> list[SkillGrant]:
         return [self._entries[name] for name in self.names()]
 
-    def handles(self):
+    def handles(self) -> dict[str, SkillHandle]:
         return {name: SkillHandle(self, name) for name in self._entries}
 
-    def problem(self, name):
+    def problem(self, name: str) -> str | None:
         """Why a skill cannot load (host-side problem or syntax error), without running it; or None."""
         entry = self.entry(name)
-        if entry.get("error"):
-            return entry["error"]
+        unavailable = entry.get("error")
+        if unavailable:
+            return unavailable
         try:
             compile(entry.get("source") or "", skill_filename(name), "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as error:
             return _syntax_message(error)
         return None
 
-    def load(self, name):
+    def load(self, name: str) -> Callable[..., Any]:
         if name in self._loaded:
             return self._loaded[name]
         entry = self._entries.get(name)
@@ -117,8 +132,9 @@ class SkillSet:
                 "no skill named %r; saved skills: %s" % (name, ", ".join(self.names()) or "none")
             )
         label = "skill %r (version %s)" % (name, entry.get("version"))
-        if entry.get("error"):
-            raise SkillLoadError("%s cannot be loaded: %s" % (label, entry["error"]), name="skills." + name)
+        unavailable = entry.get("error")
+        if unavailable:
+            raise SkillLoadError("%s cannot be loaded: %s" % (label, unavailable), name="skills." + name)
         if name in self._loading:
             raise SkillLoadError("%s imports itself while loading" % (label,), name="skills." + name)
         filename = skill_filename(name)
@@ -145,24 +161,24 @@ class SkillSet:
             ) from error
         finally:
             self._loading.discard(name)
-        function = module.__dict__.get(name)
+        function: object = module.__dict__.get(name)
         if not callable(function):
             raise SkillLoadError("%s does not define a function %r" % (label, name), name="skills." + name)
         try:
-            function.__skill__ = name
+            setattr(function, "__skill__", name)  # noqa: B010 - a mark on whatever callable the skill defined
         except (AttributeError, TypeError):
             pass
         self._loaded[name] = function
         return function
 
 
-def _syntax_message(error):
+def _syntax_message(error: SyntaxError | ValueError) -> str:
     if isinstance(error, SyntaxError):
         return "SyntaxError: %s (line %s)" % (error.msg, error.lineno)
     return "SyntaxError: %s" % (error,)
 
 
-def is_skill_binding(name, value):
+def is_skill_binding(name: str, value: object) -> bool:
     """Whether `value`, bound to `name`, is a skill (a handle, or a loaded skill's function) rather
     than something the program defined itself."""
     if isinstance(value, SkillHandle):
@@ -173,19 +189,24 @@ def is_skill_binding(name, value):
 class SkillsModule(types.ModuleType):
     """`import skills` / `from skills import name`: every saved skill, each loaded on first use."""
 
-    def __init__(self, skill_set):
+    def __init__(self, skill_set: SkillSet) -> None:
         super().__init__("skills", "Functions saved with save_tool in earlier runs.")
         self.__dict__["_SkillsModule__skills"] = skill_set
 
-    def __getattr__(self, name):
-        skill_set = self.__dict__["_SkillsModule__skills"]
+    def __skill_set(self) -> SkillSet:
+        # Kept in __dict__ under its mangled name: `__getattr__` runs only for names missing there.
+        return self.__dict__["_SkillsModule__skills"]
+
+    def __getattr__(self, name: str) -> Any:
+        skill_set = self.__skill_set()
         if name == "__all__":
-            return self.__loadable(sys._getframe(1))
+            # The frame of the `from skills import *` (sys._getframe: CPython's way to read a caller's frame).
+            return self.__loadable(sys._getframe(1))  # pyright: ignore[reportPrivateUsage]
         if name.startswith("__"):
             raise AttributeError(name)
         return skill_set.load(name)
 
-    def __loadable(self, importer):
+    def __loadable(self, importer: types.FrameType | None) -> list[str]:
         """`from skills import *`: every skill that loads, except those whose name the importing
         namespace binds to something of its own; both kinds are reported on stderr.
 
@@ -193,10 +214,10 @@ class SkillsModule(types.ModuleType):
         name the program defined (`json`, a helper of its own). A name bound to a skill (an earlier
         version) is refreshed; importing a skill by name replaces whatever the name held.
         """
-        skill_set = self.__dict__["_SkillsModule__skills"]
+        skill_set = self.__skill_set()
         namespace = importer.f_locals if importer is not None else {}
-        names = []
-        kept = []
+        names: list[str] = []
+        kept: list[str] = []
         for name in skill_set.names():
             if name in namespace and not is_skill_binding(name, namespace[name]):
                 kept.append(name)
@@ -214,8 +235,8 @@ class SkillsModule(types.ModuleType):
             )
         return names
 
-    def __dir__(self):
-        return sorted(set(super().__dir__()) | set(self.__dict__["_SkillsModule__skills"].names()))
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self.__skill_set().names()))
 
-    def __repr__(self):
-        return "<module 'skills': %d saved skills>" % (len(self.__dict__["_SkillsModule__skills"].names()),)
+    def __repr__(self) -> str:
+        return "<module 'skills': %d saved skills>" % (len(self.__skill_set().names()),)

@@ -2,6 +2,8 @@
 
 The host applies the same rules (src/engine/skills/skill-rules.ts).
 """
+from __future__ import annotations
+
 import builtins
 import keyword
 import re
@@ -26,7 +28,7 @@ RESERVED_NAMES = frozenset(
 )
 
 
-def name_problem(name):
+def name_problem(name: object) -> str | None:
     """Why `name` cannot name a skill, or None."""
     if not isinstance(name, str) or len(name) > MAX_NAME_CHARS or not NAME_PATTERN.match(name):
         return "a skill name is an ASCII identifier that starts with a letter, at most %d characters" % (

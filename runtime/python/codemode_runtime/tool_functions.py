@@ -3,13 +3,40 @@
 namespace.py puts them in a program's globals; docs.py renders the same signatures as tool docs and
 stubs; `mcp.runtime.call_tool` sends its calls through `request_tool`.
 """
+from __future__ import annotations
+
 import inspect
 import keyword
 import typing
+from typing import TYPE_CHECKING, Any, cast
 
 import mcp
 
-_JSON_TYPES = {
+from .shapes import json_object
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .channel import HostChannel
+    from .frames import JsonObject, ServerGrant, ToolGrant
+
+    class ToolFunction(typing.Protocol):
+        """A tool as a program calls it: `await f(...)` for the unwrapped result, `await f.raw(...)`
+        for the MCP result dict."""
+
+        __name__: str
+        __signature__: inspect.Signature
+        raw: RawToolFunction
+
+        async def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    class RawToolFunction(typing.Protocol):
+        __signature__: inspect.Signature
+
+        async def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+_JSON_TYPES: dict[object, object] = {
     "string": str,
     "integer": int,
     "number": float,
@@ -20,17 +47,18 @@ _JSON_TYPES = {
 }
 
 
-def _annotation(schema):
-    kind = schema.get("type") if isinstance(schema, dict) else None
+def _annotation(schema: JsonObject) -> object:
+    """The Python annotation for a property's JSON Schema `type` (a union for a list of types)."""
+    kind: object = schema.get("type")
     if isinstance(kind, list):
-        types_ = [_JSON_TYPES[k] for k in kind if k in _JSON_TYPES]
+        types_ = [_JSON_TYPES[k] for k in cast("list[object]", kind) if k in _JSON_TYPES]
         if not types_:
             return typing.Any
         return typing.Union[tuple(types_)] if len(types_) > 1 else types_[0]
     return _JSON_TYPES.get(kind, typing.Any)
 
 
-def _type_name(annotation):
+def _type_name(annotation: object) -> str:
     if annotation is typing.Any:
         return "any"
     if isinstance(annotation, type):
@@ -38,23 +66,24 @@ def _type_name(annotation):
     return str(annotation).replace("typing.", "")
 
 
-def signature_and_docs(tool):
+def signature_and_docs(tool: ToolGrant | JsonObject) -> tuple[inspect.Signature, list[str], str | None]:
     """A tool's Python signature and per-parameter doc lines, from its JSON Schema.
 
     Returns (signature, doc_lines, extra) where `extra` names the `**kwargs` parameter that carries
     properties which are not Python identifiers (None when there are none). Upstream schemas are
     untrusted input: anything malformed degrades to fewer named parameters, never an exception.
     """
-    schema = tool.get("inputSchema") if isinstance(tool.get("inputSchema"), dict) else {}
-    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
-    listed = schema.get("required") if isinstance(schema.get("required"), list) else []
+    schema: JsonObject = json_object(tool.get("inputSchema"))
+    properties = json_object(schema.get("properties"))
+    listed: object = schema.get("required")
+    listed = cast("list[object]", listed) if isinstance(listed, list) else []
     required = [name for name in listed if isinstance(name, str) and name in properties]
     optional = [name for name in properties if name not in required]
-    parameters = []
-    docs = []
-    unnamed = []
+    parameters: list[inspect.Parameter] = []
+    docs: list[str] = []
+    unnamed: list[str] = []
     for name in required + optional:
-        prop = properties.get(name) if isinstance(properties.get(name), dict) else {}
+        prop = json_object(properties.get(name))
         if not name.isidentifier() or keyword.iskeyword(name):
             unnamed.append(name)
             continue
@@ -83,9 +112,11 @@ def signature_and_docs(tool):
     return inspect.Signature(parameters), docs, extra
 
 
-async def request_tool(channel, server_name, tool_name, arguments, raw=False):
+async def request_tool(
+    channel: HostChannel, server_name: str, tool_name: str, arguments: Mapping[str, object], raw: bool = False
+) -> Any:
     """One upstream call. `raw`: the host returns the MCP result dict untouched instead of unwrapping it."""
-    frame = {"type": "rpc", "server": server_name, "tool": tool_name, "args": arguments}
+    frame: JsonObject = {"type": "rpc", "server": server_name, "tool": tool_name, "args": arguments}
     if raw:
         frame["raw"] = True
     try:
@@ -95,7 +126,23 @@ async def request_tool(channel, server_name, tool_name, arguments, raw=False):
         raise
 
 
-def make_tool_function(server, tool, channel):
+def tool_docstring(server: ServerGrant, tool: ToolGrant, param_docs: list[str]) -> str:
+    """A tool function's docstring: the tool's description, its parameters, and where it comes from."""
+    tool_name = tool["name"]
+    description = (tool.get("description") or "").strip()
+    doc = description or "Call %s on %s." % (tool_name, server["name"])
+    if param_docs:
+        doc += "\n\nArgs:\n" + "\n".join(param_docs)
+    doc += "\n\nMCP tool %r of server %r." % (tool_name, server["name"])
+    policy: object = tool.get("policy")
+    if isinstance(policy, dict):
+        shown = cast("JsonObject", policy)
+        doc += "\nPolicy: %s (rule %s: %s)." % (shown.get("action"), shown.get("rule"), shown.get("reason"))
+    return doc
+
+
+def make_tool_function(server: ServerGrant, tool: ToolGrant, channel: HostChannel) -> ToolFunction:
+    """The function a program calls for `tool`, with the tool's signature and docstring."""
     signature, param_docs, extra = signature_and_docs(tool)
     server_name = server["name"]
     tool_name = tool["name"]
@@ -106,7 +153,7 @@ def make_tool_function(server, tool, channel):
         name for name, parameter in signature.parameters.items() if parameter.default is inspect.Parameter.empty
     ) - {extra}
 
-    def arguments_of(args, kwargs):
+    def arguments_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         # The common call, keywords only and all known: what `bind` would return, without its cost
         # (~9 us, a tenth of a tool call's round trip). Anything else goes through `bind` and its errors.
         if not args and kwargs.keys() <= named and required <= kwargs.keys():
@@ -121,24 +168,19 @@ def make_tool_function(server, tool, channel):
             arguments.update(arguments.pop(extra, {}))
         return arguments
 
-    async def call_tool(*args, **kwargs):
+    async def call_tool(*args: Any, **kwargs: Any) -> Any:
         return await request_tool(channel, server_name, tool_name, arguments_of(args, kwargs))
 
-    async def call_tool_raw(*args, **kwargs):
+    async def call_tool_raw(*args: Any, **kwargs: Any) -> Any:
         return await request_tool(channel, server_name, tool_name, arguments_of(args, kwargs), raw=True)
 
-    description = (tool.get("description") or "").strip()
-    doc = description or "Call %s on %s." % (tool_name, server_name)
-    if param_docs:
-        doc += "\n\nArgs:\n" + "\n".join(param_docs)
-    doc += "\n\nMCP tool %r of server %r." % (tool_name, server_name)
-    policy = tool.get("policy")
-    if isinstance(policy, dict):
-        doc += "\nPolicy: %s (rule %s: %s)." % (policy.get("action"), policy.get("rule"), policy.get("reason"))
+    doc = tool_docstring(server, tool, param_docs)
+    function = cast("ToolFunction", call_tool)
+    raw_function = cast("RawToolFunction", call_tool_raw)
     call_tool.__name__ = alias
     call_tool.__qualname__ = "%s.%s" % (server["alias"], alias)
     call_tool.__doc__ = doc
-    call_tool.__signature__ = signature
+    function.__signature__ = signature
     call_tool.__module__ = "mcp.servers." + server["alias"]
     call_tool_raw.__name__ = alias + ".raw"
     call_tool_raw.__qualname__ = "%s.%s.raw" % (server["alias"], alias)
@@ -146,6 +188,6 @@ def make_tool_function(server, tool, channel):
         "Like %s(...), but returns the MCP result dict as the server sent it "
         "({'content': [...], 'structuredContent': ..., 'isError': False})." % (alias,)
     )
-    call_tool_raw.__signature__ = signature
-    call_tool.raw = call_tool_raw
-    return call_tool
+    raw_function.__signature__ = signature
+    function.raw = raw_function
+    return function
