@@ -48,6 +48,18 @@ class SignatureTests(unittest.TestCase):
         self.assertEqual(str(signature), "()")
         self.assertIsNone(extra)
 
+    def test_takes_a_type_that_is_not_a_name_for_any(self):
+        # An upstream's schema is checked only at its top level: a property's `type` may be anything.
+        tool: ToolGrant = {
+            "name": "x",
+            "inputSchema": {
+                "properties": {"a": {"type": {"const": 1}}, "b": {"type": [["string"], {}, "integer"]}},
+                "required": ["a", "b"],
+            },
+        }
+        signature, _, _ = signature_and_docs(tool)
+        self.assertEqual(str(signature), "(a: Any, b: int)")
+
 
 class ProxyTests(unittest.TestCase):
     def namespace(self):

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
         async def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
 
 
-_JSON_TYPES: dict[object, object] = {
+_JSON_TYPES: dict[str, object] = {
     "string": str,
     "integer": int,
     "number": float,
@@ -47,15 +47,21 @@ _JSON_TYPES: dict[object, object] = {
 }
 
 
+def _json_type(kind: object) -> object | None:
+    """The Python type of one JSON Schema type name; None for anything else (an object, a list: unhashable)."""
+    return _JSON_TYPES.get(kind) if isinstance(kind, str) else None
+
+
 def _annotation(schema: JsonObject) -> object:
     """The Python annotation for a property's JSON Schema `type` (a union for a list of types)."""
     kind: object = schema.get("type")
     if isinstance(kind, list):
-        types_ = [_JSON_TYPES[k] for k in cast("list[object]", kind) if k in _JSON_TYPES]
+        found = [_json_type(k) for k in cast("list[object]", kind)]
+        types_ = [found_type for found_type in found if found_type is not None]
         if not types_:
             return typing.Any
         return typing.Union[tuple(types_)] if len(types_) > 1 else types_[0]
-    return _JSON_TYPES.get(kind, typing.Any)
+    return _json_type(kind) or typing.Any
 
 
 def _type_name(annotation: object) -> str:
