@@ -121,6 +121,12 @@ class ImportGraphTests(unittest.TestCase):
         for leaf in ("mcp", "codemode_runtime.sources", "codemode_runtime.shapes", "codemode_runtime.skill_names"):
             self.assertEqual(edges[leaf] - {"codemode_runtime"}, set(), leaf)
 
+    def test_frames_is_imported_only_for_the_type_checker(self):
+        # frames.py describes what the host sends, for basedpyright alone: the sandbox never loads it.
+        edges = self.graph()
+        importers = sorted(module for module, targets in edges.items() if "codemode_runtime.frames" in targets)
+        self.assertEqual(importers, [])
+
 
 if __name__ == "__main__":
     unittest.main()
