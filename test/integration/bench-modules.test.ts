@@ -1,6 +1,9 @@
 /** The benchmarks import the built code; a renamed export must break a test, not `npm run bench` later. */
 import { describe, expect, it } from 'vitest';
 
+/** A bench module by name (untyped JavaScript: the import is typed where it is used). */
+const loadBench = (file: string): Promise<unknown> => import(`../../bench/${file}.mjs`);
+
 describe('bench modules', () => {
   it.each([
     ['container', 'benchContainer'],
@@ -18,10 +21,10 @@ describe('bench modules', () => {
 
 describe('the soak plan', () => {
   it('draws every kind a sandbox runs, and on Monty none of the full-Python features it refuses', async () => {
-    const { planRuns } = (await import('../../bench/soak.mjs')) as {
+    const { planRuns } = (await loadBench('soak')) as {
       planRuns: (options: { runs: number; seed: number; backend: string }) => Array<{ kind: string }>;
     };
-    const { kindsFor } = (await import('../../bench/soak-kinds.mjs')) as {
+    const { kindsFor } = (await loadBench('soak-kinds')) as {
       kindsFor: (backend: string) => Array<[string, unknown, number]>;
     };
     for (const backend of ['podman', 'embedded', 'monty']) {
