@@ -880,6 +880,7 @@ async function exercise({
       : leftAtExit;
 
   const byKind = {};
+  const kindMs = {};
   for (const result of results) {
     byKind[result.kind] ??= { runs: 0, calls: 0, statuses: {}, lost: 0, mixed: 0, example: result.outcome };
     const row = byKind[result.kind];
@@ -888,7 +889,14 @@ async function exercise({
     for (const status of result.statuses) row.statuses[status] = (row.statuses[status] ?? 0) + 1;
     if (result.lost) row.lost++;
     if (result.mixed) row.mixed++;
+    kindMs[result.kind] ??= [];
+    kindMs[result.kind].push(result.ms);
   }
+  for (const [kind, ms] of Object.entries(kindMs)) {
+    byKind[kind].p50Ms = percentile(ms, 50);
+    byKind[kind].p95Ms = percentile(ms, 95);
+  }
+  const allMs = results.map((result) => result.ms);
   const problems = results.filter((result) => result.lost || result.mixed);
   const rssGrowth = (atEnd.rssMb - afterWarmUp.rssMb) / afterWarmUp.rssMb;
   const leaks = {
@@ -953,6 +961,8 @@ async function exercise({
       : undefined,
     samples,
     runsPerSecond: round(runs / ((warmUpMs + mainMs) / 1000)),
+    // A run's wall time: all its calls, and for a scripted kind any wait for its turn on a name.
+    runMs: { p50: percentile(allMs, 50), p95: percentile(allMs, 95), max: Math.max(...allMs) },
     wallSeconds: round((performance.now() - startedAt) / 1000),
     shutdownMs,
     bridgeLog: {
@@ -1156,6 +1166,8 @@ export function formatReport(report) {
       ...statuses.map((status) => status.padStart(width(status))),
       'lost'.padStart(6),
       'mixed'.padStart(6),
+      'p50 ms'.padStart(8),
+      'p95 ms'.padStart(8),
     ].join(''),
   );
   for (const [kind, row] of Object.entries(report.byKind).sort(([a], [b]) => a.localeCompare(b))) {
@@ -1167,6 +1179,8 @@ export function formatReport(report) {
         ...statuses.map((status) => String(row.statuses[status] ?? 0).padStart(width(status))),
         String(row.lost).padStart(6),
         String(row.mixed).padStart(6),
+        String(row.p50Ms).padStart(8),
+        String(row.p95Ms).padStart(8),
       ].join(''),
     );
   }
@@ -1198,7 +1212,7 @@ export function formatReport(report) {
     `fds after warm-up ${report.fds.afterWarmUp} → end ${report.fds.end} (${report.fds.growth >= 0 ? '+' : ''}${report.fds.growth})`,
   );
   out.push(
-    `${report.runsPerSecond} runs/s, wall ${report.wallSeconds} s; bridge log: ${report.bridgeLog.warn} warnings, ${report.bridgeLog.error} errors, ${report.bridgeLog.nodeWarnings.length} Node warnings`,
+    `${report.runsPerSecond} runs/s, a run p50 ${report.runMs.p50} ms, p95 ${report.runMs.p95} ms, max ${report.runMs.max} ms; wall ${report.wallSeconds} s; bridge log: ${report.bridgeLog.warn} warnings, ${report.bridgeLog.error} errors, ${report.bridgeLog.nodeWarnings.length} Node warnings`,
   );
   for (const warning of report.bridgeLog.nodeWarnings) out.push(`  node: ${warning}`);
   for (const problem of report.problems.slice(0, 20)) {
