@@ -323,16 +323,16 @@ function tempEntriesOf(bridgeTmp) {
 
 /**
  * Channel directories (a random hex name each) under the container backend's private directory
- * (`codemode-XXXXXX` in its TMPDIR): one per live container. Other entries are not counted: its
- * `owner` file, the runtime's copy, `hosts`, `resolv.conf`, and the `oom` marker conmon leaves
- * there (its cwd).
+ * (`codemode-XXXXXX` in its TMPDIR): one per live container with a socket channel. Other entries
+ * are not counted: its `owner` file, the runtime's copy, `hosts`, `resolv.conf`, and the `oom`
+ * marker conmon leaves there (its cwd).
  */
 function channelDirsOf(bridgeTmp) {
   return tempEntriesOf(bridgeTmp).flatMap((dir) => {
     try {
-      return readdirSync(dir, { withFileTypes: true }).filter(
-        (entry) => entry.isDirectory() && /^[0-9a-f]{12}$/.test(entry.name),
-      );
+      return readdirSync(dir, { withFileTypes: true })
+        .filter((entry) => entry.isDirectory() && /^[0-9a-f]{12}$/.test(entry.name))
+        .map((entry) => join(dir, entry.name));
     } catch {
       return [];
     }
@@ -835,17 +835,20 @@ async function exercise({
     const sandboxes = kids.length - upstreams;
     const containers = backend === 'podman' ? (await containersOf(bridge.pid)).length : 0;
     const channelDirs = channelDirsOf(bridge.bridgeTmp).length;
+    // Engine clients of containers with a socket channel (none under gVisor, whose channel is stdio).
+    const withChannel = kids.filter((command) => command.includes(' --channel ')).length;
     const excess = [];
     if (sandboxes > limit) excess.push(`${sandboxes} sandbox processes (at most ${limit})`);
     if (upstreams > UPSTREAMS.length)
       excess.push(`${upstreams} upstream processes (${UPSTREAMS.length} configured)`);
     if (containers > limit) excess.push(`${containers} containers (at most ${limit})`);
     if (channelDirs > limit) excess.push(`${channelDirs} channel directories (at most ${limit})`);
-    // Each container has its engine client (a child of the bridge) and its channel directory.
+    // Each container has its engine client (a child of the bridge), and one with a socket channel
+    // its channel directory.
     if (backend === 'podman' && containers !== sandboxes)
       excess.push(`${containers} containers for ${sandboxes} engine clients`);
-    if (backend === 'podman' && channelDirs !== containers)
-      excess.push(`${channelDirs} channel directories for ${containers} containers`);
+    if (backend === 'podman' && channelDirs !== withChannel)
+      excess.push(`${channelDirs} channel directories for ${withChannel} containers with a socket channel`);
     return { sandboxes, upstreams, containers, channelDirs, excess };
   };
 

@@ -12,6 +12,7 @@ describe('bench modules', () => {
     ['discovery', 'benchDiscovery'],
     ['performance', 'benchPerformance'],
     ['typescript-isolation', 'benchTypeScriptIsolation'],
+    ['telemetry', 'benchTelemetry'],
     ['soak', 'soak'],
   ])('bench/%s.mjs loads and exports %s', async (file, name) => {
     const module = (await import(`../../bench/${file}.mjs`)) as Record<string, unknown>;
