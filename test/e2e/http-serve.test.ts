@@ -95,6 +95,47 @@ describe('serve --http without a token (loopback)', () => {
     });
     expect(status).toBe(403);
   });
+
+  it('answers a body that is not JSON with a parse error, and a batch or a non-message with an invalid request', async () => {
+    const post = async (body: string) => {
+      const response = await fetch(`${bridge.base}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body,
+      });
+      return { status: response.status, reply: (await response.json()) as Record<string, unknown> };
+    };
+    const initialize = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '0' } },
+    };
+    expect(await post('{"jsonrpc": "2.0", garbage')).toEqual({
+      status: 400,
+      reply: {
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32700, message: 'Parse error: the body is not JSON.' },
+      },
+    });
+    const batch = await post(JSON.stringify([initialize, { jsonrpc: '2.0', id: 2, method: 'tools/list' }]));
+    expect(batch).toEqual({
+      status: 400,
+      reply: {
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32600, message: expect.stringContaining('JSON-RPC batch') },
+      },
+    });
+    expect((batch.reply.error as { message: string }).message).toContain('2025-06-18');
+    expect(await post('42')).toMatchObject({ status: 400, reply: { id: null, error: { code: -32600 } } });
+    // None of them opened a session: a client still connects and works.
+    const client = await bridge.connect({ name: 'after-garbage' });
+    expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(['run_python']);
+    await (client.transport as StreamableHTTPClientTransport).terminateSession();
+    await client.close();
+  });
 });
 
 describe('serve --http with a token', () => {

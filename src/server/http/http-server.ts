@@ -358,6 +358,24 @@ export class BridgeHttpServer {
       } catch {
         return sendJsonRpcError(response, 400, -32700, 'Parse error: the body is not JSON.');
       }
+      // The SDK's transport still runs a batch, which MCP removed in its 2025-06-18 revision; and
+      // answers JSON that is no message at all as a parse error. Both are JSON-RPC's Invalid Request.
+      if (Array.isArray(body)) {
+        return sendJsonRpcError(
+          response,
+          400,
+          -32600,
+          `Invalid request: a JSON-RPC batch (an array of ${body.length} messages); MCP takes no batches since its 2025-06-18 revision: send each message in its own POST.`,
+        );
+      }
+      if (typeof body !== 'object' || body === null) {
+        return sendJsonRpcError(
+          response,
+          400,
+          -32600,
+          'Invalid request: the body is JSON but not a JSON-RPC message (an object).',
+        );
+      }
     }
     if (sessionId !== undefined) {
       const session = this.#sessions.get(sessionId);
@@ -372,7 +390,7 @@ export class BridgeHttpServer {
       }
       return this.#serve(session, request, response, body);
     }
-    const initialize = Array.isArray(body) ? body.some(isInitializeRequest) : isInitializeRequest(body);
+    const initialize = isInitializeRequest(body);
     if (request.method !== 'POST' || !initialize) {
       return sendJsonRpcError(
         response,
