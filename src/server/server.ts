@@ -124,7 +124,7 @@ export const runPythonOutput = {
  * The `run_python` entry of tools/list, from the same zod schemas tools/call is checked with, minus
  * what costs the model tokens and tells it nothing (`$schema`, `additionalProperties: false`).
  */
-function runPythonToolDefinition(serverNames: string[], policy: boolean, yieldAfterMs: number): Tool {
+function runPythonToolDefinition(serverNames: string[], policy: boolean): Tool {
   const compact = (shape: z.ZodRawShape) => {
     const root = z.object(shape);
     const {
@@ -158,7 +158,7 @@ function runPythonToolDefinition(serverNames: string[], policy: boolean, yieldAf
   return {
     // No `title`: clients show the name without one, and its 8 tokens would go out on every turn.
     name: RUN_PYTHON_TOOL,
-    description: describeRunPython(serverNames, policy, yieldAfterMs),
+    description: describeRunPython(serverNames, policy),
     inputSchema: compact(runPythonInput),
     outputSchema: compact(runPythonOutput),
     // Said outright, though they are the spec's defaults: a program calls whatever tools its granted
@@ -184,8 +184,7 @@ function summarizeServerNames(names: string[]): string {
   return `${names.length} servers (\`mcp.runtime.discovered_servers()\` names them).`;
 }
 
-function describeRunPython(serverNames: string[], policy: boolean, yieldAfterMs: number): string {
-  const yieldDefault = yieldAfterMs > 0 ? Number((yieldAfterMs / 1000).toFixed(1)) : 'never';
+function describeRunPython(serverNames: string[], policy: boolean): string {
   const lines = [
     'Sandboxed Python 3 (no network or host files; fresh each call unless `session` names one; `timeout` in s). Top-level await; the last expression prints.',
     'MCP tools are async functions: grant `servers`, call `await mcp_<alias>.<tool>(...)`; search with `await mcp.runtime.search_tool_docs("task")`.',
@@ -324,7 +323,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   // tools/list is the one thing every client puts in the model's context on every turn: serve the
   // compact definition. Servers are discovered once at start, so the definition is built once.
   const serverNames = engine.catalog().map((entry) => entry.name);
-  const tools = [runPythonToolDefinition(serverNames, options.policy === true, yieldAfterMs)];
+  const tools = [runPythonToolDefinition(serverNames, options.policy === true)];
   server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
   return server;
 }

@@ -45,7 +45,7 @@ describe('README client registrations', () => {
         mcpServers?: Record<string, Record<string, unknown>>;
         servers?: Record<string, Record<string, unknown>>;
       };
-      return (config.mcpServers ?? config.servers ?? {}).codemode;
+      return (config.mcpServers ?? config.servers)?.codemode;
     });
     const toml = blocks('toml');
     expect(entries).toHaveLength(2);
