@@ -89,7 +89,7 @@ class SkillHandle:
         )
 
 
-def whose(entry: SkillGrant) -> str:
+def whose(entry: SkillGrant | dict[str, Any]) -> str:
     """`, shared by alice` or `, yours`: which skill a name gave (empty where nobody else saves skills)."""
     if entry.get("origin") == "shared":
         return ", shared by %s" % (entry.get("author") or "an unknown author",)

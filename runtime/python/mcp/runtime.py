@@ -411,7 +411,7 @@ async def server_stubs(server: str) -> str:
 # ---------------------------------------------------------------------------------------- skills
 
 
-def save_tool(func: _T | None = None, shared: bool = False) -> Any:
+def save_tool(func: object = None, shared: bool = False) -> Any:
     """Saves `func` as a skill every later run can use: `from skills import name`, or `name(...)`.
 
     Also a decorator (`@save_tool`, or `@save_tool(shared=True)`, above the `def`); returns the
