@@ -1,14 +1,15 @@
 /** Builds the bridge's parts from settings and owns their shutdown; shared by `serve`, `run` and `servers`. */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { discoveryOperations } from '../engine/discovery-operations.js';
 import { Engine } from '../engine/engine.js';
+import { discoveryOperations } from '../engine/host-operations/discovery.js';
+import { skillOperations } from '../engine/host-operations/skills.js';
 import { AuditLog } from '../engine/policy/audit-log.js';
 import type { Policy } from '../engine/policy/policy.js';
 import { entriesOnlyPolicy, loadPolicyFile, PolicyFileError } from '../engine/policy/policy-file.js';
 import { PolicyGate } from '../engine/policy/policy-gate.js';
 import { RunObservations, type RunObserver } from '../engine/run-observer.js';
-import { skillOperations, skillsForRun } from '../engine/skills/skill-operations.js';
+import { skillsForRun } from '../engine/skills/skill-grant.js';
 import { SkillStore } from '../engine/skills/skill-store.js';
 import type { UpstreamPort } from '../engine/types.js';
 import { upstreamPort } from '../engine/upstream-port.js';
@@ -184,7 +185,7 @@ export async function composeBridge(
   const engine = new Engine({
     sandboxes,
     upstreams: port,
-    hostOperations: { ...discoveryOperations(port, skills), ...skillOperations(skills) },
+    hostOperations: [...discoveryOperations(port, skills), ...skillOperations(skills)],
     skills: { forRun: () => skillsForRun(skills, logger) },
     defaultTimeoutMs: settings.timeoutMs,
     maxTimeoutMs: settings.maxTimeoutMs,

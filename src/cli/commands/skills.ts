@@ -1,6 +1,6 @@
 /** `codemode-bridge skills`: list, show and remove the skills programs saved with `save_tool`. */
 import { parseArgs } from 'node:util';
-import { skillGrant } from '../../engine/skills/skill-operations.js';
+import { skillGrant } from '../../engine/skills/skill-grant.js';
 import { HostCallError } from '../../sandbox/types.js';
 import { createSkillStore } from '../compose.js';
 import { UsageError } from '../context.js';
