@@ -1,9 +1,10 @@
-// `npm run bench [container|upstream|embedded|discovery|performance|host-ops|policy|sessions|typescript-isolation]`: each benchmark prints ratios against a baseline
+// `npm run bench [container|upstream|embedded|discovery|performance|host-ops|policy|sessions|typescript-isolation|monty]`: each benchmark prints ratios against a baseline
 // measured in the same run, because these machines are noisy.
 import { benchContainer } from './container.mjs';
 import { benchDiscovery } from './discovery.mjs';
 import { benchEmbedded } from './embedded.mjs';
 import { benchHostOps } from './host-ops.mjs';
+import { benchMonty } from './monty.mjs';
 import { benchPerformance } from './performance.mjs';
 import { benchPolicy } from './policy.mjs';
 import { benchSessions } from './sessions.mjs';
@@ -20,4 +21,5 @@ if (!only || only === 'host-ops') await benchHostOps();
 if (!only || only === 'policy') await benchPolicy();
 if (!only || only === 'sessions') await benchSessions();
 if (!only || only === 'typescript-isolation') await benchTypeScriptIsolation();
+if (!only || only === 'monty') await benchMonty();
 process.exit(0);

@@ -184,6 +184,8 @@ export async function composeBridge(
   const skills = createSkillStore(settings);
   const engine = new Engine({
     sandboxes,
+    ...(sandboxes.instant ? { instant: sandboxes.instant } : {}),
+    runtime: settings.runtime === 'monty' ? 'monty' : sandboxes.instant ? 'auto' : 'full',
     upstreams: port,
     hostOperations: [...discoveryOperations(port, skills), ...skillOperations(skills)],
     skills: { forRun: () => skillsForRun(skills, logger) },

@@ -33,6 +33,7 @@ export function createSandboxes(settings: Settings, logger: Logger, poolSize?: n
   );
   return new SandboxService({
     runtime: settings.runtime,
+    maxTimeoutMs: settings.maxTimeoutMs,
     image: settings.image,
     limits: containerLimits(settings),
     poolSize: poolSize ?? settings.poolSize,

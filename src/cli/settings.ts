@@ -13,7 +13,7 @@ import { BridgeError } from '../shared/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
 import { resolveStateDir } from '../shared/state-dir.js';
 
-const RUNTIME_CHOICES = ['auto', 'podman', 'docker', 'embedded'] as const;
+const RUNTIME_CHOICES = ['auto', 'podman', 'docker', 'embedded', 'monty'] as const;
 /** The longest delay a Node timer honours: 2^31 - 1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
@@ -95,7 +95,10 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
   {
     name: 'MCP_BRIDGE_RUNTIME',
     fallback: 'auto',
-    meaning: 'Sandbox: auto (podman, then docker, then embedded), podman, docker, embedded (Deno + Pyodide)',
+    meaning:
+      'Sandbox: auto (Monty when a program fits, else podman, then docker, then embedded), podman, docker, embedded (Deno + Pyodide), monty (Monty only)',
+    details:
+      "`auto` runs a program on Monty, the instant tier, when it fits Monty's subset of Python (decided before it runs), and on the first usable of podman, docker and embedded otherwise; sessions always run on full Python. `monty` runs every program on Monty and refuses the rest with the construct and how to get full Python. With `MCP_BRIDGE_OCI_RUNTIME` set, `auto` never uses Monty. See [the guide](guide.md#the-monty-tier)",
   },
   {
     name: 'MCP_BRIDGE_IMAGE',
@@ -451,11 +454,11 @@ function ociRuntimeSetting(env: NodeJS.ProcessEnv, runtime: RuntimeChoice): stri
       `one of ${OCI_RUNTIME_NAMES.join(', ')}, or an absolute path to an OCI runtime binary`,
     );
   }
-  if (runtime === 'embedded') {
+  if (runtime === 'embedded' || runtime === 'monty') {
     throw invalid(
       name,
       value,
-      'unset with MCP_BRIDGE_RUNTIME=embedded (an OCI runtime runs containers only)',
+      `unset with MCP_BRIDGE_RUNTIME=${runtime} (an OCI runtime runs containers only)`,
     );
   }
   return value;

@@ -6,12 +6,27 @@
  * is loaded and runs carry no observer at all.
  *
  * A run is a span `run_python` (status, duration, backend, bytes out); each tool call a child span
- * `tool_call <server>.<tool>` (server, tool, duration, outcome).
+ * `tools/call`, after OpenTelemetry's conventions for MCP (`mcp.method.name`, `gen_ai.operation.name`
+ * `execute_tool`, `gen_ai.tool.name`, `error.type`) plus server, duration and outcome. Span names are
+ * fixed: the tool is the program's to name (any string, made up or hostile), so it is an attribute,
+ * escaped and cut (telemetry-text.ts); metrics label calls by configured server and outcome only.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RunObserver } from '../engine/run-observer.js';
+import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { tracesTarget } from './telemetry-target.js';
+import { telemetryText } from './telemetry-text.js';
+
+/** The name of every tool call's span: OpenTelemetry's `{mcp.method.name}` with no target, since no tool name is low-cardinality here. */
+const TOOL_CALL_SPAN = 'tools/call';
+/** Longest tool or server name kept in an attribute, and longest status message. */
+const MAX_NAME_CHARS = 128;
+const MAX_MESSAGE_CHARS = 500;
+/** Servers named in a run span: the client's list, bounded. */
+const MAX_RUN_SERVERS = 32;
+/** The `server` label of a call to a server that is not configured (a forged frame can name anything). */
+const OTHER_SERVER_LABEL = 'other';
 
 export interface TelemetryOptions {
   env: NodeJS.ProcessEnv;
@@ -24,6 +39,8 @@ export interface TelemetryOptions {
   poolStats(): Promise<{ ready: number; starting: number; inUse: number; target: number }>;
   /** MCP sessions open now (HTTP), for a gauge. */
   sessions?(): number;
+  /** The configured servers, the only values the metrics' `server` label takes (others are `other`). */
+  servers?(): readonly string[];
   logger: Logger;
 }
 
@@ -142,7 +159,9 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
         startTime: run.startedAt,
         attributes: {
           'codemode.run.id': run.runId,
-          'codemode.run.servers': run.servers,
+          'codemode.run.servers': run.servers
+            .slice(0, MAX_RUN_SERVERS)
+            .map((server) => telemetryText(server, MAX_NAME_CHARS)),
           'codemode.run.code_bytes': Buffer.byteLength(run.code),
           ...(run.session !== undefined ? { 'mcp.session.id': run.session } : {}),
         },
@@ -152,24 +171,33 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       return {
         toolCall(server, tool) {
           const child = tracer?.startSpan(
-            `tool_call ${server}.${tool}`,
+            TOOL_CALL_SPAN,
             {
               kind: api.SpanKind.CLIENT,
-              attributes: { 'codemode.tool.server': server, 'codemode.tool.name': tool },
+              attributes: {
+                'mcp.method.name': 'tools/call',
+                'gen_ai.operation.name': 'execute_tool',
+                'gen_ai.tool.name': telemetryText(tool, MAX_NAME_CHARS),
+                'codemode.tool.server': telemetryText(server, MAX_NAME_CHARS),
+              },
             },
             parent,
           );
           return (end) => {
-            instruments?.toolDuration.record(end.durationMs / 1000, { server, outcome: end.outcome });
+            instruments?.toolDuration.record(end.durationMs / 1000, {
+              server: options.servers?.().includes(server) ? server : OTHER_SERVER_LABEL,
+              outcome: end.outcome,
+            });
             if (!child) return;
             child.setAttributes({
               'codemode.tool.outcome': end.outcome,
               'codemode.tool.duration_ms': Math.round(end.durationMs * 1000) / 1000,
             });
             if (end.outcome !== 'ok') {
+              child.setAttribute('error.type', end.outcome);
               child.setStatus({
                 code: api.SpanStatusCode.ERROR,
-                message: (end.error ?? end.outcome).slice(0, 500),
+                message: telemetryText(end.error ?? end.outcome, MAX_MESSAGE_CHARS),
               });
             }
             child.end();
@@ -190,7 +218,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
           if (outcome.status !== 'ok') {
             span.setStatus({
               code: api.SpanStatusCode.ERROR,
-              message: (outcome.error ?? outcome.status).slice(0, 500),
+              message: telemetryText(outcome.error ?? outcome.status, MAX_MESSAGE_CHARS),
             });
           }
           span.end();
@@ -200,11 +228,10 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
           instruments?.runDuration.record((performance.now() - startedAt) / 1000, { status: 'not_started' });
           if (!span) return;
           span.setAttributes({ 'codemode.run.status': 'not_started', 'codemode.sandbox.backend': backend });
-          span.recordException(error instanceof Error ? error : String(error));
-          span.setStatus({
-            code: api.SpanStatusCode.ERROR,
-            message: String((error as Error)?.message ?? error).slice(0, 500),
-          });
+          // Name and message only: the message may quote what the client or program sent.
+          const message = telemetryText(errorMessage(error), MAX_MESSAGE_CHARS);
+          span.recordException({ name: error instanceof Error ? error.name : 'Error', message });
+          span.setStatus({ code: api.SpanStatusCode.ERROR, message });
           span.end();
         },
       };

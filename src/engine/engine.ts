@@ -7,6 +7,7 @@ import { addAbortListener } from 'node:events';
 import type {
   CatalogEntry,
   HostCallErrorCode,
+  SandboxKind,
   SandboxStartOptions,
   ServerGrant,
   SkillGrant,
@@ -27,6 +28,7 @@ import { type HostOperationSpec, HostOperations } from './host-operations/regist
 import { sessionOperations } from './host-operations/sessions.js';
 import { valueOperations } from './host-operations/values.js';
 import { OutputStore } from './output-store.js';
+import { type InstantTier, montyOnlyRefusal, type RuntimeMode, SandboxRouter } from './routing.js';
 import type { RunObserver } from './run-observer.js';
 import { RunRecord } from './run-record.js';
 import { RunSlots } from './run-slots.js';
@@ -56,7 +58,12 @@ export interface SkillSource {
 }
 
 export interface EngineOptions {
+  /** Full-Python sandboxes (containers, the embedded sandbox). */
   sandboxes: SandboxSource;
+  /** The Monty tier, when the bridge has one. Default: none. */
+  instant?: InstantTier;
+  /** How runs are routed between the two (engine/routing.ts). Default: `auto` with a tier, else `full`. */
+  runtime?: RuntimeMode;
   upstreams: UpstreamPort;
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
@@ -106,6 +113,7 @@ export class Engine {
   readonly #hostOperations: HostOperations;
   /** A session's memory limit when it differs from every other run's: its sandbox is started for it. */
   readonly #ownSessionMemory: string | undefined;
+  readonly #router: SandboxRouter;
   #runs = 0;
 
   constructor(options: EngineOptions) {
@@ -131,6 +139,12 @@ export class Engine {
       ...attachOperations(),
       ...(options.hostOperations ?? []),
     ]);
+    this.#router = new SandboxRouter({
+      full: options.sandboxes,
+      instant: options.instant,
+      mode: options.runtime ?? 'auto',
+      logger: options.logger,
+    });
   }
 
   /** The live sessions of one client connection. */
@@ -147,6 +161,7 @@ export class Engine {
   closeOwner(owner: string): void {
     this.#sessions.closeOwner(owner);
     this.#values.dropOwner(owner);
+    this.#router.closeOwner(owner);
   }
 
   /** Ends every session (the bridge is shutting down). */
@@ -225,9 +240,11 @@ export class Engine {
     if (caller?.aborted) ending.abort(caller.reason);
     const cancelled = caller ? addAbortListener(caller, () => ending.abort(caller.reason)) : undefined;
     const signal = ending.signal;
+    let ranOn: SandboxKind | undefined;
     const finish = (fields: Pick<RunOutcome, 'status' | 'error' | 'traceback'>): RunOutcome => {
       const full = record.fullStdout();
       const outcome = record.outcome(fields);
+      if (ranOn) outcome.sandbox = ranOn;
       if (full) {
         const handle = this.#outputs.keep(options.owner ?? DEFAULT_OWNER, full.text, full.totalChars);
         outcome.output = { handle, keptChars: full.text.length, totalChars: full.totalChars };
@@ -267,21 +284,40 @@ export class Engine {
       return { ...outcome, session: { ...turn.report } };
     };
     try {
+      if (request.session !== undefined && this.#router.mode === 'monty') {
+        return finish({
+          status: 'error',
+          error: montyOnlyRefusal(`A session (session=${JSON.stringify(request.session)})`),
+        });
+      }
       if (request.session !== undefined) {
         // The session's turn before a run slot: a call waiting for its session holds no slot.
         turn = await this.#sessions.turn(options.owner ?? DEFAULT_OWNER, request.session, signal);
         sandbox = turn.sandbox;
       }
       release = await this.#slots.acquire(signal);
-      const program = await this.#program(runId, request, signal);
-      if (!sandbox && turn && this.#ownSessionMemory) {
-        sandbox = await this.#options.sandboxes.acquire(signal, { memory: this.#ownSessionMemory });
-      } else if (!sandbox) {
-        sandbox = await this.#options.sandboxes.acquire(signal);
-        fromPool = true;
-      }
+      const program = await this.#program(runId, request, signal, options.owner ?? DEFAULT_OWNER);
       context = callContext(runId, request, options, turn);
-      const exit = await sandbox.execute(program, this.#hostFor(program, record, options, context), signal);
+      const host = this.#hostFor(program, record, options, context);
+      let exit: SandboxExit;
+      if (!turn) {
+        // Not a session: the router picks the sandbox (engine/routing.ts).
+        const routed = await this.#router.run(program, host, signal, program.owner as string, (taken) => {
+          sandbox = taken;
+          fromPool = true;
+        });
+        exit = routed.exit;
+        ranOn = routed.kind;
+      } else {
+        if (!sandbox && this.#ownSessionMemory) {
+          sandbox = await this.#options.sandboxes.acquire(signal, { memory: this.#ownSessionMemory });
+        } else if (!sandbox) {
+          sandbox = await this.#options.sandboxes.acquire(signal);
+          fromPool = true;
+        }
+        ranOn = sandbox.kind;
+        exit = await sandbox.execute(program, host, signal);
+      }
       return end(exit.kind === 'aborted' ? aborted() : finish(this.#describeExit(exit, turn !== undefined)));
     } catch (error) {
       if (signal.aborted) return end(aborted());
@@ -304,7 +340,12 @@ export class Engine {
   }
 
   /** What the sandbox receives: the code, the granted servers (connecting them), catalog and skills. */
-  async #program(runId: string, request: RunRequest, signal: AbortSignal): Promise<SandboxProgram> {
+  async #program(
+    runId: string,
+    request: RunRequest,
+    signal: AbortSignal,
+    owner: string,
+  ): Promise<SandboxProgram> {
     const servers = request.servers?.length
       ? await this.#options.upstreams.describe(request.servers, signal)
       : [];
@@ -315,6 +356,7 @@ export class Engine {
       servers,
       catalog: this.#options.upstreams.catalog(),
       skills,
+      owner,
       ...(request.session !== undefined ? { keep: true } : {}),
     };
   }
@@ -432,6 +474,7 @@ const HOST_CALL_CODES: Readonly<Record<BridgeErrorCode, HostCallErrorCode>> = {
   UPSTREAM_TIMEOUT: 'UPSTREAM_TIMEOUT',
   TOOL_ERROR: 'TOOL_ERROR',
   SHUTTING_DOWN: 'SHUTTING_DOWN',
+  OUT_OF_FILE_DESCRIPTORS: 'OUT_OF_FILE_DESCRIPTORS',
   POLICY_DENIED: 'POLICY_DENIED',
   POLICY_DECLINED: 'POLICY_DECLINED',
   POLICY_BUDGET: 'POLICY_BUDGET',

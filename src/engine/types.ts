@@ -1,5 +1,5 @@
 /** The engine's contract with the MCP surface and the CLI: one run in, one outcome out (types only). */
-import type { CatalogEntry, ServerGrant, ToolCallRequest } from '../sandbox/types.js';
+import type { CatalogEntry, SandboxKind, ServerGrant, ToolCallRequest } from '../sandbox/types.js';
 import type { SessionReport } from './sessions.js';
 
 /** The shortest timeout a run may ask for: below it not even a warm sandbox can answer. */
@@ -44,6 +44,8 @@ export interface RunOutcome {
   attachments?: Array<{ mimeType: string; data: string; name?: string }>;
   /** The session the run ran in, when it named one. */
   session?: SessionReport;
+  /** Which sandbox ran the program; absent when none did (refused before it started). */
+  sandbox?: SandboxKind;
 }
 
 export interface RunOptions {

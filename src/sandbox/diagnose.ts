@@ -12,15 +12,17 @@ import { describeOciRuntime, type OciRuntimeProbe, probeOciRuntime } from './con
 import type { ContainerEngine, ContainerLimits } from './container/run-args.js';
 import { type ChannelChoice, resolveChannel } from './container/socket-channel.js';
 import { embeddedStateDir } from './embedded/embedded-backend.js';
+import { parseSize } from './embedded/limits.js';
 import { resolveEmbeddedPaths } from './embedded/paths.js';
 import { snapshotKeyOf } from './embedded/snapshot-key.js';
 import { inspectSnapshots } from './embedded/snapshot-store.js';
+import { MontyTier, probeMontyTier } from './monty/monty-tier.js';
 import { AUTO_ORDER, probeRuntime, type RuntimePreference, selectRuntime } from './select.js';
 
 const TRIAL_START_TIMEOUT_MS = 60_000;
 
 export interface DiagnoseOptions {
-  runtime: RuntimePreference;
+  runtime: RuntimePreference | 'monty';
   image: string;
   ociRuntime: string | undefined;
   containerChannel: ChannelChoice;
@@ -43,8 +45,31 @@ export async function diagnoseSandboxes(options: DiagnoseOptions): Promise<Sandb
   for (const probe of probes) {
     lines.push(`  ${probe.runtime}: ${probe.usable ? `usable (${probe.version})` : probe.problem}`);
   }
+  const monty = await probeMontyTier();
+  lines.push(`  monty: ${monty.usable ? `usable (Monty ${monty.version}, ${monty.binary})` : monty.problem}`);
+  const withTier = options.runtime === 'monty' || (options.runtime === 'auto' && !options.ociRuntime);
+  if (monty.usable) lines.push(`monty workers: ${monty.confinement}`);
+  if (withTier) {
+    const trial = monty.usable
+      ? await tryMonty(options)
+      : { ok: false, message: monty.problem ?? 'unusable' };
+    lines.push(`monty tier: ${trial.message}`);
+    if (options.runtime === 'monty') {
+      lines.push(
+        'selected: monty (MCP_BRIDGE_RUNTIME=monty): every program on Monty; no full-Python sandbox',
+      );
+      return { lines, healthy: trial.ok };
+    }
+    lines.push(
+      trial.ok
+        ? 'routing: Monty for programs that fit its subset, full Python (below) for the rest'
+        : 'routing: every program on full Python (below): the Monty tier is not usable',
+    );
+  } else if (options.runtime === 'auto') {
+    lines.push('routing: every program on full Python: MCP_BRIDGE_OCI_RUNTIME asks for containers');
+  }
   try {
-    const selection = await selectRuntime(options.runtime, {
+    const selection = await selectRuntime(options.runtime === 'monty' ? 'auto' : options.runtime, {
       image: options.image,
       ociRuntime: options.ociRuntime,
       probe: async (runtime) =>
@@ -143,6 +168,40 @@ async function tryStart(
     return { ok: false, message: `failed: ${errorMessage(error)}` };
   } finally {
     await backend.close();
+  }
+}
+
+/** Runs `print(1)` on a real worker, confined as serving confines it. */
+async function tryMonty(options: DiagnoseOptions): Promise<{ ok: boolean; message: string }> {
+  const tier = new MontyTier({
+    memoryBytes: parseSize(options.limits.memory),
+    maxTimeoutMs: 10_000,
+    minIdle: 0,
+    logger: options.logger,
+  });
+  const startedAt = performance.now();
+  let printed = '';
+  try {
+    const { exit } = await tier.run(
+      { runId: 'doctor', code: 'print(1 + 1)', servers: [], catalog: [] },
+      {
+        onOutput: (_stream, data) => {
+          printed += data;
+        },
+        callTool: () => Promise.reject(new Error('no tools in a trial run')),
+        callHost: () => Promise.reject(new Error('no host operations in a trial run')),
+      },
+      AbortSignal.timeout(TRIAL_START_TIMEOUT_MS),
+      { fallback: false, owner: 'doctor' },
+    );
+    const ms = Math.round(performance.now() - startedAt);
+    if (exit.kind === 'done' && exit.ok && printed === '2\n')
+      return { ok: true, message: `ok (${tier.description}; a first run in ${ms} ms)` };
+    return { ok: false, message: `a trial run failed: ${JSON.stringify(exit)} ${JSON.stringify(printed)}` };
+  } catch (error) {
+    return { ok: false, message: `failed: ${errorMessage(error)}` };
+  } finally {
+    await tier.close();
   }
 }
 

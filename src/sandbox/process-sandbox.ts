@@ -32,6 +32,7 @@ import {
   type Sandbox,
   type SandboxExit,
   type SandboxHost,
+  type SandboxKind,
   type SandboxProgram,
 } from './types.js';
 
@@ -67,6 +68,7 @@ export interface FrameChannel {
 
 export interface ProcessSandboxOptions {
   id: string;
+  kind: SandboxKind;
   child: ChildProcess;
   /**
    * The frame channel. Default: the child's stdout/stdin. `'later'` means the backend calls
@@ -112,6 +114,7 @@ interface ActiveRun {
 
 export class ProcessSandbox implements Sandbox {
   readonly id: string;
+  readonly kind: SandboxKind;
   readonly #child: ChildProcess;
   #input: Readable | undefined;
   #output: Writable | undefined;
@@ -128,12 +131,15 @@ export class ProcessSandbox implements Sandbox {
   #diagnostics = '';
   #exitCode: number | null = null;
   #exitSignal: NodeJS.Signals | null = null;
+  /** Why the process could not be started (its 'error' event), when it could not. */
+  #spawnError: Error | undefined;
   #hasExited = false;
   #completed = false;
   #destroying: Promise<void> | undefined;
 
   constructor(options: ProcessSandboxOptions) {
     this.id = options.id;
+    this.kind = options.kind;
     this.#child = options.child;
     this.#terminate = options.terminate;
     this.#logger = options.logger;
@@ -156,6 +162,10 @@ export class ProcessSandbox implements Sandbox {
       });
     });
     void this.#exited.then(() => this.#onExit());
+    // Spawning failed (EMFILE, ENOENT…): 'close' follows with a negative code; say why instead.
+    this.#child.once('error', (error) => {
+      this.#spawnError ??= error;
+    });
     // A write after the sandbox died must not become an unhandled 'error' event.
     this.#child.stdin?.on('error', () => {});
     if (options.channel !== 'later') {
@@ -292,6 +302,11 @@ export class ProcessSandbox implements Sandbox {
   }
 
   #notReadyError(): Error {
+    if (this.#spawnError) {
+      return new Error(`sandbox process could not be started: ${this.#spawnError.message}`, {
+        cause: this.#spawnError,
+      });
+    }
     const how = this.#hasExited
       ? `exited (${this.#exitSignal ?? `code ${this.#exitCode}`})`
       : 'was destroyed';

@@ -3,14 +3,17 @@
  * does not wait for it), reaps sandboxes a dead bridge left, and keeps the warm pool.
  */
 import { availableParallelism } from 'node:os';
+import { BridgeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { resolveStateDir } from '../shared/state-dir.js';
 import { ContainerBackend } from './container/container-backend.js';
 import type { ContainerLimits } from './container/run-args.js';
 import { EmbeddedBackend } from './embedded/embedded-backend.js';
+import { parseSize } from './embedded/limits.js';
+import { MontyTier } from './monty/monty-tier.js';
 import { type PoolStats, WarmPool } from './pool.js';
 import { type RuntimePreference, selectRuntime } from './select.js';
-import type { Sandbox, SandboxBackend, SandboxKind, SandboxStartOptions } from './types.js';
+import type { FullPythonKind, Sandbox, SandboxBackend, SandboxStartOptions } from './types.js';
 
 /**
  * Warm sandboxes per runtime when demand is low (MCP_BRIDGE_POOL_SIZE unset). An idle container costs
@@ -18,7 +21,7 @@ import type { Sandbox, SandboxBackend, SandboxKind, SandboxStartOptions } from '
  * with Deno's code shared between workers). An embedded worker takes 0.45–0.65 s and ~0.9 s of CPU to
  * start on two cores, so one warm worker cannot be replaced between runs half a second apart: two can.
  */
-const DEFAULT_POOL_SIZE: Readonly<Record<SandboxKind, number>> = { podman: 2, docker: 2, embedded: 2 };
+const DEFAULT_POOL_SIZE: Readonly<Record<FullPythonKind, number>> = { podman: 2, docker: 2, embedded: 2 };
 /** The most a burst may grow the pool to (MCP_BRIDGE_POOL_MAX unset); it shrinks back when quiet. */
 const DEFAULT_POOL_MAX = 16;
 /** Embedded workers a burst may grow the pool to per core (see `defaultPoolMax`). */
@@ -30,13 +33,19 @@ const EMBEDDED_POOL_MAX_PER_CORE = 8;
  * (8 on one core, 16 from two). On two cores 16 beat 8 for the next burst in two of three same-run
  * rounds (p50 292/469 vs 589/567 ms); in the third the refill was still running into it.
  */
-export function defaultPoolMax(runtime: SandboxKind, cores = availableParallelism()): number {
+export function defaultPoolMax(runtime: FullPythonKind, cores = availableParallelism()): number {
   if (runtime !== 'embedded') return DEFAULT_POOL_MAX;
   return Math.min(DEFAULT_POOL_MAX, EMBEDDED_POOL_MAX_PER_CORE * Math.max(1, cores));
 }
 
 export interface SandboxServiceOptions {
-  runtime: RuntimePreference;
+  /**
+   * MCP_BRIDGE_RUNTIME: `monty` keeps no full-Python sandbox; `auto` adds the Monty tier to the full
+   * one (unless an OCI runtime is configured: whoever asks for gVisor gets a container).
+   */
+  runtime: RuntimePreference | 'monty';
+  /** The longest run the engine allows (Monty's own time limit sits above it). Default 120 s. */
+  maxTimeoutMs?: number;
   image: string;
   limits: ContainerLimits;
   /** Sandboxes kept ready when idle; default `DEFAULT_POOL_SIZE` of the selected runtime. */
@@ -56,11 +65,27 @@ export interface SandboxServiceOptions {
 
 export class SandboxService {
   readonly #options: SandboxServiceOptions;
+  /** The Monty tier, under `auto` and `monty`. */
+  readonly instant: MontyTier | undefined;
   #ready: Promise<{ backend: SandboxBackend; pool: WarmPool }> | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: SandboxServiceOptions) {
     this.#options = options;
+    const withTier = options.runtime === 'monty' || (options.runtime === 'auto' && !options.ociRuntime);
+    this.instant = withTier
+      ? new MontyTier({
+          memoryBytes: parseSize(options.limits.memory),
+          maxTimeoutMs: options.maxTimeoutMs ?? 120_000,
+          ...(options.poolSize !== undefined ? { minIdle: Math.min(options.poolSize, 2) } : {}),
+          logger: options.logger,
+        })
+      : undefined;
+  }
+
+  /** Whether full-Python sandboxes exist at all (not under MCP_BRIDGE_RUNTIME=monty). */
+  get hasFullPython(): boolean {
+    return this.#options.runtime !== 'monty';
   }
 
   /**
@@ -68,13 +93,19 @@ export class SandboxService {
    * caller with them.
    */
   async acquire(signal?: AbortSignal, options?: SandboxStartOptions): Promise<Sandbox> {
+    if (!this.hasFullPython) {
+      throw new BridgeError(
+        'RUNTIME_UNAVAILABLE',
+        'MCP_BRIDGE_RUNTIME=monty keeps no full-Python sandbox; set MCP_BRIDGE_RUNTIME=auto to have one.',
+      );
+    }
     const { backend, pool } = await this.#init();
     return options ? backend.start(signal, options) : pool.acquire(signal);
   }
 
   /** A run has replied: refill the pool in the background. */
   released(): void {
-    if (this.#closing) return;
+    if (this.#closing || !this.hasFullPython) return;
     this.#init().then(
       ({ pool }) => pool.released(),
       () => {},
@@ -84,24 +115,48 @@ export class SandboxService {
   /** Selects the runtime and fills the pool in the background; failures surface on the next `acquire`. */
   warm(): void {
     if (this.#closing) return;
+    this.instant?.warm();
+    if (!this.hasFullPython) return;
     this.#init().then(
       ({ pool }) => pool.warm(),
       () => {},
     );
   }
 
-  /** What the pool is doing, once the runtime is selected. */
+  /** What the pool is doing, once the runtime is selected (under `monty`, the tier's workers). */
   async stats(): Promise<PoolStats> {
+    if (!this.hasFullPython && this.instant) {
+      const workers = await this.instant.stats();
+      return {
+        ready: workers.fresh + workers.idle,
+        starting: 0,
+        target: workers.fresh,
+        inUse: workers.busy,
+        hits: 0,
+        misses: workers.started,
+      };
+    }
     return (await this.#init()).pool.stats;
   }
 
-  /** The backend in use, once selected. */
+  /** The backend in use, once selected; under `monty`, one that describes the tier and starts nothing. */
   async backend(): Promise<SandboxBackend> {
+    const instant = this.instant;
+    if (!this.hasFullPython && instant) {
+      await instant.ready();
+      return {
+        kind: 'monty',
+        description: instant.description,
+        start: () => Promise.reject(new Error('the Monty tier takes no sandbox from a backend')),
+        close: async () => {},
+      };
+    }
     return (await this.#init()).backend;
   }
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      await this.instant?.close();
       const ready = await this.#ready?.catch(() => undefined);
       if (!ready) return;
       await ready.pool.close();
@@ -114,7 +169,8 @@ export class SandboxService {
     if (!this.#ready) {
       const { logger } = this.#options;
       this.#ready = (async () => {
-        const selection = await selectRuntime(this.#options.runtime, {
+        const preference = this.#options.runtime === 'monty' ? 'auto' : this.#options.runtime;
+        const selection = await selectRuntime(preference, {
           image: this.#options.image,
           ociRuntime: this.#options.ociRuntime,
         });
@@ -138,7 +194,7 @@ export class SandboxService {
     return this.#ready;
   }
 
-  #createBackend(runtime: SandboxKind, version: string | undefined): ContainerBackend | EmbeddedBackend {
+  #createBackend(runtime: FullPythonKind, version: string | undefined): ContainerBackend | EmbeddedBackend {
     const { logger, limits } = this.#options;
     if (runtime === 'embedded') {
       return new EmbeddedBackend({

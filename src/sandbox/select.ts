@@ -7,15 +7,15 @@ import { BridgeError } from '../shared/errors.js';
 import { imageExists, probeEngine } from './container/engine-probe.js';
 import { type OciRuntimeProbe, requireOciRuntime } from './container/oci-runtime.js';
 import { probeEmbedded } from './embedded/probe.js';
-import type { SandboxKind } from './types.js';
+import type { FullPythonKind } from './types.js';
 
-export type RuntimePreference = 'auto' | SandboxKind;
+export type RuntimePreference = 'auto' | FullPythonKind;
 
 /** The order `auto` tries: containers isolate more (see "The trust boundary" in docs/architecture.md). */
-export const AUTO_ORDER: readonly SandboxKind[] = ['podman', 'docker', 'embedded'];
+export const AUTO_ORDER: readonly FullPythonKind[] = ['podman', 'docker', 'embedded'];
 
 export interface RuntimeProbe {
-  runtime: SandboxKind;
+  runtime: FullPythonKind;
   usable: boolean;
   version?: string;
   /** Why the runtime cannot be used, when it cannot. */
@@ -23,7 +23,7 @@ export interface RuntimeProbe {
 }
 
 export interface RuntimeSelection {
-  runtime: SandboxKind;
+  runtime: FullPythonKind;
   version?: string;
   /** Why this runtime, in a sentence, for logs and `doctor`. */
   reason: string;
@@ -33,7 +33,7 @@ export interface RuntimeSelection {
   ociRuntime?: OciRuntimeProbe;
 }
 
-export async function probeRuntime(runtime: SandboxKind): Promise<RuntimeProbe> {
+export async function probeRuntime(runtime: FullPythonKind): Promise<RuntimeProbe> {
   const probe = runtime === 'embedded' ? await probeEmbedded() : await probeEngine(runtime);
   return {
     runtime,
@@ -50,7 +50,7 @@ const INSTALL_HINT =
 
 export interface SelectOptions {
   /** Replaces the probe (doctor reuses probes it already made). */
-  probe?: (runtime: SandboxKind) => Promise<RuntimeProbe>;
+  probe?: (runtime: FullPythonKind) => Promise<RuntimeProbe>;
   /**
    * The container image. Under `auto`, an engine without it is passed over: a user who never pulled
    * the image gets the embedded sandbox, not an error. A named engine reports the missing image instead.
@@ -83,6 +83,8 @@ export async function selectRuntime(
       preference === 'auto' && runtime !== 'embedded' && options.image
         ? imageExists(runtime, options.image)
         : undefined;
+    // Awaited below only when the engine answers; a failure is never left unhandled meanwhile.
+    imageCheck?.catch(() => {});
     let result = await probe(runtime);
     if (imageCheck && result.usable) {
       if (!(await imageCheck)) {

@@ -4,7 +4,10 @@
  * the host through the plain `SandboxHost` functions the engine hands to `execute`.
  */
 
-export type SandboxKind = 'podman' | 'docker' | 'embedded';
+/** Where a program runs: a container engine, the embedded Deno + Pyodide sandbox, or the Monty tier. */
+export type SandboxKind = 'podman' | 'docker' | 'embedded' | 'monty';
+/** The sandboxes that run full CPython (everything but the Monty tier). */
+export type FullPythonKind = Exclude<SandboxKind, 'monty'>;
 export type OutputStream = 'stdout' | 'stderr';
 
 /** A tool as the sandbox sees it: enough to build a Python function with a real signature. */
@@ -63,6 +66,8 @@ export interface SandboxProgram {
    * survive. Default false: the sandbox is good for this program only.
    */
   keep?: boolean;
+  /** The client connection the run came from (a backend may keep per-client state apart). */
+  owner?: string;
 }
 
 export interface ToolCallRequest {
@@ -99,6 +104,8 @@ export type HostCallErrorCode =
   | 'UPSTREAM_TIMEOUT'
   | 'TOOL_ERROR'
   | 'SHUTTING_DOWN'
+  /** The bridge ran out of file descriptors (an upstream could not be started or reached). */
+  | 'OUT_OF_FILE_DESCRIPTORS'
   /** The user's policy refused the call (engine/policy). */
   | 'POLICY_DENIED'
   | 'POLICY_DECLINED'
@@ -158,6 +165,8 @@ export type SandboxExit =
  */
 export interface Sandbox {
   readonly id: string;
+  /** Which kind of sandbox this is, reported with every result (`structuredContent.sandbox`). */
+  readonly kind: SandboxKind;
   /** False once the sandbox process has ended or been destroyed. */
   readonly alive: boolean;
   execute(program: SandboxProgram, host: SandboxHost, signal: AbortSignal): Promise<SandboxExit>;

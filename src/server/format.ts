@@ -20,6 +20,7 @@ export function structuredOutcome(outcome: RunOutcome): Record<string, unknown> 
     ...(outcome.truncated ? { truncated: outcome.truncated } : {}),
     ...(outcome.session ? { session: outcome.session } : {}),
     ...(outcome.output ? { output: outcome.output } : {}),
+    ...(outcome.sandbox ? { sandbox: outcome.sandbox } : {}),
   };
 }
 

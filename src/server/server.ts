@@ -101,10 +101,13 @@ const runPythonOutput = {
   session: z.object({}).passthrough().optional(),
   output: z.object({}).passthrough().optional(),
   wait: z.string().optional(),
+  /** Which sandbox ran the program: the Monty tier, a container engine, or the embedded sandbox. */
+  sandbox: z.enum(['monty', 'podman', 'docker', 'embedded']).optional(),
 };
 /**
- * What tools/list advertises: `durationMs`, `truncated`, `session`, `output` and `wait` are left out
- * (clients accept extra properties; tokens count, and the text result says what the model needs).
+ * What tools/list advertises: `durationMs`, `truncated`, `session`, `output`, `wait` and `sandbox` are
+ * left out (clients accept extra properties; tokens count, and the text result says what the model
+ * needs: 14 tokens for `sandbox`'s enum took tools/list past its 400-token budget).
  */
 const {
   durationMs: _durationMs,
@@ -112,6 +115,7 @@ const {
   session: _session,
   output: _output,
   wait: _wait,
+  sandbox: _sandbox,
   ...listedOutput
 } = runPythonOutput;
 

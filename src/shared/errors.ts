@@ -23,7 +23,9 @@ export type BridgeErrorCode =
   /** A placeholder passed to a `restore_to` tool is not one the run (or its session) received. */
   | 'POLICY_PLACEHOLDER'
   /** The server never listed a tool of that name (with or without a policy). */
-  | 'UNKNOWN_TOOL';
+  | 'UNKNOWN_TOOL'
+  /** EMFILE or ENFILE: something needed a file descriptor and none was left (shared/fd-exhaustion.ts). */
+  | 'OUT_OF_FILE_DESCRIPTORS';
 
 export class BridgeError extends Error {
   override readonly name = 'BridgeError';

@@ -12,6 +12,7 @@ import {
   shuttingDownError,
   unknownServerError,
 } from '../shared/errors.js';
+import { describeOutOfFileDescriptors, isOutOfFileDescriptors } from '../shared/fd-exhaustion.js';
 import type { Logger } from '../shared/logger.js';
 import { assignAliases } from './config/alias.js';
 import { serverSecrets } from './config/secrets.js';
@@ -420,7 +421,7 @@ function connectFailure(entry: Entry, error: unknown): BridgeError {
   return fail(
     entry,
     'UPSTREAM_UNAVAILABLE',
-    `Could not connect to MCP server '${config.name}' (${describeTarget(config)}): ${errorMessage(error)}`,
+    `Could not connect to MCP server '${config.name}' (${describeTarget(config)}): ${isOutOfFileDescriptors(error) ? describeOutOfFileDescriptors(error) : errorMessage(error)}`,
     { cause: error },
   );
 }

@@ -7,7 +7,7 @@
  * them (CI's `npm ci` fills it), else from the registry.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -137,6 +137,12 @@ describe.skipIf(skipReason)(
           { code: 'print(6*7)', timeout: 120, yield_after: 0 },
         );
         expect(result).toEqual({ text: '42', isError: false });
+        // `serve --http` reads the console's files from the package at run time.
+        for (const file of ['console.html', 'console.css', 'console.js']) {
+          expect(
+            existsSync(join(project, 'node_modules/codemode-bridge/dist/server/console/assets', file)),
+          ).toBe(true);
+        }
       },
       INSTALL_TIMEOUT_MS,
     );

@@ -31,6 +31,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunStatus } from '../../src/engine/types.js';
+import { checkSubset } from '../../src/sandbox/monty/subset.js';
 import { type RunningBridge, type RunResult, startBridge } from '../helpers/bridge.js';
 import {
   containerSupport,
@@ -53,15 +54,23 @@ import {
   type CaseRun,
   type Expectation,
   type HostileCase,
+  type RunArgs,
   SANDBOX_MARKER,
 } from './hostile/kit.js';
+import { montyWorkersOf } from './hostile/monty.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
 
 /** Warm sandboxes the bridge keeps; every check waits until exactly this many exist again. */
 // Two, so the case and the harness's next run each find one ready, and both refill in parallel.
-const POOL_SIZE: Record<Backend, number> = { runc: 2, runsc: 2, embedded: 2 };
+const POOL_SIZE: Record<Backend, number> = { runc: 2, runsc: 2, embedded: 2, monty: 2 };
+/**
+ * Monty workers a quiet bridge may keep: the ready ones, and those of its one client waiting for its
+ * next run (MCP_BRIDGE_MAX_CONCURRENT_RUNS of them at most). Workers are reused between runs, so no
+ * case leaves "its" sandbox; a leak shows as workers beyond this.
+ */
+const MONTY_QUIET_WORKERS = POOL_SIZE.monty + 2;
 /**
  * Open fds the bridge may hold above its baseline at a quiescent point. Each sandbox holds 4 (three
  * pipes and its frame socket) and each upstream session 3, so one leaked sandbox per case exceeds it
@@ -83,7 +92,7 @@ const SECRET = 'sk-hostile-5e1f0c9a77d3';
 const SANDBOX_LINE = new RegExp(`^${SANDBOX_MARKER}sandbox (\\S+)\\n`);
 
 function skipReasonOf(backend: Backend): string | undefined {
-  if (backend === 'embedded') return undefined;
+  if (backend === 'embedded' || backend === 'monty') return undefined;
   if (backend === 'runc') return containerSupport().skipReason;
   return gvisorSupport().skipReason;
 }
@@ -215,13 +224,13 @@ async function startSuite(backend: Backend): Promise<Suite> {
   );
   const auditLog = join(root, 'audit.jsonl');
 
-  const container = backend !== 'embedded';
+  const container = backend !== 'embedded' && backend !== 'monty';
   const watch = container ? ContainerWatch.start(containerSupport()) : undefined;
   const bridge = await startBridge(
     {
       ...(container
         ? { MCP_BRIDGE_RUNTIME: containerSupport().engine ?? 'podman', MCP_BRIDGE_OCI_RUNTIME: backend }
-        : { MCP_BRIDGE_RUNTIME: 'embedded' }),
+        : { MCP_BRIDGE_RUNTIME: backend }),
       MCP_BRIDGE_POOL_SIZE: String(POOL_SIZE[backend]),
       MCP_BRIDGE_MEMORY: container ? '128m' : '256m',
       MCP_BRIDGE_PIDS: '64',
@@ -297,6 +306,8 @@ async function startSuite(backend: Backend): Promise<Suite> {
       // Nothing the cases did may leave a container once the bridge is gone.
       expect(await watch.until(() => watch.live(bridge.pid).length === 0, 60_000)).toBe(true);
       watch.close();
+    } else if (backend === 'monty') {
+      expect(await eventually(() => montyWorkersOf(bridge.pid).length === 0, 30_000)).toBe(true);
     } else {
       expect(await eventually(() => embeddedWorkersOf(bridge.pid).length === 0, 30_000)).toBe(true);
     }
@@ -314,11 +325,24 @@ async function startSuite(backend: Backend): Promise<Suite> {
   };
   try {
     await warmUp(suite, backend);
+    // Containers mount a copy of the runtime from the bridge's private directory: check that one.
+    if (container) context.runtimeEntry = mountedRuntimeEntry(bridge.pid) ?? context.runtimeEntry;
   } catch (error) {
     await close().catch(() => {});
     throw error;
   }
   return suite;
+}
+
+/** The entry point containers of the bridge `pid` mount: in its private directory (its `owner` file). */
+function mountedRuntimeEntry(pid: number): string | undefined {
+  for (const entry of readdirSync(tmpdir())) {
+    const owner = join(tmpdir(), entry, 'owner');
+    if (/^codemode-\w{6}$/.test(entry) && existsSync(owner) && readFileSync(owner, 'utf8') === String(pid)) {
+      return join(tmpdir(), entry, 'runtime/entry.py');
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -333,6 +357,25 @@ async function warmUp(suite: Suite, backend: Backend): Promise<void> {
   // The marker must never show up in the embedded snapshot (a case looks for it there).
   const first = await bridge.runPython({ code: 'print("hostile-warm-up")', timeout: 120 });
   expect(first.text).toBe('hostile-warm-up');
+  if (backend === 'monty') {
+    // The same traffic as below, in Monty's subset (no sys.stdout.write, no flood that needs it).
+    const warm = await bridge.runPython({
+      servers: ['shapes', 'hanging', 'leaky', 'big', 'soak', 'noisy', 'stall'],
+      code: [
+        'print(await mcp_shapes.quick(n=1), await mcp_hanging.ok(), await mcp_big.pid() > 0, await mcp_stall.ok())',
+        'print(await mcp_soak.pid() > 0, await mcp_noisy.echo(text="x"), len(await mcp_shapes.blob(megabytes=8)))',
+        'print(await mcp_noisy.notify_flood(count=5000), await mcp_noisy.stderr_flood(megabytes=4))',
+        'for _ in range(20):',
+        '    print("y" * 1_000_000)',
+      ].join('\n'),
+      timeout: 120,
+    });
+    expect(warm.structured.status, warm.text).toBe('ok');
+    await waitQuiescent(suite);
+    suite.baseline = { fds: openFdCount(bridge.pid), rss: rssBytes(bridge.pid) };
+    suite.peaks = { ...suite.baseline };
+    return;
+  }
   if (backend === 'embedded') {
     const snapshots = join(context.stateDir, 'embedded');
     const built = () =>
@@ -370,6 +413,18 @@ async function warmUp(suite: Suite, backend: Backend): Promise<void> {
 async function waitQuiescent(suite: Suite): Promise<void> {
   const { bridge, watch, context } = suite;
   const pool = context.poolSize;
+  if (context.backend === 'monty') {
+    const quiet = () => {
+      const count = montyWorkersOf(bridge.pid).length;
+      return count >= 1 && count <= MONTY_QUIET_WORKERS;
+    };
+    const settledWorkers = await eventually(quiet, 120_000);
+    expect(
+      settledWorkers,
+      `the bridge should keep 1–${MONTY_QUIET_WORKERS} Monty workers; found ${JSON.stringify(montyWorkersOf(bridge.pid))}`,
+    ).toBe(true);
+    return;
+  }
   const settled = watch
     ? await watch.until(
         () => watch.live(bridge.pid).length === pool && containerClientsOf(bridge.pid).length === pool,
@@ -386,7 +441,7 @@ async function waitQuiescent(suite: Suite): Promise<void> {
 async function runCase(
   backend: Backend,
   bridge: RunningBridge,
-  args: { code: string; servers?: string[]; timeout?: number },
+  args: RunArgs,
   options: { signal?: AbortSignal; requestTimeoutMs?: number; anonymous?: boolean } = {},
 ): Promise<CaseRun> {
   const identity =
@@ -396,7 +451,8 @@ async function runCase(
   const prelude =
     'next(o for o in __import__("gc").get_objects() if type(o).__name__ == "HostChannel")._send(' +
     `{"type": "out", "stream": "stderr", "data": "\\x1esandbox " + ${identity} + "\\n"})\n`;
-  const code = options.anonymous ? args.code : prelude + args.code;
+  // A Monty worker serves many runs and a program there cannot name its process: no identity line.
+  const code = options.anonymous || backend === 'monty' ? args.code : prelude + args.code;
   const request = { ...args, code, timeout: args.timeout ?? DEFAULT_RUN_TIMEOUT_S };
   let result: RunResult;
   try {
@@ -451,7 +507,7 @@ function expectOutcome(run: CaseRun, expected: Expectation, context: CaseContext
   }
   // No case may ever show the upstream secret to the program or the client.
   expect(JSON.stringify(run.result ?? {}), summary).not.toContain(context.secret);
-  if (!anonymous && !run.rejection && run.outcome) {
+  if (!anonymous && context.backend !== 'monty' && !run.rejection && run.outcome) {
     expect(
       run.sandboxes.length,
       `the program should have said which sandbox ran it: ${summary}`,
@@ -535,9 +591,48 @@ async function expectBridgeUnharmed(suite: Suite, run: CaseRun): Promise<void> {
 
 /** The cases that apply to `backend`, in the order hostile/cases.ts lists them. */
 export function casesFor(backend: Backend): HostileCase[] {
+  // The full-Python cases are written for CPython's behaviour; the tier has its own (hostile/monty.ts).
+  if (backend === 'monty')
+    return HOSTILE_CASES.filter((hostileCase) => hostileCase.backends?.includes('monty'));
   return HOSTILE_CASES.filter(
     (hostileCase) => !hostileCase.backends || hostileCase.backends.includes(backend),
   );
+}
+
+/**
+ * Why a full-Python case does not run on the Monty tier: the tier refuses its program before it runs
+ * (what auto then does is run it on full Python, which the runc/runsc/embedded suites test), or it
+ * drives a container or a Pyodide worker from outside, or CPython's behaviour is what it expects.
+ */
+export function notOnMonty(hostileCase: HostileCase): string | undefined {
+  if (hostileCase.backends?.includes('monty')) return undefined;
+  if (hostileCase.backends && !hostileCase.backends.includes('monty')) {
+    return `written for ${hostileCase.backends.join('/')} only`;
+  }
+  if (hostileCase.drive)
+    return 'drives a container or a Pyodide worker from outside; hostile/monty.ts drives a Monty worker';
+  const context = {
+    container: false,
+    gvisor: false,
+    backend: 'monty',
+    secretFile: '/secret',
+    hostPort: 1,
+    hostSocket: '/s',
+    abstractSocket: 'a',
+    stateDir: '/state',
+    runtimeEntry: '/entry.py',
+    hostPaths: ['/'],
+  } as unknown as CaseContext;
+  let code: string;
+  try {
+    code = typeof hostileCase.code === 'function' ? hostileCase.code(context) : (hostileCase.code ?? '');
+  } catch {
+    return 'its program is built for a full-Python sandbox';
+  }
+  const verdict = checkSubset(code, { skills: [] });
+  if (!verdict.fits)
+    return `refused before it runs (${verdict.construct}: ${verdict.why}); auto sends it to full Python`;
+  return "its expectation is CPython's; the Monty counterpart is in hostile/monty.ts";
 }
 
 /** Declares the hostile suite of one backend: one bridge, every case in order, four checks each. */
@@ -560,6 +655,13 @@ export function describeHostileSuite(backend: Backend): void {
       await suite.close();
     }, 120_000);
 
+    if (backend === 'monty') {
+      for (const hostileCase of HOSTILE_CASES) {
+        const reason = notOnMonty(hostileCase);
+        if (reason)
+          it.skip(`${hostileCase.category}: ${hostileCase.name} (not on monty: ${reason})`, () => {});
+      }
+    }
     for (const hostileCase of casesFor(backend)) {
       const name = `${hostileCase.category}: ${hostileCase.name}`;
       const timeoutMs = ((hostileCase.timeout ?? DEFAULT_RUN_TIMEOUT_S) + 240) * 1000;

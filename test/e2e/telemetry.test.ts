@@ -25,7 +25,7 @@ interface OtlpSpan {
   spanId: string;
   parentSpanId?: string;
   name: string;
-  status?: { code?: number };
+  status?: { code?: number; message?: string };
   attributes: Array<{ key: string; value: Record<string, unknown> }>;
 }
 
@@ -120,14 +120,19 @@ describe('telemetry', () => {
     expect(attributes(errorRun)['codemode.run.status']).toBe('error');
     expect(errorRun.status?.code).toBe(2);
 
-    const call = spans.find((span) => span.name === 'tool_call everything.echo');
+    const call = spans.find(
+      (span) => span.name === 'tools/call' && attributes(span)['gen_ai.tool.name'] === 'echo',
+    );
     if (!call) throw new Error(`no tool span among ${spans.map((span) => span.name).join(', ')}`);
     expect(call.traceId).toBe(okRun.traceId);
     expect(call.parentSpanId).toBe(okRun.spanId);
     const callAttributes = attributes(call);
+    // OpenTelemetry's conventions for MCP tool calls, plus the bridge's own.
     expect(callAttributes).toMatchObject({
+      'mcp.method.name': 'tools/call',
+      'gen_ai.operation.name': 'execute_tool',
+      'gen_ai.tool.name': 'echo',
       'codemode.tool.server': 'everything',
-      'codemode.tool.name': 'echo',
       'codemode.tool.outcome': 'ok',
     });
     expect(Number(callAttributes['codemode.tool.duration_ms'])).toBeGreaterThan(0);
@@ -198,4 +203,53 @@ describe('telemetry', () => {
     },
     90_000,
   );
+
+  it('keeps span names fixed and tool names escaped and cut, whatever names a program calls', async () => {
+    const result = await runPython(client, {
+      code: [
+        'import mcp.runtime as rt',
+        'names = ["\\x1b[31mred\\x1b[0m\\x1b[2J", "evil\\u202etxt.exe", "forged\\nline\\u2028too", "x" * 250]',
+        'names += ["made_up_%d" % i for i in range(40)]',
+        'for name in names:',
+        '    try:',
+        '        await rt.call_tool("everything", name, {})',
+        '    except Exception:',
+        '        pass',
+        'print(len(names), "calls")',
+      ].join('\n'),
+      servers: ['everything'],
+      timeout: 120,
+    });
+    expect(textOf(result)).toContain('44 calls');
+    const called = () =>
+      spans.filter((span) =>
+        /made_up_|red|evil|forged|xxxx/.test(String(attributes(span)['gen_ai.tool.name'])),
+      );
+    expect(await eventually(() => called().length >= 44, 20_000)).toBe(true);
+
+    // One name for every tool call, however many tools a program makes up.
+    expect(new Set(spans.map((span) => span.name))).toEqual(new Set(['run_python', 'tools/call']));
+    const names = called().map((span) => String(attributes(span)['gen_ai.tool.name']));
+    expect(names).toContain('\\u001b[31mred\\u001b[0m\\u001b[2J');
+    expect(names).toContain('evil\\u202etxt.exe');
+    expect(names).toContain('forged\\u000aline\\u2028too');
+    expect(names).toContain(`${'x'.repeat(127)}…`);
+    // Controls, bidi marks and overrides, separators, invisible characters.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+    const unsafe = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
+    for (const span of called()) {
+      const text = JSON.stringify(span);
+      for (const { value } of span.attributes)
+        expect(unsafe.test(String(value.stringValue ?? '')), text).toBe(false);
+      expect(unsafe.test(span.status?.message ?? ''), text).toBe(false);
+      expect(attributes(span)['error.type']).toMatch(/^(error|refused)$/);
+    }
+
+    // Metrics label tools by server and outcome only: made-up names add no series.
+    const metrics = await (
+      await fetch(`${bridge.base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).text();
+    expect(metrics).toContain('codemode_tool_call_duration_seconds_count{');
+    expect(metrics).not.toMatch(/made_up_|evil|forged|31mred/);
+  }, 120_000);
 });

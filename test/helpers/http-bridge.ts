@@ -15,13 +15,27 @@ export interface HttpBridge {
   stop(): Promise<number | null>;
 }
 
-/** Runs the bridge with these arguments; resolves once it listens, or rejects with its stderr when it exits first. */
+/**
+ * Runs the bridge with these arguments; resolves once it listens, or rejects with its stderr when it
+ * exits first. `openFileLimit` runs it under `ulimit -n` (through sh, which then execs node).
+ */
 export function startHttpBridge(
   args: string[],
   env: Record<string, string> = {},
-  options: { cwd?: string } = {},
+  options: { cwd?: string; openFileLimit?: number } = {},
 ): Promise<HttpBridge> {
-  const child = spawn(process.execPath, [BRIDGE_MAIN, ...args], {
+  const command =
+    options.openFileLimit === undefined
+      ? [process.execPath, BRIDGE_MAIN, ...args]
+      : [
+          '/bin/sh',
+          '-c',
+          `ulimit -n ${options.openFileLimit} && exec "$0" "$@"`,
+          process.execPath,
+          BRIDGE_MAIN,
+          ...args,
+        ];
+  const child = spawn(command[0] as string, command.slice(1), {
     ...(options.cwd ? { cwd: options.cwd } : {}),
     env: {
       ...process.env,

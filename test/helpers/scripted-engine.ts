@@ -23,6 +23,7 @@ export type Script = (
 ) => Promise<SandboxExit>;
 
 export class ScriptedSandbox implements Sandbox {
+  readonly kind = 'podman' as const;
   readonly id = 'scripted';
   alive = true;
   destroyed = false;

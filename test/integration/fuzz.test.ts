@@ -299,6 +299,7 @@ describe('fuzzing a running sandbox', () => {
     // ...and it exits once the host closes the channel, as the runtime does after `done`.
     output.once('finish', () => child.kill());
     const sandbox = new ProcessSandbox({
+      kind: 'embedded',
       id,
       child: child as unknown as ChildProcess,
       channel: { input, output },

@@ -1,5 +1,6 @@
 /** `codemode-bridge doctor`: which runtimes are usable, which one is used and why, and what is configured. */
 import { diagnoseSandboxes } from '../../sandbox/diagnose.js';
+import { OPEN_FILE_LIMIT } from '../../shared/fd-exhaustion.js';
 import type { Logger } from '../../shared/logger.js';
 import type { DiscoveryResult } from '../../upstream/config/types.js';
 import { discover, loadPolicy } from '../compose.js';
@@ -80,6 +81,7 @@ function describeServing(): string[] {
       `  auth: ${http.tokenSource ? `bearer token from ${http.tokenSource}; any address may be bound` : 'no token: loopback addresses only (Host checked)'}`,
       `  allowed origins: the server's own loopback origin${http.allowedOrigins.length > 0 ? `, ${http.allowedOrigins.join(', ')}` : ''}`,
       `  sessions: at most ${http.maxSessions}, closed after ${http.sessionIdleMs / 1000} s idle; shutdown drains runs for ${http.drainMs / 1000} s`,
+      `  connections: at most ${http.maxConnectionsPerClient} per client and ${http.maxConnections} in all${OPEN_FILE_LIMIT !== undefined ? ` (open-file limit here: ${OPEN_FILE_LIMIT})` : ''}; request headers within ${http.headersTimeoutMs / 1000} s, whole requests within ${http.requestTimeoutMs / 1000} s, idle ones closed after ${http.idleTimeoutMs / 1000} s`,
       '  endpoints: /mcp, /console, /metrics (Prometheus), /healthz (no auth)',
     );
   } catch (error) {

@@ -30,6 +30,8 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
   const sandboxes = createSandboxes(settings, logger);
   sandboxes.warm();
   let server: import('../../server/http/http-server.js').BridgeHttpServer | undefined;
+  // Known once the bridge is composed, which needs the telemetry's observer first.
+  let serverNames = (): readonly string[] => [];
   const { startTelemetry } = await import('../telemetry.js');
   const telemetry = await startTelemetry({
     env: process.env,
@@ -38,6 +40,7 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
     backend: async () => (await sandboxes.backend()).description,
     poolStats: () => sandboxes.stats(),
     sessions: () => server?.sessions().length ?? 0,
+    servers: () => serverNames(),
     logger,
   });
   const { RunFeed } = await import('../../server/console/run-feed.js');
@@ -52,6 +55,7 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
     await sandboxes.close();
     throw error;
   });
+  serverNames = () => bridge.upstreams.serverNames();
   const { createBridgeServer, forwardLogsToClient } = await import('../../server/server.js');
   const { BridgeHttpServer } = await import('../../server/http/http-server.js');
   const { consoleRoute } = await import('../../server/console/console-route.js');
@@ -75,6 +79,13 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
     allowedOrigins: http.allowedOrigins,
     maxSessions: http.maxSessions,
     sessionIdleMs: http.sessionIdleMs,
+    connections: {
+      headersTimeoutMs: http.headersTimeoutMs,
+      requestTimeoutMs: http.requestTimeoutMs,
+      idleTimeoutMs: http.idleTimeoutMs,
+      maxPerClient: http.maxConnectionsPerClient,
+      maxTotal: http.maxConnections,
+    },
     routes,
     logger,
     createSession: () => {

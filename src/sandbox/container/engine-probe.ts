@@ -1,4 +1,9 @@
 /** Finds a usable container engine: the binary exists *and* answers (docker needs its daemon). */
+import {
+  describeOutOfFileDescriptors,
+  isOutOfFileDescriptors,
+  outOfFileDescriptorsError,
+} from '../../shared/fd-exhaustion.js';
 import { minimalEnvironment, runCommand } from '../process/run-command.js';
 import type { ContainerEngine } from './run-args.js';
 
@@ -27,6 +32,9 @@ export async function probeEngine(engine: ContainerEngine): Promise<EngineProbe>
   if (result.exitCode === 0 && result.stdout.trim()) {
     return { engine, usable: true, version: result.stdout.trim() };
   }
+  if (isOutOfFileDescriptors(result.spawnError)) {
+    return { engine, usable: false, problem: describeOutOfFileDescriptors(result.spawnError) };
+  }
   const detail = (result.stderr || result.stdout).trim().split('\n').slice(-2).join(' ');
   const problem =
     result.exitCode === 127 || /ENOENT/.test(detail)
@@ -35,9 +43,13 @@ export async function probeEngine(engine: ContainerEngine): Promise<EngineProbe>
   return { engine, usable: false, problem };
 }
 
+/** Whether the engine has the image; throws when the engine could not even be asked for want of descriptors. */
 export async function imageExists(engine: ContainerEngine, image: string): Promise<boolean> {
   const args =
     engine === 'podman' ? ['image', 'exists', image] : ['image', 'inspect', '--format', '{{.Id}}', image];
   const result = await runCommand(engine, args, { timeoutMs: PROBE_TIMEOUT_MS, env: minimalEnvironment() });
+  if (isOutOfFileDescriptors(result.spawnError)) {
+    throw outOfFileDescriptorsError(`asking ${engine} for the image ${image}`, result.spawnError);
+  }
   return result.exitCode === 0;
 }

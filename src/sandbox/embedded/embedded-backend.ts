@@ -11,11 +11,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortable } from '../../shared/abort.js';
 import { BridgeError, shuttingDownError } from '../../shared/errors.js';
+import { isOutOfFileDescriptors, outOfFileDescriptorsError } from '../../shared/fd-exhaustion.js';
 import { isProcessAlive, killProcessGroup } from '../../shared/kill-group.js';
 import type { Logger } from '../../shared/logger.js';
 import { ProcessSandbox } from '../process-sandbox.js';
 import type { SandboxBackend, SandboxStartOptions } from '../types.js';
 import { type EmbeddedMemoryLimits, embeddedMemoryLimits } from './limits.js';
+import { findParentDeathPrefix } from './parent-death.js';
 import { type EmbeddedPaths, resolveEmbeddedPaths } from './paths.js';
 import { buildSnapshotDetached, buildSnapshotHere, runSnapshotWorker } from './snapshot-build.js';
 import { snapshotKeyOf } from './snapshot-key.js';
@@ -61,6 +63,9 @@ export class EmbeddedBackend implements SandboxBackend {
   readonly #ownerPid: number;
   readonly #live = new Set<ProcessSandbox>();
   readonly #snapshots: Promise<SnapshotStore>;
+  /** Found once, beside the snapshot key; nothing is spawned before it is known. */
+  readonly #parentDeath: Promise<void>;
+  #parentDeathPrefix: readonly string[] | undefined;
   #counter = 0;
   #closing: Promise<void> | undefined;
 
@@ -84,6 +89,12 @@ export class EmbeddedBackend implements SandboxBackend {
     });
     // A failure surfaces from `start`; this only keeps it from being an unhandled rejection.
     this.#snapshots.catch(() => {});
+    this.#parentDeath = findParentDeathPrefix().then(
+      (prefix) => {
+        this.#parentDeathPrefix = prefix;
+      },
+      () => {},
+    );
   }
 
   /** The snapshot cache (state, verified record); resolves once the key is known. */
@@ -92,9 +103,21 @@ export class EmbeddedBackend implements SandboxBackend {
   }
 
   async start(signal?: AbortSignal, options: SandboxStartOptions = {}): Promise<ProcessSandbox> {
+    try {
+      return await this.#start(signal, options);
+    } catch (error) {
+      // Reading the snapshot or spawning the worker's pipes: either can be the step that fails.
+      if (isOutOfFileDescriptors(error) && !(error instanceof BridgeError)) {
+        throw outOfFileDescriptorsError('starting an embedded sandbox', error);
+      }
+      throw error;
+    }
+  }
+
+  async #start(signal: AbortSignal | undefined, options: SandboxStartOptions): Promise<ProcessSandbox> {
     if (this.#closing) throw shuttingDownError();
     const limits = options.memory ? embeddedMemoryLimits(options.memory) : this.#limits;
-    const store = await this.#snapshots;
+    const [store] = await Promise.all([this.#snapshots, this.#parentDeath]);
     let snapshot = await store.current({ build: false });
     // A build under way is awaited rather than raced by a cold load: on two cores the two shared the
     // CPU and both took ~6 s, where a worker from the finished snapshot adds ~0.5 s to the build's ~4.5.
@@ -182,15 +205,15 @@ export class EmbeddedBackend implements SandboxBackend {
   }
 
   #command(snapshot: SnapshotRecord | undefined, makeSnapshot = false, limits = this.#limits): WorkerCommand {
-    const command = buildWorkerCommand({
+    return buildWorkerCommand({
       paths: this.paths,
       limits,
       denoDir: join(this.#dir, 'deno'),
       snapshot,
       makeSnapshot,
       ownerPid: this.#ownerPid,
+      parentDeath: this.#parentDeathPrefix,
     });
-    return command;
   }
 
   #spawn(command: WorkerCommand): ChildProcess {
@@ -216,6 +239,7 @@ export class EmbeddedBackend implements SandboxBackend {
     const child = this.#spawn(this.#command(snapshot, false, limits));
     const sandbox: ProcessSandbox = new ProcessSandbox({
       id,
+      kind: 'embedded',
       child,
       logger,
       terminate: async () => {
@@ -236,6 +260,9 @@ export class EmbeddedBackend implements SandboxBackend {
       }
       if (snapshot && sandbox.exitCode === EXIT_SNAPSHOT_INVALID) {
         throw new SnapshotRejected(sandbox.diagnostics || 'the worker refused the snapshot');
+      }
+      if (isOutOfFileDescriptors(error) || isOutOfFileDescriptors(new Error(sandbox.diagnostics))) {
+        throw outOfFileDescriptorsError('starting an embedded sandbox', error);
       }
       throw new BridgeError(
         'SANDBOX_START_FAILED',
@@ -269,6 +296,7 @@ export class EmbeddedBackend implements SandboxBackend {
         signal,
       );
     }
+    await this.#parentDeath;
     return writeSnapshot(
       this.#dir,
       store.key,

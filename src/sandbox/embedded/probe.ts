@@ -1,5 +1,6 @@
 /** Whether the embedded sandbox can run here: its npm parts are installed and the Deno binary executes. */
 import { errorMessage } from '../../shared/errors.js';
+import { describeOutOfFileDescriptors, isOutOfFileDescriptors } from '../../shared/fd-exhaustion.js';
 import { runCommand } from '../process/run-command.js';
 import { type EmbeddedPaths, resolveEmbeddedPaths } from './paths.js';
 
@@ -20,6 +21,9 @@ export async function probeEmbedded(): Promise<EmbeddedProbe> {
   }
   // A glibc build on a musl system, a noexec mount or a wrong architecture fail here, not mid-run.
   const result = await runCommand(paths.deno, ['--version'], { timeoutMs: PROBE_TIMEOUT_MS, env: {} });
+  if (isOutOfFileDescriptors(result.spawnError)) {
+    return { usable: false, problem: describeOutOfFileDescriptors(result.spawnError) };
+  }
   if (result.exitCode !== 0) {
     const detail = (result.stderr || result.stdout).trim().split('\n').slice(-2).join(' ');
     return {

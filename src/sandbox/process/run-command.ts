@@ -1,9 +1,12 @@
 import { execFile } from 'node:child_process';
 
 export interface CommandResult {
+  /** The command's exit code; 127 when it could not be started. */
   exitCode: number;
   stdout: string;
   stderr: string;
+  /** Why the command could not be started at all (ENOENT, EMFILE…), when it could not. */
+  spawnError?: Error & { code: string };
 }
 
 export interface RunCommandOptions {
@@ -30,7 +33,18 @@ export function runCommand(
       },
       (error, stdout, stderr) => {
         const code = error && typeof error.code === 'number' ? error.code : error ? 127 : 0;
-        resolve({ exitCode: code, stdout, stderr: stderr || (error && !stdout ? error.message : stderr) });
+        // An errno code (ENOENT, EMFILE) and no kill: the command never ran; Node's own ERR_ codes are
+        // about output, and a timeout kill carries `killed`.
+        const spawnError =
+          error && typeof error.code === 'string' && !error.code.startsWith('ERR_') && !error.killed
+            ? (error as Error & { code: string })
+            : undefined;
+        resolve({
+          exitCode: code,
+          stdout,
+          stderr: stderr || (error && !stdout ? error.message : stderr),
+          ...(spawnError ? { spawnError } : {}),
+        });
       },
     );
   });

@@ -77,6 +77,8 @@ export class TypeScriptBackend implements SandboxBackend {
     });
     const sandbox: ProcessSandbox = new ProcessSandbox({
       id,
+      // The backend's own kind (a Deno process, as the embedded sandbox is).
+      kind: this.kind,
       child,
       logger,
       terminate: async () => {

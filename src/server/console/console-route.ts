@@ -1,7 +1,7 @@
 /**
  * The web console under `/console` (same auth as MCP: the token, or the cookie its sign-in sets):
- * one HTML page, one script module and a stylesheet, all served from this package (no CDN, no build
- * step), and a small JSON API: runs (with live updates as server-sent events), state, catalog search
+ * one HTML page, one script module and a stylesheet, all served from this package (no CDN; see
+ * console-assets.ts), and a small JSON API: runs (with live updates as server-sent events), state, catalog search
  * and a "try it" endpoint that runs code through the same engine, so the same policy applies.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -10,8 +10,9 @@ import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { HttpRoute } from '../http/http-server.js';
 import { readBody } from '../http/read-body.js';
-import { CONSOLE_CSS, CONSOLE_HTML, CONSOLE_JS } from './console-assets.js';
+import { type ConsoleAssets, loadConsoleAssets } from './console-assets.js';
 import { pythonSignature } from './python-signature.js';
+import { RunEventStream } from './run-event-stream.js';
 import type { RunFeed } from './run-feed.js';
 
 const PREFIX = '/console';
@@ -46,15 +47,17 @@ const SECURITY_HEADERS = {
 };
 
 export function consoleRoute(options: ConsoleRouteOptions): HttpRoute {
+  const assets = loadConsoleAssets();
   return {
     prefix: PREFIX,
     browser: true,
-    handle: (request, response, url) => handle(options, request, response, url),
+    handle: (request, response, url) => handle(options, assets, request, response, url),
   };
 }
 
 async function handle(
   options: ConsoleRouteOptions,
+  assets: ConsoleAssets,
   request: IncomingMessage,
   response: ServerResponse,
   url: URL,
@@ -66,11 +69,11 @@ async function handle(
   if (request.method === 'GET') {
     switch (path) {
       case '/':
-        return asset('text/html; charset=utf-8', CONSOLE_HTML);
+        return asset('text/html; charset=utf-8', assets.html);
       case '/console.js':
-        return asset('text/javascript; charset=utf-8', CONSOLE_JS);
+        return asset('text/javascript; charset=utf-8', assets.js);
       case '/console.css':
-        return asset('text/css; charset=utf-8', CONSOLE_CSS);
+        return asset('text/css; charset=utf-8', assets.css);
       case '/api/runs':
         return json(response, 200, { runs: options.feed.runs() });
       case '/api/state':
@@ -99,19 +102,16 @@ async function handle(
 
 /** Server-sent events: one `run` event each time a run starts, calls a tool or ends. */
 function events(options: ConsoleRouteOptions, request: IncomingMessage, response: ServerResponse): void {
-  response.writeHead(200, {
-    'content-type': 'text/event-stream',
-    'cache-control': 'no-store',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
+  const stream = new RunEventStream(response, {
+    onDropped: (reason) =>
+      options.logger.warn('dropped a console subscriber that fell behind', {
+        reason,
+        client: request.socket.remoteAddress,
+      }),
   });
-  response.write(': connected\n\n');
-  const unsubscribe = options.feed.subscribe((run) => {
-    response.write(`event: run\ndata: ${JSON.stringify(run)}\n\n`);
-  });
-  const keepAlive = setInterval(() => response.write(': keep-alive\n\n'), 15_000);
-  request.once('close', () => {
-    clearInterval(keepAlive);
+  const unsubscribe = options.feed.subscribe((run, json) => stream.update(run, json));
+  response.once('close', () => {
+    stream.close();
     unsubscribe();
   });
 }

@@ -10,6 +10,8 @@ const KEEP_RUNS = 100;
 /** Code and output are cut to this many characters per field (the run's own caps apply first). */
 const MAX_TEXT_CHARS = 20_000;
 const MAX_CALLS_PER_RUN = 500;
+/** Tool names are the program's to choose (a call to a tool nobody listed is still shown). */
+const MAX_NAME_CHARS = 200;
 
 export interface FeedToolCall {
   server: string;
@@ -37,6 +39,9 @@ export interface FeedRun {
   droppedCalls: number;
 }
 
+/** Told of a run each time it changes, with its JSON now (computed on first use, once for all listeners). */
+export type RunListener = (run: FeedRun, json: () => string) => void;
+
 const cut = (text: string) =>
   text.length <= MAX_TEXT_CHARS
     ? text
@@ -44,7 +49,7 @@ const cut = (text: string) =>
 
 export class RunFeed {
   readonly #runs: FeedRun[] = [];
-  readonly #listeners = new Set<(run: FeedRun) => void>();
+  readonly #listeners = new Set<RunListener>();
   readonly observer: RunObserver = { runStarted: (run) => this.#started(run) };
 
   /** Newest first. */
@@ -53,15 +58,21 @@ export class RunFeed {
   }
 
   /** Called with a run each time it changes; returns the unsubscribe function. */
-  subscribe(listener: (run: FeedRun) => void): () => void {
+  subscribe(listener: RunListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
 
   #emit(run: FeedRun): void {
+    // Serialized at most once per change, however many subscribers send it.
+    let json: string | undefined;
+    const serialized = () => {
+      json ??= JSON.stringify(run);
+      return json;
+    };
     for (const listener of this.#listeners) {
       try {
-        listener(run);
+        listener(run, serialized);
       } catch {}
     }
   }
@@ -91,7 +102,11 @@ export class RunFeed {
           run.droppedCalls++;
           return () => {};
         }
-        const call: FeedToolCall = { server, tool, atMs: Date.now() - run.startedAt };
+        const call: FeedToolCall = {
+          server: server.slice(0, MAX_NAME_CHARS),
+          tool: tool.slice(0, MAX_NAME_CHARS),
+          atMs: Date.now() - run.startedAt,
+        };
         run.toolCalls.push(call);
         this.#emit(run);
         return (end) => {

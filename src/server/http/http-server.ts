@@ -1,17 +1,25 @@
 /**
  * MCP over streamable HTTP (the SDK's transport), one MCP session per client: each session gets its
  * own `McpServer` and transport, so runs, cancellation and per-client state never cross clients.
- * In front of it: the Host and Origin checks, bearer-token auth, a limit on sessions, an idle expiry,
- * a body size cap, and extra routes (`/metrics`, `/console`) under the same auth.
+ * In front of it: caps on connections per client and in all, timeouts for a request's head and body
+ * and for idle connections, the Host and Origin checks, bearer-token auth, a limit on sessions, an
+ * idle expiry, a body size cap, and extra routes (`/metrics`, `/console`) under the same auth.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { errorMessage } from '../../shared/errors.js';
+import {
+  describeOutOfFileDescriptors,
+  isOutOfFileDescriptors,
+  OPEN_FILE_LIMIT,
+  openDescriptorCount,
+} from '../../shared/fd-exhaustion.js';
 import type { Logger } from '../../shared/logger.js';
+import { ConnectionLimits, type Refusal } from './connection-limits.js';
 import { bearerToken, cookieValue, hostAllowed, originAllowed, tokenMatches } from './http-guard.js';
 import { readBody } from './read-body.js';
 
@@ -20,6 +28,11 @@ export const MCP_PATH = '/mcp';
 /** Largest request body: run_python's code is capped at 1,000,000 characters, JSON-escaped up to ~6 MB. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 const SWEEP_INTERVAL_MS = 30_000;
+/** Refusals and accept failures come in floods: one log line of each kind at most this often. */
+const THROTTLED_LOG_INTERVAL_MS = 10_000;
+/** How often the descriptors in use are counted, and how close to the limit is too close. */
+const DESCRIPTOR_CHECK_INTERVAL_MS = 5_000;
+const DESCRIPTOR_HEADROOM = 16;
 /** The console's cookie: a digest of the token, never the token itself. */
 export const CONSOLE_COOKIE = 'codemode_console';
 
@@ -41,12 +54,27 @@ export interface BridgeHttpServerOptions {
   maxSessions: number;
   /** A session with no request for this long is closed (its client vanished without DELETE). */
   sessionIdleMs: number;
+  /** Connection caps and timeouts (cli/http-settings.ts has the defaults). */
+  connections: ConnectionOptions;
   /** A fresh MCP server for one session. */
   createSession(): McpServer;
   /** A session ended (closed by its client, expired, or the server is closing). */
   onSessionClosed?(sessionId: string): void;
   routes?: HttpRoute[];
   logger: Logger;
+}
+
+export interface ConnectionOptions {
+  /** A connection must have sent a request's head this long after connecting or starting it (408). */
+  headersTimeoutMs: number;
+  /** A request's head and body must have arrived this long after it started; its answer may take longer. */
+  requestTimeoutMs: number;
+  /** A kept-alive connection with no request in flight is closed after this long. */
+  idleTimeoutMs: number;
+  /** Connections at once from one client (connection-limits.ts says what a client is). */
+  maxPerClient: number;
+  /** Connections at once in all. */
+  maxTotal: number;
 }
 
 export interface HttpSessionInfo {
@@ -69,22 +97,49 @@ export class BridgeHttpServer {
   readonly #sessions = new Map<string, Session>();
   readonly #http: Server;
   #sweep: NodeJS.Timeout | undefined;
+  #descriptorCheck: NodeJS.Timeout | undefined;
   #draining = false;
   readonly #cookie: string | undefined;
+  readonly #limits: ConnectionLimits;
+  /** Connections over a cap: answered 503 and closed, never served even if a request slips in. */
+  readonly #refused = new WeakSet<Socket>();
+  readonly #throttled = new Map<string, { loggedAt: number; suppressed: number }>();
 
   constructor(options: BridgeHttpServerOptions) {
     this.#options = options;
     this.#cookie = options.token === undefined ? undefined : consoleCookieValue(options.token);
-    this.#http = createServer((request, response) => {
-      this.#handle(request, response).catch((error) => {
-        options.logger.error('HTTP request failed', { error, path: request.url });
-        if (!response.headersSent) send(response, 500, 'internal error\n');
-        else response.end();
-      });
+    const { connections } = options;
+    this.#limits = new ConnectionLimits({
+      maxPerClient: connections.maxPerClient,
+      maxTotal: connections.maxTotal,
     });
-    // Long runs stream for minutes: no request timeout here (the run's own timeout bounds it).
-    this.#http.requestTimeout = 0;
-    this.#http.headersTimeout = 30_000;
+    this.#http = createServer(
+      {
+        // Both count from a request's first byte, or from connecting for a connection that sends
+        // nothing, and cover receiving the request only: a run's answer may stream for minutes.
+        headersTimeout: connections.headersTimeoutMs,
+        requestTimeout: connections.requestTimeoutMs,
+        // Node checks those deadlines on this interval (30 s by default): often enough to keep them.
+        connectionsCheckingInterval: Math.min(
+          1000,
+          Math.max(100, Math.floor(connections.headersTimeoutMs / 4)),
+        ),
+      },
+      (request, response) => {
+        if (this.#refused.has(request.socket)) {
+          request.socket.destroy();
+          return;
+        }
+        this.#handle(request, response).catch((error) => {
+          options.logger.error('HTTP request failed', { error, path: request.url });
+          if (!response.headersSent) send(response, 500, 'internal error\n');
+          else response.end();
+        });
+      },
+    );
+    this.#http.keepAliveTimeout = connections.idleTimeoutMs;
+    // Before Node's own listener sets up the HTTP parser: a refused connection is never parsed.
+    this.#http.prependListener('connection', (socket: Socket) => this.#admit(socket));
   }
 
   async listen(): Promise<AddressInfo> {
@@ -95,9 +150,83 @@ export class BridgeHttpServer {
         resolve();
       });
     });
+    // Once listening, an error is a failed accept; unheard, it would be an uncaught exception.
+    this.#http.on('error', (error) => this.#acceptFailed(error));
     this.#sweep = setInterval(() => this.#expireIdle(), SWEEP_INTERVAL_MS);
     this.#sweep.unref();
+    this.#descriptorCheck = setInterval(() => void this.#checkDescriptors(), DESCRIPTOR_CHECK_INTERVAL_MS);
+    this.#descriptorCheck.unref();
     return this.#http.address() as AddressInfo;
+  }
+
+  /** Counts the connection against the caps, or answers 503 and closes it. */
+  #admit(socket: Socket): void {
+    const admitted = this.#limits.admit(socket.remoteAddress);
+    if ('release' in admitted) {
+      socket.once('close', admitted.release);
+      return;
+    }
+    this.#refused.add(socket);
+    const text = refusalText(admitted.refused, this.#options.connections);
+    this.#throttledWarn(`refused:${admitted.refused.limit}`, 'refused connections over a limit', {
+      reason: text.trim(),
+    });
+    socket.once('error', () => {});
+    socket.end(
+      `HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 10\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+    );
+    socket.once('finish', () => socket.destroy());
+  }
+
+  #acceptFailed(error: Error): void {
+    if (isOutOfFileDescriptors(error)) {
+      this.#outOfDescriptors(error, undefined);
+      return;
+    }
+    this.#throttledWarn(`accept:${(error as NodeJS.ErrnoException).code}`, 'accepting a connection failed', {
+      error: errorMessage(error),
+    });
+  }
+
+  /**
+   * Counted rather than waited for: when no descriptor is left, libuv closes the connections it
+   * cannot accept without a word to Node, and sandboxes fail to start one run at a time.
+   */
+  async #checkDescriptors(): Promise<void> {
+    const open = await openDescriptorCount();
+    if (open === 'exhausted') this.#outOfDescriptors(undefined, undefined);
+    else if (
+      open !== undefined &&
+      OPEN_FILE_LIMIT !== undefined &&
+      open >= OPEN_FILE_LIMIT - DESCRIPTOR_HEADROOM
+    ) {
+      this.#outOfDescriptors(undefined, open);
+    }
+  }
+
+  #outOfDescriptors(error: unknown, open: number | undefined): void {
+    this.#throttledWarn(
+      'descriptors',
+      `${describeOutOfFileDescriptors(error)}: new connections are dropped and sandboxes cannot start`,
+      {
+        ...(open !== undefined ? { open } : {}),
+        connections: this.#limits.total,
+        hint: 'close idle clients or sessions, lower MCP_BRIDGE_HTTP_MAX_CONNECTIONS, or raise the limit',
+      },
+    );
+  }
+
+  /** A warning logged at most once per interval for its key, saying how many were not. */
+  #throttledWarn(key: string, message: string, fields: Record<string, unknown>): void {
+    const now = Date.now();
+    const entry = this.#throttled.get(key);
+    if (entry && now - entry.loggedAt < THROTTLED_LOG_INTERVAL_MS) {
+      entry.suppressed++;
+      return;
+    }
+    const suppressed = entry?.suppressed ?? 0;
+    this.#throttled.set(key, { loggedAt: now, suppressed: 0 });
+    this.#options.logger.warn(message, { ...fields, ...(suppressed > 0 ? { alsoSince: suppressed } : {}) });
   }
 
   sessions(): HttpSessionInfo[] {
@@ -111,6 +240,7 @@ export class BridgeHttpServer {
   async close(graceMs: number): Promise<void> {
     this.#draining = true;
     if (this.#sweep) clearInterval(this.#sweep);
+    if (this.#descriptorCheck) clearInterval(this.#descriptorCheck);
     this.#http.close();
     this.#http.closeIdleConnections();
     const running = () => [...this.#sessions.values()].some((session) => session.info.inFlight > 0);
@@ -343,6 +473,14 @@ export class BridgeHttpServer {
       }
     }
   }
+}
+
+function refusalText(refusal: Refusal, connections: ConnectionOptions): string {
+  if (refusal.limit === 'total') {
+    return `Too many connections (MCP_BRIDGE_HTTP_MAX_CONNECTIONS=${connections.maxTotal}); try again later.\n`;
+  }
+  const who = refusal.client === 'loopback' ? 'this machine (loopback)' : refusal.client;
+  return `Too many connections from ${who} (MCP_BRIDGE_HTTP_MAX_CONNECTIONS_PER_CLIENT=${connections.maxPerClient}); close some and try again.\n`;
 }
 
 /** The console cookie's value for a token: a digest, so the browser never holds the token itself. */

@@ -4,11 +4,13 @@ import { BRIDGE } from './bridge.js';
 import { ESCAPE } from './escape.js';
 import { HOST_OPS } from './host-ops.js';
 import type { HostileCase } from './kit.js';
+import { MONTY_CASES } from './monty.js';
 import { NETWORK } from './network.js';
 import { PROTOCOL } from './protocol.js';
 import { RESOURCES } from './resources.js';
 import { TRUST_BRIDGE } from './trust-bridge.js';
 import { TRUST_POLICY } from './trust-policy.js';
+import { TRUST_RUNTIME } from './trust-runtime.js';
 import { UPSTREAM } from './upstream.js';
 
 export const HOSTILE_CASES: readonly HostileCase[] = [
@@ -21,4 +23,6 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   ...BRIDGE,
   ...TRUST_BRIDGE,
   ...TRUST_POLICY,
+  ...TRUST_RUNTIME,
+  ...MONTY_CASES,
 ];

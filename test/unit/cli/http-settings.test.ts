@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkBindAllowed, loadHttpSettings } from '../../../src/cli/http-settings.js';
+import { checkBindAllowed, defaultMaxConnections, loadHttpSettings } from '../../../src/cli/http-settings.js';
 import { tracesTarget } from '../../../src/cli/telemetry-target.js';
 
 describe('HTTP settings', () => {
@@ -35,6 +35,49 @@ describe('HTTP settings', () => {
     expect(() => loadHttpSettings({ MCP_BRIDGE_HTTP_MAX_SESSIONS: '0' })).toThrow(
       /MCP_BRIDGE_HTTP_MAX_SESSIONS/,
     );
+  });
+
+  it('reads connection timeouts and caps, refusing a request timeout shorter than the headers one', () => {
+    expect(loadHttpSettings({})).toMatchObject({
+      headersTimeoutMs: 20_000,
+      requestTimeoutMs: 120_000,
+      idleTimeoutMs: 5_000,
+      maxConnectionsPerClient: 64,
+    });
+    expect(
+      loadHttpSettings({
+        MCP_BRIDGE_HTTP_HEADERS_TIMEOUT: '0.5',
+        MCP_BRIDGE_HTTP_REQUEST_TIMEOUT: '2',
+        MCP_BRIDGE_HTTP_IDLE_TIMEOUT: '1',
+        MCP_BRIDGE_HTTP_MAX_CONNECTIONS_PER_CLIENT: '8',
+        MCP_BRIDGE_HTTP_MAX_CONNECTIONS: '100',
+      }),
+    ).toMatchObject({
+      headersTimeoutMs: 500,
+      requestTimeoutMs: 2_000,
+      idleTimeoutMs: 1_000,
+      maxConnectionsPerClient: 8,
+      maxConnections: 100,
+    });
+    expect(() =>
+      loadHttpSettings({ MCP_BRIDGE_HTTP_HEADERS_TIMEOUT: '30', MCP_BRIDGE_HTTP_REQUEST_TIMEOUT: '10' }),
+    ).toThrow(
+      /MCP_BRIDGE_HTTP_REQUEST_TIMEOUT \(10 s\) is shorter than MCP_BRIDGE_HTTP_HEADERS_TIMEOUT \(30 s\)/,
+    );
+    expect(() => loadHttpSettings({ MCP_BRIDGE_HTTP_IDLE_TIMEOUT: '0' })).toThrow(
+      /MCP_BRIDGE_HTTP_IDLE_TIMEOUT/,
+    );
+    expect(() => loadHttpSettings({ MCP_BRIDGE_HTTP_HEADERS_TIMEOUT: '1e9' })).toThrow(/up to 86400/);
+    expect(() => loadHttpSettings({ MCP_BRIDGE_HTTP_MAX_CONNECTIONS_PER_CLIENT: '0' })).toThrow(
+      /MCP_BRIDGE_HTTP_MAX_CONNECTIONS_PER_CLIENT/,
+    );
+  });
+
+  it('keeps connections to half the open-file limit by default', () => {
+    expect(defaultMaxConnections(undefined)).toBe(512);
+    expect(defaultMaxConnections(20_000)).toBe(512);
+    expect(defaultMaxConnections(256)).toBe(128);
+    expect(defaultMaxConnections(20)).toBe(16);
   });
 
   it('refuses a non-loopback bind without a token', () => {

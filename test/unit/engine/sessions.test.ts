@@ -17,6 +17,7 @@ type Script = (host: SandboxHost, program: SandboxProgram, signal: AbortSignal) 
 
 let nextId = 0;
 class ScriptedSandbox implements Sandbox {
+  readonly kind = 'podman' as const;
   readonly id = `scripted-${++nextId}`;
   alive = true;
   programs: SandboxProgram[] = [];

@@ -29,6 +29,7 @@ function fakeSandbox() {
     },
   });
   const sandbox = new ProcessSandbox({
+    kind: 'embedded',
     id: 'unit',
     child: child as unknown as ChildProcess,
     channel: { input, output },

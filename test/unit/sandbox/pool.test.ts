@@ -8,6 +8,7 @@ import type { Sandbox, SandboxBackend } from '../../../src/sandbox/types.js';
 import { createLogger } from '../../../src/shared/logger.js';
 
 class FakeSandbox implements Sandbox {
+  readonly kind = 'podman' as const;
   alive = true;
   destroyed = false;
   constructor(readonly id: string) {}

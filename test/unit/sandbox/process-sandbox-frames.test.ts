@@ -51,6 +51,7 @@ function scripted(options: { reading?: boolean } = {}): Scripted {
   // Like the runtime: once the host closes the channel after `done`, the process exits.
   output.once('finish', () => exit(0));
   const sandbox = new ProcessSandbox({
+    kind: 'embedded',
     id: 'scripted',
     child: child as unknown as ChildProcess,
     channel: { input, output },

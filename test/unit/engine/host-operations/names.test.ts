@@ -1,8 +1,9 @@
 /**
- * The operations the sandbox runtimes send are exactly the ones the host offers: every name the
- * Python runtime sends (runtime/python) and the TypeScript runtime sends (runtime/typescript) is in
- * the bridge's table, and every operation in the table has a Python caller. Read from the runtimes'
- * source, so a renamed or new operation on either side fails here, not in a user's program.
+ * The operations the sandboxes send are exactly the ones the host offers: every name the Python
+ * runtime (runtime/python), the TypeScript runtime (runtime/typescript) and the Monty tier's surface
+ * (src/sandbox/monty) send is in the bridge's table, and every operation in the table has a Python
+ * caller. Read from their source, so a renamed or new operation on either side fails here, not in a
+ * user's program.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { SkillStore } from '../../../../src/engine/skills/skill-store.js';
 import { scriptedEngine, scriptedUpstreams } from '../../../helpers/scripted-engine.js';
 
 const RUNTIME = fileURLToPath(new URL('../../../../runtime/', import.meta.url));
+const MONTY = fileURLToPath(new URL('../../../../src/sandbox/monty/', import.meta.url));
 
 function filesUnder(dir: string, extension: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
@@ -55,6 +57,8 @@ const typescript = sentOperations(
   /(?<![\w.])callHost\(/g,
   /^\s*function\s/,
 );
+// The Monty surface answers a helper with a `host` action that names its operation.
+const monty = sentOperations(filesUnder(MONTY, '.ts'), /kind: 'host',\s*op:/g, /^\s*kind: 'host';/);
 
 const stateDir = mkdtempSync(join(tmpdir(), 'codemode-op-names-'));
 afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
@@ -74,13 +78,14 @@ describe('host operation names', () => {
   it('found the call sites in both runtimes', () => {
     expect(python.size).toBeGreaterThan(10);
     expect([...typescript].sort()).toEqual(['describe_server', 'search_tool_docs']);
+    expect([...monty].sort()).toEqual(['describe_server', 'search_tool_docs']);
   });
 
   it('the Python runtime sends exactly the operations the bridge serves', () => {
     expect([...python].sort()).toEqual(servedOperations());
   });
 
-  it('the TypeScript runtime sends only operations the bridge serves', () => {
-    expect(servedOperations()).toEqual(expect.arrayContaining([...typescript]));
+  it('the TypeScript runtime and the Monty tier send only operations the bridge serves', () => {
+    expect(servedOperations()).toEqual(expect.arrayContaining([...typescript, ...monty]));
   });
 });
