@@ -31,9 +31,9 @@ import type { MontyWorker } from './worker.js';
 import { WorkerGone } from './worker.js';
 import type { MontyWorkerPool } from './worker-pool.js';
 
-/** Host calls one program may have in flight; more wait in line (as in process-sandbox.ts). */
+/** Host calls one program may have in flight; more wait in line (as in host-call-queue.ts). */
 const MAX_CONCURRENT_HOST_CALLS = 32;
-/** One tool result, as JSON text; beyond, that call fails (as in process-sandbox.ts). */
+/** One tool result, as JSON text; beyond, that call fails (as in host-call-queue.ts). */
 const MAX_RESULT_CHARS = 32 * 1024 * 1024;
 const MAX_RESULT_DEPTH = 256;
 /** Output held back while a run could still be declined: at most this much, for at most this long. */
