@@ -1,0 +1,43 @@
+/** Approval prompts: the policy's `ask` put to the user through the client, as an MCP elicitation. */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { ApprovalAnswer, Approver } from '../engine/types.js';
+import { visibleText } from '../shared/visible-text.js';
+
+/**
+ * Asks the user about one tool call through MCP elicitation (`elicitation/create`, a form with one
+ * checkbox: allow every call to this tool for the rest of the run). Waits until the user answers or
+ * the run ends (`signal`: its deadline or cancellation); a client without form elicitation gets
+ * `unsupported`, which the policy turns into a refusal unless configured otherwise.
+ */
+export function elicitApproval(server: McpServer, relatedRequest: () => string | number): Approver {
+  return async (request, signal): Promise<ApprovalAnswer> => {
+    const relatedRequestId = relatedRequest();
+    if (!server.server.getClientCapabilities()?.elicitation?.form) return 'unsupported';
+    const result = await server.server.elicitInput(
+      {
+        mode: 'form',
+        // Names come from servers and the policy file, the reason may quote a pattern: each is escaped
+        // so none can forge a line of this text (the arguments are escaped where they are rendered).
+        message:
+          `A run_python program (${visibleText(request.runId)}) wants to call ${visibleText(request.tool)} on ` +
+          `the MCP server '${visibleText(request.server)}'. The policy asks you first (rule ` +
+          `${visibleText(request.rule)}: ${visibleText(request.reason)}).\n\n` +
+          `Arguments (secrets redacted):\n${request.arguments}\n\nAllow this call?`,
+        requestedSchema: {
+          type: 'object',
+          properties: {
+            remember: {
+              type: 'boolean',
+              title: 'Also allow later calls to this tool in this run',
+              default: false,
+            },
+          },
+        },
+      },
+      // The run's deadline bounds the wait, not the SDK's default request timeout.
+      { signal, relatedRequestId, timeout: 2 ** 31 - 1 },
+    );
+    if (result.action === 'accept') return result.content?.remember === true ? 'accept-run' : 'accept';
+    return result.action;
+  };
+}
