@@ -1,9 +1,9 @@
 /** Turns a run outcome into what the model reads: compact text, or the same object as TOON. */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { encode } from '@toon-format/toon';
-import type { RunStep } from '../engine/long-runs.js';
 import type { RunOutcome } from '../engine/types.js';
 import { groupDigits } from '../shared/digits.js';
+import type { RunStep } from './long-runs.js';
 
 type RunningStep = Extract<RunStep, { kind: 'running' }>;
 

@@ -7,7 +7,6 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Engine } from '../engine/engine.js';
-import type { LongRun, LongRuns } from '../engine/long-runs.js';
 import type { RunOutcome } from '../engine/types.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -21,6 +20,7 @@ import {
   structuredRunning,
   toolError,
 } from './format.js';
+import type { LongRun, LongRuns } from './long-runs.js';
 import { RUN_PYTHON_TOOL, type RunPythonArguments } from './run-python-tool.js';
 
 const PROGRESS_INTERVAL_MS = 1000;
