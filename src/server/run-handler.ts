@@ -21,6 +21,7 @@ import {
   toolError,
 } from './format.js';
 import type { LongRun, LongRuns } from './long-runs.js';
+import { runOrigin } from './run-origin.js';
 import { RUN_PYTHON_TOOL, type RunPythonArguments } from './run-python-tool.js';
 
 const PROGRESS_INTERVAL_MS = 1000;
@@ -99,6 +100,7 @@ export function createRunHandler(options: RunHandlerOptions): RunHandler {
             owner: connection,
             approve: elicitApproval(server, () => (run && waitingRequest.get(run)) ?? extra.requestId),
             ...(extra.sessionId !== undefined ? { session: extra.sessionId } : {}),
+            origin: runOrigin(extra, server.server.transport),
           },
         ),
       );

@@ -35,6 +35,7 @@ import {
   DEFAULT_AUDIT_RUN_LINES,
   digest,
 } from './audit-log.js';
+import { type DecisionCount, DecisionCounts } from './decision-counts.js';
 import { type Decision, decide, limitsFor, type Policy, restoresTo, type ServerLimits } from './policy.js';
 import { PlaceholderError, TokenizeDepthError, TokenizeLimitError, type TokenVault } from './tokenizer.js';
 
@@ -146,6 +147,7 @@ export class PolicyGate {
   readonly #direct: boolean;
   /** Call times within the window of each rate-limited server, oldest first (from `head`). */
   readonly #recent = new Map<string, { times: number[]; head: number }>();
+  readonly #decided = new DecisionCounts();
 
   constructor(options: PolicyGateOptions) {
     this.#options = options;
@@ -154,6 +156,11 @@ export class PolicyGate {
     this.#auditRunLines = options.auditRunLines ?? DEFAULT_AUDIT_RUN_LINES;
     this.#direct =
       !options.audit && options.policy?.budget.resultBytes === undefined && !options.policy?.tokenize;
+  }
+
+  /** The policy's decisions so far, by action and outcome (for metrics). */
+  decisionCounts(): DecisionCount[] {
+    return this.#decided.snapshot();
   }
 
   /** A description as programs see it: each tool with its policy (the same object while it is unchanged). */
@@ -317,6 +324,10 @@ export class PolicyGate {
     if (limits?.rateLimit) this.#checkRate(server, limits.rateLimit);
     if (call.state) this.#count(call.state, server, tool);
     call.counted = true;
+    if (call.decision) {
+      const asked = call.approval === 'accepted' || call.approval === 'remembered';
+      this.#decided.count(call.decision.action, asked ? 'approved' : 'allowed');
+    }
   }
 
   /** For a `restore_to` tool, the real values of the run's placeholders go into the arguments sent. */
@@ -344,6 +355,9 @@ export class PolicyGate {
     const refused =
       error instanceof Refusal || (call.portRefusal !== undefined && error === call.portRefusal);
     if (refused && call.state) this.#countRefusal(call.state, call.counted);
+    if (call.decision && !call.counted && error instanceof Refusal) {
+      this.#decided.countRefusal(call.decision.action, error.code);
+    }
     return refused;
   }
 
