@@ -3,7 +3,7 @@
  * gets, when a session keeps it, what the next run is told, per-owner isolation, the cap, reset,
  * idle expiry; kept output.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { Engine } from '../../../src/engine/engine.js';
 import { outputOperations } from '../../../src/engine/host-operations/outputs.js';
 import { describeTtl, OutputStore } from '../../../src/engine/output-store.js';
@@ -175,6 +175,11 @@ describe('kept output', () => {
   });
 
   it('pages by owner, evicts the oldest past the total, and expires', async () => {
+    // The store's clock is faked: a loaded machine's pause between `keep` and `read` must not expire a handle.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     const store = new OutputStore({ maxChars: 100, maxTotalChars: 10, ttlMs: 40 });
     const call = hostCaller(outputOperations(store));
     const read = (args: Record<string, unknown>, run: CallContext) => call('read_output', args, run);
@@ -188,7 +193,7 @@ describe('kept output', () => {
     await expect(read({ handle: first }, context('b'))).rejects.toThrow(/no such output/);
     const second = store.keep('a', 'abc', 3);
     await expect(read({ handle: first }, context('a'))).rejects.toThrow(/no such output/);
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    vi.setSystemTime(Date.now() + 60);
     await expect(read({ handle: second }, context('a'))).rejects.toThrow(/no such output/);
   });
 
