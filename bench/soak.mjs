@@ -1,13 +1,20 @@
-// Issue 9: `npm run soak -- [--runs N] [--concurrency C] [--backend podman|embedded|both] [--seed S] [--json]
-// [--no-quiet-wait] [--heap-census]`.
-// Drives the real bridge over stdio with a seeded mix of programs (ok, error, timeout, memory bomb,
-// tool calls, output flood, fire-and-forget calls, an upstream that exits mid-call, a hanging call, a
-// sandbox killed from outside), each with its own token, and checks every outcome exactly. Then it
-// reports lost and mixed outputs, what the bridge left behind (containers, processes, temp dirs,
-// pending upstream calls; the warm pool after it shrinks back when quiet, unless --no-quiet-wait) and
-// how its RSS and open fds moved between warm-up and the end. --heap-census also counts the bridge's
-// live objects per constructor at both points, from heap snapshots (which perturb RSS, so that run
-// does not judge it).
+// Issue 9, extended by issue 27: `npm run soak -- [--runs N] [--concurrency C]
+// [--backend podman|embedded|monty|both|all] [--seed S] [--json] [--no-quiet-wait] [--heap-census]`.
+// Drives the real bridge over stdio with a seeded mix of programs, each with its own token, and checks
+// every outcome exactly: ok, error, timeout, memory bomb, tool calls, output flood, fire-and-forget
+// calls, an upstream that exits mid-call, a hanging call, a sandbox killed from outside; saved values
+// (saved, loaded, listed, deleted, partial saves abandoned), skills (saved, used, deleted, and a session
+// holding a name a skill also has), named sessions (state carried, then reset, timed out or killed) and
+// approval prompts answered by the soak's client (accepted, for the run, declined, never answered).
+// Then it reports lost and mixed outputs, what the bridge holds for the soak when it settles (saved
+// values, skills, sessions, open prompts, and whether the saved-value total is whole again), what it
+// left behind (containers, processes, temp files, pending upstream calls; the warm pool after it
+// shrinks back when quiet, unless --no-quiet-wait) and how its RSS and open fds moved between warm-up
+// and the end. --heap-census also counts the bridge's live objects per constructor at both points,
+// from heap snapshots (which perturb RSS, so that run does not judge it).
+//
+// `monty` runs the bridge with MCP_BRIDGE_RUNTIME=monty and the kinds that apply there: saved values,
+// skills, sessions and fire-and-forget calls are full-Python features that tier refuses.
 import { execFile, spawn } from 'node:child_process';
 import {
   existsSync,
@@ -17,6 +24,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,9 +34,30 @@ import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { OWNER_LABEL } from '../dist/sandbox/container/run-args.js';
+import { probeMontyTier } from '../dist/sandbox/monty/monty-tier.js';
 import { resolveStateDir } from '../dist/shared/state-dir.js';
 import { BRIDGE_MAIN, IMAGE, openFdCount, percentile, processStartTime, rssMb, sleep } from './lib.mjs';
+import {
+  CALL_TIMEOUT_S,
+  expectFields,
+  KINDS,
+  kindsFor,
+  py,
+  SAVE_MAX_BYTES,
+  SAVE_TOTAL_BYTES,
+  Script,
+  StepFailure,
+} from './soak-kinds.mjs';
+import {
+  ApprovalDesk,
+  ExclusiveGate,
+  KeyedTurns,
+  SavedSkills,
+  SavedValues,
+  TOKEN_PATTERN,
+} from './soak-state.mjs';
 
 const run = promisify(execFile);
 
@@ -37,17 +66,31 @@ const EVERYTHING = fileURLToPath(
   new URL('../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url),
 );
 
-const CALL_TIMEOUT_S = 2;
+const BACKENDS = ['podman', 'embedded', 'monty'];
+const BACKEND_CHOICES = {
+  podman: ['podman'],
+  embedded: ['embedded'],
+  monty: ['monty'],
+  both: ['podman', 'embedded'],
+  all: BACKENDS,
+};
 const RUN_TIMEOUT_S = 60;
-const SHORT_TIMEOUT_S = 2;
 const MEMORY = '256m';
-// The bridge's pool defaults, set explicitly so the checks know them: `min` sandboxes kept ready when
-// quiet, growing to `max` under a burst and halving back after a quiet minute.
-const POOL = { podman: { min: 2, max: 16 }, embedded: { min: 1, max: 8 } };
+/**
+ * The bridge's pool defaults, set explicitly so the checks know them: `min` sandboxes kept ready when
+ * quiet, growing to `max` under a burst and halving back after a quiet minute. Monty keeps two fresh
+ * workers, and each run's worker for its client's next run until it has been idle a minute: at most
+ * one per run in flight (and the soak's own probe) above the two.
+ */
+const POOL = { podman: { min: 2, max: 16 }, embedded: { min: 1, max: 8 }, monty: { min: 2 } };
+const poolOf = (backend, concurrency) =>
+  backend === 'monty' ? { min: 2, max: 2 + concurrency + 1 } : POOL[backend];
 const POOL_QUIET_TIMEOUT_MS = 5 * 60_000;
 const POOL_QUIET_POLL_MS = 5000;
 const STABLE_POLLS = 3;
 const UPSTREAMS = ['everything', 'soak', 'crashy'];
+/** The soak's policy: every call of `soak.approve` asks the user, whom the soak's client plays. */
+const POLICY = '[servers.soak]\nask = ["approve"]\n';
 const CLIENT_REQUEST_TIMEOUT_MS = 180_000;
 const WARM_UP_FRACTION = 0.1;
 const MONITOR_INTERVAL_MS = 250;
@@ -59,13 +102,15 @@ const EXIT_WAIT_MS = 60_000;
 const LEFTOVER_GRACE_MS = 3000;
 const RSS_GROWTH_LIMIT = 0.1;
 const ANNOUNCE_POLL_MS = 50;
-const FLOOD_CHUNKS = 50;
-const FLOOD_CHUNK_CHARS = 100_000;
-const TOKEN_PATTERN = /tk\d{5}[0-9a-f]{6}/g;
+/** How long the soak watches Monty workers' CPU time to find the one busy with a run. */
+const BUSY_WINDOW_MS = 1000;
 const MAX_RUNS = 99_999;
 const HEAP_SNAPSHOT_TIMEOUT_MS = 60_000;
 const GROWN_OBJECTS_MIN = 20;
 const GROWN_OBJECTS_SHOWN = 12;
+/** Uploads of the largest value that fill MCP_BRIDGE_SAVE_TOTAL_SIZE exactly (each with its 1 KiB charge). */
+const FILL_UPLOADS = SAVE_TOTAL_BYTES / SAVE_MAX_BYTES;
+const VALUE_OVERHEAD_BYTES = 1024;
 
 /** The soak's own temp dirs, removed if it is interrupted (its bridge exits when its stdin closes). */
 const workDirs = new Set();
@@ -83,217 +128,34 @@ function prng(seed) {
 }
 
 const lines = (...parts) => parts.join('\n');
-const py = (value) => JSON.stringify(value);
-const isPrefixOf = (text, full) => full.startsWith(text);
 
-/**
- * The run kinds. `program(token, backend)` gives run_python's arguments; `check(outcome, run)` returns
- * why the outcome is wrong, or undefined. `serial` kinds run one at a time (they share one upstream
- * process that each of them kills); `inject` runs beside the call (the fault from outside).
- */
-const KINDS = {
-  ok: {
-    weight: 20,
-    program: (t) => ({ code: `print(${py(t)})` }),
-    check: (o, { t }) => expectFields(o, { status: 'ok', stdout: `${t}\n` }),
-  },
-  error: {
-    weight: 12,
-    program: (t) => ({ code: lines(`print(${py(t)})`, `raise ValueError(${py(t)})`) }),
-    check: (o, { t }) =>
-      expectFields(o, { status: 'error', stdout: `${t}\n`, error: `ValueError: ${t}` }) ??
-      (o.traceback?.includes(`ValueError: ${t}`) ? undefined : 'the traceback does not name the error'),
-  },
-  timeout: {
-    weight: 6,
-    program: (t) => ({ code: lines(`print(${py(t)})`, 'while True:', '    pass'), timeout: SHORT_TIMEOUT_S }),
-    check: (o, { t }) =>
-      expectFields(o, { status: 'timeout' }) ??
-      (isPrefixOf(o.stdout, `${t}\n`) ? undefined : `stdout ${py(o.stdout.slice(0, 80))}`) ??
-      (o.error?.startsWith(`Timed out after ${SHORT_TIMEOUT_S} s`) ? undefined : `error ${py(o.error)}`),
-  },
-  memory: {
-    weight: 5,
-    program: (t) => ({
-      code: lines(`print(${py(t)})`, 'x = []', 'while True:', '    x.append(bytearray(10**7))'),
-    }),
-    check: (o, { t }) => {
-      if (o.status === 'error') {
-        return (
-          expectFields(o, { stdout: `${t}\n` }) ??
-          (o.error?.startsWith('MemoryError') ? undefined : `error ${py(o.error)}`)
-        );
-      }
-      return (
-        expectFields(o, { status: 'killed' }) ??
-        (isPrefixOf(o.stdout, `${t}\n`) ? undefined : `stdout ${py(o.stdout.slice(0, 80))}`)
-      );
-    },
-  },
-  tools: {
-    weight: 18,
-    program: (t) => ({
-      code: lines(
-        'import asyncio, json',
-        'results = await asyncio.gather(',
-        `    *[mcp_soak.echo(text=f"${t}-{i}") for i in range(6)],`,
-        `    *[mcp_everything.echo(message=f"${t}-e{i}") for i in range(3)],`,
-        ')',
-        'print(json.dumps(results))',
-      ),
-      servers: ['soak', 'everything'],
-    }),
-    check: (o, { t }) => {
-      const expected = [
-        ...Array.from({ length: 6 }, (_, i) => `${t}-${i}`),
-        ...Array.from({ length: 3 }, (_, i) => `Echo: ${t}-e${i}`),
-      ];
-      return expectFields(o, {
-        status: 'ok',
-        stdout: `${JSON.stringify(expected).replaceAll('","', '", "')}\n`,
-      });
-    },
-  },
-  flood: {
-    weight: 7,
-    program: (t) => ({
-      code: lines(
-        'import sys',
-        `print(${py(t)})`,
-        `for _ in range(${FLOOD_CHUNKS}):`,
-        `    sys.stdout.write("y" * ${FLOOD_CHUNK_CHARS})`,
-        'print()',
-        `print(${py(t)})`,
-      ),
-    }),
-    check: (o, { t }) =>
-      expectFields(o, { status: 'ok' }) ??
-      (o.truncated?.stdout > 0 ? undefined : 'stdout was not truncated') ??
-      (o.stdout.startsWith(`${t}\nyyy`) && o.stdout.endsWith(`yyy\n${t}\n`)
-        ? undefined
-        : `stdout head/tail ${py(o.stdout.slice(0, 40))}…${py(o.stdout.slice(-40))}`) ??
-      (o.stdout.length < FLOOD_CHUNKS * FLOOD_CHUNK_CHARS ? undefined : 'stdout is not capped'),
-  },
-  forget: {
-    weight: 8,
-    program: (t) => ({
-      code: lines(
-        'import asyncio',
-        'for i in range(5):',
-        `    asyncio.ensure_future(mcp_soak.echo(text=f"${t}-{i}"))`,
-        'asyncio.ensure_future(mcp_soak.hang())',
-        'await asyncio.sleep(0)',
-        `print(${py(t)})`,
-      ),
-      servers: ['soak'],
-    }),
-    check: (o, { t }) => expectFields(o, { status: 'ok', stdout: `${t}\n` }),
-  },
-  crash: {
-    weight: 6,
-    serial: true,
-    program: (t) => ({
-      code: lines(
-        'import mcp',
-        'before = await mcp_crashy.pid()',
-        'try:',
-        '    await mcp_crashy.crash()',
-        `    print(${py(t)}, "answered")`,
-        'except mcp.ToolError as error:',
-        `    print(${py(t)}, error.code, error)`,
-        'after = await mcp_crashy.pid()',
-        `print(${py(t)}, before != after, await mcp_crashy.echo(text=${py(`${t}-after`)}))`,
-      ),
-      servers: ['crashy'],
-    }),
-    check: (o, { t }) => {
-      const [first = '', second = '', ...rest] = o.stdout.split('\n');
-      return (
-        expectFields(o, { status: 'ok' }) ??
-        (first.startsWith(`${t} UPSTREAM_UNAVAILABLE MCP server 'crashy' closed the connection during crash`)
-          ? undefined
-          : `the crash was reported as ${py(first)}`) ??
-        (second === `${t} True ${t}-after` && rest.join('') === ''
-          ? undefined
-          : `after the crash: ${py(second)}`)
-      );
-    },
-  },
-  hang: {
-    weight: 8,
-    program: (t) => ({
-      code: lines(
-        'import mcp',
-        'try:',
-        '    await mcp_soak.hang()',
-        `    print(${py(t)}, "answered")`,
-        'except mcp.ToolError as error:',
-        `    print(${py(t)}, error.code, error)`,
-        `print(await mcp_soak.echo(text=${py(`${t}-after`)}))`,
-      ),
-      servers: ['soak'],
-    }),
-    check: (o, { t }) =>
-      expectFields(o, {
-        status: 'ok',
-        stdout: `${t} UPSTREAM_TIMEOUT MCP server 'soak' did not answer hang within ${CALL_TIMEOUT_S} s\n${t}-after\n`,
-      }),
-  },
-  kill: {
-    weight: 10,
-    program: (t, backend) => ({
-      code: lines(
-        'import asyncio',
-        backend === 'embedded' ? 'import js' : 'import socket',
-        `print(${py(t)})`,
-        `await mcp_soak.announce(token=${py(t)}, host=${backend === 'embedded' ? 'str(js.Deno.pid)' : 'socket.gethostname()'})`,
-        'while True:',
-        '    await asyncio.sleep(0.05)',
-      ),
-      servers: ['soak'],
-    }),
-    inject: killWhenAnnounced,
-    check: (o, { t, injected }) =>
-      (injected?.killed ? undefined : `not killed from outside: ${injected?.reason}`) ??
-      expectFields(o, { status: 'killed' }) ??
-      (isPrefixOf(o.stdout, `${t}\n`) ? undefined : `stdout ${py(o.stdout.slice(0, 80))}`) ??
-      (o.error ? undefined : 'no error message'),
-  },
-};
-
-/** The first field of `expected` that `outcome` does not match, described; undefined when all match. */
-function expectFields(outcome, expected) {
-  for (const [key, value] of Object.entries(expected)) {
-    if (outcome[key] !== value)
-      return `${key} ${py(outcome[key])?.slice(0, 200)}, expected ${py(value).slice(0, 200)}`;
-  }
-  return undefined;
-}
-
-/** The kinds of the soak in order: `runs` draws from the weighted kinds for `backend`. */
+/** The runs of the soak in order: `runs` draws from the weighted kinds of `backend`. */
 export function planRuns({ runs, seed, backend }) {
   const random = prng(seed);
-  const kinds = Object.entries(KINDS);
-  const total = kinds.reduce((sum, [, kind]) => sum + kind.weight, 0);
+  const kinds = kindsFor(backend);
+  const total = kinds.reduce((sum, [, , weight]) => sum + weight, 0);
   return Array.from({ length: runs }, (_, index) => {
     const pick = random() * total;
     let cumulative = 0;
-    const [name] =
-      kinds.find(([, kind]) => {
-        cumulative += kind.weight;
+    const [name, kind] =
+      kinds.find(([, , weight]) => {
+        cumulative += weight;
         return pick < cumulative;
       }) ?? kinds[0];
     const suffix = Math.floor(random() * 0x1000000)
       .toString(16)
       .padStart(6, '0');
     const token = `tk${String(index).padStart(5, '0')}${suffix}`;
-    return { index, kind: name, token, args: KINDS[name].program(token, backend) };
+    // Draws a scripted kind makes its choices from (which value, size, answer…): always three, so one
+    // kind's choices never shift the next run's.
+    const r = [random(), random(), random()];
+    return { index, kind: name, token, r, ...(kind.program ? { args: kind.program(token, backend) } : {}) };
   });
 }
 
-/** Waits for the run's announcement, then kills its sandbox from outside (the container, or the Deno worker). */
-async function killWhenAnnounced(plan, context, finished) {
-  const file = join(context.announceDir, plan.token);
+/** Waits for the run's announcement, then kills its sandbox from outside (container, Deno or Monty worker). */
+async function killWhenAnnounced(token, context, finished) {
+  const file = join(context.announceDir, token);
   while (!finished.value) {
     if (!existsSync(file)) {
       await sleep(ANNOUNCE_POLL_MS);
@@ -379,6 +241,62 @@ function isSameProcessAlive(key) {
   return identity(Number(pid)) === key;
 }
 
+/** CPU time (user + system, clock ticks) of a process and all its descendants, from /proc. */
+function treeCpuTicks(pid) {
+  let ticks = 0;
+  const pending = [pid];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    try {
+      const stat = readFileSync(`/proc/${next}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime and stime: fields 14 and 15 of stat, 12 and 13 after the command name.
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      continue;
+    }
+    pending.push(...childrenOf(next));
+  }
+  return ticks;
+}
+
+/** The innermost process under `pid` (bubblewrap's init, then the interpreter it started). */
+function innermost(pid) {
+  let current = pid;
+  for (;;) {
+    const [child] = childrenOf(current);
+    if (child === undefined) return current;
+    current = child;
+  }
+}
+
+const isUpstreamCommand = (command) => command.includes(SOAK_SERVER) || command.includes(EVERYTHING);
+
+/**
+ * Kills the Monty worker of the one run in flight (a `kill` run on Monty has the bridge alone): the
+ * worker whose CPU time grows while it spins, SIGKILLed at its innermost process, the interpreter.
+ */
+function killBusyMontyWorker(bridgePid) {
+  return async () => {
+    const workers = childrenOf(bridgePid).filter((pid) => !isUpstreamCommand(commandLine(pid).join(' ')));
+    const before = new Map(workers.map((pid) => [pid, treeCpuTicks(pid)]));
+    await sleep(BUSY_WINDOW_MS);
+    const grown = workers
+      .map((pid) => ({ pid, ticks: treeCpuTicks(pid) - (before.get(pid) ?? 0) }))
+      .sort((a, b) => b.ticks - a.ticks);
+    const [busy, next] = grown;
+    if (!busy || busy.ticks < 2 || (next && next.ticks * 4 > busy.ticks)) {
+      return {
+        killed: false,
+        reason: `no one busy Monty worker: CPU ticks ${grown.map((row) => `${row.pid} +${row.ticks}`).join(', ')}`,
+      };
+    }
+    const target = innermost(busy.pid);
+    process.kill(target, 'SIGKILL');
+    return { killed: true, reason: `SIGKILL ${target} (worker ${busy.pid})` };
+  };
+}
+
 /** Processes whose command line carries this bridge's marks: its engine clients and conmons, its workers. */
 function markedProcesses(bridgePid) {
   const marks = [`--owner=${bridgePid}`, `${OWNER_LABEL}=${bridgePid}`];
@@ -394,32 +312,23 @@ function markedProcesses(bridgePid) {
   return found;
 }
 
-/**
- * The bridge's private directories under TMPDIR (src/sandbox/container/socket-channel.ts): named at
- * random, so found by the `owner` file that holds the bridge's pid. Directories of older bridges
- * still carry the pid in their name.
- */
-function tempDirsOf(bridgePid) {
-  return readdirSync(tmpdir())
-    .filter((entry) => {
-      if (entry.startsWith(`codemode-${bridgePid}-`)) return true;
-      if (!/^codemode-\w{6}$/.test(entry)) return false;
-      try {
-        return readFileSync(join(tmpdir(), entry, 'owner'), 'utf8').trim() === String(bridgePid);
-      } catch {
-        return false;
-      }
-    })
-    .map((entry) => join(tmpdir(), entry));
+/** What is in the bridge's own TMPDIR (the soak gives it one): after it exits, nothing may be. */
+function tempEntriesOf(bridgeTmp) {
+  try {
+    return readdirSync(bridgeTmp).map((entry) => join(bridgeTmp, entry));
+  } catch {
+    return [];
+  }
 }
 
 /**
- * Channel directories (a random hex name each) in the bridge's private directory: one per live
- * container with a socket channel. Other entries are not counted: the `owner` file, the runtime's
- * copy, `hosts`, `resolv.conf`, and the `oom` marker conmon leaves there (its cwd).
+ * Channel directories (a random hex name each) under the container backend's private directory
+ * (`codemode-XXXXXX` in its TMPDIR): one per live container with a socket channel. Other entries
+ * are not counted: its `owner` file, the runtime's copy, `hosts`, `resolv.conf`, and the `oom`
+ * marker conmon leaves there (its cwd).
  */
-function channelDirsOf(bridgePid) {
-  return tempDirsOf(bridgePid).flatMap((dir) => {
+function channelDirsOf(bridgeTmp) {
+  return tempEntriesOf(bridgeTmp).flatMap((dir) => {
     try {
       return readdirSync(dir, { withFileTypes: true })
         .filter((entry) => entry.isDirectory() && /^[0-9a-f]{12}$/.test(entry.name))
@@ -446,6 +355,8 @@ async function containersOf(bridgePid) {
 class ChildStdioTransport {
   #child;
   #buffer = new ReadBuffer();
+  /** Told of every request the bridge cancels, as it arrives (the SDK's client misses id 0). */
+  oncancelled;
   onmessage;
   onerror;
   onclose;
@@ -466,6 +377,7 @@ class ChildStdioTransport {
           continue;
         }
         if (!message) break;
+        if (message.method === 'notifications/cancelled') this.oncancelled?.(message.params?.requestId);
         this.onmessage?.(message);
       }
     });
@@ -485,7 +397,12 @@ class ChildStdioTransport {
   }
 }
 
-async function startBridge({ backend, dir, announceDir, heapCensus }) {
+/**
+ * Starts the bridge as a client does, with the soak's upstreams and policy, its own state directory
+ * (skills; the embedded snapshot is the usual cache's: building it is not what is measured) and its
+ * own TMPDIR (so everything it leaves there is found, whoever else runs bridges on this machine).
+ */
+async function startBridge({ backend, concurrency, dir, announceDir, heapCensus, desk }) {
   const config = join(dir, 'config.json');
   writeFileSync(
     config,
@@ -497,10 +414,20 @@ async function startBridge({ backend, dir, announceDir, heapCensus }) {
       },
     }),
   );
+  const policy = join(dir, 'policy.toml');
+  writeFileSync(policy, POLICY);
   const home = join(dir, 'home');
   mkdirSync(home);
   const heapDir = join(dir, 'heap');
   mkdirSync(heapDir);
+  const stateDir = join(dir, 'state');
+  mkdirSync(stateDir);
+  const snapshots = join(resolveStateDir(process.env), 'embedded');
+  mkdirSync(snapshots, { recursive: true });
+  symlinkSync(snapshots, join(stateDir, 'embedded'));
+  const bridgeTmp = join(dir, 'tmp');
+  mkdirSync(bridgeTmp);
+  const pool = poolOf(backend, concurrency);
   // SIGUSR2 makes Node write a heap snapshot (after a full GC) into heapDir; nothing else changes.
   const nodeFlags = heapCensus ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`] : [];
   const child = spawn(process.execPath, [...nodeFlags, BRIDGE_MAIN], {
@@ -509,15 +436,21 @@ async function startBridge({ backend, dir, announceDir, heapCensus }) {
     env: {
       ...getDefaultEnvironment(),
       HOME: home,
-      // The embedded snapshot is reused from the usual cache; building it is not what is measured.
-      MCP_BRIDGE_STATE_DIR: resolveStateDir(process.env),
+      TMPDIR: bridgeTmp,
+      MCP_BRIDGE_STATE_DIR: stateDir,
+      // Set, never `auto`: short programs would go to the Monty tier, and the soak names its sandbox.
       MCP_BRIDGE_RUNTIME: backend,
       MCP_BRIDGE_IMAGE: IMAGE,
       MCP_BRIDGE_CONFIG: config,
+      MCP_BRIDGE_POLICY: policy,
       MCP_BRIDGE_MEMORY: MEMORY,
-      MCP_BRIDGE_POOL_SIZE: String(POOL[backend].min),
-      MCP_BRIDGE_POOL_MAX: String(POOL[backend].max),
+      MCP_BRIDGE_POOL_SIZE: String(pool.min),
+      MCP_BRIDGE_POOL_MAX: String(pool.max),
       MCP_BRIDGE_TIMEOUT: String(RUN_TIMEOUT_S),
+      MCP_BRIDGE_SAVE_MAX_SIZE: `${SAVE_MAX_BYTES / 1048576}m`,
+      MCP_BRIDGE_SAVE_TOTAL_SIZE: `${SAVE_TOTAL_BYTES / 1048576}m`,
+      // One session at most per run in flight.
+      MCP_BRIDGE_MAX_SESSIONS: String(Math.max(8, concurrency)),
       // Every outcome is judged whole, so calls wait for their run's end: at the default yield point
       // (20 s) a run slowed by a loaded machine (once, a sandbox killed from outside whose kill landed
       // or was noticed late) returned a wait handle and counted as lost. Yielding has its own tests
@@ -545,16 +478,36 @@ async function startBridge({ backend, dir, announceDir, heapCensus }) {
     }
   });
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const client = new Client({ name: 'codemode-soak', version: '0' });
-  await client.connect(new ChildStdioTransport(child));
-  return { client, child, pid: child.pid, log, exited, heapDir };
+  // The soak's client answers approval prompts (form elicitation) as each approval run asks.
+  const client = new Client(
+    { name: 'codemode-soak', version: '0' },
+    { capabilities: { elicitation: { form: {} } } },
+  );
+  client.setRequestHandler(ElicitRequestSchema, (request, extra) => desk.answer(request.params, extra));
+  const transport = new ChildStdioTransport(child);
+  transport.oncancelled = (requestId) => desk.withdrawn(requestId);
+  await client.connect(transport);
+  return { client, child, pid: child.pid, log, exited, heapDir, bridgeTmp };
 }
 
-async function callRun(client, args) {
-  const result = await client.callTool({ name: 'run_python', arguments: args }, undefined, {
-    timeout: CLIENT_REQUEST_TIMEOUT_MS,
-  });
-  return result;
+/**
+ * One run_python call: its result, its outcome, and why it is malformed (the call failed, no
+ * structuredContent, isError disagreeing with the status) when it is.
+ */
+async function callRun(client, args, { signal } = {}) {
+  try {
+    const raw = await client.callTool({ name: 'run_python', arguments: args }, undefined, {
+      timeout: CLIENT_REQUEST_TIMEOUT_MS,
+      ...(signal ? { signal } : {}),
+    });
+    const outcome = raw.structuredContent;
+    if (!outcome) return { args, raw, failure: `no structuredContent: ${py(raw).slice(0, 300)}` };
+    if (Boolean(raw.isError) !== (outcome.status !== 'ok'))
+      return { args, raw, outcome, failure: `isError ${raw.isError} with status ${outcome.status}` };
+    return { args, raw, outcome };
+  } catch (error) {
+    return { args, failure: `the call failed: ${error.message}` };
+  }
 }
 
 /** Soaks one backend; resolves with its report. */
@@ -566,14 +519,20 @@ async function soakBackend(options) {
   const announceDir = join(dir, 'announce');
   mkdirSync(announceDir);
   const plans = planRuns({ runs, seed, backend });
-  const bridge = await startBridge({ backend, dir, announceDir, heapCensus: options.heapCensus }).catch(
-    (error) => {
-      rmSync(dir, { recursive: true, force: true });
-      throw error;
-    },
-  );
+  const desk = new ApprovalDesk();
+  const bridge = await startBridge({
+    backend,
+    concurrency: options.concurrency,
+    dir,
+    announceDir,
+    heapCensus: options.heapCensus,
+    desk,
+  }).catch((error) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  });
   try {
-    return await exercise({ ...options, startedAt, announceDir, plans, bridge });
+    return await exercise({ ...options, startedAt, announceDir, plans, bridge, desk });
   } finally {
     // Only reached early when the soak itself failed: the bridge must not outlive it.
     if (bridge.child.exitCode === null && bridge.child.signalCode === null) {
@@ -599,11 +558,40 @@ async function exercise({
   announceDir,
   plans,
   bridge,
+  desk,
 }) {
+  const pool = poolOf(backend, concurrency);
+  const values = new SavedValues();
+  const skills = new SavedSkills();
+  /** The calls of `soak.approve` accepted so far: exactly the files the upstream wrote. */
+  const approved = new Set();
   const context = {
+    backend,
     announceDir,
-    killSandbox: backend === 'embedded' ? killWorker(bridge.pid) : killContainer(bridge.pid),
+    values,
+    skills,
+    desk,
+    turns: new KeyedTurns(),
+    call: (args, options) => callRun(bridge.client, args, options),
+    killSandbox:
+      backend === 'embedded'
+        ? killWorker(bridge.pid)
+        : backend === 'monty'
+          ? killBusyMontyWorker(bridge.pid)
+          : killContainer(bridge.pid),
+    killWhenAnnounced: (token, finished) => killWhenAnnounced(token, context, finished),
+    /** The `n` of each call of `soak.approve` the upstream received from the run with `token`. */
+    approvedCalls: (token) => {
+      const prefix = `approved-${token}-`;
+      const received = readdirSync(announceDir)
+        .filter((entry) => entry.startsWith(prefix))
+        .map((entry) => entry.slice(prefix.length))
+        .sort();
+      for (const n of received) approved.add(`${prefix}${n}`);
+      return received;
+    },
   };
+  const gate = new ExclusiveGate();
 
   const children = new Map(); // identity → command
   const samples = [];
@@ -625,56 +613,63 @@ async function exercise({
     }
   }, MONITOR_INTERVAL_MS);
 
-  const results = [];
-  let serialTail = Promise.resolve();
-  const runOne = async (plan) => {
-    const kind = KINDS[plan.kind];
-    let release = () => {};
-    if (kind.serial) {
-      const previous = serialTail;
-      serialTail = new Promise((resolve) => {
-        release = resolve;
-      });
-      await previous;
-    }
+  /** A one-call kind: the call, with the fault from outside beside it, then its check. */
+  const driveOne = async (kind, plan) => {
     const finished = { value: false };
-    const injection = kind.inject?.(plan, context, finished);
-    const runStarted = performance.now();
-    let outcome;
-    let raw;
-    let failure;
+    const injection = kind.inject ? context.killWhenAnnounced(plan.token, finished) : undefined;
+    let call;
     try {
-      raw = await callRun(bridge.client, plan.args);
-      outcome = raw.structuredContent;
-    } catch (error) {
-      failure = `the call failed: ${error.message}`;
+      call = await context.call(plan.args);
     } finally {
       finished.value = true;
-      release();
     }
     const injected = await injection;
+    return {
+      calls: [call],
+      failure: call.failure ?? kind.check(call.outcome, { t: plan.token, injected, backend }),
+    };
+  };
+
+  /** A scripted kind: its calls, and the first step that went wrong. */
+  const driveScript = async (kind, plan) => {
+    const script = new Script(context);
+    let failure;
+    try {
+      await kind.drive(plan, context, script);
+    } catch (error) {
+      failure = error instanceof StepFailure ? error.message : `the soak's script failed: ${error.stack}`;
+    }
+    return { calls: script.calls, failure };
+  };
+
+  const results = [];
+  const runOne = async (plan) => {
+    const kind = KINDS[plan.kind];
+    const leave = await gate.enter(kind.exclusive?.(backend) ?? false);
+    const runStarted = performance.now();
+    let driven;
+    try {
+      const drive = () => (kind.drive ? driveScript(kind, plan) : driveOne(kind, plan));
+      driven = await (kind.turn ? context.turns.run(kind.turn, drive) : drive());
+    } finally {
+      leave();
+    }
     const ms = performance.now() - runStarted;
-    if (!failure && !outcome) failure = `no structuredContent: ${py(raw).slice(0, 300)}`;
-    if (!failure && Boolean(raw.isError) !== (outcome.status !== 'ok'))
-      failure = `isError ${raw.isError} with status ${outcome.status}`;
-    if (!failure) failure = kind.check(outcome, { t: plan.token, injected });
-    const foreign = [...new Set(JSON.stringify(raw ?? {}).match(TOKEN_PATTERN) ?? [])].filter(
-      (token) => token !== plan.token,
-    );
+    const { calls, failure } = driven;
+    const foreign = [
+      ...new Set(calls.flatMap((call) => JSON.stringify(call.raw ?? {}).match(TOKEN_PATTERN) ?? [])),
+    ].filter((token) => token !== plan.token);
+    const last = calls.at(-1)?.outcome;
     const result = {
       index: plan.index,
       kind: plan.kind,
       token: plan.token,
-      status: outcome?.status ?? 'none',
+      statuses: calls.map((call) => call.outcome?.status ?? 'none'),
       ms: Math.round(ms),
       ...(failure ? { lost: failure } : {}),
       ...(foreign.length > 0 ? { mixed: foreign } : {}),
-      outcome: outcome
-        ? {
-            status: outcome.status,
-            stdout: outcome.stdout.slice(0, 300),
-            error: outcome.error?.slice(0, 300),
-          }
+      outcome: last
+        ? { status: last.status, stdout: last.stdout.slice(0, 300), error: last.error?.slice(0, 300) }
         : undefined,
     };
     results.push(result);
@@ -695,31 +690,98 @@ async function exercise({
     return performance.now() - phaseStarted;
   };
 
-  /** After a phase: pending upstream calls, then the bridge at rest (pool refilled), sampled. */
+  /**
+   * What the bridge holds for the soak when it settles: the saved values and skills the soak's state
+   * says, no session, no approval prompt open or stray, no call of `soak.approve` beyond those
+   * accepted. Then the saved values are deleted and the total they count against must be whole:
+   * uploads of the largest value fill it exactly and one more is refused, twice (the first run's
+   * reservations were freed when it ended). Returns what is wrong.
+   */
+  const heldState = async () => {
+    const problems = [];
+    if (desk.open !== 0) problems.push(`${desk.open} approval prompts still open`);
+    if (desk.strays.length > 0)
+      problems.push(`${desk.strays.length} prompts for no approval run, the first: ${desk.strays[0]}`);
+    const unapproved = readdirSync(announceDir).filter(
+      (entry) => entry.startsWith('approved-') && !approved.has(entry),
+    );
+    if (unapproved.length > 0)
+      problems.push(`calls of soak.approve nobody accepted: ${unapproved.slice(0, 5).join(', ')}`);
+    if (backend === 'monty') return problems;
+    const probe = await context.call({
+      code: lines(
+        'import json',
+        'import mcp.runtime as rt',
+        'values = await rt.list_saved()',
+        'held = {',
+        '    "values": sorted([v["name"], v["bytes"]] for v in values),',
+        '    "skills": sorted([s["name"], s["version"]] for s in await rt.list_skills()),',
+        '    "sessions": [s["name"] for s in await rt.list_sessions()],',
+        '}',
+        'print(json.dumps(held, separators=(",", ":")))',
+        'for v in values:',
+        '    await rt.delete_saved(v["name"])',
+      ),
+    });
+    if (probe.failure || probe.outcome.status !== 'ok') {
+      problems.push(`the probe of saved state failed: ${probe.failure ?? py(probe.outcome).slice(0, 300)}`);
+      return problems;
+    }
+    const held = JSON.parse(probe.outcome.stdout);
+    const expected = { values: values.listing(), skills: skills.listing(), sessions: [] };
+    for (const [key, value] of Object.entries(expected)) {
+      if (py(held[key]) !== py(value)) problems.push(`${key} held ${py(held[key])}, expected ${py(value)}`);
+    }
+    values.clear();
+    const fill = lines(
+      'import mcp',
+      'import mcp.runtime as rt',
+      'held = 0',
+      'try:',
+      `    for i in range(${FILL_UPLOADS}):`,
+      `        await rt._ask("save_value", name="soak-fill-%d" % i, part=0, parts=2, size=${SAVE_MAX_BYTES - VALUE_OVERHEAD_BYTES}, data="")`,
+      '        held += 1',
+      '    await rt._ask("save_value", name="soak-fill-over", part=0, parts=2, size=0, data="")',
+      '    print(held, "and one more")',
+      'except mcp.ToolError as error:',
+      '    print(held, error.code)',
+    );
+    for (const attempt of [1, 2]) {
+      const filled = await context.call({ code: fill });
+      const why =
+        filled.failure ??
+        expectFields(filled.outcome, { status: 'ok', stdout: `${FILL_UPLOADS} VALUE_TOO_LARGE\n` });
+      if (why) problems.push(`the saved-value total is not whole (fill ${attempt}): ${why}`);
+    }
+    return problems;
+  };
+
+  /** After a phase: pending upstream calls, what is held, then the bridge at rest (pool refilled), sampled. */
   const settle = async () => {
     await sleep((CALL_TIMEOUT_S + 1) * 1000); // calls left behind have timed out by now
     let pendingHangs = Number.NaN;
+    // Every upstream is touched, so both samples are taken with the same sessions open.
+    const stats = await context.call({
+      code: lines(
+        'import json',
+        'await mcp_everything.echo(message="settle")',
+        'await mcp_crashy.pid()',
+        'print(json.dumps(await mcp_soak.stats()))',
+      ),
+      servers: UPSTREAMS,
+    });
     try {
-      // Every upstream is touched, so both samples are taken with the same sessions open.
-      const stats = await callRun(bridge.client, {
-        code: lines(
-          'import json',
-          'await mcp_everything.echo(message="settle")',
-          'await mcp_crashy.pid()',
-          'print(json.dumps(await mcp_soak.stats()))',
-        ),
-        servers: UPSTREAMS,
-      });
-      pendingHangs = JSON.parse(stats.structuredContent.stdout).pendingHangs;
+      pendingHangs = JSON.parse(stats.outcome.stdout).pendingHangs;
     } catch {
       // reported as NaN
     }
+    const held = await heldState();
     // At rest: the pool has stopped starting sandboxes (its size unchanged for a few seconds).
     const deadline = performance.now() + SETTLE_TIMEOUT_MS;
     let previous;
     let stablePolls = 0;
     for (;;) {
-      const rest = await atRest(POOL[backend].max);
+      const rest = await atRest(pool.max);
       const shape = `${rest.sandboxes}/${rest.containers}/${rest.channelDirs}/${rest.upstreams}`;
       stablePolls = shape === previous ? stablePolls + 1 : 0;
       previous = shape;
@@ -740,14 +802,15 @@ async function exercise({
       fds: percentile(fds, 50),
       heap,
       pendingHangs,
-      rest: await atRest(POOL[backend].max),
+      held,
+      rest: await atRest(pool.max),
     };
   };
 
   /** After a quiet spell the pool shrinks back to its minimum; what it removed must be gone. */
   const quiet = async () => {
     const started = performance.now();
-    const { min } = POOL[backend];
+    const { min } = pool;
     for (;;) {
       const rest = await atRest(min);
       const seconds = Math.round((performance.now() - started) / 1000);
@@ -762,14 +825,16 @@ async function exercise({
     }
   };
 
-  /** The bridge's sandboxes, upstreams, containers and channel dirs; `excess` names what is over `limit` or unpaired. */
+  /**
+   * The bridge's sandboxes (engine clients, Deno or Monty workers: its children other than upstreams),
+   * upstreams, containers and channel dirs; `excess` names what is over `limit` or unpaired.
+   */
   const atRest = async (limit) => {
     const kids = childrenOf(bridge.pid).map((pid) => commandLine(pid).join(' '));
-    const isUpstream = (command) => command.includes(SOAK_SERVER) || command.includes(EVERYTHING);
-    const upstreams = kids.filter(isUpstream).length;
+    const upstreams = kids.filter(isUpstreamCommand).length;
     const sandboxes = kids.length - upstreams;
     const containers = backend === 'podman' ? (await containersOf(bridge.pid)).length : 0;
-    const channelDirs = channelDirsOf(bridge.pid).length;
+    const channelDirs = channelDirsOf(bridge.bridgeTmp).length;
     // Engine clients of containers with a socket channel (none under gVisor, whose channel is stdio).
     const withChannel = kids.filter((command) => command.includes(' --channel ')).length;
     const excess = [];
@@ -811,21 +876,30 @@ async function exercise({
   const exit = await Promise.race([bridge.exited, sleep(EXIT_WAIT_MS).then(() => undefined)]);
   const shutdownMs = Math.round(performance.now() - closingAt);
   if (!exit) bridge.child.kill('SIGKILL');
-  const leftAtExit = await leftovers(backend, bridge.pid, children);
+  const leftAtExit = await leftovers(backend, bridge, children);
   const left =
     leftAtExit.containers.length + leftAtExit.processes.length + leftAtExit.tempDirs.length > 0
-      ? await sleep(LEFTOVER_GRACE_MS).then(() => leftovers(backend, bridge.pid, children))
+      ? await sleep(LEFTOVER_GRACE_MS).then(() => leftovers(backend, bridge, children))
       : leftAtExit;
 
   const byKind = {};
+  const kindMs = {};
   for (const result of results) {
-    byKind[result.kind] ??= { runs: 0, statuses: {}, lost: 0, mixed: 0, example: result.outcome };
+    byKind[result.kind] ??= { runs: 0, calls: 0, statuses: {}, lost: 0, mixed: 0, example: result.outcome };
     const row = byKind[result.kind];
     row.runs++;
-    row.statuses[result.status] = (row.statuses[result.status] ?? 0) + 1;
+    row.calls += result.statuses.length;
+    for (const status of result.statuses) row.statuses[status] = (row.statuses[status] ?? 0) + 1;
     if (result.lost) row.lost++;
     if (result.mixed) row.mixed++;
+    kindMs[result.kind] ??= [];
+    kindMs[result.kind].push(result.ms);
   }
+  for (const [kind, ms] of Object.entries(kindMs)) {
+    byKind[kind].p50Ms = percentile(ms, 50);
+    byKind[kind].p95Ms = percentile(ms, 95);
+  }
+  const allMs = results.map((result) => result.ms);
   const problems = results.filter((result) => result.lost || result.mixed);
   const rssGrowth = (atEnd.rssMb - afterWarmUp.rssMb) / afterWarmUp.rssMb;
   const leaks = {
@@ -833,6 +907,10 @@ async function exercise({
     processes: left.processes,
     tempDirs: left.tempDirs,
     atRest: [...atEnd.rest.excess, ...(quietPool?.excess ?? [])],
+    held: [
+      ...afterWarmUp.held.map((problem) => `after warm-up: ${problem}`),
+      ...atEnd.held.map((problem) => `at the end: ${problem}`),
+    ],
     warmAtEnd: { sandboxes: atEnd.rest.sandboxes, containers: atEnd.rest.containers },
     quietPool: quietPool
       ? { seconds: quietPool.seconds, sandboxes: quietPool.sandboxes, containers: quietPool.containers }
@@ -853,6 +931,8 @@ async function exercise({
     left.tempDirs.length +
     atEnd.rest.excess.length +
     (quietPool?.excess.length ?? 0) +
+    afterWarmUp.held.length +
+    atEnd.held.length +
     (atEnd.pendingHangs === 0 ? 0 : 1) +
     (exit?.code === 0 ? 0 : 1);
   return {
@@ -884,6 +964,8 @@ async function exercise({
       : undefined,
     samples,
     runsPerSecond: round(runs / ((warmUpMs + mainMs) / 1000)),
+    // A run's wall time: all its calls, and for a scripted kind any wait for its turn on a name.
+    runMs: { p50: percentile(allMs, 50), p95: percentile(allMs, 95), max: Math.max(...allMs) },
     wallSeconds: round((performance.now() - startedAt) / 1000),
     shutdownMs,
     bridgeLog: {
@@ -961,18 +1043,18 @@ function grownObjects(afterWarmUp, atEnd) {
     .slice(0, GROWN_OBJECTS_SHOWN);
 }
 
-async function leftovers(backend, bridgePid, children) {
+async function leftovers(backend, bridge, children) {
   return {
-    containers: backend === 'podman' ? await containersOf(bridgePid) : [],
+    containers: backend === 'podman' ? await containersOf(bridge.pid) : [],
     processes: [
       ...[...children]
         .filter(([key]) => isSameProcessAlive(key))
         .map(([key, command]) => `${key.split(':')[0]} ${command}`),
-      ...markedProcesses(bridgePid)
+      ...markedProcesses(bridge.pid)
         .filter(({ pid }) => ![...children.keys()].some((key) => key.startsWith(`${pid}:`)))
         .map(({ pid, command }) => `${pid} ${command}`),
     ],
-    tempDirs: tempDirsOf(bridgePid),
+    tempDirs: tempEntriesOf(bridge.bridgeTmp),
   };
 }
 
@@ -993,25 +1075,38 @@ async function containerSkipReason() {
   return undefined;
 }
 
+/** Whether the Monty tier can run here; the reason when not. */
+async function montySkipReason() {
+  const probe = await probeMontyTier();
+  return probe.usable ? undefined : `the Monty tier cannot run here: ${probe.problem}`;
+}
+
 /**
- * Runs the soak on the chosen backends. A backend that cannot run here is reported as skipped with
- * the reason when `both` was asked for, and fails the soak when it was named.
+ * Runs the soak on the chosen backends (`both`: podman and embedded; `all`: those and Monty). A
+ * backend that cannot run here is reported as skipped with the reason when a group was asked for, and
+ * fails the soak when it was named.
  */
 export async function soak({
   runs = 2000,
   concurrency = 8,
-  backend = 'both',
+  backend = 'all',
   seed = 1,
   quietWait = true,
   heapCensus = false,
   progress,
 } = {}) {
-  const backends = backend === 'both' ? ['podman', 'embedded'] : [backend];
+  const backends = BACKEND_CHOICES[backend];
+  const named = backends.length === 1;
   const reports = [];
   for (const name of backends) {
-    const skipped = name === 'podman' ? await containerSkipReason() : undefined;
+    const skipped =
+      name === 'podman'
+        ? await containerSkipReason()
+        : name === 'monty'
+          ? await montySkipReason()
+          : undefined;
     if (skipped) {
-      reports.push({ backend: name, skipped, passed: backend === 'both' });
+      reports.push({ backend: name, skipped, passed: !named });
       continue;
     }
     reports.push(
@@ -1021,11 +1116,14 @@ export async function soak({
   return reports;
 }
 
+const USAGE =
+  'usage: soak [--runs N] [--concurrency C] [--backend podman|embedded|monty|both|all] [--seed S] [--json] [--no-quiet-wait] [--heap-census]';
+
 export function parseSoakArgs(argv) {
   const options = {
     runs: 2000,
     concurrency: 8,
-    backend: 'both',
+    backend: 'all',
     seed: 1,
     json: false,
     quietWait: true,
@@ -1037,16 +1135,14 @@ export function parseSoakArgs(argv) {
     if (flag === '--json') options.json = true;
     else if (flag === '--no-quiet-wait') options.quietWait = false;
     else if (flag === '--heap-census') options.heapCensus = true;
-    else if (flag === '--backend' && ['podman', 'embedded', 'both'].includes(value)) {
+    else if (flag === '--backend' && Object.hasOwn(BACKEND_CHOICES, value ?? '')) {
       options.backend = value;
       i++;
     } else if (['--runs', '--concurrency', '--seed'].includes(flag) && /^\d+$/.test(value ?? '')) {
       options[flag.slice(2)] = Number(value);
       i++;
     } else {
-      throw new Error(
-        `unknown or invalid argument ${flag}${value ? ` ${value}` : ''}; usage: soak [--runs N] [--concurrency C] [--backend podman|embedded|both] [--seed S] [--json] [--no-quiet-wait] [--heap-census]`,
-      );
+      throw new Error(`unknown or invalid argument ${flag}${value ? ` ${value}` : ''}; ${USAGE}`);
     }
   }
   if (options.runs < 1 || options.concurrency < 1)
@@ -1060,27 +1156,34 @@ export function formatReport(report) {
   if (report.skipped) return `\n## Soak, ${report.backend}: skipped (${report.skipped})\n`;
   const statuses = ['ok', 'error', 'timeout', 'killed', 'cancelled', 'protocol_error', 'none'];
   const width = (status) => Math.max(status.length, 6) + 2;
+  const kindWidth = Math.max(4, ...Object.keys(report.byKind).map((kind) => kind.length)) + 1;
   const out = [];
   out.push(
     `\n## Soak, ${report.backend}: ${report.runs} runs, concurrency ${report.concurrency}, seed ${report.seed} (warm-up ${report.warmUpRuns})`,
   );
   out.push(
     [
-      'kind'.padEnd(8),
+      'kind'.padEnd(kindWidth),
       'runs'.padStart(5),
+      'calls'.padStart(6),
       ...statuses.map((status) => status.padStart(width(status))),
       'lost'.padStart(6),
       'mixed'.padStart(6),
+      'p50 ms'.padStart(8),
+      'p95 ms'.padStart(8),
     ].join(''),
   );
   for (const [kind, row] of Object.entries(report.byKind).sort(([a], [b]) => a.localeCompare(b))) {
     out.push(
       [
-        kind.padEnd(8),
+        kind.padEnd(kindWidth),
         String(row.runs).padStart(5),
+        String(row.calls).padStart(6),
         ...statuses.map((status) => String(row.statuses[status] ?? 0).padStart(width(status))),
         String(row.lost).padStart(6),
         String(row.mixed).padStart(6),
+        String(row.p50Ms).padStart(8),
+        String(row.p95Ms).padStart(8),
       ].join(''),
     );
   }
@@ -1094,7 +1197,10 @@ export function formatReport(report) {
     `  at rest: ${leaks.warmAtEnd.sandboxes} sandboxes warm, then ${quiet}; ${leaks.atRest.length === 0 ? 'nothing unpaired or over the pool' : leaks.atRest.join(', ')}; pending upstream calls ${leaks.pendingUpstreamCalls}`,
   );
   out.push(
-    `  after exit (${leaks.bridgeExit}, ${report.shutdownMs} ms after stdin closed): containers ${leaks.containers.length}, processes ${leaks.processes.length} of ${report.childProcessesSeen} children seen, temp dirs ${leaks.tempDirs.length}`,
+    `  held for the soak when settled: ${leaks.held.length === 0 ? (report.backend === 'monty' ? 'no prompt open or stray, no unapproved call' : 'the saved values and skills expected, no session, no prompt open or stray, no unapproved call, the saved-value total whole') : leaks.held.join('; ')}`,
+  );
+  out.push(
+    `  after exit (${leaks.bridgeExit}, ${report.shutdownMs} ms after stdin closed): containers ${leaks.containers.length}, processes ${leaks.processes.length} of ${report.childProcessesSeen} children seen, entries in its TMPDIR ${leaks.tempDirs.length}`,
   );
   out.push(
     `RSS after warm-up ${report.rss.afterWarmUpMb} MB → end ${report.rss.endMb} MB (${report.rss.growthPercent >= 0 ? '+' : ''}${report.rss.growthPercent}%, limit +${RSS_GROWTH_LIMIT * 100}%), max while running ${report.rss.maxDuringMb} MB`,
@@ -1109,7 +1215,7 @@ export function formatReport(report) {
     `fds after warm-up ${report.fds.afterWarmUp} → end ${report.fds.end} (${report.fds.growth >= 0 ? '+' : ''}${report.fds.growth})`,
   );
   out.push(
-    `${report.runsPerSecond} runs/s, wall ${report.wallSeconds} s; bridge log: ${report.bridgeLog.warn} warnings, ${report.bridgeLog.error} errors, ${report.bridgeLog.nodeWarnings.length} Node warnings`,
+    `${report.runsPerSecond} runs/s, a run p50 ${report.runMs.p50} ms, p95 ${report.runMs.p95} ms, max ${report.runMs.max} ms; wall ${report.wallSeconds} s; bridge log: ${report.bridgeLog.warn} warnings, ${report.bridgeLog.error} errors, ${report.bridgeLog.nodeWarnings.length} Node warnings`,
   );
   for (const warning of report.bridgeLog.nodeWarnings) out.push(`  node: ${warning}`);
   for (const problem of report.problems.slice(0, 20)) {

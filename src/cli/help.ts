@@ -132,7 +132,9 @@ export const COMMANDS: readonly CommandHelp[] = [
     name: 'help',
     usage: ['--help | --version (-V)'],
     summary: '',
-    details: "`--help` (or `-h`, or `help`) works anywhere among a command's arguments.",
+    details:
+      "`COMMAND --help` (or `-h`, anywhere among the command's arguments, or `help COMMAND`) prints that " +
+      "command's help; `--help` alone (or `help`) prints all of it, with every environment variable.",
   },
 ];
 
@@ -283,5 +285,64 @@ ${topics.join('\n\n')}
 
 Environment:
 ${variables.join('\n')}
+`;
+}
+
+/** The commands `COMMAND --help` knows: every name in `COMMANDS` but the help entry itself. */
+export function commandNames(): string[] {
+  return [...new Set(COMMANDS.filter((command) => command.name !== 'help').map((command) => command.name))];
+}
+
+/**
+ * Markdown of the reference as terminal text: a link shows its target as a path in the package
+ * (`docs/…`), code spans and fences lose their marks, fenced lines are indented.
+ */
+function plainText(markdown: string): string[] {
+  const lines: string[] = [];
+  let fenced = false;
+  for (const line of markdown.split('\n')) {
+    if (line.startsWith('```')) {
+      fenced = !fenced;
+      continue;
+    }
+    if (fenced) {
+      lines.push(`    ${line}`);
+      continue;
+    }
+    const text = line
+      .replace(/\[([^\]]+)\]\(([^)]+)\)/g, (_, label: string, target: string) => `${label} (docs/${target})`)
+      .replaceAll('`', '');
+    lines.push(...(text.trim() === '' ? [''] : wrap(text, WIDTH - 2).map((each) => `  ${each}`)));
+  }
+  return lines;
+}
+
+/**
+ * `codemode-bridge COMMAND --help`: that command's forms, what the reference says of them, its
+ * options, and where the rest is; undefined for a name that is not a command.
+ */
+export function commandHelpText(name: string, version: string): string | undefined {
+  const forms = COMMANDS.filter((command) => command.name === name && name !== 'help');
+  if (forms.length === 0) return undefined;
+  const details = forms.flatMap((form) => (form.details ? ['', ...plainText(form.details)] : []));
+  const optionWidth = Math.max(...RUN_OPTIONS.map((option) => option.flags.length));
+  const options =
+    name === 'run'
+      ? [
+          '',
+          'Options:',
+          ...RUN_OPTIONS.map((option) => `  ${option.flags.padEnd(optionWidth)}  ${option.meaning}`),
+          '',
+          RUN_EXIT_STATUS.replace('Exit status of run: ', 'Exit status: '),
+        ]
+      : [];
+  return `${PROGRAM} ${version} — ${TAGLINE}
+
+Usage:
+${forms.flatMap(commandLines).join('\n')}
+${[...details, ...options].join('\n')}
+
+Reference: docs/cli.md#${name}, in the package.
+Every command and environment variable: ${PROGRAM} --help.
 `;
 }

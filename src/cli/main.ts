@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { UsageError, VERSION } from './context.js';
-import { helpText } from './help.js';
+import { commandHelpText, helpText } from './help.js';
 import { loadLogLevel, loadSettings, type Settings } from './settings.js';
 
 const DEFAULT_HTTP_HOST = '127.0.0.1';
@@ -17,7 +17,9 @@ async function main(argv: string[]): Promise<number> {
   // Anywhere among a command's arguments (`skills show NAME --help`); code that starts with a dash
   // is passed as `--eval=CODE`, so it never reads as a flag here.
   if (command === 'help' || rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(helpText(VERSION));
+    // `run --help` and `help run`: that command's help; `--help` alone, or an unknown name: all of it.
+    const topic = command === 'help' ? rest[0] : command === first ? command : undefined;
+    process.stdout.write((topic && commandHelpText(topic, VERSION)) || helpText(VERSION));
     return 0;
   }
   if (rest[0] === '--version' || rest[0] === '-V') {

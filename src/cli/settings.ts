@@ -110,7 +110,7 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
     fallback: '30',
     meaning: 'Default run timeout, seconds',
     details:
-      "When unset it drops to `MCP_BRIDGE_MAX_TIMEOUT` if that is smaller; set above the maximum, it is refused. A call's `timeout` argument overrides it, clamped to the maximum",
+      "When unset it drops to `MCP_BRIDGE_MAX_TIMEOUT` if that is smaller; set above the maximum, it is refused, not clamped: `serve` answers the client with the error, other commands exit 2. A call's `timeout` argument overrides it, clamped to the maximum",
   },
   {
     name: 'MCP_BRIDGE_MAX_TIMEOUT',
@@ -491,7 +491,7 @@ export function loadSettings(
     throw invalid(
       'MCP_BRIDGE_TIMEOUT',
       env.MCP_BRIDGE_TIMEOUT ?? '',
-      `at most MCP_BRIDGE_MAX_TIMEOUT (${maxTimeoutMs / 1000} s)`,
+      `at most MCP_BRIDGE_MAX_TIMEOUT (${maxTimeoutMs / 1000} s); for longer runs, raise MCP_BRIDGE_MAX_TIMEOUT too`,
     );
   }
   const cpusText = env.MCP_BRIDGE_CPUS?.trim();

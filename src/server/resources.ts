@@ -21,10 +21,11 @@ const HELPERS = [
   'Inside run_python: `import mcp.runtime as runtime`, then',
   '- `await runtime.search_tool_docs("what you need")`: ranked tools of every server, with signatures',
   '- `await runtime.query_tool_docs(server, tool=None, detail="summary"|"full")`: one server or tool',
-  '- `runtime.discovered_servers()`, `await runtime.describe_server(name)`, `runtime.capability_summary()`',
+  '- `runtime.discovered_servers()`, `await runtime.describe_server(name)`',
   'Grant servers with `servers=[...]`; call `await mcp_<alias>.<tool>(...)`; failures raise `mcp.ToolError`.',
-  '`save_tool(func)` keeps a function for every later run (`from skills import name`); `delete_skill(name)` removes it.',
-  '`session="name"` keeps a sandbox (globals, imports, /workspace files) between calls; `await runtime.save(k, v)` / `await runtime.load(k)` keep a picklable value for any later run.',
+  '`save_tool(func)` keeps a function for later runs (`from skills import name`).',
+  '`session="name"` keeps a sandbox between calls; `await runtime.save(k, v)` / `load(k)` keep a value for any run.',
+  'A run still going after `yield_after` s returns its output so far and a handle: call again with `wait`=handle.',
 ];
 
 /** A read of a URI the bridge has no resource for, with what does exist (as the spec's `data.uri`). */
@@ -33,6 +34,15 @@ function notFound(uri: URL, what: string, known: string[]): McpError {
   return new McpError(RESOURCE_NOT_FOUND, `Resource ${uri.href} not found: ${what}; there are: ${listed}`, {
     uri: uri.href,
   });
+}
+
+/**
+ * `completion/complete` for a template's `{name}`: the names that start with what the user typed
+ * (case aside), in name order; the SDK sends the first 100 and says how many there are.
+ */
+export function completions(typed: string, names: string[]): string[] {
+  const prefix = typed.toLowerCase();
+  return names.filter((name) => name.toLowerCase().startsWith(prefix)).sort();
 }
 
 function summary(text: string | undefined): string {
@@ -46,18 +56,37 @@ function summary(text: string | undefined): string {
   return line.length <= SUMMARY_CHARS ? line : `${line.slice(0, SUMMARY_CHARS - 1)}…`;
 }
 
-/** The initialize `instructions`: servers by name and alias, and how to find their tools. */
+/** Servers the instructions name; past them, a count and where the full list is. */
+const NAMED_SERVERS = 5;
+/** How many characters of names (with aliases) the instructions may spend on them. */
+const SERVER_LIST_CHARS = 120;
+
+/**
+ * The initialize `instructions`: a few servers by name and alias, and how to find their tools. Its
+ * size does not grow with the servers configured (clients put it in the model's context on every
+ * turn): past a few, the rest are counted, and listed by `codemode://capabilities` and
+ * `runtime.discovered_servers()`.
+ */
 export function buildInstructions(engine: Engine): string {
   const catalog = engine.catalog();
+  const named: string[] = [];
+  let used = 0;
+  for (const entry of catalog) {
+    const text = `${entry.name} (mcp_${entry.alias})`;
+    if (named.length === NAMED_SERVERS || (named.length > 0 && used + text.length > SERVER_LIST_CHARS)) break;
+    named.push(text);
+    used += text.length + 2;
+  }
+  const rest = catalog.length - named.length;
   const servers =
-    catalog.length > 0
-      ? `MCP servers available to run_python: ${catalog.map((entry) => `${entry.name} (mcp_${entry.alias})`).join(', ')}.`
-      : 'No upstream MCP servers are configured; run_python runs plain Python.';
+    catalog.length === 0
+      ? 'No upstream MCP servers are configured; run_python runs plain Python.'
+      : `MCP servers available to run_python: ${named.join(', ')}${rest > 0 ? ` and ${rest} more (${CAPABILITIES_URI} lists all)` : ''}.`;
   return [
     'codemode-bridge runs Python for you in a sandbox; MCP tools are async Python functions inside it.',
     servers,
     ...HELPERS,
-    `Resources: ${CAPABILITIES_URI} (every server with a summary and tool count), ${SERVER_URI_PREFIX}<name>, ${SKILLS_URI} (saved skills), ${SESSIONS_URI} (live sessions).`,
+    `Resources: ${CAPABILITIES_URI} (every server, its summary and tool count), ${SERVER_URI_PREFIX}<name>, ${SKILLS_URI}, ${SESSIONS_URI}.`,
   ].join('\n');
 }
 
@@ -191,6 +220,13 @@ export function registerResources(server: McpServer, engine: Engine, owner: stri
   server.registerResource(
     'skill',
     new ResourceTemplate(`${SKILL_URI_PREFIX}{name}`, {
+      complete: {
+        name: async (typed) =>
+          completions(
+            typed,
+            (await engine.savedSkills()).map((skill) => skill.name),
+          ),
+      },
       list: async () => ({
         resources: (await engine.savedSkills()).map((skill) => ({
           uri: `${SKILL_URI_PREFIX}${skill.name}`,
@@ -228,6 +264,13 @@ export function registerResources(server: McpServer, engine: Engine, owner: stri
   server.registerResource(
     'server',
     new ResourceTemplate(`${SERVER_URI_PREFIX}{name}`, {
+      complete: {
+        name: (typed) =>
+          completions(
+            typed,
+            engine.catalog().map((entry) => entry.name),
+          ),
+      },
       list: async () => ({
         resources: engine.catalog().map((entry) => ({
           uri: `${SERVER_URI_PREFIX}${encodeURIComponent(entry.name)}`,

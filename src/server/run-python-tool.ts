@@ -47,101 +47,106 @@ export const runPythonArguments = z.strictObject(runPythonInput, {
 });
 export type RunPythonArguments = z.infer<typeof runPythonArguments>;
 
-const runPythonOutput = {
+/**
+ * Every field `structuredContent` carries (format.ts's `structuredOutcome` and `structuredRunning`
+ * build it), as tools/call results are checked against in the tests, nested objects in full.
+ */
+export const runPythonOutput = {
   status: z.enum(['ok', 'error', 'timeout', 'cancelled', 'killed', 'protocol_error', 'running']),
   stdout: z.string(),
   stderr: z.string(),
   error: z.string().optional(),
   traceback: z.string().optional(),
   durationMs: z.number(),
-  truncated: z.record(z.string(), z.number()).optional(),
-  session: z.object({}).passthrough().optional(),
-  output: z.object({}).passthrough().optional(),
+  /** Characters the output cap elided, per stream. */
+  truncated: z.strictObject({ stdout: z.number().optional(), stderr: z.number().optional() }).optional(),
+  session: z
+    .strictObject({
+      name: z.string(),
+      state: z.enum(['new', 'resumed', 'restarted']),
+      runs: z.number(),
+      lost: z.string().optional(),
+      ended: z.string().optional(),
+    })
+    .optional(),
+  /** Stdout beyond the cap, kept on the host: `mcp.runtime.read_output(handle, …)` pages through it. */
+  output: z.strictObject({ handle: z.string(), keptChars: z.number(), totalChars: z.number() }).optional(),
+  /** A run still going: the handle `wait` takes. */
   wait: z.string().optional(),
   /** Which sandbox ran the program: the Monty tier, a container engine, or the embedded sandbox. */
   sandbox: z.enum(['monty', 'podman', 'docker', 'embedded']).optional(),
 };
-/**
- * What tools/list advertises: `durationMs`, `truncated`, `session`, `output`, `wait` and `sandbox` are
- * left out (clients accept extra properties; tokens count, and the text result says what the model
- * needs: 14 tokens for `sandbox`'s enum took tools/list past its 400-token budget).
- */
-const {
-  durationMs: _durationMs,
-  truncated: _truncated,
-  session: _session,
-  output: _output,
-  wait: _wait,
-  sandbox: _sandbox,
-  ...listedOutput
-} = runPythonOutput;
 
 /**
  * The `run_python` entry of tools/list, from the same zod schemas tools/call is checked with, minus
  * what costs the model tokens and tells it nothing (`$schema`, `additionalProperties: false`).
  */
-export function runPythonToolDefinition(serverNames: string[], policy: boolean, yieldAfterMs: number): Tool {
+export function runPythonToolDefinition(serverNames: string[], policy: boolean): Tool {
   const compact = (shape: z.ZodRawShape) => {
+    const root = z.object(shape);
     const {
       $schema: _schema,
       additionalProperties: _additional,
       ...schema
-    } = z.toJSONSchema(z.object(shape), {
+    } = z.toJSONSchema(root, {
       io: 'input',
       // Size caps are enforced on tools/call with a message that explains them; advertised, they
-      // would cost every turn tokens for limits no reasonable call reaches.
-      override: ({ jsonSchema }) => {
+      // would cost every turn tokens for limits no reasonable call reaches. Nested result objects
+      // (`session`, `output`, `truncated`) are listed as objects: their members cost tokens on
+      // every turn, and the text result says what the model needs of them.
+      override: ({ jsonSchema, zodSchema }) => {
         delete jsonSchema.maxLength;
         delete jsonSchema.maxItems;
         delete jsonSchema.pattern;
         delete jsonSchema.minLength;
         delete jsonSchema.minimum;
+        delete jsonSchema.description;
+        if (jsonSchema.type === 'object' && zodSchema !== root) {
+          delete jsonSchema.properties;
+          delete jsonSchema.required;
+          delete jsonSchema.additionalProperties;
+        }
+        // The text result states the status; its enum cost every turn ~25 tokens.
+        delete jsonSchema.enum;
       },
     });
     return schema as Tool['inputSchema'];
   };
   return {
+    // No `title`: clients show the name without one, and its 8 tokens would go out on every turn.
     name: RUN_PYTHON_TOOL,
-    title: 'Run Python',
-    description: describeRunPython(serverNames, policy, yieldAfterMs),
+    description: describeRunPython(serverNames, policy),
     inputSchema: compact(runPythonInput),
-    outputSchema: compact(listedOutput),
-    // No annotations: their defaults (not read-only, open world) are what run_python is.
+    outputSchema: compact(runPythonOutput),
+    // Said outright, though they are the spec's defaults: a program calls whatever tools its granted
+    // servers have, so it may write, delete and reach the outside world as they do.
+    annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
   };
 }
 
-/** How many characters of server names the description may spend; the rest are one helper call away. */
-const SERVER_LIST_CHARS = 100;
+/** Past this many servers the description counts them instead of naming them. */
+const NAMED_SERVERS = 3;
+/** How many characters of server names the description may spend. */
+const SERVER_LIST_CHARS = 40;
 
-/** Lists server names within a fixed budget, so the description stays small however many are configured. */
+/**
+ * The servers within a fixed budget, so the description stays small however many are configured:
+ * a few by name, more as a count (their names are in the initialize instructions, the
+ * `codemode://capabilities` resource and `mcp.runtime.discovered_servers()`).
+ */
 function summarizeServerNames(names: string[]): string {
   if (names.length === 0) return 'No MCP servers are configured.';
-  const shown: string[] = [];
-  let used = 0;
-  for (const name of names) {
-    if (used + name.length > SERVER_LIST_CHARS && shown.length > 0) break;
-    shown.push(name);
-    used += name.length + 2;
-  }
-  const rest = names.length - shown.length;
-  return `Servers: ${shown.join(', ')}${rest > 0 ? ` and ${rest} more (rt.discovered_servers())` : ''}.`;
+  const fits = names.join(', ').length <= SERVER_LIST_CHARS;
+  if (names.length <= NAMED_SERVERS && fits) return `Servers: ${names.join(', ')}.`;
+  return `${names.length} servers (\`mcp.runtime.discovered_servers()\` names them).`;
 }
 
-function describeRunPython(serverNames: string[], policy: boolean, yieldAfterMs: number): string {
+function describeRunPython(serverNames: string[], policy: boolean): string {
   const lines = [
-    'Run Python 3 in a sandbox (no network, no host files; fresh interpreter each call, or kept per `session`). Top-level await works; a final expression is printed.',
-    `Runs past \`yield_after\` s (default ${yieldAfterMs > 0 ? Number((yieldAfterMs / 1000).toFixed(1)) : 'never'}; 0 = never) return output so far and a handle; call with only \`wait\`=handle for more and the result.`,
-    'MCP tools are async functions. Grant servers via `servers`, then `await mcp_<alias>.<tool>(...)`, `mcp_servers["name"]["tool"]` or `from mcp.servers.<alias> import <tool>`; errors raise mcp.ToolError.',
-    'Find tools first: `import mcp.runtime as rt`; `await rt.search_tool_docs("task")`; `await rt.query_tool_docs(server, tool, detail="full")`.',
-    'Filter and join in Python; print only what you need.',
+    'Sandboxed Python 3 (no network or host files; fresh each call unless `session` names one; `timeout` in s). Top-level await; the last expression prints.',
+    'MCP tools are async functions: grant `servers`, call `await mcp_<alias>.<tool>(...)`; search with `await mcp.runtime.search_tool_docs("task")`.',
     summarizeServerNames(serverNames),
   ];
-  if (policy) {
-    lines.splice(
-      3,
-      0,
-      "A user policy governs tool calls: each tool doc has a `policy` (allow/ask/deny); refused calls raise mcp.PolicyError (a ToolError) naming the rule. Don't retry refused calls.",
-    );
-  }
+  if (policy) lines.splice(2, 0, "Policy refusals raise mcp.PolicyError: don't retry them.");
   return lines.join('\n');
 }

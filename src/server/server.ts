@@ -84,7 +84,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   // tools/list is the one thing every client puts in the model's context on every turn: serve the
   // compact definition. Servers are discovered once at start, so the definition is built once.
   const serverNames = engine.catalog().map((entry) => entry.name);
-  const tools = [runPythonToolDefinition(serverNames, options.policy === true, yieldAfterMs)];
+  const tools = [runPythonToolDefinition(serverNames, options.policy === true)];
   server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
   return server;
 }

@@ -2,20 +2,25 @@
  * MCP over this process's stdin/stdout, like the SDK's `StdioServerTransport` with three differences
  * that matter to a long-lived server: a message over the size cap is answered with an error for its
  * request (the SDK's transport closes itself, leaving the process running with nobody to talk to); so
- * is a request whose envelope is malformed (the SDK drops it, and its client waits for a reply that
- * never comes); and the transport closes — so the bridge exits — whenever its client is gone: stdin
- * ends or fails, or stdout can no longer be written. Framing is linear in message size (`LineSplitter`).
+ * is every line that is not a message the bridge takes, as JSON-RPC says (the SDK drops them, and
+ * its client waits for a reply that never comes): "Parse error" with a null id for text that is not
+ * JSON, "Invalid Request" for a batch (MCP has none since 2025-06-18) and a malformed envelope; and
+ * the transport closes — so the bridge exits — whenever its client is gone: stdin ends or fails, or
+ * stdout can no longer be written. Framing is linear in message size (`LineSplitter`).
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { JsonRpcShapeError, parseJsonRpcMessage } from '../shared/json-rpc.js';
+import {
+  INVALID_REQUEST,
+  type JsonRpcErrorReply,
+  parseJsonRpcMessage,
+  repliesToUnreadable,
+} from '../shared/json-rpc.js';
 import { jsonRpcIdOf, LineSplitter, type OversizeLine } from '../shared/line-splitter.js';
 
 /** The largest message a client may send. `run_python` caps its code well below this. */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-/** JSON-RPC "Invalid Request". */
-const INVALID_REQUEST = -32600;
 
 export class BridgeStdioTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
@@ -54,7 +59,7 @@ export class BridgeStdioTransport implements Transport {
     return this.#protocolVersion;
   }
 
-  send(message: JSONRPCMessage): Promise<void> {
+  send(message: JSONRPCMessage | JsonRpcErrorReply): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('the client is gone'));
     if (this.#protocolVersion === undefined && 'result' in message) this.#noteVersion(message.result);
     return new Promise((resolve) => {
@@ -98,9 +103,7 @@ export class BridgeStdioTransport implements Transport {
       message = parseJsonRpcMessage(text);
     } catch (error) {
       this.onerror?.(new Error(`the client sent a message that is not JSON-RPC: ${errorText(error)}`));
-      if (error instanceof JsonRpcShapeError && error.requestId !== undefined) {
-        this.#answerError(error.requestId, `Invalid request: ${error.message}.`);
-      }
+      for (const reply of repliesToUnreadable(error)) void this.send(reply).catch(() => {});
       return;
     }
     this.onmessage?.(message);

@@ -43,6 +43,26 @@ describe('codemode-bridge --help and --version', () => {
     const { status, stdout } = cli(['skills', 'show', 'x', '--help']);
     expect(status).toBe(0);
     expect(stdout).toContain('codemode-bridge skills show NAME');
+    expect(stdout).not.toContain('codemode-bridge doctor');
+  });
+
+  it.each([
+    ['serve', ['serve', '--help'], 'codemode-bridge serve --http PORT [--host H]'],
+    ['console', ['console', '-h'], 'codemode-bridge console [--port PORT]'],
+    ['run', ['run', '--help'], '-t, --timeout SECONDS'],
+    ['servers', ['servers', '--check', '--help'], 'codemode-bridge servers [--check] [--json]'],
+    ['stubs', ['stubs', '--help'], 'codemode-bridge stubs [SERVER...]'],
+    ['doctor', ['doctor', '--help'], 'codemode-bridge doctor'],
+    ['skills', ['help', 'skills'], 'codemode-bridge skills remove NAME [--version N]'],
+    ['audit', ['audit', '--help'], 'codemode-bridge audit [--run ID [--pid PID]]'],
+  ])("prints %s's own help for %j", (name, args, text) => {
+    const { status, stdout } = cli(args);
+    expect(status).toBe(0);
+    expect(stdout).toContain(text);
+    expect(stdout).toContain(`Reference: docs/cli.md#${name}, in the package.`);
+    // Not the whole reference: no other command, no variable table.
+    expect(stdout).not.toContain('Environment:');
+    if (name !== 'run') expect(stdout).not.toContain('codemode-bridge run -e CODE');
   });
 
   it('refuses an unknown command', () => {

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -95,6 +96,47 @@ describe('serve --http without a token (loopback)', () => {
     });
     expect(status).toBe(403);
   });
+
+  it('answers a body that is not JSON with a parse error, and a batch or a non-message with an invalid request', async () => {
+    const post = async (body: string) => {
+      const response = await fetch(`${bridge.base}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body,
+      });
+      return { status: response.status, reply: (await response.json()) as Record<string, unknown> };
+    };
+    const initialize = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '0' } },
+    };
+    expect(await post('{"jsonrpc": "2.0", garbage')).toEqual({
+      status: 400,
+      reply: {
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32700, message: 'Parse error: the body is not JSON.' },
+      },
+    });
+    const batch = await post(JSON.stringify([initialize, { jsonrpc: '2.0', id: 2, method: 'tools/list' }]));
+    expect(batch).toEqual({
+      status: 400,
+      reply: {
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32600, message: expect.stringContaining('JSON-RPC batch') },
+      },
+    });
+    expect((batch.reply.error as { message: string }).message).toContain('2025-06-18');
+    expect(await post('42')).toMatchObject({ status: 400, reply: { id: null, error: { code: -32600 } } });
+    // None of them opened a session: a client still connects and works.
+    const client = await bridge.connect({ name: 'after-garbage' });
+    expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(['run_python']);
+    await (client.transport as StreamableHTTPClientTransport).terminateSession();
+    await client.close();
+  });
 });
 
 describe('serve --http with a token', () => {
@@ -146,6 +188,55 @@ describe('serve --http with a token', () => {
     expect(await run).toContain('finished');
     expect(status).toBe(0);
   }, 60_000);
+});
+
+describe('serve --http while it shuts down', () => {
+  /** GET on a connection of its own (no pooled keep-alive one): what a new probe sees. */
+  function probe(url: string): Promise<{ status: number | undefined; body: string }> {
+    return new Promise((resolve, reject) => {
+      const request = httpRequest(url, { agent: false }, (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => {
+          body += chunk.toString();
+        });
+        response.on('end', () => resolve({ status: response.statusCode, body }));
+      });
+      request.once('error', reject);
+      request.end();
+    });
+  }
+
+  it('answers a new /healthz probe with 503 draining, and new work with 503, while runs drain', async () => {
+    const bridge = await startHttpBridge(['serve', '--http', '0']);
+    try {
+      expect(await probe(`${bridge.base}/healthz`)).toEqual({ status: 200, body: 'ok\n' });
+      const client = await bridge.connect();
+      const run = runPython(client, {
+        code: 'import asyncio\nprint("started", flush=True)\nawait asyncio.sleep(4)\nprint("finished")',
+        timeout: 90,
+      }).then(textOf);
+      await vi.waitFor(
+        async () => {
+          const response = await fetch(`${bridge.base}/console/api/runs`);
+          const { runs } = (await response.json()) as { runs: Array<{ status: string }> };
+          expect(runs.some((each) => each.status === 'running')).toBe(true);
+        },
+        { timeout: 30_000, interval: 20 },
+      );
+      const exited = once(bridge.child, 'exit');
+      bridge.child.kill('SIGTERM');
+      await vi.waitFor(() => expect(bridge.stderr()).toContain('waiting for runs to finish'), {
+        timeout: 10_000,
+        interval: 20,
+      });
+      expect(await probe(`${bridge.base}/healthz`)).toEqual({ status: 503, body: 'draining\n' });
+      expect((await probe(`${bridge.base}/mcp`)).status).toBe(503);
+      expect(await run).toContain('finished');
+      expect((await exited)[0]).toBe(0);
+    } finally {
+      await bridge.stop();
+    }
+  }, 90_000);
 });
 
 describe('serve --http refuses to start', () => {

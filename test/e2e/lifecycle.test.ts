@@ -341,4 +341,31 @@ describe('bridge configuration errors', () => {
       'MCP_BRIDGE_RUNTIME="kubernetes" is invalid: expected one of auto, podman, docker, embedded',
     );
   });
+
+  it('refuses MCP_BRIDGE_TIMEOUT above MCP_BRIDGE_MAX_TIMEOUT instead of clamping it, and says what to raise', async () => {
+    const refusal =
+      'MCP_BRIDGE_TIMEOUT="200" is invalid: expected at most MCP_BRIDGE_MAX_TIMEOUT (120 s); ' +
+      'for longer runs, raise MCP_BRIDGE_MAX_TIMEOUT too.';
+    // Served on stdio, the client is told (a run is an error result naming both settings).
+    const bridge = await startBridge({ MCP_BRIDGE_RUNTIME: 'embedded', MCP_BRIDGE_TIMEOUT: '200' });
+    try {
+      const result = await bridge.runPython({ code: 'print(1)' });
+      expect(result.isError).toBe(true);
+      expect(result.text).toContain(refusal);
+    } finally {
+      await bridge.close();
+    }
+    const env = { ...process.env, MCP_BRIDGE_RUNTIME: 'embedded', MCP_BRIDGE_TIMEOUT: '200' };
+    const refused = spawnSync(process.execPath, [BRIDGE_MAIN, 'run', '-e', 'print(6*7)'], {
+      env,
+      encoding: 'utf8',
+    });
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain(refusal);
+    const raised = spawnSync(process.execPath, [BRIDGE_MAIN, 'run', '-e', 'print(6*7)'], {
+      env: { ...env, MCP_BRIDGE_MAX_TIMEOUT: '300' },
+      encoding: 'utf8',
+    });
+    expect(raised).toMatchObject({ status: 0, stdout: '42\n' });
+  });
 });

@@ -5,7 +5,8 @@
  * confinement of workers, and the routing of programs between Monty and full Python.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBridge, startBridge } from '../helpers/bridge.js';
 import { containerSupport, eventually } from '../helpers/environment.js';
@@ -52,11 +53,16 @@ function configure(home: TestHome, policy?: string): Record<string, string> {
 describe('MCP_BRIDGE_RUNTIME=monty', () => {
   let home: TestHome;
   let bridge: RunningBridge;
+  /** The bridge's own TMPDIR: nothing of it may appear there. */
+  let tmp: string;
 
   beforeAll(async () => {
     home = createTestHome();
+    tmp = join(home.home, 'tmp');
+    mkdirSync(tmp);
     bridge = await startBridge({
       ...configure(home, '[servers.everything]\ndeny = ["get-env"]\n'),
+      TMPDIR: tmp,
       MCP_BRIDGE_RUNTIME: 'monty',
       MCP_BRIDGE_MAX_OUTPUT_CHARS: '2000',
       MCP_BRIDGE_MEMORY: '64m',
@@ -206,6 +212,25 @@ describe('MCP_BRIDGE_RUNTIME=monty', () => {
     expect(status).toMatch(/^CapEff:\s+0+$/m);
     // bubblewrap sets PWD for the directory it starts in; nothing of the bridge's environment is there.
     expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean)).toEqual(['PWD=/']);
+  });
+
+  // Last: it ends the bridge. The seccomp program reaches bubblewrap through a pipe; as a file it
+  // was left in the temp directory by every bridge.
+  it('writes nothing to its temp directory, while it runs or once it has exited', async () => {
+    expect((await bridge.runPython({ code: 'print(1)' })).structured.status).toBe('ok');
+    expect(readdirSync(tmp)).toEqual([]);
+    const { pid } = bridge;
+    await bridge.close();
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(await eventually(() => !alive(), 30_000)).toBe(true);
+    expect(readdirSync(tmp)).toEqual([]);
   });
 });
 

@@ -3,14 +3,17 @@
  * in flight, every per-run queue is bounded, host operations refuse inputs they cannot afford, and
  * the bridge goes away with its client. Each backend gets the same programs.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type RunningBridge, startBridge } from '../helpers/bridge.js';
-import { containerSupport, eventually, isAlive } from '../helpers/environment.js';
+import { BRIDGE_MAIN, containerSupport, eventually, isAlive } from '../helpers/environment.js';
 import { serverEntry } from '../helpers/upstreams.js';
 
 const SHAPES = fileURLToPath(new URL('../fixtures/shapes-server.mjs', import.meta.url));
@@ -185,6 +188,53 @@ describe('the MCP surface refuses what it cannot take, and goes away with its cl
       expect(next.text).toBe('alive');
     } finally {
       await bridge.close();
+    }
+  });
+
+  it('answers garbage on stdin with a parse error and a batch with an invalid request, and keeps serving', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'codemode-framing-'));
+    const child = spawn(process.execPath, [BRIDGE_MAIN], {
+      cwd: home,
+      env: { ...process.env, HOME: home, MCP_BRIDGE_RUNTIME: 'embedded', MCP_BRIDGE_LOG_LEVEL: 'warn' },
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    try {
+      const replies: Array<Record<string, unknown>> = [];
+      createInterface({ input: child.stdout }).on('line', (line) => replies.push(JSON.parse(line)));
+      child.stdin.write('this is not JSON\n');
+      child.stdin.write(
+        '[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":"ping"}]\n',
+      );
+      child.stdin.write('[]\n');
+      child.stdin.write('{"jsonrpc":"2.0","id":3,"method":"ping"}\n');
+      await vi.waitFor(() => expect(replies).toHaveLength(5), { timeout: 30_000 });
+      expect(replies).toEqual([
+        {
+          jsonrpc: '2.0',
+          id: null,
+          error: { code: -32700, message: expect.stringMatching(/^Parse error: /) },
+        },
+        {
+          jsonrpc: '2.0',
+          id: 1,
+          error: { code: -32600, message: expect.stringContaining('JSON-RPC batch') },
+        },
+        {
+          jsonrpc: '2.0',
+          id: 2,
+          error: { code: -32600, message: expect.stringContaining('JSON-RPC batch') },
+        },
+        {
+          jsonrpc: '2.0',
+          id: null,
+          error: { code: -32600, message: expect.stringContaining('JSON-RPC batch') },
+        },
+        { jsonrpc: '2.0', id: 3, result: {} },
+      ]);
+    } finally {
+      child.stdin.end();
+      await once(child, 'exit');
+      rmSync(home, { recursive: true, force: true });
     }
   });
 

@@ -1,8 +1,10 @@
 /**
- * The soak of issue 9 in its shortened form (`bench/soak.mjs`, 120 runs at concurrency 8 per backend):
- * no run may be lost or see another run's output, and the bridge may leave nothing behind. RSS and fd
- * growth are printed, not asserted: on a run this short they measure timing, not leaks. The wait for
- * the warm pool to shrink back (minutes of idling) is left to the full soak.
+ * The soak of issues 9 and 27 in its shortened form (`bench/soak.mjs`, 120 runs at concurrency 8 per
+ * sandbox; saved values, skills, sessions and approval prompts in the mix beside the faults): no run
+ * may be lost or see another run's output, the bridge must hold what the soak's runs left it and no
+ * more, and it may leave nothing behind. RSS and fd growth are printed, not asserted: on a run this
+ * short they measure timing, not leaks. The wait for the warm pool to shrink back (minutes of idling)
+ * is left to the full soak.
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -21,19 +23,26 @@ const podmanSkip =
 /** The fields of `bench/soak.mjs --json` this test reads. */
 interface SoakReport {
   backend: string;
+  skipped?: string;
   lost: number;
   mixed: number;
   leaked: number;
   bridgeLog: { tail: string[] };
   problems: Array<{ index: number; kind: string; token: string; lost?: string; mixed?: string[] }>;
-  leaks: { containers: string[]; processes: string[]; tempDirs: string[]; atRest: string[] };
+  leaks: {
+    containers: string[];
+    processes: string[];
+    tempDirs: string[];
+    atRest: string[];
+    held: string[];
+  };
   byKind: Record<string, { runs: number; statuses: Record<string, number> }>;
   rss: { afterWarmUpMb: number; endMb: number; growthPercent: number };
   fds: { growth: number };
   runsPerSecond: number;
 }
 
-async function soak(backend: 'podman' | 'embedded'): Promise<SoakReport> {
+async function soak(backend: 'podman' | 'embedded' | 'monty'): Promise<SoakReport> {
   const args = [SOAK, '--runs', String(RUNS), '--concurrency', String(CONCURRENCY), '--backend', backend];
   args.push('--no-quiet-wait');
   // The soak exits 1 when it finds a problem; the report on stdout says which, so it is read either way.
@@ -46,6 +55,7 @@ async function soak(backend: 'podman' | 'embedded'): Promise<SoakReport> {
   });
   const [report] = JSON.parse(stdout) as SoakReport[];
   if (!report) throw new Error(`the soak printed no report: ${stdout.slice(0, 500)}`);
+  if (report.skipped) throw new Error(`the soak could not run ${backend}: ${report.skipped}`);
   return report;
 }
 
@@ -63,6 +73,7 @@ function check(report: SoakReport): void {
   expect(report.leaks.processes).toEqual([]);
   expect(report.leaks.tempDirs).toEqual([]);
   expect(report.leaks.atRest).toEqual([]);
+  expect(report.leaks.held).toEqual([]);
   expect(report.leaked).toBe(0);
 }
 
@@ -74,8 +85,14 @@ describe('soak: no run hurts another', () => {
   );
 
   it(
-    'embedded sandbox: 120 mixed runs with injected faults',
+    `embedded sandbox: ${RUNS} mixed runs with injected faults`,
     async () => check(await soak('embedded')),
+    900_000,
+  );
+
+  it(
+    `Monty tier: ${RUNS} mixed runs with injected faults (the kinds it runs)`,
+    async () => check(await soak('monty')),
     900_000,
   );
 });

@@ -16,7 +16,9 @@ import {
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { JsonSchemaType } from '@modelcontextprotocol/sdk/validation/types.js';
 import { expect, onTestFinished } from 'vitest';
+import { z } from 'zod';
 import type { Engine } from '../../src/engine/engine.js';
+import { runPythonOutput } from '../../src/server/run-python-tool.js';
 import { type BridgeServerOptions, createBridgeServer } from '../../src/server/server.js';
 import { createLogger } from '../../src/shared/logger.js';
 
@@ -79,6 +81,10 @@ export async function connectInMemory(
         const verdict = validate(result.structuredContent);
         expect(verdict.errorMessage, JSON.stringify(result.structuredContent)).toBeUndefined();
         expect(verdict.valid).toBe(true);
+        // The listed schema allows extra members, so it cannot tell a field it forgot: the full
+        // schema (nested members too) can.
+        const strict = z.strictObject(runPythonOutput).safeParse(result.structuredContent);
+        expect(strict.error?.issues, JSON.stringify(result.structuredContent)).toBeUndefined();
       }
       return result;
     },

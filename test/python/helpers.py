@@ -1,9 +1,15 @@
 """Shared pieces of the runtime's unit tests: the runtime on sys.path, output capture, a host stand-in."""
+from __future__ import annotations
+
 import asyncio
 import contextlib
 import io
 import os
 import sys
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from codemode_runtime.channel import HostChannel
 
 RUNTIME = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "runtime", "python")
 if RUNTIME not in sys.path:
@@ -28,15 +34,21 @@ def captured_stdout():
         yield buffer
 
 
+def idle_channel() -> HostChannel:
+    """A stand-in for a channel that nothing calls through (grants whose tools the test never calls)."""
+    return cast("HostChannel", object())
+
+
 class RecordingHost:
     """Stands in for the host at the channel's `send`: records frames, answers from a table."""
 
     def __init__(self):
         self.frames = []
-        self.channel = None
+        self.channel: HostChannel | None = None
         self.answers = {}
 
     def send(self, frame):
+        assert self.channel is not None, "set `channel` to the channel this host answers"
         self.frames.append(frame)
         answer = self.answers.get((frame.get("server"), frame.get("tool")), {"ok": True, "value": frame.get("args")})
         reply = dict(answer, type="rpc_result", id=frame["id"])

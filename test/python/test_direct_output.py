@@ -4,10 +4,11 @@ import json
 import os
 import threading
 import unittest
+from typing import cast
 
 from helpers import RUNTIME  # noqa: F401 - puts the runtime on sys.path
 
-from codemode_runtime.container_main import READ_CHUNK_BYTES, FrameWriter, _DirectStream, _Drain
+from codemode_runtime.container_main import READ_CHUNK_BYTES, FrameWriter, _DirectStream, _Drain, _Output
 
 
 def read_all(fd):
@@ -38,7 +39,7 @@ class DirectOutputTests(unittest.TestCase):
             def to_pipe(self):
                 test.to_pipe_calls += 1
 
-        self.stream = _DirectStream(Output())
+        self.stream = _DirectStream(cast(_Output, Output()))  # the two parts of an output the stream uses
 
     def tearDown(self):
         for fd in (self.pipe_read, self.pipe_write, self.frames_read, self.frames_write):
@@ -63,7 +64,7 @@ class DirectOutputTests(unittest.TestCase):
         self.assertEqual(read_all(self.pipe_read), b"earlier\n")
 
     def test_a_programs_first_writes_are_frames_and_the_rest_go_to_the_pipe(self):
-        text = io.TextIOWrapper(self.stream, encoding="utf-8", write_through=True)
+        text = io.TextIOWrapper(cast(io.BufferedWriter, self.stream), encoding="utf-8", write_through=True)
         self.stream.left = 2
         print("one", file=text)  # two writes: "one" and "\n"
         self.assertEqual(

@@ -2,13 +2,20 @@ import unittest
 
 from helpers import captured_stdout, run
 
-from codemode_runtime.executor import done_frame, execute
+from codemode_runtime.executor import Failure, done_frame, execute
 
 
 def outcome(code, namespace=None):
     with captured_stdout() as out:
         failure = run(execute(code, namespace if namespace is not None else {"__name__": "__main__"}))
     return failure, out.getvalue()
+
+
+def failed(code):
+    """The failure of a program that must fail."""
+    failure, _ = outcome(code)
+    assert failure is not None, "the program succeeded"
+    return failure
 
 
 class ExecuteTests(unittest.TestCase):
@@ -27,7 +34,7 @@ class ExecuteTests(unittest.TestCase):
         self.assertEqual(out, "'done'\n")
 
     def test_reports_an_exception_with_a_short_traceback_of_the_program_only(self):
-        failure, _ = outcome("def f():\n    return 1 / 0\nf()")
+        failure = failed("def f():\n    return 1 / 0\nf()")
         self.assertEqual(failure.error, "ZeroDivisionError: division by zero")
         self.assertIn('File "<run_python>", line 3', failure.traceback)
         self.assertIn('File "<run_python>", line 2, in f', failure.traceback)
@@ -35,22 +42,23 @@ class ExecuteTests(unittest.TestCase):
 
     def test_reports_a_syntax_error_without_running_anything(self):
         failure, out = outcome("print('never')\ndef (")
+        assert isinstance(failure, Failure)
         self.assertTrue(failure.error.startswith("SyntaxError"))
         self.assertEqual(out, "")
 
     def test_reports_a_nul_byte_as_a_syntax_error_on_every_python(self):
-        failure, _ = outcome("print(1)\x00")
+        failure = failed("print(1)\x00")
         self.assertTrue(failure.error.startswith("SyntaxError"), failure.error)
         self.assertIn("null bytes", failure.error)
 
     def test_treats_sys_exit_zero_as_success_and_other_codes_as_failure(self):
         self.assertIsNone(outcome("import sys\nsys.exit(0)")[0])
         self.assertIsNone(outcome("import sys\nsys.exit()")[0])
-        self.assertEqual(outcome("import sys\nsys.exit(3)")[0].error, "SystemExit: 3")
+        self.assertEqual(failed("import sys\nsys.exit(3)").error, "SystemExit: 3")
 
     def test_builds_done_frames(self):
         self.assertEqual(done_frame(None), {"type": "done", "ok": True})
-        failure, _ = outcome("raise ValueError('x')")
+        failure = failed("raise ValueError('x')")
         self.assertEqual(
             done_frame(failure),
             {"type": "done", "ok": False, "error": "ValueError: x", "traceback": failure.traceback},

@@ -29,6 +29,7 @@ class HostWatchTests(unittest.TestCase):
             stdout=subprocess.PIPE,
         )
         self.addCleanup(lambda: child.poll() is None and child.kill())
+        assert child.stdout is not None
         self.assertEqual(child.stdout.readline(), b"watching\n")
         return child
 

@@ -1,15 +1,22 @@
+from __future__ import annotations
+
 import asyncio
 import inspect
 import unittest
+from typing import TYPE_CHECKING
 
-from helpers import RecordingHost, run
+from helpers import RecordingHost, idle_channel, run
 
 import mcp
 from codemode_runtime.channel import HostChannel
 from codemode_runtime.docs import first_line, tool_doc
-from codemode_runtime.namespace import build_namespace, signature_and_docs
+from codemode_runtime.namespace import build_namespace
+from codemode_runtime.tool_functions import signature_and_docs
 
-WRITE = {
+if TYPE_CHECKING:
+    from codemode_runtime.frames import CatalogEntry, ServerGrant, ToolGrant
+
+WRITE: ToolGrant = {
     "name": "write-file",
     "alias": "write_file",
     "description": "Write a file.\nMore detail.",
@@ -24,8 +31,8 @@ WRITE = {
         "required": ["content", "path"],
     },
 }
-SERVERS = [{"name": "my.files", "alias": "my_files", "description": "Files", "tools": [WRITE]}]
-CATALOG = [{"name": "my.files", "alias": "my_files"}, {"name": "other", "alias": "other"}]
+SERVERS: list[ServerGrant] = [{"name": "my.files", "alias": "my_files", "description": "Files", "tools": [WRITE]}]
+CATALOG: list[CatalogEntry] = [{"name": "my.files", "alias": "my_files"}, {"name": "other", "alias": "other"}]
 
 
 class SignatureTests(unittest.TestCase):
@@ -41,6 +48,18 @@ class SignatureTests(unittest.TestCase):
         self.assertEqual(str(signature), "()")
         self.assertIsNone(extra)
 
+    def test_takes_a_type_that_is_not_a_name_for_any(self):
+        # An upstream's schema is checked only at its top level: a property's `type` may be anything.
+        tool: ToolGrant = {
+            "name": "x",
+            "inputSchema": {
+                "properties": {"a": {"type": {"const": 1}}, "b": {"type": [["string"], {}, "integer"]}},
+                "required": ["a", "b"],
+            },
+        }
+        signature, _, _ = signature_and_docs(tool)
+        self.assertEqual(str(signature), "(a: Any, b: int)")
+
 
 class ProxyTests(unittest.TestCase):
     def namespace(self):
@@ -51,7 +70,7 @@ class ProxyTests(unittest.TestCase):
     def test_offers_one_function_three_ways(self):
         async def scenario():
             _, namespace = self.namespace()
-            from mcp.servers.my_files import write_file
+            from mcp.servers.my_files import write_file  # pyright: ignore[reportMissingImports] - made by the grant
 
             same = namespace["mcp_my_files"].write_file is namespace["mcp_servers"]["my.files"]["write-file"]
             return same and write_file is namespace["mcp_my_files"].write_file
@@ -94,6 +113,7 @@ class ProxyTests(unittest.TestCase):
                 await namespace["mcp_my_files"].write_file(path="/a", content="x")
             except mcp.ToolError as error:
                 return error
+            self.fail("no ToolError")
 
         error = run(scenario())
         self.assertEqual((str(error), error.server, error.tool), ("disk full", "my.files", "write-file"))
@@ -132,14 +152,14 @@ class ReferenceShapeTests(unittest.TestCase):
     """What mcp-server-code-execution-mode's sandbox offered, in its shapes."""
 
     def test_a_server_module_has_tools_and_tool_map_of_the_tools_metadata(self):
-        namespace = build_namespace(SERVERS, object(), CATALOG)
-        from mcp.servers.my_files import TOOL_MAP, TOOLS
+        namespace = build_namespace(SERVERS, idle_channel(), CATALOG)
+        from mcp.servers.my_files import TOOL_MAP, TOOLS  # pyright: ignore[reportMissingImports] - made by the grant
 
         expected = {
             "name": "write-file",
             "alias": "write_file",
             "description": "Write a file.\nMore detail.",
-            "input_schema": WRITE["inputSchema"],
+            "input_schema": WRITE.get("inputSchema"),
         }
         self.assertEqual(TOOLS, [expected])
         self.assertEqual(TOOL_MAP, {"write_file": expected})
@@ -147,8 +167,9 @@ class ReferenceShapeTests(unittest.TestCase):
         self.assertNotIn("TOOLS", namespace["mcp_my_files"].__all__)
 
     def test_a_tool_named_tools_takes_the_attribute(self):
-        tool = {"name": "TOOLS", "inputSchema": {"type": "object"}}
-        namespace = build_namespace([dict(SERVERS[0], tools=[WRITE, tool])], object(), CATALOG)
+        tool: ToolGrant = {"name": "TOOLS", "inputSchema": {"type": "object"}}
+        server: ServerGrant = {**SERVERS[0], "tools": [WRITE, tool]}
+        namespace = build_namespace([server], idle_channel(), CATALOG)
         module = namespace["mcp_my_files"]
         self.assertTrue(callable(module.TOOLS))
         self.assertEqual(sorted(module.TOOL_MAP), ["TOOLS", "write_file"])
@@ -156,7 +177,7 @@ class ReferenceShapeTests(unittest.TestCase):
     def test_list_tools_sync_without_a_server_raises_mcp_error(self):
         import mcp.runtime
 
-        build_namespace(SERVERS, object(), CATALOG)
+        build_namespace(SERVERS, idle_channel(), CATALOG)
         with self.assertRaises(mcp.runtime.MCPError) as caught:
             mcp.runtime.list_tools_sync()
         self.assertEqual(

@@ -1,16 +1,23 @@
+from __future__ import annotations
+
 import contextlib
 import io
 import os
 import sys
 import threading
 import unittest
+from typing import TYPE_CHECKING, cast
 
-import mcp.runtime
-from codemode_runtime import skills
-from codemode_runtime.container_main import _Drain
+from helpers import idle_channel
+
+from codemode_runtime import run_state
+from codemode_runtime.container_main import FrameWriter, _Drain
 from codemode_runtime.namespace import SessionGlobals
 
-SERVER = {"name": "notes", "alias": "notes", "tools": [{"name": "add", "inputSchema": {"type": "object"}}]}
+if TYPE_CHECKING:
+    from codemode_runtime.frames import ServerGrant, SkillGrant
+
+SERVER: ServerGrant = {"name": "notes", "alias": "notes", "tools": [{"name": "add", "inputSchema": {"type": "object"}}]}
 
 
 class SessionGlobalsTests(unittest.TestCase):
@@ -35,34 +42,36 @@ class SessionGlobalsTests(unittest.TestCase):
 class SessionGrantTests(unittest.TestCase):
     def test_an_unchanged_grant_keeps_its_proxies_and_gets_a_fresh_queue_and_its_names_back(self):
         session = SessionGlobals()
-        channel = object()
+        channel = idle_channel()
         first = session.program([SERVER], channel, [], [])
         proxy = first["mcp_notes"].add
-        queue = skills.queue()
+        queue = run_state.current().queue
         del first["mcp_notes"]
         del sys.modules["mcp.servers.notes"]
         first["x"] = 1
-        second = session.program([dict(SERVER)], channel, [], [])
+        second = session.program([SERVER.copy()], channel, [], [])
         self.assertIs(second, first)
         self.assertEqual(second["x"], 1)
         self.assertIs(second["mcp_notes"].add, proxy)
         self.assertIs(sys.modules["mcp.servers.notes"], second["mcp_notes"])
         # Host operations are each program's own: what one left is never reported by the next.
-        self.assertIsNot(skills.queue(), queue)
-        self.assertIs(mcp.runtime._state["queue"], skills.queue())
+        self.assertIsNot(run_state.current().queue, queue)
 
     def test_a_changed_grant_or_channel_builds_new_proxies(self):
         session = SessionGlobals()
-        channel = object()
+        channel = idle_channel()
         proxy = session.program([SERVER], channel, [], [])["mcp_notes"].add
-        renamed = dict(SERVER, tools=[{"name": "add", "description": "new", "inputSchema": {"type": "object"}}])
+        renamed: ServerGrant = {
+            **SERVER,
+            "tools": [{"name": "add", "description": "new", "inputSchema": {"type": "object"}}],
+        }
         self.assertIsNot(session.program([renamed], channel, [], [])["mcp_notes"].add, proxy)
         self.assertNotIn("mcp_notes", session.program([], channel, [], []))
         again = session.program([SERVER], channel, [], [])["mcp_notes"].add
-        self.assertIsNot(session.program([SERVER], object(), [], [])["mcp_notes"].add, again)
+        self.assertIsNot(session.program([SERVER], idle_channel(), [], [])["mcp_notes"].add, again)
 
 
-def skill(name, version, returns):
+def skill(name, version, returns) -> SkillGrant:
     return {"name": name, "version": version, "source": "def %s():\n    return %r\n" % (name, returns)}
 
 
@@ -79,7 +88,7 @@ class SessionSkillTests(unittest.TestCase):
 
     def setUp(self):
         self.session = SessionGlobals()
-        self.channel = object()
+        self.channel = idle_channel()
 
     def program(self, *skills_saved):
         return self.session.program([], self.channel, [], list(skills_saved))
@@ -117,7 +126,7 @@ class SessionSkillTests(unittest.TestCase):
     def test_a_star_import_in_a_fresh_program_keeps_its_names_too(self):
         from codemode_runtime.namespace import build_namespace
 
-        namespace = build_namespace([], object(), [], [skill("helper", 1, "theirs"), skill("tool", 1, "t")])
+        namespace = build_namespace([], idle_channel(), [], [skill("helper", 1, "theirs"), skill("tool", 1, "t")])
         execute(namespace, "def helper():\n    return 'mine'\nfrom skills import *\nresult = (helper(), tool())")
         self.assertEqual(namespace["result"], ("mine", "t"))
 
@@ -134,7 +143,7 @@ class DrainTests(unittest.TestCase):
                 with lock:
                     sent.append(frame["data"])
 
-        drain = _Drain(read_end, "stdout", Writer())
+        drain = _Drain(read_end, "stdout", cast(FrameWriter, Writer()))
         thread = threading.Thread(target=drain.run, daemon=True)
         thread.start()
         for n in range(200):

@@ -8,6 +8,8 @@ and fds 0/1/2 point at /dev/null and two pipes that reader threads turn into `ou
 validates every frame: user code shares this interpreter and could reach the private descriptors,
 so this split prevents accidents, not forgery.
 """
+from __future__ import annotations
+
 import asyncio
 import codecs
 import fcntl
@@ -22,12 +24,18 @@ import sys
 import termios
 import threading
 import time
-
-import mcp.runtime  # noqa: F401 - imported before `ready`, not on the request path (build_namespace uses it)
+from typing import TYPE_CHECKING, NoReturn, cast
 
 from .channel import HostChannel
 from .executor import Failure, done_frame, execute, flush_std_streams
 from .namespace import SessionGlobals, program_globals
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from _typeshed import ReadableBuffer
+
+    from .frames import JsonObject, RunFrame
 
 READ_CHUNK_BYTES = 65536
 # How long to wait for output still in flight after the program ends; a detached child process
@@ -45,14 +53,14 @@ LEFTOVER_TASKS_GRACE_S = 0.5
 _REAL_EXIT = os._exit
 
 
-def _write_all(fd, data):
+def _write_all(fd: int, data: bytes) -> None:
     """Writes all of `data` to a blocking fd (a write may take only part of it)."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
 
 
-def _encode(frame):
+def _encode(frame: JsonObject) -> bytes:
     return (json.dumps(frame, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
 
 
@@ -64,34 +72,34 @@ class FrameWriter:
     Any other frame first writes what is batched, so the order of frames never changes.
     """
 
-    def __init__(self, fd):
+    def __init__(self, fd: int) -> None:
         self._fd = fd
         self._lock = threading.Lock()
-        self._loop = None
-        self._batch = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._batch: list[bytes] = []
 
-    def use_loop(self, loop):
+    def use_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """The event loop that `send_soon` flushes on (the one tool calls are made from)."""
         self._loop = loop
 
-    def send(self, frame):
+    def send(self, frame: JsonObject) -> None:
         data = _encode(frame)
         with self._lock:
             _write_all(self._fd, self._take_batch() + data)
 
-    def send_soon(self, frame):
+    def send_soon(self, frame: JsonObject) -> None:
         data = _encode(frame)
         with self._lock:
             self._batch.append(data)
             if len(self._batch) > 1:
                 return
-        self._loop.call_soon(self.flush)
+        cast("asyncio.AbstractEventLoop", self._loop).call_soon(self.flush)  # `use_loop` came first
 
-    def flush(self):
+    def flush(self) -> None:
         with self._lock:
             _write_all(self._fd, self._take_batch())
 
-    def try_send(self, frames):
+    def try_send(self, frames: Callable[[], Iterable[JsonObject]]) -> bool:
         """Sends `frames()` unless another send holds the writer; False then, and nothing was sent.
 
         For output written on a thread that may already be inside `send`: a signal handler that
@@ -105,7 +113,7 @@ class FrameWriter:
             self._lock.release()
         return True
 
-    def _take_batch(self):
+    def _take_batch(self) -> bytes:
         batch, self._batch = self._batch, []
         return b"".join(batch)
 
@@ -117,7 +125,7 @@ class _Drain:
     everything written to it before has been sent (a session's `done` must follow the call's output).
     """
 
-    def __init__(self, fd, stream, writer):
+    def __init__(self, fd: int, stream: str, writer: FrameWriter) -> None:
         self._fd = fd
         self._stream = stream
         self._writer = writer
@@ -126,7 +134,7 @@ class _Drain:
         self._direct_decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._waiting_buffer = bytearray(4)
 
-    def run(self):
+    def run(self) -> None:
         while True:
             try:
                 select.select([self._fd], [], [])
@@ -136,7 +144,7 @@ class _Drain:
                 if not self._send_once():
                     return
 
-    def _send_once(self):
+    def _send_once(self) -> bool:
         """One read of the pipe and its frame (the lock held); False once the pipe has ended."""
         try:
             chunk = os.read(self._fd, READ_CHUNK_BYTES)
@@ -149,7 +157,7 @@ class _Drain:
             self._writer.send({"type": "out", "stream": self._stream, "data": text})
         return bool(chunk)
 
-    def send_direct(self, data):
+    def send_direct(self, data: bytes) -> bool:
         """Sends what Python code wrote as an `out` frame now, after what the pipe already holds.
 
         False when the drain or the writer is busy (another thread, or this one interrupted by a
@@ -162,13 +170,14 @@ class _Drain:
         finally:
             self._lock.release()
 
-    def _waiting(self):
+    def _waiting(self) -> int:
         """How many bytes the pipe holds now (the lock held)."""
         fcntl.ioctl(self._fd, termios.FIONREAD, self._waiting_buffer)
-        return struct.unpack("i", bytes(self._waiting_buffer))[0]
+        waiting: int = struct.unpack("i", bytes(self._waiting_buffer))[0]
+        return waiting
 
-    def _frames_for(self, data):
-        frames = []
+    def _frames_for(self, data: bytes) -> list[JsonObject]:
+        frames: list[JsonObject] = []
         waiting = self._waiting()
         # Written to the fd (C code, a child process) before this write: it goes first, in chunks
         # that keep each frame far below the host's cap.
@@ -185,7 +194,7 @@ class _Drain:
             frames.append({"type": "out", "stream": self._stream, "data": text})
         return frames
 
-    def settle(self, timeout):
+    def settle(self, timeout: float) -> None:
         """Sends what the pipe holds now (at most `timeout` s of it, if a thread keeps writing).
 
         The calling thread reads it itself rather than waiting for the drain thread to wake: on a
@@ -211,18 +220,18 @@ class _DirectStream(io.RawIOBase):
     process sends frames.
     """
 
-    def __init__(self, output):
+    def __init__(self, output: _Output) -> None:
         self._output = output
         self._pid = os.getpid()
         self.left = 0
 
-    def writable(self):
+    def writable(self) -> bool:
         return True
 
-    def fileno(self):
+    def fileno(self) -> int:
         return self._output.fd
 
-    def write(self, data):
+    def write(self, data: ReadableBuffer) -> int:
         if not isinstance(data, bytes):
             data = bytes(data)  # `sys.stdout.buffer.write` takes any buffer; its length is in bytes
         self.left -= 1
@@ -247,7 +256,7 @@ class _Output:
     one writes through.
     """
 
-    def __init__(self, fd, name, writer):
+    def __init__(self, fd: int, name: str, writer: FrameWriter) -> None:
         read_end, write_end = os.pipe()
         os.set_blocking(read_end, False)
         os.dup2(write_end, fd)
@@ -260,24 +269,25 @@ class _Output:
         self._direct = _DirectStream(self)
         # Line-buffered, so a `print` is one write, as it is one frame: two writes, each a frame,
         # leave time for a child process's output to land between a line and its newline.
+        # A raw stream under a text one, as the type checker does not expect: it only writes and flushes it.
         self.direct = io.TextIOWrapper(
-            self._direct, encoding="utf-8", errors="backslashreplace", line_buffering=True
+            cast("io.BufferedWriter", self._direct), encoding="utf-8", errors="backslashreplace", line_buffering=True
         )
         self.piped = io.TextIOWrapper(
             io.FileIO(fd, "w", closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True
         )
 
-    def start(self):
+    def start(self) -> None:
         """A program starts: its first writes go straight out as frames."""
         self._direct.left = DIRECT_WRITES_PER_PROGRAM
         if getattr(sys, self.name) is self.piped:
             setattr(sys, self.name, self.direct)
 
-    def to_pipe(self):
+    def to_pipe(self) -> None:
         if getattr(sys, self.name) is self.direct:
             setattr(sys, self.name, self.piped)
 
-    def flush(self):
+    def flush(self) -> None:
         """Sends a partial line the direct stream holds (the program may have kept a reference to it)."""
         try:
             self.direct.flush()
@@ -285,7 +295,7 @@ class _Output:
             pass
 
 
-def _capture_std_streams(writer):
+def _capture_std_streams(writer: FrameWriter) -> tuple[list[_Output], int]:
     """Point fds 0/1/2 at /dev/null and pipes; return the two outputs and the /dev/null fd."""
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
@@ -296,7 +306,7 @@ def _capture_std_streams(writer):
     return outputs, devnull
 
 
-def _flush_python_output(outputs):
+def _flush_python_output(outputs: list[_Output]) -> None:
     """Pushes what Python holds to the fds: `sys.stdout`/`sys.stderr` as they are now, and the direct
     streams (the program may keep a reference to one after `sys.stdout` moved on)."""
     flush_std_streams()
@@ -304,7 +314,7 @@ def _flush_python_output(outputs):
         output.flush()
 
 
-def _finish_output(outputs, devnull):
+def _finish_output(outputs: list[_Output], devnull: int) -> None:
     _flush_python_output(outputs)
     # Replacing fds 1/2 drops the last write ends we hold, so the drain threads see EOF once any
     # child processes that inherited them are gone too.
@@ -321,12 +331,12 @@ class LineReader:
     (a tool result of tens of MB must not be copied once per chunk).
     """
 
-    def __init__(self, fd):
+    def __init__(self, fd: int) -> None:
         self._fd = fd
-        self._chunks = []
+        self._chunks: list[bytes] = []
 
-    def _take_lines(self, chunk):
-        lines = []
+    def _take_lines(self, chunk: bytes) -> list[bytes]:
+        lines: list[bytes] = []
         start = 0
         newline = chunk.find(b"\n")
         while newline != -1:
@@ -339,7 +349,7 @@ class LineReader:
             self._chunks.append(chunk[start:])
         return lines
 
-    def read_line(self):
+    def read_line(self) -> bytes | None:
         """The next line, blocking; None at end of stream. Only used before the event loop runs."""
         while True:
             chunk = os.read(self._fd, READ_CHUNK_BYTES)
@@ -350,7 +360,7 @@ class LineReader:
                 # The host sends nothing after `run` until the program asks, so there is no second line.
                 return lines[0]
 
-    def pump(self, channel):
+    def pump(self, channel: HostChannel) -> None:
         """Reads what is available (called by the loop when the fd is readable) and delivers results."""
         chunk = os.read(self._fd, READ_CHUNK_BYTES)
         if not chunk:
@@ -359,7 +369,7 @@ class LineReader:
         for line in self._take_lines(chunk):
             channel.receive(line)
 
-    def wait_for_close(self, timeout):
+    def wait_for_close(self, timeout: float) -> None:
         """Discards what the host still sends until it closes the channel, or `timeout` seconds pass."""
         deadline = time.monotonic() + timeout
         while True:
@@ -384,7 +394,7 @@ class Finisher:
     frames the host had not read yet — `done` among them.
     """
 
-    def __init__(self, writer, reader, outputs, devnull):
+    def __init__(self, writer: FrameWriter, reader: LineReader, outputs: list[_Output], devnull: int) -> None:
         self._writer = writer
         self._reader = reader
         self._outputs = outputs
@@ -395,7 +405,7 @@ class Finisher:
         # does not close the channel (it waits for the next program), so exit at once.
         self.keep = False
 
-    def finish(self, failure):
+    def finish(self, failure: Failure | None) -> NoReturn:
         # A second thread ending the program while the first reports waits here until the process exits.
         self._lock.acquire()
         try:
@@ -407,7 +417,7 @@ class Finisher:
             # Skip interpreter shutdown: user atexit hooks and lingering threads must not delay or alter the end.
             _REAL_EXIT(0)
 
-    def exit_now(self, status, /):
+    def exit_now(self, status: int, /) -> NoReturn:
         """`os._exit` as the program sees it: what it printed still arrives, and the status is reported."""
         code = operator.index(status)
         if os.getpid() != self._pid:
@@ -417,7 +427,7 @@ class Finisher:
         self.finish(None if code == 0 else Failure("SystemExit: %d" % code, ""))
 
 
-def _cancel_leftover_tasks(loop):
+def _cancel_leftover_tasks(loop: asyncio.AbstractEventLoop) -> None:
     """Cancels tasks the program did not await, and lets them run their `finally` blocks briefly."""
     leftover = [task for task in asyncio.all_tasks(loop) if not task.done()]
     if not leftover:
@@ -427,7 +437,7 @@ def _cancel_leftover_tasks(loop):
     loop.run_until_complete(asyncio.wait(leftover, timeout=LEFTOVER_TASKS_GRACE_S))
 
 
-def main(channel, forked=None):
+def main(channel: tuple[int, int], forked: int | None = None) -> NoReturn:
     """Serves runs over `channel`, the protocol fds (in, out) lifeline.open_channel returned.
 
     `forked`: the child lifeline.watch_host forked, to reap before `ready` (it has exited by then).
@@ -437,7 +447,7 @@ def main(channel, forked=None):
     reader = LineReader(protocol_in)
     outputs, devnull = _capture_std_streams(writer)
     finisher = Finisher(writer, reader, outputs, devnull)
-    os._exit = posix._exit = finisher.exit_now
+    os._exit = posix._exit = finisher.exit_now  # pyright: ignore[reportPrivateUsage] - os._exit is public
     # Everything a run needs is prepared before `ready`, so the request path only parses and runs code.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -446,20 +456,20 @@ def main(channel, forked=None):
         os.waitpid(forked, 0)
     writer.send({"type": "ready"})
 
-    channel = HostChannel(writer.send, loop, writer.send_soon)
+    host = HostChannel(writer.send, loop, writer.send_soon)
     # Results are read by the event loop itself: no thread hand-off on the tool-call round trip. The
     # reader stays registered between a session's programs (the loop only polls while one runs, and
     # the next `run` frame is read blocking, below): registering it per program cost ~0.1 ms a call.
-    loop.add_reader(protocol_in, reader.pump, channel)
+    loop.add_reader(protocol_in, reader.pump, host)
     session = SessionGlobals()
     while True:
         line = reader.read_line()
         if line is None:
             _REAL_EXIT(0)
-        run = json.loads(line)
+        run: RunFrame = json.loads(line)
         keep = run.get("keep") is True
         finisher.keep = keep
-        namespace = program_globals(run, channel, session if keep else None)
+        namespace = program_globals(run, host, session if keep else None)
         for output in outputs:
             output.start()
         failure = loop.run_until_complete(execute(run.get("code", ""), namespace))

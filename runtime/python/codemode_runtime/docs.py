@@ -1,7 +1,14 @@
 """Tool documentation at two levels of detail, rendered from the same signatures the proxies use."""
-import inspect
+from __future__ import annotations
 
-from .namespace import signature_and_docs
+import inspect
+from typing import TYPE_CHECKING
+
+from .shapes import json_object
+from .tool_functions import signature_and_docs, tool_docstring
+
+if TYPE_CHECKING:
+    from .frames import JsonObject, ServerGrant, SkillGrant, ToolGrant
 
 DETAILS = ("summary", "full")
 
@@ -9,7 +16,7 @@ DETAILS = ("summary", "full")
 SUMMARY_CHARS = 200
 
 
-def first_line(text):
+def first_line(text: str | None) -> str:
     """The first non-empty line, cut to SUMMARY_CHARS: enough to choose a tool, cheap to print."""
     for line in (text or "").strip().splitlines():
         line = line.strip()
@@ -18,19 +25,19 @@ def first_line(text):
     return ""
 
 
-def check_detail(detail):
+def check_detail(detail: object) -> None:
     if detail not in DETAILS:
         raise ValueError("detail must be 'summary' or 'full', not %r" % (detail,))
 
 
-def _parameters(tool):
+def _parameters(tool: ToolGrant) -> list[JsonObject]:
     schema = tool.get("inputSchema") or {}
-    properties = schema.get("properties") or {}
+    properties: dict[str, object] = schema.get("properties") or {}
     required = set(schema.get("required") or [])
-    result = []
-    for name, prop in properties.items():
-        prop = prop if isinstance(prop, dict) else {}
-        entry = {
+    result: list[JsonObject] = []
+    for name, value in properties.items():
+        prop = json_object(value)
+        entry: JsonObject = {
             "name": name,
             "type": prop.get("type", "any"),
             "required": name in required,
@@ -44,12 +51,12 @@ def _parameters(tool):
     return result
 
 
-def tool_doc(server, tool, detail="summary"):
+def tool_doc(server: ServerGrant, tool: ToolGrant, detail: str = "summary") -> JsonObject:
     """One tool's documentation: `summary` is enough to call it; `full` adds every parameter's docs."""
     check_detail(detail)
     signature, _, _ = signature_and_docs(tool)
     alias = tool.get("alias") or tool["name"]
-    doc = {
+    doc: JsonObject = {
         "server": server["name"],
         "serverAlias": server["alias"],
         "tool": tool["name"],
@@ -57,8 +64,9 @@ def tool_doc(server, tool, detail="summary"):
         "description": first_line(tool.get("description")),
         "signature": "await mcp_%s.%s%s" % (server["alias"], alias, signature),
     }
-    if tool.get("policy"):
-        doc["policy"] = tool["policy"]
+    policy = tool.get("policy")
+    if policy:
+        doc["policy"] = policy
     if detail == "full":
         doc["description"] = (tool.get("description") or "").strip()
         doc["parameters"] = _parameters(tool)
@@ -66,11 +74,11 @@ def tool_doc(server, tool, detail="summary"):
     return doc
 
 
-def skill_doc(entry, detail="summary"):
+def skill_doc(entry: SkillGrant, detail: str = "summary") -> JsonObject:
     """A saved skill in the shape of a tool doc (`server` is "skills"), so searches can mix the two."""
     check_detail(detail)
     name = entry["name"]
-    doc = {
+    doc: JsonObject = {
         "server": "skills",
         "serverAlias": "skills",
         "tool": name,
@@ -81,19 +89,18 @@ def skill_doc(entry, detail="summary"):
         "version": entry.get("version"),
         "import": "from skills import %s" % (name,),
     }
-    if entry.get("servers"):
-        doc["servers"] = list(entry["servers"])
+    servers = entry.get("servers")
+    if servers:
+        doc["servers"] = list(servers)
     if detail == "full":
         doc["description"] = (entry.get("description") or "").strip()
         doc["parameters"] = [{"name": parameter} for parameter in entry.get("parameters") or []]
     return doc
 
 
-def stub(server, tool):
+def stub(server: ServerGrant, tool: ToolGrant) -> str:
     """A Python stub for one tool, as `codemode-bridge stubs` prints it."""
-    from .namespace import make_tool_function
-
-    function = make_tool_function(server, tool, channel=None)
-    body = inspect.cleandoc(function.__doc__ or "")
+    signature, param_docs, _ = signature_and_docs(tool)
+    body = inspect.cleandoc(tool_docstring(server, tool, param_docs))
     indented = "\n".join(("    " + line) if line else "" for line in body.splitlines())
-    return 'async def %s%s:\n    """\n%s\n    """\n' % (function.__name__, inspect.signature(function), indented)
+    return 'async def %s%s:\n    """\n%s\n    """\n' % (tool.get("alias") or tool["name"], signature, indented)

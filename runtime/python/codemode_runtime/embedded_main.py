@@ -13,11 +13,13 @@ fd 1/2 (print, os.write, sys.stdout) into `out` frames itself, so this module on
                                                   object and appends the newline)
     await transport.recv() -> str | None          the next host frame after `run`, None on EOF
 
-`prepare()` is called when the worker builds its memory snapshot, so whatever it imports is already
-in the snapshot and costs nothing per run. It must not keep JavaScript objects alive (a snapshot
-can only hold Python state).
+`prepare()` is called when the worker builds its memory snapshot: whatever this module has imported
+by then is in the snapshot and costs nothing per run. It must not keep JavaScript objects alive (a
+snapshot can only hold Python state).
 """
-import _signal
+from __future__ import annotations
+
+import _signal  # pyright: ignore[reportMissingImports] - the C half of `signal`, which typeshed does not describe
 import asyncio
 import errno
 import functools
@@ -26,17 +28,31 @@ import json
 import os
 import posix
 import signal
+from typing import TYPE_CHECKING, NoReturn
 
 from .channel import HostChannel
 from .executor import done_frame, execute, flush_std_streams
 from .namespace import SessionGlobals, program_globals
 
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+    from typing import Protocol
 
-def _dumps(frame):
+    from .frames import JsonObject, RunFrame
+
+    class Transport(Protocol):
+        """The worker's JavaScript object that carries frames (the module's docstring)."""
+
+        def send(self, frame_json: str, /) -> None: ...
+
+        def recv(self) -> Awaitable[str | None]: ...
+
+
+def _dumps(frame: JsonObject) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
-def _no_processes(*_args, **_kwargs):
+def _no_processes(*_args: object, **_kwargs: object) -> NoReturn:
     raise OSError(errno.ENOSYS, "the embedded sandbox cannot start processes")
 
 
@@ -56,7 +72,7 @@ _HARMLESS_BY_DEFAULT = frozenset(
 )
 
 
-def _refuse_ending_signal(call, signalnum):
+def _refuse_ending_signal(call: str, signalnum: object) -> None:
     if not isinstance(signalnum, int) or signalnum == 0 or signalnum in _HARMLESS_BY_DEFAULT:
         return
     try:
@@ -76,18 +92,18 @@ def _refuse_ending_signal(call, signalnum):
 
 
 _kill = posix.kill
-_raise_signal = _signal.raise_signal
+_raise_signal = signal.raise_signal  # `signal` re-exports _signal's: the same function
 
 
 @functools.wraps(_kill)
-def _guarded_kill(pid, signalnum, /):
+def _guarded_kill(pid: int, signalnum: int, /) -> None:
     if pid == posix.getpid():
         _refuse_ending_signal("os.kill", signalnum)
     return _kill(pid, signalnum)
 
 
 @functools.wraps(_raise_signal)
-def _guarded_raise_signal(signalnum, /):
+def _guarded_raise_signal(signalnum: int, /) -> None:
     _refuse_ending_signal("signal.raise_signal", signalnum)
     return _raise_signal(signalnum)
 
@@ -99,12 +115,9 @@ signal.raise_signal = _signal.raise_signal = _guarded_raise_signal
 os.environ.pop("_", None)
 
 
-def prepare():
-    # Import-only warm-up: everything a run needs, so the request path only parses and runs code.
-    import ast  # noqa: F401
-    import traceback  # noqa: F401
-
-    import mcp.runtime  # noqa: F401  (build_namespace imports it on every run)
+def prepare() -> None:
+    """Called before the snapshot is taken. Importing this module has imported everything a run needs
+    (the executor, the namespace and through it `mcp.runtime`), so there is nothing left to do."""
 
 
 # What `warm_up` runs: the common steps of a program (a definition, a comprehension, an f-string, an
@@ -126,14 +139,14 @@ len(message)
 class _Discard:
     """A transport that sends nowhere and receives end of file: `warm_up` talks to no host."""
 
-    def send(self, _frame_json):
+    def send(self, _frame_json: str, /) -> None:
         pass
 
-    async def recv(self):
+    async def recv(self) -> str | None:
         return None
 
 
-async def warm_up():
+async def warm_up() -> None:
     """Run `_WARM_UP_PROGRAM` once, before the worker says `ready`.
 
     V8 compiles each WebAssembly function on its first call, and compiled code is not part of the
@@ -147,7 +160,7 @@ async def warm_up():
     gc.collect()
 
 
-async def _pump(transport, channel):
+async def _pump(transport: Transport, channel: HostChannel) -> None:
     while True:
         line = await transport.recv()
         if line is None:
@@ -156,7 +169,7 @@ async def _pump(transport, channel):
         channel.receive(line)
 
 
-async def _cancel_leftover_tasks(pump):
+async def _cancel_leftover_tasks(pump: asyncio.Task[None]) -> None:
     """Between a session's programs nothing runs: tasks a program left behind are cancelled, as in containers."""
     current = asyncio.current_task()
     leftover = [task for task in asyncio.all_tasks() if task not in (current, pump) and not task.done()]
@@ -166,24 +179,30 @@ async def _cancel_leftover_tasks(pump):
         await asyncio.wait(leftover, timeout=0.5)
 
 
-# A session's program (`keep` in its `run` frame) leaves its globals and its channel here for the
-# next one: functions the user kept (`f = mcp_x.tool`) still reach the host.
-_session = {"globals": None, "channel": None}
+class _Session:
+    """What a session's program (`keep` in its `run` frame) leaves for the next one: its globals and its
+    channel, so that functions the user kept (`f = mcp_x.tool`) still reach the host."""
+
+    globals: SessionGlobals | None = None
+    channel: HostChannel | None = None
 
 
-async def main(run_json, transport):
+_session = _Session()
+
+
+async def main(run_json: str, transport: Transport) -> str:
     """Run the program of one `run` frame; return the `done` frame as JSON text."""
-    run = json.loads(run_json)
+    run: RunFrame = json.loads(run_json)
     keep = run.get("keep") is True
     loop = asyncio.get_event_loop()
-    channel = _session["channel"] if keep else None
+    channel = _session.channel if keep else None
     if channel is None:
         channel = HostChannel(lambda frame: transport.send(_dumps(frame)), loop)
     pump = loop.create_task(_pump(transport, channel))
     try:
-        if keep and _session["globals"] is None:
-            _session["globals"], _session["channel"] = SessionGlobals(), channel
-        namespace = program_globals(run, channel, _session["globals"] if keep else None)
+        if keep and _session.globals is None:
+            _session.globals, _session.channel = SessionGlobals(), channel
+        namespace = program_globals(run, channel, _session.globals if keep else None)
         failure = await execute(run.get("code", ""), namespace)
         if keep:
             await _cancel_leftover_tasks(pump)

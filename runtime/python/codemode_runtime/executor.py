@@ -1,16 +1,23 @@
 """Runs one user program: top-level await, REPL-style display of a final expression, short tracebacks."""
+from __future__ import annotations
+
 import ast
 import inspect
-import linecache
 import os
 import sys
 import traceback
+from typing import TYPE_CHECKING, Any
 
-from .skills import register_source, settle_pending
+from . import run_state
+from .sources import PROGRAM_NAME, remember_source
+
+if TYPE_CHECKING:
+    import types
+
+    from .frames import JsonObject
 
 _RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-PROGRAM_NAME = "<run_python>"
 TRACEBACK_FRAMES = 12
 _TOP_LEVEL_AWAIT = getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0x2000)
 
@@ -18,42 +25,43 @@ _TOP_LEVEL_AWAIT = getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0x2000)
 class Failure:
     """How a program failed: `error` is one line (`Type: message`), `traceback` the user-facing frames."""
 
-    def __init__(self, error, traceback_text):
+    def __init__(self, error: str, traceback_text: str) -> None:
         self.error = error
         self.traceback = traceback_text
 
 
-async def _evaluate(code_object, namespace):
+async def _evaluate(code_object: types.CodeType, namespace: dict[str, Any]) -> Any:
     result = eval(code_object, namespace)
     if code_object.co_flags & inspect.CO_COROUTINE:
         result = await result
     return result
 
 
-async def execute(code, namespace):
+async def execute(code: str, namespace: dict[str, Any]) -> Failure | None:
     """Run `code` in `namespace`, then wait for the host operations it started (skill saves).
 
     Returns None on success or a Failure: the program's own, else that of an operation it did not
     await (a save the host refused).
     """
     failure = await _execute(code, namespace)
-    unobserved = await settle_pending()
+    unobserved = await run_state.current().queue.settle()
     if failure is None and unobserved is not None:
         label, error, frames = unobserved
-        lines = ["Traceback (most recent call last):\n"] + frames.format() if frames else []
+        lines: list[str] = ["Traceback (most recent call last):\n"] + frames.format() if frames else []
         summary = "%s: %s failed: %s" % (type(error).__name__, label, error)
         return Failure(summary, "".join(lines) + summary + "\n")
     return failure
 
 
-async def _execute(code, namespace):
-    linecache.cache[PROGRAM_NAME] = (len(code), None, code.splitlines(True), PROGRAM_NAME)
-    register_source(PROGRAM_NAME, code)
+async def _execute(code: str, namespace: dict[str, Any]) -> Failure | None:
+    remember_source(PROGRAM_NAME, code)
     try:
         tree = ast.parse(code, PROGRAM_NAME, "exec")
         final_expression = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr):
-            final_expression = ast.Expression(tree.body.pop().value)
+        last = tree.body[-1] if tree.body else None
+        if isinstance(last, ast.Expr):
+            tree.body.pop()
+            final_expression = ast.Expression(last.value)
         body = compile(tree, PROGRAM_NAME, "exec", flags=_TOP_LEVEL_AWAIT, dont_inherit=True)
         tail = None
         if final_expression is not None:
@@ -82,14 +90,14 @@ async def _execute(code, namespace):
         return describe_failure(error)
 
 
-def describe_failure(error):
+def describe_failure(error: BaseException) -> Failure:
     tb = error.__traceback__
     # Drop the runtime's own frames: the user only needs frames from their program and below.
     while tb is not None and tb.tb_frame.f_code.co_filename != PROGRAM_NAME:
         tb = tb.tb_next
     # ...and the runtime's frames below them (tool proxies), which say nothing about the user's bug.
-    frames = [f for f in traceback.extract_tb(tb) if not f.filename.startswith(_RUNTIME_DIR)]
-    frames = traceback.StackSummary.from_list(frames[-TRACEBACK_FRAMES:])
+    own = [f for f in traceback.extract_tb(tb) if not f.filename.startswith(_RUNTIME_DIR)]
+    frames = traceback.StackSummary.from_list(own[-TRACEBACK_FRAMES:])
     summary = traceback.format_exception_only(type(error), error)[-1].strip()
     lines = ["Traceback (most recent call last):\n"] if frames else []
     lines += frames.format()
@@ -103,7 +111,7 @@ ERROR_CHARS = 16_000
 TRACEBACK_CHARS = 32_000
 
 
-def _elide(text, limit):
+def _elide(text: str, limit: int) -> str:
     """`text` cut to `limit` characters, its head and tail kept, with how much was dropped between."""
     if len(text) <= limit:
         return text
@@ -113,7 +121,7 @@ def _elide(text, limit):
     return text[:head] + marker + text[len(text) - tail:]
 
 
-def done_frame(failure):
+def done_frame(failure: Failure | None) -> JsonObject:
     """The `done` frame for a program's outcome (None: success)."""
     if failure is None:
         return {"type": "done", "ok": True}
@@ -125,7 +133,7 @@ def done_frame(failure):
     }
 
 
-def flush_std_streams():
+def flush_std_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -5,6 +5,7 @@ discovery helper is asked about a server or tool that does not exist. `mcp.MCPEr
 class, under the name mcp-server-code-execution-mode used. `mcp.PolicyError`, a ToolError, is raised
 when the user's policy refuses a call.
 """
+from __future__ import annotations
 
 
 class ToolError(RuntimeError):
@@ -14,7 +15,9 @@ class ToolError(RuntimeError):
     for it (`except RuntimeError`) still catches it.
     """
 
-    def __init__(self, message, code=None, server=None, tool=None):
+    def __init__(
+        self, message: object, code: str | None = None, server: str | None = None, tool: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.server = server
@@ -28,14 +31,16 @@ class PolicyError(ToolError):
     POLICY_PLACEHOLDER. Retrying the same call will not help.
     """
 
-    def __init__(self, message, code=None, server=None, tool=None):
+    def __init__(
+        self, message: object, code: str | None = None, server: str | None = None, tool: str | None = None
+    ) -> None:
         super().__init__(message, code=code, server=server, tool=tool)
         marker = " [rule: "
         text = str(message)
         self.rule = text[text.rindex(marker) + len(marker):-1] if text.endswith("]") and marker in text else None
 
 
-def error_for(message, code=None):
+def error_for(message: object, code: str | None = None) -> ToolError:
     """The exception a failed host call raises: PolicyError for the host's POLICY_* codes."""
     if isinstance(code, str) and code.startswith("POLICY_"):
         return PolicyError(message, code=code)

@@ -13,10 +13,34 @@ a synchronous call cannot wait for the host from inside the running event loop.
 Skills: `save_tool(func)` keeps a function for every later run (`from skills import name`);
 `delete_skill(name)` removes it; `list_skills()` lists them.
 """
+# Programs call these helpers, and no type checker sees programs: each checks its arguments at run
+# time, whatever its annotations say.
+# pyright: reportUnnecessaryIsInstance=false
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import os
 import re
+import sys
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 import mcp
+from codemode_runtime import run_state
 from codemode_runtime.docs import check_detail, first_line, skill_doc, stub, tool_doc
+from codemode_runtime.shapes import AwaitableDict, AwaitableList, json_object, server_metadata
+from codemode_runtime.skill_capture import capture
+from codemode_runtime.skill_loader import SkillSet
+from codemode_runtime.tool_functions import request_tool
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine, Generator, Iterable
+
+    from codemode_runtime.frames import JsonObject, ServerGrant, SkillGrant, ToolGrant
+    from codemode_runtime.host_queue import PendingResult
+
+_T = TypeVar("_T")
 
 MCPError = mcp.ToolError
 
@@ -49,55 +73,25 @@ __all__ = [
     "server_stubs",
 ]
 
-_state = {"channel": None, "catalog": (), "loaded": (), "skills": None, "queue": None, "provided": {}}
-
 MAX_SEARCH_LIMIT = 50
 SUMMARY_SKILLS = 30
-
-
-def _install(channel, catalog, loaded, skills=None, queue=None, provided=None):
-    _state["channel"] = channel
-    _state["catalog"] = tuple(catalog or ())
-    _state["loaded"] = tuple(loaded or ())
-    _state["skills"] = skills
-    _state["queue"] = queue
-    _state["provided"] = dict(provided or {})
 
 
 class NotFoundError(mcp.ToolError, KeyError):
     """No such server or tool: a KeyError, and an MCPError as the original's lookups raised."""
 
-    def __str__(self):
+    def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
 
 
-async def _ask(op, **args):
-    channel = _state["channel"]
+async def _ask(op: str, **args: object) -> Any:
+    channel = run_state.current().channel
     if channel is None:
         raise RuntimeError("mcp.runtime is only available inside run_python")
     return await channel.request({"type": "call", "op": op, "args": args})
 
 
-def _metadata(server):
-    return {
-        "name": server["name"],
-        "alias": server["alias"],
-        "description": server.get("description") or "",
-        "cwd": server.get("cwd"),
-        "tools": [
-            {
-                "name": tool["name"],
-                "alias": tool.get("alias") or tool["name"],
-                "description": tool.get("description") or "",
-                "input_schema": tool.get("inputSchema") or {},
-                **({"policy": tool["policy"]} if tool.get("policy") else {}),
-            }
-            for tool in server.get("tools") or []
-        ],
-    }
-
-
-def _known(name):
+def _known(name: object) -> None:
     names = discovered_servers()
     if name not in names:
         # The host's wording (src/shared/errors.ts unknownServerError), so the model sees one message.
@@ -105,82 +99,66 @@ def _known(name):
         raise NotFoundError("Unknown MCP server %r. %s" % (name, configured))
 
 
-def discovered_servers(detailed=False):
+def discovered_servers(detailed: bool = False) -> tuple[Any, ...]:
     """Names of every configured server, granted or not (a tuple).
 
     detailed=True: a tuple of dicts with `name`, `alias` and `description` (the config entry's
     `description`, else the server's own for a granted one, else "").
     """
     if not detailed:
-        return tuple(entry["name"] for entry in _state["catalog"])
-    result = []
-    for entry in _state["catalog"]:
-        loaded = _loaded(entry["name"]) or {}
-        description = entry.get("description") or loaded.get("description") or ""
+        return tuple(entry["name"] for entry in run_state.current().catalog)
+    result: list[JsonObject] = []
+    for entry in run_state.current().catalog:
+        loaded = _loaded(entry["name"])
+        description = entry.get("description") or (loaded and loaded.get("description")) or ""
         result.append({"name": entry["name"], "alias": entry["alias"], "description": description})
     return tuple(result)
 
 
-async def list_servers():
+async def list_servers() -> tuple[str, ...]:
     """Names of every configured server (a tuple), from the catalog the run came with."""
     return discovered_servers()
 
 
-def list_servers_sync():
+def list_servers_sync() -> tuple[str, ...]:
     """Names of the servers granted to this run (a tuple); `discovered_servers()` names every one."""
-    return tuple(server["name"] for server in _state["loaded"])
+    return tuple(server["name"] for server in run_state.current().servers)
 
 
-def list_loaded_server_metadata():
+def list_loaded_server_metadata() -> tuple[JsonObject, ...]:
     """Metadata of the servers granted to this run: name, alias, description, cwd, tools (a tuple of dicts)."""
-    return tuple(_metadata(server) for server in _state["loaded"])
+    return tuple(server_metadata(server) for server in run_state.current().servers)
 
 
-class _AwaitableDict(dict):
-    """A dict the run already holds; `await` on it is allowed, so both call styles work."""
-
-    def __await__(self):
-        return self
-        yield  # unreachable: makes __await__ a generator, as the protocol requires
-
-
-class _AwaitableList(list):
-    """A list the run already holds; `await` on it is allowed, so both call styles work."""
-
-    def __await__(self):
-        return self
-        yield  # unreachable: makes __await__ a generator, as the protocol requires
-
-
-class _FromHost:
+class _FromHost(Generic[_T]):
     """A result only the host has: it must be awaited, and says so if it is used without `await`."""
 
-    def __init__(self, call, coroutine):
+    def __init__(self, call: str, coroutine: Coroutine[Any, Any, _T]) -> None:
         self._call = call
         self._coroutine = coroutine
         self._awaited = False
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, _T]:
         self._awaited = True
         return self._coroutine.__await__()
 
-    def _refuse(self, *_args, **_kwargs):
+    def _refuse(self, *_args: object, **_kwargs: object) -> NoReturn:
         self._coroutine.close()
         raise TypeError("runtime.%s asks the host: use `await runtime.%s`" % (self._call, self._call))
 
     __getitem__ = __iter__ = __len__ = __contains__ = get = keys = items = _refuse
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<runtime.%s: not awaited; use `await runtime.%s`>" % (self._call, self._call)
 
-    def __del__(self):
+    def __del__(self) -> None:
         # Dropped without `await`: close quietly instead of a "never awaited" warning. (An awaited
         # one may be collected mid-await, while its coroutine runs on: leave that alone.)
         if not self._awaited:
             self._coroutine.close()
 
 
-def describe_server(name):
+def describe_server(name: str) -> AwaitableDict | _FromHost[JsonObject]:
     """One server's metadata (name, alias, description, cwd, tools with input_schema), granted or not.
 
     A granted server's dict comes back at once (`await` optional); for any other server the host
@@ -189,24 +167,24 @@ def describe_server(name):
     _known(name)
     local = _loaded(name)
     if local is not None:
-        return _AwaitableDict(_metadata(local))
+        return AwaitableDict(server_metadata(local))
 
-    async def remote():
-        return _metadata(await _ask("describe_server", name=name))
+    async def remote() -> JsonObject:
+        return server_metadata(await _ask("describe_server", name=name))
 
     return _FromHost("describe_server(%r)" % (name,), remote())
 
 
-def _loaded(name):
-    for server in _state["loaded"]:
+def _loaded(name: object) -> ServerGrant | None:
+    for server in run_state.current().servers:
         if server["name"] == name:
             return server
     return None
 
 
-def _granted(server, helper):
+def _granted(server: object, helper: str) -> ServerGrant:
     """A granted server by name or alias, for the helpers that read only what the run holds."""
-    for candidate in _state["loaded"]:
+    for candidate in run_state.current().servers:
         if server in (candidate["name"], candidate["alias"]):
             return candidate
     _known(server)
@@ -217,24 +195,28 @@ def _granted(server, helper):
     )
 
 
-async def _server(name):
+async def _server(name: str) -> ServerGrant:
     _known(name)
     return _loaded(name) or await _ask("describe_server", name=name)
 
 
-def _tool_list(described):
-    return _AwaitableList(
-        {
-            "name": tool["name"],
-            "alias": tool.get("alias") or tool["name"],
-            "description": first_line(tool.get("description")),
-            **({"policy": tool["policy"]["action"]} if tool.get("policy") else {}),
-        }
-        for tool in described.get("tools") or []
-    )
+def _tool_list(described: ServerGrant) -> AwaitableList:
+    return AwaitableList(_tool_summary(tool) for tool in described.get("tools") or [])
 
 
-def list_tools(server):
+def _tool_summary(tool: ToolGrant) -> JsonObject:
+    summary: JsonObject = {
+        "name": tool["name"],
+        "alias": tool.get("alias") or tool["name"],
+        "description": first_line(tool.get("description")),
+    }
+    policy = tool.get("policy")
+    if policy:
+        summary["policy"] = policy["action"]
+    return summary
+
+
+def list_tools(server: str) -> AwaitableList | _FromHost[AwaitableList]:
     """The tools of one server: name, alias and one-line description each (a list of dicts).
 
     Immediate for a granted server (`await` optional); otherwise `await runtime.list_tools(server)`.
@@ -244,22 +226,22 @@ def list_tools(server):
     if local is not None:
         return _tool_list(local)
 
-    async def remote():
+    async def remote() -> AwaitableList:
         return _tool_list(await _ask("describe_server", name=server))
 
     return _FromHost("list_tools(%r)" % (server,), remote())
 
 
-def list_tools_sync(server=None):
+def list_tools_sync(server: str | None = None) -> tuple[JsonObject, ...]:
     """The tools of a granted server, as this run holds them: a tuple of dicts (name, alias,
     description, input_schema). Answered from the run's own metadata, never the host."""
     if server is None:
-        granted = ", ".join(entry["name"] for entry in _state["loaded"]) or "none"
+        granted = ", ".join(entry["name"] for entry in run_state.current().servers) or "none"
         raise mcp.ToolError("list_tools_sync(server) requires a server name; granted to this run: %s" % (granted,))
-    return tuple(_metadata(_granted(server, "list_tools_sync"))["tools"])
+    return tuple(server_metadata(_granted(server, "list_tools_sync"))["tools"])
 
 
-def _select_tools(described, tool):
+def _select_tools(described: ServerGrant, tool: object) -> list[ToolGrant]:
     tools = described.get("tools") or []
     if tool is None:
         return tools
@@ -271,7 +253,9 @@ def _select_tools(described, tool):
     return selected[:1]
 
 
-async def query_tool_docs(server, tool=None, detail="summary"):
+async def query_tool_docs(
+    server: str, tool: str | None = None, detail: str = "summary"
+) -> JsonObject | list[JsonObject]:
     """Docs of one tool (by name or alias, any case): one dict; of every tool of `server`: a list.
 
     detail="summary": name, alias, one-line description, call signature.
@@ -283,7 +267,7 @@ async def query_tool_docs(server, tool=None, detail="summary"):
     return docs[0] if tool is not None else docs
 
 
-def query_tool_docs_sync(server, tool=None, detail="summary"):
+def query_tool_docs_sync(server: str, tool: str | None = None, detail: str = "summary") -> list[JsonObject]:
     """Docs of a granted server's tools, from what this run holds: always a list (of one when a tool
     is named), as mcp-server-code-execution-mode's was. It never asks the host, so it reads only the
     servers granted to this run; `await query_tool_docs(...)` reads any server."""
@@ -292,22 +276,22 @@ def query_tool_docs_sync(server, tool=None, detail="summary"):
     return [tool_doc(described, t, detail) for t in _select_tools(described, tool)]
 
 
-async def search_tool_docs(query, limit=5, detail="summary"):
+async def search_tool_docs(query: str, limit: int = 5, detail: str = "summary") -> list[JsonObject]:
     """Tools of every configured server, and saved skills, ranked for `query` (a list of docs with a `score`).
 
     A skill's doc has `server` "skills", `skill` True, its `version` and the `import` line.
     Servers that cannot be reached are reported on stderr and skipped.
     """
-    import sys
-
     check_detail(detail)
     if not isinstance(limit, int) or limit < 1:
         raise ValueError("limit must be a positive integer")
-    answer = await _ask("search_tool_docs", query=str(query), limit=limit)
-    for problem in answer.get("unavailable") or []:
+    answer: JsonObject = await _ask("search_tool_docs", query=str(query), limit=limit)
+    unavailable: list[JsonObject] = answer.get("unavailable") or []
+    for problem in unavailable:
         print("search_tool_docs: server %r skipped: %s" % (problem["server"], problem["error"]), file=sys.stderr)
-    results = []
-    for hit in answer.get("hits") or []:
+    results: list[JsonObject] = []
+    hits: list[JsonObject] = answer.get("hits") or []
+    for hit in hits:
         doc = skill_doc(hit["skill"], detail) if "skill" in hit else tool_doc(hit["server"], hit["tool"], detail)
         doc["score"] = hit["score"]
         results.append(doc)
@@ -317,12 +301,12 @@ async def search_tool_docs(query, limit=5, detail="summary"):
 _STOP_WORDS = frozenset("a an and are as at be by for from get in is it of on or the to with".split())
 
 
-def _words(text):
+def _words(text: object) -> list[str]:
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", str(text or ""))
     return re.findall(r"[a-z0-9]+", spaced.lower())
 
 
-def _sync_score(terms, name_words, text_words, haystack):
+def _sync_score(terms: list[str], name_words: set[str], text_words: set[str], haystack: str) -> float:
     total = 0.0
     matched = 0
     for term in terms:
@@ -341,7 +325,7 @@ def _sync_score(terms, name_words, text_words, haystack):
     return round(total * matched / len(terms), 3) if matched else 0
 
 
-def search_tool_docs_sync(query, limit=5, detail="summary"):
+def search_tool_docs_sync(query: str, limit: int = 5, detail: str = "summary") -> list[JsonObject]:
     """Ranks the tools of the servers granted to this run, and the saved skills, for `query`.
 
     Answered from what the run already holds (a synchronous call cannot wait for the host inside the
@@ -357,29 +341,28 @@ def search_tool_docs_sync(query, limit=5, detail="summary"):
     terms = [word for word in _words(query) if word not in _STOP_WORDS] or _words(query)
     if not terms:
         return []
-    scored = []
+    scored: list[tuple[float, int, Callable[[], JsonObject]]] = []
     order = 0
-    for server in _state["loaded"]:
+    for server in run_state.current().servers:
         for tool in server.get("tools") or []:
-            schema = tool.get("inputSchema") if isinstance(tool.get("inputSchema"), dict) else {}
-            properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+            properties = json_object(json_object(tool.get("inputSchema")).get("properties"))
             name_words = set(_words(tool["name"]) + _words(tool.get("alias")))
             text = " ".join([tool.get("description") or ""] + list(properties))
             haystack = " ".join([server["name"], tool["name"], text]).lower()
             score = _sync_score(terms, name_words, set(_words(text)), haystack)
             if score:
-                scored.append((score, order, lambda s=server, t=tool: tool_doc(s, t, detail)))
+                scored.append((score, order, functools.partial(tool_doc, server, tool, detail)))
             order += 1
-    skills = _state["skills"]
+    skills = run_state.current().skills
     for entry in skills.entries() if skills is not None else ():
         name_words = set(_words(entry["name"]))
         text = " ".join([entry.get("description") or ""] + list(entry.get("parameters") or []))
         score = _sync_score(terms, name_words, set(_words(text)), (entry["name"] + " " + text).lower())
         if score:
-            scored.append((score, order, lambda e=entry: skill_doc(e, detail)))
+            scored.append((score, order, functools.partial(skill_doc, entry, detail)))
         order += 1
     scored.sort(key=lambda item: (-item[0], item[1]))
-    results = []
+    results: list[JsonObject] = []
     for score, _, render in scored[:limit]:
         doc = render()
         doc["score"] = score
@@ -387,21 +370,19 @@ def search_tool_docs_sync(query, limit=5, detail="summary"):
     return results
 
 
-async def call_tool(server, tool, arguments=None, *, raw=False):
+async def call_tool(server: str, tool: str, arguments: dict[str, Any] | None = None, *, raw: bool = False) -> Any:
     """Calls `tool` (name or alias) of a granted `server` (name or alias) with a dict of arguments.
 
     Returns the unwrapped result, as `await mcp_<alias>.<tool>(...)` does; raw=True returns the MCP
     result dict the server sent (`result["content"][0]["text"]`), as mcp-server-code-execution-mode's
     call_tool did. A tool that reports an error raises mcp.ToolError (MCPError) either way.
     """
-    from codemode_runtime.namespace import request_tool
-
-    channel = _state["channel"]
+    channel = run_state.current().channel
     if channel is None:
         raise RuntimeError("mcp.runtime is only available inside run_python")
     if arguments is not None and not isinstance(arguments, dict):
         raise TypeError("call_tool: arguments must be a dict, not %s" % (type(arguments).__name__,))
-    for granted in _state["loaded"]:
+    for granted in run_state.current().servers:
         if server in (granted["name"], granted["alias"]):
             break
     else:
@@ -419,7 +400,7 @@ async def call_tool(server, tool, arguments=None, *, raw=False):
     return await request_tool(channel, granted["name"], name, dict(arguments or {}), raw=raw)
 
 
-async def server_stubs(server):
+async def server_stubs(server: str) -> str:
     """Python stubs (signatures and docstrings) of every tool of `server`, as one string."""
     described = await _server(server)
     header = "# MCP server %r: mcp_%s\n" % (described["name"], described["alias"])
@@ -429,13 +410,7 @@ async def server_stubs(server):
 # ---------------------------------------------------------------------------------------- skills
 
 
-def _queue():
-    from codemode_runtime.skills import queue
-
-    return _state["queue"] or queue()
-
-
-def save_tool(func):
+def save_tool(func: _T) -> _T:
     """Saves `func` as a skill every later run can use: `from skills import name`, or `name(...)`.
 
     Also a decorator (`@save_tool` above the `def`); returns the function unchanged. The source is
@@ -445,15 +420,14 @@ def save_tool(func):
     again and stores it under MCP_BRIDGE_STATE_DIR/skills. This call does not wait for the host; the
     run does, and fails with the reason if the host refused (`await runtime.list_skills()` shows it).
     """
-    from codemode_runtime.skills import capture
-
-    payload = capture(func, _state["provided"])
-    func.__skill__ = payload["name"]
-    _queue().submit("save_skill", payload, "save_tool(%s)" % (payload["name"],))
+    state = run_state.current()
+    payload = capture(func, state.provided)
+    setattr(func, "__skill__", payload["name"])  # noqa: B010 - capture checked it is a function
+    state.queue.submit("save_skill", payload, "save_tool(%s)" % (payload["name"],))
     return func
 
 
-def delete_skill(name, version=None):
+def delete_skill(name: str, version: int | None = None) -> PendingResult:
     """Removes a saved skill (every version), or one `version` of it (the newest left becomes current).
 
     Returns a pending result: `await delete_skill(name)` gives {'name', 'deleted': [versions]} or raises
@@ -463,51 +437,51 @@ def delete_skill(name, version=None):
         raise ValueError("delete_skill: the name must be a non-empty string, not %r" % (name,))
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
         raise ValueError("delete_skill: version must be a positive integer")
-    args = {"name": name} if version is None else {"name": name, "version": version}
-    return _queue().submit("delete_skill", args, "delete_skill(%r)" % (name,))
+    args: JsonObject = {"name": name} if version is None else {"name": name, "version": version}
+    return run_state.current().queue.submit("delete_skill", args, "delete_skill(%r)" % (name,))
 
 
-def _skill_listing(entry, skills):
-    item = {
+def _skill_listing(entry: SkillGrant, skills: SkillSet | None) -> JsonObject:
+    item: JsonObject = {
         "name": entry["name"],
         "version": entry.get("version"),
         "signature": entry.get("signature") or "",
         "description": first_line(entry.get("description")),
         "servers": list(entry.get("servers") or []),
     }
-    if entry.get("versions"):
-        item["versions"] = list(entry["versions"])
-    if entry.get("savedAt"):
-        item["savedAt"] = entry["savedAt"]
+    versions = entry.get("versions")
+    if versions:
+        item["versions"] = list(versions)
+    saved_at = entry.get("savedAt")
+    if saved_at:
+        item["savedAt"] = saved_at
     problem = entry.get("error") or (skills.problem(entry["name"]) if skills is not None else None)
     if problem:
         item["error"] = problem
     return item
 
 
-class _SkillListing(list):
+class _SkillListing(list["JsonObject"]):
     """The skills this run started with; `await` it for the host's current list (after this run's saves)."""
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, list[JsonObject]]:
         return self._fresh().__await__()
 
-    async def _fresh(self):
-        from codemode_runtime.skills import SkillSet
-
-        pending = _queue().submit("list_skills", {}, "list_skills()")
-        entries = await pending
+    async def _fresh(self) -> list[JsonObject]:
+        pending = run_state.current().queue.submit("list_skills", {}, "list_skills()")
+        entries: Iterable[object] | None = await pending
         checker = SkillSet(entries, lambda _name: {})
         return [_skill_listing(entry, checker) for entry in checker.entries()]
 
 
-def list_skills():
+def list_skills() -> _SkillListing:
     """Saved skills: name, version, signature, one-line description, servers it uses, and `error`
     when it cannot load (checked by compiling it here, without running it).
 
     Without `await`: the skills this run started with. `await runtime.list_skills()` asks the host,
     after this run's own saves and deletions.
     """
-    skills = _state["skills"]
+    skills = run_state.current().skills
     entries = skills.entries() if skills is not None else []
     return _SkillListing(_skill_listing(entry, skills) for entry in entries)
 
@@ -517,13 +491,13 @@ def list_skills():
 _SAVE_SLICE_BYTES = 3 * 1024 * 1024
 
 
-def _value_name(helper, name):
+def _value_name(helper: str, name: object) -> str:
     if not isinstance(name, str) or not name or len(name) > 256:
         raise ValueError("%s: the name must be a non-empty string of at most 256 characters" % (helper,))
     return name
 
 
-async def save(name, value):
+async def save(name: str, value: object) -> Any:
     """Keeps a picklable `value` on the host under `name`, for any later run of this client.
 
     Saved values outlive sandboxes and sessions (not the bridge): `await load(name)` in a fresh run or
@@ -531,7 +505,8 @@ async def save(name, value):
     replaces it. Returns {'name', 'bytes'}. Classes defined in the program itself cannot be loaded
     elsewhere (pickle stores them by reference): save plain data, arrays, frames.
     """
-    import base64
+    # pickle is imported on first use: few programs save a value, and importing it before `ready`
+    # would cost every sandbox's start (asyncio does not import it).
     import pickle
 
     _value_name("save", name)
@@ -551,13 +526,12 @@ async def save(name, value):
     return result
 
 
-async def load(name):
+async def load(name: str) -> Any:
     """The value `save(name, value)` kept (a fresh copy); raises mcp.ToolError if there is none."""
-    import base64
-    import pickle
+    import pickle  # on first use, as in `save`
 
     _value_name("load", name)
-    pieces = []
+    pieces: list[bytes] = []
     offset = 0
     # One load at a time: the host sends each page as it is asked, so loads gathered together would
     # have it send pages faster than this interpreter decodes them (and end the run for not reading).
@@ -572,29 +546,31 @@ async def load(name):
     return pickle.loads(b"".join(pieces))
 
 
-def _load_lock():
-    """The lock `load` holds, one per event loop (a session runs each program in a loop of its own)."""
-    import asyncio
+_load_lock_held: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
+
+def _load_lock() -> asyncio.Lock:
+    """The lock `load` holds, one per event loop (a session runs each program in a loop of its own)."""
+    global _load_lock_held
     loop = asyncio.get_running_loop()
-    held = _state.get("load_lock")
+    held = _load_lock_held
     if held is None or held[0] is not loop:
         held = (loop, asyncio.Lock())
-        _state["load_lock"] = held
+        _load_lock_held = held
     return held[1]
 
 
-async def list_saved():
+async def list_saved() -> list[JsonObject]:
     """Values this client saved: [{'name', 'bytes', 'savedAt'}]."""
     return await _ask("list_values")
 
 
-async def delete_saved(name):
+async def delete_saved(name: str) -> bool:
     """Forgets the value saved under `name`; True if there was one."""
     return await _ask("delete_value", name=_value_name("delete_saved", name))
 
 
-async def read_output(handle, offset=0, length=10000):
+async def read_output(handle: str, offset: int = 0, length: int = 10000) -> JsonObject:
     """A page of a run's stdout that the output cap elided: the text from `offset`, `length` characters.
 
     The handle is in that run's result (`[full stdout kept as out-N ...]`); handles expire (after
@@ -606,16 +582,17 @@ async def read_output(handle, offset=0, length=10000):
 _ATTACH_MAX_BYTES = 5 * 1024 * 1024
 
 
-async def attach(data, mime_type=None, name=None):
+async def attach(
+    data: bytes | bytearray | memoryview | str | os.PathLike[str], mime_type: str | None = None, name: str | None = None
+) -> Any:
     """Returns a file to the client with this call's result: a PNG, JPEG, GIF or WebP image (its bytes
     checked) as MCP image content, anything else as an embedded resource; types a client could render
     as active content (SVG, HTML, ...) arrive as application/octet-stream. `data` is bytes or a path
     (e.g. a plot saved to /workspace); `mime_type` is guessed from the path when omitted. At most 8
     files, 5 MiB together.
     """
-    import base64
+    # mimetypes is imported on first use: only `attach` needs it, and it reads the system's type tables.
     import mimetypes
-    import os
 
     if isinstance(data, (str, os.PathLike)):
         path = os.fspath(data)
@@ -631,41 +608,42 @@ async def attach(data, mime_type=None, name=None):
         raise ValueError("attach: pass mime_type, e.g. 'image/png'")
     if len(content) > _ATTACH_MAX_BYTES:
         raise ValueError("attach: %d bytes; a run returns at most 5 MiB of files together" % (len(content),))
-    args = {"mimeType": mime_type, "data": base64.b64encode(content).decode("ascii")}
+    args: JsonObject = {"mimeType": mime_type, "data": base64.b64encode(content).decode("ascii")}
     if name:
         args["name"] = str(name)
     return await _ask("attach", **args)
 
 
-async def list_sessions():
+async def list_sessions() -> list[JsonObject]:
     """This client's live sessions: [{'name', 'runs', 'createdAt', 'lastUsedAt', 'expiresInS', 'busy'}]."""
     return await _ask("list_sessions")
 
 
-async def reset_session(name):
+async def reset_session(name: str) -> bool:
     """Ends the session `name` (its sandbox, globals and files are gone); True if it existed."""
     return await _ask("reset_session", name=name)
 
 
-def capability_summary():
+def capability_summary() -> str:
     """A short digest of what this sandbox offers; print it instead of exploring."""
-    loaded = {server["name"] for server in _state["loaded"]}
+    state = run_state.current()
+    loaded = {server["name"] for server in state.servers}
     lines = ["MCP servers (granted ones are callable as mcp_<alias>):"]
-    for entry in _state["catalog"]:
+    for entry in state.catalog:
         mark = "granted" if entry["name"] in loaded else "not granted"
         about = first_line(entry.get("description"))
         lines.append("  %s (mcp_%s, %s)%s" % (entry["name"], entry["alias"], mark, " - " + about if about else ""))
-    if not _state["catalog"]:
+    if not state.catalog:
         lines.append("  none configured")
-    skills = _state["skills"]
+    skills = state.skills
     entries = skills.entries() if skills is not None else []
     lines.append("Saved skills (call by name, or `from skills import <name>`):")
-    for entry in entries[:SUMMARY_SKILLS]:
-        about = first_line(entry.get("description"))
-        problem = skills.problem(entry["name"])
+    for skill in entries[:SUMMARY_SKILLS]:
+        about = first_line(skill.get("description"))
+        problem = skills.problem(skill["name"]) if skills is not None else None
         broken = " [cannot load: %s]" % (problem,) if problem else ""
-        signature = entry.get("signature") or "(...)"
-        lines.append("  %s%s%s%s" % (entry["name"], signature, " - " + about if about else "", broken))
+        signature = skill.get("signature") or "(...)"
+        lines.append("  %s%s%s%s" % (skill["name"], signature, " - " + about if about else "", broken))
     if len(entries) > SUMMARY_SKILLS:
         lines.append("  ... and %d more (runtime.list_skills())" % (len(entries) - SUMMARY_SKILLS,))
     if not entries:
@@ -685,7 +663,7 @@ def capability_summary():
         "  await runtime.list_sessions(), await runtime.reset_session(name)",
         "Call a granted tool: await mcp_<alias>.<tool>(...); failures raise mcp.ToolError (alias MCPError).",
     ]
-    if any(tool.get("policy") for server in _state["loaded"] for tool in server.get("tools") or []):
+    if any(tool.get("policy") for server in state.servers for tool in server.get("tools") or []):
         lines.append(
             "A user policy governs tool calls (each tool doc has a `policy`); refused calls raise"
             " mcp.PolicyError (a ToolError; err.rule names the rule)."

@@ -20,7 +20,7 @@ const MAX_SERVER_NAME_CHARS = 256;
 const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]*$/;
 /** What a file or directory of the store may be called at all: no dots, no separators, no NUL. */
 const STORE_NAME_PATTERN = /^[A-Za-z0-9_]{1,64}$/;
-/** The globals every program gets (and the names our docs import `mcp.runtime` as); see skills.py. */
+/** The globals every program gets (and the names our docs import `mcp.runtime` as); see skill_names.py. */
 const SANDBOX_NAMES: ReadonlySet<string> = new Set([
   'LOADED_MCP_SERVERS',
   'call_tool',

@@ -7,17 +7,8 @@
  * crash-isolated, still under RLIMIT_DATA) and the reason is logged and shown by `doctor`.
  */
 import { type ChildProcess, execFile, type StdioOptions, spawn } from 'node:child_process';
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  realpathSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { buildSeccompFilter, REFUSED_SYSCALLS_X86_64 } from './seccomp-filter.js';
 
@@ -32,8 +23,11 @@ export interface Confinement {
   version: string;
   /** Shared libraries the binary links (from `ldd`), bound read-only at the same paths. */
   libraries: string[];
-  /** The seccomp program's file (bubblewrap reads it from an inherited descriptor); absent: none. */
-  seccompFile?: string;
+  /**
+   * The seccomp program, which bubblewrap reads from descriptor 3 of each worker (a pipe the bridge
+   * writes it into, so no file of it outlives the bridge); absent: none.
+   */
+  seccomp?: Buffer;
   /** One line for logs and `doctor`. */
   description: string;
 }
@@ -59,16 +53,16 @@ export async function probeConfinement(binary: string): Promise<ConfinementProbe
   } catch (error) {
     return { problem: `bubblewrap or ldd failed: ${firstLine(error)}` };
   }
-  const seccompFile = process.arch === 'x64' ? writeSeccompFile() : undefined;
+  const seccomp = process.arch === 'x64' ? buildSeccompFilter() : undefined;
   const confinement: Confinement = {
     bwrap,
     version,
     libraries,
-    ...(seccompFile ? { seccompFile } : {}),
+    ...(seccomp ? { seccomp } : {}),
     description:
       `${version}: new user/pid/net/ipc/uts/cgroup namespaces, uid 65534, no capabilities, empty environment, ` +
       `read-only root of the binary and ${libraries.length} libraries` +
-      (seccompFile
+      (seccomp
         ? `, seccomp refusing ${Object.keys(REFUSED_SYSCALLS_X86_64).length} system calls`
         : ', no seccomp filter (only built for x86_64)'),
   };
@@ -137,11 +131,11 @@ export function workerCommand(
     '--ro-bind',
     realpathOr(binary),
     CONFINED_BINARY,
-    ...(confinement.seccompFile ? ['--seccomp', '3'] : []),
+    ...(confinement.seccomp ? ['--seccomp', '3'] : []),
     CONFINED_BINARY,
     ...extraArgs,
   ];
-  return { ...shell([confinement.bwrap, ...bwrapArgs]), seccomp: confinement.seccompFile !== undefined };
+  return { ...shell([confinement.bwrap, ...bwrapArgs]), seccomp: confinement.seccomp !== undefined };
 }
 
 function realpathOr(path: string): string {
@@ -152,37 +146,33 @@ function realpathOr(path: string): string {
   }
 }
 
-/** The filter in a file of its own (mode 0400), written once per bridge. */
-function writeSeccompFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'codemode-monty-'));
-  const file = join(dir, 'seccomp.bpf');
-  writeFileSync(file, buildSeccompFilter(), { mode: 0o400 });
-  chmodSync(dir, 0o700);
-  return file;
-}
-
 /**
  * Starts a worker command, its own process group leader (so a kill reaches bubblewrap and the
- * worker), with the seccomp program open as descriptor 3 when it takes one.
+ * worker), with the seccomp program on descriptor 3 when it takes one: written into a pipe and the
+ * pipe closed, so bubblewrap reads it to its end. (It was a file in the temp directory once, left
+ * behind by every bridge.)
  */
 export function spawnWorker(
   command: WorkerCommand,
   confinement: Confinement | undefined,
   stdio: StdioOptions = ['pipe', 'pipe', 'pipe'],
 ): ChildProcess {
-  const seccomp =
-    command.seccomp && confinement?.seccompFile ? openSync(confinement.seccompFile, 'r') : undefined;
-  try {
-    const streams = Array.isArray(stdio) ? stdio : [stdio, stdio, stdio];
-    return spawn(command.file, command.args, {
-      stdio: [...streams.slice(0, 3), ...(seccomp !== undefined ? [seccomp] : [])],
-      env: {},
-      detached: true,
-    });
-  } finally {
-    // The child has its own copy once spawned.
-    if (seccomp !== undefined) closeSync(seccomp);
+  const seccomp = command.seccomp ? confinement?.seccomp : undefined;
+  const streams = Array.isArray(stdio) ? stdio : [stdio, stdio, stdio];
+  const child = spawn(command.file, command.args, {
+    stdio: [...streams.slice(0, 3), ...(seccomp ? ['pipe' as const] : [])],
+    env: {},
+    detached: true,
+  });
+  const program = seccomp ? (child.stdio[3] as Writable | null) : null;
+  if (seccomp && program) {
+    // A worker that dies before reading it must not take the bridge with it (EPIPE). Closed once
+    // written: the data waits in the pipe for bubblewrap, and nothing reads this end, so it would
+    // never see its end and close by itself.
+    program.on('error', () => {});
+    program.end(seccomp, () => program.destroy());
   }
+  return child;
 }
 
 async function runWithSeccomp(command: WorkerCommand, confinement: Confinement): Promise<{ stdout: string }> {

@@ -47,7 +47,7 @@ function record(value: unknown): Record<string, unknown> {
     : {};
 }
 
-/** The annotation `_annotation` in namespace.py derives from a property's `type`. */
+/** The annotation `_annotation` in tool_functions.py derives from a property's `type`. */
 function annotationOf(property: Record<string, unknown>): { text: string; docName: string } {
   const kind = property.type;
   if (Array.isArray(kind)) {
@@ -69,7 +69,7 @@ function annotationOf(property: Record<string, unknown>): { text: string; docNam
   return name ? { text: name, docName: name } : { text: 'Any', docName: 'any' };
 }
 
-/** `signature_and_docs` of namespace.py. Malformed schemas degrade to fewer parameters, never throw. */
+/** `signature_and_docs` of tool_functions.py. Malformed schemas degrade to fewer parameters, never throw. */
 export function toolSignature(tool: ToolGrant): ToolSignature {
   const schema = record(tool.inputSchema);
   const properties = record(schema.properties);
@@ -241,7 +241,7 @@ export function skillDoc(
   return doc;
 }
 
-/** `_metadata` of mcp/runtime.py: a server as `describe_server` returns it. */
+/** `server_metadata` of codemode_runtime/shapes.py: a server as `describe_server` returns it. */
 export function serverMetadata(server: ServerGrant): Record<string, unknown> {
   return {
     name: server.name,

@@ -234,14 +234,16 @@ export class BridgeHttpServer {
   }
 
   /**
-   * Stops taking requests, lets the requests being answered (runs) finish for up to `graceMs`, then
-   * closes every session, which cancels the runs still going (their sandboxes are killed).
+   * Stops taking work, lets the requests being answered (runs) finish for up to `graceMs`, then
+   * closes every session, which cancels the runs still going (their sandboxes are killed). The port
+   * stays open while runs drain, so a new health probe (a load balancer's, a supervisor's) hears
+   * `draining` (503) rather than a refused connection it could not tell from a crash, and a new
+   * request a 503 with `retry-after`; each of those connections closes after its answer.
    */
   async close(graceMs: number): Promise<void> {
     this.#draining = true;
     if (this.#sweep) clearInterval(this.#sweep);
     if (this.#descriptorCheck) clearInterval(this.#descriptorCheck);
-    this.#http.close();
     this.#http.closeIdleConnections();
     const running = () => [...this.#sessions.values()].some((session) => session.info.inFlight > 0);
     if (running()) {
@@ -249,6 +251,7 @@ export class BridgeHttpServer {
       const deadline = Date.now() + graceMs;
       while (running() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    this.#http.close();
     await Promise.all([...this.#sessions.keys()].map((id) => this.#closeSession(id)));
     this.#http.closeAllConnections();
   }
@@ -268,6 +271,8 @@ export class BridgeHttpServer {
         `Forbidden: origin ${origin} is not allowed (MCP_BRIDGE_HTTP_ALLOWED_ORIGINS).\n`,
       );
     }
+    // Draining: no connection is kept alive past its answer, so the listener's close is not held up.
+    if (this.#draining) response.setHeader('connection', 'close');
     if (url.pathname === '/healthz')
       return send(response, this.#draining ? 503 : 200, this.#draining ? 'draining\n' : 'ok\n');
     if (this.#draining) return send(response, 503, 'The bridge is shutting down.\n', { 'retry-after': '5' });
@@ -358,6 +363,24 @@ export class BridgeHttpServer {
       } catch {
         return sendJsonRpcError(response, 400, -32700, 'Parse error: the body is not JSON.');
       }
+      // The SDK's transport still runs a batch, which MCP removed in its 2025-06-18 revision; and
+      // answers JSON that is no message at all as a parse error. Both are JSON-RPC's Invalid Request.
+      if (Array.isArray(body)) {
+        return sendJsonRpcError(
+          response,
+          400,
+          -32600,
+          `Invalid request: a JSON-RPC batch (an array of ${body.length} messages); MCP takes no batches since its 2025-06-18 revision: send each message in its own POST.`,
+        );
+      }
+      if (typeof body !== 'object' || body === null) {
+        return sendJsonRpcError(
+          response,
+          400,
+          -32600,
+          'Invalid request: the body is JSON but not a JSON-RPC message (an object).',
+        );
+      }
     }
     if (sessionId !== undefined) {
       const session = this.#sessions.get(sessionId);
@@ -372,7 +395,7 @@ export class BridgeHttpServer {
       }
       return this.#serve(session, request, response, body);
     }
-    const initialize = Array.isArray(body) ? body.some(isInitializeRequest) : isInitializeRequest(body);
+    const initialize = isInitializeRequest(body);
     if (request.method !== 'POST' || !initialize) {
       return sendJsonRpcError(
         response,

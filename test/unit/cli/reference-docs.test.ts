@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ALL_SETTINGS, COMMANDS, helpText } from '../../../src/cli/help.js';
+import { ALL_SETTINGS, COMMANDS, commandHelpText, commandNames, helpText } from '../../../src/cli/help.js';
 import {
   renderCliReference,
   renderConfigurationPage,
@@ -46,6 +46,25 @@ describe('generated references', () => {
       }
     }
     expect([...used].filter((name) => !documented.includes(name)).sort()).toEqual([]);
+  });
+
+  it.each(commandNames())('%s --help prints the forms of that command only, and its details', (name) => {
+    const help = commandHelpText(name, '0.0.0') ?? '';
+    for (const command of COMMANDS) {
+      const form = `codemode-bridge ${command.usage[0]}`;
+      if (command.name === name) expect(help).toContain(form);
+      else expect(help).not.toContain(`  ${form}`);
+    }
+    expect(help).toContain(`Reference: docs/cli.md#${name}, in the package.`);
+    expect(help).not.toContain('Environment:');
+    // Prose is wrapped to the terminal's 100 columns (the audit examples, indented code, are not).
+    const prose = help.split('\n').filter((line) => !line.startsWith('    codemode-bridge'));
+    for (const line of prose) expect(line.length).toBeLessThanOrEqual(100);
+  });
+
+  it('has no command help for a name that is not a command', () => {
+    expect(commandHelpText('help', '0.0.0')).toBeUndefined();
+    expect(commandHelpText('frobnicate', '0.0.0')).toBeUndefined();
   });
 
   it('--help prints every command form and every variable', () => {

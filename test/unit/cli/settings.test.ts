@@ -183,7 +183,7 @@ describe('loadSettings', () => {
     ],
     [
       { MCP_BRIDGE_TIMEOUT: '200' },
-      /MCP_BRIDGE_TIMEOUT="200" is invalid: expected at most MCP_BRIDGE_MAX_TIMEOUT/,
+      /MCP_BRIDGE_TIMEOUT="200" is invalid: expected at most MCP_BRIDGE_MAX_TIMEOUT \(120 s\); for longer runs, raise MCP_BRIDGE_MAX_TIMEOUT too\./,
     ],
     [{ MCP_BRIDGE_MEMORY: 'lots' }, /MCP_BRIDGE_MEMORY="lots" is invalid: expected a size/],
     [{ MCP_BRIDGE_PIDS: '2' }, /MCP_BRIDGE_PIDS="2" is invalid: expected an integer ≥ 8/],

@@ -47,6 +47,29 @@ describe('resources', () => {
     ]);
   });
 
+  it('completes the name in the server and skill templates (completion/complete), by prefix', async () => {
+    const upstreams: UpstreamPort = {
+      ...scriptedUpstreams(),
+      catalog: () => ['everything', 'memory', 'Events'].map((name) => ({ name, alias: name.toLowerCase() })),
+    };
+    const { engine } = scriptedEngine(done, { upstreams, skills: { forRun: async () => [SKILL] } });
+    const { client } = await connectInMemory(engine);
+    expect(client.getServerCapabilities()?.completions).toEqual({});
+    const complete = async (uri: string, value: string) =>
+      (
+        await client.complete({
+          ref: { type: 'ref/resource', uri },
+          argument: { name: 'name', value },
+        })
+      ).completion;
+    expect(await complete('codemode://servers/{name}', 'e')).toMatchObject({
+      values: ['Events', 'everything'],
+    });
+    expect(await complete('codemode://servers/{name}', 'mem')).toMatchObject({ values: ['memory'] });
+    expect(await complete('codemode://servers/{name}', 'zzz')).toMatchObject({ values: [] });
+    expect(await complete('codemode://skills/{name}', 't')).toMatchObject({ values: ['tally'] });
+  });
+
   it('reads the capabilities: each server with its tool count, then the helpers', async () => {
     const { engine } = scriptedEngine(done);
     const text = await read(await connectInMemory(engine), 'codemode://capabilities');

@@ -6,11 +6,13 @@
  * against the output schema tools/list advertises (test/helpers/in-memory-bridge.ts).
  */
 import { type ElicitRequest, ErrorCode } from '@modelcontextprotocol/sdk/types.js';
+import { getEncoding } from 'js-tiktoken';
 import { describe, expect, it, vi } from 'vitest';
 import { compilePolicy } from '../../../src/engine/policy/policy-file.js';
 import { PolicyGate } from '../../../src/engine/policy/policy-gate.js';
 import type { UpstreamPort } from '../../../src/engine/types.js';
 import type { HostCallError, SandboxExit, SandboxHost } from '../../../src/sandbox/types.js';
+import { runPythonOutput } from '../../../src/server/run-python-tool.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { connectInMemory, textOf } from '../../helpers/in-memory-bridge.js';
 import {
@@ -44,20 +46,20 @@ describe('tools/list', () => {
     expect(tools).toMatchInlineSnapshot(`
       [
         {
-          "description": "Run Python 3 in a sandbox (no network, no host files; fresh interpreter each call, or kept per \`session\`). Top-level await works; a final expression is printed.
-      Runs past \`yield_after\` s (default 20; 0 = never) return output so far and a handle; call with only \`wait\`=handle for more and the result.
-      MCP tools are async functions. Grant servers via \`servers\`, then \`await mcp_<alias>.<tool>(...)\`, \`mcp_servers["name"]["tool"]\` or \`from mcp.servers.<alias> import <tool>\`; errors raise mcp.ToolError.
-      Find tools first: \`import mcp.runtime as rt\`; \`await rt.search_tool_docs("task")\`; \`await rt.query_tool_docs(server, tool, detail="full")\`.
-      Filter and join in Python; print only what you need.
+          "annotations": {
+            "destructiveHint": true,
+            "openWorldHint": true,
+            "readOnlyHint": false,
+          },
+          "description": "Sandboxed Python 3 (no network or host files; fresh each call unless \`session\` names one; \`timeout\` in s). Top-level await; the last expression prints.
+      MCP tools are async functions: grant \`servers\`, call \`await mcp_<alias>.<tool>(...)\`; search with \`await mcp.runtime.search_tool_docs("task")\`.
       Servers: everything.",
           "inputSchema": {
             "properties": {
               "code": {
-                "description": "Python 3 source",
                 "type": "string",
               },
               "servers": {
-                "description": "MCP servers this run may call",
                 "items": {
                   "type": "string",
                 },
@@ -67,7 +69,6 @@ describe('tools/list', () => {
                 "type": "string",
               },
               "timeout": {
-                "description": "seconds",
                 "type": "number",
               },
               "wait": {
@@ -82,19 +83,22 @@ describe('tools/list', () => {
           "name": "run_python",
           "outputSchema": {
             "properties": {
+              "durationMs": {
+                "type": "number",
+              },
               "error": {
                 "type": "string",
               },
+              "output": {
+                "type": "object",
+              },
+              "sandbox": {
+                "type": "string",
+              },
+              "session": {
+                "type": "object",
+              },
               "status": {
-                "enum": [
-                  "ok",
-                  "error",
-                  "timeout",
-                  "cancelled",
-                  "killed",
-                  "protocol_error",
-                  "running",
-                ],
                 "type": "string",
               },
               "stderr": {
@@ -106,26 +110,47 @@ describe('tools/list', () => {
               "traceback": {
                 "type": "string",
               },
+              "truncated": {
+                "type": "object",
+              },
+              "wait": {
+                "type": "string",
+              },
             },
             "required": [
               "status",
               "stdout",
               "stderr",
+              "durationMs",
             ],
             "type": "object",
           },
-          "title": "Run Python",
         },
       ]
     `);
   });
 
-  it('describes refusals when a policy is in force, and says when runs never yield', async () => {
+  it('describes refusals when a policy is in force', async () => {
     const { engine } = scriptedEngine(printing(''));
     const { client } = await connectInMemory(engine, { policy: true, yieldAfterMs: 0 });
     const [tool] = (await client.listTools()).tools;
-    expect(tool?.description).toContain('refused calls raise mcp.PolicyError');
-    expect(tool?.description).toContain('(default never; 0 = never)');
+    expect(tool?.description).toContain("Policy refusals raise mcp.PolicyError: don't retry them.");
+  });
+
+  it('annotates run_python as what it is: it writes, may destroy and reaches the world, as its tools do', async () => {
+    const { engine } = scriptedEngine(printing(''));
+    const { client } = await connectInMemory(engine);
+    const [tool] = (await client.listTools()).tools;
+    expect(tool?.annotations).toEqual({ readOnlyHint: false, destructiveHint: true, openWorldHint: true });
+  });
+
+  it('lists every field structuredContent can carry in the output schema', async () => {
+    const { engine } = scriptedEngine(printing(''));
+    const { client } = await connectInMemory(engine);
+    const [tool] = (await client.listTools()).tools;
+    expect(Object.keys(tool?.outputSchema?.properties ?? {}).sort()).toEqual(
+      Object.keys(runPythonOutput).sort(),
+    );
   });
 
   it('tells the client how to reach the servers in its initialize instructions', async () => {
@@ -135,6 +160,50 @@ describe('tools/list', () => {
       'MCP servers available to run_python: everything (mcp_everything).',
     );
   });
+});
+
+describe('context that stays small at any number of servers', () => {
+  /** o200k_base, the tokenizer of current OpenAI models; other vendors' counts are close to it. */
+  let encoding: ReturnType<typeof getEncoding> | undefined;
+  const tokens = (text: string) => {
+    encoding ??= getEncoding('o200k_base');
+    return encoding.encode(text).length;
+  };
+  const BUDGET_TOKENS = 300;
+
+  /** An engine whose catalog holds `count` servers with long, dotted names (the costliest to tokenize). */
+  function engineWithServers(count: number) {
+    const names = Array.from({ length: count }, (_, i) =>
+      i === 0 ? 'everything' : `team-service-${i}.internal`,
+    );
+    const upstreams: UpstreamPort = {
+      ...scriptedUpstreams(),
+      catalog: () => names.map((name) => ({ name, alias: name.replace(/[^A-Za-z0-9]/g, '_') })),
+    };
+    return scriptedEngine(printing(''), { upstreams }).engine;
+  }
+
+  it.each([1, 10, 100])(
+    `keeps the initialize instructions and tools/list within ${BUDGET_TOKENS} o200k tokens each at %i servers`,
+    async (count) => {
+      const { client } = await connectInMemory(engineWithServers(count), {
+        policy: true,
+        yieldAfterMs: 20_000,
+      });
+      const instructions = client.getInstructions() ?? '';
+      const listed = JSON.stringify(await client.listTools());
+      expect(tokens(instructions), instructions).toBeLessThanOrEqual(BUDGET_TOKENS);
+      expect(tokens(listed), listed).toBeLessThanOrEqual(BUDGET_TOKENS);
+      // Past a few servers they are counted, and the full list is a resource (and a helper) away.
+      if (count > 5) {
+        expect(instructions).toMatch(/ and \d+ more \(codemode:\/\/capabilities lists all\)\./);
+        expect(listed).toContain(`${count} servers`);
+      } else {
+        expect(instructions).toContain('everything (mcp_everything)');
+      }
+    },
+    20_000,
+  );
 });
 
 describe('run_python arguments', () => {
@@ -201,6 +270,24 @@ describe('run_python arguments', () => {
 });
 
 describe('run_python results', () => {
+  it('carries truncated, output, session and sandbox when a run has them, all in the full output schema', async () => {
+    const { engine } = scriptedEngine(printing('x'.repeat(5000)));
+    const bridge = await connectInMemory(engine);
+    const result = await bridge.run({ code: 'print()', session: 'kinds' });
+    expect(Object.keys(result.structuredContent ?? {})).toEqual(
+      expect.arrayContaining([
+        'status',
+        'stdout',
+        'stderr',
+        'durationMs',
+        'truncated',
+        'output',
+        'session',
+        'sandbox',
+      ]),
+    );
+  });
+
   it('returns the output as text and as structuredContent', async () => {
     const { engine } = scriptedEngine(async (host) => {
       host.onOutput('stdout', 'hello\n');

@@ -51,7 +51,7 @@ describe('BridgeStdioTransport', () => {
     expect(transport.protocolVersion).toBe('2025-06-18');
   });
 
-  it('answers a request with a malformed envelope with an error for its id, and goes on', async () => {
+  it('answers a malformed request for its id and garbage with a parse error, not a notification, and goes on', async () => {
     const { stdin, received, errors, sent } = await started();
     stdin.write('{"jsonrpc":"2.0","id":3,"method":"tools/list","note":"extra"}\n');
     stdin.write('{"jsonrpc":"2.0","method":"notifications/x","params":[]}\n');
@@ -67,11 +67,31 @@ describe('BridgeStdioTransport', () => {
           message: 'Invalid request: not a JSON-RPC message: it has a member "note".',
         },
       },
+      { jsonrpc: '2.0', id: null, error: { code: -32700, message: expect.stringMatching(/^Parse error: /) } },
     ]);
     expect(errors).toEqual([
       'the client sent a message that is not JSON-RPC: not a JSON-RPC message: it has a member "note"',
       'the client sent a message that is not JSON-RPC: not a JSON-RPC request: "params" is an array; MCP takes an object',
       expect.stringMatching(/^the client sent a message that is not JSON-RPC: Unexpected token/),
+    ]);
+  });
+
+  it('answers a batch with an invalid-request error for each request in it, and goes on', async () => {
+    const { stdin, received, sent } = await started();
+    stdin.write(
+      '[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":"tools/list"}]\n',
+    );
+    stdin.write('[]\n{"jsonrpc":"2.0","id":3,"method":"ping"}\n');
+    await vi.waitFor(() => expect(received).toHaveLength(1));
+    expect(received).toEqual([{ jsonrpc: '2.0', id: 3, method: 'ping' }]);
+    expect(sent).toEqual([
+      { jsonrpc: '2.0', id: 1, error: { code: -32600, message: expect.stringContaining('JSON-RPC batch') } },
+      { jsonrpc: '2.0', id: 2, error: { code: -32600, message: expect.stringContaining('JSON-RPC batch') } },
+      {
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32600, message: expect.stringContaining('JSON-RPC batch') },
+      },
     ]);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JsonRpcShapeError, parseJsonRpcMessage } from '../../../src/shared/json-rpc.js';
+import { JsonRpcShapeError, parseJsonRpcMessage, repliesToUnreadable } from '../../../src/shared/json-rpc.js';
 
 describe('parseJsonRpcMessage', () => {
   it('passes requests, notifications, results and errors through unchanged', () => {
@@ -23,7 +23,7 @@ describe('parseJsonRpcMessage', () => {
   });
 
   it.each([
-    ['[1,2]', 'expected an object, got an array'],
+    ['[1,2]', 'a JSON-RPC batch (an array of 2 messages); MCP takes no batches'],
     ['"text"', 'expected an object, got "text"'],
     ['null', 'expected an object, got null'],
     ['{"id":1,"method":"ping"}', '"jsonrpc" is missing'],
@@ -60,5 +60,87 @@ describe('parseJsonRpcMessage', () => {
     })();
     expect(error).toBeInstanceOf(JsonRpcShapeError);
     expect((error as JsonRpcShapeError).requestId).toBe(requestId);
+  });
+});
+
+/** What `parseJsonRpcMessage` threw for `line`. */
+function thrownBy(line: string): unknown {
+  try {
+    parseJsonRpcMessage(line);
+  } catch (error) {
+    return error;
+  }
+  throw new Error(`${line} parsed`);
+}
+
+describe('repliesToUnreadable', () => {
+  it('answers text that is not JSON with a parse error and a null id', () => {
+    expect(repliesToUnreadable(thrownBy('hello there'))).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32700, message: expect.stringMatching(/^Parse error: the message is not JSON \(/) },
+      },
+    ]);
+  });
+
+  it('answers a batch with an invalid-request error for each request in it, so none waits for ever', () => {
+    const batch = JSON.stringify([
+      { jsonrpc: '2.0', id: 1, method: 'ping' },
+      { jsonrpc: '2.0', method: 'notifications/initialized' },
+      { jsonrpc: '2.0', id: 'b', method: 'tools/list' },
+    ]);
+    const replies = repliesToUnreadable(thrownBy(batch));
+    expect(replies.map((reply) => [reply.id, reply.error.code])).toEqual([
+      [1, -32600],
+      ['b', -32600],
+    ]);
+    expect(replies[0]?.error.message).toBe(
+      'Invalid request: a JSON-RPC batch (an array of 3 messages); MCP takes no batches since its ' +
+        '2025-06-18 revision: send each message on its own.',
+    );
+  });
+
+  it.each(['[]', '[{"jsonrpc":"2.0","method":"notifications/initialized"}]', '[1, "x"]'])(
+    'answers a batch without requests (%s) with one invalid-request error and a null id',
+    (line) => {
+      expect(repliesToUnreadable(thrownBy(line))).toEqual([
+        {
+          jsonrpc: '2.0',
+          id: null,
+          error: { code: -32600, message: expect.stringContaining('JSON-RPC batch') },
+        },
+      ]);
+    },
+  );
+
+  it('answers a malformed request for its id, other malformed messages with a null id', () => {
+    expect(repliesToUnreadable(thrownBy('{"jsonrpc":"2.0","id":3,"method":"ping","x":1}'))).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: 3,
+        error: { code: -32600, message: 'Invalid request: not a JSON-RPC message: it has a member "x".' },
+      },
+    ]);
+    for (const line of [
+      '42',
+      '"text"',
+      '{"hello":"world"}',
+      '{"jsonrpc":"2.0","id":9,"result":{},"note":1}',
+    ]) {
+      expect(repliesToUnreadable(thrownBy(line))).toEqual([
+        {
+          jsonrpc: '2.0',
+          id: null,
+          error: { code: -32600, message: expect.stringMatching(/^Invalid request: /) },
+        },
+      ]);
+    }
+  });
+
+  it('never answers a notification, as the spec says', () => {
+    expect(repliesToUnreadable(thrownBy('{"jsonrpc":"2.0","method":"notifications/x","params":[]}'))).toEqual(
+      [],
+    );
   });
 });
