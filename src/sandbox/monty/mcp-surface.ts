@@ -8,7 +8,15 @@
  */
 import type { CatalogEntry, ServerGrant, SkillGrant, ToolCallRequest, ToolGrant } from '../types.js';
 import { encodeInputs, type MontyValue } from './messages.js';
-import { bindArguments, firstLine, serverMetadata, skillDoc, toolDoc, toolSignature } from './tool-docs.js';
+import {
+  bindArguments,
+  firstLine,
+  serverMetadata,
+  skillDoc,
+  type ToolSignature,
+  toolDoc,
+  toolSignature,
+} from './tool-docs.js';
 import { fromJson, NotJson, toJson } from './values.js';
 
 /** The helpers of `mcp.runtime` the tier serves (the subset checker sends programs using others to full Python). */
@@ -60,6 +68,8 @@ export type SurfaceAction =
 interface ToolEntry {
   server: ServerGrant;
   tool: ToolGrant;
+  /** Its parameters, derived from the schema at the first call (the entry lives as long as its layout). */
+  signature?: ToolSignature;
 }
 
 export interface SurfaceProgram {
@@ -219,7 +229,8 @@ export class McpSurface {
     } catch (error) {
       return raiseFor(error);
     }
-    const bound = bindArguments(toolSignature(tool), plainArgs, plainKwargs);
+    entry.signature ??= toolSignature(tool);
+    const bound = bindArguments(entry.signature, plainArgs, plainKwargs);
     if ('error' in bound) return { kind: 'raise', type: 'TypeError', message: `${label}(): ${bound.error}` };
     return { kind: 'tool', request: { server: server.name, tool: tool.name, args: bound.arguments }, label };
   }
