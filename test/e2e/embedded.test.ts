@@ -3,7 +3,7 @@
  * as the container, every hostile case of issue 5, snapshot corruption and worker cleanup.
  * One state dir for the file, so the snapshot is built once; vitest runs other files alongside.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningBridge, startBridge } from '../helpers/bridge.js';
+import { type RunningBridge, startBridge, startRunning } from '../helpers/bridge.js';
 import { BRIDGE_MAIN, eventually, isAlive } from '../helpers/environment.js';
 import { createTestHome, standardServers, type TestHome } from '../helpers/upstreams.js';
 
@@ -426,21 +426,37 @@ print(js.Deno.pid)
 });
 
 describe('embedded worker cleanup and snapshot recovery', () => {
-  it('kills a busy worker orphaned by a bridge killed with SIGKILL when the next bridge starts', async () => {
+  it('ends busy workers of a bridge killed with SIGKILL, without waiting for another bridge', async () => {
     const first = await startBridge(embeddedEnv({ MCP_BRIDGE_POOL_SIZE: '0' }));
-    const running = first.runPython({ code: 'while True:\n    pass', timeout: 100 }).catch(() => undefined);
-    expect(await eventually(() => workersOf(first.pid).length === 1, 20_000)).toBe(true);
-    const [orphan] = workersOf(first.pid);
+    // One spins in Python, one sleeps: neither returns to the worker's event loop.
+    await startRunning(first, 'print("running", flush=True)\nwhile True:\n    pass');
+    await startRunning(first, 'print("running", flush=True)\nimport time\ntime.sleep(1e9)');
+    const orphans = workersOf(first.pid);
+    expect(orphans.length).toBeGreaterThanOrEqual(2);
     process.kill(first.pid, 'SIGKILL');
-    await running;
     expect(await eventually(() => !isAlive(first.pid))).toBe(true);
-    // Stuck in Python, it cannot notice its stdin closed: only the next bridge's reaping ends it.
-    expect(isAlive(orphan as number)).toBe(true);
-    const second = await startBridge(embeddedEnv());
+    expect(await eventually(() => orphans.every((pid) => !isAlive(pid)), 10_000)).toBe(true);
+  }, 180_000);
+
+  it('kills workers left by a bridge that is gone when the next bridge starts', async () => {
+    // Where the parent-death signal is missing (no setpriv), an orphan waits for the next bridge: one
+    // is made here with a dead owner, as `reapStale` finds them (the worker script and --owner).
+    const deadOwner = 4_000_000 + (process.pid % 100_000);
+    const orphan = spawn(
+      process.execPath,
+      ['-e', 'setInterval(() => {}, 1000)', join(REPO, 'runtime/deno/worker.js'), `--owner=${deadOwner}`],
+      { stdio: 'ignore', detached: true },
+    );
     try {
-      expect(await eventually(() => !isAlive(orphan as number), 20_000)).toBe(true);
+      expect(await eventually(() => workersOf(deadOwner).length === 1)).toBe(true);
+      const second = await startBridge(embeddedEnv());
+      try {
+        expect(await eventually(() => !isAlive(orphan.pid as number), 20_000)).toBe(true);
+      } finally {
+        await second.close();
+      }
     } finally {
-      await second.close();
+      orphan.kill('SIGKILL');
     }
   });
 

@@ -54,6 +54,7 @@ import {
   type CaseRun,
   type Expectation,
   type HostileCase,
+  type RunArgs,
   SANDBOX_MARKER,
 } from './hostile/kit.js';
 import { montyWorkersOf } from './hostile/monty.js';
@@ -324,11 +325,24 @@ async function startSuite(backend: Backend): Promise<Suite> {
   };
   try {
     await warmUp(suite, backend);
+    // Containers mount a copy of the runtime from the bridge's private directory: check that one.
+    if (container) context.runtimeEntry = mountedRuntimeEntry(bridge.pid) ?? context.runtimeEntry;
   } catch (error) {
     await close().catch(() => {});
     throw error;
   }
   return suite;
+}
+
+/** The entry point containers of the bridge `pid` mount: in its private directory (its `owner` file). */
+function mountedRuntimeEntry(pid: number): string | undefined {
+  for (const entry of readdirSync(tmpdir())) {
+    const owner = join(tmpdir(), entry, 'owner');
+    if (/^codemode-\w{6}$/.test(entry) && existsSync(owner) && readFileSync(owner, 'utf8') === String(pid)) {
+      return join(tmpdir(), entry, 'runtime/entry.py');
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -427,7 +441,7 @@ async function waitQuiescent(suite: Suite): Promise<void> {
 async function runCase(
   backend: Backend,
   bridge: RunningBridge,
-  args: { code: string; servers?: string[]; timeout?: number },
+  args: RunArgs,
   options: { signal?: AbortSignal; requestTimeoutMs?: number; anonymous?: boolean } = {},
 ): Promise<CaseRun> {
   const identity =

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type RunningBridge, startBridge } from '../helpers/bridge.js';
+import { type RunningBridge, startBridge, startRunning } from '../helpers/bridge.js';
 import {
   BRIDGE_MAIN,
   containerIdsOwnedBy,
@@ -83,6 +83,20 @@ describe.skipIf(skipReason)(`sandbox lifecycle${skipReason ? ` (skipped: ${skipR
       expect(containersOwnedBy(bridge.pid)).toEqual([]);
       // Nothing of them runs on: no conmon, and under gVisor no runsc sandbox or gofer either.
       expect(await eventually(() => processesOfContainers(ids).length === 0)).toBe(true);
+    });
+
+    it('ends busy sandboxes of a bridge killed with SIGKILL, without waiting for another bridge', async () => {
+      const bridge = await bridgeWithoutPool(oci);
+      // One spins in Python, one sleeps in C: neither reads its channel.
+      await startRunning(bridge, 'print("running", flush=True)\nwhile True:\n    pass');
+      await startRunning(bridge, 'print("running", flush=True)\nimport time\ntime.sleep(1e9)');
+      const ids = containerIdsOwnedBy(bridge.pid);
+      expect(ids.length).toBeGreaterThanOrEqual(2);
+      process.kill(bridge.pid, 'SIGKILL');
+      expect(await eventually(() => !isAlive(bridge.pid))).toBe(true);
+      // No bridge starts meanwhile: each sandbox notices its channel closing and ends itself.
+      expect(await eventually(() => processesOfContainers(ids).length === 0, 10_000)).toBe(true);
+      expect(await eventually(() => containersOwnedBy(bridge.pid).length === 0, 10_000)).toBe(true);
     });
 
     it('is what doctor reports, with a sandbox started the way the bridge starts one', () => {
@@ -199,12 +213,16 @@ describe.skipIf(skipReason)(`sandbox lifecycle${skipReason ? ` (skipped: ${skipR
       '300',
     ]);
     expect(containersOwnedBy(deadOwner)).toEqual([name]);
-    const staleChannels = join(tmpdir(), `codemode-${deadOwner}-abc123`);
-    mkdirSync(join(staleChannels, 'codemode-1-1'), { recursive: true });
+    // Private directories: named at random with the owner in a file, or (older bridges) after the pid.
+    const stale = mkdtempSync(join(tmpdir(), 'codemode-'));
+    mkdirSync(join(stale, 'a1b2c3d4e5f6'));
+    writeFileSync(join(stale, 'owner'), String(deadOwner));
+    const legacy = join(tmpdir(), `codemode-${deadOwner}-abc123`);
+    mkdirSync(join(legacy, 'codemode-1-1'), { recursive: true });
     const bridge = await bridgeWithoutPool();
     await bridge.runPython({ code: 'print(1)' });
     expect(await eventually(() => containersOwnedBy(deadOwner).length === 0, 20_000)).toBe(true);
-    expect(await eventually(() => !existsSync(staleChannels))).toBe(true);
+    expect(await eventually(() => !existsSync(stale) && !existsSync(legacy))).toBe(true);
   });
 
   it('names the pull command when the image is missing, and keeps serving', async () => {

@@ -2,8 +2,9 @@
  * The in-sandbox API of mcp-server-code-execution-mode, through the real bridge and real upstream
  * servers, on both backends: the `*_sync` helpers, `discovered_servers(detailed=True)`, `call_tool`
  * (unwrapped and raw), `MCPError`, a proxy's `.list_tools()`, `LOADED_MCP_SERVERS`,
- * `mcp.servers.__all__`, `cwd`/`description` in server metadata, `query_tool_docs(server, tool=X)`
- * as one dict, and how `__name__` and a final expression behave here.
+ * `mcp.servers.__all__`, `mcp.servers.<alias>.TOOLS`/`TOOL_MAP`, `cwd`/`description` in server
+ * metadata, `query_tool_docs(server, tool=X)` as one dict, and how `__name__` and a final expression
+ * behave here.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,6 +83,10 @@ for (const backend of BACKENDS) {
             '    rt.list_tools_sync("memory")',
             'except rt.MCPError as error:',
             '    print("MCPError:", error)',
+            'try:',
+            '    rt.list_tools_sync()',
+            'except rt.MCPError as error:',
+            '    print("MCPError:", error)',
           ],
           ['everything'],
         );
@@ -91,6 +96,23 @@ for (const backend of BACKENDS) {
         expect(lines[2]).toMatch(
           /^MCPError: list_tools_sync\('memory'\): that server is not granted to this run/,
         );
+        expect(lines[3]).toBe(
+          'MCPError: list_tools_sync(server) requires a server name; granted to this run: everything',
+        );
+      });
+
+      it('mcp.servers.<alias>.TOOLS and TOOL_MAP: the tools as the original listed them, and by alias', async () => {
+        const stdout = await run(
+          [
+            'import mcp.runtime as rt',
+            'from mcp.servers.everything import TOOLS, TOOL_MAP',
+            'print(type(TOOLS).__name__, TOOLS == list(rt.list_tools_sync("everything")))',
+            'print(TOOL_MAP["get_sum"]["name"], sorted(TOOL_MAP) == sorted(tool["alias"] for tool in TOOLS))',
+            'print(mcp_everything.TOOLS is TOOLS, "TOOLS" in mcp_everything.__all__)',
+          ],
+          ['everything'],
+        );
+        expect(stdout).toBe('list True\nget-sum True\nTrue False\n');
       });
 
       it('query_tool_docs_sync(server, tool): a list, of one when a tool is named (as the original)', async () => {

@@ -101,3 +101,26 @@ export async function startBridge(
     },
   };
 }
+
+/**
+ * Starts a run that goes on (it must print `marker` and then keep running) and resolves once it has
+ * printed `marker`: the program is past its start, in its own code. Uses yielding (`yield_after`).
+ */
+export async function startRunning(
+  bridge: RunningBridge,
+  code: string,
+  marker = 'running',
+  deadlineMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  let result = await bridge.runPython({ code, timeout: 600, yield_after: 0.5 });
+  let printed = result.structured.stdout;
+  const handle = (result.structuredContent as { wait?: unknown }).wait;
+  while (!printed.includes(marker)) {
+    if (typeof handle !== 'string' || Date.now() > deadline) {
+      throw new Error(`the run did not print ${JSON.stringify(marker)}: ${result.text.slice(0, 500)}`);
+    }
+    result = await bridge.runPython({ wait: handle, yield_after: 0.5 });
+    printed += result.structured.stdout;
+  }
+}

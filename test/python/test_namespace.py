@@ -128,6 +128,42 @@ class ProxyTests(unittest.TestCase):
         self.assertEqual(host.frames, [])
 
 
+class ReferenceShapeTests(unittest.TestCase):
+    """What mcp-server-code-execution-mode's sandbox offered, in its shapes."""
+
+    def test_a_server_module_has_tools_and_tool_map_of_the_tools_metadata(self):
+        namespace = build_namespace(SERVERS, object(), CATALOG)
+        from mcp.servers.my_files import TOOL_MAP, TOOLS
+
+        expected = {
+            "name": "write-file",
+            "alias": "write_file",
+            "description": "Write a file.\nMore detail.",
+            "input_schema": WRITE["inputSchema"],
+        }
+        self.assertEqual(TOOLS, [expected])
+        self.assertEqual(TOOL_MAP, {"write_file": expected})
+        self.assertIs(namespace["mcp_my_files"].TOOLS, TOOLS)
+        self.assertNotIn("TOOLS", namespace["mcp_my_files"].__all__)
+
+    def test_a_tool_named_tools_takes_the_attribute(self):
+        tool = {"name": "TOOLS", "inputSchema": {"type": "object"}}
+        namespace = build_namespace([dict(SERVERS[0], tools=[WRITE, tool])], object(), CATALOG)
+        module = namespace["mcp_my_files"]
+        self.assertTrue(callable(module.TOOLS))
+        self.assertEqual(sorted(module.TOOL_MAP), ["TOOLS", "write_file"])
+
+    def test_list_tools_sync_without_a_server_raises_mcp_error(self):
+        import mcp.runtime
+
+        build_namespace(SERVERS, object(), CATALOG)
+        with self.assertRaises(mcp.runtime.MCPError) as caught:
+            mcp.runtime.list_tools_sync()
+        self.assertEqual(
+            str(caught.exception), "list_tools_sync(server) requires a server name; granted to this run: my.files"
+        )
+
+
 class DocsTests(unittest.TestCase):
     def test_first_line_is_short(self):
         self.assertEqual(first_line("\n  one\ntwo"), "one")

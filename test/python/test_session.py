@@ -1,3 +1,5 @@
+import contextlib
+import io
 import os
 import sys
 import threading
@@ -58,6 +60,66 @@ class SessionGrantTests(unittest.TestCase):
         self.assertNotIn("mcp_notes", session.program([], channel, [], []))
         again = session.program([SERVER], channel, [], [])["mcp_notes"].add
         self.assertIsNot(session.program([SERVER], object(), [], [])["mcp_notes"].add, again)
+
+
+def skill(name, version, returns):
+    return {"name": name, "version": version, "source": "def %s():\n    return %r\n" % (name, returns)}
+
+
+def execute(namespace, code):
+    """Runs a (synchronous) program in `namespace`; returns what it wrote to stderr."""
+    errors = io.StringIO()
+    with contextlib.redirect_stderr(errors):
+        exec(compile(code, "<program>", "exec"), namespace)
+    return errors.getvalue()
+
+
+class SessionSkillTests(unittest.TestCase):
+    """Skills are saved by any run of any client: they never replace what a session bound itself."""
+
+    def setUp(self):
+        self.session = SessionGlobals()
+        self.channel = object()
+
+    def program(self, *skills_saved):
+        return self.session.program([], self.channel, [], list(skills_saved))
+
+    def test_a_skill_saved_meanwhile_never_replaces_a_name_the_session_bound(self):
+        namespace = self.program()
+        execute(namespace, "def helper():\n    return 'mine'\nimport json as fmt\ncount = 3")
+        namespace = self.program(skill("helper", 1, "theirs"), skill("fmt", 1, "theirs"), skill("count", 1, "x"))
+        execute(namespace, "result = (helper(), fmt.__name__, count)")
+        self.assertEqual(namespace["result"], ("mine", "json", 3))
+        # Asked for by name, the skill takes the name.
+        execute(namespace, "from skills import helper\nresult = helper()")
+        self.assertEqual(namespace["result"], "theirs")
+
+    def test_a_session_keeps_the_version_it_received_until_it_imports_again(self):
+        namespace = self.program(skill("helper", 1, "v1"), skill("other", 1, "o1"))
+        execute(namespace, "import skills\nresult = (helper(), skills.other())")
+        self.assertEqual(namespace["result"], ("v1", "o1"))
+        namespace = self.program(skill("helper", 2, "v2"), skill("other", 2, "o2"), skill("new", 1, "n1"))
+        # By its name and through the module imported before: the versions received; a skill the
+        # session has not seen fills its free name.
+        execute(namespace, "result = (helper(), skills.other(), new())")
+        self.assertEqual(namespace["result"], ("v1", "o1", "n1"))
+        execute(namespace, "import skills\nfrom skills import helper\nresult = (helper(), skills.other())")
+        self.assertEqual(namespace["result"], ("v2", "o2"))
+
+    def test_a_star_import_refreshes_skills_but_keeps_the_programs_own_names(self):
+        namespace = self.program(skill("helper", 1, "v1"), skill("other", 1, "o1"))
+        execute(namespace, "def other():\n    return 'mine'")
+        namespace = self.program(skill("helper", 2, "v2"), skill("other", 2, "o2"))
+        errors = execute(namespace, "from skills import *\nresult = (helper(), other())")
+        self.assertEqual(namespace["result"], ("v2", "mine"))
+        self.assertIn("kept the program's own other", errors)
+
+    def test_a_star_import_in_a_fresh_program_keeps_its_names_too(self):
+        from codemode_runtime.namespace import build_namespace
+
+        namespace = build_namespace([], object(), [], [skill("helper", 1, "theirs"), skill("tool", 1, "t")])
+        execute(namespace, "def helper():\n    return 'mine'\nfrom skills import *\nresult = (helper(), tool())")
+        self.assertEqual(namespace["result"], ("mine", "t"))
 
 
 class DrainTests(unittest.TestCase):

@@ -1,7 +1,8 @@
 """Container side of the sandbox protocol (docs/architecture.md, "The frame protocol").
 
 The protocol channel is a Unix socket the host bind-mounted (`--channel PATH`), or else the process's
-original stdin/stdout. Before any user code exists it lives on private, non-inheritable descriptors,
+original stdin/stdout, opened by lifeline.py (which also starts the process that ends this one when
+the host's end closes). Before any user code exists it lives on private, non-inheritable descriptors,
 and fds 0/1/2 point at /dev/null and two pipes that reader threads turn into `out` frames, so
 `print`, `os.write(1, ...)` and child processes all become data, never frames. The host still
 validates every frame: user code shares this interpreter and could reach the private descriptors,
@@ -16,7 +17,6 @@ import operator
 import os
 import posix
 import select
-import socket
 import struct
 import sys
 import termios
@@ -374,17 +374,6 @@ class LineReader:
                 return
 
 
-def _open_channel(argv):
-    """The protocol fds: a Unix socket the host bind-mounted (`--channel PATH`), else stdin/stdout."""
-    if "--channel" in argv:
-        path = argv[argv.index("--channel") + 1]
-        channel = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        channel.connect(path)
-        fd = channel.detach()
-        return fd, os.dup(fd)
-    return os.dup(0), os.dup(1)
-
-
 class Finisher:
     """Ends the run exactly once, whichever way the program ends: it returns, or calls `os._exit`.
 
@@ -438,8 +427,12 @@ def _cancel_leftover_tasks(loop):
     loop.run_until_complete(asyncio.wait(leftover, timeout=LEFTOVER_TASKS_GRACE_S))
 
 
-def main(argv=None):
-    protocol_in, protocol_out = _open_channel(sys.argv[1:] if argv is None else argv)
+def main(channel, forked=None):
+    """Serves runs over `channel`, the protocol fds (in, out) lifeline.open_channel returned.
+
+    `forked`: the child lifeline.watch_host forked, to reap before `ready` (it has exited by then).
+    """
+    protocol_in, protocol_out = channel
     writer = FrameWriter(protocol_out)
     reader = LineReader(protocol_in)
     outputs, devnull = _capture_std_streams(writer)
@@ -449,6 +442,8 @@ def main(argv=None):
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     writer.use_loop(loop)
+    if forked is not None:
+        os.waitpid(forked, 0)
     writer.send({"type": "ready"})
 
     channel = HostChannel(writer.send, loop, writer.send_soon)

@@ -4,6 +4,7 @@ Three ways to reach a tool, all the same function object:
 `mcp_servers["name"].tool`, `mcp_<alias>.tool`, and `from mcp.servers.<alias> import tool`.
 """
 import builtins
+import functools
 import inspect
 import keyword
 import sys
@@ -156,7 +157,11 @@ def make_tool_function(server, tool, channel):
 
 
 class ServerModule(types.ModuleType):
-    """A granted server: tools as attributes (by alias) and items (by original name)."""
+    """A granted server: tools as attributes (by alias) and items (by original name).
+
+    `TOOLS` and `TOOL_MAP` are mcp-server-code-execution-mode's: the tools' metadata (name, alias,
+    description, input_schema) as a list, and by alias. A tool of that name takes the attribute's place.
+    """
 
     def __init__(self, server, tools):
         super().__init__("mcp.servers." + server["alias"], server.get("description") or None)
@@ -167,6 +172,20 @@ class ServerModule(types.ModuleType):
             setattr(self, function.__name__, function)
             self.__tools_by_name[tool["name"]] = function
         self.__all__ = sorted(function.__name__ for _, function in tools)
+
+    # Built on first use: most programs never read them, and a session rebuilds proxies per grant.
+    @functools.cached_property
+    def TOOLS(self):  # noqa: N802 - the original's name
+        return self.__tool_metadata()
+
+    @functools.cached_property
+    def TOOL_MAP(self):  # noqa: N802 - the original's name
+        return {tool["alias"]: tool for tool in self.__tool_metadata()}
+
+    def __tool_metadata(self):
+        from mcp.runtime import _metadata
+
+        return _metadata(self.__server)["tools"]
 
     def __getitem__(self, tool_name):
         try:
@@ -250,7 +269,7 @@ class Grant:
         handles = self._skill_set.handles()
         self._skills_module = SkillsModule(self._skill_set)
         self._provided = provided
-        self._handles = handles
+        self.skill_handles = handles
 
     def install(self):
         """Makes this grant current (modules, `mcp.runtime`, a fresh host-operation queue); returns the globals."""
@@ -268,7 +287,7 @@ class Grant:
             channel, self._catalog, self._servers, self._skill_set, install_queue(channel), self._provided
         )
         namespace = {"__name__": "__main__", "__builtins__": builtins}
-        namespace.update(self._handles)
+        namespace.update(self.skill_handles)
         namespace.update(self._provided)
         return namespace
 
@@ -287,11 +306,17 @@ def program_globals(run, channel, session=None):
 class SessionGlobals:
     """The globals a session's sandbox carries from one program to the next.
 
-    The user's names survive; what the host provides (granted servers, skills, `mcp`) is each
-    program's own: a name the previous program was given and this one was not is removed, unless the
-    user rebound it. The host checks every call against the current grant anyway. A program whose
-    grant equals the previous one's gets the same proxies and skills (a skill already loaded stays
-    loaded, as an imported module does), installed afresh.
+    The user's names survive; what the host provides (granted servers, `mcp`) is each program's
+    own: a name the previous program was given and this one was not is removed, unless the user
+    rebound it. The host checks every call against the current grant anyway. A program whose grant
+    equals the previous one's gets the same proxies and skills (a skill already loaded stays loaded,
+    as an imported module does), installed afresh.
+
+    Skills are not the host's to replace: they are saved by any run of any client, so a skill
+    handle only ever fills a name the session has not bound. A name the user bound (`def`, an
+    assignment, an import) stays the user's, and a skill the session received keeps the version it
+    received; a newer one reaches the session only through an import (`from skills import name`,
+    or `import skills` again), which reads the newest (skills.py, SkillsModule).
     """
 
     def __init__(self):
@@ -304,15 +329,29 @@ class SessionGlobals:
         grant = self._grant
         if grant is None or grant.channel is not channel or grant.key != (servers, catalog, skills):
             self._grant = Grant(servers, channel, catalog, skills)
-        return self.enter(self._grant.install())
+        return self.enter(self._grant.install(), self._grant.skill_handles)
 
-    def enter(self, fresh):
+    def enter(self, fresh, skill_handles=None):
+        """Carries the session's names into a program given `fresh` globals, of which `skill_handles`
+        (name -> handle) are skills: those only fill names the session has not bound."""
+        skill_handles = skill_handles or {}
+
+        def is_skill(key, value):
+            return skill_handles.get(key) is value
+
         if self.namespace is None:
             self.namespace = fresh
         else:
+            namespace = self.namespace
             for key, value in self._provided.items():
-                if key not in fresh and self.namespace.get(key) is value:
-                    del self.namespace[key]
-            self.namespace.update(fresh)
-        self._provided = {k: v for k, v in fresh.items() if k not in ("__name__", "__builtins__")}
+                if key not in fresh and namespace.get(key) is value:
+                    del namespace[key]
+            for key, value in fresh.items():
+                if is_skill(key, value):
+                    namespace.setdefault(key, value)
+                else:
+                    namespace[key] = value
+        self._provided = {
+            k: v for k, v in fresh.items() if k not in ("__name__", "__builtins__") and not is_skill(k, v)
+        }
         return self.namespace

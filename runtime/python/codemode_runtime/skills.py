@@ -426,6 +426,14 @@ def _syntax_message(error):
     return "SyntaxError: %s" % (error,)
 
 
+def is_skill_binding(name, value):
+    """Whether `value`, bound to `name`, is a skill (a handle, or a loaded skill's function) rather
+    than something the program defined itself."""
+    if isinstance(value, SkillHandle):
+        return True
+    return isinstance(value, types.FunctionType) and value.__module__ == "skills." + name
+
+
 class SkillsModule(types.ModuleType):
     """`import skills` / `from skills import name`: every saved skill, each loaded on first use."""
 
@@ -436,21 +444,38 @@ class SkillsModule(types.ModuleType):
     def __getattr__(self, name):
         skill_set = self.__dict__["_SkillsModule__skills"]
         if name == "__all__":
-            return self.__loadable()
+            return self.__loadable(sys._getframe(1))
         if name.startswith("__"):
             raise AttributeError(name)
         return skill_set.load(name)
 
-    def __loadable(self):
-        """`from skills import *`: every skill that loads; the others are reported on stderr."""
+    def __loadable(self, importer):
+        """`from skills import *`: every skill that loads, except those whose name the importing
+        namespace binds to something of its own; both kinds are reported on stderr.
+
+        Which skills exist is up to every client that saves one, so a star import must not replace a
+        name the program defined (`json`, a helper of its own). A name bound to a skill (an earlier
+        version) is refreshed; importing a skill by name replaces whatever the name held.
+        """
         skill_set = self.__dict__["_SkillsModule__skills"]
+        namespace = importer.f_locals if importer is not None else {}
         names = []
+        kept = []
         for name in skill_set.names():
+            if name in namespace and not is_skill_binding(name, namespace[name]):
+                kept.append(name)
+                continue
             try:
                 skill_set.load(name)
                 names.append(name)
             except ImportError as error:
                 print("skills: %s" % (error,), file=sys.stderr)
+        if kept:
+            print(
+                "skills: `from skills import *` kept the program's own %s (a skill of that name exists: "
+                "`from skills import <name>` takes it)" % (", ".join(kept),),
+                file=sys.stderr,
+            )
         return names
 
     def __dir__(self):

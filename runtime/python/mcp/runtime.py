@@ -250,9 +250,12 @@ def list_tools(server):
     return _FromHost("list_tools(%r)" % (server,), remote())
 
 
-def list_tools_sync(server):
+def list_tools_sync(server=None):
     """The tools of a granted server, as this run holds them: a tuple of dicts (name, alias,
     description, input_schema). Answered from the run's own metadata, never the host."""
+    if server is None:
+        granted = ", ".join(entry["name"] for entry in _state["loaded"]) or "none"
+        raise mcp.ToolError("list_tools_sync(server) requires a server name; granted to this run: %s" % (granted,))
     return tuple(_metadata(_granted(server, "list_tools_sync"))["tools"])
 
 

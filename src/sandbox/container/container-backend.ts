@@ -25,8 +25,9 @@ import {
   type ContainerLimits,
   OWNER_LABEL,
 } from './run-args.js';
+import { prepareSandboxFiles, type SandboxFiles } from './sandbox-files.js';
 import { hardenedPodmanProfile, PODMAN_SECCOMP_PATHS } from './seccomp.js';
-import { SocketChannels } from './socket-channel.js';
+import { isLocalEngine, SocketChannels } from './socket-channel.js';
 
 const DEFAULT_RUNTIME_DIR = packagePath('runtime', 'python');
 const REMOVE_RETRY_MS = 100;
@@ -68,6 +69,7 @@ export class ContainerBackend implements SandboxBackend {
   #closing: Promise<void> | undefined;
   #imageChecked = false;
   #seccompProfile: Promise<string | undefined> | undefined;
+  #files: Promise<Partial<SandboxFiles>> | undefined;
 
   constructor(options: ContainerBackendOptions) {
     this.#options = options;
@@ -101,17 +103,20 @@ export class ContainerBackend implements SandboxBackend {
       ? { ...this.#options.limits, memory: options.memory }
       : this.#options.limits;
     const name = `codemode-${this.#ownerPid}-${++this.#counter}`;
-    const channel = this.#options.channel === 'stdio' ? undefined : await this.#channels.open(name);
+    const channel = this.#options.channel === 'stdio' ? undefined : await this.#channels.open();
+    const files = await this.#sandboxFiles();
     const args = buildRunArgs({
       engine,
       image,
       name,
       ownerPid: this.#ownerPid,
-      runtimeDir: this.#options.runtimeDir ?? DEFAULT_RUNTIME_DIR,
+      runtimeDir: files.runtimeDir ?? this.#options.runtimeDir ?? DEFAULT_RUNTIME_DIR,
       limits,
       channelDir: channel?.dir,
       ociRuntime: this.#options.ociRuntime,
       seccompProfile: await this.#seccomp(),
+      hostsFile: files.hostsFile,
+      resolvConfFile: files.resolvConfFile,
     });
     // Never the user's directory: conmon leaves an `oom` file in its cwd when the kernel kills a run.
     const cwd = await this.#channels.root();
@@ -172,6 +177,22 @@ export class ContainerBackend implements SandboxBackend {
       return path;
     })();
     return this.#seccompProfile;
+  }
+
+  /**
+   * The runtime and /etc files every sandbox mounts, from the private directory (sandbox-files.ts),
+   * prepared once. None for an engine in a VM or on another machine, which cannot see that
+   * directory: the runtime is then mounted from the package, and the engine's /etc files stay.
+   */
+  #sandboxFiles(): Promise<Partial<SandboxFiles>> {
+    if (!isLocalEngine(process.platform, process.env)) return Promise.resolve({});
+    this.#files ??= this.#channels.root().then((root) =>
+      prepareSandboxFiles(root, this.#options.runtimeDir ?? DEFAULT_RUNTIME_DIR).catch((error: unknown) => {
+        this.#files = undefined; // a disk that was full may not be next time
+        throw error;
+      }),
+    );
+    return this.#files;
   }
 
   /**

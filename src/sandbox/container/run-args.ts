@@ -40,6 +40,9 @@ export interface RunArgsOptions {
   ociRuntime?: string | undefined;
   /** A seccomp profile file to use instead of the engine's default (see seccomp.ts). */
   seccompProfile?: string | undefined;
+  /** Files to mount over the engine's /etc/hosts and /etc/resolv.conf (sandbox-files.ts). */
+  hostsFile?: string | undefined;
+  resolvConfFile?: string | undefined;
 }
 
 /*
@@ -60,6 +63,25 @@ export interface RunArgsOptions {
 const GVISOR_HOST_TASKS_BASE = 128;
 const GVISOR_HOST_TASKS_PER_PROCESS = 8;
 
+/**
+ * Host-wide /proc files that runc shows the program as they are on the host, beyond what podman
+ * masks by default: the load and CPU, interrupt, scheduler, memory-activity, disk and pressure
+ * counters (a side channel on whatever else the host runs) and the kernel's boot command line.
+ * Masked, they read empty (a directory, empty). Nothing of Python needs them (`os.cpu_count` reads
+ * /sys and the CPU affinity). gVisor's /proc is its own already; docker has no option for it.
+ */
+export const MASKED_PROC_PATHS = [
+  '/proc/loadavg',
+  '/proc/stat',
+  '/proc/interrupts',
+  '/proc/softirqs',
+  '/proc/schedstat',
+  '/proc/vmstat',
+  '/proc/diskstats',
+  '/proc/pressure',
+  '/proc/cmdline',
+];
+
 export function buildRunArgs(options: RunArgsOptions): string[] {
   const { engine, limits } = options;
   const gvisor = isGvisor(options.ociRuntime);
@@ -75,6 +97,7 @@ export function buildRunArgs(options: RunArgsOptions): string[] {
     '--security-opt',
     'no-new-privileges',
     ...(options.seccompProfile ? ['--security-opt', `seccomp=${options.seccompProfile}`] : []),
+    ...(engine === 'podman' && !gvisor ? ['--security-opt', `mask=${MASKED_PROC_PATHS.join(':')}`] : []),
     '--user',
     limits.user,
     '--memory',
@@ -108,6 +131,8 @@ export function buildRunArgs(options: RunArgsOptions): string[] {
   );
   // Read-only: connecting to a socket needs no write access to the mount, and nothing else is needed.
   if (options.channelDir) args.push('-v', `${options.channelDir}:${CHANNEL_MOUNT}:ro`);
+  if (options.hostsFile) args.push('-v', `${options.hostsFile}:/etc/hosts:ro`);
+  if (options.resolvConfFile) args.push('-v', `${options.resolvConfFile}:/etc/resolv.conf:ro`);
   // Start from an empty environment: the image's and engine's defaults are dropped, ours never enter.
   if (engine === 'podman') args.push('--unsetenv-all');
   args.push(

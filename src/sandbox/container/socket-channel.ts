@@ -4,11 +4,15 @@
  * container): measured here ≈0.15 ms per round trip instead of ≈0.4 ms, which is what a tool call
  * from inside a run pays.
  *
- * Layout: `<tmp>/codemode-<pid>-XXXXXX/` (0700, ours) holds one `<sandbox>/` directory (0755) per sandbox
- * with `channel.sock` (0666, so the container's unprivileged uid can connect). Only that directory is
- * mounted; other local users cannot traverse the 0700 parent.
+ * Layout: `<tmp>/codemode-XXXXXX/` (0700, ours; its `owner` file holds the bridge's pid) holds one
+ * `<random>/` directory (0755) per sandbox with `channel.sock` (0666, so the container's
+ * unprivileged uid can connect). Only that directory is mounted; other local users cannot traverse
+ * the 0700 parent. Under runc the program reads a bind mount's source path in
+ * /proc/self/mountinfo, so no name in it says anything of the host: not the bridge's pid, not the
+ * container's name.
  */
-import { chmod, lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,8 +50,20 @@ export function resolveChannel(
     return 'stdio';
   }
   if (choice !== 'auto') return choice;
+  return isLocalEngine(platform, env) ? 'socket' : 'stdio';
+}
+
+/**
+ * Whether the engine runs containers on this kernel and sees this machine's paths: Linux, and no
+ * remote engine (`CONTAINER_HOST`, `DOCKER_HOST`). Elsewhere only what the engine shares into its VM
+ * (typically the user's home) can be bind-mounted.
+ */
+export function isLocalEngine(
+  platform: NodeJS.Platform,
+  env: Readonly<Record<string, string | undefined>>,
+): boolean {
   const remote = [env.CONTAINER_HOST, env.DOCKER_HOST].some((host) => host && !host.startsWith('unix://'));
-  return platform === 'linux' && !remote ? 'socket' : 'stdio';
+  return platform === 'linux' && !remote;
 }
 
 export const CHANNEL_MOUNT = '/run/codemode-channel';
@@ -64,6 +80,11 @@ export interface SandboxChannel {
   close(): Promise<void>;
 }
 
+const OWNER_FILE = 'owner';
+const PRIVATE_DIR = /^codemode-\w{6}$/;
+/** Directories of bridges from before the `owner` file, named after their pid. */
+const LEGACY_PRIVATE_DIR = /^codemode-(\d+)-\w{6}$/;
+
 export class SocketChannels {
   #root: Promise<string> | undefined;
 
@@ -72,12 +93,16 @@ export class SocketChannels {
    * conmon writes files such as `oom` into its working directory, which must not be the user's.
    */
   root(): Promise<string> {
-    this.#root ??= mkdtemp(join(tmpdir(), `codemode-${process.pid}-`));
+    this.#root ??= (async () => {
+      const root = await mkdtemp(join(tmpdir(), 'codemode-'));
+      await writeFile(join(root, OWNER_FILE), String(process.pid), { mode: 0o600 });
+      return root;
+    })();
     return this.#root;
   }
 
-  async open(name: string): Promise<SandboxChannel> {
-    const dir = join(await this.root(), name);
+  async open(): Promise<SandboxChannel> {
+    const dir = join(await this.root(), randomBytes(6).toString('hex'));
     await mkdir(dir, { mode: 0o755 });
     await chmod(dir, 0o755); // the umask may have narrowed it
     const path = join(dir, CHANNEL_SOCKET);
@@ -111,17 +136,20 @@ export class SocketChannels {
     };
   }
 
-  /** Removes channel directories left by bridges that are gone (killed before they could clean up). */
+  /** Removes private directories left by bridges that are gone (killed before they could clean up). */
   static async reapStale(): Promise<number> {
     const uid = process.getuid?.();
     let removed = 0;
     for (const entry of await readdir(tmpdir()).catch(() => [] as string[])) {
-      const owner = /^codemode-(\d+)-\w{6}$/.exec(entry)?.[1];
-      if (!owner || isProcessAlive(Number(owner))) continue;
+      const legacy = LEGACY_PRIVATE_DIR.exec(entry)?.[1];
+      if (!legacy && !PRIVATE_DIR.test(entry)) continue;
       const path = join(tmpdir(), entry);
       const info = await lstat(path).catch(() => undefined);
       // Only our own real directories: never follow a link or touch another user's files.
       if (!info?.isDirectory() || (uid !== undefined && info.uid !== uid)) continue;
+      // A directory without its owner yet is one a bridge is creating now.
+      const owner = legacy ?? (await readFile(join(path, OWNER_FILE), 'utf8').catch(() => undefined));
+      if (!owner || !/^\d+$/.test(owner) || isProcessAlive(Number(owner))) continue;
       await rm(path, { recursive: true, force: true });
       removed++;
     }

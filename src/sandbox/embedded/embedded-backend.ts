@@ -17,6 +17,7 @@ import type { Logger } from '../../shared/logger.js';
 import { ProcessSandbox } from '../process-sandbox.js';
 import type { SandboxBackend, SandboxStartOptions } from '../types.js';
 import { type EmbeddedMemoryLimits, embeddedMemoryLimits } from './limits.js';
+import { findParentDeathPrefix } from './parent-death.js';
 import { type EmbeddedPaths, resolveEmbeddedPaths } from './paths.js';
 import { buildSnapshotDetached, buildSnapshotHere, runSnapshotWorker } from './snapshot-build.js';
 import { snapshotKeyOf } from './snapshot-key.js';
@@ -62,6 +63,9 @@ export class EmbeddedBackend implements SandboxBackend {
   readonly #ownerPid: number;
   readonly #live = new Set<ProcessSandbox>();
   readonly #snapshots: Promise<SnapshotStore>;
+  /** Found once, beside the snapshot key; nothing is spawned before it is known. */
+  readonly #parentDeath: Promise<void>;
+  #parentDeathPrefix: readonly string[] | undefined;
   #counter = 0;
   #closing: Promise<void> | undefined;
 
@@ -85,6 +89,12 @@ export class EmbeddedBackend implements SandboxBackend {
     });
     // A failure surfaces from `start`; this only keeps it from being an unhandled rejection.
     this.#snapshots.catch(() => {});
+    this.#parentDeath = findParentDeathPrefix().then(
+      (prefix) => {
+        this.#parentDeathPrefix = prefix;
+      },
+      () => {},
+    );
   }
 
   /** The snapshot cache (state, verified record); resolves once the key is known. */
@@ -107,7 +117,7 @@ export class EmbeddedBackend implements SandboxBackend {
   async #start(signal: AbortSignal | undefined, options: SandboxStartOptions): Promise<ProcessSandbox> {
     if (this.#closing) throw shuttingDownError();
     const limits = options.memory ? embeddedMemoryLimits(options.memory) : this.#limits;
-    const store = await this.#snapshots;
+    const [store] = await Promise.all([this.#snapshots, this.#parentDeath]);
     let snapshot = await store.current({ build: false });
     // A build under way is awaited rather than raced by a cold load: on two cores the two shared the
     // CPU and both took ~6 s, where a worker from the finished snapshot adds ~0.5 s to the build's ~4.5.
@@ -195,15 +205,15 @@ export class EmbeddedBackend implements SandboxBackend {
   }
 
   #command(snapshot: SnapshotRecord | undefined, makeSnapshot = false, limits = this.#limits): WorkerCommand {
-    const command = buildWorkerCommand({
+    return buildWorkerCommand({
       paths: this.paths,
       limits,
       denoDir: join(this.#dir, 'deno'),
       snapshot,
       makeSnapshot,
       ownerPid: this.#ownerPid,
+      parentDeath: this.#parentDeathPrefix,
     });
-    return command;
   }
 
   #spawn(command: WorkerCommand): ChildProcess {
@@ -286,6 +296,7 @@ export class EmbeddedBackend implements SandboxBackend {
         signal,
       );
     }
+    await this.#parentDeath;
     return writeSnapshot(
       this.#dir,
       store.key,

@@ -24,6 +24,8 @@ export interface WorkerCommandOptions {
   makeSnapshot?: boolean;
   /** Written as `--owner=<pid>` so workers of a bridge that died can be found and reaped. */
   ownerPid?: number;
+  /** A command prefix that kills the worker when the bridge dies (parent-death.ts); none by default. */
+  parentDeath?: readonly string[] | undefined;
   platform?: NodeJS.Platform;
 }
 
@@ -68,6 +70,7 @@ export function buildWorkerCommand(options: WorkerCommandOptions): WorkerCommand
       '-c',
       `ulimit -d ${kib} 2>/dev/null || ulimit -S -d ${kib} 2>/dev/null; exec "$@"`,
       'codemode-worker',
+      ...(options.parentDeath ?? []),
       paths.deno,
       ...denoArgs,
     ],

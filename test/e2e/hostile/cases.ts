@@ -10,6 +10,7 @@ import { PROTOCOL } from './protocol.js';
 import { RESOURCES } from './resources.js';
 import { TRUST_BRIDGE } from './trust-bridge.js';
 import { TRUST_POLICY } from './trust-policy.js';
+import { TRUST_RUNTIME } from './trust-runtime.js';
 import { UPSTREAM } from './upstream.js';
 
 export const HOSTILE_CASES: readonly HostileCase[] = [
@@ -22,5 +23,6 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   ...BRIDGE,
   ...TRUST_BRIDGE,
   ...TRUST_POLICY,
+  ...TRUST_RUNTIME,
   ...MONTY_CASES,
 ];

@@ -40,6 +40,8 @@ export interface RunArgs {
   code: string;
   servers?: string[];
   timeout?: number;
+  /** A named session of the suite's client. */
+  session?: string;
 }
 
 export interface CaseContext {
@@ -65,7 +67,7 @@ export interface CaseContext {
   stateDir: string;
   /** The bridge's audit log (MCP_BRIDGE_AUDIT_LOG; the harness's policy concerns the `trust` server only). */
   auditLog: string;
-  /** The runtime's entry point on the host (mounted read-only into containers). */
+  /** The runtime's entry point that containers mount read-only (in the bridge's private directory). */
   runtimeEntry: string;
   bridge: RunningBridge;
   /** Runs a program that reports its sandbox first. */

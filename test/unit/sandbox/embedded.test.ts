@@ -101,6 +101,13 @@ describe('embedded worker command', () => {
     expect(command.args.some((arg) => arg.startsWith('--snapshot'))).toBe(false);
   });
 
+  it('starts deno through the parent-death prefix when there is one', () => {
+    const parentDeath = ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'];
+    const command = buildWorkerCommand({ paths, limits, denoDir: '/d', parentDeath, platform: 'linux' });
+    expect(command.args.slice(2, 8)).toEqual(['codemode-worker', ...parentDeath, paths.deno]);
+    expect(command.args[8]).toBe('run');
+  });
+
   it('runs deno directly where there is no /bin/sh', () => {
     const command = buildWorkerCommand({ paths, limits, denoDir: '/d', platform: 'win32' });
     expect(command.file).toBe(paths.deno);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildRemoveArgs, buildRunArgs } from '../../../src/sandbox/container/run-args.js';
+import { buildRemoveArgs, buildRunArgs, MASKED_PROC_PATHS } from '../../../src/sandbox/container/run-args.js';
 
 const base = {
   image: 'python:3.12-slim',
@@ -77,8 +77,47 @@ describe('buildRunArgs', () => {
 describe('buildRunArgs with a seccomp profile', () => {
   it('passes the profile file beside no-new-privileges', () => {
     const args = buildRunArgs({ ...base, engine: 'podman', seccompProfile: '/run/b/seccomp.json' });
-    expect(flagValues(args, '--security-opt')).toEqual(['no-new-privileges', 'seccomp=/run/b/seccomp.json']);
+    expect(flagValues(args, '--security-opt')).toEqual([
+      'no-new-privileges',
+      'seccomp=/run/b/seccomp.json',
+      `mask=${MASKED_PROC_PATHS.join(':')}`,
+    ]);
   });
+});
+
+describe('buildRunArgs: what the program may learn of the host', () => {
+  it("masks host-wide /proc files under podman's runc, where /proc is the host kernel's", () => {
+    const args = buildRunArgs({ ...base, engine: 'podman' });
+    expect(flagValues(args, '--security-opt')).toContain(`mask=${MASKED_PROC_PATHS.join(':')}`);
+    expect(MASKED_PROC_PATHS).toEqual(expect.arrayContaining(['/proc/loadavg', '/proc/stat']));
+  });
+
+  it('masks nothing more under gVisor, whose /proc is its own, nor for docker, which has no such option', () => {
+    for (const args of [
+      buildRunArgs({ ...base, engine: 'podman', ociRuntime: 'runsc' }),
+      buildRunArgs({ ...base, engine: 'docker' }),
+    ]) {
+      expect(flagValues(args, '--security-opt').some((value) => value.startsWith('mask='))).toBe(false);
+    }
+  });
+
+  it.each(['podman', 'docker'] as const)(
+    'mounts its own /etc/hosts and /etc/resolv.conf for %s',
+    (engine) => {
+      const args = buildRunArgs({
+        ...base,
+        engine,
+        runtimeDir: '/tmp/codemode-a1b2c3/runtime',
+        hostsFile: '/tmp/codemode-a1b2c3/hosts',
+        resolvConfFile: '/tmp/codemode-a1b2c3/resolv.conf',
+      });
+      expect(flagValues(args, '-v')).toEqual([
+        '/tmp/codemode-a1b2c3/runtime:/opt/codemode:ro',
+        '/tmp/codemode-a1b2c3/hosts:/etc/hosts:ro',
+        '/tmp/codemode-a1b2c3/resolv.conf:/etc/resolv.conf:ro',
+      ]);
+    },
+  );
 });
 
 describe('buildRunArgs with an OCI runtime', () => {
