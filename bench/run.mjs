@@ -1,4 +1,4 @@
-// `npm run bench [container|upstream|embedded|discovery|performance|host-ops|policy|sessions|typescript-isolation|monty]`: each benchmark prints ratios against a baseline
+// `npm run bench [container|upstream|embedded|discovery|performance|host-ops|policy|sessions|typescript-isolation|monty|telemetry]`: each benchmark prints ratios against a baseline
 // measured in the same run, because these machines are noisy.
 import { benchContainer } from './container.mjs';
 import { benchDiscovery } from './discovery.mjs';
@@ -8,6 +8,7 @@ import { benchMonty } from './monty.mjs';
 import { benchPerformance } from './performance.mjs';
 import { benchPolicy } from './policy.mjs';
 import { benchSessions } from './sessions.mjs';
+import { benchTelemetry } from './telemetry.mjs';
 import { benchTypeScriptIsolation } from './typescript-isolation.mjs';
 import { benchUpstream } from './upstream.mjs';
 
@@ -22,4 +23,5 @@ if (!only || only === 'policy') await benchPolicy();
 if (!only || only === 'sessions') await benchSessions();
 if (!only || only === 'typescript-isolation') await benchTypeScriptIsolation();
 if (!only || only === 'monty') await benchMonty();
+if (!only || only === 'telemetry') await benchTelemetry();
 process.exit(0);

@@ -394,20 +394,36 @@ function markedProcesses(bridgePid) {
   return found;
 }
 
+/**
+ * The bridge's private directories under TMPDIR (src/sandbox/container/socket-channel.ts): named at
+ * random, so found by the `owner` file that holds the bridge's pid. Directories of older bridges
+ * still carry the pid in their name.
+ */
 function tempDirsOf(bridgePid) {
   return readdirSync(tmpdir())
-    .filter((entry) => entry.startsWith(`codemode-${bridgePid}-`))
+    .filter((entry) => {
+      if (entry.startsWith(`codemode-${bridgePid}-`)) return true;
+      if (!/^codemode-\w{6}$/.test(entry)) return false;
+      try {
+        return readFileSync(join(tmpdir(), entry, 'owner'), 'utf8').trim() === String(bridgePid);
+      } catch {
+        return false;
+      }
+    })
     .map((entry) => join(tmpdir(), entry));
 }
 
 /**
- * Channel directories (named after their container) under the bridge's temp dir: one per live
- * container. Other entries are not counted: conmon leaves an `oom` marker file there (its cwd).
+ * Channel directories (a random hex name each) in the bridge's private directory: one per live
+ * container with a socket channel. Other entries are not counted: the `owner` file, the runtime's
+ * copy, `hosts`, `resolv.conf`, and the `oom` marker conmon leaves there (its cwd).
  */
 function channelDirsOf(bridgePid) {
   return tempDirsOf(bridgePid).flatMap((dir) => {
     try {
-      return readdirSync(dir).filter((entry) => entry.startsWith(`codemode-${bridgePid}-`));
+      return readdirSync(dir, { withFileTypes: true })
+        .filter((entry) => entry.isDirectory() && /^[0-9a-f]{12}$/.test(entry.name))
+        .map((entry) => join(dir, entry.name));
     } catch {
       return [];
     }
@@ -754,17 +770,20 @@ async function exercise({
     const sandboxes = kids.length - upstreams;
     const containers = backend === 'podman' ? (await containersOf(bridge.pid)).length : 0;
     const channelDirs = channelDirsOf(bridge.pid).length;
+    // Engine clients of containers with a socket channel (none under gVisor, whose channel is stdio).
+    const withChannel = kids.filter((command) => command.includes(' --channel ')).length;
     const excess = [];
     if (sandboxes > limit) excess.push(`${sandboxes} sandbox processes (at most ${limit})`);
     if (upstreams > UPSTREAMS.length)
       excess.push(`${upstreams} upstream processes (${UPSTREAMS.length} configured)`);
     if (containers > limit) excess.push(`${containers} containers (at most ${limit})`);
     if (channelDirs > limit) excess.push(`${channelDirs} channel directories (at most ${limit})`);
-    // Each container has its engine client (a child of the bridge) and its channel directory.
+    // Each container has its engine client (a child of the bridge), and one with a socket channel
+    // its channel directory.
     if (backend === 'podman' && containers !== sandboxes)
       excess.push(`${containers} containers for ${sandboxes} engine clients`);
-    if (backend === 'podman' && channelDirs !== containers)
-      excess.push(`${channelDirs} channel directories for ${containers} containers`);
+    if (backend === 'podman' && channelDirs !== withChannel)
+      excess.push(`${channelDirs} channel directories for ${withChannel} containers with a socket channel`);
     return { sandboxes, upstreams, containers, channelDirs, excess };
   };
 

@@ -36,6 +36,8 @@ export interface Bridge {
   discovery: DiscoveryResult;
   /** The policy in force (file and config-entry blocks); undefined: none, every call is allowed. */
   policy: Policy | undefined;
+  /** Where the policy and the audit log meet each call; undefined when there is neither. */
+  gate: PolicyGate | undefined;
   close(): Promise<void>;
 }
 
@@ -215,6 +217,7 @@ export async function composeBridge(
     port,
     discovery,
     policy,
+    gate,
     close() {
       engine.close();
       closing ??= Promise.all([sandboxes.close(), upstreams.close()]).then(() => audit?.close());

@@ -181,6 +181,8 @@ export const TOPICS: readonly TopicHelp[] = [
       'standard OpenTelemetry variables: OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ' +
       'sends a span per run and per tool call over OTLP/HTTP (JSON); OTEL_EXPORTER_OTLP_HEADERS, ' +
       'OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED and OTEL_TRACES_EXPORTER=none apply. ' +
+      "A caller's W3C traceparent/tracestate (the request's _meta, or HTTP headers) parents the run's span, " +
+      "and every upstream tools/call carries its span's context (_meta; headers for HTTP and SSE servers). " +
       'serve --http also serves metrics for Prometheus at /metrics. Unset, no telemetry code is loaded.',
   },
   {

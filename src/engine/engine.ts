@@ -24,7 +24,7 @@ import { BridgeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { OutputStore } from './output-store.js';
 import { type InstantTier, montyOnlyRefusal, type RuntimeMode, SandboxRouter } from './routing.js';
-import type { RunObserver } from './run-observer.js';
+import type { RunObservation, RunObserver } from './run-observer.js';
 import { RunRecord } from './run-record.js';
 import { RunSlots } from './run-slots.js';
 import { type SessionInfo, SessionTable, type SessionTurn } from './sessions.js';
@@ -200,11 +200,12 @@ export class Engine {
       code: request.code,
       servers: request.servers ?? [],
       ...(options.session !== undefined ? { session: options.session } : {}),
+      ...(options.origin ? { origin: options.origin } : {}),
       startedAt: Date.now(),
     });
     if (!observation) return this.#run(runId, request, options);
     try {
-      const outcome = await this.#run(runId, request, options);
+      const outcome = await this.#run(runId, request, options, observation);
       observation.ended(outcome);
       return outcome;
     } catch (error) {
@@ -213,7 +214,12 @@ export class Engine {
     }
   }
 
-  async #run(runId: string, request: RunRequest, options: RunOptions): Promise<RunOutcome> {
+  async #run(
+    runId: string,
+    request: RunRequest,
+    options: RunOptions,
+    observation?: RunObservation,
+  ): Promise<RunOutcome> {
     const record = new RunRecord(this.#options.maxOutputChars, this.#outputs.maxChars);
     const timeoutMs = this.effectiveTimeoutMs(request.timeoutMs);
     // One controller ends the run, at its deadline or when the caller's signal aborts. (Combining
@@ -229,6 +235,8 @@ export class Engine {
     const cancelled = caller ? addAbortListener(caller, () => ending.abort(caller.reason)) : undefined;
     const signal = ending.signal;
     let ranOn: SandboxKind | undefined;
+    /** What the run waits for before a sandbox takes its program; a timeout then says so. */
+    let waitingFor: string | undefined;
     const finish = (fields: Pick<RunOutcome, 'status' | 'error' | 'traceback'>): RunOutcome => {
       const full = record.fullStdout();
       const outcome = record.outcome(fields);
@@ -247,7 +255,10 @@ export class Engine {
     const aborted = () =>
       finish(
         timedOut
-          ? { status: 'timeout', error: timeoutMessage(timeoutMs, this.#options.maxTimeoutMs) }
+          ? {
+              status: 'timeout',
+              error: timeoutMessage(timeoutMs, this.#options.maxTimeoutMs, ranOn ? undefined : waitingFor),
+            }
           : { status: 'cancelled', error: 'The run was cancelled by the client; its sandbox was killed.' },
       );
 
@@ -280,19 +291,27 @@ export class Engine {
       }
       if (request.session !== undefined) {
         // The session's turn before a run slot: a call waiting for its session holds no slot.
+        waitingFor = 'its session (a call before it still runs there)';
         turn = await this.#sessions.turn(options.owner ?? DEFAULT_OWNER, request.session, signal);
         sandbox = turn.sandbox;
       }
+      waitingFor = 'a free run slot (MCP_BRIDGE_MAX_CONCURRENT_RUNS)';
+      const queuedAt = observation?.queued ? performance.now() : 0;
       release = await this.#slots.acquire(signal);
+      if (observation?.queued) observation.queued(performance.now() - queuedAt);
+      waitingFor = 'its servers to connect';
       const program = await this.#program(runId, request, signal, options.owner ?? DEFAULT_OWNER);
       context = callContext(runId, request, options, turn);
       const host = this.#hostFor(program, record, options, context);
       let exit: SandboxExit;
+      waitingFor = 'a sandbox (every one was busy or still starting)';
       if (!turn) {
         // Not a session: the router picks the sandbox (engine/routing.ts).
         const routed = await this.#router.run(program, host, signal, program.owner as string, (taken) => {
           sandbox = taken;
           fromPool = true;
+          // Known before the program ends: a run that times out or fails in it still names its sandbox.
+          ranOn = taken.kind;
         });
         exit = routed.exit;
         ranOn = routed.kind;
@@ -520,8 +539,18 @@ function attachTo(record: RunRecord, args: Record<string, unknown>): unknown {
   return { attached: record.attachments.length };
 }
 
-function timeoutMessage(timeoutMs: number, maxTimeoutMs: number): string {
+/**
+ * `waitingFor`: what the run still waited for when its time ran out (no sandbox had taken the
+ * program), so the message does not claim a sandbox was killed mid-program.
+ */
+function timeoutMessage(timeoutMs: number, maxTimeoutMs: number, waitingFor?: string): string {
   const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))} s`;
+  if (waitingFor) {
+    return (
+      `Timed out after ${seconds(timeoutMs)} waiting for ${waitingFor}; the program did not start. ` +
+      `Pass a larger \`timeout\` (at most ${seconds(maxTimeoutMs)}) or try again.`
+    );
+  }
   return (
     `Timed out after ${seconds(timeoutMs)}; the sandbox was killed. ` +
     `Pass a larger \`timeout\` (at most ${seconds(maxTimeoutMs)}) or do less per run.`

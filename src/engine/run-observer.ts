@@ -1,11 +1,13 @@
 /**
  * Hooks on runs and their tool calls, for telemetry and the console's run feed. The engine calls an
- * observer when a run starts and ends; tool calls are seen on the way to the upstream port. Observers
- * are optional and must not throw (a failing observer must not fail a run: calls are guarded here).
+ * observer when a run starts, when it gets a run slot and when it ends; tool calls are seen on the
+ * way to the upstream port. Observers are optional and must not throw (a failing observer must not
+ * fail a run: calls are guarded here).
  */
 import type { ToolCallRequest } from '../sandbox/types.js';
 import { errorMessage } from '../shared/errors.js';
-import type { CallContext, RunOutcome, UpstreamPort } from './types.js';
+import type { OutgoingCallTrace } from '../shared/trace-context.js';
+import type { CallContext, RunOrigin, RunOutcome, UpstreamPort } from './types.js';
 
 export interface RunStart {
   runId: string;
@@ -14,6 +16,8 @@ export interface RunStart {
   servers: string[];
   /** The MCP session the run came in on, when the transport has one. */
   session?: string;
+  /** The request the run came from (its caller's trace context, its id), when it came over MCP. */
+  origin?: RunOrigin;
   startedAt: number;
 }
 
@@ -25,12 +29,20 @@ export interface ToolCallEnd {
   durationMs: number;
   /** The error's message, when it failed. */
   error?: string;
+  /** The class of the failure, from a closed set (OpenTelemetry's `error.type`), when it failed. */
+  errorType?: string;
 }
 
 /** One run as an observer follows it. */
 export interface RunObservation {
-  /** A tool call leaves; the returned function is called once with how it ended. */
-  toolCall?(server: string, tool: string): (end: ToolCallEnd) => void;
+  /** The run got its run slot after waiting this long (0 when one was free). */
+  queued?(waitMs: number): void;
+  /**
+   * A tool call leaves; the returned function is called once with how it ended. `trace` goes with
+   * the call: an observer that traces it sets the context to send upstream (`carrier`), and reads
+   * what the pool wrote of the connection it went out on (`peer`) when it ends.
+   */
+  toolCall?(server: string, tool: string, trace: OutgoingCallTrace): (end: ToolCallEnd) => void;
   /** The run ended with an outcome. */
   ended(outcome: RunOutcome): void;
   /** No program could run (unknown server, no sandbox could be started). */
@@ -53,9 +65,12 @@ export function combineObservers(observers: Array<RunObserver | undefined>): Run
       });
       if (observations.length === 0) return undefined;
       return {
-        toolCall(server, tool) {
+        queued(waitMs) {
+          for (const observation of observations) guard(() => observation.queued?.(waitMs));
+        },
+        toolCall(server, tool, trace) {
           const ends = observations.flatMap((observation) => {
-            const end = guard(() => observation.toolCall?.(server, tool));
+            const end = guard(() => observation.toolCall?.(server, tool, trace));
             return end ? [end] : [];
           });
           return (end) => {
@@ -94,6 +109,9 @@ export class RunObservations {
         const forget = () => this.#runs.delete(run.runId);
         this.#runs.set(run.runId, observation);
         return {
+          ...(observation.queued
+            ? { queued: (waitMs: number) => void guard(() => observation.queued?.(waitMs)) }
+            : {}),
           ...(observation.toolCall ? { toolCall: observation.toolCall.bind(observation) } : {}),
           ended: (outcome) => {
             forget();
@@ -108,7 +126,10 @@ export class RunObservations {
     };
   }
 
-  /** The port with every tool call reported to the observation of its run. */
+  /**
+   * The port with every tool call reported to the observation of its run; the call carries the
+   * trace context an observer set for it (to the upstream server, in `_meta` and HTTP headers).
+   */
   port(port: UpstreamPort): UpstreamPort {
     return {
       catalog: () => port.catalog(),
@@ -117,13 +138,15 @@ export class RunObservations {
       runEnded: (context) => port.runEnded(context),
       callTool: async (call: ToolCallRequest, signal: AbortSignal, context?: CallContext) => {
         const observation = context ? this.#runs.get(context.runId) : undefined;
+        const trace: OutgoingCallTrace = {};
         const end = observation?.toolCall
-          ? guard(() => observation.toolCall?.(call.server, call.tool))
+          ? guard(() => observation.toolCall?.(call.server, call.tool, trace))
           : undefined;
         if (!end) return port.callTool(call, signal, context);
+        const traced = trace.carrier ? trace : undefined;
         const startedAt = performance.now();
         try {
-          const value = await port.callTool(call, signal, context);
+          const value = await port.callTool(call, signal, context, traced);
           guard(() => end({ outcome: 'ok', durationMs: performance.now() - startedAt }));
           return value;
         } catch (error) {
@@ -134,11 +157,39 @@ export class RunObservations {
               ? 'refused'
               : 'error';
           guard(() =>
-            end({ outcome, durationMs: performance.now() - startedAt, error: errorMessage(error) }),
+            end({
+              outcome,
+              durationMs: performance.now() - startedAt,
+              error: errorMessage(error),
+              errorType: toolCallErrorType(error, signal.aborted),
+            }),
           );
           throw error;
         }
       },
     };
   }
+}
+
+/** OpenTelemetry's `error.type` of a failed call of the port for the MCP conventions' client span. */
+const ERROR_TYPES: Readonly<Record<string, string>> = {
+  UPSTREAM_TIMEOUT: 'timeout',
+  UPSTREAM_UNAVAILABLE: 'unavailable',
+};
+
+/**
+ * The class of a tool call's failure, from a closed set: `cancelled`; the JSON-RPC error code the
+ * server answered (`-32602`); `tool_error` for a result with `isError` (the conventions' value);
+ * `timeout`, `unavailable`; else the bridge's error code in lower case (`policy_denied`,
+ * `unknown_tool`, `not_granted`…); `_OTHER` for anything else.
+ */
+export function toolCallErrorType(error: unknown, aborted: boolean): string {
+  if (aborted) return 'cancelled';
+  const { code, cause } = (error ?? {}) as { code?: unknown; cause?: unknown };
+  if (typeof code !== 'string') return '_OTHER';
+  if (code === 'TOOL_ERROR') {
+    const rpcCode = (cause as { code?: unknown } | undefined)?.code;
+    return Number.isSafeInteger(rpcCode) ? String(rpcCode) : 'tool_error';
+  }
+  return ERROR_TYPES[code] ?? (/^[A-Z_]{1,40}$/.test(code) ? code.toLowerCase() : '_OTHER');
 }

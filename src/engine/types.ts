@@ -1,5 +1,6 @@
 /** The engine's contract with the MCP surface and the CLI: one run in, one outcome out (types only). */
 import type { CatalogEntry, SandboxKind, ServerGrant, ToolCallRequest } from '../sandbox/types.js';
+import type { OutgoingCallTrace, TraceContext } from '../shared/trace-context.js';
 import type { SessionReport } from './sessions.js';
 
 /** The shortest timeout a run may ask for: below it not even a warm sandbox can answer. */
@@ -59,6 +60,22 @@ export interface RunOptions {
   owner?: string;
   /** Told each piece of output as it arrives (a run that yields returns it in pieces). Default: none. */
   onOutput?: (stream: 'stdout' | 'stderr', data: string) => void;
+  /** The MCP request the run came from, for telemetry (read only by observers). Default: none. */
+  origin?: RunOrigin;
+}
+
+/** The MCP request a run came from, as OpenTelemetry's MCP conventions describe the server's span. */
+export interface RunOrigin {
+  /** The caller's trace context (`_meta`, else the HTTP headers): the run's span is its child. */
+  parent?: TraceContext;
+  /** The HTTP request's context when `_meta` carried another: the run's span links to it. */
+  link?: TraceContext;
+  /** The JSON-RPC id of the `tools/call` request. */
+  requestId?: string | number;
+  /** `pipe` over stdio, `tcp` over HTTP. */
+  transport?: 'pipe' | 'tcp';
+  /** The MCP protocol version the client speaks. */
+  protocolVersion?: string;
 }
 
 /** What the user is asked to approve: one tool call, its arguments redacted and shortened for display. */
@@ -115,9 +132,15 @@ export interface UpstreamPort {
   /**
    * Calls one tool and returns its unwrapped result, or with `request.raw` the `CallToolResult` as the
    * server sent it; an `isError` result fails too. The policy (when one is configured) is enforced
-   * here, per run (`context`): a refusal is a `BridgeError` with a `POLICY_*` code.
+   * here, per run (`context`): a refusal is a `BridgeError` with a `POLICY_*` code. `trace`, when the
+   * call is traced: the context to send the server, and where the connection it went out on is told.
    */
-  callTool(request: ToolCallRequest, signal: AbortSignal, context?: CallContext): Promise<unknown>;
+  callTool(
+    request: ToolCallRequest,
+    signal: AbortSignal,
+    context?: CallContext,
+    trace?: OutgoingCallTrace,
+  ): Promise<unknown>;
   /**
    * The run of `context` has ended (however it ended): per-run bookkeeping is closed, e.g. the audit
    * log's summary line of a run that reached its cap of lines. Never throws.

@@ -10,6 +10,7 @@
  */
 import type { ToolCallRequest } from '../sandbox/types.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
+import type { OutgoingCallTrace } from '../shared/trace-context.js';
 import { buildSearchIndex, type SearchHit, type SearchIndex, searchTools } from '../upstream/search.js';
 import type { ServerDescription, UpstreamPool } from '../upstream/upstream-pool.js';
 import { closestNames } from './closest-names.js';
@@ -109,20 +110,34 @@ export function upstreamPort(pool: UpstreamPool, gate?: PolicyGate): UpstreamPor
     return { described, unavailable };
   };
 
-  const direct = (request: ToolCallRequest, signal: AbortSignal) =>
-    pool.callTool(request.server, request.tool, request.args, signal, { raw: request.raw === true });
+  const direct = (request: ToolCallRequest, signal: AbortSignal, trace?: OutgoingCallTrace) =>
+    pool.callTool(request.server, request.tool, request.args, signal, {
+      raw: request.raw === true,
+      ...(trace ? { trace } : {}),
+    });
   const gated = gate
-    ? (request: ToolCallRequest, signal: AbortSignal, context?: CallContext) =>
-        gate.call(request, signal, context, direct)
-    : (request: ToolCallRequest, signal: AbortSignal) => direct(request, signal);
+    ? (request: ToolCallRequest, signal: AbortSignal, context?: CallContext, trace?: OutgoingCallTrace) =>
+        gate.call(
+          request,
+          signal,
+          context,
+          trace ? (sent, sentSignal) => direct(sent, sentSignal, trace) : direct,
+        )
+    : (request: ToolCallRequest, signal: AbortSignal, _context?: CallContext, trace?: OutgoingCallTrace) =>
+        direct(request, signal, trace);
 
   /** The slow path: the server's tools not at hand or not naming this one (listed again if they can change). */
-  const checkedCall = async (request: ToolCallRequest, signal: AbortSignal, context?: CallContext) => {
+  const checkedCall = async (
+    request: ToolCallRequest,
+    signal: AbortSignal,
+    context?: CallContext,
+    trace?: OutgoingCallTrace,
+  ) => {
     let description = await pool.describe(request.server, signal);
     if (!namesOf(description).has(request.tool)) description = await pool.relist(request.server, signal);
     // Decisions follow the description the call is checked against (a tool added since is decided too).
     shown(description);
-    if (namesOf(description).has(request.tool)) return gated(request, signal, context);
+    if (namesOf(description).has(request.tool)) return gated(request, signal, context, trace);
     const refusal = () => unknownToolError(description, request.tool);
     if (gate) return gate.refuse(request, signal, context, refusal);
     throw refusal();
@@ -135,10 +150,10 @@ export function upstreamPort(pool: UpstreamPool, gate?: PolicyGate): UpstreamPor
       pool.assertKnown(requested);
       return Promise.all(requested.map(async (name) => shown(await pool.describe(name, signal))));
     },
-    callTool(request, signal, context) {
+    callTool(request, signal, context, trace) {
       const described = pool.describedNow(request.server);
-      if (described && namesOf(described).has(request.tool)) return gated(request, signal, context);
-      return checkedCall(request, signal, context);
+      if (described && namesOf(described).has(request.tool)) return gated(request, signal, context, trace);
+      return checkedCall(request, signal, context, trace);
     },
     runEnded: gate ? (context) => gate.runEnded(context) : () => {},
     async search(query, limit, signal, extra = []) {

@@ -29,6 +29,7 @@ import {
   structuredRunning,
 } from './format.js';
 import { buildInstructions, registerResources } from './resources.js';
+import { runOrigin } from './run-origin.js';
 
 const RUN_PYTHON_TOOL = 'run_python';
 const PROGRESS_INTERVAL_MS = 1000;
@@ -263,6 +264,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
             owner: connection,
             approve: elicitApproval(server, () => (run && waitingRequest.get(run)) ?? extra.requestId),
             ...(extra.sessionId !== undefined ? { session: extra.sessionId } : {}),
+            origin: runOrigin(extra, server.server.transport),
           },
         ),
       );

@@ -27,6 +27,7 @@ export class BridgeStdioTransport implements Transport {
   readonly #lines: LineSplitter;
   #started = false;
   #closed = false;
+  #protocolVersion: string | undefined;
 
   constructor(
     stdin: Readable = process.stdin,
@@ -48,8 +49,14 @@ export class BridgeStdioTransport implements Transport {
     this.#stdout.on('error', this.#onStreamError);
   }
 
+  /** The protocol version the handshake settled on, once the server has answered `initialize`. */
+  get protocolVersion(): string | undefined {
+    return this.#protocolVersion;
+  }
+
   send(message: JSONRPCMessage): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('the client is gone'));
+    if (this.#protocolVersion === undefined && 'result' in message) this.#noteVersion(message.result);
     return new Promise((resolve) => {
       if (this.#stdout.write(`${JSON.stringify(message)}\n`)) resolve();
       else this.#stdout.once('drain', resolve);
@@ -111,6 +118,13 @@ export class BridgeStdioTransport implements Transport {
       `The request is ${size}; codemode-bridge accepts at most ${limit} per message. ` +
         'Send less code: let the program read its data from a file or a tool instead of inlining it.',
     );
+  }
+
+  /** An `initialize` result names the version (over HTTP, clients repeat it in a header; here, nobody does). */
+  #noteVersion(result: Record<string, unknown>): void {
+    const { protocolVersion, serverInfo } = result;
+    if (typeof protocolVersion === 'string' && serverInfo !== undefined)
+      this.#protocolVersion = protocolVersion;
   }
 
   #answerError(id: string | number, message: string): void {

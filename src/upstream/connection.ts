@@ -9,9 +9,11 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import type { TraceCarrier, TracePeer } from '../shared/trace-context.js';
 import type { UpstreamServerConfig } from './config/types.js';
 import type { Redactor } from './redact.js';
 import { StdioUpstreamTransport } from './stdio-transport.js';
+import { withTraceHeaders } from './trace-headers.js';
 
 const STDERR_TAIL_CHARS = 2000;
 /** Lines of a server's stderr an error message quotes. */
@@ -33,6 +35,9 @@ export class UpstreamConnection {
   #closed = false;
   #stderrTail = '';
   #tools: Promise<Tool[]> | undefined;
+  /** The version the handshake settled on (the client tells the transport). */
+  #protocolVersion: string | undefined;
+  #peer: TracePeer | undefined;
   /**
    * This session's own signal, aborted with the pool's lifetime. The SDK adds a listener to the signal
    * of every request and never removes it: on the pool's long-lived signal those listeners kept each
@@ -86,6 +91,7 @@ export class UpstreamConnection {
             connection.#use(
               new StreamableHTTPClientTransport(new URL(config.url), {
                 requestInit: { headers: config.headers },
+                fetch: withTraceHeaders(),
               }),
             ),
             requestOptions,
@@ -110,6 +116,12 @@ export class UpstreamConnection {
       throw explained;
     }
     return connection;
+  }
+
+  /** The connection as a traced call's client span describes it (OpenTelemetry's MCP conventions). */
+  get peer(): TracePeer {
+    this.#peer ??= tracePeer(this.#options.config, this.#protocolVersion, this.#transport);
+    return this.#peer;
   }
 
   get isOpen(): boolean {
@@ -161,16 +173,19 @@ export class UpstreamConnection {
     return this.#tools;
   }
 
+  /** Calls a tool; `trace`, a traced call's context, goes in `_meta` (and, over HTTP, in headers). */
   callTool(
     name: string,
     args: Record<string, unknown>,
     timeoutMs: number,
     signal: AbortSignal,
+    trace?: TraceCarrier,
   ): Promise<CallToolResult> {
-    return this.#client.callTool({ name, arguments: args }, undefined, {
-      timeout: timeoutMs,
-      signal,
-    }) as Promise<CallToolResult>;
+    return this.#client.callTool(
+      trace ? { name, arguments: args, _meta: { ...trace } } : { name, arguments: args },
+      undefined,
+      { timeout: timeoutMs, signal },
+    ) as Promise<CallToolResult>;
   }
 
   /** Ends the session; for a stdio server, once its process group is gone. Idempotent. */
@@ -214,6 +229,14 @@ export class UpstreamConnection {
   #use(transport: Transport): Transport {
     this.#transport = transport;
     this.#closed = false;
+    this.#peer = undefined;
+    // The client hands the negotiated version to the transport (HTTP sends it in a header); noted here
+    // for every kind of transport, since not every one says it again.
+    const setVersion = transport.setProtocolVersion?.bind(transport);
+    transport.setProtocolVersion = (version) => {
+      this.#protocolVersion = version;
+      setVersion?.(version);
+    };
     return transport;
   }
 
@@ -253,10 +276,30 @@ export class UpstreamConnection {
   }
 }
 
+/** Transport, address and protocol of a connected session; an HTTP session's id once the server gave one. */
+function tracePeer(
+  config: UpstreamServerConfig,
+  protocolVersion: string | undefined,
+  transport: Transport | undefined,
+): TracePeer {
+  const version = protocolVersion ? { protocolVersion } : {};
+  if (config.transport === 'stdio') return { transport: 'pipe', ...version };
+  const url = new URL(config.url);
+  const sessionId = transport?.sessionId;
+  return {
+    transport: 'tcp',
+    address: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80,
+    ...version,
+    ...(sessionId ? { sessionId } : {}),
+  };
+}
+
 async function sseTransport(url: string, headers: Record<string, string>): Promise<Transport> {
   const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
   return new SSEClientTransport(new URL(url), {
     requestInit: { headers },
+    fetch: withTraceHeaders(),
     eventSourceInit: {
       fetch: (input, init) => fetch(input, { ...init, headers: { ...(init?.headers ?? {}), ...headers } }),
     },

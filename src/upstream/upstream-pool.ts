@@ -14,6 +14,7 @@ import {
 } from '../shared/errors.js';
 import { describeOutOfFileDescriptors, isOutOfFileDescriptors } from '../shared/fd-exhaustion.js';
 import type { Logger } from '../shared/logger.js';
+import type { OutgoingCallTrace } from '../shared/trace-context.js';
 import { assignAliases } from './config/alias.js';
 import { serverSecrets } from './config/secrets.js';
 import type { UpstreamServerConfig } from './config/types.js';
@@ -69,6 +70,46 @@ export interface CallToolOptions {
    * does) instead of the unwrapped value. An `isError` result still throws. Default false.
    */
   raw?: boolean;
+  /** A traced call: its context goes to the server, and the connection it went out on is written back. */
+  trace?: OutgoingCallTrace;
+}
+
+/**
+ * A configured server's connection now: open, opening, not open after a failure (the last attempt
+ * failed, or the session closed under the bridge), or not open and not needed (never used, or
+ * closed after its idle time). The next use of a server in any state but `connected` connects.
+ */
+export type UpstreamState = 'connected' | 'connecting' | 'failed' | 'idle';
+export const UPSTREAM_STATES: readonly UpstreamState[] = ['connected', 'connecting', 'failed', 'idle'];
+
+/**
+ * What failed, counted per server: connecting, listing its tools, a call that timed out, whose
+ * connection closed, whose result was over the size limit, that the tool reported (`isError`), or
+ * that failed otherwise (an error the server answered). Calls the run cancelled are not counted.
+ */
+export type UpstreamErrorKind =
+  | 'connect'
+  | 'list_tools'
+  | 'timeout'
+  | 'closed'
+  | 'too_large'
+  | 'tool_error'
+  | 'call_failed';
+export const UPSTREAM_ERROR_KINDS: readonly UpstreamErrorKind[] = [
+  'connect',
+  'list_tools',
+  'timeout',
+  'closed',
+  'too_large',
+  'tool_error',
+  'call_failed',
+];
+
+/** One configured server's connection state and failures so far (for metrics and the console). */
+export interface UpstreamHealth {
+  server: string;
+  state: UpstreamState;
+  errors: Readonly<Record<UpstreamErrorKind, number>>;
 }
 
 export interface UpstreamPoolOptions {
@@ -96,6 +137,9 @@ interface Entry {
   idleTimer: NodeJS.Timeout | undefined;
   /** The last failure to connect logged at warn: the same one again is not (a program may retry in a loop). */
   lastFailure: string | undefined;
+  /** A session is being opened now. */
+  connecting: boolean;
+  errors: Record<UpstreamErrorKind, number>;
 }
 
 export class UpstreamPool {
@@ -117,6 +161,11 @@ export class UpstreamPool {
         inFlight: 0,
         idleTimer: undefined,
         lastFailure: undefined,
+        connecting: false,
+        errors: Object.fromEntries(UPSTREAM_ERROR_KINDS.map((kind) => [kind, 0])) as Record<
+          UpstreamErrorKind,
+          number
+        >,
       });
     }
   }
@@ -132,6 +181,15 @@ export class UpstreamPool {
   /** Scrubs `name`'s secrets from a text (approval prompts, audit values); unknown names: unchanged. */
   redactorFor(name: string): Redactor {
     return this.#entries.get(name)?.redact ?? ((text) => text);
+  }
+
+  /** Every configured server's connection state and failures counted so far, in discovery order. */
+  health(): UpstreamHealth[] {
+    return [...this.#entries.values()].map((entry) => ({
+      server: entry.config.name,
+      state: stateOf(entry),
+      errors: { ...entry.errors },
+    }));
   }
 
   /** Whether a session to `name` is open right now (for tests and `servers --check`). */
@@ -150,6 +208,7 @@ export class UpstreamPool {
         tools = await abortable(connection.tools(), signal);
       } catch (error) {
         if (signal.aborted) throw error;
+        entry.errors.list_tools++;
         throw fail(
           entry,
           'UPSTREAM_UNAVAILABLE',
@@ -230,13 +289,16 @@ export class UpstreamPool {
     const entry = this.#entry(server);
     return this.#using(entry, async () => {
       const connection = await this.#session(entry, signal);
+      const { trace } = options;
+      if (trace) trace.peer = connection.peer;
       let result: Awaited<ReturnType<UpstreamConnection['callTool']>>;
       try {
-        result = await connection.callTool(tool, args, this.#options.callTimeoutMs, signal);
+        result = await connection.callTool(tool, args, this.#options.callTimeoutMs, signal, trace?.carrier);
       } catch (error) {
         throw this.#explainCallFailure(error, entry, connection, tool, signal);
       }
       if (result.isError) {
+        entry.errors.tool_error++;
         throw fail(entry, 'TOOL_ERROR', resultText(result) || `${server}.${tool} reported an error`, {
           tool,
         });
@@ -317,9 +379,13 @@ export class UpstreamPool {
       this.#lifetime.signal,
     );
     entry.session = session;
+    entry.connecting = true;
     session.then(
       (connection) => {
-        if (entry.session === session) entry.open = connection;
+        if (entry.session === session) {
+          entry.open = connection;
+          entry.connecting = false;
+        }
         entry.lastFailure = undefined;
         logger.info('connected to upstream', {
           server: config.name,
@@ -327,8 +393,12 @@ export class UpstreamPool {
         });
       },
       (error: unknown) => {
-        if (entry.session === session) entry.session = undefined;
+        if (entry.session === session) {
+          entry.session = undefined;
+          entry.connecting = false;
+        }
         if (this.#lifetime.signal.aborted) return;
+        entry.errors.connect++;
         // Told to the user (forwarded to the MCP client as a log message), not only to the run.
         const { message } = connectFailure(entry, error);
         if (message === entry.lastFailure) return;
@@ -354,6 +424,7 @@ export class UpstreamPool {
     if (signal.aborted) return error;
     const name = entry.config.name;
     if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
+      entry.errors.timeout++;
       return fail(
         entry,
         'UPSTREAM_TIMEOUT',
@@ -363,6 +434,7 @@ export class UpstreamPool {
     }
     if (error instanceof McpError && error.code === MESSAGE_TOO_LARGE_CODE && isTooLarge(error.data)) {
       const { bytes, limitBytes } = error.data;
+      entry.errors.too_large++;
       return fail(
         entry,
         'TOOL_ERROR',
@@ -375,6 +447,7 @@ export class UpstreamPool {
       const stderr = connection.stderrTail
         ? ` Its last stderr: ${connection.stderrTail.split('\n').slice(-3).join(' | ')}`
         : '';
+      entry.errors.closed++;
       return fail(
         entry,
         'UPSTREAM_UNAVAILABLE',
@@ -382,6 +455,7 @@ export class UpstreamPool {
         { cause: error, tool },
       );
     }
+    entry.errors.call_failed++;
     return fail(entry, 'TOOL_ERROR', `${name}.${tool} failed: ${errorMessage(error)}`, {
       cause: error,
       tool,
@@ -392,11 +466,20 @@ export class UpstreamPool {
     clearTimeout(entry.idleTimer);
     const session = entry.session;
     entry.session = undefined;
+    entry.connecting = false;
     entry.open = undefined;
     entry.description = undefined;
     const connection = await session?.catch(() => undefined);
     await connection?.close();
   }
+}
+
+function stateOf(entry: Entry): UpstreamState {
+  if (entry.open?.isOpen) return 'connected';
+  if (entry.connecting) return 'connecting';
+  // A session that closed by itself (not for being idle: that forgets it) failed, as did the last attempt.
+  if (entry.lastFailure !== undefined || entry.open) return 'failed';
+  return 'idle';
 }
 
 /**

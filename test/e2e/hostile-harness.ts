@@ -117,6 +117,7 @@ function describeRun(run: CaseRun): string {
     error: outcome.error?.slice(0, 500),
     stdout: outcome.stdout.slice(0, 1500),
     stderr: outcome.stderr.slice(0, 500),
+    sandbox: outcome.sandbox,
   });
 }
 
@@ -541,14 +542,20 @@ async function runHostileCase(suite: Suite, hostileCase: HostileCase): Promise<C
   const { context } = suite;
   if (hostileCase.drive) return hostileCase.drive(context);
   const code = typeof hostileCase.code === 'function' ? hostileCase.code(context) : (hostileCase.code ?? '');
-  return context.run(
-    {
-      code,
-      ...(hostileCase.servers ? { servers: hostileCase.servers } : {}),
-      ...(hostileCase.timeout ? { timeout: hostileCase.timeout } : {}),
-    },
-    { anonymous: Boolean(hostileCase.anonymous) },
-  );
+  const args = {
+    code,
+    ...(hostileCase.servers ? { servers: hostileCase.servers } : {}),
+    ...(hostileCase.timeout ? { timeout: hostileCase.timeout } : {}),
+  };
+  const options = { anonymous: Boolean(hostileCase.anonymous) };
+  const run = await context.run(args, options);
+  // The quiescence check sees the pool's sandboxes exist, not that they are ready: on a busy machine an
+  // embedded worker takes 3–6 s to start, longer than a short case's timeout. A timeout before any
+  // sandbox took the program (no `sandbox` in the outcome) tested nothing, so the case runs again,
+  // once, after the sandbox it waited for has had that long to start.
+  if (run.outcome?.status !== 'timeout' || run.outcome.sandbox) return run;
+  await waitQuiescent(suite);
+  return context.run(args, options);
 }
 
 /** Check 1: the status (and message) the case expects, and the case's own checks. */

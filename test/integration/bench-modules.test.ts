@@ -9,6 +9,7 @@ describe('bench modules', () => {
     ['discovery', 'benchDiscovery'],
     ['performance', 'benchPerformance'],
     ['typescript-isolation', 'benchTypeScriptIsolation'],
+    ['telemetry', 'benchTelemetry'],
   ])('bench/%s.mjs loads and exports %s', async (file, name) => {
     const module = (await import(`../../bench/${file}.mjs`)) as Record<string, unknown>;
     expect(typeof module[name]).toBe('function');

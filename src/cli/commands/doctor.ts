@@ -8,7 +8,7 @@ import { VERSION } from '../context.js';
 import { loadHttpSettings } from '../http-settings.js';
 import { containerLimits } from '../sandboxes.js';
 import type { Settings } from '../settings.js';
-import { tracesTarget } from '../telemetry-target.js';
+import { tracesTarget } from '../telemetry/target.js';
 
 export async function doctor(settings: Settings, logger: Logger): Promise<number> {
   const report = await diagnoseSandboxes({

@@ -31,16 +31,20 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
   sandboxes.warm();
   let server: import('../../server/http/http-server.js').BridgeHttpServer | undefined;
   // Known once the bridge is composed, which needs the telemetry's observer first.
-  let serverNames = (): readonly string[] => [];
-  const { startTelemetry } = await import('../telemetry.js');
+  let composed: Awaited<ReturnType<typeof import('../compose.js')['composeBridge']>> | undefined;
+  const { startTelemetry } = await import('../telemetry/telemetry.js');
+  const instant = sandboxes.instant;
   const telemetry = await startTelemetry({
     env: process.env,
     version: VERSION,
     metrics: true,
     backend: async () => (await sandboxes.backend()).description,
+    ...(instant ? { instant: () => instant.description, montyWorkers: () => instant.stats() } : {}),
     poolStats: () => sandboxes.stats(),
     sessions: () => server?.sessions().length ?? 0,
-    servers: () => serverNames(),
+    servers: () => composed?.upstreams.serverNames() ?? [],
+    upstreams: () => composed?.upstreams.health() ?? [],
+    policyDecisions: () => composed?.gate?.decisionCounts() ?? [],
     logger,
   });
   const { RunFeed } = await import('../../server/console/run-feed.js');
@@ -55,7 +59,7 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
     await sandboxes.close();
     throw error;
   });
-  serverNames = () => bridge.upstreams.serverNames();
+  composed = bridge;
   const { createBridgeServer, forwardLogsToClient } = await import('../../server/server.js');
   const { BridgeHttpServer } = await import('../../server/http/http-server.js');
   const { consoleRoute } = await import('../../server/console/console-route.js');

@@ -5,7 +5,7 @@ import { VERSION } from '../context.js';
 import { handleProcessLifecycle } from '../lifecycle.js';
 import { createSandboxes } from '../sandboxes.js';
 import type { Settings } from '../settings.js';
-import { tracesTarget } from '../telemetry-target.js';
+import { tracesTarget } from '../telemetry/target.js';
 
 /** Shutdown must finish; if removing sandboxes hangs, exit anyway after this long. */
 const SHUTDOWN_DEADLINE_MS = 15_000;
@@ -17,7 +17,7 @@ const EXIT_START_FAILED = 1;
 
 export async function serve(settings: Settings, logger: Logger): Promise<number> {
   let bridge: Awaited<ReturnType<typeof import('../compose.js')['composeBridge']>>;
-  let telemetry: Awaited<ReturnType<typeof import('../telemetry.js')['startTelemetry']>>;
+  let telemetry: Awaited<ReturnType<typeof import('../telemetry/telemetry.js')['startTelemetry']>>;
   let sandboxes: ReturnType<typeof createSandboxes> | undefined;
   try {
     // The runtime probe and the first sandboxes start now, while the rest of the bridge loads: the
@@ -25,14 +25,16 @@ export async function serve(settings: Settings, logger: Logger): Promise<number>
     sandboxes = createSandboxes(settings, logger);
     sandboxes.warm();
     const warming = sandboxes;
+    const instant = sandboxes.instant;
     // Traces only when the OTEL variables ask for them: otherwise no telemetry module loads.
     if ('endpoint' in tracesTarget(process.env)) {
-      const { startTelemetry } = await import('../telemetry.js');
+      const { startTelemetry } = await import('../telemetry/telemetry.js');
       telemetry = await startTelemetry({
         env: process.env,
         version: VERSION,
         metrics: false,
         backend: async () => (await warming.backend()).description,
+        ...(instant ? { instant: () => instant.description } : {}),
         poolStats: () => warming.stats(),
         logger,
       });

@@ -35,6 +35,7 @@ import {
   DEFAULT_AUDIT_RUN_LINES,
   digest,
 } from './audit-log.js';
+import { type DecisionCount, DecisionCounts } from './decision-counts.js';
 import { type Decision, decide, limitsFor, type Policy, restoresTo, type ServerLimits } from './policy.js';
 import { PlaceholderError, TokenizeDepthError, TokenizeLimitError, type TokenVault } from './tokenizer.js';
 
@@ -127,12 +128,18 @@ export class PolicyGate {
   readonly #auditRunLines: number;
   /** Call times within the window of each rate-limited server, oldest first (from `head`). */
   readonly #recent = new Map<string, { times: number[]; head: number }>();
+  readonly #decided = new DecisionCounts();
 
   constructor(options: PolicyGateOptions) {
     this.#options = options;
     this.#policy = options.policy;
     this.#refusedCalls = options.policy?.budget.refusedCalls ?? DEFAULT_REFUSED_CALLS;
     this.#auditRunLines = options.auditRunLines ?? DEFAULT_AUDIT_RUN_LINES;
+  }
+
+  /** The policy's decisions so far, by action and outcome (for metrics). */
+  decisionCounts(): DecisionCount[] {
+    return this.#decided.snapshot();
   }
 
   /** A description as programs see it: each tool with its policy (the same object while it is unchanged). */
@@ -175,8 +182,10 @@ export class PolicyGate {
           if (state) this.#count(state, server, tool);
         } catch (error) {
           if (state) this.#countRefusal(state, false);
+          if (error instanceof Refusal) this.#decided.countRefusal(decision.action, error.code);
           return Promise.reject(error);
         }
+        this.#decided.count(decision.action, 'allowed');
         return next(request, signal);
       }
     }
@@ -326,6 +335,10 @@ export class PolicyGate {
       if (limits?.rateLimit) this.#checkRate(server, limits.rateLimit);
       if (state) this.#count(state, server, tool);
       counted = true;
+      if (decision) {
+        const asked = approval === 'accepted' || approval === 'remembered';
+        this.#decided.count(decision.action, asked ? 'approved' : 'allowed');
+      }
 
       // What a tool that received real values returns may carry them: it is tokenized like the
       // results of `from` servers, whatever `from` says.
@@ -371,6 +384,8 @@ export class PolicyGate {
     } catch (error) {
       const refused = error instanceof Refusal || (portRefusal !== undefined && error === portRefusal);
       if (state && refused) this.#countRefusal(state, counted);
+      if (decision && !counted && error instanceof Refusal)
+        this.#decided.countRefusal(decision.action, error.code);
       audit(signal.aborted ? 'aborted' : refused ? 'refused' : 'error', error);
       throw error;
     } finally {

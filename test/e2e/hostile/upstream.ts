@@ -173,6 +173,7 @@ export const UPSTREAM: HostileCase[] = [
     },
     expect: {
       status: 'timeout',
+      error: /^Timed out after 2 s waiting for its servers to connect; the program did not start/,
       stdout: '',
       check: (run) =>
         expect(run.others?.[0]?.outcome).toMatchObject({ status: 'ok', stdout: 'UPSTREAM_UNAVAILABLE\n' }),

@@ -115,6 +115,63 @@ describe('UpstreamPool', () => {
     expect(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning')).toEqual([]);
   });
 
+  it("tells each server's connection state and counts its failures by kind", async () => {
+    const { pool } = poolOf([
+      {
+        name: 'leaky',
+        source: 'test',
+        transport: 'stdio',
+        command: process.execPath,
+        args: [fixture('leaky-server.mjs')],
+        env: {},
+      },
+      { name: 'ghost', source: 'test', transport: 'stdio', command: '/nonexistent/ghost', args: [], env: {} },
+      {
+        name: 'unused',
+        source: 'test',
+        transport: 'stdio',
+        command: '/nonexistent/unused',
+        args: [],
+        env: {},
+      },
+    ]);
+    const signal = () => AbortSignal.timeout(30_000);
+    const health = () => Object.fromEntries(pool.health().map((each) => [each.server, each]));
+    expect(health().leaky?.state).toBe('idle');
+    const connecting = pool.describe('leaky', signal());
+    expect(health().leaky?.state).toBe('connecting');
+    await connecting;
+    expect(health().leaky?.state).toBe('connected');
+    await expect(pool.callTool('leaky', 'token_error', {}, signal())).rejects.toThrow();
+    await expect(pool.callTool('leaky', 'token_throw', {}, signal())).rejects.toThrow();
+    await expect(pool.callTool('leaky', 'crash', {}, signal())).rejects.toThrow();
+    // Its session closed under the pool: failed, until the next use connects again.
+    expect(health().leaky?.state).toBe('failed');
+    await expect(pool.describe('ghost', signal())).rejects.toThrow();
+    // A call the caller gave up on is no failure of the server's.
+    const cancelled = new AbortController();
+    const pending = pool.callTool('leaky', 'token_result', {}, cancelled.signal);
+    cancelled.abort();
+    await expect(pending).rejects.toThrow();
+
+    const now = health();
+    expect(now.leaky?.errors).toMatchObject({ tool_error: 1, call_failed: 1, closed: 1, connect: 0 });
+    expect(now.ghost?.state).toBe('failed');
+    expect(now.ghost?.errors).toMatchObject({ connect: 1, list_tools: 0 });
+    expect(now.unused).toMatchObject({
+      state: 'idle',
+      errors: {
+        connect: 0,
+        list_tools: 0,
+        timeout: 0,
+        closed: 0,
+        too_large: 0,
+        tool_error: 0,
+        call_failed: 0,
+      },
+    });
+  });
+
   it('kills a server still starting when it closes, and settles only then', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'codemode-pool-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));

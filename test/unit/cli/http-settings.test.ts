@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkBindAllowed, defaultMaxConnections, loadHttpSettings } from '../../../src/cli/http-settings.js';
-import { tracesTarget } from '../../../src/cli/telemetry-target.js';
+import { tracesTarget } from '../../../src/cli/telemetry/target.js';
 
 describe('HTTP settings', () => {
   it('reads the token from the variable or the file, never both, and refuses short ones', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { telemetryText } from '../../../src/cli/telemetry-text.js';
+import { telemetryText } from '../../../src/cli/telemetry/text.js';
 
 describe('telemetry text', () => {
   it('escapes controls, bidi marks and overrides, separators and invisible characters visibly', () => {

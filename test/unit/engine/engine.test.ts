@@ -66,6 +66,33 @@ describe('Engine', () => {
     );
   });
 
+  it('a run that times out in its program names the sandbox that ran it', async () => {
+    const { engine: e } = engine((_host, _program, signal) => untilAborted(signal));
+    const outcome = await e.run({
+      code: 'import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)',
+      timeoutMs: 100,
+    });
+    expect(outcome).toMatchObject({ status: 'timeout', sandbox: 'podman' });
+  });
+
+  it('times out while no sandbox is ready: says the program did not start, and names no sandbox', async () => {
+    const { engine: e } = engine(done, {
+      sandboxes: {
+        // A pool whose sandboxes are all still starting when the deadline comes.
+        acquire: (signal) =>
+          new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(signal.reason))),
+        released: () => {},
+      },
+    });
+    const outcome = await e.run({ code: 'print(1)', timeoutMs: 100 });
+    expect(outcome.status).toBe('timeout');
+    expect(outcome.error).toBe(
+      'Timed out after 0.1 s waiting for a sandbox (every one was busy or still starting); the program did not start. ' +
+        'Pass a larger `timeout` (at most 10 s) or try again.',
+    );
+    expect(outcome.sandbox).toBeUndefined();
+  });
+
   it('clamps a requested timeout to the maximum', () => {
     const { engine: e } = engine(done);
     expect(e.effectiveTimeoutMs(60_000)).toBe(10_000);

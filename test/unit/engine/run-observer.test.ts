@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { combineObservers, RunObservations, type ToolCallEnd } from '../../../src/engine/run-observer.js';
+import {
+  combineObservers,
+  RunObservations,
+  type ToolCallEnd,
+  toolCallErrorType,
+} from '../../../src/engine/run-observer.js';
 import type { UpstreamPort } from '../../../src/engine/types.js';
 import { pythonSignature } from '../../../src/server/console/python-signature.js';
 import { RunFeed } from '../../../src/server/console/run-feed.js';
@@ -61,6 +66,70 @@ describe('run observer', () => {
     expect(ends).toHaveLength(4);
   });
 
+  it("hands the port the trace context an observer set for a call, and tells the observer the call's connection", async () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const seen: unknown[] = [];
+    const observations = new RunObservations({
+      runStarted: () => ({
+        toolCall: (_server, tool, trace) => {
+          if (tool === 'traced') trace.carrier = { traceparent };
+          return () => seen.push(trace.peer);
+        },
+        ended: () => {},
+        failed: () => {},
+      }),
+    });
+    const given: unknown[] = [];
+    const port = observations.port({
+      ...portCalling(async () => 'fine'),
+      callTool: async (_call, _signal, _context, trace) => {
+        given.push(trace?.carrier);
+        if (trace) trace.peer = { transport: 'pipe' };
+        return 'fine';
+      },
+    });
+    observations.observer.runStarted({ runId: 'run-1', code: '', servers: [], startedAt: 0 });
+    const signal = new AbortController().signal;
+    await port.callTool({ server: 's', tool: 'traced', args: {} }, signal, { runId: 'run-1' });
+    await port.callTool({ server: 's', tool: 'untraced', args: {} }, signal, { runId: 'run-1' });
+    // Only a call an observer traces carries a context: the others go out as they always did.
+    expect(given).toEqual([{ traceparent }, undefined]);
+    expect(seen).toEqual([{ transport: 'pipe' }, undefined]);
+  });
+
+  it('tells every observer how long a run waited for its slot, an observer that throws skipped', () => {
+    const waits: number[] = [];
+    const combined = combineObservers([
+      {
+        runStarted: () => ({
+          queued: () => {
+            throw new Error('broken observer');
+          },
+          ended: () => {},
+          failed: () => {},
+        }),
+      },
+      { runStarted: () => ({ queued: (ms) => waits.push(ms), ended: () => {}, failed: () => {} }) },
+    ]);
+    const observations = new RunObservations(combined as NonNullable<typeof combined>);
+    observations.observer.runStarted({ runId: 'run-1', code: '', servers: [], startedAt: 0 })?.queued?.(12.5);
+    expect(waits).toEqual([12.5]);
+  });
+
+  it("classes a failed call for OpenTelemetry's error.type from a closed set", () => {
+    const rpc = Object.assign(new Error('Invalid params'), { code: -32602 });
+    expect(toolCallErrorType(new BridgeError('TOOL_ERROR', 'the tool said no'), false)).toBe('tool_error');
+    expect(toolCallErrorType(new BridgeError('TOOL_ERROR', 'x', { cause: rpc }), false)).toBe('-32602');
+    expect(toolCallErrorType(new BridgeError('UPSTREAM_TIMEOUT', 'slow'), false)).toBe('timeout');
+    expect(toolCallErrorType(new BridgeError('UPSTREAM_UNAVAILABLE', 'gone'), false)).toBe('unavailable');
+    expect(toolCallErrorType(new BridgeError('POLICY_DENIED', 'no'), false)).toBe('policy_denied');
+    expect(toolCallErrorType(new BridgeError('UNKNOWN_TOOL', 'no such tool'), false)).toBe('unknown_tool');
+    expect(toolCallErrorType(new BridgeError('TOOL_ERROR', 'x'), true)).toBe('cancelled');
+    expect(toolCallErrorType(new Error('plain'), false)).toBe('_OTHER');
+    expect(toolCallErrorType({ code: 'made up by anyone <script>' }, false)).toBe('_OTHER');
+    expect(toolCallErrorType(undefined, false)).toBe('_OTHER');
+  });
+
   it('keeps runs going when an observer throws', () => {
     const seen: string[] = [];
     const combined = combineObservers([
@@ -91,7 +160,7 @@ describe('run observer', () => {
         servers: [],
         startedAt: Date.now(),
       });
-      const end = observation?.toolCall?.('s', 't');
+      const end = observation?.toolCall?.('s', 't', {});
       end?.({ outcome: 'ok', durationMs: 2 });
       observation?.ended({ status: 'ok', stdout: 'out', stderr: '', durationMs: 3 });
     }

@@ -38,6 +38,19 @@ describe('BridgeStdioTransport', () => {
     expect(errors).toEqual([]);
   });
 
+  it('notes the protocol version its initialize answer settled on', async () => {
+    const { transport } = await started();
+    expect(transport.protocolVersion).toBeUndefined();
+    await transport.send({ jsonrpc: '2.0', id: 1, result: { tools: [] } });
+    expect(transport.protocolVersion).toBeUndefined();
+    await transport.send({
+      jsonrpc: '2.0',
+      id: 0,
+      result: { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 's', version: '1' } },
+    });
+    expect(transport.protocolVersion).toBe('2025-06-18');
+  });
+
   it('answers a request with a malformed envelope with an error for its id, and goes on', async () => {
     const { stdin, received, errors, sent } = await started();
     stdin.write('{"jsonrpc":"2.0","id":3,"method":"tools/list","note":"extra"}\n');

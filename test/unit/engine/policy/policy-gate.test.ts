@@ -75,6 +75,32 @@ describe('PolicyGate', () => {
     expect((await refusal(call(bytes, other, 'a'))).message).toMatch(/\[rule: budget\.result_bytes\]$/);
   });
 
+  it('counts its decisions by action and outcome, once per call', async () => {
+    const g = gate({
+      servers: { srv: { deny: ['drop'], rate_limit: { calls: 3, per_seconds: 60 } } },
+      ask: ['srv.write'],
+    });
+    let answer: ApprovalAnswer = 'accept';
+    const run: CallContext = { runId: 'r1', approve: async () => answer };
+    await call(g, run, 'select');
+    await refusal(call(g, run, 'drop'));
+    await call(g, run, 'write');
+    answer = 'decline';
+    await refusal(call(g, run, 'write'));
+    await call(g, run, 'select');
+    await refusal(call(g, run, 'select')); // the fourth call to srv the rate limit counts
+    const counts = Object.fromEntries(
+      g.decisionCounts().map(({ action, outcome, count }) => [`${action} ${outcome}`, count]),
+    );
+    expect(counts).toEqual({
+      'allow allowed': 2,
+      'deny denied': 1,
+      'ask approved': 1,
+      'ask declined': 1,
+      'allow rate_limited': 1,
+    });
+  });
+
   it('rate-limits a server across runs', async () => {
     const g = gate({ servers: { srv: { rate_limit: { calls: 2, per_seconds: 60 } } } });
     await call(g, { runId: 'r1' }, 'a');

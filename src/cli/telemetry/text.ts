@@ -15,6 +15,8 @@ const UNSAFE =
 /** `text` with unsafe characters escaped, at most `maxChars` characters (code points), `…` marking a cut. */
 export function telemetryText(text: string, maxChars: number): string {
   const escaped = text.replace(UNSAFE, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  // No more code points than UTF-16 units: a short text needs no counting (the common case, per call).
+  if (escaped.length <= maxChars) return escaped;
   const chars = Array.from(escaped);
   return chars.length <= maxChars ? escaped : `${chars.slice(0, maxChars - 1).join('')}…`;
 }
