@@ -4,6 +4,21 @@ import type { ApprovalAnswer, Approver } from '../engine/types.js';
 import { visibleText } from '../shared/visible-text.js';
 
 /**
+ * The approval form, one object for every prompt: the SDK caches the validator it compiles for an
+ * answer by the schema object, so a fresh object per prompt grew that cache by one per accepted call.
+ */
+const APPROVAL_FORM = {
+  type: 'object',
+  properties: {
+    remember: {
+      type: 'boolean',
+      title: 'Also allow later calls to this tool in this run',
+      default: false,
+    },
+  },
+} as const;
+
+/**
  * Asks the user about one tool call through MCP elicitation (`elicitation/create`, a form with one
  * checkbox: allow every call to this tool for the rest of the run). Waits until the user answers or
  * the run ends (`signal`: its deadline or cancellation); a client without form elicitation gets
@@ -23,16 +38,7 @@ export function elicitApproval(server: McpServer, relatedRequest: () => string |
           `the MCP server '${visibleText(request.server)}'. The policy asks you first (rule ` +
           `${visibleText(request.rule)}: ${visibleText(request.reason)}).\n\n` +
           `Arguments (secrets redacted):\n${request.arguments}\n\nAllow this call?`,
-        requestedSchema: {
-          type: 'object',
-          properties: {
-            remember: {
-              type: 'boolean',
-              title: 'Also allow later calls to this tool in this run',
-              default: false,
-            },
-          },
-        },
+        requestedSchema: APPROVAL_FORM,
       },
       // The run's deadline bounds the wait, not the SDK's default request timeout.
       { signal, relatedRequestId, timeout: 2 ** 31 - 1 },
