@@ -1,15 +1,16 @@
 /** Builds the bridge's parts from settings and owns their shutdown; shared by `serve`, `run` and `servers`. */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { discoveryOperations } from '../engine/discovery-operations.js';
 import { Engine } from '../engine/engine.js';
+import { discoveryOperations } from '../engine/host-operations/discovery.js';
+import { skillOperations } from '../engine/host-operations/skills.js';
 import { AuditLog } from '../engine/policy/audit-log.js';
 import type { Policy } from '../engine/policy/policy.js';
 import { entriesOnlyPolicy, loadPolicyFile, PolicyFileError } from '../engine/policy/policy-file.js';
 import { PolicyGate } from '../engine/policy/policy-gate.js';
 import { RunObservations, type RunObserver } from '../engine/run-observer.js';
+import { skillsForRun } from '../engine/skills/skill-grant.js';
 import { SkillNamespaces } from '../engine/skills/skill-namespaces.js';
-import { skillOperations, skillsForRun } from '../engine/skills/skill-operations.js';
 import type { UpstreamPort } from '../engine/types.js';
 import { upstreamPort } from '../engine/upstream-port.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
@@ -211,7 +212,7 @@ export async function composeBridge(
     ...(sandboxes.instant ? { instant: sandboxes.instant } : {}),
     runtime: settings.runtime === 'monty' ? 'monty' : sandboxes.instant ? 'auto' : 'full',
     upstreams: port,
-    hostOperations: { ...discoveryOperations(port, skills), ...skillOperations(skills) },
+    hostOperations: [...discoveryOperations(port, skills), ...skillOperations(skills)],
     skills: { forRun: (principal) => skillsForRun(skills, principal, logger) },
     defaultTimeoutMs: settings.timeoutMs,
     maxTimeoutMs: settings.maxTimeoutMs,

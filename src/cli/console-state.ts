@@ -3,7 +3,7 @@
  * servers (name, alias, connected, the policy's one-line summary) and how it is served. Nothing
  * secret: no environment, headers, commands or tokens; auth is named by where the token comes from.
  */
-import { discoveryOperations } from '../engine/discovery-operations.js';
+import { toolSearch } from '../engine/host-operations/discovery.js';
 import { mayAccess, type Principal } from '../engine/principal.js';
 import type { ConsoleSearchHit } from '../server/console/console-route.js';
 import type { HttpSessionInfo } from '../server/http/http-server.js';
@@ -59,27 +59,16 @@ export async function consoleState(
   };
 }
 
-/** The console's catalog search: the `search_tool_docs` operation itself, so the ranking is the same. */
+/** The console's catalog search: the search behind `search_tool_docs`, so the ranking is the same. */
 export function consoleSearch(
   bridge: Bridge,
   settings: Settings,
 ): (query: string, limit: number, signal: AbortSignal, viewer: Principal) => Promise<ConsoleSearchHit[]> {
-  const operations = discoveryOperations(bridge.port, createSkillNamespaces(settings));
+  const search = toolSearch(bridge.port, createSkillNamespaces(settings));
   return async (query, limit, signal, viewer) => {
-    const search = operations.search_tool_docs;
-    if (!search) return [];
-    const answer = (await search({ query, limit, detail: 'full' }, signal, {
-      runId: 'console-search',
-      principal: viewer,
-    })) as {
-      hits: Array<{
-        server?: { name: string; alias: string };
-        tool?: { name: string; alias: string; description?: string; inputSchema: Record<string, unknown> };
-        score: number;
-      }>;
-    };
+    const answer = await search(query, limit, signal, viewer);
     return answer.hits.flatMap((hit) =>
-      hit.server && hit.tool
+      'server' in hit
         ? [
             {
               server: hit.server.name,

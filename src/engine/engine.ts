@@ -6,6 +6,7 @@
 import { addAbortListener } from 'node:events';
 import type {
   CatalogEntry,
+  HostCallErrorCode,
   SandboxKind,
   SandboxStartOptions,
   ServerGrant,
@@ -14,14 +15,18 @@ import type {
 } from '../sandbox/types.js';
 import {
   HostCallError,
-  type ReplyChannel,
   type Sandbox,
   type SandboxExit,
   type SandboxHost,
   type SandboxProgram,
 } from '../sandbox/types.js';
-import { BridgeError } from '../shared/errors.js';
+import { BridgeError, type BridgeErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { attachOperations } from './host-operations/attach.js';
+import { outputOperations } from './host-operations/outputs.js';
+import { type HostOperationSpec, HostOperations } from './host-operations/registry.js';
+import { sessionOperations } from './host-operations/sessions.js';
+import { valueOperations } from './host-operations/values.js';
 import { OutputStore } from './output-store.js';
 import { localPrincipal, type Principal } from './principal.js';
 import { type InstantTier, montyOnlyRefusal, type RuntimeMode, SandboxRouter } from './routing.js';
@@ -29,7 +34,14 @@ import type { RunObservation, RunObserver } from './run-observer.js';
 import { RunRecord } from './run-record.js';
 import { RunSlots } from './run-slots.js';
 import { type SessionInfo, SessionTable, type SessionTurn } from './sessions.js';
-import type { CallContext, RunOptions, RunOutcome, RunRequest, UpstreamPort } from './types.js';
+import {
+  type CallContext,
+  DEFAULT_OWNER,
+  type RunOptions,
+  type RunOutcome,
+  type RunRequest,
+  type UpstreamPort,
+} from './types.js';
 import { ValueStore, type ValueStoreOptions } from './value-store.js';
 
 /** Where sandboxes come from: a warm pool, or a backend started on demand. */
@@ -39,20 +51,6 @@ export interface SandboxSource {
   /** Called once a run holding a sandbox has replied, to start the next one off the hot path. */
   released(): void;
 }
-
-/** Which run a host call belongs to: one object per run, the same for all its calls (a WeakMap key). */
-export type HostCallContext = CallContext;
-
-/**
- * A host-side helper the program can call (`call` frames), e.g. tool search. `replies` tells how far
- * behind the program is in reading replies, for an operation that makes large ones.
- */
-export type HostOperation = (
-  args: Record<string, unknown>,
-  signal: AbortSignal,
-  context?: HostCallContext,
-  replies?: ReplyChannel,
-) => Promise<unknown>;
 
 /** Where the saved skills every run receives come from. */
 export interface SkillSource {
@@ -74,7 +72,11 @@ export interface EngineOptions {
   maxOutputChars: number;
   /** The memory limit as configured, named in the message of a run the kernel killed. */
   memoryLimit?: string;
-  hostOperations?: Record<string, HostOperation>;
+  /**
+   * Host operations beside the engine's own (values, outputs, sessions, attach): discovery and skills,
+   * which the composition root builds over the port and the skill store. Default: none.
+   */
+  hostOperations?: readonly HostOperationSpec[];
   /** Told when each run starts and ends (telemetry, the console). Default: none. */
   observer?: RunObserver;
   /** Saved skills, sent to every run. Default: none. */
@@ -105,8 +107,6 @@ export interface EngineOptions {
 
 const DEFAULT_SESSION_IDLE_MS = 10 * 60 * 1000;
 const DEFAULT_MAX_SESSIONS = 8;
-/** The owner of runs that name none and have no principal: a single-client caller (tests, `run`). */
-const DEFAULT_OWNER = 'stdio';
 
 /**
  * Whose a run's state is: its principal's (named sessions, saved values, kept output and the run
@@ -123,8 +123,9 @@ export class Engine {
   readonly #slots: RunSlots;
   readonly #sessions: SessionTable;
   readonly #values: ValueStore;
-  readonly #valueOperations: Record<string, HostOperation>;
   readonly #outputs: OutputStore;
+  /** Every operation a program may call (`call` frames): the engine's own and `options.hostOperations`. */
+  readonly #hostOperations: HostOperations;
   /** A session's memory limit when it differs from every other run's: its sandbox is started for it. */
   readonly #ownSessionMemory: string | undefined;
   readonly #router: SandboxRouter;
@@ -153,7 +154,13 @@ export class Engine {
       ...(options.keptOutput ?? { maxChars: 4_000_000, maxTotalChars: 32_000_000, ttlMs: 15 * 60 * 1000 }),
       ...(share.keptOutputChars !== undefined ? { maxOwnerChars: share.keptOutputChars } : {}),
     });
-    this.#valueOperations = { ...this.#values.operations(), ...this.#outputs.operations() };
+    this.#hostOperations = new HostOperations([
+      ...valueOperations(this.#values),
+      ...outputOperations(this.#outputs),
+      ...sessionOperations(this.#sessions),
+      ...attachOperations(),
+      ...(options.hostOperations ?? []),
+    ]);
     this.#router = new SandboxRouter({
       full: options.sandboxes,
       instant: options.instant,
@@ -208,6 +215,11 @@ export class Engine {
   /** The saved skills a run of `principal` would receive now (newest versions). */
   async savedSkills(principal: Principal = localPrincipal()): Promise<SkillGrant[]> {
     return (await this.#options.skills?.forRun(principal)) ?? [];
+  }
+
+  /** The host operations a program may call, by name (sorted). */
+  get hostOperationNames(): readonly string[] {
+    return this.#hostOperations.names;
   }
 
   /** The longest a run may last (MCP_BRIDGE_MAX_TIMEOUT), in milliseconds. */
@@ -406,7 +418,7 @@ export class Engine {
     program: SandboxProgram,
     record: RunRecord,
     options: RunOptions,
-    context: HostCallContext,
+    context: CallContext,
   ): SandboxHost {
     const granted = new Set(program.servers.map((server) => server.name));
     const tap = options.onOutput;
@@ -419,9 +431,7 @@ export class Engine {
         : (stream, data) => record.append(stream, data),
       callTool: (call, callSignal) => forProgram(this.#callTool(call, granted, callSignal, context)),
       callHost: (op, args, callSignal, replies) =>
-        op === 'attach'
-          ? Promise.resolve(attachTo(record, args))
-          : forProgram(this.#callHost(op, args, callSignal, context, replies)),
+        forProgram(this.#hostOperations.call(op, args, { run: context, record, replies }, callSignal)),
     };
   }
 
@@ -439,44 +449,6 @@ export class Engine {
       );
     }
     return this.#options.upstreams.callTool(call, signal, context);
-  }
-
-  async #callHost(
-    op: string,
-    args: Record<string, unknown>,
-    signal: AbortSignal,
-    context: HostCallContext,
-    replies: ReplyChannel | undefined,
-  ): Promise<unknown> {
-    const operations = this.#options.hostOperations ?? {};
-    if (op === 'list_sessions' || op === 'reset_session') return this.#sessionOperation(op, args, context);
-    // Own keys only: a frame naming `constructor` or `__proto__` must not reach Object.prototype.
-    const operation = Object.hasOwn(operations, op)
-      ? operations[op]
-      : Object.hasOwn(this.#valueOperations, op)
-        ? this.#valueOperations[op]
-        : undefined;
-    if (!operation) {
-      throw new HostCallError(`unknown host operation '${op}'`, 'UNKNOWN_OPERATION');
-    }
-    return operation(args, signal, context, replies);
-  }
-
-  /** `mcp.runtime.list_sessions()` / `reset_session(name)`: the calling client's sessions only. */
-  #sessionOperation(op: string, args: Record<string, unknown>, context: HostCallContext): unknown {
-    const owner = context.owner ?? DEFAULT_OWNER;
-    if (op === 'list_sessions') return this.#sessions.list(owner);
-    const name = args.name;
-    if (typeof name !== 'string' || name.length === 0 || name.length > 256) {
-      throw new HostCallError('reset_session(name): name must be a session name', 'INVALID_ARGUMENT');
-    }
-    if (name === context.sessionName) {
-      throw new HostCallError(
-        `cannot reset session '${name}' from a program running in it; reset it from another call`,
-        'INVALID_ARGUMENT',
-      );
-    }
-    return this.#sessions.reset(owner, name);
   }
 
   /** The setting that bounds a session's sandbox, as a user would set it. */
@@ -531,7 +503,7 @@ function callContext(
   request: RunRequest,
   options: RunOptions,
   turn: SessionTurn | undefined,
-): HostCallContext {
+): CallContext {
   return {
     runId,
     principal: options.principal ?? localPrincipal(),
@@ -544,33 +516,41 @@ function callContext(
 }
 
 /**
+ * What a `BridgeError` is called when a program sees it. The errors of the upstream pool, its port and
+ * the policy gate pass on as they are; the others concern the bridge's own start and never arise in a
+ * host call (one that did is a host error).
+ */
+const HOST_CALL_CODES: Readonly<Record<BridgeErrorCode, HostCallErrorCode>> = {
+  UNKNOWN_SERVER: 'UNKNOWN_SERVER',
+  UNKNOWN_TOOL: 'UNKNOWN_TOOL',
+  UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
+  UPSTREAM_TIMEOUT: 'UPSTREAM_TIMEOUT',
+  TOOL_ERROR: 'TOOL_ERROR',
+  SHUTTING_DOWN: 'SHUTTING_DOWN',
+  OUT_OF_FILE_DESCRIPTORS: 'OUT_OF_FILE_DESCRIPTORS',
+  POLICY_DENIED: 'POLICY_DENIED',
+  POLICY_DECLINED: 'POLICY_DECLINED',
+  POLICY_BUDGET: 'POLICY_BUDGET',
+  POLICY_RATE_LIMIT: 'POLICY_RATE_LIMIT',
+  POLICY_PLACEHOLDER: 'POLICY_PLACEHOLDER',
+  CONFIG_INVALID: 'HOST_ERROR',
+  RUNTIME_UNAVAILABLE: 'HOST_ERROR',
+  IMAGE_MISSING: 'HOST_ERROR',
+  SANDBOX_START_FAILED: 'HOST_ERROR',
+  SESSION_LIMIT: 'HOST_ERROR',
+};
+
+/**
  * The one place a host-side failure becomes what the program sees: a `BridgeError` (from the pool,
- * the skill store…) turns into a `HostCallError`, which reaches Python as `mcp.ToolError` with its code.
+ * the policy…) turns into a `HostCallError`, which reaches Python as `mcp.ToolError` with its code.
  */
 async function forProgram<T>(work: Promise<T>): Promise<T> {
   try {
     return await work;
   } catch (error) {
-    if (error instanceof BridgeError) throw new HostCallError(error.message, error.code);
+    if (error instanceof BridgeError) throw new HostCallError(error.message, HOST_CALL_CODES[error.code]);
     throw error;
   }
-}
-
-/** `mcp.runtime.attach(...)`: one file for the client, checked here (the sandbox is untrusted). */
-function attachTo(record: RunRecord, args: Record<string, unknown>): unknown {
-  const { mimeType, data, name } = args;
-  if (
-    typeof mimeType !== 'string' ||
-    !/^[a-z]+\/[A-Za-z0-9.+-]{1,100}$/.test(mimeType) ||
-    typeof data !== 'string' ||
-    !/^[A-Za-z0-9+/]*={0,2}$/.test(data) ||
-    (name !== undefined && (typeof name !== 'string' || name.length > 256))
-  ) {
-    throw new HostCallError('attach: a MIME type such as image/png and base64 data', 'INVALID_ARGUMENT');
-  }
-  const refused = record.attach({ mimeType, data, ...(typeof name === 'string' ? { name } : {}) });
-  if (refused) throw new HostCallError(`attach: ${refused}`, 'RESULT_TOO_LARGE');
-  return { attached: record.attachments.length };
 }
 
 /**

@@ -7,10 +7,6 @@
  * `ttlMs` after its run. Handles belong to an owner (a principal): another cannot read them.
  */
 import { HostCallError } from '../sandbox/types.js';
-import type { HostCallContext, HostOperation } from './engine.js';
-
-/** One page: what a program can print back without its own output being cut. */
-const MAX_PAGE_CHARS = 1_000_000;
 
 export interface OutputStoreOptions {
   maxChars: number;
@@ -97,24 +93,19 @@ export class OutputStore {
     return biggest;
   }
 
-  operations(): Record<string, HostOperation> {
-    return { read_output: async (args, _signal, context) => this.#read(args, context) };
-  }
-
-  #read(args: Record<string, unknown>, context: HostCallContext | undefined): unknown {
+  /** `length` characters from `offset` of the output kept under `handle`, if `owner` kept it. */
+  read(
+    handle: string,
+    offset: number,
+    length: number,
+    owner: string,
+  ): { text: string; offset: number; keptChars: number; totalChars: number } {
     this.#expire();
-    const { handle, offset = 0, length = 10_000 } = args;
-    const kept = typeof handle === 'string' ? this.#kept.get(handle) : undefined;
-    if (!kept || kept.owner !== (context?.owner ?? 'stdio')) {
+    const kept = this.#kept.get(handle);
+    if (!kept || kept.owner !== owner) {
       throw new HostCallError(
         `read_output(${JSON.stringify(handle)}): no such output; handles expire ${describeTtl(this.#options.ttlMs)} after their run`,
         'NOT_FOUND',
-      );
-    }
-    if (!isCount(offset) || !isCount(length) || length > MAX_PAGE_CHARS) {
-      throw new HostCallError(
-        `read_output: offset and length must be whole numbers, length at most ${MAX_PAGE_CHARS}`,
-        'INVALID_ARGUMENT',
       );
     }
     return {
@@ -138,8 +129,4 @@ export class OutputStore {
 export function describeTtl(ms: number): string {
   const seconds = Math.round(ms / 1000);
   return seconds < 120 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }

@@ -7,6 +7,9 @@ import type { SessionReport } from './sessions.js';
 /** The shortest timeout a run may ask for: below it not even a warm sandbox can answer. */
 export const MIN_RUN_TIMEOUT_MS = 100;
 
+/** The owner of runs that name none and have no principal: a single-client caller (tests, `run`). */
+export const DEFAULT_OWNER = 'stdio';
+
 export type RunStatus = 'ok' | 'error' | 'timeout' | 'cancelled' | 'killed' | 'protocol_error';
 
 export interface RunRequest {

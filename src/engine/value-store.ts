@@ -14,14 +14,12 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { HostCallError, type ReplyChannel } from '../sandbox/types.js';
-import type { HostCallContext, HostOperation } from './engine.js';
 
 /**
  * One page of a value per reply (5.3 MiB as base64): what the host holds at once for a run's loads,
  * since each page is made only after the last one's reply has been written.
  */
 const LOAD_SLICE_BYTES = 4 * 1024 * 1024;
-const MAX_NAME_CHARS = 256;
 /**
  * What each saved value costs beyond its bytes: its name (at most 256 characters), its map entry and
  * buffer object, its timestamp; measured at ~0.4 KiB, charged at 1 KiB.
@@ -37,6 +35,16 @@ export interface ValueStoreOptions {
   maxTotalBytes: number;
   /** One owner's values, with those it is still sending, in bytes. Default: `maxTotalBytes`. */
   maxOwnerBytes?: number;
+}
+
+/** One slice of a value being saved (`save_value`): slice `part` of `parts`, of a value of `size` bytes. */
+export interface ValueSlice {
+  name: string;
+  part: number;
+  parts: number;
+  size: number;
+  /** This slice's bytes, base64. */
+  data: string;
 }
 
 interface Saved {
@@ -68,16 +76,6 @@ export class ValueStore {
     this.#options = options;
   }
 
-  /** The host operations behind `save`, `load`, `list_saved` and `delete_saved`. */
-  operations(): Record<string, HostOperation> {
-    return {
-      save_value: async (args, _signal, context) => this.#save(args, context),
-      load_value: async (args, _signal, context, replies) => this.#loadInTurn(args, context, replies),
-      list_values: async (_args, _signal, context) => this.#list(ownerOf(context)),
-      delete_value: async (args, _signal, context) => this.#delete(nameOf(args), ownerOf(context)),
-    };
-  }
-
   /** Bytes the store holds and has reserved now (what `maxTotalBytes` bounds). */
   get heldBytes(): number {
     return this.#total;
@@ -106,44 +104,36 @@ export class ValueStore {
     else this.#byOwner.delete(owner);
   }
 
-  #save(args: Record<string, unknown>, context: HostCallContext | undefined): unknown {
-    const name = nameOf(args);
-    const { part, parts, size, data } = args;
-    if (
-      !isCount(part) ||
-      !isCount(parts) ||
-      !isCount(size) ||
-      part >= parts ||
-      typeof data !== 'string' ||
-      !context
-    ) {
-      throw new HostCallError('save: malformed slice', 'INVALID_ARGUMENT');
-    }
-    let uploads = this.#uploads.get(context.runId);
+  /**
+   * Takes one slice of a value the run `runId` of `owner` is saving; the last one replaces what was
+   * saved under its name. Throws `HostCallError` for slices out of order and the caps.
+   */
+  save(slice: ValueSlice, runId: string, owner: string): unknown {
+    const { name, part, parts, size, data } = slice;
+    let uploads = this.#uploads.get(runId);
     if (!uploads) {
       uploads = new Map();
-      this.#uploads.set(context.runId, uploads);
+      this.#uploads.set(runId, uploads);
     }
     let upload = uploads.get(name);
     if (part === 0) {
       if (upload) this.#endUpload(uploads, name, upload);
-      upload = this.#startUpload(uploads, name, size, parts, ownerOf(context));
+      upload = this.#startUpload(uploads, name, size, parts, owner);
     }
     if (!upload || upload.nextPart !== part || upload.parts !== parts || upload.data.length !== size) {
       if (upload) this.#endUpload(uploads, name, upload);
-      throw new HostCallError('save: slices out of order', 'INVALID_ARGUMENT');
+      throw new HostCallError('save: slices out of order', 'BAD_ARGUMENTS');
     }
     const bytes = Buffer.byteLength(data, 'base64');
     if (upload.received + bytes > size || upload.data.write(data, upload.received, 'base64') !== bytes) {
       this.#endUpload(uploads, name, upload);
-      throw new HostCallError('save: a slice exceeds the declared size or is not base64', 'INVALID_ARGUMENT');
+      throw new HostCallError('save: a slice exceeds the declared size or is not base64', 'BAD_ARGUMENTS');
     }
     upload.received += bytes;
     upload.nextPart++;
     if (part < parts - 1) return { name, received: upload.received };
     this.#endUpload(uploads, name, upload);
-    if (upload.received !== size) throw new HostCallError('save: value incomplete', 'INVALID_ARGUMENT');
-    const owner = ownerOf(context);
+    if (upload.received !== size) throw new HostCallError('save: value incomplete', 'BAD_ARGUMENTS');
     const values = this.#values.get(owner) ?? new Map<string, Saved>();
     const previous = values.get(name);
     // The reservation becomes the value's charge; the value it replaces is freed.
@@ -202,17 +192,18 @@ export class ValueStore {
   }
 
   /**
-   * Serves the run's loads one after another, each page made once the program has read what it was
-   * sent before (`replies.drained`): 32 loads in flight hold one page here, and a program that does
-   * not read its pages waits for them instead of piling them up on the host.
+   * One page of the value saved under `name`, from byte `offset`. A run's loads are served one after
+   * another, each page made once the program has read what it was sent before (`replies.drained`):
+   * 32 loads in flight hold one page here, and a program that does not read its pages waits for them
+   * instead of piling them up on the host.
    */
-  async #loadInTurn(
-    args: Record<string, unknown>,
-    context: HostCallContext | undefined,
+  async load(
+    request: { name: string; offset: number },
+    runId: string,
+    owner: string,
     replies: ReplyChannel | undefined,
   ): Promise<unknown> {
-    const key = context?.runId ?? '';
-    const previous = this.#loads.get(key);
+    const previous = this.#loads.get(runId);
     const turn = (async () => {
       if (previous) {
         await previous;
@@ -220,11 +211,11 @@ export class ValueStore {
         await nextTurn();
       }
       await replies?.drained();
-      return this.#load(args, context);
+      return this.#load(request.name, request.offset, owner);
     })();
     // The chain keeps when the load ended, not its page.
     this.#loads.set(
-      key,
+      runId,
       turn.then(
         () => {},
         () => {},
@@ -233,13 +224,10 @@ export class ValueStore {
     return turn;
   }
 
-  #load(args: Record<string, unknown>, context: HostCallContext | undefined): unknown {
-    const name = nameOf(args);
-    const offset = args.offset ?? 0;
-    if (!isCount(offset)) throw new HostCallError('load: bad offset', 'INVALID_ARGUMENT');
-    const saved = this.#values.get(ownerOf(context))?.get(name);
+  #load(name: string, offset: number, owner: string): unknown {
+    const saved = this.#values.get(owner)?.get(name);
     if (!saved) {
-      const names = [...(this.#values.get(ownerOf(context))?.keys() ?? [])];
+      const names = [...(this.#values.get(owner)?.keys() ?? [])];
       throw new HostCallError(
         `load(${JSON.stringify(name)}): nothing is saved under that name; saved: ${names.join(', ') || 'none'}`,
         'NOT_FOUND',
@@ -249,7 +237,8 @@ export class ValueStore {
     return { size: saved.data.length, data: slice.toString('base64') };
   }
 
-  #delete(name: string, owner: string): boolean {
+  /** Forgets the value `owner` saved under `name`; whether there was one. */
+  delete(name: string, owner: string): boolean {
     const values = this.#values.get(owner);
     const saved = values?.get(name);
     if (!values || !saved) return false;
@@ -258,7 +247,8 @@ export class ValueStore {
     return true;
   }
 
-  #list(owner: string): unknown {
+  /** The values `owner` saved: name, size and when. */
+  list(owner: string): Array<{ name: string; bytes: number; savedAt: string }> {
     return [...(this.#values.get(owner) ?? new Map<string, Saved>())].map(([name, saved]) => ({
       name,
       bytes: saved.data.length,
@@ -270,25 +260,6 @@ export class ValueStore {
 /** What a saved value of `bytes` is charged against the total. */
 function cost(bytes: number): number {
   return bytes + VALUE_OVERHEAD_BYTES;
-}
-
-function ownerOf(context: HostCallContext | undefined): string {
-  return context?.owner ?? 'stdio';
-}
-
-function nameOf(args: Record<string, unknown>): string {
-  const name = args.name;
-  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_CHARS) {
-    throw new HostCallError(
-      'the name must be a non-empty string of at most 256 characters',
-      'INVALID_ARGUMENT',
-    );
-  }
-  return name;
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 function mib(bytes: number): string {

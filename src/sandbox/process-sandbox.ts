@@ -1,13 +1,8 @@
 /**
  * A sandbox whose protocol channel is a child process's stdin/stdout (or a socket it connects).
  * Container and embedded backends differ only in how the process is started and how it is killed
- * (`terminate`), so the frame handling, RPC routing, bounds and exit bookkeeping live here once.
- *
- * Every queue a run can fill is bounded: host calls in flight (`MAX_CONCURRENT_HOST_CALLS`, holding at
- * most `MAX_IN_FLIGHT_REQUEST_CHARS` of requests; more wait their turn, in order), requests waiting
- * (past `MAX_QUEUED_REQUEST_CHARS` the host stops reading the sandbox, which then blocks on its own
- * writes), replies the sandbox has not read
- * (`MAX_UNREAD_REPLY_BYTES` ends the run: it is not reading them) and each reply's size and depth.
+ * (`terminate`), so the frame handling and exit bookkeeping live here once; each program's host calls
+ * go through a `HostCallQueue` (host-call-queue.ts), which bounds every queue a run can fill.
  */
 import type { ChildProcess } from 'node:child_process';
 import { addAbortListener } from 'node:events';
@@ -17,43 +12,17 @@ import { abortable } from '../shared/abort.js';
 import { writeBatched } from '../shared/batched-write.js';
 import type { Logger } from '../shared/logger.js';
 import { summarizeDiagnostics } from './diagnostics.js';
+import { HostCallQueue } from './host-call-queue.js';
 import {
   type DecodedFrame,
   encodeFrame,
-  exceedsDepth,
   FrameDecoder,
   type HostFrame,
   ProtocolViolation,
   type SandboxFrame,
 } from './protocol.js';
-import {
-  HostCallError,
-  type ReplyChannel,
-  type Sandbox,
-  type SandboxExit,
-  type SandboxHost,
-  type SandboxKind,
-  type SandboxProgram,
-} from './types.js';
+import type { Sandbox, SandboxExit, SandboxHost, SandboxKind, SandboxProgram } from './types.js';
 
-/** Host calls one program may have in flight; more wait in line until one ends. */
-const MAX_CONCURRENT_HOST_CALLS = 32;
-/**
- * Characters of the requests one program has in flight: a call waits in line while the calls in flight
- * hold this much (one alone always starts), so 32 calls of 8 MiB arguments hold 16 MiB, not 256.
- */
-const MAX_IN_FLIGHT_REQUEST_CHARS = 16 * 1024 * 1024;
-/** Requests waiting in line (characters, count) beyond which the host stops reading the sandbox. */
-const MAX_QUEUED_REQUEST_CHARS = 16 * 1024 * 1024;
-const MAX_QUEUED_REQUESTS = 4096;
-/** Unread reply bytes above which waiting requests are not started: the sandbox is behind. */
-const REPLY_HIGH_WATER_BYTES = 4 * 1024 * 1024;
-/** Unread reply bytes that end the run: a program this far behind is not reading its replies. */
-const MAX_UNREAD_REPLY_BYTES = 64 * 1024 * 1024;
-/** One reply's size; a larger tool result fails that call. */
-const MAX_REPLY_BYTES = 32 * 1024 * 1024;
-/** Nesting of one reply: Python's JSON decoder recurses once per level, under a recursion limit of 1000. */
-const MAX_REPLY_DEPTH = 256;
 const DIAGNOSTICS_CHARS = 4096;
 /** After `done` the runtime exits once the host closes the channel; only one that lingers is killed. */
 const EXIT_AFTER_DONE_GRACE_MS = 2000;
@@ -87,29 +56,14 @@ interface Readiness {
   reject: (error: unknown) => void;
 }
 
-/** A request the program made that waits for a free slot. */
-interface QueuedRequest {
-  id: number;
-  chars: number;
-  call: (signal: AbortSignal) => Promise<unknown>;
-}
-
 /** The state of the one program a sandbox runs. */
 interface ActiveRun {
   host: SandboxHost;
   /** A session's program: after `done` the sandbox is ready for the next one. */
   keep: boolean;
   settle: (exit: SandboxExit) => void;
-  /** One controller per call in flight, aborted together when the run ends. */
-  calls: Set<AbortController>;
-  /** Characters of the requests in `calls`. */
-  inFlightChars: number;
-  queue: QueuedRequest[];
-  queuedChars: number;
-  /** Host operations waiting for the program to read its replies (`ReplyChannel.drained`). */
-  drainWaiters: Array<() => void>;
-  /** What host operations of this run are told of its replies. */
-  replies: ReplyChannel;
+  /** Its host calls; also what host operations are told of its replies (`ReplyChannel`). */
+  calls: HostCallQueue;
 }
 
 export class ProcessSandbox implements Sandbox {
@@ -194,7 +148,7 @@ export class ProcessSandbox implements Sandbox {
       this.#channelClosed = new Promise((resolve) => channel.input.once('close', () => resolve()));
     }
     channel.output.on('error', () => {});
-    channel.output.on('drain', () => this.#startQueued());
+    channel.output.on('drain', () => this.#run?.calls.pump());
     channel.input.on('error', () => {});
     channel.input.on('data', (chunk: Buffer) => this.#receive(chunk));
   }
@@ -231,18 +185,20 @@ export class ProcessSandbox implements Sandbox {
     }
     this.#phase = 'running';
     const exit = new Promise<SandboxExit>((resolve) => {
-      const run: ActiveRun = {
+      this.#run = {
         host,
         keep: program.keep === true,
         settle: resolve,
-        calls: new Set(),
-        inFlightChars: 0,
-        queue: [],
-        queuedChars: 0,
-        drainWaiters: [],
-        replies: { drained: () => this.#drained(run) },
+        calls: new HostCallQueue({
+          unreadBytes: () => this.#output?.writableLength ?? 0,
+          write: (line) => this.#write(line),
+          pauseReading: (paused) => {
+            if (paused && !this.#input?.isPaused()) this.#input?.pause();
+            else if (!paused && this.#input?.isPaused()) this.#input.resume();
+          },
+          violation: (violation) => this.#violation(violation),
+        }),
       };
-      this.#run = run;
     });
     const onAbort = addAbortListener(signal, () => {
       this.#settle({ kind: 'aborted' });
@@ -295,9 +251,7 @@ export class ProcessSandbox implements Sandbox {
     if (!run) return;
     this.#run = undefined;
     this.#phase = run.keep && exit.kind === 'done' && this.alive ? 'ready' : 'finished';
-    for (const call of run.calls) call.abort(new Error('the program has ended'));
-    run.queue.length = 0;
-    for (const wake of run.drainWaiters.splice(0)) wake();
+    run.calls.close();
     run.settle(exit);
   }
 
@@ -370,14 +324,14 @@ export class ProcessSandbox implements Sandbox {
           args: frame.args,
           ...(frame.raw ? { raw: true } : {}),
         };
-        this.#enqueue(run, { id: frame.id, chars, call: (signal) => run.host.callTool(request, signal) });
+        run.calls.enqueue({ id: frame.id, chars, call: (signal) => run.host.callTool(request, signal) });
         return;
       }
       case 'call':
-        this.#enqueue(run, {
+        run.calls.enqueue({
           id: frame.id,
           chars,
-          call: (signal) => run.host.callHost(frame.op, frame.args, signal, run.replies),
+          call: (signal) => run.host.callHost(frame.op, frame.args, signal, run.calls),
         });
         return;
       case 'done':
@@ -411,95 +365,6 @@ export class ProcessSandbox implements Sandbox {
     void this.destroy();
   }
 
-  #enqueue(run: ActiveRun, request: QueuedRequest): void {
-    run.queue.push(request);
-    run.queuedChars += request.chars;
-    this.#startQueued();
-  }
-
-  /** Resolves once the program's unread replies are below the high-water mark, or its run has ended. */
-  #drained(run: ActiveRun): Promise<void> {
-    if (this.#run !== run || (this.#output?.writableLength ?? 0) < REPLY_HIGH_WATER_BYTES) {
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => run.drainWaiters.push(resolve));
-  }
-
-  /** Starts waiting requests while there is room, then pauses or resumes reading the sandbox. */
-  #startQueued(): void {
-    const run = this.#run;
-    if (!run) return;
-    if (run.drainWaiters.length > 0 && (this.#output?.writableLength ?? 0) < REPLY_HIGH_WATER_BYTES) {
-      for (const wake of run.drainWaiters.splice(0)) wake();
-    }
-    for (
-      let next = run.queue[0];
-      next &&
-      run.calls.size < MAX_CONCURRENT_HOST_CALLS &&
-      (run.calls.size === 0 || run.inFlightChars + next.chars <= MAX_IN_FLIGHT_REQUEST_CHARS) &&
-      (this.#output?.writableLength ?? 0) < REPLY_HIGH_WATER_BYTES;
-      next = run.queue[0]
-    ) {
-      run.queue.shift();
-      run.queuedChars -= next.chars;
-      void this.#serve(run, next);
-    }
-    const full = run.queuedChars > MAX_QUEUED_REQUEST_CHARS || run.queue.length > MAX_QUEUED_REQUESTS;
-    if (full && !this.#input?.isPaused()) this.#input?.pause();
-    else if (!full && this.#input?.isPaused()) this.#input.resume();
-  }
-
-  async #serve(run: ActiveRun, request: QueuedRequest): Promise<void> {
-    const controller = new AbortController();
-    run.calls.add(controller);
-    run.inFlightChars += request.chars;
-    let reply: HostFrame;
-    try {
-      const value = (await request.call(controller.signal)) ?? null;
-      reply = { type: 'rpc_result', id: request.id, ok: true, value };
-    } catch (error) {
-      const code = error instanceof HostCallError ? error.code : 'HOST_ERROR';
-      const message = error instanceof Error ? error.message : String(error);
-      reply = { type: 'rpc_result', id: request.id, ok: false, code, error: message };
-    } finally {
-      run.calls.delete(controller);
-      run.inFlightChars -= request.chars;
-    }
-    if (this.#run === run) {
-      this.#reply(reply);
-      this.#startQueued();
-    }
-  }
-
-  /** Sends a reply within the bounds the sandbox can take; an oversize result fails its call instead. */
-  #reply(frame: HostFrame & { type: 'rpc_result' }): void {
-    let line: string;
-    if (frame.ok && exceedsDepth(frame.value, MAX_REPLY_DEPTH)) {
-      line = encodeFrame(callFailure(frame.id, `the result is nested deeper than ${MAX_REPLY_DEPTH} levels`));
-    } else {
-      line = encodeFrame(frame);
-      if (line.length > MAX_REPLY_BYTES) {
-        const size = `${(Buffer.byteLength(line) / (1024 * 1024)).toFixed(1)} MiB`;
-        line = encodeFrame(
-          callFailure(
-            frame.id,
-            `the result is ${size}; a sandbox takes at most ${MAX_REPLY_BYTES / 1048576} MiB per call`,
-          ),
-        );
-      }
-    }
-    const unread = this.#output?.writableLength ?? 0;
-    if (unread + line.length > MAX_UNREAD_REPLY_BYTES) {
-      this.#violation(
-        new ProtocolViolation(
-          `the program stopped reading the host's replies (${Math.round(unread / 1048576)} MiB unread); await your calls`,
-        ),
-      );
-      return;
-    }
-    this.#write(line);
-  }
-
   #write(frame: HostFrame | string): void {
     if (!this.#output?.writable) return;
     writeBatched(this.#output, typeof frame === 'string' ? frame : encodeFrame(frame));
@@ -514,15 +379,5 @@ function programFrame(program: SandboxProgram) {
     catalog: program.catalog,
     skills: program.skills ?? [],
     ...(program.keep ? { keep: true } : {}),
-  };
-}
-
-function callFailure(id: number, reason: string): HostFrame {
-  return {
-    type: 'rpc_result',
-    id,
-    ok: false,
-    code: 'RESULT_TOO_LARGE',
-    error: `${reason}; ask the tool for less (a page, a filter, a smaller range)`,
   };
 }

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { LineSplitter } from '../shared/line-splitter.js';
-import type { CatalogEntry, ServerGrant, SkillGrant } from './types.js';
+import type { CatalogEntry, HostCallErrorCode, ServerGrant, SkillGrant } from './types.js';
 
 const MAX_FRAME_BYTES = 8 * 1024 * 1024;
 const MAX_FRAME_DEPTH = 64;
@@ -56,7 +56,7 @@ export type HostFrame =
       keep?: boolean;
     }
   | { type: 'rpc_result'; id: number; ok: true; value: unknown }
-  | { type: 'rpc_result'; id: number; ok: false; error: string; code: string };
+  | { type: 'rpc_result'; id: number; ok: false; error: string; code: HostCallErrorCode };
 
 export function encodeFrame(frame: HostFrame): string {
   return `${JSON.stringify(frame)}\n`;

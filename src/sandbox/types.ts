@@ -86,12 +86,53 @@ export interface ToolCallRequest {
   raw?: boolean;
 }
 
+/**
+ * Why a host call failed, as the program sees it (`mcp.ToolError.code`; `POLICY_*` codes raise
+ * `mcp.PolicyError`). A closed set: the runtimes and programs may branch on these.
+ */
+export type HostCallErrorCode =
+  /** The call itself: an operation the host does not offer, arguments its schema refuses, a server not granted. */
+  | 'UNKNOWN_OPERATION'
+  | 'BAD_ARGUMENTS'
+  | 'NOT_GRANTED'
+  /** A result (or attached files) over the bound a sandbox takes. */
+  | 'RESULT_TOO_LARGE'
+  /** Host operations: no such saved value or kept output; a saved value over its caps. */
+  | 'NOT_FOUND'
+  | 'VALUE_TOO_LARGE'
+  /**
+   * Skills: a draft the rules refuse, no such skill, a cap, the store could not be written, a shared
+   * skill changed by someone other than its author or an admin.
+   */
+  | 'INVALID_SKILL'
+  | 'UNKNOWN_SKILL'
+  | 'SKILL_LIMIT'
+  | 'SKILL_STORE_FAILED'
+  | 'FORBIDDEN'
+  /** Upstream servers (passed on from the pool). */
+  | 'UNKNOWN_SERVER'
+  | 'UNKNOWN_TOOL'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'UPSTREAM_TIMEOUT'
+  | 'TOOL_ERROR'
+  | 'SHUTTING_DOWN'
+  /** The bridge ran out of file descriptors (an upstream could not be started or reached). */
+  | 'OUT_OF_FILE_DESCRIPTORS'
+  /** The user's policy refused the call (engine/policy). */
+  | 'POLICY_DENIED'
+  | 'POLICY_DECLINED'
+  | 'POLICY_BUDGET'
+  | 'POLICY_RATE_LIMIT'
+  | 'POLICY_PLACEHOLDER'
+  /** Anything else the host threw: a bug, said as such rather than hidden. */
+  | 'HOST_ERROR';
+
 /** A failed host call; `message` reaches the program as `mcp.ToolError`. */
 export class HostCallError extends Error {
   override readonly name = 'HostCallError';
   constructor(
     message: string,
-    readonly code: string,
+    readonly code: HostCallErrorCode,
   ) {
     super(message);
   }

@@ -1,8 +1,9 @@
 /** Turns a run outcome into what the model reads: compact text, or the same object as TOON. */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { encode } from '@toon-format/toon';
-import type { RunStep } from '../engine/long-runs.js';
 import type { RunOutcome } from '../engine/types.js';
 import { groupDigits } from '../shared/digits.js';
+import type { RunStep } from './long-runs.js';
 
 type RunningStep = Extract<RunStep, { kind: 'running' }>;
 
@@ -87,4 +88,9 @@ export function formatRunning(step: RunningStep, timeoutMs: number, mode: Output
 
 function trimNewline(text: string): string {
   return text.endsWith('\n') ? text.slice(0, -1) : text;
+}
+
+/** A tool result that is an error the model reads (not a protocol error): a bad call, a gone handle. */
+export function toolError(text: string): CallToolResult {
+  return { content: [{ type: 'text', text }], isError: true };
 }

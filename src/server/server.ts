@@ -1,42 +1,20 @@
-/** The MCP surface: one tool, `run_python`, backed by the engine. */
+/**
+ * The MCP surface: one `McpServer` per client connection, with its resources, its principal's table
+ * of runs still going (its own over stdio), and one tool, `run_python` (defined in
+ * run-python-tool.ts, answered by run-handler.ts).
+ */
 import { randomUUID } from 'node:crypto';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import {
-  type CallToolResult,
-  ErrorCode,
-  ListToolsRequestSchema,
-  McpError,
-  type ServerNotification,
-  type ServerRequest,
-  type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
-import { z } from 'zod';
+import { ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Engine } from '../engine/engine.js';
-import { type LongRun, LongRuns } from '../engine/long-runs.js';
 import { localPrincipal, type Principal } from '../engine/principal.js';
-import { SESSION_NAME_PATTERN } from '../engine/sessions.js';
-import { type ApprovalAnswer, type Approver, MIN_RUN_TIMEOUT_MS, type RunOutcome } from '../engine/types.js';
-import { groupDigits } from '../shared/digits.js';
-import { BridgeError, describeIssues, errorMessage } from '../shared/errors.js';
+import { describeIssues } from '../shared/errors.js';
 import type { LogFields, Logger, LogLevel } from '../shared/logger.js';
-import { visibleText } from '../shared/visible-text.js';
-import { attachmentContent } from './attachments.js';
-import {
-  formatOutcome,
-  formatRunning,
-  type OutputMode,
-  structuredOutcome,
-  structuredRunning,
-} from './format.js';
+import { type OutputMode, toolError } from './format.js';
+import { LongRuns } from './long-runs.js';
 import { buildInstructions, registerResources } from './resources.js';
-import { runOrigin } from './run-origin.js';
-
-const RUN_PYTHON_TOOL = 'run_python';
-const PROGRESS_INTERVAL_MS = 1000;
-/** Handles of runs still going one principal may hold, and how long a finished run's result waits for it. */
-export const MAX_WAIT_HANDLES = 16;
-export const KEEP_FINISHED_RUN_MS = 10 * 60 * 1000;
+import { createRunHandler, KEEP_FINISHED_RUN_MS, MAX_WAIT_HANDLES } from './run-handler.js';
+import { RUN_PYTHON_TOOL, runPythonArguments, runPythonToolDefinition } from './run-python-tool.js';
 
 export interface BridgeServerOptions {
   engine: Engine;
@@ -60,154 +38,6 @@ export interface BridgeServerOptions {
   longRuns?: LongRuns;
   logger: Logger;
 }
-
-/** Code beyond this is data that belongs in a file or a tool result, not in the request. */
-const MAX_CODE_CHARS = 1_000_000;
-
-const runPythonInput = {
-  code: z
-    .string()
-    .min(1, 'code must not be empty')
-    .max(
-      MAX_CODE_CHARS,
-      `code is limited to ${groupDigits(MAX_CODE_CHARS)} characters; read large data from a tool or a file instead of inlining it`,
-    )
-    .optional()
-    .describe('Python 3 source'),
-  servers: z.array(z.string().min(1).max(256)).max(256).optional().describe('MCP servers this run may call'),
-  timeout: z
-    .number()
-    .min(MIN_RUN_TIMEOUT_MS / 1000, `timeout must be at least ${MIN_RUN_TIMEOUT_MS / 1000} seconds`)
-    .optional()
-    .describe('seconds'),
-  session: z
-    .string()
-    .regex(SESSION_NAME_PATTERN, 'session must be 1-64 letters, digits, _ . or -')
-    .optional(),
-  wait: z.string().max(64).optional(),
-  yield_after: z.number().min(0).optional(),
-};
-
-// Strict: a misspelt `timout` refused with its name beats a run that quietly ignored it.
-const runPythonArguments = z.strictObject(runPythonInput, {
-  error: (issue) =>
-    issue.code === 'unrecognized_keys'
-      ? `unknown argument${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => JSON.stringify(key)).join(', ')}; ` +
-        `${RUN_PYTHON_TOOL} takes ${Object.keys(runPythonInput).join(', ')}`
-      : undefined,
-});
-type RunPythonArguments = z.infer<typeof runPythonArguments>;
-type ToolCallExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-
-/**
- * Every field `structuredContent` carries (format.ts's `structuredOutcome` and `structuredRunning`
- * build it), as tools/call results are checked against in the tests, nested objects in full.
- */
-export const runPythonOutput = {
-  status: z.enum(['ok', 'error', 'timeout', 'cancelled', 'killed', 'protocol_error', 'running']),
-  stdout: z.string(),
-  stderr: z.string(),
-  error: z.string().optional(),
-  traceback: z.string().optional(),
-  durationMs: z.number(),
-  /** Characters the output cap elided, per stream. */
-  truncated: z.strictObject({ stdout: z.number().optional(), stderr: z.number().optional() }).optional(),
-  session: z
-    .strictObject({
-      name: z.string(),
-      state: z.enum(['new', 'resumed', 'restarted']),
-      runs: z.number(),
-      lost: z.string().optional(),
-      ended: z.string().optional(),
-    })
-    .optional(),
-  /** Stdout beyond the cap, kept on the host: `mcp.runtime.read_output(handle, …)` pages through it. */
-  output: z.strictObject({ handle: z.string(), keptChars: z.number(), totalChars: z.number() }).optional(),
-  /** A run still going: the handle `wait` takes. */
-  wait: z.string().optional(),
-  /** Which sandbox ran the program: the Monty tier, a container engine, or the embedded sandbox. */
-  sandbox: z.enum(['monty', 'podman', 'docker', 'embedded']).optional(),
-};
-
-/**
- * The `run_python` entry of tools/list, from the same zod schemas tools/call is checked with, minus
- * what costs the model tokens and tells it nothing (`$schema`, `additionalProperties: false`).
- */
-function runPythonToolDefinition(serverNames: string[], policy: boolean): Tool {
-  const compact = (shape: z.ZodRawShape) => {
-    const root = z.object(shape);
-    const {
-      $schema: _schema,
-      additionalProperties: _additional,
-      ...schema
-    } = z.toJSONSchema(root, {
-      io: 'input',
-      // Size caps are enforced on tools/call with a message that explains them; advertised, they
-      // would cost every turn tokens for limits no reasonable call reaches. Nested result objects
-      // (`session`, `output`, `truncated`) are listed as objects: their members cost tokens on
-      // every turn, and the text result says what the model needs of them.
-      override: ({ jsonSchema, zodSchema }) => {
-        delete jsonSchema.maxLength;
-        delete jsonSchema.maxItems;
-        delete jsonSchema.pattern;
-        delete jsonSchema.minLength;
-        delete jsonSchema.minimum;
-        delete jsonSchema.description;
-        if (jsonSchema.type === 'object' && zodSchema !== root) {
-          delete jsonSchema.properties;
-          delete jsonSchema.required;
-          delete jsonSchema.additionalProperties;
-        }
-        // The text result states the status; its enum cost every turn ~25 tokens.
-        delete jsonSchema.enum;
-      },
-    });
-    return schema as Tool['inputSchema'];
-  };
-  return {
-    // No `title`: clients show the name without one, and its 8 tokens would go out on every turn.
-    name: RUN_PYTHON_TOOL,
-    description: describeRunPython(serverNames, policy),
-    inputSchema: compact(runPythonInput),
-    outputSchema: compact(runPythonOutput),
-    // Said outright, though they are the spec's defaults: a program calls whatever tools its granted
-    // servers have, so it may write, delete and reach the outside world as they do.
-    annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
-  };
-}
-
-/** Past this many servers the description counts them instead of naming them. */
-const NAMED_SERVERS = 3;
-/** How many characters of server names the description may spend. */
-const SERVER_LIST_CHARS = 40;
-
-/**
- * The servers within a fixed budget, so the description stays small however many are configured:
- * a few by name, more as a count (their names are in the initialize instructions, the
- * `codemode://capabilities` resource and `mcp.runtime.discovered_servers()`).
- */
-function summarizeServerNames(names: string[]): string {
-  if (names.length === 0) return 'No MCP servers are configured.';
-  const fits = names.join(', ').length <= SERVER_LIST_CHARS;
-  if (names.length <= NAMED_SERVERS && fits) return `Servers: ${names.join(', ')}.`;
-  return `${names.length} servers (\`mcp.runtime.discovered_servers()\` names them).`;
-}
-
-function describeRunPython(serverNames: string[], policy: boolean): string {
-  const lines = [
-    'Sandboxed Python 3 (no network or host files; fresh each call unless `session` names one; `timeout` in s). Top-level await; the last expression prints.',
-    'MCP tools are async functions: grant `servers`, call `await mcp_<alias>.<tool>(...)`; search with `await mcp.runtime.search_tool_docs("task")`.',
-    summarizeServerNames(serverNames),
-  ];
-  if (policy) lines.splice(2, 0, "Policy refusals raise mcp.PolicyError: don't retry them.");
-  return lines.join('\n');
-}
-
-/**
- * The call now waiting on each run, whichever connection of its principal made it: an approval
- * prompt goes to that call's client, on that request's stream.
- */
-const waitingCalls = new WeakMap<LongRun, { server: McpServer; requestId: string | number }>();
 
 export function createBridgeServer(options: BridgeServerOptions): McpServer {
   const { engine, logger } = options;
@@ -240,93 +70,16 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
     await closeServer();
   };
   registerResources(server, engine, principal);
-
-  const runPython = async (
-    { code, servers, timeout, session, wait, yield_after }: RunPythonArguments,
-    extra: ToolCallExtra,
-  ): Promise<CallToolResult> => {
-    if (yield_after !== undefined && yield_after * 1000 > engine.maxTimeoutMs) {
-      // Not only pointless (the run ends first): a timer past 2^31 ms fires at once.
-      const most = Number((engine.maxTimeoutMs / 1000).toFixed(3));
-      return toolError(
-        `Invalid arguments for ${RUN_PYTHON_TOOL}: yield_after=${yield_after} s is longer than a run may last ` +
-          `(${most} s, MCP_BRIDGE_MAX_TIMEOUT), so the run would end before it yields. Pass at most ${most}, or 0 to wait for the run's end.`,
-      );
-    }
-    const callYieldMs = yield_after === undefined ? yieldAfterMs : Math.round(yield_after * 1000);
-    let run: LongRun | undefined;
-    if (wait !== undefined) {
-      if (code !== undefined) {
-        return toolError(
-          'Pass either `code` (a new run) or `wait` (the handle of a run still going), not both.',
-        );
-      }
-      run = longRuns.get(wait);
-      if (!run) {
-        return toolError(
-          `No run is waiting under wait=${JSON.stringify(wait)}: a handle is good until its run's result has been returned, ` +
-            `for ${KEEP_FINISHED_RUN_MS / 60000} min after the run ended, and only for the principal that started it. Run the code again.`,
-        );
-      }
-    } else {
-      if (code === undefined) {
-        return toolError(
-          'run_python needs `code` (Python source), or `wait` with the handle of a run still going.',
-        );
-      }
-      const timeoutMs = timeout === undefined ? undefined : Math.round(timeout * 1000);
-      run = longRuns.start(
-        engine.effectiveTimeoutMs(timeoutMs),
-        ({ signal, onOutput }) =>
-          engine.run(
-            {
-              code,
-              ...(servers ? { servers } : {}),
-              ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-              ...(session !== undefined ? { session } : {}),
-            },
-            {
-              signal,
-              onOutput,
-              principal,
-              approve: elicitApproval(
-                () => (run && waitingCalls.get(run)) ?? { server, requestId: extra.requestId },
-              ),
-              ...(extra.sessionId !== undefined ? { session: extra.sessionId } : {}),
-              origin: runOrigin(extra, server.server.transport),
-            },
-          ),
-        connection,
-      );
-    }
-    waitingCalls.set(run, { server, requestId: extra.requestId });
-    const stopProgress = startProgress(extra._meta?.progressToken, run, (notification) =>
-      extra.sendNotification(notification),
-    );
-    try {
-      const step = await longRuns.next(run, callYieldMs, extra.signal);
-      if (step.kind === 'running') {
-        return {
-          content: [{ type: 'text', text: formatRunning(step, run.timeoutMs, options.outputMode) }],
-          structuredContent: structuredRunning(step),
-        };
-      }
-      const outcome: RunOutcome = step.outcome;
-      return {
-        content: [
-          { type: 'text', text: formatOutcome(outcome, options.outputMode) },
-          ...attachmentContent(outcome.attachments ?? []),
-        ],
-        structuredContent: structuredOutcome(outcome),
-        ...(outcome.status === 'ok' ? {} : { isError: true }),
-      };
-    } catch (error) {
-      if (!(error instanceof BridgeError)) logger.error('run_python failed', { error });
-      return toolError(errorMessage(error));
-    } finally {
-      stopProgress();
-    }
-  };
+  const runPython = createRunHandler({
+    server,
+    engine,
+    principal,
+    connection,
+    longRuns,
+    yieldAfterMs,
+    outputMode: options.outputMode,
+    logger,
+  });
   // tools/call is answered here rather than through `McpServer.registerTool`, whose path parses each
   // call with `CallToolRequestSchema` twice, validates the arguments asynchronously and parses the
   // result we built with `CallToolResultSchema` again: ~0.25 ms of a ~3 ms session call at agent pace
@@ -352,91 +105,6 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   const serverNames = engine.catalog().map((entry) => entry.name);
   const tools = [runPythonToolDefinition(serverNames, options.policy === true)];
   server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
-  return server;
-}
-
-function toolError(text: string): CallToolResult {
-  return { content: [{ type: 'text', text }], isError: true };
-}
-
-/**
- * Asks the user about one tool call through MCP elicitation (`elicitation/create`, a form with one
- * checkbox: allow every call to this tool for the rest of the run). Waits until the user answers or
- * the run ends (`signal`: its deadline or cancellation); a client without form elicitation gets
- * `unsupported`, which the policy turns into a refusal unless configured otherwise.
- */
-function elicitApproval(waiting: () => { server: McpServer; requestId: string | number }): Approver {
-  return async (request, signal): Promise<ApprovalAnswer> => {
-    const { server, requestId: relatedRequestId } = waiting();
-    if (!server.server.getClientCapabilities()?.elicitation?.form) return 'unsupported';
-    const result = await server.server.elicitInput(
-      {
-        mode: 'form',
-        // Names come from servers and the policy file, the reason may quote a pattern: each is escaped
-        // so none can forge a line of this text (the arguments are escaped where they are rendered).
-        message:
-          `A run_python program (${visibleText(request.runId)}) wants to call ${visibleText(request.tool)} on ` +
-          `the MCP server '${visibleText(request.server)}'. The policy asks you first (rule ` +
-          `${visibleText(request.rule)}: ${visibleText(request.reason)}).\n\n` +
-          `Arguments (secrets redacted):\n${request.arguments}\n\nAllow this call?`,
-        requestedSchema: {
-          type: 'object',
-          properties: {
-            remember: {
-              type: 'boolean',
-              title: 'Also allow later calls to this tool in this run',
-              default: false,
-            },
-          },
-        },
-      },
-      // The run's deadline bounds the wait, not the SDK's default request timeout.
-      { signal, relatedRequestId, timeout: 2 ** 31 - 1 },
-    );
-    if (result.action === 'accept') return result.content?.remember === true ? 'accept-run' : 'accept';
-    return result.action;
-  };
-}
-
-/** Options for {@link createUnconfiguredServer}. */
-export interface UnconfiguredServerOptions {
-  version: string;
-  /**
-   * What stopped the bridge: a `CONFIG_INVALID` message naming the variable and what it accepts, or
-   * another start-up failure's message.
-   */
-  problem: string;
-  /** Whether `problem` is a configuration error (the default) or another failure to start. */
-  kind?: 'configuration' | 'failure';
-}
-
-/**
- * The server `serve` offers when it cannot start: its configuration is invalid, or something else
- * failed before it could serve. Exiting before the MCP handshake leaves a client with nothing but
- * "Connection closed"; this one completes it, so the problem reaches the user through the client: in
- * `run_python`'s description and every call's result (`isError`), in the initialize `instructions`,
- * and as an `error` log message once the client has initialized.
- */
-export function createUnconfiguredServer(options: UnconfiguredServerOptions): McpServer {
-  const text =
-    options.kind === 'failure'
-      ? `codemode-bridge is not running because it could not start: ${options.problem} Run \`codemode-bridge doctor\` with this server's environment to see more, then restart the server.`
-      : `codemode-bridge is not running because its configuration is invalid: ${options.problem} Fix it in the "env" of this server's entry in your MCP client's config, then restart the server.`;
-  const server = new McpServer(
-    { name: 'codemode-bridge', version: options.version },
-    { capabilities: { logging: {} }, instructions: text },
-  );
-  // Same name and input schema as the working tool, so a client that remembers the tool still finds it.
-  server.registerTool(
-    RUN_PYTHON_TOOL,
-    { title: 'Run Python (unavailable)', description: text, inputSchema: runPythonInput },
-    (): CallToolResult => ({ content: [{ type: 'text', text }], isError: true }),
-  );
-  server.server.oninitialized = () => {
-    server.server
-      .sendLoggingMessage({ level: 'error', logger: 'codemode-bridge', data: { message: text } })
-      .catch(() => {});
-  };
   return server;
 }
 
@@ -473,30 +141,4 @@ export function forwardLogsToClient(
     if (initialized) send(level, message, fields);
     else pending.push([level, message, fields]);
   });
-}
-
-/**
- * Sends `notifications/progress` once a second while a call waits on a run, when the client asked for
- * it: seconds since the run started, of its timeout.
- */
-function startProgress(
-  token: string | number | undefined,
-  run: LongRun,
-  send: (notification: ServerNotification) => Promise<void>,
-): () => void {
-  if (token === undefined) return () => {};
-  const totalMs = run.timeoutMs;
-  const timer = setInterval(() => {
-    const elapsedMs = performance.now() - run.startedAt;
-    send({
-      method: 'notifications/progress',
-      params: {
-        progressToken: token,
-        progress: Math.round(elapsedMs / 1000),
-        total: Math.round(totalMs / 1000),
-        message: `running for ${Math.round(elapsedMs / 1000)} s`,
-      },
-    }).catch(() => {});
-  }, PROGRESS_INTERVAL_MS);
-  return () => clearInterval(timer);
 }

@@ -217,7 +217,10 @@ describe('serve --http while it shuts down', () => {
       }).then(textOf);
       await vi.waitFor(
         async () => {
-          const response = await fetch(`${bridge.base}/console/api/runs`);
+          // The console's API answers only what sends its header (console-route.ts).
+          const response = await fetch(`${bridge.base}/console/api/runs`, {
+            headers: { 'x-codemode-console': '1' },
+          });
           const { runs } = (await response.json()) as { runs: Array<{ status: string }> };
           expect(runs.some((each) => each.status === 'running')).toBe(true);
         },

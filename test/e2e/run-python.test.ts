@@ -23,7 +23,7 @@ describe.skipIf(skipReason)(
       const { tools } = await bridge.client.listTools();
       expect(tools.map((tool) => tool.name)).toEqual(['run_python']);
       const [tool] = tools;
-      expect(tool?.description).toMatch(/sandbox/);
+      expect(tool?.description).toMatch(/sandbox/i);
       expect(tool?.description).toMatch(/await/);
       expect(Object.keys(tool?.inputSchema.properties ?? {}).sort()).toEqual([
         'code',

@@ -18,7 +18,8 @@ import type { JsonSchemaType } from '@modelcontextprotocol/sdk/validation/types.
 import { expect, onTestFinished } from 'vitest';
 import { z } from 'zod';
 import type { Engine } from '../../src/engine/engine.js';
-import { type BridgeServerOptions, createBridgeServer, runPythonOutput } from '../../src/server/server.js';
+import { runPythonOutput } from '../../src/server/run-python-tool.js';
+import { type BridgeServerOptions, createBridgeServer } from '../../src/server/server.js';
 import { createLogger } from '../../src/shared/logger.js';
 
 export interface InMemoryBridgeOptions extends Partial<Omit<BridgeServerOptions, 'engine'>> {

@@ -8,14 +8,24 @@ import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discoveryOperations } from '../../src/engine/discovery-operations.js';
+import { attachOperations } from '../../src/engine/host-operations/attach.js';
+import { discoveryOperations } from '../../src/engine/host-operations/discovery.js';
+import { outputOperations } from '../../src/engine/host-operations/outputs.js';
+import type { HostOperationSpec } from '../../src/engine/host-operations/registry.js';
+import { sessionOperations } from '../../src/engine/host-operations/sessions.js';
+import { valueOperations } from '../../src/engine/host-operations/values.js';
+import { OutputStore } from '../../src/engine/output-store.js';
+import { SessionTable } from '../../src/engine/sessions.js';
 import { upstreamPort } from '../../src/engine/upstream-port.js';
+import { ValueStore } from '../../src/engine/value-store.js';
 import { ProcessSandbox } from '../../src/sandbox/process-sandbox.js';
 import { decodeFrame, FrameDecoder, ProtocolViolation } from '../../src/sandbox/protocol.js';
 import { HostCallError, type SandboxExit } from '../../src/sandbox/types.js';
+import { BridgeError } from '../../src/shared/errors.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { buildSearchIndex, type SearchIndex, searchTools } from '../../src/upstream/search.js';
 import { UpstreamPool } from '../../src/upstream/upstream-pool.js';
+import { hostCaller } from '../helpers/host-operations.js';
 import { loadReferenceCatalog } from '../helpers/tool-catalog.js';
 
 const CASES = 100_000;
@@ -128,6 +138,48 @@ function randomValue(next: () => number, depth = 0): unknown {
   }
 }
 
+/** The argument names the host operations take, so random arguments often name a real one. */
+const ARGUMENT_NAMES = [
+  'name',
+  'query',
+  'limit',
+  'part',
+  'parts',
+  'size',
+  'data',
+  'offset',
+  'length',
+  'handle',
+  'mimeType',
+  'version',
+];
+
+/** A random argument object: keys from the operations' own and from SPICE, values from `randomValue`. */
+function randomArguments(next: () => number): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  for (let i = Math.floor(next() * 5); i > 0; i--) {
+    const key =
+      next() < 0.7
+        ? ARGUMENT_NAMES[Math.floor(next() * ARGUMENT_NAMES.length)]
+        : SPICE[Math.floor(next() * SPICE.length)];
+    args[String(key)] = randomValue(next);
+  }
+  return args;
+}
+
+/** Every host operation that lives in memory (the skill operations write files: their own test fuzzes them). */
+function inMemoryOperations(discovery: HostOperationSpec[]): HostOperationSpec[] {
+  return [
+    ...discovery,
+    ...valueOperations(new ValueStore({ maxValueBytes: 1024 * 1024, maxTotalBytes: 4 * 1024 * 1024 })),
+    ...outputOperations(new OutputStore({ maxChars: 1000, maxTotalChars: 10_000, ttlMs: 60_000 })),
+    ...sessionOperations(
+      new SessionTable({ idleMs: 60_000, maxSessions: 2, logger: createLogger('error', () => {}) }),
+    ),
+    ...attachOperations(),
+  ];
+}
+
 describe('fuzzing the frame decoder', () => {
   it(`decodes or refuses ${CASES.toLocaleString('en-US')} mutated lines with ProtocolViolation only`, () => {
     const next = random(SEED);
@@ -182,7 +234,8 @@ describe('fuzzing the host operations', () => {
     connectTimeoutMs: 1000,
     logger: createLogger('error', () => {}),
   });
-  const operations = discoveryOperations(upstreamPort(pool));
+  const specs = inMemoryOperations(discoveryOperations(upstreamPort(pool)));
+  const call = hostCaller(specs);
 
   beforeAll(async () => {
     index = buildSearchIndex(await loadReferenceCatalog());
@@ -203,19 +256,22 @@ describe('fuzzing the host operations', () => {
     }
   });
 
-  it('answers random arguments to every operation with a result or a HostCallError', async () => {
+  it('answers random arguments to every operation with a result or a HostCallError (or a BridgeError)', async () => {
     const next = random(SEED + 3);
-    const signal = new AbortController().signal;
-    const names = Object.keys(operations);
+    const names = specs.map((spec) => spec.name);
     for (let i = 0; i < CASES; i++) {
       const op = names[i % names.length] as string;
-      const args = randomValue(next) as Record<string, unknown>;
+      const args = next() < 0.5 ? randomArguments(next) : randomValue(next);
       const safeArgs =
-        args !== null && typeof args === 'object' && !Array.isArray(args) ? args : { value: args };
+        args !== null && typeof args === 'object' && !Array.isArray(args)
+          ? (args as Record<string, unknown>)
+          : { value: args };
       try {
-        await operations[op]?.(safeArgs, signal);
+        await call(op, safeArgs, { runId: `run-${i % 100}`, owner: 'fuzz' });
       } catch (error) {
-        if (!(error instanceof HostCallError)) throw new Error(`case ${i} (${op}): ${String(error)}`);
+        // A BridgeError (an unknown server) is what the engine passes on as a HostCallError with its code.
+        if (!(error instanceof HostCallError) && !(error instanceof BridgeError))
+          throw new Error(`case ${i} (${op}): ${String(error)}`);
       }
     }
   });
@@ -257,16 +313,18 @@ describe('fuzzing a running sandbox', () => {
 
   it('ends every run with an outcome, whatever the sandbox sends', async () => {
     const next = random(SEED + 4);
-    const operations = discoveryOperations(
-      upstreamPort(
-        new UpstreamPool({
-          servers: [],
-          clientVersion: '0.0.0',
-          idleTimeoutMs: 60_000,
-          callTimeoutMs: 1000,
-          connectTimeoutMs: 1000,
-          logger: createLogger('error', () => {}),
-        }),
+    const call = hostCaller(
+      discoveryOperations(
+        upstreamPort(
+          new UpstreamPool({
+            servers: [],
+            clientVersion: '0.0.0',
+            idleTimeoutMs: 60_000,
+            callTimeoutMs: 1000,
+            connectTimeoutMs: 1000,
+            logger: createLogger('error', () => {}),
+          }),
+        ),
       ),
     );
     const kinds = new Map<string, number>();
@@ -280,9 +338,7 @@ describe('fuzzing a running sandbox', () => {
         {
           onOutput: () => {},
           callTool: async () => randomValue(next),
-          callHost: (op, args, signal) =>
-            operations[op]?.(args, signal) ??
-            Promise.reject(new HostCallError(`unknown host operation '${op}'`, 'UNKNOWN_OPERATION')),
+          callHost: (op, args, _signal, replies) => call(op, args, { runId: `run-${i}` }, replies),
         },
         controller.signal,
       );

@@ -173,7 +173,7 @@ describe.skipIf(process.platform !== 'linux' || process.arch !== 'x64')(
             // Every seventh a 9 MB string; the rest random JSON up to 40 levels deep.
             return seed % 7 === 0 ? 'big'.repeat(3_000_000) : jsonValue(random(seed), 1 + (seed % 40));
           }
-          if (Math.random() < 0.05) throw new HostCallError('refused at random', 'FUZZ');
+          if (Math.random() < 0.05) throw new HostCallError('refused at random', 'TOOL_ERROR');
           return request.args.value ?? null;
         },
         callHost: async () => ({ hits: [], unavailable: [] }),

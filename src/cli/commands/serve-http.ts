@@ -79,10 +79,10 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
   const metrics = telemetry?.metricsHandler;
   if (metrics) routes.push({ prefix: '/metrics', handle: (request, response) => metrics(request, response) });
   const auth = await httpAuth(http, logger);
-  const { LongRuns } = await import('../../engine/long-runs.js');
-  const { KEEP_FINISHED_RUN_MS, MAX_WAIT_HANDLES } = await import('../../server/server.js');
+  const { LongRuns } = await import('../../server/long-runs.js');
+  const { KEEP_FINISHED_RUN_MS, MAX_WAIT_HANDLES } = await import('../../server/run-handler.js');
   // Each principal's runs still going, shared by its MCP sessions; ended when it has gone.
-  const runTables = new Map<string, import('../../engine/long-runs.js').LongRuns>();
+  const runTables = new Map<string, import('../../server/long-runs.js').LongRuns>();
   server = new BridgeHttpServer({
     host: args.host,
     port: args.port,

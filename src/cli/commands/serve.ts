@@ -95,7 +95,7 @@ export async function serveUnconfigured(error: unknown, logger: Logger): Promise
   logger.error(`${errorMessage(error)} Serving only this error to the MCP client.`, {
     ...(configuration ? {} : { error }),
   });
-  const { createUnconfiguredServer } = await import('../../server/server.js');
+  const { createUnconfiguredServer } = await import('../../server/degraded-server.js');
   const { BridgeStdioTransport } = await import('../../server/stdio-server-transport.js');
   const server = createUnconfiguredServer({
     version: VERSION,

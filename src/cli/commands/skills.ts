@@ -5,8 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { LOCAL_PRINCIPAL_ID, localPrincipal, type Principal } from '../../engine/principal.js';
+import { skillGrant } from '../../engine/skills/skill-grant.js';
 import { visibleGrant } from '../../engine/skills/skill-namespaces.js';
-import { skillGrant } from '../../engine/skills/skill-operations.js';
 import { HostCallError } from '../../sandbox/types.js';
 import { createSkillNamespaces } from '../compose.js';
 import { UsageError } from '../context.js';

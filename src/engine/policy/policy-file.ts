@@ -1,19 +1,20 @@
 /**
  * Reads the policy file (`MCP_BRIDGE_POLICY`, JSON or TOML) and the `policy` blocks of config entries
- * into a {@link Policy}. Pure but for reading files; every mistake is a `PolicyFileError` whose
- * message names the file, the line and the rule, because a policy that is silently half-applied is
- * worse than none: unknown keys are mistakes too.
+ * into a {@link Policy}. Pure but for reading files. The document is checked against a zod schema
+ * first, then compiled; every mistake is a `PolicyFileError` whose message names the file, the line
+ * and the rule, because a policy that is silently half-applied is worse than none: unknown keys are
+ * mistakes too.
  */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
+import { z } from 'zod';
 import { compileGlob, isPattern } from './glob.js';
 import { PatternError } from './linear-regex.js';
 import {
   type Budget,
   POLICY_ACTIONS,
   type Policy,
-  type PolicyAction,
   type RateLimit,
   type RuleSet,
   type TokenizePolicy,
@@ -25,7 +26,6 @@ export class PolicyFileError extends Error {
 }
 
 type Path = ReadonlyArray<string | number>;
-type Raw = Record<string, unknown>;
 
 /** A policy block of one config entry, as discovery found it. */
 export interface EntryPolicy {
@@ -35,42 +35,207 @@ export interface EntryPolicy {
   value: unknown;
 }
 
-const SECTION_KEYS = [
-  'default',
-  'read_only',
-  'destructive',
-  'open_world',
-  'allow',
-  'ask',
-  'deny',
-  'calls_per_tool',
-  'tool_calls',
-  'rate_limit',
-];
-const TOP_KEYS = [
-  'default',
-  'read_only',
-  'destructive',
-  'open_world',
-  'allow',
-  'ask',
-  'deny',
-  'budget',
-  'servers',
-  'approval',
-  'tokenize',
-];
-const KIND = /^[A-Z][A-Z0-9_]{0,31}$/;
+// ---------------------------------------------------------------------------------------- schema
 
-class Reader {
+/** What a check says when a value fails it: what it expects, then what it got. */
+function expecting(expected: string) {
+  return { error: (issue: { input?: unknown }) => `${expected}, got ${describe(issue.input)}` };
+}
+
+/** A table whose keys are exactly `shape`'s; another key is a mistake, named with the ones allowed. */
+function table<Shape extends z.ZodRawShape>(shape: Shape) {
+  const keys = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? `unknown key; expected one of ${keys}` : undefined,
+  });
+}
+
+function wholeNumber(min: number, expected = `expected a whole number ≥ ${min}`) {
+  const error = expecting(expected);
+  return z.number(error).int(error).min(min, error);
+}
+
+const action = z.enum(
+  POLICY_ACTIONS as [string, ...string[]],
+  expecting('expected "allow", "ask" or "deny"'),
+);
+const flag = z.boolean(expecting('expected true or false'));
+const count = wholeNumber(0);
+
+/** Names or globs: one, or a list of them. */
+function names(item: z.ZodString = z.string()) {
+  return z.preprocess(
+    (value) => (typeof value === 'string' ? [value] : value),
+    z.array(item, expecting('expected a list of names or globs')),
+  );
+}
+const name = z
+  .string(expecting('expected a non-empty name or glob'))
+  .min(1, expecting('expected a non-empty name or glob'));
+
+const SIZE = /^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$/i;
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** Bytes: a whole number, or a size such as "10m" (binary units). */
+const bytes = z.preprocess(
+  (value) => {
+    const match = typeof value === 'string' ? SIZE.exec(value.trim()) : null;
+    if (!match) return value;
+    return Math.round(Number(match[1]) * (SIZE_UNITS[(match[2] ?? '').toLowerCase()] ?? 1));
+  },
+  wholeNumber(0, 'expected a number of bytes or a size such as "10m"'),
+);
+
+const rateLimit = table({
+  calls: wholeNumber(1),
+  per_seconds: z
+    .number(expecting('expected a number of seconds > 0 (at most a day)'))
+    .gt(0, expecting('expected a number of seconds > 0 (at most a day)'))
+    .max(86_400, expecting('expected a number of seconds > 0 (at most a day)'))
+    .default(1),
+});
+
+/** What every section can say: the top level, a `[servers.<glob>]` table, a config entry's block. */
+const rules = {
+  default: action.optional(),
+  read_only: flag.optional(),
+  destructive: action.optional(),
+  open_world: action.optional(),
+  allow: names(name).optional(),
+  ask: names(name).optional(),
+  deny: names(name).optional(),
+};
+const section = table({
+  ...rules,
+  calls_per_tool: count.optional(),
+  tool_calls: count.optional(),
+  rate_limit: rateLimit.optional(),
+});
+type SectionDocument = z.output<typeof section>;
+
+const budget = table({
+  tool_calls: count.optional(),
+  result_bytes: bytes.optional(),
+  calls_per_tool: count.optional(),
+  refused_calls: wholeNumber(
+    1,
+    'expected a whole number ≥ 1 (refusals a run may meet before it is stopped)',
+  ).optional(),
+});
+
+const KIND = /^[A-Z][A-Z0-9_]{0,31}$/;
+const detector = name.refine((value) => Object.hasOwn(BUILTIN_PATTERNS, value), {
+  error: (issue) => `unknown detector ${JSON.stringify(issue.input)}; expected email, phone or key`,
+});
+const target = name.refine((value) => !value.startsWith('.') && !value.endsWith('.'), {
+  error: (issue) =>
+    `expected a server ("crm") or a server's tool ("crm.send_email"), globs allowed, got ${describe(issue.input)}`,
+});
+
+/** One of the user's patterns: a regular expression, or a table with one and `ignore_case`. */
+const pattern = z
+  .preprocess(
+    (value) => (typeof value === 'string' ? { pattern: value } : value),
+    table({
+      pattern: z
+        .string(expecting('expected a regular expression'))
+        .min(1, expecting('expected a regular expression')),
+      ignore_case: flag.optional(),
+    }),
+  )
+  .superRefine((entry, context) => {
+    // Compiled alone here, so a refused pattern is named by its own line and rule.
+    const problem = patternProblem({
+      kind: 'X',
+      source: entry.pattern,
+      ignoreCase: entry.ignore_case === true,
+    });
+    if (problem) context.addIssue({ code: 'custom', message: problem });
+  });
+
+const tokenize = table({
+  detect: names(detector).optional(),
+  patterns: z
+    .record(z.string(), pattern)
+    .superRefine((patterns, context) => {
+      for (const kind of Object.keys(patterns)) {
+        if (KIND.test(kind)) continue;
+        context.addIssue({
+          code: 'custom',
+          path: [kind],
+          message:
+            'a pattern name is its placeholder prefix: capital letters, digits and _ (e.g. EMPLOYEE_ID)',
+        });
+      }
+    })
+    .optional(),
+  from: names(name).optional(),
+  restore_to: names(target).optional(),
+}).superRefine((value, context) => {
+  if (!value.detect?.length && Object.keys(value.patterns ?? {}).length === 0) {
+    context.addIssue({ code: 'custom', message: 'names no detector (detect) and no pattern (patterns)' });
+  }
+});
+
+const policyDocument = table({
+  ...rules,
+  budget: budget.optional(),
+  servers: z.record(z.string(), section).optional(),
+  approval: table({
+    without_elicitation: z.enum(['deny', 'allow'], expecting('expected "deny" or "allow"')).optional(),
+  }).optional(),
+  tokenize: tokenize.optional(),
+});
+
+/** The wording of a mistake no check words itself: a value where a table belongs. */
+function documentProblem(issue: z.core.$ZodRawIssue): string | undefined {
+  if (issue.code === 'invalid_type' && (issue.expected === 'object' || issue.expected === 'record')) {
+    return `expected a table/object, got ${describe(issue.input)}`;
+  }
+  return undefined;
+}
+
+function patternProblem(spec: TokenizerSpec['patterns'][number]): string | undefined {
+  try {
+    new Tokenizer({ patterns: [spec] });
+    return undefined;
+  } catch (error) {
+    if (error instanceof PatternError) return error.message;
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------- reading
+
+/** Where a document came from: its file (and text, for line numbers), and where in it it sits. */
+class Origin {
   constructor(
     readonly source: string,
     readonly text: string | undefined,
     readonly prefix: Path = [],
   ) {}
 
+  /** Checks `value` against `schema`; a mistake throws, naming the one that comes first in the file. */
+  parse<Schema extends z.ZodType>(schema: Schema, value: unknown, at: Path = []): z.output<Schema> {
+    const parsed = schema.safeParse(value, { error: documentProblem });
+    if (parsed.success) return parsed.data;
+    const mistakes = parsed.error.issues.map((issue) => {
+      // An unknown key is reported at the key itself, so the line and the rule are the key's.
+      const key = issue.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : [];
+      const path = [
+        ...at,
+        ...issue.path.map((part) => (typeof part === 'number' ? part : String(part))),
+        ...key,
+      ];
+      return { path, message: issue.message, line: this.#line(path) ?? Number.POSITIVE_INFINITY };
+    });
+    const first = mistakes.reduce((best, mistake) => (mistake.line < best.line ? mistake : best));
+    return this.fail(first.path, first.message);
+  }
+
   fail(path: Path, problem: string): never {
-    const line = this.text === undefined ? undefined : lineOf(this.text, [...this.prefix, ...path]);
+    const line = this.#line(path);
     const rule = [...this.prefix, ...path].map((part, i) =>
       typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`,
     );
@@ -78,177 +243,76 @@ class Reader {
     throw new PolicyFileError(`${where}: policy rule ${rule.join('') || '(top level)'}: ${problem}`);
   }
 
-  record(value: unknown, path: Path, keys: readonly string[]): Raw {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      this.fail(path, `expected a table/object, got ${describe(value)}`);
-    }
-    for (const key of Object.keys(value)) {
-      if (!keys.includes(key)) this.fail([...path, key], `unknown key; expected one of ${keys.join(', ')}`);
-    }
-    return value as Raw;
+  #line(path: Path): number | undefined {
+    return this.text === undefined ? undefined : lineOf(this.text, [...this.prefix, ...path]);
   }
+}
 
-  action(value: unknown, path: Path): PolicyAction | undefined {
-    if (value === undefined) return undefined;
-    if (typeof value !== 'string' || !(POLICY_ACTIONS as readonly string[]).includes(value)) {
-      this.fail(path, `expected "allow", "ask" or "deny", got ${describe(value)}`);
-    }
-    return value as PolicyAction;
-  }
+// ---------------------------------------------------------------------------------------- compiling
 
-  boolean(value: unknown, path: Path): boolean | undefined {
-    if (value === undefined) return undefined;
-    if (typeof value !== 'boolean') this.fail(path, `expected true or false, got ${describe(value)}`);
-    return value;
+function ruleSet(document: SectionDocument, label: string): RuleSet {
+  const set: RuleSet = { label, rules: [] };
+  const fields = {
+    default: document.default,
+    readOnly: document.read_only,
+    destructive: document.destructive,
+    openWorld: document.open_world,
+    callsPerTool: document.calls_per_tool,
+    toolCalls: document.tool_calls,
+    rateLimit: document.rate_limit && rateLimitOf(document.rate_limit, label),
+  };
+  for (const [key, field] of Object.entries(fields)) {
+    if (field !== undefined) Object.assign(set, { [key]: field });
   }
-
-  count(value: unknown, path: Path): number | undefined {
-    if (value === undefined) return undefined;
-    if (typeof value === 'bigint') value = Number(value);
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-      this.fail(path, `expected a whole number ≥ 0, got ${describe(value)}`);
+  for (const action of POLICY_ACTIONS) {
+    for (const pattern of document[action] ?? []) {
+      const rule = `${label ? `${label}.` : ''}${action}[${JSON.stringify(pattern)}]`;
+      set.rules.push({ action, glob: compileGlob(pattern), rule });
     }
-    return value;
   }
+  return set;
+}
 
-  bytes(value: unknown, path: Path): number | undefined {
-    if (typeof value !== 'string') return this.count(value, path);
-    const match = /^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$/i.exec(value.trim());
-    if (!match) this.fail(path, `expected a number of bytes or a size such as "10m", got ${describe(value)}`);
-    const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match[2] ?? '').toLowerCase()] ?? 1;
-    return Math.round(Number(match[1]) * unit);
-  }
+function rateLimitOf(limit: z.output<typeof rateLimit>, label: string): RateLimit {
+  return {
+    calls: limit.calls,
+    perMs: limit.per_seconds * 1000,
+    rule: `${label ? `${label}.` : ''}rate_limit`,
+  };
+}
 
-  strings(value: unknown, path: Path): string[] {
-    if (value === undefined) return [];
-    const list = typeof value === 'string' ? [value] : value;
-    if (!Array.isArray(list)) this.fail(path, `expected a list of names or globs, got ${describe(value)}`);
-    return list.map((item, i) => {
-      if (typeof item !== 'string' || item === '') {
-        this.fail([...path, i], `expected a non-empty name or glob, got ${describe(item)}`);
-      }
-      return item;
-    });
-  }
+function budgetOf(document: z.output<typeof budget> | undefined): Budget {
+  const budget: Budget = {};
+  if (document?.tool_calls !== undefined) budget.toolCalls = document.tool_calls;
+  if (document?.result_bytes !== undefined) budget.resultBytes = document.result_bytes;
+  if (document?.calls_per_tool !== undefined) budget.callsPerTool = document.calls_per_tool;
+  if (document?.refused_calls !== undefined) budget.refusedCalls = document.refused_calls;
+  return budget;
+}
 
-  section(value: unknown, path: Path, label: string, keys: readonly string[] = SECTION_KEYS): RuleSet {
-    const raw = this.record(value, path, keys);
-    const set: RuleSet = { label, rules: [] };
-    const fields = {
-      default: this.action(raw.default, [...path, 'default']),
-      readOnly: this.boolean(raw.read_only, [...path, 'read_only']),
-      destructive: this.action(raw.destructive, [...path, 'destructive']),
-      openWorld: this.action(raw.open_world, [...path, 'open_world']),
-      callsPerTool: this.count(raw.calls_per_tool, [...path, 'calls_per_tool']),
-      toolCalls: this.count(raw.tool_calls, [...path, 'tool_calls']),
-      rateLimit: this.rateLimit(raw.rate_limit, [...path, 'rate_limit'], label),
-    };
-    for (const [key, field] of Object.entries(fields)) {
-      if (field !== undefined) Object.assign(set, { [key]: field });
-    }
-    for (const action of POLICY_ACTIONS) {
-      this.strings(raw[action], [...path, action]).forEach((pattern) => {
-        const rule = `${label ? `${label}.` : ''}${action}[${JSON.stringify(pattern)}]`;
-        set.rules.push({ action, glob: compileGlob(pattern), rule });
-      });
-    }
-    return set;
+function tokenizeOf(document: z.output<typeof tokenize>, origin: Origin): TokenizePolicy {
+  const spec: TokenizerSpec = { patterns: [] };
+  for (const detector of document.detect ?? []) {
+    const builtin = BUILTIN_PATTERNS[detector];
+    for (const pattern of builtin?.patterns ?? [])
+      spec.patterns.push({ kind: builtin?.kind ?? '', ...pattern });
   }
-
-  rateLimit(value: unknown, path: Path, label: string): RateLimit | undefined {
-    if (value === undefined) return undefined;
-    const raw = this.record(value, path, ['calls', 'per_seconds']);
-    const calls = this.count(raw.calls, [...path, 'calls']);
-    const seconds = raw.per_seconds ?? 1;
-    if (calls === undefined || calls < 1) this.fail([...path, 'calls'], 'expected a whole number ≥ 1');
-    if (typeof seconds !== 'number' || !(seconds > 0) || seconds > 86_400) {
-      this.fail(
-        [...path, 'per_seconds'],
-        `expected a number of seconds > 0 (at most a day), got ${describe(seconds)}`,
-      );
-    }
-    return { calls, perMs: seconds * 1000, rule: `${label ? `${label}.` : ''}rate_limit` };
+  for (const [kind, entry] of Object.entries(document.patterns ?? {})) {
+    spec.patterns.push({ kind, source: entry.pattern, ignoreCase: entry.ignore_case === true });
   }
-
-  budget(value: unknown): Budget {
-    if (value === undefined) return {};
-    const raw = this.record(
-      value,
-      ['budget'],
-      ['tool_calls', 'result_bytes', 'calls_per_tool', 'refused_calls'],
-    );
-    const budget: Budget = {};
-    const toolCalls = this.count(raw.tool_calls, ['budget', 'tool_calls']);
-    const resultBytes = this.bytes(raw.result_bytes, ['budget', 'result_bytes']);
-    const callsPerTool = this.count(raw.calls_per_tool, ['budget', 'calls_per_tool']);
-    const refusedCalls = this.count(raw.refused_calls, ['budget', 'refused_calls']);
-    if (refusedCalls === 0) {
-      this.fail(
-        ['budget', 'refused_calls'],
-        'expected a whole number ≥ 1 (refusals a run may meet before it is stopped)',
-      );
-    }
-    if (toolCalls !== undefined) budget.toolCalls = toolCalls;
-    if (resultBytes !== undefined) budget.resultBytes = resultBytes;
-    if (callsPerTool !== undefined) budget.callsPerTool = callsPerTool;
-    if (refusedCalls !== undefined) budget.refusedCalls = refusedCalls;
-    return budget;
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = new Tokenizer(spec);
+  } catch (error) {
+    // Each pattern compiled alone; together they can still be too many states.
+    if (error instanceof PatternError) return origin.fail(['tokenize'], error.message);
+    throw error;
   }
-
-  tokenize(value: unknown): TokenizePolicy | undefined {
-    if (value === undefined) return undefined;
-    const path = ['tokenize'];
-    const raw = this.record(value, path, ['detect', 'patterns', 'from', 'restore_to']);
-    const spec: TokenizerSpec = { patterns: [] };
-    for (const [i, name] of this.strings(raw.detect, [...path, 'detect']).entries()) {
-      const builtin = Object.hasOwn(BUILTIN_PATTERNS, name) ? BUILTIN_PATTERNS[name] : undefined;
-      if (!builtin) {
-        this.fail(
-          [...path, 'detect', i],
-          `unknown detector ${JSON.stringify(name)}; expected email, phone or key`,
-        );
-      }
-      for (const pattern of builtin.patterns) spec.patterns.push({ kind: builtin.kind, ...pattern });
-    }
-    if (raw.patterns !== undefined) {
-      const patterns = this.record(raw.patterns, [...path, 'patterns'], Object.keys(raw.patterns as object));
-      for (const [kind, entry] of Object.entries(patterns)) {
-        const at = [...path, 'patterns', kind];
-        if (!KIND.test(kind)) {
-          this.fail(
-            at,
-            'a pattern name is its placeholder prefix: capital letters, digits and _ (e.g. EMPLOYEE_ID)',
-          );
-        }
-        const spelled =
-          typeof entry === 'string' ? { pattern: entry } : this.record(entry, at, ['pattern', 'ignore_case']);
-        if (typeof spelled.pattern !== 'string' || spelled.pattern === '') {
-          this.fail([...at, 'pattern'], `expected a regular expression, got ${describe(spelled.pattern)}`);
-        }
-        const ignoreCase = this.boolean(spelled.ignore_case, [...at, 'ignore_case']) === true;
-        try {
-          new Tokenizer({ patterns: [{ kind, source: spelled.pattern, ignoreCase }] });
-        } catch (error) {
-          if (error instanceof PatternError) this.fail(at, error.message);
-          throw error;
-        }
-        spec.patterns.push({ kind, source: spelled.pattern, ignoreCase });
-      }
-    }
-    if (spec.patterns.length === 0) this.fail(path, 'names no detector (detect) and no pattern (patterns)');
-    const globs = (key: string, fallback: string[]) =>
-      (raw[key] === undefined ? fallback : this.strings(raw[key], [...path, key])).map(compileGlob);
-    const restoreTo = globs('restore_to', []);
-    restoreTo.forEach((glob, i) => {
-      if (glob.source.startsWith('.') || glob.source.endsWith('.')) {
-        this.fail(
-          [...path, 'restore_to', i],
-          `expected a server ("crm") or a server's tool ("crm.send_email"), globs allowed, got ${describe(glob.source)}`,
-        );
-      }
-    });
-    return { tokenizer: new Tokenizer(spec), from: globs('from', ['*']), restoreTo };
-  }
+  return {
+    tokenizer,
+    from: (document.from ?? ['*']).map(compileGlob),
+    restoreTo: (document.restore_to ?? []).map(compileGlob),
+  };
 }
 
 /** Compiles a policy document (already parsed from JSON or TOML); `text` lets errors name a line. */
@@ -258,43 +322,21 @@ export function compilePolicy(
   text?: string,
   entries: EntryPolicy[] = [],
 ): Policy {
-  const reader = new Reader(source, text);
-  const raw = reader.record(doc, [], TOP_KEYS);
-  const global = reader.section(
-    Object.fromEntries(Object.entries(raw).filter(([key]) => SECTION_KEYS.includes(key))),
-    [],
-    '',
-  );
-  const servers: Policy['servers'] = [];
-  if (raw.servers !== undefined) {
-    const tables = reader.record(raw.servers, ['servers'], Object.keys(raw.servers as object));
-    for (const [name, value] of Object.entries(tables)) {
-      const label = `servers.${/^[A-Za-z0-9_-]+$/.test(name) ? name : JSON.stringify(name)}`;
-      servers.push({
-        glob: compileGlob(name),
-        exact: !isPattern(name),
-        set: reader.section(value, ['servers', name], label),
-      });
-    }
-  }
-  let withoutElicitation: Policy['withoutElicitation'] = 'deny';
-  if (raw.approval !== undefined) {
-    const approval = reader.record(raw.approval, ['approval'], ['without_elicitation']);
-    const value = approval.without_elicitation ?? 'deny';
-    if (value !== 'deny' && value !== 'allow') {
-      reader.fail(['approval', 'without_elicitation'], `expected "deny" or "allow", got ${describe(value)}`);
-    }
-    withoutElicitation = value as Policy['withoutElicitation'];
-  }
-  const tokenize = reader.tokenize(raw.tokenize);
+  const origin = new Origin(source, text);
+  const document = origin.parse(policyDocument, doc);
+  const servers: Policy['servers'] = Object.entries(document.servers ?? {}).map(([name, value]) => ({
+    glob: compileGlob(name),
+    exact: !isPattern(name),
+    set: ruleSet(value, `servers.${/^[A-Za-z0-9_-]+$/.test(name) ? name : JSON.stringify(name)}`),
+  }));
   return {
     source,
-    global,
+    global: ruleSet(document, ''),
     servers,
     entries: compileEntries(entries),
-    budget: reader.budget(raw.budget),
-    withoutElicitation,
-    ...(tokenize ? { tokenize } : {}),
+    budget: budgetOf(document.budget),
+    withoutElicitation: document.approval?.without_elicitation === 'allow' ? 'allow' : 'deny',
+    ...(document.tokenize ? { tokenize: tokenizeOf(document.tokenize, origin) } : {}),
   };
 }
 
@@ -308,8 +350,11 @@ export function compileEntries(entries: readonly EntryPolicy[]): Map<string, Rul
     } catch {
       text = undefined;
     }
-    const reader = new Reader(entry.source, text, [entry.server]);
-    compiled.set(entry.server, reader.section(entry.value, ['policy'], `${entry.server}.policy`));
+    const origin = new Origin(entry.source, text, [entry.server]);
+    compiled.set(
+      entry.server,
+      ruleSet(origin.parse(section, entry.value, ['policy']), `${entry.server}.policy`),
+    );
   }
   return compiled;
 }
@@ -393,5 +438,5 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a table';
-  return JSON.stringify(typeof value === 'bigint' ? Number(value) : value) ?? String(value);
+  return JSON.stringify(value) ?? String(value);
 }

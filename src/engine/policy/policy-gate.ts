@@ -71,6 +71,23 @@ export interface PolicyGateOptions {
 
 type Next = (request: ToolCallRequest, signal: AbortSignal) => Promise<unknown>;
 
+/** One call on its way through the gate: what the checks before it decided, for the call and its audit line. */
+interface GatedCall {
+  readonly request: ToolCallRequest;
+  readonly state: RunState | undefined;
+  /** The policy's decision for the tool; none without a policy, or for a call the port refused. */
+  readonly decision: Decision | undefined;
+  /** The request as sent: with placeholders restored for a `restore_to` tool. */
+  sent: ToolCallRequest;
+  /** Real values put back into the arguments. */
+  restored: number;
+  approval: ApprovalOutcome | undefined;
+  /** Counted as made: a refusal after that (the byte budget) does not count it again. */
+  counted: boolean;
+  /** The port's refusal, once thrown (audited with its own reason). */
+  portRefusal: BridgeError | undefined;
+}
+
 interface RunState {
   /** Calls made and calls refused: what `budget.tool_calls` counts. */
   calls: number;
@@ -126,6 +143,8 @@ export class PolicyGate {
   readonly #sessionVaults = new WeakMap<object, TokenVault>();
   readonly #refusedCalls: number;
   readonly #auditRunLines: number;
+  /** Nothing happens after a call (no audit log, no byte budget, no tokenizing): the short path. */
+  readonly #direct: boolean;
   /**
    * Call times within the window of each rate-limited server, per principal (each has its own
    * budget, so one cannot spend another's), oldest first (from `head`).
@@ -138,6 +157,8 @@ export class PolicyGate {
     this.#policy = options.policy;
     this.#refusedCalls = options.policy?.budget.refusedCalls ?? DEFAULT_REFUSED_CALLS;
     this.#auditRunLines = options.auditRunLines ?? DEFAULT_AUDIT_RUN_LINES;
+    this.#direct =
+      !options.audit && options.policy?.budget.resultBytes === undefined && !options.policy?.tokenize;
   }
 
   /** The policy's decisions so far, by action and outcome (for metrics). */
@@ -167,32 +188,24 @@ export class PolicyGate {
     return grant;
   }
 
-  call(request: ToolCallRequest, signal: AbortSignal, context: CallContext | undefined, next: Next) {
-    const policy = this.#policy;
-    // The common case needs nothing after the call (no audit line, no byte budget, no tokenizing)
-    // and no wait before it (not an ask, not past the run's refused calls): decide, spend and hand
-    // the upstream's promise back as it is.
-    if (policy && !this.#options.audit && policy.budget.resultBytes === undefined && !policy.tokenize) {
-      const { server, tool } = request;
-      const decision = this.#decisionFor(server, tool);
-      const state = this.#stateOf(context);
-      if (decision.action !== 'ask' && (!state || state.refused < this.#refusedCalls)) {
-        try {
-          if (decision.action === 'deny') throw this.#denied(server, tool, decision);
-          const limits = this.#limitsFor(server);
-          this.#checkBudget(state, server, tool, limits);
-          if (limits.rateLimit) this.#checkRate(server, limits.rateLimit, context);
-          if (state) this.#count(state, server, tool);
-        } catch (error) {
-          if (state) this.#countRefusal(state, false);
-          if (error instanceof Refusal) this.#decided.countRefusal(decision.action, error.code);
-          return Promise.reject(error);
-        }
-        this.#decided.count(decision.action, 'allowed');
-        return next(request, signal);
-      }
+  call(
+    request: ToolCallRequest,
+    signal: AbortSignal,
+    context: CallContext | undefined,
+    next: Next,
+  ): Promise<unknown> {
+    const call = this.#open(request, context, true);
+    if (!this.#direct) return this.#call(call, signal, context, next);
+    // Nothing to do after the call (no audit line, no byte budget, no tokenizing): once admitted, the
+    // upstream's promise is handed back as it is. Only an ask or a run past its refused calls waits.
+    let admitted: Promise<void> | undefined;
+    try {
+      admitted = this.#admit(call, signal, context);
+    } catch (error) {
+      this.#countIfRefused(call, error);
+      return Promise.reject(error);
     }
-    return this.#call(request, signal, context, next);
+    return admitted ? this.#callOnceAdmitted(admitted, call, signal, next) : next(call.sent, signal);
   }
 
   /**
@@ -207,7 +220,7 @@ export class PolicyGate {
     refusal: () => BridgeError,
   ): Promise<never> {
     return this.#call(
-      request,
+      this.#open(request, context, false),
       signal,
       context,
       () => Promise.reject(new Error('not called')),
@@ -226,23 +239,145 @@ export class PolicyGate {
     if (state.inFlight === 0) this.#writeSummary(state);
   }
 
+  #open(request: ToolCallRequest, context: CallContext | undefined, decides: boolean): GatedCall {
+    return {
+      request,
+      state: this.#stateOf(context),
+      decision: this.#policy && decides ? this.#decisionFor(request.server, request.tool) : undefined,
+      sent: request,
+      restored: 0,
+      approval: undefined,
+      counted: false,
+      portRefusal: undefined,
+    };
+  }
+
+  /**
+   * The checks before a call, in order, for both paths: past the run's refused calls (answered after
+   * a delay) → the port's refusal → deny → budgets → placeholders restored (`restore_to`) → ask (then
+   * budgets again) → rate limit → counted. Throws the refusal; returns a promise only when a step
+   * must wait (the delay, the user's answer), else undefined, so the common call awaits nothing here.
+   */
+  #admit(
+    call: GatedCall,
+    signal: AbortSignal,
+    context: CallContext | undefined,
+    refusal?: () => BridgeError,
+  ): Promise<void> | undefined {
+    const { state, decision } = call;
+    const { server, tool } = call.request;
+    if (state && state.refused >= this.#refusedCalls) return this.#refuseSlowly(signal);
+    if (refusal) {
+      call.portRefusal = refusal();
+      throw call.portRefusal;
+    }
+    if (decision?.action === 'deny') throw this.#denied(server, tool, decision);
+    const limits = this.#policy ? this.#limitsFor(server) : undefined;
+    if (limits) this.#checkBudget(state, server, tool, limits);
+    // Placeholders are checked before the user is asked: a stale one is refused, not approved.
+    if (state?.vault) this.#restorePlaceholders(call, state.vault);
+    if (decision?.action === 'ask') return this.#askThenSpend(call, decision, limits, signal, context);
+    this.#spend(call, limits, context);
+    return undefined;
+  }
+
+  // The steps that wait are methods of their own: a closure in `#admit` would cost every call a
+  // context allocation, waiting or not.
+
+  /** Past its refused calls a run is answered slowly: a loop of them costs the bridge nothing. */
+  async #refuseSlowly(signal: AbortSignal): Promise<never> {
+    await sleep(REFUSED_CALL_DELAY_MS, undefined, { signal });
+    throw this.#tooManyRefusals();
+  }
+
+  async #askThenSpend(
+    call: GatedCall,
+    decision: Decision,
+    limits: ServerLimits | undefined,
+    signal: AbortSignal,
+    context: CallContext | undefined,
+  ): Promise<void> {
+    const { state } = call;
+    const { server, tool } = call.request;
+    call.approval = await this.#approve(state, context, call.request, decision, signal);
+    // Time passed, and calls running beside this one may have spent what was left.
+    if (limits) this.#checkBudget(state, server, tool, limits);
+    this.#spend(call, limits, context);
+  }
+
+  /** The short path's call after a check that waited (an ask, a run past its refused calls). */
+  async #callOnceAdmitted(
+    admitted: Promise<void>,
+    call: GatedCall,
+    signal: AbortSignal,
+    next: Next,
+  ): Promise<unknown> {
+    try {
+      await admitted;
+    } catch (error) {
+      this.#countIfRefused(call, error);
+      throw error;
+    }
+    return next(call.sent, signal);
+  }
+
+  /** The last checks before the call: the server's rate limit, then the call counts as made. */
+  #spend(call: GatedCall, limits: ServerLimits | undefined, context: CallContext | undefined): void {
+    const { server, tool } = call.request;
+    if (limits?.rateLimit) this.#checkRate(server, limits.rateLimit, context);
+    if (call.state) this.#count(call.state, server, tool);
+    call.counted = true;
+    if (call.decision) {
+      const asked = call.approval === 'accepted' || call.approval === 'remembered';
+      this.#decided.count(call.decision.action, asked ? 'approved' : 'allowed');
+    }
+  }
+
+  /** For a `restore_to` tool, the real values of the run's placeholders go into the arguments sent. */
+  #restorePlaceholders(call: GatedCall, vault: TokenVault): void {
+    const tokenize = this.#policy?.tokenize;
+    const { server, tool } = call.request;
+    if (!tokenize || !restoresTo(tokenize, server, tool)) return;
+    try {
+      const restoring = vault.restore(call.request.args);
+      call.sent = { ...call.request, args: restoring.value as Record<string, unknown> };
+      call.restored = restoring.restored;
+    } catch (error) {
+      if (!(error instanceof PlaceholderError)) throw error;
+      throw new Refusal(
+        'POLICY_PLACEHOLDER',
+        `${server}.${tool} was not called: ${error.message}. Pass a placeholder this run received ` +
+          '(get the value again in this run).',
+        'tokenize.restore_to',
+      );
+    }
+  }
+
+  /** A refusal (the policy's or the port's) counts against the run; a failure of the call does not. */
+  #countIfRefused(call: GatedCall, error: unknown): boolean {
+    const refused =
+      error instanceof Refusal || (call.portRefusal !== undefined && error === call.portRefusal);
+    if (refused && call.state) this.#countRefusal(call.state, call.counted);
+    if (call.decision && !call.counted && error instanceof Refusal) {
+      this.#decided.countRefusal(call.decision.action, error.code);
+    }
+    return refused;
+  }
+
+  /** The full path: the checks, the call, then what comes after it (byte budget, tokenizing, audit). */
   async #call(
-    request: ToolCallRequest,
+    call: GatedCall,
     signal: AbortSignal,
     context: CallContext | undefined,
     next: Next,
     refusal?: () => BridgeError,
-  ) {
+  ): Promise<unknown> {
     const startedAt = performance.now();
     const startedAtMs = Date.now();
+    const { request, state, decision } = call;
     const { server, tool } = request;
-    const state = this.#stateOf(context);
-    const decision = this.#policy && !refusal ? this.#decisionFor(server, tool) : undefined;
-    let approval: ApprovalOutcome | undefined;
     let bytes: number | undefined;
     let tokenized: number | undefined;
-    let counted = false;
-    let portRefusal: BridgeError | undefined;
     const audit = (outcome: AuditRecord['outcome'], error?: unknown) => {
       if (!this.#options.audit) return;
       if (state && this.#overCap(state)) {
@@ -258,11 +393,12 @@ export class PolicyGate {
         server,
         tool,
         ...(decision ? { action: decision.action, rule: decision.rule } : {}),
-        ...(approval ? { approval } : {}),
+        ...(call.approval ? { approval: call.approval } : {}),
         outcome,
         args: digest(request.args),
         ms: Math.round(performance.now() - startedAt),
       };
+      const { portRefusal } = call;
       if (error instanceof Refusal) {
         record.rule = error.rule;
         record.reason = error.message;
@@ -298,58 +434,17 @@ export class PolicyGate {
 
     if (state) state.inFlight++;
     try {
-      if (state && state.refused >= this.#refusedCalls) {
-        // Past its refused calls a run is answered slowly: a loop of them costs the bridge nothing.
-        await sleep(REFUSED_CALL_DELAY_MS, undefined, { signal });
-        throw this.#tooManyRefusals();
-      }
-      if (refusal) {
-        portRefusal = refusal();
-        throw portRefusal;
-      }
-      if (decision?.action === 'deny') throw this.#denied(server, tool, decision);
-      const limits = this.#policy ? this.#limitsFor(server) : undefined;
-      if (limits) this.#checkBudget(state, server, tool, limits);
-
-      const tokenize = this.#policy?.tokenize;
-      const vault = state?.vault;
-      // Placeholders are checked before the user is asked: a stale one is refused, not approved.
-      let sent = request;
-      let restored = 0;
-      if (vault && tokenize && restoresTo(tokenize, server, tool)) {
-        try {
-          const restoring = vault.restore(request.args);
-          sent = { ...request, args: restoring.value as Record<string, unknown> };
-          restored = restoring.restored;
-        } catch (error) {
-          if (!(error instanceof PlaceholderError)) throw error;
-          throw new Refusal(
-            'POLICY_PLACEHOLDER',
-            `${server}.${tool} was not called: ${error.message}. Pass a placeholder this run received ` +
-              '(get the value again in this run).',
-            'tokenize.restore_to',
-          );
-        }
-      }
-      if (decision?.action === 'ask') {
-        approval = await this.#approve(state, context, request, decision, signal);
-        // Time passed, and calls running beside this one may have spent what was left.
-        if (limits) this.#checkBudget(state, server, tool, limits);
-      }
-      if (limits?.rateLimit) this.#checkRate(server, limits.rateLimit, context);
-      if (state) this.#count(state, server, tool);
-      counted = true;
-      if (decision) {
-        const asked = approval === 'accepted' || approval === 'remembered';
-        this.#decided.count(decision.action, asked ? 'approved' : 'allowed');
-      }
-
+      // Awaited only when a check waits: an `await` of nothing would still cost the call a turn.
+      const admitted = this.#admit(call, signal, context, refusal);
+      if (admitted) await admitted;
       // What a tool that received real values returns may carry them: it is tokenized like the
       // results of `from` servers, whatever `from` says.
-      const tokenizes = vault && (restored > 0 || tokenize?.from.some((glob) => glob.matches(server)));
+      const vault = state?.vault;
+      const tokenizes =
+        vault && (call.restored > 0 || this.#policy?.tokenize?.from.some((glob) => glob.matches(server)));
       let result: unknown;
       try {
-        result = await next(sent, signal);
+        result = await next(call.sent, signal);
       } catch (error) {
         throw tokenizes ? this.#tokenizeError(error, vault) : error;
       }
@@ -386,10 +481,7 @@ export class PolicyGate {
       audit('ok');
       return result;
     } catch (error) {
-      const refused = error instanceof Refusal || (portRefusal !== undefined && error === portRefusal);
-      if (state && refused) this.#countRefusal(state, counted);
-      if (decision && !counted && error instanceof Refusal)
-        this.#decided.countRefusal(decision.action, error.code);
+      const refused = this.#countIfRefused(call, error);
       audit(signal.aborted ? 'aborted' : refused ? 'refused' : 'error', error);
       throw error;
     } finally {

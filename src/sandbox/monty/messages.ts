@@ -395,7 +395,13 @@ export type ParentRequest =
       /** How long the worker may hold print() output before sending it, ms (0: every line at once). */
       printFlushIntervalMs?: number;
     }
-  | { kind: 'feed'; code: string; inputs?: Array<[string, MontyValue]> }
+  | {
+      kind: 'feed';
+      code: string;
+      inputs?: Array<[string, MontyValue]>;
+      /** Inputs encoded once by `encodeInputs` and reused across runs (instead of `inputs`). */
+      encodedInputs?: Buffer;
+    }
   | { kind: 'resume_call'; callId: number; result: CallResult }
   | { kind: 'resume_name_lookup'; value: MontyValue | undefined }
   | { kind: 'resume_futures'; results: Array<[number, CallResult]> }
@@ -422,9 +428,7 @@ export function encodeRequest(request: ParentRequest): Buffer[] {
     }
     case 'feed': {
       const feed = new WireWriter().string(1, request.code);
-      for (const [name, value] of request.inputs ?? []) {
-        feed.message(2, new WireWriter().string(1, name).message(2, encodeValue(value)));
-      }
+      feed.raw(request.encodedInputs ?? encodeInputs(request.inputs ?? []));
       writer.message(3, feed);
       break;
     }
@@ -458,6 +462,27 @@ export function encodeRequest(request: ParentRequest): Buffer[] {
       break;
   }
   return writer.finish();
+}
+
+/** A feed's named inputs as the fields of its message, to be encoded once and sent with many feeds. */
+export function encodeInputs(inputs: Array<[string, MontyValue]>): Buffer {
+  const fields = new WireWriter();
+  for (const [name, value] of inputs) {
+    fields.message(2, new WireWriter().string(1, name).message(2, encodeValue(value)));
+  }
+  return Buffer.concat(fields.finish());
+}
+
+/** Requests as the worker reads them: each a 4-byte little-endian length and the message, in one buffer. */
+export function frameRequests(requests: ParentRequest[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const request of requests) {
+    const chunks = encodeRequest(request);
+    const header = Buffer.allocUnsafe(4);
+    header.writeUInt32LE(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+    parts.push(header, ...chunks);
+  }
+  return Buffer.concat(parts);
 }
 
 function encodeCallResult(result: CallResult): WireWriter {

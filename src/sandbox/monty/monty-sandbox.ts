@@ -27,13 +27,13 @@ import { MAX_WIRE_DEPTH, wireDepth } from './messages.js';
 import { checkSubset } from './subset.js';
 import { fullPythonHint, subsetFailure } from './subset-failures.js';
 import { fromJson } from './values.js';
-import type { MontyWorker } from './worker.js';
+import type { MontyWorker, Preamble } from './worker.js';
 import { WorkerGone } from './worker.js';
-import type { MontyWorkerPool } from './worker-pool.js';
+import type { Checkout, MontyWorkerPool } from './worker-pool.js';
 
-/** Host calls one program may have in flight; more wait in line (as in process-sandbox.ts). */
+/** Host calls one program may have in flight; more wait in line (as in host-call-queue.ts). */
 const MAX_CONCURRENT_HOST_CALLS = 32;
-/** One tool result, as JSON text; beyond, that call fails (as in process-sandbox.ts). */
+/** One tool result, as JSON text; beyond, that call fails (as in host-call-queue.ts). */
 const MAX_RESULT_CHARS = 32 * 1024 * 1024;
 const MAX_RESULT_DEPTH = 256;
 /** Output held back while a run could still be declined: at most this much, for at most this long. */
@@ -107,17 +107,18 @@ export class MontySandbox implements Sandbox {
       return { kind: 'done', ok: false, error: `${reason}. ${fullPythonHint('static')}` };
     }
     if (signal.aborted) return { kind: 'aborted' };
-    let worker: MontyWorker;
+    let checkout: Checkout;
     try {
-      worker = await this.#pool.acquire(options.owner, signal);
+      checkout = await this.#pool.acquire(options.owner, signal);
     } catch (error) {
       if (signal.aborted) return { kind: 'aborted' };
       throw error;
     }
+    const { worker, preamble } = checkout;
     const conversation = new Conversation(worker, program, host, signal, options.fallback);
     let clean = false;
     try {
-      const exit = await conversation.run(verdict.code);
+      const exit = await conversation.run(verdict.code, preamble);
       clean = conversation.endedCleanly;
       this.subsetFailure = conversation.subsetFailure;
       return exit;
@@ -167,7 +168,7 @@ class Conversation {
     this.#surface = new McpSurface(program);
   }
 
-  async run(code: string): Promise<SandboxExit | Declined> {
+  async run(code: string, preamble: Preamble | undefined): Promise<SandboxExit | Declined> {
     const onAbort = addAbortListener(this.#signal, () => {
       void this.#worker.kill();
       for (const wake of this.#waiting.splice(0)) wake();
@@ -176,7 +177,10 @@ class Conversation {
       for (const segment of event.segments) this.#output(segment.stream, segment.text);
     });
     try {
-      let event = await this.#worker.request({ kind: 'feed', code, inputs: this.#surface.inputs });
+      let event = await this.#worker.request(
+        { kind: 'feed', code, encodedInputs: this.#surface.encodedInputs(code) },
+        preamble,
+      );
       for (;;) {
         if (this.#signal.aborted) return { kind: 'aborted' };
         const next = await this.#answer(event);
@@ -242,7 +246,8 @@ class Conversation {
       const skill = (this.#program.skills ?? []).find((entry) => entry.name === event.name);
       if (skill) return { exit: { kind: 'declined', reason: `the saved skill ${event.name}` } };
     }
-    return { request: { kind: 'resume_name_lookup', value: undefined } };
+    const value = event.objectId ? undefined : this.#surface.global(event.name);
+    return { request: { kind: 'resume_name_lookup', value } };
   }
 
   #call(event: ChildEvent & { kind: 'function_call' }): CallResult {

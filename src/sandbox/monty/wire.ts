@@ -27,7 +27,8 @@ export class WireWriter {
 
   uint(field: number, value: number | bigint): this {
     this.#key(field, WIRE_VARINT);
-    this.#varint(BigInt(value));
+    if (typeof value === 'number' && value >= 0 && value <= 0xffffffff) this.#small(value);
+    else this.#varint(BigInt(value));
     return this;
   }
 
@@ -56,7 +57,7 @@ export class WireWriter {
 
   bytes(field: number, value: Uint8Array): this {
     this.#key(field, WIRE_LENGTH);
-    this.#varint(BigInt(value.length));
+    this.#small(value.length);
     this.#flush();
     this.#chunks.push(Buffer.from(value.buffer, value.byteOffset, value.length));
     this.#length += value.length;
@@ -65,10 +66,18 @@ export class WireWriter {
 
   message(field: number, value: WireWriter): this {
     this.#key(field, WIRE_LENGTH);
-    this.#varint(BigInt(value.length));
+    this.#small(value.length);
     this.#flush();
     this.#chunks.push(...value.finish());
     this.#length += value.length;
+    return this;
+  }
+
+  /** Fields encoded earlier (by another writer's `finish`), appended as they are. */
+  raw(encoded: Buffer): this {
+    this.#flush();
+    this.#chunks.push(encoded);
+    this.#length += encoded.length;
     return this;
   }
 
@@ -79,7 +88,20 @@ export class WireWriter {
   }
 
   #key(field: number, wireType: number): void {
-    this.#varint(BigInt((field << 3) | wireType));
+    this.#small((field << 3) | wireType);
+  }
+
+  /** A varint of a value below 2^32, without BigInt (keys and lengths: most of what is written). */
+  #small(value: number): void {
+    this.#reserve(5);
+    let rest = value;
+    while (rest > 127) {
+      this.#scratch[this.#used++] = (rest & 127) | 128;
+      this.#length++;
+      rest = Math.floor(rest / 128);
+    }
+    this.#scratch[this.#used++] = rest;
+    this.#length++;
   }
 
   #varint(value: bigint): void {

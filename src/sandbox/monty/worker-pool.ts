@@ -1,7 +1,8 @@
 /**
  * The Monty workers of one bridge. A worker serves one run at a time, each in a fresh interpreter
- * session (`Reset` after every run, `Configure` in the same write as the next run's feed), and is reused: a new process
- * per run costs milliseconds of CPU, a session microseconds. Reuse never crosses clients: a worker
+ * session, and is reused: a new process per run costs milliseconds of CPU, a session microseconds. A
+ * used worker's `Reset` and `Configure` go out in the same write as its next run's feed (`Checkout`),
+ * so a run wakes its worker once. Reuse never crosses clients: a worker
  * that has served one client connection (`owner`) serves only that client again, so a program that
  * found a way to corrupt its interpreter could at most see its own client's later runs (see the
  * threat model in docs/security.md). A worker is replaced after `maxRunsPerWorker` runs, and after
@@ -14,8 +15,8 @@ import { abortable } from '../../shared/abort.js';
 import { shuttingDownError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Confinement } from './confinement.js';
-import type { ResourceLimits } from './messages.js';
-import { MontyWorker, WorkerGone } from './worker.js';
+import { frameRequests, type ResourceLimits } from './messages.js';
+import { MontyWorker, type Preamble, WorkerGone } from './worker.js';
 
 export interface WorkerPoolOptions {
   binary: string;
@@ -30,7 +31,15 @@ export interface WorkerPoolOptions {
   maxRunsPerWorker?: number;
   /** An owner's idle worker is ended after this long unused. Default 60 s. */
   ownerIdleMs?: number;
+  /** An idle worker gets its new session (and frees the last run's heap) after this long. Default 50 ms. */
+  renewAfterMs?: number;
   logger: Logger;
+}
+
+/** A worker taken for one run, with what must precede the run's first request (a new session). */
+export interface Checkout {
+  worker: MontyWorker;
+  preamble: Preamble | undefined;
 }
 
 export interface WorkerPoolStats {
@@ -50,13 +59,16 @@ export class MontyWorkerPool {
   readonly #minIdle: number;
   readonly #maxRuns: number;
   readonly #ownerIdleMs: number;
+  readonly #renewAfterMs: number;
   /** Configured, never used. */
   readonly #fresh: MontyWorker[] = [];
   /** Configured, used by one owner, waiting for that owner's next run. */
   readonly #idle = new Map<string, Array<{ worker: MontyWorker; timer: NodeJS.Timeout }>>();
   readonly #busy = new Set<MontyWorker>();
-  /** Workers whose next session must be configured before their next run (it goes with the feed). */
-  readonly #unconfigured = new WeakSet<MontyWorker>();
+  /** Workers that served a run and have not had a new session since (`#preamble`). */
+  readonly #used = new WeakSet<MontyWorker>();
+  /** `Reset` and `Configure`, the same for every session of this pool, framed once. */
+  readonly #preamble: Preamble;
   #starting = 0;
   #started = 0;
   #crashed = 0;
@@ -67,6 +79,8 @@ export class MontyWorkerPool {
     this.#minIdle = options.minIdle ?? 2;
     this.#maxRuns = options.maxRunsPerWorker ?? 500;
     this.#ownerIdleMs = options.ownerIdleMs ?? 60_000;
+    this.#renewAfterMs = Math.min(options.renewAfterMs ?? 50, this.#ownerIdleMs);
+    this.#preamble = { frames: frameRequests([{ kind: 'reset' }, this.#configureRequest()]), requests: 2 };
   }
 
   get stats(): WorkerPoolStats {
@@ -86,8 +100,8 @@ export class MontyWorkerPool {
     this.#refill();
   }
 
-  /** A configured worker for one run of `owner`: its own idle one, a fresh one, or a new one. */
-  async acquire(owner: string, signal?: AbortSignal): Promise<MontyWorker> {
+  /** A worker for one run of `owner`: its own idle one, a fresh one, or a new one. */
+  async acquire(owner: string, signal?: AbortSignal): Promise<Checkout> {
     if (this.#closed) throw shuttingDownError();
     const mine = this.#idle.get(owner);
     for (let entry = mine?.pop(); entry; entry = mine?.pop()) {
@@ -144,27 +158,25 @@ export class MontyWorkerPool {
     await Promise.all(all.map((worker) => worker.kill()));
   }
 
-  #checkOut(worker: MontyWorker, owner: string): MontyWorker {
-    if (this.#unconfigured.has(worker)) {
-      this.#unconfigured.delete(worker);
-      worker.post(this.#configureRequest());
-    }
+  #checkOut(worker: MontyWorker, owner: string): Checkout {
+    const preamble = this.#used.has(worker) ? this.#preamble : undefined;
+    this.#used.add(worker);
     worker.owner = owner;
     worker.runs++;
     this.#busy.add(worker);
-    return worker;
+    return { worker, preamble };
   }
 
   /**
-   * Back to the owner's idle list. `Reset` goes out now (the run's heap is freed at once); `Configure`
-   * goes out with the owner's next run, in the same write as its feed.
+   * Back to the owner's idle list. Its new session goes out with its next run's feed when that run
+   * comes within `renewAfterMs` (a burst: one wake-up per run), else on its own once the worker has
+   * been idle that long (a run at agent pace then finds its session ready: the worker's `Reset` and
+   * `Configure`, 50–80 µs, are off its path, and the last run's heap is freed).
    */
   #recycle(worker: MontyWorker): void {
-    worker.post({ kind: 'reset' });
-    this.#unconfigured.add(worker);
     const owner = worker.owner as string;
     const list = this.#idle.get(owner) ?? [];
-    const timer = setTimeout(() => {
+    const close = () => {
       const current = this.#idle.get(owner);
       const index = current?.findIndex((entry) => entry.worker === worker) ?? -1;
       if (current && index !== -1) {
@@ -172,9 +184,17 @@ export class MontyWorkerPool {
         if (current.length === 0) this.#idle.delete(owner);
       }
       void worker.close();
-    }, this.#ownerIdleMs);
-    timer.unref();
-    list.push({ worker, timer });
+    };
+    const entry = {
+      worker,
+      timer: setTimeout(() => {
+        if (this.#used.delete(worker)) worker.post(this.#preamble);
+        entry.timer = setTimeout(close, this.#ownerIdleMs - this.#renewAfterMs);
+        entry.timer.unref();
+      }, this.#renewAfterMs),
+    };
+    entry.timer.unref();
+    list.push(entry);
     this.#idle.set(owner, list);
   }
 

@@ -25,7 +25,7 @@ export const HOST_OPS: HostileCase[] = [
     expect: {
       status: 'ok',
       stdout:
-        'BAD_ARGUMENTS: the query is 360,000 characters; the limit is 2,000. Describe the task in a sentence or a few keywords.\nBAD_ARGUMENTS: the query is 2,001 characters; the limit is 2,000. Describe the task in a sentence or a few keywords.\n',
+        "BAD_ARGUMENTS: search_tool_docs: 'query' is 360,000 characters; the limit is 2,000. Describe the task in a sentence or a few keywords.\nBAD_ARGUMENTS: search_tool_docs: 'query' is 2,001 characters; the limit is 2,000. Describe the task in a sentence or a few keywords.\n",
     },
   },
   {
@@ -63,7 +63,9 @@ export const HOST_OPS: HostileCase[] = [
         const lines = (run.outcome?.stdout ?? '').trimEnd().split('\n');
         expect(lines).toHaveLength(9);
         for (const line of lines) expect(line).toMatch(/^(UNKNOWN_SERVER|BAD_ARGUMENTS): /);
-        expect(lines[3]).toMatch(/'name' is 10,000 characters; the limit is 256/);
+        expect(lines[3]).toBe(
+          "BAD_ARGUMENTS: describe_server: 'name' is 10,000 characters; the limit is 256",
+        );
       },
     },
   },
@@ -84,8 +86,8 @@ export const HOST_OPS: HostileCase[] = [
   {
     name: 'sends a 7 MB argument object to a host operation',
     category: 'host-ops',
-    code: `${HOST_CALL}\nanswer = await call("list_servers", {"padding": "p" * (7 * 1024 * 1024)})\nprint(len(answer) > 0)`,
-    expect: { status: 'ok', stdout: 'True\n' },
+    code: `${HOST_CALL}\nanswer = await call("describe_server", {"name": "shapes", "padding": "p" * (7 * 1024 * 1024)})\nprint(answer["name"])`,
+    expect: { status: 'ok', stdout: 'shapes\n' },
   },
   {
     name: 'refuses skills with bad names, bypassing the sandbox-side checks',
@@ -173,6 +175,10 @@ for args in ({"name": "../../../etc/passwd"}, {"name": ".."}, {"name": "."}, {"n
     category: 'host-ops',
     timeout: 60,
     code: `${HOST_CALL}\nanswers = {await call("op_%d" % (i % 7), {}) for i in range(2000)}\nprint(len(answers), sorted(answers)[0])`,
-    expect: { status: 'ok', stdout: "7 UNKNOWN_OPERATION: unknown host operation 'op_0'\n" },
+    expect: {
+      status: 'ok',
+      stdout:
+        /^7 UNKNOWN_OPERATION: unknown host operation 'op_0'; the host offers attach, delete_skill, .*, search_tool_docs\n$/,
+    },
   },
 ];

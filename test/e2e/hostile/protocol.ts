@@ -2,6 +2,11 @@
 import { expect } from 'vitest';
 import { CONTAINERS, EMBEDDED, forge, GRAB_CHANNEL, type HostileCase, killSelf, python } from './kit.js';
 
+/** What the host offers, as it says when asked for an operation it does not have. */
+const HOST_OPERATIONS =
+  'attach, delete_skill, delete_value, describe_server, list_sessions, list_skills, list_values, load_value, ' +
+  'read_output, reset_session, save_skill, save_value, search_tool_docs';
+
 /** A run that forges `payload` (a Python bytes expression) on the channel, then waits to be ended. */
 function forgeCase(name: string, payload: string, error: RegExp, stdout = ''): HostileCase {
   return {
@@ -36,12 +41,12 @@ export const PROTOCOL: HostileCase[] = [
   ),
   forgeCase(
     'a request id beyond 2^53',
-    'b\'{"type":"call","id":9007199254740993,"op":"list_servers","args":{}}\\n\'',
+    'b\'{"type":"call","id":9007199254740993,"op":"list_sessions","args":{}}\\n\'',
     /invalid frame at id/,
   ),
   forgeCase(
     'a negative request id',
-    'b\'{"type":"call","id":-1,"op":"list_servers","args":{}}\\n\'',
+    'b\'{"type":"call","id":-1,"op":"list_sessions","args":{}}\\n\'',
     /invalid frame at id/,
   ),
   forgeCase(
@@ -51,7 +56,7 @@ export const PROTOCOL: HostileCase[] = [
   ),
   forgeCase(
     'a string request id',
-    'b\'{"type":"call","id":"1","op":"list_servers","args":{}}\\n\'',
+    'b\'{"type":"call","id":"1","op":"list_sessions","args":{}}\\n\'',
     /invalid frame at id/,
   ),
   forgeCase(
@@ -123,8 +128,21 @@ export const PROTOCOL: HostileCase[] = [
     code: `${GRAB_CHANNEL}\nfor op in ("read_host_file", "__proto__", "constructor", "toString", "hasOwnProperty", "valueOf", "__defineGetter__"):\n    try:\n        await channel.request({"type": "call", "op": op, "args": {"path": "/etc/shadow"}})\n    except Exception as error:\n        print(error)`,
     expect: {
       status: 'ok',
-      stdout:
-        "unknown host operation 'read_host_file'\nunknown host operation '__proto__'\nunknown host operation 'constructor'\nunknown host operation 'toString'\nunknown host operation 'hasOwnProperty'\nunknown host operation 'valueOf'\nunknown host operation '__defineGetter__'\n",
+      check: (run) => {
+        const lines = (run.outcome?.stdout ?? '').trimEnd().split('\n');
+        const ops = [
+          'read_host_file',
+          '__proto__',
+          'constructor',
+          'toString',
+          'hasOwnProperty',
+          'valueOf',
+          '__defineGetter__',
+        ];
+        expect(lines).toEqual(
+          ops.map((op) => `unknown host operation '${op}'; the host offers ${HOST_OPERATIONS}`),
+        );
+      },
     },
   },
   {
@@ -139,8 +157,8 @@ export const PROTOCOL: HostileCase[] = [
     name: 'takes frames with a __proto__ key as plain data (no prototype pollution)',
     category: 'protocol',
     code: (context) =>
-      `${forge(context)}\nforge(b'{"type":"out","stream":"stdout","data":"plain\\\\n","__proto__":{"polluted":true}}\\n')\nforge(b'{"type":"call","id":4242,"op":"list_servers","args":{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}}\\n')\n${GRAB_CHANNEL}\nprint(len(await channel.request({"type": "call", "op": "list_servers", "args": {"__proto__": {"isAdmin": True}}})) > 0)`,
-    expect: { status: 'ok', stdout: 'plain\nTrue\n' },
+      `${forge(context)}\nforge(b'{"type":"out","stream":"stdout","data":"plain\\\\n","__proto__":{"polluted":true}}\\n')\nforge(b'{"type":"call","id":4242,"op":"list_sessions","args":{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}}\\n')\n${GRAB_CHANNEL}\nprint((await channel.request({"type": "call", "op": "describe_server", "args": {"name": "shapes", "__proto__": {"isAdmin": True}}}))["name"])`,
+    expect: { status: 'ok', stdout: 'plain\nshapes\n' },
   },
   {
     name: 'takes the last of duplicate keys, as JSON.parse does, and nothing else',
@@ -236,14 +254,14 @@ export const PROTOCOL: HostileCase[] = [
     name: 'floods requests without reading the replies',
     category: 'protocol',
     timeout: 5,
-    code: `${GRAB_CHANNEL}\nwhile True:\n    channel._send({"type": "call", "id": 1, "op": "list_servers", "args": {}})`,
+    code: `${GRAB_CHANNEL}\nwhile True:\n    channel._send({"type": "call", "id": 1, "op": "list_sessions", "args": {}})`,
     expect: { status: ['timeout', 'protocol_error'] },
   },
   {
     name: 'sends 5,000 requests at once and awaits them all (beyond the host queue bound)',
     category: 'protocol',
     timeout: 60,
-    code: `${GRAB_CHANNEL}\nimport asyncio\nreplies = await asyncio.gather(*[channel.request({"type": "call", "op": "list_servers", "args": {}}) for _ in range(5000)])\nprint(len(replies))`,
+    code: `${GRAB_CHANNEL}\nimport asyncio\nreplies = await asyncio.gather(*[channel.request({"type": "call", "op": "list_sessions", "args": {}}) for _ in range(5000)])\nprint(len(replies))`,
     expect: { status: 'ok', stdout: '5000\n' },
   },
   {

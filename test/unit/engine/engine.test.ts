@@ -4,6 +4,8 @@
  * deadlines, cancellation and outcomes are covered in milliseconds.
  */
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { hostOperation } from '../../../src/engine/host-operations/registry.js';
 import { HostCallError, type SandboxExit } from '../../../src/sandbox/types.js';
 import { BridgeError } from '../../../src/shared/errors.js';
 import {
@@ -143,26 +145,64 @@ describe('Engine', () => {
     expect(sandboxes).toHaveLength(0);
   });
 
-  it('routes host operations by their own names only', async () => {
+  it('routes host operations through one table, by its own names only', async () => {
     const seen: unknown[] = [];
     const { engine: e } = engine(
       async (host, _program, signal) => {
         seen.push(await host.callHost('ping', { x: 1 }, signal));
+        seen.push(await host.callHost('list_sessions', {}, signal));
         for (const op of ['constructor', '__proto__', 'toString', 'nope']) {
           seen.push(await host.callHost(op, {}, signal).catch((error: HostCallError) => error.code));
         }
+        seen.push(
+          await host.callHost('ping', { x: 'one' }, signal).catch((error: HostCallError) => error.message),
+        );
         return { kind: 'done', ok: true };
       },
-      { hostOperations: { ping: async (args) => ({ pong: args.x }) } },
+      {
+        hostOperations: [
+          hostOperation({
+            name: 'ping',
+            args: z.object({ x: z.number() }),
+            handler: ({ x }, context) => ({ pong: x, run: context.run.runId }),
+          }),
+        ],
+      },
     );
     await e.run({ code: '…' });
     expect(seen).toEqual([
-      { pong: 1 },
+      { pong: 1, run: 'run-1' },
+      [],
       'UNKNOWN_OPERATION',
       'UNKNOWN_OPERATION',
       'UNKNOWN_OPERATION',
       'UNKNOWN_OPERATION',
+      `ping: 'x' must be a number, not "one"`,
     ]);
+  });
+
+  it('returns the files a program attaches with its outcome, within their bounds', async () => {
+    const png = Buffer.from('\x89PNG\r\n\x1a\n').toString('base64');
+    const answers: unknown[] = [];
+    const { engine: e } = engine(async (host, _program, signal) => {
+      const attach = (args: Record<string, unknown>) =>
+        host
+          .callHost('attach', args, signal)
+          .catch((error: HostCallError) => `${error.code}: ${error.message}`);
+      answers.push(await attach({ mimeType: 'image/png', data: png, name: 'plot.png' }));
+      answers.push(await attach({ mimeType: 'image png', data: png }));
+      answers.push(await attach({ mimeType: 'text/plain', data: 'not base64!' }));
+      answers.push(await attach({ mimeType: 'text/plain', data: 'QUJD'.repeat(2 * 1024 * 1024) }));
+      return { kind: 'done', ok: true };
+    });
+    const outcome = await e.run({ code: '…' });
+    expect(answers).toEqual([
+      { attached: 1 },
+      `BAD_ARGUMENTS: attach: 'mimeType' must be a MIME type such as image/png, not "image png"`,
+      `BAD_ARGUMENTS: attach: 'data' must be base64`,
+      'RESULT_TOO_LARGE: attach: a run returns at most 5 MiB of files together',
+    ]);
+    expect(outcome.attachments).toEqual([{ mimeType: 'image/png', data: png, name: 'plot.png' }]);
   });
 
   it.each([

@@ -3,13 +3,15 @@
  * gets, when a session keeps it, what the next run is told, per-owner isolation, the cap, reset,
  * idle expiry; kept output.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { Engine } from '../../../src/engine/engine.js';
+import { outputOperations } from '../../../src/engine/host-operations/outputs.js';
 import { describeTtl, OutputStore } from '../../../src/engine/output-store.js';
 import { RunRecord } from '../../../src/engine/run-record.js';
 import type { CallContext, UpstreamPort } from '../../../src/engine/types.js';
 import type { Sandbox, SandboxExit, SandboxHost, SandboxProgram } from '../../../src/sandbox/types.js';
 import { createLogger } from '../../../src/shared/logger.js';
+import { hostCaller } from '../../helpers/host-operations.js';
 
 type Script = (host: SandboxHost, program: SandboxProgram, signal: AbortSignal) => Promise<SandboxExit>;
 
@@ -159,7 +161,6 @@ describe('sessions', () => {
 });
 
 describe('kept output', () => {
-  const signal = new AbortController().signal;
   const context = (owner: string): CallContext => ({ runId: 'r', owner });
 
   it('keeps the first keepChars of stdout only when the cap elided some', () => {
@@ -174,20 +175,26 @@ describe('kept output', () => {
   });
 
   it('pages by owner, evicts the oldest past the total, and expires', async () => {
+    // The store's clock is faked: a loaded machine's pause between `keep` and `read` must not expire a handle.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     const store = new OutputStore({ maxChars: 100, maxTotalChars: 10, ttlMs: 40 });
-    const read = store.operations().read_output;
+    const call = hostCaller(outputOperations(store));
+    const read = (args: Record<string, unknown>, run: CallContext) => call('read_output', args, run);
     const first = store.keep('a', '0123456789', 20);
-    expect(await read?.({ handle: first, offset: 2, length: 3 }, signal, context('a'))).toEqual({
+    expect(await read({ handle: first, offset: 2, length: 3 }, context('a'))).toEqual({
       text: '234',
       offset: 2,
       keptChars: 10,
       totalChars: 20,
     });
-    await expect(read?.({ handle: first }, signal, context('b'))).rejects.toThrow(/no such output/);
+    await expect(read({ handle: first }, context('b'))).rejects.toThrow(/no such output/);
     const second = store.keep('a', 'abc', 3);
-    await expect(read?.({ handle: first }, signal, context('a'))).rejects.toThrow(/no such output/);
-    await new Promise((resolve) => setTimeout(resolve, 60));
-    await expect(read?.({ handle: second }, signal, context('a'))).rejects.toThrow(/no such output/);
+    await expect(read({ handle: first }, context('a'))).rejects.toThrow(/no such output/);
+    vi.setSystemTime(Date.now() + 60);
+    await expect(read({ handle: second }, context('a'))).rejects.toThrow(/no such output/);
   });
 
   it('keeps nothing with a per-run bound of 0, and says how long handles live', () => {

@@ -12,7 +12,7 @@ import { compilePolicy } from '../../../src/engine/policy/policy-file.js';
 import { PolicyGate } from '../../../src/engine/policy/policy-gate.js';
 import type { UpstreamPort } from '../../../src/engine/types.js';
 import type { HostCallError, SandboxExit, SandboxHost } from '../../../src/sandbox/types.js';
-import { runPythonOutput } from '../../../src/server/server.js';
+import { runPythonOutput } from '../../../src/server/run-python-tool.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { connectInMemory, textOf } from '../../helpers/in-memory-bridge.js';
 import {

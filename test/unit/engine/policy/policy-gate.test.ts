@@ -296,6 +296,73 @@ describe('PolicyGate', () => {
     expect((await refusal(call(budget, other, 'select'))).message).toMatch(/\[rule: budget\.tool_calls\]$/);
   });
 
+  it('answers a run the same on the short path (nothing after the call) as on the full one (an audit log)', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gate-paths-'));
+    const doc = {
+      deny: ['srv.drop'],
+      ask: ['srv.write'],
+      budget: { tool_calls: 12, calls_per_tool: 4, refused_calls: 6 },
+      servers: { srv: { rate_limit: { calls: 7, per_seconds: 60 } } },
+    };
+    const script = [
+      'a',
+      'drop',
+      'write',
+      'a',
+      'write',
+      'a',
+      'a',
+      'a',
+      'b',
+      'drop',
+      'b',
+      'c',
+      'c',
+      'd',
+      'e',
+      'f',
+    ];
+    const outcomes = async (g: PolicyGate) => {
+      let answers = 0;
+      const run: CallContext = {
+        runId: 'r1',
+        approve: async () => (++answers % 2 === 1 ? 'decline' : 'accept'),
+      };
+      const seen: string[] = [];
+      for (const tool of script) {
+        seen.push(
+          await call(g, run, tool).then(
+            () => `${tool}: ok`,
+            (error: BridgeError) => `${tool}: ${error.code} ${/\[rule: (.*)\]$/.exec(error.message)?.[1]}`,
+          ),
+        );
+      }
+      return seen;
+    };
+    const audit = new AuditLog({ path: join(dir, 'audit.jsonl'), maxBytes: 1 << 20, files: 1 });
+    const short = await outcomes(gate(doc));
+    expect(await outcomes(gate(doc, audit))).toEqual(short);
+    audit.close();
+    expect(short).toEqual([
+      'a: ok',
+      'drop: POLICY_DENIED deny["srv.drop"]',
+      'write: POLICY_DECLINED ask["srv.write"]',
+      'a: ok',
+      'write: ok',
+      'a: ok',
+      'a: ok',
+      'a: POLICY_BUDGET budget.calls_per_tool',
+      'b: ok',
+      'drop: POLICY_DENIED deny["srv.drop"]',
+      'b: ok',
+      'c: POLICY_RATE_LIMIT servers.srv.rate_limit',
+      'c: POLICY_BUDGET budget.tool_calls',
+      'd: POLICY_BUDGET budget.refused_calls',
+      'e: POLICY_BUDGET budget.refused_calls',
+      'f: POLICY_BUDGET budget.refused_calls',
+    ]);
+  });
+
   it('refuses calls the port could not match to a listed tool, auditing and counting them', async () => {
     dir = mkdtempSync(join(tmpdir(), 'gate-audit-'));
     const audit = new AuditLog({ path: join(dir, 'audit.jsonl'), maxBytes: 1 << 20, files: 1 });

@@ -241,7 +241,38 @@ describe('policy files', () => {
     [
       'p.toml',
       '[servers.fs]\nrate_limit = { calls = 0 }\n',
-      /p\.toml:2: policy rule servers\.fs\.rate_limit\.calls/,
+      /p\.toml:2: policy rule servers\.fs\.rate_limit\.calls: expected a whole number ≥ 1, got 0$/,
+    ],
+    [
+      'p.toml',
+      '[budget]\nresult_bytes = "10 parsecs"\n',
+      /p\.toml:2: policy rule budget\.result_bytes: expected a number of bytes or a size such as "10m", got "10 parsecs"$/,
+    ],
+    [
+      'p.json',
+      '{\n  "approval": { "without_elicitation": "sometimes" }\n}',
+      /p\.json:2: policy rule approval\.without_elicitation: expected "deny" or "allow", got "sometimes"$/,
+    ],
+    [
+      'p.json',
+      '{\n  "servers": {\n    "fs": { "rate_limit": { "calls": 1, "per_second": 2 } }\n  }\n}',
+      /p\.json:3: policy rule servers\.fs\.rate_limit\.per_second: unknown key; expected one of calls, per_seconds$/,
+    ],
+    [
+      // Two mistakes: the one written first is named, whatever order the checks take.
+      'p.json',
+      '{\n  "servers": { "fs": { "dney": ["x"] } },\n  "default": "maybe"\n}',
+      /p\.json:2: policy rule servers\.fs\.dney: unknown key/,
+    ],
+    [
+      // Each pattern fits alone; with the built-in one of the same kind the automaton is too large.
+      'p.json',
+      JSON.stringify(
+        { tokenize: { detect: ['email'], patterns: { EMAIL: '(?:[a-z]{1000}){19}[a-z]{995}' } } },
+        null,
+        2,
+      ),
+      /p\.json:2: policy rule tokenize: the patterns need more than 20000 automaton states; simplify them$/,
     ],
   ])('%s with a mistake names the file, line and rule', (name, text, message) => {
     const path = file(name, text);

@@ -6,12 +6,14 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { skillOperations } from '../../../../src/engine/host-operations/skills.js';
 import type { Principal } from '../../../../src/engine/principal.js';
 import { localPrincipal } from '../../../../src/engine/principal.js';
+import { skillsForRun } from '../../../../src/engine/skills/skill-grant.js';
 import { namespaceDir, SkillNamespaces } from '../../../../src/engine/skills/skill-namespaces.js';
-import { skillOperations, skillsForRun } from '../../../../src/engine/skills/skill-operations.js';
 import type { SkillDraft } from '../../../../src/engine/skills/skill-rules.js';
 import { createLogger } from '../../../../src/shared/logger.js';
+import { hostCaller } from '../../../helpers/host-operations.js';
 
 const alice: Principal = { id: 'alice', name: 'Alice', role: 'user' };
 const bob: Principal = { id: 'bob', name: 'Bob', role: 'user' };
@@ -123,22 +125,18 @@ describe('skill namespaces', () => {
   });
 
   it('take the principal and `shared` from the run in the host operations', async () => {
-    const ops = skillOperations(skills);
-    const signal = new AbortController().signal;
+    const call = hostCaller(skillOperations(skills));
     const source = 'def shout():\n    return 1\n';
-    await ops.save_skill?.({ name: 'shout', source, shared: true }, signal, {
-      runId: 'r1',
-      principal: alice,
-    });
+    await call('save_skill', { name: 'shout', source, shared: true }, { runId: 'r1', principal: alice });
     await expect(
-      ops.save_skill?.({ name: 'shout', source, shared: 'yes' }, signal, { runId: 'r2', principal: alice }),
+      call('save_skill', { name: 'shout', source, shared: 'yes' }, { runId: 'r2', principal: alice }),
     ).rejects.toMatchObject({ code: 'BAD_ARGUMENTS' });
-    const listed = (await ops.list_skills?.({}, signal, { runId: 'r3', principal: bob })) as Array<
+    const listed = (await call('list_skills', {}, { runId: 'r3', principal: bob })) as Array<
       Record<string, unknown>
     >;
     expect(listed).toMatchObject([{ name: 'shout', origin: 'shared', author: 'Alice', savedBy: 'Alice' }]);
     await expect(
-      ops.delete_skill?.({ name: 'shout', shared: true }, signal, { runId: 'r4', principal: bob }),
+      call('delete_skill', { name: 'shout', shared: true }, { runId: 'r4', principal: bob }),
     ).rejects.toMatchObject({ code: 'FORBIDDEN' });
   });
 });

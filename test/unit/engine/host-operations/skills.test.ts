@@ -6,10 +6,11 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { HostCallContext } from '../../../../src/engine/engine.js';
+import { MAX_SAVES_PER_RUN, skillOperations } from '../../../../src/engine/host-operations/skills.js';
 import { SkillNamespaces } from '../../../../src/engine/skills/skill-namespaces.js';
-import { MAX_SAVES_PER_RUN, skillOperations } from '../../../../src/engine/skills/skill-operations.js';
+import type { CallContext } from '../../../../src/engine/types.js';
 import { HostCallError } from '../../../../src/sandbox/types.js';
+import { hostCaller } from '../../../helpers/host-operations.js';
 
 /** mulberry32: small, fast, deterministic. */
 function random(seed: number): () => number {
@@ -62,7 +63,6 @@ const VALUES: unknown[] = [
 
 let root: string;
 let store: SkillNamespaces;
-const signal = new AbortController().signal;
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'codemode-skill-ops-'));
@@ -74,7 +74,7 @@ afterEach(() => {
 
 describe('skill operations', () => {
   it('answer 2,000 random requests with results or HostCallError only, and write only valid skills', async () => {
-    const ops = skillOperations(store);
+    const call = hostCaller(skillOperations(store));
     const next = random(0x5eed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
     let saved = 0;
@@ -104,7 +104,7 @@ describe('skill operations', () => {
         }
       }
       try {
-        await ops[op]?.(args, signal, { runId: `run-${i}` });
+        await call(op, args, { runId: `run-${i}` });
         if (op === 'save_skill') saved++;
       } catch (error) {
         if (!(error instanceof HostCallError))
@@ -122,15 +122,13 @@ describe('skill operations', () => {
   });
 
   it(`caps saves at ${MAX_SAVES_PER_RUN} per run, each run counted on its own`, async () => {
-    const ops = skillOperations(store);
-    const save = ops.save_skill as NonNullable<(typeof ops)['save_skill']>;
-    const args = { name: 'f', source: 'def f():\n    return 1\n' };
-    const first: HostCallContext = { runId: 'run-1' };
-    for (let i = 0; i < MAX_SAVES_PER_RUN; i++) await save(args, signal, first);
-    await expect(save(args, signal, first)).rejects.toThrow(
-      `a run may save at most ${MAX_SAVES_PER_RUN} skills`,
-    );
-    await expect(save(args, signal, { runId: 'run-2' })).resolves.toMatchObject({
+    const call = hostCaller(skillOperations(store));
+    const save = (run: CallContext) =>
+      call('save_skill', { name: 'f', source: 'def f():\n    return 1\n' }, run);
+    const first: CallContext = { runId: 'run-1' };
+    for (let i = 0; i < MAX_SAVES_PER_RUN; i++) await save(first);
+    await expect(save(first)).rejects.toThrow(`a run may save at most ${MAX_SAVES_PER_RUN} skills`);
+    await expect(save({ runId: 'run-2' })).resolves.toMatchObject({
       version: MAX_SAVES_PER_RUN + 1,
     });
     expect(readdirSync(join(root, 'skills', 'f'))).toHaveLength(10);

@@ -4,8 +4,8 @@
  * over, the cap on handles, expiry of a finished run nobody waits for, cancellation, close.
  */
 import { describe, expect, it } from 'vitest';
-import { type LongRunHooks, LongRuns, type RunStep } from '../../../src/engine/long-runs.js';
 import type { RunOutcome } from '../../../src/engine/types.js';
+import { type LongRunHooks, LongRuns, type RunStep } from '../../../src/server/long-runs.js';
 
 interface Scripted {
   hooks: LongRunHooks;

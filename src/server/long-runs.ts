@@ -7,9 +7,8 @@
  * finished run's result waits for its caller only so long. A run ends with the connection that
  * started it (`closeOrigin`): nothing guarantees anyone comes back for it.
  */
-import type { OutputStream } from '../sandbox/types.js';
-import { OutputBuffer } from './output-buffer.js';
-import type { RunOutcome } from './types.js';
+import { OutputBuffer } from '../engine/output-buffer.js';
+import type { RunOptions, RunOutcome } from '../engine/types.js';
 
 export interface LongRunsOptions {
   /** Handles one client may hold; at the cap the oldest finished one is dropped, or the run does not yield. */
@@ -23,7 +22,7 @@ export interface LongRunsOptions {
 /** What a started run needs from its table: a signal that ends it, and a tap on its output. */
 export interface LongRunHooks {
   signal: AbortSignal;
-  onOutput: (stream: OutputStream, data: string) => void;
+  onOutput: NonNullable<RunOptions['onOutput']>;
 }
 
 /** What one call returns: the run's end, or its output since the last return and how to wait for more. */

@@ -1,0 +1,173 @@
+/**
+ * The `run_python` call, its arguments already checked: starts a run for the connection's principal
+ * (or finds the one a `wait` handle names) in the principal's table of runs still going, waits for its end or its yield point
+ * while sending progress, and formats what it returns.
+ */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { Engine } from '../engine/engine.js';
+import type { Principal } from '../engine/principal.js';
+import type { RunOutcome } from '../engine/types.js';
+import { BridgeError, errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { elicitApproval, type WaitingCall } from './approver.js';
+import { attachmentContent } from './attachments.js';
+import {
+  formatOutcome,
+  formatRunning,
+  type OutputMode,
+  structuredOutcome,
+  structuredRunning,
+  toolError,
+} from './format.js';
+import type { LongRun, LongRuns } from './long-runs.js';
+import { runOrigin } from './run-origin.js';
+import { RUN_PYTHON_TOOL, type RunPythonArguments } from './run-python-tool.js';
+
+const PROGRESS_INTERVAL_MS = 1000;
+/** Handles of runs still going one principal may hold, and how long a finished run's result waits for it. */
+export const MAX_WAIT_HANDLES = 16;
+export const KEEP_FINISHED_RUN_MS = 10 * 60 * 1000;
+
+export type ToolCallExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+export type RunHandler = (args: RunPythonArguments, extra: ToolCallExtra) => Promise<CallToolResult>;
+
+export interface RunHandlerOptions {
+  /** The server whose client is asked to approve calls. */
+  server: McpServer;
+  engine: Engine;
+  /** Who the runs are for: their named sessions, saved values and kept output are the principal's. */
+  principal: Principal;
+  /** The connection's id: the runs it starts end when it closes (`LongRuns.closeOrigin`). */
+  connection: string;
+  /** The principal's runs still going (over HTTP, shared by all its connections). */
+  longRuns: LongRuns;
+  /** MCP_BRIDGE_YIELD_AFTER, for calls that do not pass `yield_after`; 0: wait for the run's end. */
+  yieldAfterMs: number;
+  outputMode: OutputMode;
+  logger: Logger;
+}
+
+/**
+ * The call now waiting on each run, whichever connection of its principal made it: an approval
+ * prompt goes to that call's client, on that request's stream (over HTTP).
+ */
+const waitingCalls = new WeakMap<LongRun, WaitingCall>();
+
+export function createRunHandler(options: RunHandlerOptions): RunHandler {
+  const { server, engine, principal, connection, longRuns, yieldAfterMs, logger } = options;
+
+  return async (
+    { code, servers, timeout, session, wait, yield_after }: RunPythonArguments,
+    extra: ToolCallExtra,
+  ): Promise<CallToolResult> => {
+    if (yield_after !== undefined && yield_after * 1000 > engine.maxTimeoutMs) {
+      // Not only pointless (the run ends first): a timer past 2^31 ms fires at once.
+      const most = Number((engine.maxTimeoutMs / 1000).toFixed(3));
+      return toolError(
+        `Invalid arguments for ${RUN_PYTHON_TOOL}: yield_after=${yield_after} s is longer than a run may last ` +
+          `(${most} s, MCP_BRIDGE_MAX_TIMEOUT), so the run would end before it yields. Pass at most ${most}, or 0 to wait for the run's end.`,
+      );
+    }
+    const callYieldMs = yield_after === undefined ? yieldAfterMs : Math.round(yield_after * 1000);
+    let run: LongRun | undefined;
+    if (wait !== undefined) {
+      if (code !== undefined) {
+        return toolError(
+          'Pass either `code` (a new run) or `wait` (the handle of a run still going), not both.',
+        );
+      }
+      run = longRuns.get(wait);
+      if (!run) {
+        return toolError(
+          `No run is waiting under wait=${JSON.stringify(wait)}: a handle is good until its run's result has been returned, ` +
+            `for ${KEEP_FINISHED_RUN_MS / 60000} min after the run ended, and only for the principal that started it. Run the code again.`,
+        );
+      }
+    } else {
+      if (code === undefined) {
+        return toolError(
+          'run_python needs `code` (Python source), or `wait` with the handle of a run still going.',
+        );
+      }
+      const timeoutMs = timeout === undefined ? undefined : Math.round(timeout * 1000);
+      run = longRuns.start(
+        engine.effectiveTimeoutMs(timeoutMs),
+        ({ signal, onOutput }) =>
+          engine.run(
+            {
+              code,
+              ...(servers ? { servers } : {}),
+              ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+              ...(session !== undefined ? { session } : {}),
+            },
+            {
+              signal,
+              onOutput,
+              principal,
+              approve: elicitApproval(
+                () => (run && waitingCalls.get(run)) ?? { server, requestId: extra.requestId },
+              ),
+              ...(extra.sessionId !== undefined ? { session: extra.sessionId } : {}),
+              origin: runOrigin(extra, server.server.transport),
+            },
+          ),
+        connection,
+      );
+    }
+    waitingCalls.set(run, { server, requestId: extra.requestId });
+    const stopProgress = startProgress(extra._meta?.progressToken, run, (notification) =>
+      extra.sendNotification(notification),
+    );
+    try {
+      const step = await longRuns.next(run, callYieldMs, extra.signal);
+      if (step.kind === 'running') {
+        return {
+          content: [{ type: 'text', text: formatRunning(step, run.timeoutMs, options.outputMode) }],
+          structuredContent: structuredRunning(step),
+        };
+      }
+      const outcome: RunOutcome = step.outcome;
+      return {
+        content: [
+          { type: 'text', text: formatOutcome(outcome, options.outputMode) },
+          ...attachmentContent(outcome.attachments ?? []),
+        ],
+        structuredContent: structuredOutcome(outcome),
+        ...(outcome.status === 'ok' ? {} : { isError: true }),
+      };
+    } catch (error) {
+      if (!(error instanceof BridgeError)) logger.error('run_python failed', { error });
+      return toolError(errorMessage(error));
+    } finally {
+      stopProgress();
+    }
+  };
+}
+
+/**
+ * Sends `notifications/progress` once a second while a call waits on a run, when the client asked for
+ * it: seconds since the run started, of its timeout.
+ */
+function startProgress(
+  token: string | number | undefined,
+  run: LongRun,
+  send: (notification: ServerNotification) => Promise<void>,
+): () => void {
+  if (token === undefined) return () => {};
+  const totalMs = run.timeoutMs;
+  const timer = setInterval(() => {
+    const elapsedMs = performance.now() - run.startedAt;
+    send({
+      method: 'notifications/progress',
+      params: {
+        progressToken: token,
+        progress: Math.round(elapsedMs / 1000),
+        total: Math.round(totalMs / 1000),
+        message: `running for ${Math.round(elapsedMs / 1000)} s`,
+      },
+    }).catch(() => {});
+  }, PROGRESS_INTERVAL_MS);
+  return () => clearInterval(timer);
+}
