@@ -26,22 +26,11 @@ import { createLogger } from '../../src/shared/logger.js';
 import { buildSearchIndex, type SearchIndex, searchTools } from '../../src/upstream/search.js';
 import { UpstreamPool } from '../../src/upstream/upstream-pool.js';
 import { hostCaller } from '../helpers/host-operations.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { loadReferenceCatalog } from '../helpers/tool-catalog.js';
 
 const CASES = 100_000;
 const SEED = 0x5eed;
-
-/** mulberry32: small, fast, deterministic. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VALID_FRAMES = [
   '{"type":"ready"}',
@@ -182,7 +171,7 @@ function inMemoryOperations(discovery: HostOperationSpec[]): HostOperationSpec[]
 
 describe('fuzzing the frame decoder', () => {
   it(`decodes or refuses ${CASES.toLocaleString('en-US')} mutated lines with ProtocolViolation only`, () => {
-    const next = random(SEED);
+    const next = seededRandom(SEED);
     let accepted = 0;
     for (let i = 0; i < CASES; i++) {
       const line = mutate(next, VALID_FRAMES[i % VALID_FRAMES.length] as string);
@@ -200,7 +189,7 @@ describe('fuzzing the frame decoder', () => {
   });
 
   it('takes random byte chunks, split anywhere, without any other error', () => {
-    const next = random(SEED + 1);
+    const next = seededRandom(SEED + 1);
     for (let i = 0; i < CASES / 10; i++) {
       const decoder = new FrameDecoder(4096);
       const bytes = Buffer.from(
@@ -248,7 +237,7 @@ describe('fuzzing the host operations', () => {
   // catalog's ranking, which costs ~0.15 ms each.
   const RANKED_QUERIES = 20_000;
   it(`ranks ${RANKED_QUERIES.toLocaleString('en-US')} random queries over the real catalog without throwing`, () => {
-    const next = random(SEED + 2);
+    const next = seededRandom(SEED + 2);
     for (let i = 0; i < RANKED_QUERIES; i++) {
       const query = mutate(next, ['read a file', 'create entities', 'get-sum', 'echo', ''][i % 5] as string);
       const hits = searchTools(index, query, 1 + Math.floor(next() * 60));
@@ -257,7 +246,7 @@ describe('fuzzing the host operations', () => {
   });
 
   it('answers random arguments to every operation with a result or a HostCallError (or a BridgeError)', async () => {
-    const next = random(SEED + 3);
+    const next = seededRandom(SEED + 3);
     const names = specs.map((spec) => spec.name);
     for (let i = 0; i < CASES; i++) {
       const op = names[i % names.length] as string;
@@ -312,7 +301,7 @@ describe('fuzzing a running sandbox', () => {
   }
 
   it('ends every run with an outcome, whatever the sandbox sends', async () => {
-    const next = random(SEED + 4);
+    const next = seededRandom(SEED + 4);
     const call = hostCaller(
       discoveryOperations(
         upstreamPort(

@@ -13,6 +13,7 @@ import { MontyTier } from '../../src/sandbox/monty/monty-tier.js';
 import { HostCallError, type SandboxHost } from '../../src/sandbox/types.js';
 import type { Logger } from '../../src/shared/logger.js';
 import { corpus } from '../fixtures/monty-corpus.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const CASES = Number(process.env.MONTY_FUZZ_CASES ?? 1500);
 const PARALLEL = 4;
@@ -23,18 +24,6 @@ const quiet: Logger = {
   error() {},
   addSink: () => () => {},
 } as unknown as Logger;
-
-/** A small deterministic PRNG (mulberry32), so a failing case can be replayed from its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const STRINGS = [
   '',
@@ -171,7 +160,7 @@ describe.skipIf(process.platform !== 'linux' || process.arch !== 'x64')(
           if (request.tool === 'give') {
             const seed = Number(request.args.seed);
             // Every seventh a 9 MB string; the rest random JSON up to 40 levels deep.
-            return seed % 7 === 0 ? 'big'.repeat(3_000_000) : jsonValue(random(seed), 1 + (seed % 40));
+            return seed % 7 === 0 ? 'big'.repeat(3_000_000) : jsonValue(seededRandom(seed), 1 + (seed % 40));
           }
           if (Math.random() < 0.05) throw new HostCallError('refused at random', 'TOOL_ERROR');
           return request.args.value ?? null;
@@ -179,7 +168,7 @@ describe.skipIf(process.platform !== 'linux' || process.arch !== 'x64')(
         callHost: async () => ({ hits: [], unavailable: [] }),
       };
       const caseProgram = (index: number): string => {
-        const next = random(index * 7919 + 1);
+        const next = seededRandom(index * 7919 + 1);
         switch (index % 4) {
           case 0:
             return mutatedProgram(next);

@@ -11,18 +11,7 @@ import { SkillNamespaces } from '../../../../src/engine/skills/skill-namespaces.
 import type { CallContext } from '../../../../src/engine/types.js';
 import { HostCallError } from '../../../../src/sandbox/types.js';
 import { hostCaller } from '../../../helpers/host-operations.js';
-
-/** mulberry32: small, fast, deterministic. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../../helpers/seeded-random.js';
 
 const NAMES = [
   'f',
@@ -75,7 +64,7 @@ afterEach(() => {
 describe('skill operations', () => {
   it('answer 2,000 random requests with results or HostCallError only, and write only valid skills', async () => {
     const call = hostCaller(skillOperations(store));
-    const next = random(0x5eed);
+    const next = seededRandom(0x5eed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
     let saved = 0;
     for (let i = 0; i < 2000; i++) {

@@ -9,23 +9,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MultiPattern, PatternError } from '../../../../src/engine/policy/linear-regex.js';
+import { seededRandom } from '../../../helpers/seeded-random.js';
 
 const SEED = 0x7e9e;
 const PATTERNS = 1500;
 const TEXTS_PER_PATTERN = 8;
 const MAX_TEXT_CHARS = 12;
-
-/** mulberry32: small, fast, deterministic. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const charOf = (code: number) => String.fromCharCode(code);
 const hex = (code: number) => `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
@@ -190,7 +179,7 @@ describe('differential against RegExp, seeded', () => {
   it(`agrees on ${PATTERNS} random patterns over ${TEXTS_PER_PATTERN} random texts each`, {
     timeout: 20_000,
   }, () => {
-    const next = random(SEED);
+    const next = seededRandom(SEED);
     let accepted = 0;
     let compared = 0;
     let matched = 0;
