@@ -6,14 +6,20 @@
  * busy until its run ends; cancelling a wait ends the run; unknown handles are refused clearly, and
  * over HTTP one principal cannot wait on another's run, while its own other MCP sessions can.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBridge, type RunResult, startBridge } from '../helpers/bridge.js';
 import { bothSandboxBackends } from '../helpers/environment.js';
-import { type HttpBridge, runPython, startHttpBridge, textOf } from '../helpers/http-bridge.js';
+import {
+  type HttpBridge,
+  runPython,
+  startHttpBridge,
+  textOf,
+  writeTokensFile,
+} from '../helpers/http-bridge.js';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'long-runs-state-'));
 
@@ -198,16 +204,10 @@ describe('long runs over HTTP (embedded sandbox)', () => {
   const BOB = 'bob-token-0123456789abcdefgh';
   let bridge: HttpBridge;
   beforeAll(async () => {
-    const tokens = join(stateDir, 'tokens.json');
-    writeFileSync(
-      tokens,
-      JSON.stringify({
-        tokens: [
-          { name: 'alice', token: ALICE },
-          { name: 'bob', token: BOB },
-        ],
-      }),
-    );
+    const tokens = writeTokensFile(stateDir, [
+      { name: 'alice', token: ALICE },
+      { name: 'bob', token: BOB },
+    ]);
     bridge = await startHttpBridge(['serve', '--http', '0'], {
       MCP_BRIDGE_STATE_DIR: stateDir,
       MCP_BRIDGE_HTTP_TOKENS_FILE: tokens,

@@ -7,7 +7,7 @@
  * own MCP sessions share their state until the principal has gone), a session that runs out of its
  * own memory limit (MCP_BRIDGE_SESSION_MEMORY).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -15,7 +15,13 @@ import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/cl
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBridge, startBridge } from '../helpers/bridge.js';
 import { bothSandboxBackends } from '../helpers/environment.js';
-import { type HttpBridge, runPython, startHttpBridge, textOf } from '../helpers/http-bridge.js';
+import {
+  type HttpBridge,
+  runPython,
+  startHttpBridge,
+  textOf,
+  writeTokensFile,
+} from '../helpers/http-bridge.js';
 import { createTestHome, standardServers, type TestHome } from '../helpers/upstreams.js';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'sessions-state-'));
@@ -249,16 +255,10 @@ describe('sessions over HTTP (embedded sandbox)', () => {
   const BOB = 'bob-token-0123456789abcdefgh';
   let bridge: HttpBridge;
   beforeAll(async () => {
-    const tokens = join(stateDir, 'tokens.json');
-    writeFileSync(
-      tokens,
-      JSON.stringify({
-        tokens: [
-          { name: 'alice', token: ALICE },
-          { name: 'bob', token: BOB },
-        ],
-      }),
-    );
+    const tokens = writeTokensFile(stateDir, [
+      { name: 'alice', token: ALICE },
+      { name: 'bob', token: BOB },
+    ]);
     bridge = await startHttpBridge(['serve', '--http', '0'], {
       MCP_BRIDGE_STATE_DIR: stateDir,
       MCP_BRIDGE_HTTP_TOKENS_FILE: tokens,

@@ -12,7 +12,13 @@ import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenDigest } from '../../src/server/http/auth/tokens-file.js';
-import { type HttpBridge, runPython, startHttpBridge, textOf } from '../helpers/http-bridge.js';
+import {
+  type HttpBridge,
+  runPython,
+  startHttpBridge,
+  textOf,
+  writeTokensFile,
+} from '../helpers/http-bridge.js';
 import { type OAuthIssuer, startIssuer } from '../helpers/oauth-issuer.js';
 import { freePort } from '../helpers/upstreams.js';
 
@@ -170,8 +176,7 @@ describe('serve --http as an OAuth resource server', () => {
     ]);
     const port = await freePort();
     resource = `http://127.0.0.1:${port}/mcp`;
-    const tokens = join(dir, 'tokens.json');
-    writeFileSync(tokens, JSON.stringify({ tokens: [{ name: 'ci-bot', token: CI }] }));
+    const tokens = writeTokensFile(dir, [{ name: 'ci-bot', token: CI }]);
     bridge = await startHttpBridge(['serve', '--http', String(port)], {
       HOME: dir,
       MCP_BRIDGE_HTTP_AUTH: 'oauth',

@@ -1,5 +1,7 @@
 /** Starts the built bridge as `serve --http` (a real child process) and connects SDK HTTP clients to it. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -98,4 +100,18 @@ export async function runPython(client: Client, args: Record<string, unknown>): 
 export function textOf(result: CallToolResult): string {
   const first = result.content[0];
   return first?.type === 'text' ? first.text : '';
+}
+
+/** One principal of a tokens file (`MCP_BRIDGE_HTTP_TOKENS_FILE`); `role` defaults to `user`. */
+export interface TokenEntry {
+  name: string;
+  token: string;
+  role?: 'user' | 'admin';
+}
+
+/** Writes `tokens.json` into `dir` for `MCP_BRIDGE_HTTP_TOKENS_FILE` and returns its path. */
+export function writeTokensFile(dir: string, tokens: TokenEntry[]): string {
+  const path = join(dir, 'tokens.json');
+  writeFileSync(path, JSON.stringify({ tokens }));
+  return path;
 }
