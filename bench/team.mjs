@@ -2,7 +2,8 @@
 // print(1) at agent pace, first alone (the baseline), then while alice floods the bridge with CPU-bound
 // runs (more than the bridge has run slots, kept up the whole time). The issue's bar: bob's p50 under
 // the flood within 2× its solo figure. Both phases run in this one process against one bridge, so the
-// ratio compares like with like on a noisy machine; the embedded sandbox (no containers needed).
+// ratio compares like with like on a noisy machine; the embedded sandbox by
+// default (no containers needed); MCP_BRIDGE_RUNTIME=podman|auto|monty measures another.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,7 +72,7 @@ async function paced(client) {
 
 export async function benchTeam() {
   console.log(
-    `team: bob's print(1) at agent pace, alone and while alice keeps ${FLOODERS} one-second CPU-bound runs going (embedded sandbox, ${ROUNDS} rounds each)`,
+    `team: bob's print(1) at agent pace, alone and while alice keeps ${FLOODERS} one-second CPU-bound runs going (MCP_BRIDGE_RUNTIME=${process.env.MCP_BRIDGE_RUNTIME ?? 'embedded'}, ${ROUNDS} rounds each)`,
   );
   const dir = mkdtempSync(join(tmpdir(), 'codemode-bench-team-'));
   const { child, base } = await startServe(dir);
