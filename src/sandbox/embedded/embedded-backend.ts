@@ -12,9 +12,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { abortable } from '../../shared/abort.js';
 import { BridgeError, shuttingDownError } from '../../shared/errors.js';
 import { isOutOfFileDescriptors, outOfFileDescriptorsError } from '../../shared/fd-exhaustion.js';
-import { isProcessAlive, killProcessGroup } from '../../shared/kill-group.js';
+import { isProcessAlive } from '../../shared/kill-group.js';
 import type { Logger } from '../../shared/logger.js';
-import { ProcessSandbox } from '../process-sandbox.js';
+import { startGroupSandbox } from '../process/group-sandbox.js';
+import type { ProcessSandbox } from '../process-sandbox.js';
 import type { SandboxBackend, SandboxStartOptions } from '../types.js';
 import { type EmbeddedMemoryLimits, embeddedMemoryLimits } from './limits.js';
 import { findParentDeathPrefix } from './parent-death.js';
@@ -237,19 +238,14 @@ export class EmbeddedBackend implements SandboxBackend {
     const id = `embedded-${this.#ownerPid}-${++this.#counter}`;
     const startedAt = performance.now();
     const child = this.#spawn(this.#command(snapshot, false, limits));
-    const sandbox: ProcessSandbox = new ProcessSandbox({
+    const sandbox = startGroupSandbox({
       id,
       kind: 'embedded',
       child,
       logger,
-      terminate: async () => {
-        killProcessGroup(child);
-        await sandbox.exited();
-      },
+      live: this.#live,
+      what: 'the embedded worker',
     });
-    this.#live.add(sandbox);
-    void sandbox.exited().then(() => this.#live.delete(sandbox));
-    child.once('error', (error) => logger.error('could not spawn the embedded worker', { error }));
     try {
       await sandbox.waitReady(signal);
     } catch (error) {

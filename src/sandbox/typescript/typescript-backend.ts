@@ -9,10 +9,10 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { BridgeError, shuttingDownError } from '../../shared/errors.js';
-import { killProcessGroup } from '../../shared/kill-group.js';
 import type { Logger } from '../../shared/logger.js';
+import { startGroupSandbox } from '../process/group-sandbox.js';
 import { reapOrphans } from '../process/reap-orphans.js';
-import { ProcessSandbox } from '../process-sandbox.js';
+import type { ProcessSandbox } from '../process-sandbox.js';
 import type { SandboxBackend, SandboxStartOptions } from '../types.js';
 import { resolveTypeScriptPaths, type TypeScriptPaths } from './paths.js';
 import {
@@ -75,20 +75,15 @@ export class TypeScriptBackend implements SandboxBackend {
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });
-    const sandbox: ProcessSandbox = new ProcessSandbox({
+    const sandbox = startGroupSandbox({
       id,
       // The backend's own kind (a Deno process, as the embedded sandbox is).
       kind: this.kind,
       child,
       logger,
-      terminate: async () => {
-        killProcessGroup(child);
-        await sandbox.exited();
-      },
+      live: this.#live,
+      what: 'the TypeScript sandbox',
     });
-    this.#live.add(sandbox);
-    void sandbox.exited().then(() => this.#live.delete(sandbox));
-    child.once('error', (error) => logger.error('could not spawn the TypeScript sandbox', { error }));
     try {
       await sandbox.waitReady(signal);
     } catch (error) {
