@@ -4,9 +4,12 @@
 // the flood within 2× its solo figure. Both phases run in this one process against one bridge, so the
 // ratio compares like with like on a noisy machine; the embedded sandbox by
 // default (no containers needed); MCP_BRIDGE_RUNTIME=podman|auto|monty measures another.
+// Each bridge is measured with the CPU shares between principals off and on (MCP_BRIDGE_CPU_SHARES),
+// one after the other in this run (BENCH_TEAM_SHARES=off|auto measures one of them), with the load
+// average before each phase: the machine's other load moves both figures of a pair alike.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -21,7 +24,10 @@ const BOB = 'bench-bob-token-0123456789ab';
 const FLOOD_CODE =
   'import time\nend = time.time() + 1\nn = 0\nwhile time.time() < end:\n    n += 1\nprint(n)';
 
-function startServe(dir) {
+const SHARES = (process.env.BENCH_TEAM_SHARES ?? 'off,auto').split(',');
+const load = () => loadavg()[0].toFixed(1);
+
+function startServe(dir, cpuShares) {
   const tokens = join(dir, 'tokens.toml');
   writeFileSync(
     tokens,
@@ -35,19 +41,30 @@ function startServe(dir) {
       MCP_BRIDGE_CONFIG: join(dir, 'none.json'),
       MCP_BRIDGE_RUNTIME: process.env.MCP_BRIDGE_RUNTIME ?? 'embedded',
       MCP_BRIDGE_IMAGE: IMAGE,
-      MCP_BRIDGE_LOG_LEVEL: 'info',
+      // Debug: the bridge logs every CPU weight it sets, which this bench counts.
+      MCP_BRIDGE_LOG_LEVEL: 'debug',
       MCP_BRIDGE_HTTP_TOKENS_FILE: tokens,
+      MCP_BRIDGE_CPU_SHARES: cpuShares,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   writeFileSync(join(dir, 'none.json'), '{"mcpServers": {}}');
   return new Promise((resolve, reject) => {
     let stderr = '';
+    const weights = { set: 0, mechanisms: new Set() };
     child.once('exit', (code) => reject(new Error(`bridge exited (${code}):\n${stderr}`)));
     child.stderr.on('data', (chunk) => {
       stderr += chunk.toString();
-      const match = stderr.match(/serving MCP over HTTP .*mcp=(http:\/\/[^\s]+)\/mcp/);
-      if (match) resolve({ child, base: match[1] });
+      for (const line of stderr.split('\n').slice(0, -1)) {
+        const weight = line.match(/sandbox cpu weight .*mechanism=(\S+)/);
+        if (weight) {
+          weights.set++;
+          weights.mechanisms.add(weight[1]);
+        }
+        const match = line.match(/serving MCP over HTTP .*mcp=(http:\/\/[^\s]+)\/mcp/);
+        if (match) resolve({ child, base: match[1], weights });
+      }
+      stderr = stderr.slice(stderr.lastIndexOf('\n') + 1);
     });
   });
 }
@@ -71,16 +88,22 @@ async function paced(client) {
 }
 
 export async function benchTeam() {
+  const runtime = process.env.MCP_BRIDGE_RUNTIME ?? 'embedded';
   console.log(
-    `team: bob's print(1) at agent pace, alone and while alice keeps ${FLOODERS} one-second CPU-bound runs going (MCP_BRIDGE_RUNTIME=${process.env.MCP_BRIDGE_RUNTIME ?? 'embedded'}, ${ROUNDS} rounds each)`,
+    `team: bob's print(1) at agent pace, alone and while alice keeps ${FLOODERS} one-second CPU-bound runs going (MCP_BRIDGE_RUNTIME=${runtime}, ${ROUNDS} rounds each; MCP_BRIDGE_CPU_SHARES ${SHARES.join(', then ')})`,
   );
+  for (const cpuShares of SHARES) await measure(cpuShares);
+}
+
+async function measure(cpuShares) {
   const dir = mkdtempSync(join(tmpdir(), 'codemode-bench-team-'));
-  const { child, base } = await startServe(dir);
+  const { child, base, weights } = await startServe(dir, cpuShares);
   try {
     const alice = await connect(base, ALICE, 'alice');
     const bob = await connect(base, BOB, 'bob');
     for (let i = 0; i < 3; i++) await runPython(bob, 'print(1)');
     await runPython(alice, 'print(1)');
+    const soloLoad = load();
     const solo = await paced(bob);
 
     let flooding = true;
@@ -92,11 +115,13 @@ export async function benchTeam() {
       }
     });
     await sleep(2000);
+    const floodLoad = load();
     const loaded = await paced(bob);
     flooding = false;
     await Promise.all(flooders);
+    const mechanisms = [...weights.mechanisms].join('+') || 'none';
     console.log(
-      `  bob alone: p50 ${fmt(solo.p50)} p95 ${fmt(solo.p95)}; during alice's flood: p50 ${fmt(loaded.p50)} p95 ${fmt(loaded.p95)} (${floodRuns} flood runs done); flood/solo p50 ${ratio(loaded.p50, solo.p50)} (the bar: ≤ 2×)`,
+      `  MCP_BRIDGE_CPU_SHARES=${cpuShares} (${weights.set} weights set, by ${mechanisms}): bob alone: p50 ${fmt(solo.p50)} p95 ${fmt(solo.p95)} (load ${soloLoad}); during alice's flood: p50 ${fmt(loaded.p50)} p95 ${fmt(loaded.p95)} (load ${floodLoad}; ${floodRuns} flood runs done); flood/solo p50 ${ratio(loaded.p50, solo.p50)} (the bar: ≤ 2×)`,
     );
     await Promise.allSettled([alice.close(), bob.close()]);
   } finally {

@@ -219,6 +219,8 @@ export async function composeBridge(
     maxOutputChars: settings.maxOutputChars,
     maxConcurrentRuns: settings.maxConcurrentRuns,
     perPrincipal: principalShares(settings, options.team === true),
+    // One principal has no one to share the CPU with: its sandboxes keep the weight they start with.
+    cpuShares: options.team === true && settings.cpuShares === 'auto',
     sessions: {
       idleMs: settings.sessionIdleMs,
       maxSessions: settings.maxSessions,

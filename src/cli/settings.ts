@@ -72,6 +72,11 @@ export interface Settings {
     keptOutputChars: number | undefined;
     savedBytes: number | undefined;
   };
+  /**
+   * Fair CPU between principals (docs/team.md, "Fair shares"): `auto` gives each principal's running
+   * full-Python sandboxes one sandbox's CPU weight together when serving a team; `off` never does.
+   */
+  cpuShares: 'auto' | 'off';
   /** The policy file (JSON or TOML), absolute; undefined: no policy file. */
   policyPath: string | undefined;
   /** The audit log (JSON lines), absolute; undefined: no audit log. */
@@ -202,6 +207,13 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
     meaning: "One principal's programs running at once; more wait",
     details:
       'A freed slot goes to the waiting principal with the fewest programs running, so one flooding the bridge delays another by at most one of its runs ([fair shares](team.md#fair-shares)). Without a tokens file or OAuth there is one principal and this is `MCP_BRIDGE_MAX_CONCURRENT_RUNS`',
+  },
+  {
+    name: 'MCP_BRIDGE_CPU_SHARES',
+    fallback: 'auto',
+    meaning: 'Fair CPU between principals: auto or off',
+    details:
+      "`auto`: with a tokens file or OAuth, each principal's running full-Python sandboxes share one sandbox's CPU weight (a cgroup's `cpu.weight`/`cpu.shares`, else an embedded worker's niceness), so one principal's CPU-bound flood does not starve another's runs; `doctor` says which mechanism is in force ([fair shares](team.md#fair-shares)). `off`: sandboxes keep the weight they start with",
   },
   {
     name: 'MCP_BRIDGE_MAX_OUTPUT_CHARS',
@@ -616,6 +628,7 @@ export function loadSettings(
     saveMaxBytes: bytesOf(size(env, 'MCP_BRIDGE_SAVE_MAX_SIZE', '64m')),
     saveTotalBytes: bytesOf(size(env, 'MCP_BRIDGE_SAVE_TOTAL_SIZE', '512m')),
     perPrincipal,
+    cpuShares: choice(env, 'MCP_BRIDGE_CPU_SHARES', ['auto', 'off'] as const, 'auto'),
     policyPath: path(env, 'MCP_BRIDGE_POLICY'),
     auditLog: path(env, 'MCP_BRIDGE_AUDIT_LOG'),
     auditMaxBytes: Math.max(4096, bytesOf(size(env, 'MCP_BRIDGE_AUDIT_MAX_SIZE', '10m'))),

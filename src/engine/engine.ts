@@ -22,6 +22,7 @@ import {
 } from '../sandbox/types.js';
 import { BridgeError, type BridgeErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { CpuShares } from './cpu-shares.js';
 import { attachOperations } from './host-operations/attach.js';
 import { outputOperations } from './host-operations/outputs.js';
 import { type HostOperationSpec, HostOperations } from './host-operations/registry.js';
@@ -90,6 +91,11 @@ export interface EngineOptions {
    */
   perPrincipal?: { maxRuns?: number; maxSessions?: number; keptOutputChars?: number; savedBytes?: number };
   /**
+   * Give each principal's running full-Python sandboxes one sandbox's CPU weight together
+   * (cpu-shares.ts; MCP_BRIDGE_CPU_SHARES, a team's bridges). Default false.
+   */
+  cpuShares?: boolean;
+  /**
    * Named sessions: idle expiry, how many may live at once, and the memory limit of each one's
    * sandbox (MCP_BRIDGE_SESSION_MEMORY; when it differs from `memoryLimit`, a session's sandbox is
    * started for it instead of taken from the warm pool). Default: 10 min, 8, `memoryLimit`.
@@ -129,6 +135,8 @@ export class Engine {
   /** A session's memory limit when it differs from every other run's: its sandbox is started for it. */
   readonly #ownSessionMemory: string | undefined;
   readonly #router: SandboxRouter;
+  /** Each principal's running full-Python sandboxes share one sandbox's CPU weight (cpu-shares.ts). */
+  readonly #cpuShares: CpuShares | undefined;
   #runs = 0;
 
   constructor(options: EngineOptions) {
@@ -136,6 +144,7 @@ export class Engine {
     const sessionMemory = options.sessions?.memory;
     this.#ownSessionMemory = sessionMemory !== options.memoryLimit ? sessionMemory : undefined;
     const share = options.perPrincipal ?? {};
+    this.#cpuShares = options.cpuShares ? new CpuShares() : undefined;
     this.#slots = new RunSlots({
       limit: options.maxConcurrentRuns ?? Number.POSITIVE_INFINITY,
       ...(share.maxRuns !== undefined ? { perPrincipal: share.maxRuns } : {}),
@@ -311,6 +320,7 @@ export class Engine {
     let release: (() => void) | undefined;
     let turn: SessionTurn | undefined;
     let context: CallContext | undefined;
+    let leaveCpuShare: (() => void) | undefined;
     const end = (outcome: RunOutcome): RunOutcome => {
       if (!turn) return outcome;
       // A session keeps its sandbox only after a program that ended on its own, and not out of
@@ -354,6 +364,7 @@ export class Engine {
         const routed = await this.#router.run(program, host, signal, program.owner as string, (taken) => {
           sandbox = taken;
           fromPool = true;
+          leaveCpuShare = this.#cpuShares?.enter(program.owner as string, taken);
           // Known before the program ends: a run that times out or fails in it still names its sandbox.
           ranOn = taken.kind;
         });
@@ -367,6 +378,7 @@ export class Engine {
           fromPool = true;
         }
         ranOn = sandbox.kind;
+        leaveCpuShare = this.#cpuShares?.enter(program.owner as string, sandbox);
         exit = await sandbox.execute(program, host, signal);
       }
       return end(exit.kind === 'aborted' ? aborted() : finish(this.#describeExit(exit, turn !== undefined)));
@@ -378,6 +390,7 @@ export class Engine {
       cancelled?.[Symbol.dispose]();
       // What the run was still saving goes with it, whatever ended it.
       this.#values.releaseRun(runId);
+      leaveCpuShare?.();
       release?.();
       // A turn not ended above (no program ran): the sandbox it had, if any, stays for the next run.
       turn?.finish(sandbox?.alive ? sandbox : undefined, 'no sandbox could be started');

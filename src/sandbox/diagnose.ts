@@ -11,6 +11,7 @@ import { imageExists } from './container/engine-probe.js';
 import { describeOciRuntime, type OciRuntimeProbe, probeOciRuntime } from './container/oci-runtime.js';
 import type { ContainerEngine, ContainerLimits } from './container/run-args.js';
 import { type ChannelChoice, resolveChannel } from './container/socket-channel.js';
+import { describeCpuControl, describeEmbeddedCpuShares } from './cpu-weight.js';
 import { embeddedStateDir } from './embedded/embedded-backend.js';
 import { parseSize } from './embedded/limits.js';
 import { resolveEmbeddedPaths } from './embedded/paths.js';
@@ -85,6 +86,8 @@ export async function diagnoseSandboxes(options: DiagnoseOptions): Promise<Sandb
       );
       lines.push(...container.lines);
       healthy = container.healthy;
+    } else {
+      lines.push(`cpu shares between principals: ${await describeEmbeddedCpuShares()}`);
     }
   } catch (error) {
     const invalid = error instanceof BridgeError && error.code === 'CONFIG_INVALID';
@@ -119,6 +122,7 @@ async function diagnoseContainers(
   if (healthy) {
     const trial = await tryStart(options, engine, version, channel);
     lines.push(`sandbox start: ${trial.message}`);
+    if (trial.cpu) lines.push(`cpu shares between principals: ${trial.cpu}`);
     healthy = trial.ok;
   }
   return { lines, healthy };
@@ -148,7 +152,7 @@ async function tryStart(
   engine: ContainerEngine,
   version: string | undefined,
   channel: 'socket' | 'stdio',
-): Promise<{ ok: boolean; message: string }> {
+): Promise<{ ok: boolean; message: string; cpu?: string }> {
   const backend = new ContainerBackend({
     engine,
     ...(version ? { version } : {}),
@@ -162,8 +166,9 @@ async function tryStart(
   try {
     const sandbox = await backend.start(AbortSignal.timeout(TRIAL_START_TIMEOUT_MS));
     const ms = Math.round(performance.now() - startedAt);
+    const cpu = describeCpuControl(await sandbox.cpuControl());
     await sandbox.destroy();
-    return { ok: true, message: `ok (ready in ${ms} ms)` };
+    return { ok: true, message: `ok (ready in ${ms} ms)`, cpu };
   } catch (error) {
     return { ok: false, message: `failed: ${errorMessage(error)}` };
   } finally {

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { abortable } from '../shared/abort.js';
 import { writeBatched } from '../shared/batched-write.js';
 import type { Logger } from '../shared/logger.js';
+import type { CpuControl } from './cpu-weight.js';
 import { summarizeDiagnostics } from './diagnostics.js';
 import { HostCallQueue } from './host-call-queue.js';
 import {
@@ -90,6 +91,10 @@ export class ProcessSandbox implements Sandbox {
   #hasExited = false;
   #completed = false;
   #destroying: Promise<void> | undefined;
+  /** How its CPU weight is set, once its backend has found out (undefined: it cannot be). */
+  #cpu: Promise<CpuControl | undefined> = Promise.resolve(undefined);
+  /** Weights are written one after another, so the last one asked for is the one in force. */
+  #cpuWrites: Promise<unknown> = Promise.resolve();
 
   constructor(options: ProcessSandboxOptions) {
     this.id = options.id;
@@ -151,6 +156,31 @@ export class ProcessSandbox implements Sandbox {
     channel.output.on('drain', () => this.#run?.calls.pump());
     channel.input.on('error', () => {});
     channel.input.on('data', (chunk: Buffer) => this.#receive(chunk));
+  }
+
+  /** The control of this sandbox's CPU weight, which its backend finds once the process exists. */
+  useCpuControl(control: Promise<CpuControl | undefined>): void {
+    this.#cpu = control.catch(() => undefined);
+  }
+
+  /** How this sandbox's CPU weight is set, if it can be (for doctor and logs). */
+  cpuControl(): Promise<CpuControl | undefined> {
+    return this.#cpu;
+  }
+
+  setCpuWeight(weight: number): void {
+    this.#cpuWrites = this.#cpuWrites.then(async () => {
+      const control = await this.#cpu;
+      if (!control || !this.alive) return;
+      const value = await control.set(weight);
+      this.#logger.debug('sandbox cpu weight', {
+        sandbox: this.id,
+        weight,
+        mechanism: control.mechanism,
+        target: control.target,
+        ...(value === undefined ? { failed: true } : { value }),
+      });
+    });
   }
 
   get alive(): boolean {

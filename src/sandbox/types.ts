@@ -182,6 +182,11 @@ export interface Sandbox {
   /** False once the sandbox process has ended or been destroyed. */
   readonly alive: boolean;
   execute(program: SandboxProgram, host: SandboxHost, signal: AbortSignal): Promise<SandboxExit>;
+  /**
+   * Sets the sandbox's CPU weight (cgroup v2 units: 100 is the default) where its backend can
+   * (sandbox/cpu-weight.ts); best effort, in order of the calls, never throws.
+   */
+  setCpuWeight?(weight: number): void;
   /** Kill and remove the sandbox. Idempotent; resolves once nothing of it remains. */
   destroy(): Promise<void>;
 }

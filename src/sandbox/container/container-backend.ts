@@ -5,7 +5,7 @@
  * still being created cannot be removed yet).
  */
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BridgeError, shuttingDownError } from '../../shared/errors.js';
@@ -13,6 +13,7 @@ import { isOutOfFileDescriptors, outOfFileDescriptorsError } from '../../shared/
 import { isProcessAlive } from '../../shared/kill-group.js';
 import type { Logger } from '../../shared/logger.js';
 import { packagePath } from '../../shared/package-root.js';
+import { type CpuControl, containerCpuControl } from '../cpu-weight.js';
 import { minimalEnvironment, runCommand } from '../process/run-command.js';
 import { ProcessSandbox } from '../process-sandbox.js';
 import type { SandboxBackend, SandboxStartOptions } from '../types.js';
@@ -105,6 +106,13 @@ export class ContainerBackend implements SandboxBackend {
     const name = `codemode-${this.#ownerPid}-${++this.#counter}`;
     const channel = this.#options.channel === 'stdio' ? undefined : await this.#channels.open();
     const files = await this.#sandboxFiles();
+    // Never the user's directory: conmon leaves an `oom` file in its cwd when the kernel kills a run.
+    const cwd = await this.#channels.root();
+    // Where podman says the container's host pid: its cgroup carries the principal's CPU weight.
+    const pidFile =
+      engine === 'podman' && isLocalEngine(process.platform, process.env)
+        ? join(cwd, `${name}.pid`)
+        : undefined;
     const args = buildRunArgs({
       engine,
       image,
@@ -117,9 +125,8 @@ export class ContainerBackend implements SandboxBackend {
       seccompProfile: await this.#seccomp(),
       hostsFile: files.hostsFile,
       resolvConfFile: files.resolvConfFile,
+      pidFile,
     });
-    // Never the user's directory: conmon leaves an `oom` file in its cwd when the kernel kills a run.
-    const cwd = await this.#channels.root();
     // Checked again after the waits above: close() removes only the containers it can see.
     if (this.#closing) {
       await channel?.close();
@@ -151,7 +158,15 @@ export class ContainerBackend implements SandboxBackend {
       throw await this.#explainStartFailure(error, sandbox);
     }
     logger.debug('sandbox ready', { sandbox: name, ms: Math.round(performance.now() - startedAt) });
+    if (pidFile) sandbox.useCpuControl(this.#cpuControl(pidFile));
     return sandbox;
+  }
+
+  /** The control of a container's CPU weight, from the pid podman wrote (gone once read). */
+  async #cpuControl(pidFile: string): Promise<CpuControl | undefined> {
+    const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+    await rm(pidFile, { force: true }).catch(() => {});
+    return Number.isInteger(pid) && pid > 0 ? containerCpuControl(pid) : undefined;
   }
 
   /**

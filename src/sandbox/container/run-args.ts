@@ -43,6 +43,11 @@ export interface RunArgsOptions {
   /** Files to mount over the engine's /etc/hosts and /etc/resolv.conf (sandbox-files.ts). */
   hostsFile?: string | undefined;
   resolvConfFile?: string | undefined;
+  /**
+   * podman only: where it writes the host pid of the container's first process, from which the
+   * bridge finds the container's cgroup to give it its principal's CPU weight (sandbox/cpu-weight.ts).
+   */
+  pidFile?: string | undefined;
 }
 
 /*
@@ -126,6 +131,7 @@ export function buildRunArgs(options: RunArgsOptions): string[] {
     options.name,
     '--label',
     `${OWNER_LABEL}=${options.ownerPid}`,
+    ...(engine === 'podman' && options.pidFile ? ['--pidfile', options.pidFile] : []),
     '-v',
     `${options.runtimeDir}:${SANDBOX_RUNTIME_MOUNT}:ro`,
   );

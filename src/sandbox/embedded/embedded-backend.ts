@@ -14,6 +14,7 @@ import { BridgeError, shuttingDownError } from '../../shared/errors.js';
 import { isOutOfFileDescriptors, outOfFileDescriptorsError } from '../../shared/fd-exhaustion.js';
 import { isProcessAlive } from '../../shared/kill-group.js';
 import type { Logger } from '../../shared/logger.js';
+import { type CpuControl, niceControl, WorkerCgroups } from '../cpu-weight.js';
 import { startGroupSandbox } from '../process/group-sandbox.js';
 import type { ProcessSandbox } from '../process-sandbox.js';
 import type { SandboxBackend, SandboxStartOptions } from '../types.js';
@@ -67,6 +68,8 @@ export class EmbeddedBackend implements SandboxBackend {
   /** Found once, beside the snapshot key; nothing is spawned before it is known. */
   readonly #parentDeath: Promise<void>;
   #parentDeathPrefix: readonly string[] | undefined;
+  /** The cgroups of workers, for their CPU weights; undefined where none can be made (then `nice`). */
+  #cgroups: Promise<WorkerCgroups | undefined> | undefined;
   #counter = 0;
   #closing: Promise<void> | undefined;
 
@@ -169,10 +172,19 @@ export class EmbeddedBackend implements SandboxBackend {
     return undefined;
   }
 
+  /** How workers' CPU weights are set here (docs/team.md, "Fair shares"). */
+  async cpuShares(): Promise<{ mechanism: CpuControl['mechanism']; where: string }> {
+    const cgroups = await this.#workerCgroups();
+    return cgroups
+      ? { mechanism: 'cgroup', where: `a cgroup per worker under ${cgroups.dir}` }
+      : { mechanism: 'nice', where: 'no writable cgroup with the cpu controller: niceness per worker' };
+  }
+
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const store = await this.#snapshots.catch(() => undefined);
       await Promise.all([store?.close(), ...[...this.#live].map((sandbox) => sandbox.destroy())]);
+      await (await this.#cgroups)?.close();
     })();
     return this.#closing;
   }
@@ -203,6 +215,23 @@ export class EmbeddedBackend implements SandboxBackend {
     if (reaped > 0)
       this.#options.logger.info('killed embedded workers left by a bridge that is gone', { reaped });
     return reaped;
+  }
+
+  #workerCgroups(): Promise<WorkerCgroups | undefined> {
+    this.#cgroups ??= WorkerCgroups.create(this.#ownerPid).catch(() => undefined);
+    return this.#cgroups;
+  }
+
+  /** A cgroup of its own for the worker (removed when it exits), else its niceness. */
+  async #cpuControl(
+    sandbox: ProcessSandbox,
+    pid: number,
+    cgroups: WorkerCgroups | undefined,
+  ): Promise<CpuControl | undefined> {
+    const adopted = await cgroups?.adopt(pid);
+    if (!adopted) return niceControl(pid);
+    void sandbox.exited().then(adopted.remove);
+    return adopted.control;
   }
 
   #command(snapshot: SnapshotRecord | undefined, makeSnapshot = false, limits = this.#limits): WorkerCommand {
@@ -237,6 +266,7 @@ export class EmbeddedBackend implements SandboxBackend {
     const { logger } = this.#options;
     const id = `embedded-${this.#ownerPid}-${++this.#counter}`;
     const startedAt = performance.now();
+    const cgroups = await this.#workerCgroups();
     const child = this.#spawn(this.#command(snapshot, false, limits));
     const sandbox = startGroupSandbox({
       id,
@@ -246,6 +276,7 @@ export class EmbeddedBackend implements SandboxBackend {
       live: this.#live,
       what: 'the embedded worker',
     });
+    if (child.pid !== undefined) sandbox.useCpuControl(this.#cpuControl(sandbox, child.pid, cgroups));
     try {
       await sandbox.waitReady(signal);
     } catch (error) {

@@ -57,6 +57,13 @@ describe('buildRunArgs', () => {
     },
   );
 
+  it("has podman write the container's host pid where asked (its cgroup carries the CPU weight); docker has no such flag", () => {
+    const pidFile = '/run/bridge/codemode-1-1.pid';
+    expect(flagValue(buildRunArgs({ ...base, engine: 'podman', pidFile }), '--pidfile')).toBe(pidFile);
+    expect(buildRunArgs({ ...base, engine: 'podman' })).not.toContain('--pidfile');
+    expect(buildRunArgs({ ...base, engine: 'docker', pidFile })).not.toContain('--pidfile');
+  });
+
   it('leaves the OCI runtime to the engine unless one is configured (auto never picks gVisor)', () => {
     for (const engine of ['podman', 'docker'] as const) {
       const args = buildRunArgs({ ...base, engine });

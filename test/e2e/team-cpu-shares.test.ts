@@ -1,0 +1,135 @@
+/**
+ * Fair CPU between principals (docs/team.md, "Fair shares"): on a real `serve --http` with a tokens
+ * file, alice's two running sandboxes share one sandbox's CPU weight (50 each, cgroup v2 units) while
+ * bob's one keeps the whole default (100), and the weight is really in force where the bridge says it
+ * wrote it: a cgroup's weight file, or the worker's niceness. The embedded sandbox (the HTTP helper's
+ * default), so it runs wherever the bridge does; the mechanism is the one this machine offers. What the
+ * weights do to bob's latency under a flood is measured in bench/team.mjs, not asserted here.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type HttpBridge, startHttpBridge, writeTokensFile } from '../helpers/http-bridge.js';
+
+const ALICE = 'alice-cpu-token-0123456789abcd';
+const BOB = 'bob-cpu-token-0123456789abcdef';
+/** Long enough to be running when looked at; each is cancelled once the weights have been read. */
+const WAITING_RUN = 'import time\ntime.sleep(300)';
+
+interface WeightLine {
+  sandbox: string;
+  weight: number;
+  mechanism: string;
+  target: string;
+  value: string;
+}
+
+/** The last weight the bridge reports having set on each sandbox (debug log). */
+function lastWeights(stderr: string): Map<string, WeightLine> {
+  const last = new Map<string, WeightLine>();
+  for (const line of stderr.split('\n')) {
+    const match = line.match(
+      / sandbox cpu weight sandbox=(\S+) weight=(\d+) mechanism=(\S+) target=(\S+) value=(\S+)/,
+    );
+    if (!match) continue;
+    const [, sandbox, weight, mechanism, target, value] = match as unknown as string[];
+    last.set(sandbox as string, {
+      sandbox: sandbox as string,
+      weight: Number(weight),
+      mechanism: mechanism as string,
+      target: target as string,
+      value: value as string,
+    });
+  }
+  return last;
+}
+
+/** What the kernel holds now for a weight line: the cgroup file's content, or the process's niceness. */
+function inForce(line: WeightLine): string {
+  const text = readFileSync(line.target, 'utf8');
+  if (line.mechanism === 'cgroup') return text.trim();
+  // /proc/<pid>/stat: the 19th field is the niceness; the command name (2nd) may hold spaces.
+  return text.slice(text.lastIndexOf(')') + 2).split(' ')[16] as string;
+}
+
+describe('fair CPU between principals (tokens file: alice, bob; embedded sandboxes)', () => {
+  let dir: string;
+  let bridge: HttpBridge;
+  let alice: Client;
+  let bob: Client;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'codemode-team-cpu-'));
+    const tokens = writeTokensFile(dir, [
+      { name: 'alice', token: ALICE },
+      { name: 'bob', token: BOB },
+    ]);
+    bridge = await startHttpBridge(
+      ['serve', '--http', '0'],
+      {
+        HOME: dir,
+        MCP_BRIDGE_STATE_DIR: join(dir, 'state'),
+        MCP_BRIDGE_CONFIG: join(dir, 'none.json'),
+        MCP_BRIDGE_HTTP_TOKENS_FILE: tokens,
+        MCP_BRIDGE_LOG_LEVEL: 'debug',
+        // Four slots, two per principal: alice's two runs and bob's one all run at once.
+        MCP_BRIDGE_MAX_CONCURRENT_RUNS: '4',
+        MCP_BRIDGE_POOL_SIZE: '1',
+        MCP_BRIDGE_POOL_MAX: '3',
+      },
+      { cwd: dir },
+    );
+    alice = await bridge.connect({ token: ALICE, name: 'alice-client' });
+    bob = await bridge.connect({ token: BOB, name: 'bob-client' });
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.allSettled([alice?.close(), bob?.close()]);
+    await bridge?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("gives a principal's running sandboxes one sandbox's weight together, and another's its own", async () => {
+    const cancel = new AbortController();
+    const start = (client: Client) =>
+      client
+        .callTool({ name: 'run_python', arguments: { code: WAITING_RUN, timeout: 600 } }, undefined, {
+          signal: cancel.signal,
+          timeout: 600_000,
+        })
+        .catch(() => undefined);
+    const runs = [start(alice), start(alice), start(bob)];
+    try {
+      // Until three sandboxes carry weights: two at half (alice's), one at the whole (bob's).
+      let weights: WeightLine[] = [];
+      for (;;) {
+        weights = [...lastWeights(bridge.stderr()).values()];
+        const byWeight = weights.map((line) => line.weight).sort((a, b) => a - b);
+        if (byWeight.join(',') === '50,50,100') break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      const mechanisms = new Set(weights.map((line) => line.mechanism));
+      expect(mechanisms.size).toBe(1);
+      for (const line of weights) {
+        // What the bridge says it set is what the kernel has: cpu.weight 50/100 (v2), cpu.shares
+        // 512/1024 (v1), or niceness 3/0.
+        expect(inForce(line), `${line.sandbox}: ${line.target}`).toBe(line.value);
+      }
+      const [mechanism] = mechanisms;
+      const values = weights.map((line) => line.value).sort((a, b) => Number(a) - Number(b));
+      if (mechanism === 'cgroup') {
+        expect([
+          ['50', '50', '100'],
+          ['512', '512', '1024'],
+        ]).toContainEqual(values);
+      } else {
+        expect(values).toEqual(['0', '3', '3']);
+      }
+    } finally {
+      cancel.abort();
+      await Promise.all(runs);
+    }
+  }, 300_000);
+});
