@@ -13,7 +13,18 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { BRIDGE_MAIN, fmt, IMAGE, ratio, runPython, sleep, summary } from './lib.mjs';
+import { BRIDGE_MAIN, fmt, IMAGE, ratio, sleep, summary } from './lib.mjs';
+
+/** One run_python call, timed; the request may wait long on a loaded machine (the SDK's default is 60 s). */
+async function runPython(client, code, extra = {}) {
+  const started = performance.now();
+  const result = await client.callTool({ name: 'run_python', arguments: { code, ...extra } }, undefined, {
+    timeout: 600_000,
+  });
+  const ms = performance.now() - started;
+  if (result.isError) throw new Error(`run failed: ${JSON.stringify(result.content)}`);
+  return { ms, result };
+}
 
 const ROUNDS = Number(process.env.BENCH_TEAM_ROUNDS ?? 30);
 const FLOODERS = Number(process.env.BENCH_TEAM_FLOOD ?? 6);

@@ -6,7 +6,14 @@
  * full Python has. `monty` runs everything on the tier; `full` never uses it.
  */
 import { createHash } from 'node:crypto';
-import type { Sandbox, SandboxExit, SandboxHost, SandboxKind, SandboxProgram } from '../sandbox/types.js';
+import type {
+  Sandbox,
+  SandboxClaim,
+  SandboxExit,
+  SandboxHost,
+  SandboxKind,
+  SandboxProgram,
+} from '../sandbox/types.js';
 import { BridgeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 
@@ -27,7 +34,7 @@ export interface InstantTier {
 
 /** Where full-Python sandboxes come from (the engine's `SandboxSource`, structurally). */
 export interface FullPythonSource {
-  acquire(signal?: AbortSignal): Promise<Sandbox>;
+  acquire(signal?: AbortSignal, options?: undefined, claim?: SandboxClaim): Promise<Sandbox>;
 }
 
 export interface Routed {
@@ -65,7 +72,7 @@ export class SandboxRouter {
 
   /**
    * Runs `program`; `onFullSandbox` is told of a full-Python sandbox as soon as it is taken, so the
-   * caller destroys it whatever happens next.
+   * caller destroys it whatever happens next. `claim` says how a warm one is taken.
    */
   async run(
     program: SandboxProgram,
@@ -73,13 +80,14 @@ export class SandboxRouter {
     signal: AbortSignal,
     owner: string,
     onFullSandbox: (sandbox: Sandbox) => void,
+    claim?: SandboxClaim,
   ): Promise<Routed> {
     const instant = this.#instant;
     if (instant && this.#mode !== 'full') {
       const routed = await this.#tryInstant(instant, program, host, signal, owner);
       if (routed) return routed;
     }
-    const sandbox = await this.#full.acquire(signal);
+    const sandbox = await this.#full.acquire(signal, undefined, claim);
     onFullSandbox(sandbox);
     return { exit: await sandbox.execute(program, host, signal), kind: sandbox.kind };
   }

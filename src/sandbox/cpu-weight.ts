@@ -170,6 +170,9 @@ export function niceControl(pid: number): CpuControl {
  */
 export class WorkerCgroups {
   readonly #parent: CpuCgroup;
+  /** The weight of each worker's cgroup, whose sum the parent carries. */
+  readonly #weights = new Map<string, number>();
+  #parentWrite: Promise<void> = Promise.resolve();
   #counter = 0;
 
   private constructor(parent: CpuCgroup) {
@@ -194,8 +197,7 @@ export class WorkerCgroups {
     // v2: a child cgroup has controllers only if its parent enables them for its subtree.
     if (own.version === 2) await writeFile(join(dir, 'cgroup.subtree_control'), '+cpu').catch(() => {});
     const parent = { version: own.version, dir };
-    const control = await cgroupControl(parent);
-    if (!control) {
+    if (!(await cgroupControl(parent))) {
       await rmdir(dir).catch(() => {});
       return undefined;
     }
@@ -220,18 +222,50 @@ export class WorkerCgroups {
       await rmdir(cgroup.dir).catch(() => {});
       return undefined;
     }
-    const control = await cgroupControl(cgroup);
-    const remove = () => removeCgroup(cgroup.dir);
-    if (!control) {
+    const own = await cgroupControl(cgroup);
+    const remove = async () => {
+      await removeCgroup(cgroup.dir);
+      this.#weights.delete(cgroup.dir);
+      await this.#weighParent();
+    };
+    if (!own) {
       await remove();
       return undefined;
     }
+    this.#weights.set(cgroup.dir, DEFAULT_CPU_WEIGHT);
+    await this.#weighParent();
+    const control: CpuControl = {
+      ...own,
+      set: async (weight) => {
+        const value = await own.set(weight);
+        if (value !== undefined && this.#weights.has(cgroup.dir)) {
+          this.#weights.set(cgroup.dir, weight);
+          await this.#weighParent();
+        }
+        return value;
+      },
+    };
     return { control, remove };
   }
 
   /** Removes the parent cgroup (its workers' are removed as each exits). */
   close(): Promise<void> {
     return removeCgroup(this.#parent.dir);
+  }
+
+  /**
+   * The parent weighs what its workers weigh together: against the processes beside the bridge it
+   * then counts as its workers would without it, instead of as one process however many run.
+   */
+  #weighParent(): Promise<void> {
+    // One write at a time, each of the sum as it is when written: the last one is the current sum.
+    this.#parentWrite = this.#parentWrite.then(async () => {
+      let sum = 0;
+      for (const weight of this.#weights.values()) sum += weight;
+      const { file, value } = cgroupWeightValue(this.#parent.version, Math.max(DEFAULT_CPU_WEIGHT, sum));
+      await writeFile(join(this.#parent.dir, file), value).catch(() => {});
+    });
+    return this.#parentWrite;
   }
 }
 

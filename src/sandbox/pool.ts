@@ -20,7 +20,7 @@
 import { abortableWait } from '../shared/abort.js';
 import { shuttingDownError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import type { Sandbox, SandboxBackend } from './types.js';
+import type { Sandbox, SandboxBackend, SandboxClaim } from './types.js';
 
 interface Waiter {
   resolve: (sandbox: Sandbox) => void;
@@ -97,15 +97,18 @@ export class WarmPool {
     };
   }
 
-  /** A started sandbox for one program: a warm one, one already starting, or a fresh one. */
-  async acquire(signal?: AbortSignal): Promise<Sandbox> {
+  /**
+   * A started sandbox for one program: a warm one, one already starting, or a fresh one. With
+   * `claim.spareLast`, the last warm one stays for someone else.
+   */
+  async acquire(signal?: AbortSignal, claim: SandboxClaim = {}): Promise<Sandbox> {
     if (this.#closed) throw shuttingDownError();
-    for (let sandbox = this.#ready.shift(); sandbox; sandbox = this.#ready.shift()) {
-      if (sandbox.alive) {
-        this.#hits++;
-        this.#inUse++;
-        return sandbox;
-      }
+    this.#dropDead();
+    if (this.#ready.length > (claim.spareLast ? 1 : 0)) {
+      const sandbox = this.#ready.shift() as Sandbox;
+      this.#hits++;
+      this.#inUse++;
+      return sandbox;
     }
     this.#misses++;
     // Before the first fill is done, a miss that can take a sandbox already starting says nothing
@@ -154,6 +157,13 @@ export class WarmPool {
     const error = shuttingDownError();
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
     await Promise.all(this.#ready.splice(0).map((sandbox) => sandbox.destroy()));
+  }
+
+  /** Forgets ready sandboxes that died while waiting (killed, out of memory). */
+  #dropDead(): void {
+    for (let index = this.#ready.length - 1; index >= 0; index--) {
+      if (!this.#ready[index]?.alive) this.#ready.splice(index, 1);
+    }
   }
 
   #grow(): void {

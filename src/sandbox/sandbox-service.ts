@@ -13,7 +13,7 @@ import { parseSize } from './embedded/limits.js';
 import { MontyTier } from './monty/monty-tier.js';
 import { type PoolStats, WarmPool } from './pool.js';
 import { type RuntimePreference, selectRuntime } from './select.js';
-import type { FullPythonKind, Sandbox, SandboxBackend, SandboxStartOptions } from './types.js';
+import type { FullPythonKind, Sandbox, SandboxBackend, SandboxClaim, SandboxStartOptions } from './types.js';
 
 /**
  * Warm sandboxes per runtime when demand is low (MCP_BRIDGE_POOL_SIZE unset). An idle container costs
@@ -90,9 +90,9 @@ export class SandboxService {
 
   /**
    * A warm sandbox from the pool; with `options` (a session's own memory limit), one started for the
-   * caller with them.
+   * caller with them. `claim` says how a warm one is taken (fair shares).
    */
-  async acquire(signal?: AbortSignal, options?: SandboxStartOptions): Promise<Sandbox> {
+  async acquire(signal?: AbortSignal, options?: SandboxStartOptions, claim?: SandboxClaim): Promise<Sandbox> {
     if (!this.hasFullPython) {
       throw new BridgeError(
         'RUNTIME_UNAVAILABLE',
@@ -100,7 +100,7 @@ export class SandboxService {
       );
     }
     const { backend, pool } = await this.#init();
-    return options ? backend.start(signal, options) : pool.acquire(signal);
+    return options ? backend.start(signal, options) : pool.acquire(signal, claim);
   }
 
   /** A run has replied: refill the pool in the background. */

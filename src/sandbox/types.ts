@@ -191,6 +191,15 @@ export interface Sandbox {
   destroy(): Promise<void>;
 }
 
+/** How a run takes a sandbox from the warm pool. */
+export interface SandboxClaim {
+  /**
+   * Leave the pool's last ready sandbox to a run of someone with no program running (fair shares,
+   * docs/team.md): this run takes one only while two or more are ready, else one started for it.
+   */
+  spareLast?: boolean;
+}
+
 /** How one sandbox differs from the backend's configuration. */
 export interface SandboxStartOptions {
   /** Its memory limit, in the engines' syntax (`256m`), instead of the configured one. */
