@@ -29,7 +29,16 @@ export interface DiagnoseOptions {
   containerChannel: ChannelChoice;
   limits: ContainerLimits;
   stateDir: string;
+  /** MCP_BRIDGE_CPU_SHARES: `off` is reported as such instead of the mechanism. Default `auto`. */
+  cpuShares?: 'auto' | 'off';
   logger: Logger;
+}
+
+/** The line that says how principals' sandboxes share the CPU (docs/team.md, "Fair shares"). */
+function cpuSharesLine(options: DiagnoseOptions, mechanism: string): string {
+  return options.cpuShares === 'off'
+    ? 'cpu shares between principals: off (MCP_BRIDGE_CPU_SHARES=off)'
+    : `cpu shares between principals (with a tokens file or OAuth): ${mechanism}`;
 }
 
 /** Report lines (`label: text`, or a `runtimes` list) and whether a run could start. */
@@ -87,7 +96,7 @@ export async function diagnoseSandboxes(options: DiagnoseOptions): Promise<Sandb
       lines.push(...container.lines);
       healthy = container.healthy;
     } else {
-      lines.push(`cpu shares between principals: ${await describeEmbeddedCpuShares()}`);
+      lines.push(cpuSharesLine(options, await describeEmbeddedCpuShares()));
     }
   } catch (error) {
     const invalid = error instanceof BridgeError && error.code === 'CONFIG_INVALID';
@@ -122,7 +131,7 @@ async function diagnoseContainers(
   if (healthy) {
     const trial = await tryStart(options, engine, version, channel);
     lines.push(`sandbox start: ${trial.message}`);
-    if (trial.cpu) lines.push(`cpu shares between principals: ${trial.cpu}`);
+    if (trial.cpu) lines.push(cpuSharesLine(options, trial.cpu));
     healthy = trial.ok;
   }
   return { lines, healthy };

@@ -18,6 +18,7 @@ export async function doctor(settings: Settings, logger: Logger): Promise<number
     containerChannel: settings.containerChannel,
     limits: containerLimits(settings),
     stateDir: settings.stateDir,
+    cpuShares: settings.cpuShares,
     logger,
   });
   const discovery = await discover(logger);
