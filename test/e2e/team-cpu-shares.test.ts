@@ -6,11 +6,13 @@
  * default), so it runs wherever the bridge does; the mechanism is the one this machine offers. What the
  * weights do to bob's latency under a flood is measured in bench/team.mjs, not asserted here.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BRIDGE_MAIN } from '../helpers/environment.js';
 import { type HttpBridge, startHttpBridge, writeTokensFile } from '../helpers/http-bridge.js';
 
 const ALICE = 'alice-cpu-token-0123456789abcd';
@@ -118,6 +120,28 @@ describe('fair CPU between principals (tokens file: alice, bob; embedded sandbox
         expect(inForce(line), `${line.sandbox}: ${line.target}`).toBe(line.value);
       }
       const [mechanism] = mechanisms;
+      // doctor names the mechanism the bridge used.
+      const doctor = await new Promise<string>((resolve) =>
+        execFile(
+          process.execPath,
+          [BRIDGE_MAIN, 'doctor'],
+          {
+            env: {
+              ...process.env,
+              HOME: dir,
+              MCP_BRIDGE_RUNTIME: 'embedded',
+              MCP_BRIDGE_STATE_DIR: join(dir, 'state'),
+            },
+            timeout: 120_000,
+          },
+          (_error, stdout) => resolve(stdout),
+        ),
+      );
+      expect(doctor).toMatch(
+        mechanism === 'cgroup'
+          ? /cpu shares between principals \(with a tokens file or OAuth\): cgroup weights, a cgroup per worker/
+          : /cpu shares between principals \(with a tokens file or OAuth\): niceness per worker/,
+      );
       const values = weights.map((line) => line.value).sort((a, b) => Number(a) - Number(b));
       if (mechanism === 'cgroup') {
         expect([
