@@ -24,7 +24,12 @@ export function containerLimits(settings: Settings): ContainerLimits {
  * `poolSize` 0 (a one-off command: `run`, `stubs`) keeps no pool and grows none. Throws CONFIG_INVALID
  * when the container channel cannot work with the OCI runtime.
  */
-export function createSandboxes(settings: Settings, logger: Logger, poolSize?: number): SandboxService {
+export function createSandboxes(
+  settings: Settings,
+  logger: Logger,
+  poolSize?: number,
+  options: { cpuWeights?: boolean } = {},
+): SandboxService {
   const containerChannel = resolveChannel(
     settings.containerChannel,
     process.platform,
@@ -43,6 +48,7 @@ export function createSandboxes(settings: Settings, logger: Logger, poolSize?: n
     stateDir: settings.stateDir,
     containerChannel,
     ociRuntime: settings.ociRuntime,
+    ...(options.cpuWeights ? { cpuWeights: true } : {}),
     logger,
   });
 }

@@ -169,6 +169,7 @@ async function tryStart(
     limits: options.limits,
     channel,
     ociRuntime: options.ociRuntime,
+    cpuWeights: true,
     logger: options.logger,
   });
   const startedAt = performance.now();

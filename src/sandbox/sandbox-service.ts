@@ -58,6 +58,11 @@ export interface SandboxServiceOptions {
   containerChannel?: 'socket' | 'stdio';
   /** OCI runtime of container sandboxes (MCP_BRIDGE_OCI_RUNTIME); default the engine's. */
   ociRuntime?: string | undefined;
+  /**
+   * Find how each sandbox's CPU weight is set (a team's bridge: docs/team.md, "Fair shares"), so the
+   * engine can weigh them. Default false: sandboxes start and stay as they always did.
+   */
+  cpuWeights?: boolean;
   /** A one-off command (`run`): the embedded snapshot is built by a process that outlives it. Default false. */
   oneShot?: boolean;
   logger: Logger;
@@ -201,6 +206,7 @@ export class SandboxService {
         stateDir: this.#options.stateDir ?? resolveStateDir(process.env),
         memory: limits.memory,
         ...(this.#options.oneShot ? { detachSnapshotBuilds: true } : {}),
+        ...(this.#options.cpuWeights ? { cpuWeights: true } : {}),
         logger,
       });
     }
@@ -211,6 +217,7 @@ export class SandboxService {
       limits,
       ...(this.#options.containerChannel ? { channel: this.#options.containerChannel } : {}),
       ociRuntime: this.#options.ociRuntime,
+      ...(this.#options.cpuWeights ? { cpuWeights: true } : {}),
       logger,
     });
   }

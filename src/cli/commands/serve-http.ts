@@ -28,7 +28,10 @@ export interface HttpServeArgs {
 export async function serveHttp(settings: Settings, logger: Logger, args: HttpServeArgs): Promise<number> {
   const http = loadHttpSettings();
   checkBindAllowed(args.host, http);
-  const sandboxes = createSandboxes(settings, logger);
+  const sandboxes = createSandboxes(settings, logger, undefined, {
+    // Fair CPU between principals: only a team's bridge weighs its sandboxes.
+    cpuWeights: http.team && settings.cpuShares === 'auto',
+  });
   sandboxes.warm();
   let server: import('../../server/http/http-server.js').BridgeHttpServer | undefined;
   // Known once the bridge is composed, which needs the telemetry's observer first.

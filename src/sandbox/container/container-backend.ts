@@ -53,6 +53,8 @@ export interface ContainerBackendOptions {
   channel?: 'socket' | 'stdio';
   /** OCI runtime the engine runs the container with (`--runtime`); default the engine's own. */
   ociRuntime?: string | undefined;
+  /** Find each container's cgroup to weigh its CPU (podman's `--pidfile`). Default false. */
+  cpuWeights?: boolean;
 }
 
 export class ContainerBackend implements SandboxBackend {
@@ -110,7 +112,7 @@ export class ContainerBackend implements SandboxBackend {
     const cwd = await this.#channels.root();
     // Where podman says the container's host pid: its cgroup carries the principal's CPU weight.
     const pidFile =
-      engine === 'podman' && isLocalEngine(process.platform, process.env)
+      this.#options.cpuWeights && engine === 'podman' && isLocalEngine(process.platform, process.env)
         ? join(cwd, `${name}.pid`)
         : undefined;
     const args = buildRunArgs({

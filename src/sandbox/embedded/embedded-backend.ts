@@ -46,6 +46,8 @@ export interface EmbeddedBackendOptions {
    * would otherwise stop a build it started when it exits). Default false: built here.
    */
   detachSnapshotBuilds?: boolean;
+  /** Give each worker a CPU weight control (a cgroup of its own, else its niceness). Default false. */
+  cpuWeights?: boolean;
 }
 
 /** The embedded state directory of a bridge state dir. */
@@ -266,7 +268,7 @@ export class EmbeddedBackend implements SandboxBackend {
     const { logger } = this.#options;
     const id = `embedded-${this.#ownerPid}-${++this.#counter}`;
     const startedAt = performance.now();
-    const cgroups = await this.#workerCgroups();
+    const cgroups = this.#options.cpuWeights ? await this.#workerCgroups() : undefined;
     const child = this.#spawn(this.#command(snapshot, false, limits));
     const sandbox = startGroupSandbox({
       id,
@@ -276,7 +278,8 @@ export class EmbeddedBackend implements SandboxBackend {
       live: this.#live,
       what: 'the embedded worker',
     });
-    if (child.pid !== undefined) sandbox.useCpuControl(this.#cpuControl(sandbox, child.pid, cgroups));
+    if (this.#options.cpuWeights && child.pid !== undefined)
+      sandbox.useCpuControl(this.#cpuControl(sandbox, child.pid, cgroups));
     try {
       await sandbox.waitReady(signal);
     } catch (error) {
