@@ -310,7 +310,10 @@ class Conversation {
     }
   }
 
-  /** Starts a host call after the answer to its suspension is sent, or when a slot frees up; its answer is kept for `ResolveFutures`. */
+  /**
+   * Starts a host call once the answer to its suspension is sent (`#startDeferred`), or when a slot
+   * frees up; its answer is kept for `ResolveFutures`.
+   */
   #start(
     callId: number,
     call: (signal: AbortSignal) => Promise<unknown>,
