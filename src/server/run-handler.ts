@@ -1,5 +1,6 @@
 /**
- * The `run_python` call, its arguments already checked: starts a run for the connection's principal
+ * A run tool's call (`run_python`, `run_typescript`: one handler, differing by language), its
+ * arguments already checked: starts a run for the connection's principal
  * (or finds the one a `wait` handle names) in the principal's table of runs still going, waits for its end or its yield point
  * while sending progress, and formats what it returns.
  */
@@ -8,7 +9,7 @@ import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/proto
 import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Engine } from '../engine/engine.js';
 import type { Principal } from '../engine/principal.js';
-import type { RunOutcome } from '../engine/types.js';
+import type { Language, RunOutcome } from '../engine/types.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { elicitApproval, type WaitingCall } from './approver.js';
@@ -24,6 +25,7 @@ import {
 import type { LongRun, LongRuns } from './long-runs.js';
 import { runOrigin } from './run-origin.js';
 import { RUN_PYTHON_TOOL, type RunPythonArguments } from './run-python-tool.js';
+import { RUN_TYPESCRIPT_TOOL } from './run-typescript-tool.js';
 
 const PROGRESS_INTERVAL_MS = 1000;
 /** Handles of runs still going one principal may hold, and how long a finished run's result waits for it. */
@@ -34,6 +36,8 @@ export type ToolCallExtra = RequestHandlerExtra<ServerRequest, ServerNotificatio
 export type RunHandler = (args: RunPythonArguments, extra: ToolCallExtra) => Promise<CallToolResult>;
 
 export interface RunHandlerOptions {
+  /** What the tool runs. Default `python`. */
+  language?: Language;
   /** The server whose client is asked to approve calls. */
   server: McpServer;
   engine: Engine;
@@ -57,6 +61,9 @@ const waitingCalls = new WeakMap<LongRun, WaitingCall>();
 
 export function createRunHandler(options: RunHandlerOptions): RunHandler {
   const { server, engine, principal, connection, longRuns, yieldAfterMs, logger } = options;
+  const language = options.language ?? 'python';
+  const tool = language === 'typescript' ? RUN_TYPESCRIPT_TOOL : RUN_PYTHON_TOOL;
+  const source = language === 'typescript' ? 'TypeScript source' : 'Python source';
 
   return async (
     { code, servers, timeout, session, wait, yield_after }: RunPythonArguments,
@@ -66,7 +73,7 @@ export function createRunHandler(options: RunHandlerOptions): RunHandler {
       // Not only pointless (the run ends first): a timer past 2^31 ms fires at once.
       const most = Number((engine.maxTimeoutMs / 1000).toFixed(3));
       return toolError(
-        `Invalid arguments for ${RUN_PYTHON_TOOL}: yield_after=${yield_after} s is longer than a run may last ` +
+        `Invalid arguments for ${tool}: yield_after=${yield_after} s is longer than a run may last ` +
           `(${most} s, MCP_BRIDGE_MAX_TIMEOUT), so the run would end before it yields. Pass at most ${most}, or 0 to wait for the run's end.`,
       );
     }
@@ -88,7 +95,7 @@ export function createRunHandler(options: RunHandlerOptions): RunHandler {
     } else {
       if (code === undefined) {
         return toolError(
-          'run_python needs `code` (Python source), or `wait` with the handle of a run still going.',
+          `${tool} needs \`code\` (${source}), or \`wait\` with the handle of a run still going.`,
         );
       }
       const timeoutMs = timeout === undefined ? undefined : Math.round(timeout * 1000);
@@ -98,6 +105,7 @@ export function createRunHandler(options: RunHandlerOptions): RunHandler {
           engine.run(
             {
               code,
+              ...(language !== 'python' ? { language } : {}),
               ...(servers ? { servers } : {}),
               ...(timeoutMs !== undefined ? { timeoutMs } : {}),
               ...(session !== undefined ? { session } : {}),
@@ -138,7 +146,7 @@ export function createRunHandler(options: RunHandlerOptions): RunHandler {
         ...(outcome.status === 'ok' ? {} : { isError: true }),
       };
     } catch (error) {
-      if (!(error instanceof BridgeError)) logger.error('run_python failed', { error });
+      if (!(error instanceof BridgeError)) logger.error(`${tool} failed`, { error });
       return toolError(errorMessage(error));
     } finally {
       stopProgress();
