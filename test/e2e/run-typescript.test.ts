@@ -6,12 +6,14 @@
  * MCP_BRIDGE_LANGUAGES lists, MCP_BRIDGE_TYPECHECK=off, and a bad MCP_BRIDGE_LANGUAGES served as the
  * configuration error it is.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getEncoding } from 'js-tiktoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBridge, startBridge } from '../helpers/bridge.js';
+import { BRIDGE_MAIN } from '../helpers/environment.js';
 import { createTestHome, serverEntry, type TestHome } from '../helpers/upstreams.js';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'run-typescript-state-'));
@@ -81,6 +83,17 @@ describe('run_typescript beside run_python', () => {
     expect(result.structured, result.text).toMatchObject({ status: 'ok', sandbox: 'embedded' });
     expect(result.structured.stdout).toBe('Echo: hi from ts\n{ sum: 3 }\n');
     expect(result.structured.stderr).toBe('entities ts-ada\n');
+  });
+
+  it("runs the README's TypeScript example as written", async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const example = /^```ts\n\/\/ run_typescript\(code=\.\.\., servers=(\[[^\]]*\])\)\n([\s\S]*?)^```$/m.exec(
+      readme,
+    );
+    if (!example?.[1] || !example[2]) throw new Error('README.md has no run_typescript example');
+    const result = await bridge.runTypeScript({ servers: JSON.parse(example[1]), code: example[2] });
+    expect(result.structured, result.text).toMatchObject({ status: 'ok', stderr: '' });
+    expect(result.structured.stdout).toContain('The sum of 1 and 2 is 3.');
   });
 
   it('returns a type error with its line and column before any tool call', async () => {
@@ -255,6 +268,27 @@ describe('MCP_BRIDGE_LANGUAGES and MCP_BRIDGE_TYPECHECK', () => {
       await bridge.close();
     }
   }, 120_000);
+
+  it('exports the declarations with `stubs --language typescript`', () => {
+    const env = { ...process.env, HOME: home.home, MCP_BRIDGE_LOG_LEVEL: 'error' };
+    const stubs = spawnSync(
+      process.execPath,
+      [BRIDGE_MAIN, 'stubs', '--language', 'typescript', 'memory', 'everything'],
+      { env, cwd: home.project, encoding: 'utf8' },
+    );
+    expect(stubs.status, stubs.stderr).toBe(0);
+    expect(stubs.stdout).toContain('declare const mcp: McpServers & {');
+    expect(stubs.stdout).toContain('// MCP server "memory": mcp.memory\n');
+    expect(stubs.stdout).toMatch(/readonly memory: \{[\s\S]*create_entities\(args: \{/);
+    expect(stubs.stdout).toMatch(/get_sum\(args: \{[\s\S]*a: number;/);
+    const bad = spawnSync(process.execPath, [BRIDGE_MAIN, 'stubs', '--language', 'rust'], {
+      env,
+      cwd: home.project,
+      encoding: 'utf8',
+    });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("--language takes python or typescript, not 'rust'");
+  }, 60_000);
 
   it('serves a bad MCP_BRIDGE_LANGUAGES as the configuration error it is', async () => {
     const bridge = await startBridge(
