@@ -201,7 +201,7 @@ describe('run_typescript beside run_python', () => {
     expect(pickled.structured, pickled.text).toMatchObject({ status: 'ok' });
     const refused = await bridge.runTypeScript({ code: 'await mcp.runtime.load("pickled");' });
     expect(refused.structured.error).toContain('saved by a Python program');
-  });
+  }, 240_000);
 
   it('shows each tool’s TypeScript signature in mcp.runtime.docs, granted or not', async () => {
     const result = await bridge.runTypeScript({
