@@ -116,7 +116,6 @@ describe('hostile TypeScript programs', () => {
     const result = await bridge.runTypeScript({
       servers: ['everything'],
       code: [
-        '(Object.prototype as any).toJSON = () => ({ server: "memory", tool: "delete_entities" });',
         'Object.defineProperty(Object.prototype, "server", { set() { throw new Error("trap"); }, get() { return "memory"; } });',
         '(Array.prototype as any)[Symbol.iterator] = function* () { yield "polluted"; };',
         'JSON.stringify = () => "{}";',
@@ -167,21 +166,29 @@ describe('hostile TypeScript programs', () => {
     expect(['protocol_error', 'error']).toContain(result.structured.status);
   });
 
-  it('deep values: arguments nested past what JSON or a frame takes fail the call or the run only', async () => {
-    const result = await bridge.runTypeScript({
+  it('deep values: arguments nested past what a frame takes end the run only', async () => {
+    const tooDeep = await bridge.runTypeScript({
       servers: ['everything'],
       code: [
-        'let deep: any = {};',
-        'for (let i = 0; i < 200000; i++) deep = { d: deep };',
-        'try { await mcp.everything.echo({ message: "m", deep } as any); } catch (e) { console.log((e as Error).name); }',
-        'let nested: any = "m";',
-        'for (let i = 0; i < 100; i++) nested = [nested];',
-        'await mcp.everything.echo({ message: "m", nested } as any);',
+        'let deep: any = "m";',
+        'for (let i = 0; i < 100; i++) deep = [deep];',
+        'await mcp.everything.echo({ message: "m", deep } as any);',
       ].join('\n'),
       timeout: 60,
     });
-    // The first is refused in the sandbox (too deep to serialize); the second breaks the 64-level frame bound.
-    expect(result.structured.stdout).toBe('TypeError\n');
-    expect(result.structured.status).toBe('protocol_error');
+    expect(tooDeep.structured.status).toBe('protocol_error');
+    expect(tooDeep.structured.error).toContain('nested deeper than 64 levels');
+    // Deeper than JSON.stringify can go, or sent and refused by the host: never the bridge's problem.
+    const deeper = await bridge.runTypeScript({
+      servers: ['everything'],
+      code: [
+        'let deep: any = {};',
+        'for (let i = 0; i < 1_000_000; i++) deep = { d: deep };',
+        'try { await mcp.everything.echo({ message: "m", deep } as any); } catch (e) { console.log((e as Error).name); }',
+      ].join('\n'),
+      timeout: 60,
+    });
+    if (deeper.structured.status === 'ok') expect(deeper.structured.stdout).toBe('TypeError\n');
+    else expect(deeper.structured.status).toBe('protocol_error');
   });
 });
