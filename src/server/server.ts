@@ -51,7 +51,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   const { engine, logger } = options;
   const server = new McpServer(
     { name: 'codemode-bridge', version: options.version },
-    { capabilities: { logging: {} }, instructions: buildInstructions(engine) },
+    { capabilities: { logging: {} }, instructions: buildInstructions(engine, options.languages) },
   );
   // Named sessions, saved values and kept output belong to the principal (the engine keys them by its
   // id) and outlive this connection; the runs it started end with it. Over stdio the one client is

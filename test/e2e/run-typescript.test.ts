@@ -259,6 +259,9 @@ describe('MCP_BRIDGE_LANGUAGES and MCP_BRIDGE_TYPECHECK', () => {
     try {
       const { tools } = await bridge.client.listTools();
       expect(tools.map((tool) => tool.name)).toEqual(['run_typescript']);
+      expect(bridge.client.getInstructions()).toMatch(
+        /^codemode-bridge runs TypeScript for you in a sandbox[\s\S]*MCP servers available to run_typescript: everything \(mcp\.everything\), memory \(mcp\.memory\)\./,
+      );
       const result = await bridge.runTypeScript({ code: 'const n: number = "unchecked";\nconsole.log(n);' });
       expect(result.structured.stdout).toBe('unchecked\n');
       await expect(bridge.runPython({ code: 'print(1)' })).rejects.toThrow(

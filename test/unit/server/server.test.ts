@@ -195,6 +195,8 @@ describe('context that stays small at any number of servers', () => {
       expect(listed.tools.map((tool) => tool.name)).toEqual(['run_python', 'run_typescript']);
       const text = JSON.stringify(listed);
       expect(tokens(text), text).toBeLessThanOrEqual(2 * BUDGET_TOKENS);
+      const instructions = client.getInstructions() ?? '';
+      expect(tokens(instructions), instructions).toBeLessThanOrEqual(BUDGET_TOKENS);
       if (count > 5) expect(listed.tools[1]?.description).toContain('`mcp.runtime.servers()` names them');
     },
     20_000,
