@@ -28,6 +28,18 @@ async function runTypeScript(client, code, extra = {}) {
   return { ms, result };
 }
 
+async function bursts(client) {
+  for (let round = 0; round < 2; round++) {
+    await untilQuiet();
+    const times = [];
+    for (let i = 0; i < BURST_RUNS; i++) times.push((await runTypeScript(client, 'console.log(1);')).ms);
+    const burst = summary(times);
+    console.log(
+      `  burst of ${BURST_RUNS}, ${round === 0 ? 'first' : 'next'}: p50 ${fmt(burst.p50)}, p95 ${fmt(burst.p95)} (target next p50 ≤ 10 ms)`,
+    );
+  }
+}
+
 export async function benchTypeScript() {
   const root = mkdtempSync(join(tmpdir(), 'codemode-bench-ts-'));
   const config = join(root, 'servers.json');
@@ -72,17 +84,7 @@ export async function benchTypeScript() {
         `Python print(1), embedded: p50 ${fmt(pyPaced.p50)} → ${ratio(tsPaced.p50, pyPaced.p50)} (target ≤ 1×)`,
     );
 
-    for (let round = 0; round < 2; round++) {
-      await untilQuiet();
-      const times = [];
-      for (let i = 0; i < BURST_RUNS; i++)
-        times.push((await runTypeScript(bridge.client, 'console.log(1);')).ms);
-      const burst = summary(times);
-      console.log(
-        `  burst of ${BURST_RUNS}, ${round === 0 ? 'first' : 'next'}: p50 ${fmt(burst.p50)}, p95 ${fmt(burst.p95)} (target next p50 ≤ 10 ms)`,
-      );
-    }
-
+    await bursts(bridge.client);
     const echo = (i) => direct.callTool({ name: 'echo', arguments: { message: String(i) } });
     for (let i = 0; i < WARM_CALLS; i++) await echo(i);
     await runTypeScript(
@@ -116,6 +118,30 @@ export async function benchTypeScript() {
   } finally {
     await direct.close();
     await bridge.close();
+  }
+  // The same runs with the check off: what the sandbox costs, and what the check adds beside it.
+  const unchecked = await startBridge({
+    MCP_BRIDGE_CONFIG: config,
+    MCP_BRIDGE_LANGUAGES: 'typescript',
+    MCP_BRIDGE_TYPECHECK: 'off',
+    MCP_BRIDGE_STATE_DIR: join(root, 'state'),
+  });
+  try {
+    console.log('  MCP_BRIDGE_TYPECHECK=off:');
+    for (let i = 0; i < 3; i++) await runTypeScript(unchecked.client, 'console.log(1);', { timeout: 120 });
+    await untilQuiet();
+    const times = [];
+    for (let i = 0; i < PACED_RUNS; i++) {
+      await sleep(AGENT_PACE_MS);
+      times.push((await runTypeScript(unchecked.client, 'console.log(1);')).ms);
+    }
+    const paced = summary(times);
+    console.log(
+      `  warm console.log(1) at agent pace, unchecked: p50 ${fmt(paced.p50)} (p95 ${fmt(paced.p95)})`,
+    );
+    await bursts(unchecked.client);
+  } finally {
+    await unchecked.close();
     rmSync(root, { recursive: true, force: true });
   }
 }
