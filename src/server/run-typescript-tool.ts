@@ -19,16 +19,18 @@ export const runTypeScriptArguments = runToolArguments(RUN_TYPESCRIPT_TOOL);
 /** The `run_typescript` entry of tools/list. */
 export function runTypeScriptToolDefinition(serverNames: string[], policy: boolean): Tool {
   const lines = [
-    'Sandboxed TypeScript (no network or host files; fresh each call unless `session` names one; `timeout` in s). Type-checked before tool calls; top-level await.',
-    'MCP tools are typed async functions: grant `servers`, call `await mcp.<alias>.<tool>({...})`; search with `await mcp.runtime.search("task")`; types: `mcp.runtime.docs(name)`.',
+    'Sandboxed TypeScript (no network or host files; fresh each call unless `session` names one; `timeout` in s). Type-checked first; top-level await.',
+    'MCP tools are typed async functions: grant `servers`, call `await mcp.<alias>.<tool>({...})`; `await mcp.runtime.search("task")` finds them with their types.',
     summarizeServerNames(serverNames, 'mcp.runtime.servers()'),
   ];
-  if (policy) lines.splice(2, 0, "Policy refusals throw PolicyError: don't retry them.");
+  if (policy) lines.splice(2, 0, "Policy refusals throw PolicyError (don't retry).");
   return {
     name: RUN_TYPESCRIPT_TOOL,
     description: lines.join('\n'),
     inputSchema: compactSchema(runPythonInput),
     outputSchema: compactSchema(runPythonOutput),
     annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+    // As run_python: a client that speaks MCP tasks may start a run as a task (run-task.ts).
+    execution: { taskSupport: 'optional' },
   };
 }

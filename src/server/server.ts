@@ -1,11 +1,20 @@
 /**
- * The MCP surface: one `McpServer` per client connection, with its resources, its principal's table
- * of runs still going (its own over stdio), and a run tool per enabled language: `run_python`
- * (run-python-tool.ts) and `run_typescript` (run-typescript-tool.ts), both answered by run-handler.ts.
+ * The MCP surface: one `McpServer` per client connection, with its resources, its principal's tables
+ * of runs still going and of MCP tasks (its own over stdio), and a run tool per enabled language:
+ * `run_python` (run-python-tool.ts) and `run_typescript` (run-typescript-tool.ts), both answered by
+ * run-handler.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  GetTaskPayloadRequestSchema,
+  GetTaskRequestSchema,
+  isTaskAugmentedRequestParams,
+  ListToolsRequestSchema,
+  McpError,
+  RELATED_TASK_META_KEY,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Engine } from '../engine/engine.js';
 import { localPrincipal, type Principal } from '../engine/principal.js';
 import type { Language } from '../engine/types.js';
@@ -14,13 +23,20 @@ import type { LogFields, Logger, LogLevel } from '../shared/logger.js';
 import { type OutputMode, toolError } from './format.js';
 import { LongRuns } from './long-runs.js';
 import { buildInstructions, registerResources } from './resources.js';
-import { createRunHandler, KEEP_FINISHED_RUN_MS, MAX_WAIT_HANDLES, type RunHandler } from './run-handler.js';
+import {
+  createRunHandler,
+  KEEP_FINISHED_RUN_MS,
+  MAX_WAIT_HANDLES,
+  type RunHandler,
+  TASK_LIMITS,
+} from './run-handler.js';
 import { RUN_PYTHON_TOOL, runPythonArguments, runPythonToolDefinition } from './run-python-tool.js';
 import {
   RUN_TYPESCRIPT_TOOL,
   runTypeScriptArguments,
   runTypeScriptToolDefinition,
 } from './run-typescript-tool.js';
+import { TaskRuns } from './task-runs.js';
 
 export interface BridgeServerOptions {
   engine: Engine;
@@ -44,14 +60,23 @@ export interface BridgeServerOptions {
    * this server's own, closed with it together with everything its principal owns (stdio's one client).
    */
   longRuns?: LongRuns;
+  /** The principal's MCP tasks, shared by all its connections (over HTTP). Default: this server's own, as `longRuns`. */
+  tasks?: TaskRuns;
   logger: Logger;
 }
 
 export function createBridgeServer(options: BridgeServerOptions): McpServer {
   const { engine, logger } = options;
+  const tasks = options.tasks ?? new TaskRuns(TASK_LIMITS);
+  // The SDK answers tasks/list and tasks/cancel from the task store; `tools.call`: run_python may be
+  // called as a task.
   const server = new McpServer(
     { name: 'codemode-bridge', version: options.version },
-    { capabilities: { logging: {} }, instructions: buildInstructions(engine, options.languages) },
+    {
+      capabilities: { logging: {}, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
+      instructions: buildInstructions(engine, options.languages),
+      taskStore: tasks,
+    },
   );
   // Named sessions, saved values and kept output belong to the principal (the engine keys them by its
   // id) and outlive this connection; the runs it started end with it. Over stdio the one client is
@@ -71,6 +96,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   server.close = async () => {
     if (ownsState) {
       longRuns.close();
+      tasks.close();
       engine.closeOwner(principal.id);
     } else {
       longRuns.closeOrigin(connection);
@@ -89,6 +115,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
       principal,
       connection,
       longRuns,
+      tasks,
       yieldAfterMs,
       outputMode: options.outputMode,
       logger,
@@ -124,11 +151,24 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
         `Unknown tool ${JSON.stringify(name)}: this server has ${offered}${hidden}`,
       );
     }
+    const task = isTaskAugmentedRequestParams(request.params) ? request.params.task : undefined;
     const parsed = tool.args.safeParse(request.params?.arguments ?? {});
-    if (!parsed.success)
-      return toolError(`Invalid arguments for ${tool.definition.name}: ${describeIssues(parsed.error)}`);
-    return tool.handler(parsed.data, extra);
+    if (!parsed.success) {
+      const message = `Invalid arguments for ${tool.definition.name}: ${describeIssues(parsed.error)}`;
+      // A task-augmented call is answered with a task or a JSON-RPC error, never a tool result.
+      if (task) throw new McpError(ErrorCode.InvalidParams, message);
+      return toolError(message);
+    }
+    return tool.handler(parsed.data, extra, task);
   };
+  // The SDK's own tasks/get says only "Task not found", and its tasks/result polls the store once per
+  // poll interval: answered here, with the id and what to do, and the result the moment the run ends.
+  server.server.setRequestHandler(GetTaskRequestSchema, (request) => tasks.describe(request.params.taskId));
+  server.server.setRequestHandler(GetTaskPayloadRequestSchema, async (request, extra) => {
+    const { taskId } = request.params;
+    const result = await tasks.result(taskId, extra.signal);
+    return { ...result, _meta: { ...result._meta, [RELATED_TASK_META_KEY]: { taskId } } };
+  });
   // tools/list is the one thing every client puts in the model's context on every turn: serve the
   // compact definitions. Servers are discovered once at start, so the definitions are built once.
   const tools = runTools.map((tool) => tool.definition);
