@@ -1,4 +1,4 @@
-// `npm run bench [container|upstream|embedded|discovery|performance|host-ops|policy|sessions|typescript-isolation|monty|telemetry|team]`: each benchmark prints ratios against a baseline
+// `npm run bench [container|upstream|embedded|discovery|performance|host-ops|policy|sessions|typescript-isolation|typescript|monty|telemetry|team]`: each benchmark prints ratios against a baseline
 // measured in the same run, because these machines are noisy.
 import { benchContainer } from './container.mjs';
 import { benchDiscovery } from './discovery.mjs';
@@ -10,6 +10,7 @@ import { benchPolicy } from './policy.mjs';
 import { benchSessions } from './sessions.mjs';
 import { benchTeam } from './team.mjs';
 import { benchTelemetry } from './telemetry.mjs';
+import { benchTypeScript } from './typescript.mjs';
 import { benchTypeScriptIsolation } from './typescript-isolation.mjs';
 import { benchUpstream } from './upstream.mjs';
 
@@ -23,6 +24,7 @@ if (!only || only === 'host-ops') await benchHostOps();
 if (!only || only === 'policy') await benchPolicy();
 if (!only || only === 'sessions') await benchSessions();
 if (!only || only === 'typescript-isolation') await benchTypeScriptIsolation();
+if (!only || only === 'typescript') await benchTypeScript();
 if (!only || only === 'monty') await benchMonty();
 if (!only || only === 'telemetry') await benchTelemetry();
 if (!only || only === 'team') await benchTeam();

@@ -80,6 +80,29 @@ interface McpRuntime {
     args?: Record<string, unknown>,
     options?: { raw?: boolean },
   ): Promise<unknown>;
+  /**
+   * Keeps `value` (as JSON) on the host under `name`, for any later run of this client, in either
+   * language; saving a name again replaces it. Size is capped (MCP_BRIDGE_SAVE_MAX_SIZE).
+   */
+  save(name: string, value: unknown): Promise<{ name: string; bytes: number }>;
+  /** A copy of what `save(name, …)` kept; a ToolError if nothing is saved under `name`. */
+  load<T = unknown>(name: string): Promise<T>;
+  /** The values this client saved. */
+  listSaved(): Promise<Array<{ name: string; bytes: number; savedAt: string }>>;
+  /** Forgets a saved value; whether there was one. */
+  deleteSaved(name: string): Promise<boolean>;
+  /** A page of a run's stdout the output cap elided, by the handle its result names (`out-N`). */
+  readOutput(
+    handle: string,
+    offset?: number,
+    length?: number,
+  ): Promise<{ text: string; offset: number; keptChars: number; totalChars: number }>;
+  /** This client's named sessions. */
+  listSessions(): Promise<Array<Record<string, unknown>>>;
+  /** Ends a named session (its sandbox and what it held); whether it existed. */
+  resetSession(name: string): Promise<boolean>;
+  /** Skills are Python functions (run_python's `save_tool`): this always throws a ToolError saying so. */
+  skills(): Promise<never>;
 }
 
 declare const mcp: McpServers & {

@@ -36,6 +36,10 @@ const ArrayPrototypeShift = uncurry(Array.prototype.shift);
 const JSONParse = JSON.parse;
 const JSONStringify = JSON.stringify;
 const StringCtor = String;
+const MathCeil = Math.ceil;
+const MathMin = Math.min;
+const TypedArraySet = uncurry(ObjectGetPrototypeOf(Uint8Array.prototype).set);
+const StringPrototypeCharCodeAt = uncurry(String.prototype.charCodeAt);
 const StringPrototypeIndexOf = uncurry(String.prototype.indexOf);
 const StringPrototypeLastIndexOf = uncurry(String.prototype.lastIndexOf);
 const StringPrototypeSlice = uncurry(String.prototype.slice);
@@ -457,6 +461,133 @@ function toolDoc(server, tool, extra) {
   };
 }
 
+// ---------------------------------------------------------------- saved values
+// A value is saved as JSON behind a marker, in 3 MiB slices (each fits one frame as base64); the
+// Python runtime's `load` reads the marker too, so Python loads what TypeScript saved. What Python
+// saved is a pickle, which TypeScript cannot read: `load` says so.
+const SAVE_SLICE_BYTES = 3 * 1024 * 1024;
+const JSON_VALUE_MARKER = '\u0000codemode-json\n';
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const BASE64_INDEX = new Uint8ArrayCtor(128);
+for (let i = 0; i < BASE64.length; i++) BASE64_INDEX[StringPrototypeCharCodeAt(BASE64, i)] = i;
+
+function toBase64(bytes, start, end) {
+  let out = '';
+  let chunk = '';
+  let i = start;
+  for (; i + 2 < end; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    chunk += BASE64[n >> 18] + BASE64[(n >> 12) & 63] + BASE64[(n >> 6) & 63] + BASE64[n & 63];
+    if (chunk.length >= 65536) {
+      out += chunk;
+      chunk = '';
+    }
+  }
+  if (i < end) {
+    const n = (bytes[i] << 16) | (i + 1 < end ? bytes[i + 1] << 8 : 0);
+    chunk += `${BASE64[n >> 18]}${BASE64[(n >> 12) & 63]}${i + 1 < end ? BASE64[(n >> 6) & 63] : '='}=`;
+  }
+  return out + chunk;
+}
+
+function fromBase64(text) {
+  let length = text.length;
+  while (length > 0 && text[length - 1] === '=') length--;
+  const bytes = new Uint8ArrayCtor((length * 3) >> 2);
+  let at = 0;
+  for (let i = 0; i < length; i += 4) {
+    const n =
+      (BASE64_INDEX[StringPrototypeCharCodeAt(text, i)] << 18) |
+      (BASE64_INDEX[StringPrototypeCharCodeAt(text, i + 1)] << 12) |
+      ((i + 2 < length ? BASE64_INDEX[StringPrototypeCharCodeAt(text, i + 2)] : 0) << 6) |
+      (i + 3 < length ? BASE64_INDEX[StringPrototypeCharCodeAt(text, i + 3)] : 0);
+    bytes[at++] = n >> 16;
+    if (at < bytes.length) bytes[at++] = (n >> 8) & 255;
+    if (at < bytes.length) bytes[at++] = n & 255;
+  }
+  return bytes;
+}
+
+function valueName(helper, name) {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 256) {
+    throw new TypeErrorCtor(
+      `mcp.runtime.${helper}: the name must be a non-empty string of at most 256 characters`,
+    );
+  }
+  return name;
+}
+
+async function saveValue(name, value) {
+  valueName('save', name);
+  let json;
+  try {
+    json = JSONStringify(value);
+  } catch (error) {
+    throw new TypeErrorCtor(
+      `mcp.runtime.save(${JSONStringify(name)}): the value cannot be saved as JSON: ${describeError(error)}`,
+    );
+  }
+  if (typeof json !== 'string') {
+    throw new TypeErrorCtor(
+      `mcp.runtime.save(${JSONStringify(name)}): ${typeof value} cannot be saved as JSON; save plain data`,
+    );
+  }
+  const bytes = TextEncoderEncode(encoder, JSON_VALUE_MARKER + json);
+  const size = TypedArrayLength(bytes);
+  const parts = size === 0 ? 1 : MathCeil(size / SAVE_SLICE_BYTES);
+  let result = null;
+  for (let part = 0; part < parts; part++) {
+    const start = part * SAVE_SLICE_BYTES;
+    const end = MathMin(size, start + SAVE_SLICE_BYTES);
+    result = await callHost('save_value', { name, part, parts, size, data: toBase64(bytes, start, end) });
+  }
+  return result;
+}
+
+/** Loads run one at a time: the host sends each page as it is asked, and a program reads them in turn. */
+let loading = PromiseResolve();
+function loadValue(name) {
+  try {
+    valueName('load', name);
+  } catch (error) {
+    return new PromiseCtor((_, reject) => reject(error));
+  }
+  const load = async () => {
+    const pieces = [];
+    let offset = 0;
+    let size = 0;
+    while (true) {
+      const reply = await callHost('load_value', { name, offset });
+      const piece = fromBase64(typeof reply?.data === 'string' ? reply.data : '');
+      ArrayPrototypePush(pieces, piece);
+      offset += TypedArrayLength(piece);
+      size = Number(reply?.size ?? 0);
+      if (offset >= size || TypedArrayLength(piece) === 0) break;
+    }
+    const bytes = new Uint8ArrayCtor(offset);
+    let at = 0;
+    for (let i = 0; i < pieces.length; i++) {
+      TypedArraySet(bytes, pieces[i], at);
+      at += TypedArrayLength(pieces[i]);
+    }
+    const text = TextDecoderDecode(new TextDecoderCtor(), bytes);
+    if (!StringPrototypeStartsWith(text, JSON_VALUE_MARKER)) {
+      throw new ToolError(
+        `mcp.runtime.load(${JSONStringify(name)}): the value was saved by a Python program (a pickle), which TypeScript cannot read; save it again from TypeScript, or save JSON-compatible data from Python as a string`,
+        { code: 'BAD_ARGUMENTS' },
+      );
+    }
+    return JSONParse(StringPrototypeSlice(text, JSON_VALUE_MARKER.length));
+  };
+  const result = PromisePrototypeThen(loading, load, load);
+  loading = PromisePrototypeThen(
+    result,
+    () => undefined,
+    () => undefined,
+  );
+  return result;
+}
+
 function makeRuntime(run) {
   const servers = run.servers;
   const catalog = run.catalog;
@@ -472,7 +603,7 @@ function makeRuntime(run) {
   const described = (name) => {
     for (let i = 0; i < servers.length; i++)
       if (servers[i].name === name || servers[i].alias === name) return PromiseResolve(servers[i]);
-    return callHost('describe_server', { name: StringCtor(name) });
+    return callHost('describe_server', { name: StringCtor(name), language: 'typescript' });
   };
   return ObjectFreeze({
     servers: async(() => {
@@ -497,24 +628,27 @@ function makeRuntime(run) {
           reject(new TypeErrorCtor('mcp.runtime.search: the query must be a non-empty string')),
         );
       }
-      return PromisePrototypeThen(callHost('search_tool_docs', { query, limit }), (answer) => {
-        const hits = [];
-        const list = answer?.hits ?? [];
-        for (let i = 0; i < list.length; i++) {
-          const hit = list[i];
-          // Saved skills are Python functions: a TypeScript program cannot call them.
-          if (hit.tool === undefined) continue;
-          ArrayPrototypePush(hits, toolDoc(hit.server, hit.tool, { score: hit.score }));
-        }
-        const skipped = answer?.unavailable ?? [];
-        for (let i = 0; i < skipped.length; i++) {
-          emitOut(
-            'stderr',
-            `mcp.runtime.search: server ${JSONStringify(skipped[i].server)} skipped: ${skipped[i].error}\n`,
-          );
-        }
-        return hits;
-      });
+      return PromisePrototypeThen(
+        callHost('search_tool_docs', { query, limit, language: 'typescript' }),
+        (answer) => {
+          const hits = [];
+          const list = answer?.hits ?? [];
+          for (let i = 0; i < list.length; i++) {
+            const hit = list[i];
+            // Saved skills are Python functions: a TypeScript program cannot call them.
+            if (hit.tool === undefined) continue;
+            ArrayPrototypePush(hits, toolDoc(hit.server, hit.tool, { score: hit.score }));
+          }
+          const skipped = answer?.unavailable ?? [];
+          for (let i = 0; i < skipped.length; i++) {
+            emitOut(
+              'stderr',
+              `mcp.runtime.search: server ${JSONStringify(skipped[i].server)} skipped: ${skipped[i].error}\n`,
+            );
+          }
+          return hits;
+        },
+      );
     },
     docs: (server, tool) =>
       PromisePrototypeThen(described(server), (found) => {
@@ -538,6 +672,21 @@ function makeRuntime(run) {
         }
         return docs;
       }),
+    save: async((name, value) => saveValue(name, value)),
+    load: (name) => loadValue(name),
+    listSaved: async(() => callHost('list_values', {})),
+    deleteSaved: async((name) => callHost('delete_value', { name: valueName('deleteSaved', name) })),
+    readOutput: async((handle, offset, length) =>
+      callHost('read_output', { handle: StringCtor(handle), offset: offset ?? 0, length: length ?? 10000 }),
+    ),
+    listSessions: async(() => callHost('list_sessions', {})),
+    resetSession: async((name) => callHost('reset_session', { name: StringCtor(name) })),
+    skills: async(() => {
+      throw new ToolError(
+        'Skills are Python functions: save and call them from run_python. TypeScript programs have no skills yet.',
+        { code: 'UNKNOWN_OPERATION' },
+      );
+    }),
     callTool: (server, tool, args, options) => {
       let granted;
       try {

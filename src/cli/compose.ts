@@ -1,7 +1,9 @@
 /** Builds the bridge's parts from settings and owns their shutdown; shared by `serve`, `run` and `servers`. */
+
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Engine } from '../engine/engine.js';
+import { Engine, type TypeScriptRuns } from '../engine/engine.js';
 import { discoveryOperations } from '../engine/host-operations/discovery.js';
 import { skillOperations } from '../engine/host-operations/skills.js';
 import { AuditLog } from '../engine/policy/audit-log.js';
@@ -12,8 +14,10 @@ import { RunObservations, type RunObserver } from '../engine/run-observer.js';
 import { skillsForRun } from '../engine/skills/skill-grant.js';
 import { SkillNamespaces } from '../engine/skills/skill-namespaces.js';
 import type { UpstreamPort } from '../engine/types.js';
+import { TypeCheckService } from '../engine/typescript/check-service.js';
 import { upstreamPort } from '../engine/upstream-port.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
+import { TypeScriptSandboxes } from '../sandbox/typescript/typescript-sandboxes.js';
 import type { BridgeServerOptions } from '../server/server.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -31,6 +35,8 @@ const CONNECT_TIMEOUT_MS = 30_000;
 export interface Bridge {
   engine: Engine;
   sandboxes: SandboxService;
+  /** TypeScript's sandboxes, when MCP_BRIDGE_LANGUAGES includes it. */
+  typescript: TypeScriptSandboxes | undefined;
   upstreams: UpstreamPool;
   /** The engine's port onto `upstreams`. */
   port: UpstreamPort;
@@ -49,6 +55,7 @@ export function bridgeServerOptions(bridge: Bridge, settings: Settings, logger: 
     version: VERSION,
     outputMode: settings.outputMode,
     policy: bridge.policy !== undefined,
+    languages: settings.languages,
     yieldAfterMs: settings.yieldAfterMs,
     maxOutputChars: settings.maxOutputChars,
     logger,
@@ -171,6 +178,42 @@ export function createSkillNamespaces(settings: Pick<Settings, 'stateDir'>): Ski
   return new SkillNamespaces(join(settings.stateDir, 'skills'));
 }
 
+/**
+ * TypeScript's sandboxes and type checker, when MCP_BRIDGE_LANGUAGES includes it. A server (no
+ * `poolSize` 0) starts both at once: the checker's first check loads TypeScript and its library
+ * (seconds), which the first program should not wait for.
+ */
+function createTypeScript(
+  settings: Settings,
+  logger: Logger,
+  poolSize: number | undefined,
+):
+  | { runs: TypeScriptRuns; sandboxes: TypeScriptSandboxes; checker: TypeCheckService | undefined }
+  | undefined {
+  if (!settings.languages.includes('typescript')) return undefined;
+  const sandboxes = new TypeScriptSandboxes({
+    stateDir: settings.stateDir,
+    memory: settings.memory,
+    poolSize: poolSize ?? settings.poolSize,
+    poolMax: poolSize === 0 ? 0 : settings.poolMax,
+    logger,
+  });
+  const checker = settings.typecheck
+    ? new TypeCheckService({
+        runtimeDeclaration: readFileSync(packagePath('runtime', 'typescript', 'mcp.d.ts'), 'utf8'),
+      })
+    : undefined;
+  if (poolSize !== 0) {
+    sandboxes.warm();
+    checker?.warm().catch((error) => logger.warn('the TypeScript type checker did not start', { error }));
+  }
+  const runs: TypeScriptRuns = {
+    sandboxes,
+    ...(checker ? { check: (code, grant, signal) => checker.check(code, grant, signal) } : {}),
+  };
+  return { runs, sandboxes, checker };
+}
+
 export async function composeBridge(
   settings: Settings,
   logger: Logger,
@@ -207,8 +250,10 @@ export async function composeBridge(
   const gated = upstreamPort(upstreams, gate);
   const port = observations ? observations.port(gated) : gated;
   const skills = createSkillNamespaces(settings);
+  const typescript = createTypeScript(settings, logger, options.poolSize);
   const engine = new Engine({
     sandboxes,
+    ...(typescript ? { typescript: typescript.runs } : {}),
     ...(sandboxes.instant ? { instant: sandboxes.instant } : {}),
     runtime: settings.runtime === 'monty' ? 'monty' : sandboxes.instant ? 'auto' : 'full',
     upstreams: port,
@@ -240,6 +285,7 @@ export async function composeBridge(
   return {
     engine,
     sandboxes,
+    typescript: typescript?.sandboxes,
     upstreams,
     port,
     discovery,
@@ -247,7 +293,12 @@ export async function composeBridge(
     gate,
     close() {
       engine.close();
-      closing ??= Promise.all([sandboxes.close(), upstreams.close()]).then(() => audit?.close());
+      closing ??= Promise.all([
+        sandboxes.close(),
+        upstreams.close(),
+        typescript?.sandboxes.close(),
+        typescript?.checker?.close(),
+      ]).then(() => audit?.close());
       return closing;
     },
   };

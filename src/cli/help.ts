@@ -70,10 +70,13 @@ export const COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: 'stubs',
-    usage: ['stubs [SERVER...]'],
-    summary: "Print the Python signatures and docstrings the sandbox builds for each server's tools",
+    usage: ['stubs [--language python|typescript] [SERVER...]'],
+    summary:
+      "Print the Python signatures and docstrings the sandbox builds for each server's tools, or with --language typescript the TypeScript declarations programs are checked against",
     details:
-      'They are rendered inside a sandbox by the same code that builds the tool functions, so they cannot drift.',
+      'Python stubs are rendered inside a sandbox by the same code that builds the tool functions, so they cannot drift. ' +
+      "TypeScript's are `mcp.d.ts` (what every program sees) and each server's declaration, typed from its tools' schemas " +
+      "([TypeScript code mode](typescript.md)); save them as a `.d.ts` beside your editor's copy of a program.",
   },
   {
     name: 'doctor',

@@ -5,7 +5,7 @@
 
 import { isAbsolute, resolve } from 'node:path';
 import { DEFAULT_AUDIT_RUN_LINES } from '../engine/policy/audit-log.js';
-import { MIN_RUN_TIMEOUT_MS } from '../engine/types.js';
+import { type Language, MIN_RUN_TIMEOUT_MS } from '../engine/types.js';
 import { OCI_RUNTIME_NAMES } from '../sandbox/container/oci-runtime.js';
 import type { ChannelChoice } from '../sandbox/container/socket-channel.js';
 import type { OutputMode } from '../server/format.js';
@@ -20,6 +20,10 @@ export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
 
 export interface Settings {
   runtime: RuntimeChoice;
+  /** The languages whose run tool tools/list shows (MCP_BRIDGE_LANGUAGES), in that order. */
+  languages: Language[];
+  /** Type-check TypeScript programs before their first tool call (MCP_BRIDGE_TYPECHECK). */
+  typecheck: boolean;
   image: string;
   timeoutMs: number;
   maxTimeoutMs: number;
@@ -114,6 +118,21 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
       'Sandbox: auto (Monty when a program fits, else podman, then docker, then embedded), podman, docker, embedded (Deno + Pyodide), monty (Monty only)',
     details:
       "`auto` runs a program on Monty, the instant tier, when it fits Monty's subset of Python (decided before it runs), and on the first usable of podman, docker and embedded otherwise; sessions always run on full Python. `monty` runs every program on Monty and refuses the rest with the construct and how to get full Python. With `MCP_BRIDGE_OCI_RUNTIME` set, `auto` never uses Monty. See [the guide](guide.md#the-monty-tier)",
+  },
+  {
+    name: 'MCP_BRIDGE_LANGUAGES',
+    fallback: 'python',
+    meaning: 'Run tools to offer: python, typescript, or python,typescript (run_python, run_typescript)',
+    details:
+      'TypeScript programs run in a permissionless Deno process per run, with the same servers, grants, policy, limits, sessions and saved values; skills stay Python-only. See [TypeScript code mode](typescript.md)',
+  },
+  {
+    name: 'MCP_BRIDGE_TYPECHECK',
+    fallback: 'on',
+    meaning:
+      "Type-check TypeScript programs against the tools' schemas before their first tool call: on, off",
+    details:
+      "The check runs while the program starts; its first tool call and its output wait for the verdict, and a type error is the run's error with its line and column. `off` never loads the TypeScript compiler",
   },
   {
     name: 'MCP_BRIDGE_IMAGE',
@@ -514,6 +533,29 @@ function ociRuntimeSetting(env: NodeJS.ProcessEnv, runtime: RuntimeChoice): stri
 }
 
 /** `MCP_BRIDGE_LOG_LEVEL` alone, `info` when it is invalid: to report an invalid configuration. */
+const LANGUAGES: readonly Language[] = ['python', 'typescript'];
+
+/** MCP_BRIDGE_LANGUAGES: a comma-separated list of languages, each once, in the order given. */
+function languageList(env: NodeJS.ProcessEnv): Language[] {
+  const value = env.MCP_BRIDGE_LANGUAGES?.trim();
+  if (!value) return ['python'];
+  const accepted = 'python, typescript, or both separated by a comma (python,typescript)';
+  const names = value.split(',').map((name) => name.trim().toLowerCase());
+  const chosen: Language[] = [];
+  for (const name of names) {
+    const language = LANGUAGES.find((known) => known === name);
+    if (!language) {
+      throw invalid(
+        'MCP_BRIDGE_LANGUAGES',
+        value,
+        `${accepted}; ${JSON.stringify(name)} is not a language the bridge runs`,
+      );
+    }
+    if (!chosen.includes(language)) chosen.push(language);
+  }
+  return chosen;
+}
+
 export function loadLogLevel(env: NodeJS.ProcessEnv = process.env): LogLevel {
   try {
     return choice(env, 'MCP_BRIDGE_LOG_LEVEL', LOG_LEVELS, 'info', LOG_LEVEL_ALIASES);
@@ -555,6 +597,7 @@ export function loadSettings(
   const image = env.MCP_BRIDGE_IMAGE?.trim() || 'python:3.12-slim';
   if (/\s/.test(image)) throw invalid('MCP_BRIDGE_IMAGE', image, 'an image reference without spaces');
   const runtime = choice(env, 'MCP_BRIDGE_RUNTIME', RUNTIME_CHOICES, 'auto');
+  const languages = languageList(env);
   const ociRuntime = ociRuntimeSetting(env, runtime);
   const poolSize = env.MCP_BRIDGE_POOL_SIZE?.trim() ? integer(env, 'MCP_BRIDGE_POOL_SIZE', 0, 0) : undefined;
   const poolMax = env.MCP_BRIDGE_POOL_MAX?.trim() ? integer(env, 'MCP_BRIDGE_POOL_MAX', 0, 0) : undefined;
@@ -592,6 +635,16 @@ export function loadSettings(
   }
   return {
     runtime,
+    languages,
+    typecheck:
+      choice(env, 'MCP_BRIDGE_TYPECHECK', ['on', 'off'] as const, 'on', {
+        '1': 'on',
+        true: 'on',
+        yes: 'on',
+        '0': 'off',
+        false: 'off',
+        no: 'off',
+      }) === 'on',
     image,
     timeoutMs,
     maxTimeoutMs,

@@ -21,7 +21,8 @@ import {
   type SandboxHost,
   type SandboxProgram,
 } from '../sandbox/types.js';
-import { BridgeError, type BridgeErrorCode } from '../shared/errors.js';
+import { abortable } from '../shared/abort.js';
+import { BridgeError, type BridgeErrorCode, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { CpuShares } from './cpu-shares.js';
 import { attachOperations } from './host-operations/attach.js';
@@ -44,6 +45,14 @@ import {
   type RunRequest,
   type UpstreamPort,
 } from './types.js';
+import {
+  grantDeclarations,
+  HeldHost,
+  type ProgramCheck,
+  type Verdict,
+  verdictOf,
+  withSignatures,
+} from './typescript/typescript-run.js';
 import { ValueStore, type ValueStoreOptions } from './value-store.js';
 
 /** Where sandboxes come from: a warm pool, or a backend started on demand. */
@@ -52,6 +61,13 @@ export interface SandboxSource {
   acquire(signal?: AbortSignal, options?: SandboxStartOptions, claim?: SandboxClaim): Promise<Sandbox>;
   /** Called once a run holding a sandbox has replied, to start the next one off the hot path. */
   released(): void;
+}
+
+/** TypeScript programs (docs/typescript.md): their sandboxes, and their type check unless it is off. */
+export interface TypeScriptRuns {
+  sandboxes: SandboxSource;
+  /** Checks each program while it runs (MCP_BRIDGE_TYPECHECK); absent: programs run unchecked. */
+  check?: ProgramCheck;
 }
 
 /** Where the saved skills every run receives come from. */
@@ -63,6 +79,8 @@ export interface SkillSource {
 export interface EngineOptions {
   /** Full-Python sandboxes (containers, the embedded sandbox). */
   sandboxes: SandboxSource;
+  /** TypeScript runs, when MCP_BRIDGE_LANGUAGES enables them. Default: none (a TypeScript run is refused). */
+  typescript?: TypeScriptRuns;
   /** The Monty tier, when the bridge has one. Default: none. */
   instant?: InstantTier;
   /** How runs are routed between the two (engine/routing.ts). Default: `auto` with a tier, else `full`. */
@@ -138,6 +156,8 @@ export class Engine {
   readonly #router: SandboxRouter;
   /** Each principal's running full-Python sandboxes share one sandbox's CPU weight (cpu-shares.ts). */
   readonly #cpuShares: CpuShares | undefined;
+  /** Sandboxes running TypeScript: a session holding one takes no Python program, and the reverse. */
+  readonly #typescriptSandboxes = new WeakSet<Sandbox>();
   #runs = 0;
 
   constructor(options: EngineOptions) {
@@ -337,8 +357,20 @@ export class Engine {
       );
       return { ...outcome, session: { ...turn.report } };
     };
+    const typescript = request.language === 'typescript';
+    let source = this.#options.sandboxes;
     try {
-      if (request.session !== undefined && this.#router.mode === 'monty') {
+      if (typescript) {
+        if (!this.#options.typescript) {
+          return finish({
+            status: 'error',
+            error:
+              'TypeScript is not enabled on this bridge: set MCP_BRIDGE_LANGUAGES=python,typescript (or typescript) and restart it.',
+          });
+        }
+        source = this.#options.typescript.sandboxes;
+      }
+      if (!typescript && request.session !== undefined && this.#router.mode === 'monty') {
         return finish({
           status: 'error',
           error: montyOnlyRefusal(`A session (session=${JSON.stringify(request.session)})`),
@@ -349,6 +381,15 @@ export class Engine {
         waitingFor = 'its session (a call before it still runs there)';
         turn = await this.#sessions.turn(ownerOf(options), request.session, signal);
         sandbox = turn.sandbox;
+        if (sandbox && this.#typescriptSandboxes.has(sandbox) !== typescript) {
+          const [holds, asked] = typescript ? ['Python', 'TypeScript'] : ['TypeScript', 'Python'];
+          return finish({
+            status: 'error',
+            error:
+              `Session ${JSON.stringify(request.session)} holds a ${holds} sandbox, which cannot run ${asked}: ` +
+              `name another session for ${asked} programs (or end this one with mcp.runtime's reset_session).`,
+          });
+        }
       }
       waitingFor = "a free run slot (MCP_BRIDGE_MAX_CONCURRENT_RUNS, or its principal's share of them)";
       const queuedAt = observation?.queued ? performance.now() : 0;
@@ -360,7 +401,42 @@ export class Engine {
       const host = this.#hostFor(program, record, options, context);
       let exit: SandboxExit;
       waitingFor = 'a sandbox (every one was busy or still starting)';
-      if (!turn) {
+      if (typescript) {
+        const check = this.#options.typescript?.check;
+        // The check starts first and runs beside the program; the verdict gates its first call.
+        const verdict = check ? this.#check(check, program, signal) : undefined;
+        const held = verdict ? new HeldHost(host) : undefined;
+        if (!sandbox) {
+          const memory = turn ? this.#ownSessionMemory : undefined;
+          sandbox = memory ? await source.acquire(signal, { memory }) : await source.acquire(signal);
+          fromPool = memory === undefined;
+        }
+        this.#typescriptSandboxes.add(sandbox);
+        ranOn = sandbox.kind;
+        const running = sandbox;
+        const stopped = new AbortController();
+        const stop = addAbortListener(signal, () => stopped.abort(signal.reason));
+        let failed: Extract<Verdict, { ok: false }> | undefined;
+        void verdict?.then((answer) => {
+          if (answer.ok) return held?.open(answer.note);
+          failed = answer;
+          held?.refuse();
+          stopped.abort(new Error('the program failed its type check'));
+        });
+        try {
+          exit = await running.execute(program, held?.host ?? host, stopped.signal);
+          // A program that ended before its verdict still waits for it: its output is held until then.
+          const answer = verdict ? await abortable(verdict, signal) : undefined;
+          if (answer && !answer.ok) failed = answer;
+        } finally {
+          stop[Symbol.dispose]();
+        }
+        if (failed) {
+          // Killed before any call; a session's sandbox is not kept (its state is the program's half-run).
+          if (running.alive) void running.destroy();
+          return end(finish({ status: 'error', error: failed.error, traceback: failed.traceback }));
+        }
+      } else if (!turn) {
         // Not a session: the router picks the sandbox (engine/routing.ts).
         const owner = program.owner as string;
         const routed = await this.#router.run(
@@ -411,7 +487,7 @@ export class Engine {
       if (context) this.#options.upstreams.runEnded(context);
       if (fromPool) {
         // After the reply has gone out: a sandbox starting now would slow the run that is answering.
-        setImmediate(() => this.#options.sandboxes.released());
+        setImmediate(() => source.released());
       }
     }
   }
@@ -433,10 +509,13 @@ export class Engine {
     owner: string,
     principal: Principal | undefined,
   ): Promise<SandboxProgram> {
-    const servers = request.servers?.length
+    const described = request.servers?.length
       ? await this.#options.upstreams.describe(request.servers, signal)
       : [];
-    const skills = await this.savedSkills(principal);
+    const typescript = request.language === 'typescript';
+    // Skills are Python functions: a TypeScript run receives none.
+    const servers = typescript ? described.map(withSignatures) : described;
+    const skills = typescript ? [] : await this.savedSkills(principal);
     return {
       runId,
       code: request.code,
@@ -484,6 +563,21 @@ export class Engine {
       );
     }
     return this.#options.upstreams.callTool(call, signal, context);
+  }
+
+  /**
+   * The type check of a TypeScript program against its grant. A checker that cannot answer lets the
+   * program run, saying so on its stderr: a broken checker should not stop every TypeScript run.
+   */
+  #check(check: ProgramCheck, program: SandboxProgram, signal: AbortSignal): Promise<Verdict> {
+    return check(program.code, grantDeclarations(program.servers), signal).then(verdictOf, (error) => {
+      if (signal.aborted) return { ok: true };
+      this.#options.logger.warn('the type check failed; the program runs unchecked', { error });
+      return {
+        ok: true,
+        note: `[the type check could not run (${errorMessage(error)}); the program ran unchecked]`,
+      };
+    });
   }
 
   /** The setting that bounds a session's sandbox, as a user would set it. */

@@ -12,8 +12,13 @@ export const DEFAULT_OWNER = 'stdio';
 
 export type RunStatus = 'ok' | 'error' | 'timeout' | 'cancelled' | 'killed' | 'protocol_error';
 
+/** The languages a program may be written in (MCP_BRIDGE_LANGUAGES enables them). */
+export type Language = 'python' | 'typescript';
+
 export interface RunRequest {
   code: string;
+  /** What `code` is written in. Default `python`. */
+  language?: Language;
   /** Upstream server names granted to this run. */
   servers?: string[];
   /** Requested timeout; clamped to the engine's maximum. Default: the engine's default timeout. */

@@ -16,6 +16,10 @@ export interface ToolGrant {
   alias: string;
   description?: string;
   inputSchema: Record<string, unknown>;
+  /** The tool's declared result schema, when it has one (TypeScript types the result from it). */
+  outputSchema?: Record<string, unknown>;
+  /** Its TypeScript declaration, in a TypeScript run (what `mcp.runtime.docs` shows). */
+  signature?: string;
 }
 
 /** A server granted to one run. `name` is what RPC frames must name; `alias` is its Python identifier. */

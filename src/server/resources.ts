@@ -7,6 +7,7 @@ import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/serv
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Engine } from '../engine/engine.js';
 import type { Principal } from '../engine/principal.js';
+import type { Language } from '../engine/types.js';
 import { errorMessage } from '../shared/errors.js';
 
 const CAPABILITIES_URI = 'codemode://capabilities';
@@ -68,25 +69,36 @@ const SERVER_LIST_CHARS = 120;
  * turn): past a few, the rest are counted, and listed by `codemode://capabilities` and
  * `runtime.discovered_servers()`.
  */
-export function buildInstructions(engine: Engine): string {
+export function buildInstructions(engine: Engine, languages: readonly Language[] = ['python']): string {
+  const python = languages.includes('python');
   const catalog = engine.catalog();
   const named: string[] = [];
   let used = 0;
   for (const entry of catalog) {
-    const text = `${entry.name} (mcp_${entry.alias})`;
+    const text = python ? `${entry.name} (mcp_${entry.alias})` : `${entry.name} (mcp.${entry.alias})`;
     if (named.length === NAMED_SERVERS || (named.length > 0 && used + text.length > SERVER_LIST_CHARS)) break;
     named.push(text);
     used += text.length + 2;
   }
   const rest = catalog.length - named.length;
+  const tool = python ? 'run_python' : 'run_typescript';
   const servers =
     catalog.length === 0
-      ? 'No upstream MCP servers are configured; run_python runs plain Python.'
-      : `MCP servers available to run_python: ${named.join(', ')}${rest > 0 ? ` and ${rest} more (${CAPABILITIES_URI} lists all)` : ''}.`;
+      ? `No upstream MCP servers are configured; ${tool} runs plain ${python ? 'Python' : 'TypeScript'}.`
+      : `MCP servers available to ${tool}: ${named.join(', ')}${rest > 0 ? ` and ${rest} more (${CAPABILITIES_URI} lists all)` : ''}.`;
   return [
-    'codemode-bridge runs Python for you in a sandbox; MCP tools are async Python functions inside it.',
+    python
+      ? 'codemode-bridge runs Python for you in a sandbox; MCP tools are async Python functions inside it.'
+      : 'codemode-bridge runs TypeScript for you in a sandbox; MCP tools are typed async functions inside it.',
     servers,
-    ...HELPERS,
+    ...(python ? HELPERS : []),
+    // With Python beside it, run_typescript's own description says how to reach the tools: the
+    // instructions stay within their budget.
+    ...(python
+      ? []
+      : [
+          'Grant `servers`, call `await mcp.<alias>.<tool>({...})`; `await mcp.runtime.search("task")` finds tools, `mcp.runtime.docs(server)` shows their types.',
+        ]),
     `Resources: ${CAPABILITIES_URI} (every server, its summary and tool count), ${SERVER_URI_PREFIX}<name>, ${SKILLS_URI}, ${SESSIONS_URI}.`,
   ].join('\n');
 }

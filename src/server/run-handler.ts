@@ -1,5 +1,6 @@
 /**
- * The `run_python` call, its arguments already checked: starts a run for the connection's principal
+ * A run tool's call (`run_python`, `run_typescript`: one handler, differing by language), its
+ * arguments already checked: starts a run for the connection's principal
  * (or finds the one a `wait` handle names) in the principal's table of runs still going, waits for its end or its yield point
  * while sending progress, and formats what it returns. A call that asks for a task (`task` in its
  * params) starts the run as an MCP task instead (run-task.ts) and returns the task at once: it never
@@ -17,7 +18,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Engine } from '../engine/engine.js';
 import type { Principal } from '../engine/principal.js';
-import type { Approver } from '../engine/types.js';
+import type { Approver, Language } from '../engine/types.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { elicitApproval, type WaitingCall } from './approver.js';
@@ -27,6 +28,7 @@ import { startProgress } from './progress.js';
 import { runOrigin } from './run-origin.js';
 import { RUN_PYTHON_TOOL, type RunPythonArguments } from './run-python-tool.js';
 import { startRunTask } from './run-task.js';
+import { RUN_TYPESCRIPT_TOOL } from './run-typescript-tool.js';
 import type { TaskRuns, TaskRunsOptions } from './task-runs.js';
 
 /** Handles of runs still going one principal may hold, and how long a finished run's result waits for it. */
@@ -56,6 +58,8 @@ export type RunHandler = (
 ) => Promise<CallToolResult | CreateTaskResult>;
 
 export interface RunHandlerOptions {
+  /** What the tool runs. Default `python`. */
+  language?: Language;
   /** The server whose client is asked to approve calls. */
   server: McpServer;
   engine: Engine;
@@ -81,6 +85,9 @@ const waitingCalls = new WeakMap<LongRun, WaitingCall>();
 
 export function createRunHandler(options: RunHandlerOptions): RunHandler {
   const { server, engine, principal, connection, longRuns, yieldAfterMs, logger } = options;
+  const language = options.language ?? 'python';
+  const tool = language === 'typescript' ? RUN_TYPESCRIPT_TOOL : RUN_PYTHON_TOOL;
+  const source = language === 'typescript' ? 'TypeScript source' : 'Python source';
 
   return async (
     { code, servers, timeout, session, wait, yield_after }: RunPythonArguments,
@@ -93,22 +100,19 @@ export function createRunHandler(options: RunHandlerOptions): RunHandler {
       if (misplaced) {
         throw new McpError(
           ErrorCode.InvalidParams,
-          `Invalid arguments for ${RUN_PYTHON_TOOL} as a task: a task takes no \`${misplaced}\` (it is its own handle: ` +
+          `Invalid arguments for ${tool} as a task: a task takes no \`${misplaced}\` (it is its own handle: ` +
             `follow it with tasks/get and tasks/result). Drop \`${misplaced}\`, or call without a task.`,
         );
       }
       if (code === undefined) {
-        throw new McpError(
-          ErrorCode.InvalidParams,
-          `${RUN_PYTHON_TOOL} as a task needs \`code\` (Python source).`,
-        );
+        throw new McpError(ErrorCode.InvalidParams, `${tool} as a task needs \`code\` (${source}).`);
       }
     }
     if (yield_after !== undefined && yield_after * 1000 > engine.maxTimeoutMs) {
       // Not only pointless (the run ends first): a timer past 2^31 ms fires at once.
       const most = Number((engine.maxTimeoutMs / 1000).toFixed(3));
       return toolError(
-        `Invalid arguments for ${RUN_PYTHON_TOOL}: yield_after=${yield_after} s is longer than a run may last ` +
+        `Invalid arguments for ${tool}: yield_after=${yield_after} s is longer than a run may last ` +
           `(${most} s, MCP_BRIDGE_MAX_TIMEOUT), so the run would end before it yields. Pass at most ${most}, or 0 to wait for the run's end.`,
       );
     }
@@ -130,7 +134,7 @@ export function createRunHandler(options: RunHandlerOptions): RunHandler {
     } else {
       if (code === undefined) {
         return toolError(
-          'run_python needs `code` (Python source), or `wait` with the handle of a run still going.',
+          `${tool} needs \`code\` (${source}), or \`wait\` with the handle of a run still going.`,
         );
       }
       const timeoutMs = timeout === undefined ? undefined : Math.round(timeout * 1000);
@@ -138,6 +142,7 @@ export function createRunHandler(options: RunHandlerOptions): RunHandler {
         engine.run(
           {
             code,
+            ...(language !== 'python' ? { language } : {}),
             ...(servers ? { servers } : {}),
             ...(timeoutMs !== undefined ? { timeoutMs } : {}),
             ...(session !== undefined ? { session } : {}),
@@ -160,7 +165,7 @@ export function createRunHandler(options: RunHandlerOptions): RunHandler {
           progressToken: extra._meta?.progressToken,
           outputMode: options.outputMode,
           logger,
-          tool: RUN_PYTHON_TOOL,
+          tool,
           run: startRun,
         });
       }
@@ -191,7 +196,7 @@ export function createRunHandler(options: RunHandlerOptions): RunHandler {
       }
       return outcomeResult(step.outcome, options.outputMode);
     } catch (error) {
-      if (!(error instanceof BridgeError)) logger.error('run_python failed', { error });
+      if (!(error instanceof BridgeError)) logger.error(`${tool} failed`, { error });
       return toolError(errorMessage(error));
     } finally {
       stopProgress();

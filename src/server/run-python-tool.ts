@@ -37,14 +37,20 @@ export const runPythonInput = {
   yield_after: z.number().min(0).optional(),
 };
 
-// Strict: a misspelt `timout` refused with its name beats a run that quietly ignored it.
-export const runPythonArguments = z.strictObject(runPythonInput, {
-  error: (issue) =>
-    issue.code === 'unrecognized_keys'
-      ? `unknown argument${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => JSON.stringify(key)).join(', ')}; ` +
-        `${RUN_PYTHON_TOOL} takes ${Object.keys(runPythonInput).join(', ')}`
-      : undefined,
-});
+/**
+ * A run tool's arguments (run_python's, and run_typescript's, which are the same). Strict: a
+ * misspelt `timout` refused with its name beats a run that quietly ignored it.
+ */
+export function runToolArguments(tool: string) {
+  return z.strictObject(runPythonInput, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `unknown argument${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => JSON.stringify(key)).join(', ')}; ` +
+          `${tool} takes ${Object.keys(runPythonInput).join(', ')}`
+        : undefined,
+  });
+}
+export const runPythonArguments = runToolArguments(RUN_PYTHON_TOOL);
 export type RunPythonArguments = z.infer<typeof runPythonArguments>;
 
 /**
@@ -78,46 +84,48 @@ export const runPythonOutput = {
 };
 
 /**
- * The `run_python` entry of tools/list, from the same zod schemas tools/call is checked with, minus
+ * A schema as tools/list advertises it: from the same zod schemas tools/call is checked with, minus
  * what costs the model tokens and tells it nothing (`$schema`, `additionalProperties: false`).
  */
+export function compactSchema(shape: z.ZodRawShape): Tool['inputSchema'] {
+  const root = z.object(shape);
+  const {
+    $schema: _schema,
+    additionalProperties: _additional,
+    ...schema
+  } = z.toJSONSchema(root, {
+    io: 'input',
+    // Size caps are enforced on tools/call with a message that explains them; advertised, they
+    // would cost every turn tokens for limits no reasonable call reaches. Nested result objects
+    // (`session`, `output`, `truncated`) are listed as objects: their members cost tokens on
+    // every turn, and the text result says what the model needs of them.
+    override: ({ jsonSchema, zodSchema }) => {
+      delete jsonSchema.maxLength;
+      delete jsonSchema.maxItems;
+      delete jsonSchema.pattern;
+      delete jsonSchema.minLength;
+      delete jsonSchema.minimum;
+      delete jsonSchema.description;
+      if (jsonSchema.type === 'object' && zodSchema !== root) {
+        delete jsonSchema.properties;
+        delete jsonSchema.required;
+        delete jsonSchema.additionalProperties;
+      }
+      // The text result states the status; its enum cost every turn ~25 tokens.
+      delete jsonSchema.enum;
+    },
+  });
+  return schema as Tool['inputSchema'];
+}
+
+/** The `run_python` entry of tools/list. */
 export function runPythonToolDefinition(serverNames: string[], policy: boolean): Tool {
-  const compact = (shape: z.ZodRawShape) => {
-    const root = z.object(shape);
-    const {
-      $schema: _schema,
-      additionalProperties: _additional,
-      ...schema
-    } = z.toJSONSchema(root, {
-      io: 'input',
-      // Size caps are enforced on tools/call with a message that explains them; advertised, they
-      // would cost every turn tokens for limits no reasonable call reaches. Nested result objects
-      // (`session`, `output`, `truncated`) are listed as objects: their members cost tokens on
-      // every turn, and the text result says what the model needs of them.
-      override: ({ jsonSchema, zodSchema }) => {
-        delete jsonSchema.maxLength;
-        delete jsonSchema.maxItems;
-        delete jsonSchema.pattern;
-        delete jsonSchema.minLength;
-        delete jsonSchema.minimum;
-        delete jsonSchema.description;
-        if (jsonSchema.type === 'object' && zodSchema !== root) {
-          delete jsonSchema.properties;
-          delete jsonSchema.required;
-          delete jsonSchema.additionalProperties;
-        }
-        // The text result states the status; its enum cost every turn ~25 tokens.
-        delete jsonSchema.enum;
-      },
-    });
-    return schema as Tool['inputSchema'];
-  };
   return {
     // No `title`: clients show the name without one, and its 8 tokens would go out on every turn.
     name: RUN_PYTHON_TOOL,
     description: describeRunPython(serverNames, policy),
-    inputSchema: compact(runPythonInput),
-    outputSchema: compact(runPythonOutput),
+    inputSchema: compactSchema(runPythonInput),
+    outputSchema: compactSchema(runPythonOutput),
     // Said outright, though they are the spec's defaults: a program calls whatever tools its granted
     // servers have, so it may write, delete and reach the outside world as they do.
     annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
@@ -136,11 +144,11 @@ const SERVER_LIST_CHARS = 40;
  * a few by name, more as a count (their names are in the initialize instructions, the
  * `codemode://capabilities` resource and `mcp.runtime.discovered_servers()`).
  */
-function summarizeServerNames(names: string[]): string {
+export function summarizeServerNames(names: string[], lister = 'mcp.runtime.discovered_servers()'): string {
   if (names.length === 0) return 'No MCP servers are configured.';
   const fits = names.join(', ').length <= SERVER_LIST_CHARS;
   if (names.length <= NAMED_SERVERS && fits) return `Servers: ${names.join(', ')}.`;
-  return `${names.length} servers (\`mcp.runtime.discovered_servers()\` names them).`;
+  return `${names.length} servers (\`${lister}\` names them).`;
 }
 
 function describeRunPython(serverNames: string[], policy: boolean): string {

@@ -1,7 +1,8 @@
 /**
  * The MCP surface: one `McpServer` per client connection, with its resources, its principal's tables
- * of runs still going and of MCP tasks (its own over stdio), and one tool, `run_python` (defined in
- * run-python-tool.ts, answered by run-handler.ts).
+ * of runs still going and of MCP tasks (its own over stdio), and a run tool per enabled language:
+ * `run_python` (run-python-tool.ts) and `run_typescript` (run-typescript-tool.ts), both answered by
+ * run-handler.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -16,13 +17,25 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Engine } from '../engine/engine.js';
 import { localPrincipal, type Principal } from '../engine/principal.js';
+import type { Language } from '../engine/types.js';
 import { describeIssues } from '../shared/errors.js';
 import type { LogFields, Logger, LogLevel } from '../shared/logger.js';
 import { type OutputMode, toolError } from './format.js';
 import { LongRuns } from './long-runs.js';
 import { buildInstructions, registerResources } from './resources.js';
-import { createRunHandler, KEEP_FINISHED_RUN_MS, MAX_WAIT_HANDLES, TASK_LIMITS } from './run-handler.js';
+import {
+  createRunHandler,
+  KEEP_FINISHED_RUN_MS,
+  MAX_WAIT_HANDLES,
+  type RunHandler,
+  TASK_LIMITS,
+} from './run-handler.js';
 import { RUN_PYTHON_TOOL, runPythonArguments, runPythonToolDefinition } from './run-python-tool.js';
+import {
+  RUN_TYPESCRIPT_TOOL,
+  runTypeScriptArguments,
+  runTypeScriptToolDefinition,
+} from './run-typescript-tool.js';
 import { TaskRuns } from './task-runs.js';
 
 export interface BridgeServerOptions {
@@ -31,6 +44,8 @@ export interface BridgeServerOptions {
   outputMode: OutputMode;
   /** A policy is in force: the description tells the model how refusals look. Default false. */
   policy?: boolean;
+  /** Whose run tools tools/list shows, in this order (MCP_BRIDGE_LANGUAGES). Default: Python only. */
+  languages?: readonly Language[];
   /**
    * A call returns a run still going after this long with its output so far and a `wait` handle
    * (MCP_BRIDGE_YIELD_AFTER); 0: calls wait for the run's end.
@@ -59,7 +74,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
     { name: 'codemode-bridge', version: options.version },
     {
       capabilities: { logging: {}, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
-      instructions: buildInstructions(engine),
+      instructions: buildInstructions(engine, options.languages),
       taskStore: tasks,
     },
   );
@@ -89,17 +104,32 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
     await closeServer();
   };
   registerResources(server, engine, principal);
-  const runPython = createRunHandler({
-    server,
-    engine,
-    principal,
-    connection,
-    longRuns,
-    tasks,
-    yieldAfterMs,
-    outputMode: options.outputMode,
-    logger,
+  const serverNames = engine.catalog().map((entry) => entry.name);
+  const policy = options.policy === true;
+  /** Each listed run tool: its entry in tools/list, its arguments' schema and its handler. */
+  const runTools = (options.languages ?? ['python']).map((language) => {
+    const handler: RunHandler = createRunHandler({
+      language,
+      server,
+      engine,
+      principal,
+      connection,
+      longRuns,
+      tasks,
+      yieldAfterMs,
+      outputMode: options.outputMode,
+      logger,
+    });
+    return language === 'typescript'
+      ? {
+          definition: runTypeScriptToolDefinition(serverNames, policy),
+          args: runTypeScriptArguments,
+          handler,
+        }
+      : { definition: runPythonToolDefinition(serverNames, policy), args: runPythonArguments, handler };
   });
+  const byName = new Map(runTools.map((tool) => [tool.definition.name, tool]));
+  const listedNames = runTools.map((tool) => tool.definition.name);
   // tools/call is answered here rather than through `McpServer.registerTool`, whose path parses each
   // call with `CallToolRequestSchema` twice, validates the arguments asynchronously and parses the
   // result we built with `CallToolResultSchema` again: ~0.25 ms of a ~3 ms session call at agent pace
@@ -109,21 +139,27 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   server.server.fallbackRequestHandler = async (request, extra) => {
     if (request.method !== 'tools/call') throw new McpError(ErrorCode.MethodNotFound, 'Method not found');
     const name = request.params?.name;
-    if (name !== RUN_PYTHON_TOOL) {
+    const tool = typeof name === 'string' ? byName.get(name) : undefined;
+    if (!tool) {
+      const offered =
+        listedNames.length === 1 ? `one tool, ${listedNames[0]}` : `the tools ${listedNames.join(' and ')}`;
+      const hidden = [RUN_PYTHON_TOOL, RUN_TYPESCRIPT_TOOL].includes(String(name))
+        ? ' (MCP_BRIDGE_LANGUAGES enables python, typescript or both)'
+        : '';
       throw new McpError(
         ErrorCode.InvalidParams,
-        `Unknown tool ${JSON.stringify(name)}: this server has one tool, ${RUN_PYTHON_TOOL}`,
+        `Unknown tool ${JSON.stringify(name)}: this server has ${offered}${hidden}`,
       );
     }
     const task = isTaskAugmentedRequestParams(request.params) ? request.params.task : undefined;
-    const parsed = runPythonArguments.safeParse(request.params?.arguments ?? {});
+    const parsed = tool.args.safeParse(request.params?.arguments ?? {});
     if (!parsed.success) {
-      const message = `Invalid arguments for ${RUN_PYTHON_TOOL}: ${describeIssues(parsed.error)}`;
+      const message = `Invalid arguments for ${tool.definition.name}: ${describeIssues(parsed.error)}`;
       // A task-augmented call is answered with a task or a JSON-RPC error, never a tool result.
       if (task) throw new McpError(ErrorCode.InvalidParams, message);
       return toolError(message);
     }
-    return runPython(parsed.data, extra, task);
+    return tool.handler(parsed.data, extra, task);
   };
   // The SDK's own tasks/get says only "Task not found", and its tasks/result polls the store once per
   // poll interval: answered here, with the id and what to do, and the result the moment the run ends.
@@ -134,9 +170,8 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
     return { ...result, _meta: { ...result._meta, [RELATED_TASK_META_KEY]: { taskId } } };
   });
   // tools/list is the one thing every client puts in the model's context on every turn: serve the
-  // compact definition. Servers are discovered once at start, so the definition is built once.
-  const serverNames = engine.catalog().map((entry) => entry.name);
-  const tools = [runPythonToolDefinition(serverNames, options.policy === true)];
+  // compact definitions. Servers are discovered once at start, so the definitions are built once.
+  const tools = runTools.map((tool) => tool.definition);
   server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
   return server;
 }

@@ -15,7 +15,7 @@ import {
 import { describeOutOfFileDescriptors, isOutOfFileDescriptors } from '../shared/fd-exhaustion.js';
 import type { Logger } from '../shared/logger.js';
 import type { OutgoingCallTrace } from '../shared/trace-context.js';
-import { assignAliases } from './config/alias.js';
+import { assignAliases, MCP_OWN_KEYS } from './config/alias.js';
 import { serverSecrets } from './config/secrets.js';
 import type { UpstreamServerConfig } from './config/types.js';
 import { UpstreamConnection } from './connection.js';
@@ -34,6 +34,8 @@ export interface ToolDescription {
   alias: string;
   description?: string;
   inputSchema: Record<string, unknown>;
+  /** The tool's declared result schema (`structuredContent`), when it has one: TypeScript types its result. */
+  outputSchema?: Record<string, unknown>;
 }
 
 export interface ServerDescription {
@@ -149,7 +151,10 @@ export class UpstreamPool {
 
   constructor(options: UpstreamPoolOptions) {
     this.#options = options;
-    const aliases = assignAliases(options.servers.map((server) => server.name));
+    const aliases = assignAliases(
+      options.servers.map((server) => server.name),
+      { reserved: MCP_OWN_KEYS },
+    );
     for (const config of options.servers) {
       this.#entries.set(config.name, {
         config,
@@ -231,6 +236,7 @@ export class UpstreamPool {
           alias: aliases.get(tool.name) ?? tool.name,
           ...(tool.description ? { description: tool.description } : {}),
           inputSchema: tool.inputSchema as Record<string, unknown>,
+          ...(tool.outputSchema ? { outputSchema: tool.outputSchema as Record<string, unknown> } : {}),
         })),
       };
       const annotations = new Map<string, ToolAnnotations>();

@@ -51,7 +51,7 @@ describe('codemode-bridge --help and --version', () => {
     ['console', ['console', '-h'], 'codemode-bridge console [--port PORT]'],
     ['run', ['run', '--help'], '-t, --timeout SECONDS'],
     ['servers', ['servers', '--check', '--help'], 'codemode-bridge servers [--check] [--json]'],
-    ['stubs', ['stubs', '--help'], 'codemode-bridge stubs [SERVER...]'],
+    ['stubs', ['stubs', '--help'], 'codemode-bridge stubs [--language python|typescript] [SERVER...]'],
     ['doctor', ['doctor', '--help'], 'codemode-bridge doctor'],
     ['skills', ['help', 'skills'], 'codemode-bridge skills remove NAME [--version N]'],
     ['audit', ['audit', '--help'], 'codemode-bridge audit [--run ID [--pid PID]]'],

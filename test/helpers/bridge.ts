@@ -22,6 +22,8 @@ export interface RunningBridge {
     args: Record<string, unknown>,
     options?: { signal?: AbortSignal; onprogress?: () => void },
   ): Promise<RunResult>;
+  /** Calls `run_typescript` (the bridge must list it: MCP_BRIDGE_LANGUAGES). */
+  runTypeScript(args: Record<string, unknown>, options?: { signal?: AbortSignal }): Promise<RunResult>;
   close(): Promise<void>;
 }
 
@@ -77,25 +79,31 @@ export async function startBridge(
   }
   const pid = transport.pid;
   if (pid === null) throw new Error('bridge did not start');
+  const runTool = async (
+    name: string,
+    args: Record<string, unknown>,
+    options: { signal?: AbortSignal; onprogress?: () => void },
+  ): Promise<RunResult> => {
+    const result = (await client.callTool({ name, arguments: args }, undefined, {
+      timeout: 180_000,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onprogress ? { onprogress: options.onprogress, resetTimeoutOnProgress: true } : {}),
+    })) as CallToolResult;
+    const first = result.content[0];
+    return {
+      ...result,
+      text: first?.type === 'text' ? first.text : '',
+      structured: result.structuredContent as unknown as RunOutcome,
+    };
+  };
   return {
     client,
     transport,
     pid,
     stderr: () => stderr,
     logs: () => logs,
-    async runPython(args, options = {}) {
-      const result = (await client.callTool({ name: 'run_python', arguments: args }, undefined, {
-        timeout: 180_000,
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.onprogress ? { onprogress: options.onprogress, resetTimeoutOnProgress: true } : {}),
-      })) as CallToolResult;
-      const first = result.content[0];
-      return {
-        ...result,
-        text: first?.type === 'text' ? first.text : '',
-        structured: result.structuredContent as unknown as RunOutcome,
-      };
-    },
+    runPython: (args, options = {}) => runTool('run_python', args, options),
+    runTypeScript: (args, options = {}) => runTool('run_typescript', args, options),
     async close() {
       await client.close().catch(() => {});
     },

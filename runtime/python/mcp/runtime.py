@@ -509,6 +509,7 @@ def list_skills() -> _SkillListing:
 # Values travel in slices that fit one frame each way (the host takes at most 8 MiB per frame from a
 # sandbox, base64 grows a slice by a third).
 _SAVE_SLICE_BYTES = 3 * 1024 * 1024
+_JSON_VALUE_MARKER = b"\x00codemode-json\n"
 
 
 def _value_name(helper: str, name: object) -> str:
@@ -548,6 +549,7 @@ async def save(name: str, value: object) -> Any:
 
 async def load(name: str) -> Any:
     """The value `save(name, value)` kept (a fresh copy); raises mcp.ToolError if there is none."""
+    import json  # on first use, as pickle
     import pickle  # on first use, as in `save`
 
     _value_name("load", name)
@@ -563,7 +565,11 @@ async def load(name: str) -> Any:
             offset += len(piece)
             if offset >= reply["size"] or not piece:
                 break
-    return pickle.loads(b"".join(pieces))
+    data = b"".join(pieces)
+    # What a TypeScript program saved: JSON behind this marker (runtime/typescript/sandbox.js).
+    if data.startswith(_JSON_VALUE_MARKER):
+        return json.loads(data[len(_JSON_VALUE_MARKER):].decode("utf-8"))
+    return pickle.loads(data)
 
 
 _load_lock_held: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None

@@ -1,12 +1,15 @@
 /** `codemode-bridge servers` and `stubs`: what the config files define, and what the sandbox builds of it. */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { serverDeclaration } from '../../engine/typescript/declarations.js';
 import { formatOutcomeText } from '../../server/format.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import { packagePath } from '../../shared/package-root.js';
 import { shadowedServers } from '../../upstream/config/discover.js';
 import type { UpstreamPool } from '../../upstream/upstream-pool.js';
 import { composeBridge, createUpstreamPool, discover } from '../compose.js';
-import { VERSION } from '../context.js';
+import { UsageError, VERSION } from '../context.js';
 import type { Settings } from '../settings.js';
 
 export async function listServers(args: string[], settings: Settings, logger: Logger): Promise<number> {
@@ -53,9 +56,21 @@ export async function listServers(args: string[], settings: Settings, logger: Lo
   }
 }
 
-/** Stubs are rendered inside a sandbox by the same code that builds the proxies, so they cannot drift. */
+/**
+ * Python stubs are rendered inside a sandbox by the same code that builds the proxies, so they cannot
+ * drift; TypeScript's are the declarations the type checker checks programs against.
+ */
 export async function printStubs(args: string[], settings: Settings, logger: Logger): Promise<number> {
-  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { language: { type: 'string', default: 'python' } },
+  });
+  const language = values.language?.toLowerCase();
+  if (language === 'typescript') return printTypeScriptStubs(positionals, settings, logger);
+  if (language !== 'python') {
+    throw new UsageError(`--language takes python or typescript, not '${values.language}'`);
+  }
   const bridge = await composeBridge(settings, logger, { version: VERSION, poolSize: 0 });
   try {
     const names = positionals.length > 0 ? positionals : bridge.upstreams.serverNames();
@@ -78,6 +93,36 @@ export async function printStubs(args: string[], settings: Settings, logger: Log
     return outcome.status === 'ok' ? 0 : 1;
   } finally {
     await bridge.close();
+  }
+}
+
+/**
+ * runtime/typescript/mcp.d.ts (what every program sees), then each server's declaration as the
+ * checker sees it; a server that cannot be described is a comment saying why.
+ */
+async function printTypeScriptStubs(names: string[], settings: Settings, logger: Logger): Promise<number> {
+  const discovery = await discover(logger);
+  const upstreams = createUpstreamPool(settings, discovery, logger, VERSION);
+  try {
+    const chosen = names.length > 0 ? names : upstreams.serverNames();
+    upstreams.assertKnown(chosen);
+    process.stdout.write(readFileSync(packagePath('runtime', 'typescript', 'mcp.d.ts'), 'utf8'));
+    let failed = false;
+    for (const name of chosen) {
+      try {
+        const server = await upstreams.describe(name, AbortSignal.timeout(30_000));
+        process.stdout.write(`\n// MCP server ${JSON.stringify(name)}: mcp.${server.alias}\n`);
+        process.stdout.write(serverDeclaration(server).text);
+      } catch (error) {
+        failed = true;
+        process.stdout.write(
+          `\n// MCP server ${JSON.stringify(name)}: unavailable: ${errorMessage(error)}\n`,
+        );
+      }
+    }
+    return failed ? 1 : 0;
+  } finally {
+    await upstreams.close();
   }
 }
 

@@ -11,6 +11,7 @@ import { skillGrant } from '../skills/skill-grant.js';
 import type { SkillNamespaces } from '../skills/skill-namespaces.js';
 import type { StoredSkill } from '../skills/skill-store.js';
 import type { UpstreamPort } from '../types.js';
+import { withSignatures } from '../typescript/typescript-run.js';
 import { argumentName, type HostOperationSpec, hostOperation } from './registry.js';
 
 const MAX_SEARCH_LIMIT = 50;
@@ -108,7 +109,19 @@ export function toolSearch(upstreams: UpstreamPort, skills?: SkillNamespaces): T
   };
 }
 
+/** `typescript`: each tool carries its TypeScript signature (the TypeScript runtime's docs show it). */
+const language = z.enum(['python', 'typescript']).optional();
+
+/** A search hit's tool with its TypeScript signature. */
+function signedHit(hit: SearchAnswerHit, described: Map<string, ServerGrant>): SearchAnswerHit {
+  if (!('tool' in hit)) return hit;
+  const server = described.get(hit.server.name);
+  const tool = server && withSignatures(server).tools.find((candidate) => candidate.name === hit.tool.name);
+  return tool ? { ...hit, tool } : hit;
+}
+
 const searchArguments = z.object({
+  language,
   // A query of another type is searched as an empty one, as the runtimes never send one.
   query: z.preprocess(
     (value) => (typeof value === 'string' ? value : ''),
@@ -136,14 +149,29 @@ export function discoveryOperations(upstreams: UpstreamPort, skills?: SkillNames
   return [
     hostOperation({
       name: 'describe_server',
-      args: z.object({ name: z.string().min(1).max(MAX_NAME_CHARS) }),
-      handler: async ({ name }, _context, signal) => (await upstreams.describe([name], signal))[0],
+      args: z.object({ name: z.string().min(1).max(MAX_NAME_CHARS), language }),
+      handler: async ({ name, language }, _context, signal) => {
+        const [server] = await upstreams.describe([name], signal);
+        return server && language === 'typescript' ? withSignatures(server) : server;
+      },
     }),
     hostOperation({
       name: 'search_tool_docs',
       args: searchArguments,
-      handler: ({ query, limit }, context, signal) =>
-        search(query, limit, signal, context.run.principal ?? localPrincipal()),
+      handler: async ({ query, limit, language }, context, signal) => {
+        const answer = await search(query, limit, signal, context.run.principal ?? localPrincipal());
+        if (language !== 'typescript') return answer;
+        // Skills are Python functions: a TypeScript program is shown tools only.
+        const tools = answer.hits.filter((hit) => 'tool' in hit);
+        const names = [...new Set(tools.map((hit) => ('tool' in hit ? hit.server.name : '')))];
+        const described = new Map(
+          (names.length > 0 ? await upstreams.describe(names, signal) : []).map((server) => [
+            server.name,
+            server,
+          ]),
+        );
+        return { ...answer, hits: tools.map((hit) => signedHit(hit, described)) };
+      },
     }),
   ];
 }

@@ -7,6 +7,7 @@
  * Size is bounded: past `maxChars` a tool keeps its name and description with loose types, then its
  * name only, then is left out (the program can still reach it through `mcp.runtime.callTool`).
  */
+import { MCP_OWN_KEYS } from '../../upstream/config/alias.js';
 import { SchemaRenderer, TypeBudgetExceeded } from './schema-to-ts.js';
 import { docComment, propertyKey } from './ts-syntax.js';
 
@@ -31,7 +32,7 @@ export interface TypedServer {
  * Keys the sandbox's `mcp` object holds itself. A server alias equal to one would hide it, so the
  * upstream pool reserves them when it assigns aliases; a declaration refuses them.
  */
-export const MCP_OWN_KEYS: readonly string[] = ['runtime', 'ToolError', 'PolicyError'];
+export { MCP_OWN_KEYS };
 
 /** Default bound on one server's declaration, characters (~64k tokens at worst). */
 export const DEFAULT_MAX_DECLARATION_CHARS = 256 * 1024;
@@ -143,4 +144,31 @@ export function serverDeclaration(server: TypedServer, options: DeclarationOptio
   }
   const types = named ? `declare namespace ${namespace} {\n${named}}\n` : '';
   return { text: `${types}${head}${members}${tail}`, degraded };
+}
+
+/** Bound on one tool's signature as `mcp.runtime.docs` shows it, characters. */
+const MAX_SIGNATURE_CHARS = 16 * 1024;
+
+/**
+ * Each tool's own declaration, for the docs helpers: the named types its schemas need, then its
+ * method (`echo(args: { … }): Promise<…>;`), by tool name. Past the bound, its loose form.
+ */
+export function toolSignatures(server: TypedServer): Map<string, string> {
+  assertAlias(server);
+  const namespace = typesNamespace(server.alias);
+  const signatures = new Map<string, string>();
+  for (const tool of server.tools) {
+    let text: string | undefined;
+    try {
+      const rendered = renderTool(tool, namespace, new Set(), MAX_SIGNATURE_CHARS);
+      if (rendered.member.length + rendered.named.length <= MAX_SIGNATURE_CHARS) {
+        const named = rendered.named ? `declare namespace ${namespace} {\n${rendered.named}}\n` : '';
+        text = `${named}${rendered.member.replace(/^ {4}/gm, '')}`;
+      }
+    } catch (error) {
+      if (!(error instanceof TypeBudgetExceeded)) throw error;
+    }
+    signatures.set(tool.name, (text ?? looseTool(tool, false).trimStart()).trimEnd());
+  }
+  return signatures;
 }

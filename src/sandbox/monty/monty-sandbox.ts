@@ -148,6 +148,8 @@ class Conversation {
   readonly #answers = new Map<number, CallResult>();
   readonly #waiting: Array<() => void> = [];
   readonly #queue: Array<{ callId: number; begin: () => void }> = [];
+  /** Calls answered with a future in the request being sent, started once it is written. */
+  readonly #deferred: Array<{ callId: number; begin: () => void }> = [];
   #firstCall: string | undefined;
   endedCleanly = false;
   subsetFailure = false;
@@ -183,9 +185,16 @@ class Conversation {
       );
       for (;;) {
         if (this.#signal.aborted) return { kind: 'aborted' };
-        const next = await this.#answer(event);
+        const next =
+          event.kind === 'resolve_futures'
+            ? { request: { kind: 'resume_futures' as const, results: await this.#resolved(event.pending) } }
+            : this.#answer(event);
         if ('exit' in next) return next.exit;
-        event = await this.#worker.request(next.request);
+        const reply = this.#worker.request(next.request);
+        // The worker has its answer (a future) before the host call starts: it goes on to its next
+        // call while the bridge checks and sends this one, so gathered calls overlap from the first.
+        this.#startDeferred();
+        event = await reply;
       }
     } catch (error) {
       if (this.#signal.aborted) return { kind: 'aborted' };
@@ -206,11 +215,13 @@ class Conversation {
     for (const controller of this.#pending.values()) controller.abort(new Error('the program has ended'));
     this.#pending.clear();
     this.#queue.length = 0;
+    this.#deferred.length = 0;
   }
 
-  async #answer(
+  /** The answer to a suspension other than `ResolveFutures`, or how the run ended. */
+  #answer(
     event: ChildEvent,
-  ): Promise<{ exit: SandboxExit | Declined } | { request: Parameters<MontyWorker['request']>[0] }> {
+  ): { exit: SandboxExit | Declined } | { request: Parameters<MontyWorker['request']>[0] } {
     switch (event.kind) {
       case 'function_call':
         return { request: { kind: 'resume_call', callId: event.callId, result: this.#call(event) } };
@@ -218,8 +229,6 @@ class Conversation {
         return this.#lookup(event);
       case 'os_call':
         return { request: { kind: 'resume_call', callId: event.callId, result: osCall(event) } };
-      case 'resolve_futures':
-        return { request: { kind: 'resume_futures', results: await this.#resolved(event.pending) } };
       case 'complete':
         this.endedCleanly = true;
         this.#release();
@@ -290,7 +299,21 @@ class Conversation {
     }
   }
 
-  /** Starts a host call now, or when a slot frees up; its answer is kept for `ResolveFutures`. */
+  /** Starts the host calls answered with a future, once that answer is on its way to the worker. */
+  #startDeferred(): void {
+    if (this.#deferred.length === 0) return;
+    const calls = this.#deferred.splice(0);
+    if (!this.#worker.alive || this.#signal.aborted) return;
+    for (const call of calls) {
+      if (this.#pending.size < MAX_CONCURRENT_HOST_CALLS) call.begin();
+      else this.#queue.push(call);
+    }
+  }
+
+  /**
+   * Starts a host call once the answer to its suspension is sent (`#startDeferred`), or when a slot
+   * frees up; its answer is kept for `ResolveFutures`.
+   */
   #start(
     callId: number,
     call: (signal: AbortSignal) => Promise<unknown>,
@@ -322,14 +345,24 @@ class Conversation {
           for (const wake of this.#waiting.splice(0)) wake();
         });
     };
-    if (this.#pending.size < MAX_CONCURRENT_HOST_CALLS) begin();
-    else this.#queue.push({ callId, begin });
+    this.#deferred.push({ callId, begin });
   }
 
-  /** The answers the program is blocked on: at least one, all that are in. */
+  /**
+   * The answers the program is blocked on: at least one, all that are in. When some are in and some
+   * are not, the answers that came in the same read from the upstream are let finish first (one turn
+   * of the event loop): each `ResumeFutures` is a round trip with the worker, and gathered calls'
+   * answers tend to arrive together.
+   */
   async #resolved(pending: number[]): Promise<Array<[number, CallResult]>> {
+    let settled = false;
     for (;;) {
       const ready = pending.filter((id) => this.#answers.has(id));
+      if (ready.length > 0 && ready.length < pending.length && !settled && !this.#signal.aborted) {
+        settled = true;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
       if (ready.length > 0) {
         return ready.map((id) => {
           const result = this.#answers.get(id) as CallResult;

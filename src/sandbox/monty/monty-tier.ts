@@ -9,6 +9,7 @@ import { type Confinement, probeConfinement } from './confinement.js';
 import { MONTY_VERSION, probeMontyBinary } from './monty-binary.js';
 import { type Declined, MontySandbox } from './monty-sandbox.js';
 import { checkSubset } from './subset.js';
+import { warmUp } from './warm-up.js';
 import { MontyWorkerPool, type WorkerPoolStats } from './worker-pool.js';
 
 /** Headroom of a worker's RLIMIT_DATA above Monty's heap limit: the interpreter's own allocations. */
@@ -63,10 +64,16 @@ export class MontyTier {
     this.#options = options;
   }
 
-  /** Finds the binary, probes confinement and starts the ready workers; failures surface on `run`. */
+  /**
+   * Finds the binary, probes confinement, starts the ready workers and then the warm-up (warm-up.ts);
+   * failures surface on `run`.
+   */
   warm(): void {
     this.#init().then(
-      ({ pool }) => pool.warm(),
+      ({ pool }) => {
+        pool.warm();
+        void warmUp(pool, () => !this.#closed);
+      },
       () => {},
     );
   }

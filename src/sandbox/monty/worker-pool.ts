@@ -83,6 +83,11 @@ export class MontyWorkerPool {
     this.#preamble = { frames: frameRequests([{ kind: 'reset' }, this.#configureRequest()]), requests: 2 };
   }
 
+  /** Never-used workers the pool keeps ready. */
+  get minIdle(): number {
+    return this.#minIdle;
+  }
+
   get stats(): WorkerPoolStats {
     let idle = 0;
     for (const list of this.#idle.values()) idle += list.length;

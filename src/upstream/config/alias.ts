@@ -58,6 +58,12 @@ export function toPythonIdentifier(name: string): string {
   return PYTHON_KEYWORDS.has(core) ? `${core}_` : core;
 }
 
+/**
+ * Keys the TypeScript sandbox's `mcp` object holds itself (`mcp.runtime`, the error classes): no
+ * server is given one as its alias, in either language, so a program reads the same in both.
+ */
+export const MCP_OWN_KEYS: readonly string[] = ['runtime', 'ToolError', 'PolicyError'];
+
 /** Options for {@link assignAliases}. */
 export interface AssignAliasesOptions {
   /** Identifiers no name may receive, e.g. helper functions living beside the aliases. Default: none. */

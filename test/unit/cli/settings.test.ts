@@ -103,6 +103,25 @@ describe('loadSettings', () => {
     },
   );
 
+  it('reads MCP_BRIDGE_LANGUAGES (python by default, each language once, in order) and MCP_BRIDGE_TYPECHECK', () => {
+    expect(loadSettings({}).languages).toEqual(['python']);
+    expect(loadSettings({}).typecheck).toBe(true);
+    expect(loadSettings({ MCP_BRIDGE_LANGUAGES: 'typescript' }).languages).toEqual(['typescript']);
+    expect(loadSettings({ MCP_BRIDGE_LANGUAGES: ' TypeScript , python,typescript' }).languages).toEqual([
+      'typescript',
+      'python',
+    ]);
+    expect(loadSettings({ MCP_BRIDGE_TYPECHECK: 'off' }).typecheck).toBe(false);
+    expect(loadSettings({ MCP_BRIDGE_TYPECHECK: '0' }).typecheck).toBe(false);
+    expect(() => loadSettings({ MCP_BRIDGE_LANGUAGES: 'python,js' })).toThrow(
+      'MCP_BRIDGE_LANGUAGES="python,js" is invalid: expected python, typescript, or both separated by a comma (python,typescript); "js" is not a language the bridge runs.',
+    );
+    expect(() => loadSettings({ MCP_BRIDGE_LANGUAGES: 'python,' })).toThrow(/"" is not a language/);
+    expect(() => loadSettings({ MCP_BRIDGE_TYPECHECK: 'maybe' })).toThrow(
+      /MCP_BRIDGE_TYPECHECK="maybe" is invalid/,
+    );
+  });
+
   it('reads MCP_BRIDGE_YIELD_AFTER in seconds, 0 for never', () => {
     expect(loadSettings({}).yieldAfterMs).toBe(20_000);
     expect(loadSettings({ MCP_BRIDGE_YIELD_AFTER: '2.5' }).yieldAfterMs).toBe(2500);

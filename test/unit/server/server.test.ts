@@ -187,6 +187,25 @@ describe('context that stays small at any number of servers', () => {
   }
 
   it.each([1, 10, 100])(
+    'keeps tools/list with both run tools (MCP_BRIDGE_LANGUAGES=python,typescript) within 600 o200k tokens at %i servers',
+    async (count) => {
+      const { client } = await connectInMemory(engineWithServers(count), {
+        policy: true,
+        yieldAfterMs: 20_000,
+        languages: ['python', 'typescript'],
+      });
+      const listed = await client.listTools();
+      expect(listed.tools.map((tool) => tool.name)).toEqual(['run_python', 'run_typescript']);
+      const text = JSON.stringify(listed);
+      expect(tokens(text), text).toBeLessThanOrEqual(2 * BUDGET_TOKENS);
+      const instructions = client.getInstructions() ?? '';
+      expect(tokens(instructions), instructions).toBeLessThanOrEqual(BUDGET_TOKENS);
+      if (count > 5) expect(listed.tools[1]?.description).toContain('`mcp.runtime.servers()` names them');
+    },
+    20_000,
+  );
+
+  it.each([1, 10, 100])(
     `keeps the initialize instructions and tools/list within ${BUDGET_TOKENS} o200k tokens each at %i servers`,
     async (count) => {
       const { client } = await connectInMemory(engineWithServers(count), {

@@ -77,7 +77,17 @@ function servedOperations(): readonly string[] {
 describe('host operation names', () => {
   it('found the call sites in both runtimes', () => {
     expect(python.size).toBeGreaterThan(10);
-    expect([...typescript].sort()).toEqual(['describe_server', 'search_tool_docs']);
+    expect([...typescript].sort()).toEqual([
+      'delete_value',
+      'describe_server',
+      'list_sessions',
+      'list_values',
+      'load_value',
+      'read_output',
+      'reset_session',
+      'save_value',
+      'search_tool_docs',
+    ]);
     expect([...monty].sort()).toEqual(['describe_server', 'search_tool_docs']);
   });
 
