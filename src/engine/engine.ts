@@ -129,6 +129,8 @@ export class Engine {
   /** A session's memory limit when it differs from every other run's: its sandbox is started for it. */
   readonly #ownSessionMemory: string | undefined;
   readonly #router: SandboxRouter;
+  /** How to end each run in flight, by run id (`cancel`). */
+  readonly #cancels = new Map<string, (reason: string) => void>();
   #runs = 0;
 
   constructor(options: EngineOptions) {
@@ -233,6 +235,16 @@ export class Engine {
   }
 
   /**
+   * Ends the run `runId` as if its caller had cancelled it, saying `reason` in its error; false when no
+   * such run is in flight (it ended, or never was).
+   */
+  cancel(runId: string, reason: string): boolean {
+    const cancel = this.#cancels.get(runId);
+    cancel?.(reason);
+    return cancel !== undefined;
+  }
+
+  /**
    * Runs one program. Resolves with its outcome whatever the program did; rejects only when no
    * program could be run (`BridgeError`: unknown server, no sandbox could be started).
    */
@@ -274,6 +286,11 @@ export class Engine {
       timedOut = true;
       ending.abort(new Error('run timed out'));
     }, timeoutMs);
+    let cancelledBy: string | undefined;
+    this.#cancels.set(runId, (reason) => {
+      cancelledBy ??= reason;
+      ending.abort(new Error(reason));
+    });
     const caller = options.signal;
     if (caller?.aborted) ending.abort(caller.reason);
     const cancelled = caller ? addAbortListener(caller, () => ending.abort(caller.reason)) : undefined;
@@ -303,7 +320,10 @@ export class Engine {
               status: 'timeout',
               error: timeoutMessage(timeoutMs, this.#options.maxTimeoutMs, ranOn ? undefined : waitingFor),
             }
-          : { status: 'cancelled', error: 'The run was cancelled by the client; its sandbox was killed.' },
+          : {
+              status: 'cancelled',
+              error: `The run was cancelled ${cancelledBy ?? 'by the client'}; its sandbox was killed.`,
+            },
       );
 
     let sandbox: Sandbox | undefined;
@@ -346,7 +366,7 @@ export class Engine {
       waitingFor = 'its servers to connect';
       const program = await this.#program(runId, request, signal, ownerOf(options), options.principal);
       context = callContext(runId, request, options, turn);
-      const host = this.#hostFor(program, record, options, context);
+      const host = this.#hostFor(program, record, options, context, observation);
       let exit: SandboxExit;
       waitingFor = 'a sandbox (every one was busy or still starting)';
       if (!turn) {
@@ -375,6 +395,7 @@ export class Engine {
       throw error;
     } finally {
       clearTimeout(timer);
+      this.#cancels.delete(runId);
       cancelled?.[Symbol.dispose]();
       // What the run was still saving goes with it, whatever ended it.
       this.#values.releaseRun(runId);
@@ -419,9 +440,18 @@ export class Engine {
     record: RunRecord,
     options: RunOptions,
     context: CallContext,
+    observation: RunObservation | undefined,
   ): SandboxHost {
     const granted = new Set(program.servers.map((server) => server.name));
-    const tap = options.onOutput;
+    const caller = options.onOutput;
+    const observe = observation?.output?.bind(observation);
+    const tap: RunOptions['onOutput'] =
+      caller && observe
+        ? (stream, data) => {
+            caller(stream, data);
+            observe(stream, data);
+          }
+        : (caller ?? observe);
     return {
       onOutput: tap
         ? (stream, data) => {
