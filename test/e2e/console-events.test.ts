@@ -115,7 +115,7 @@ describe('console event stream', () => {
     expect(await eventually(() => laggards.every((laggard) => laggard.closed()), 60_000)).toBe(true);
 
     expect(reader.closed()).toBe(false);
-    expect(reader.received()).toContain('event: run');
+    expect(reader.received()).toContain('data: {"type":"run"');
     expect(reader.received()).toContain('"status":"ok"');
     reader.socket.destroy();
     for (const laggard of laggards) laggard.socket.destroy();

@@ -127,6 +127,7 @@ function block(name, text) {
 function renderRun(run) {
   const existing = document.getElementById(`run-${run.id}`);
   const open = existing?.querySelector('details')?.open ?? false;
+  const linked = existing?.classList.contains('linked') ?? false;
   const cancel =
     me.role === 'admin' && run.status === 'running'
       ? el('button', { class: 'cancel', type: 'button', onclick: () => cancelRun(run.id) }, 'Cancel run')
@@ -154,7 +155,7 @@ function renderRun(run) {
   const item = el(
     'li',
     {
-      class: 'run',
+      class: linked ? 'run linked' : 'run',
       id: `run-${run.id}`,
       'data-status': run.status,
       'data-principal': run.principal?.id ?? '',
@@ -164,6 +165,7 @@ function renderRun(run) {
   if (existing) existing.replaceWith(item);
   else insertByTime(item, run);
   runs.set(run.id, run);
+  $('#runs-empty').hidden = true;
   return item;
 }
 function insertByTime(item, run) {
@@ -262,19 +264,17 @@ async function cancelRun(id) {
 async function openLinkedRun() {
   const id = viewFromHash().get('run');
   if (!id) return;
-  const item = document.getElementById(`run-${id}`) ?? (await loadRun(id));
+  // Opened whole (a listed run is a summary), even when the filters would hide it.
+  const known = runs.get(id);
+  const item = known && !known.partial ? document.getElementById(`run-${id}`) : await loadRun(id);
   if (!item) {
     $('#runs-hint').textContent = `Run ${id} is not kept any more, or is not yours to see.`;
     return;
   }
-  const details = item.querySelector('details');
-  details.open = true;
-  if (runs.get(id)?.partial) await loadRun(id);
-  const shown = document.getElementById(`run-${id}`);
   for (const other of document.querySelectorAll('li.run.linked')) other.classList.remove('linked');
-  shown.classList.add('linked');
-  shown.querySelector('details').open = true;
-  shown.scrollIntoView({ block: 'start' });
+  item.classList.add('linked');
+  item.querySelector('details').open = true;
+  item.scrollIntoView({ block: 'start' });
 }
 
 async function loadState() {
