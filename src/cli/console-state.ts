@@ -53,7 +53,7 @@ export async function consoleState(
     },
     policy: bridge.policy ? bridge.policy.source : undefined,
     telemetry,
-    runs: describeKeptRuns(kept.store, kept.settings),
+    runs: describeKeptRuns(kept.store, kept.settings, viewer.role === 'admin'),
     servers: bridge.upstreams.catalog().map((server) => ({
       name: server.name,
       alias: server.alias,
@@ -67,10 +67,13 @@ export async function consoleState(
 function describeKeptRuns(
   store: SqliteRunStore | undefined,
   settings: Pick<Settings, 'consoleRuns' | 'consoleRunsBytes'>,
+  admin: boolean,
 ): string {
   if (!store) return 'in memory only (MCP_BRIDGE_CONSOLE_RUNS=0)';
   const totals = store.working ? store.totals() : undefined;
   if (!totals) return `in memory only: ${store.reason ?? 'the database failed'}`;
+  // How many everyone ran is an admin's to know.
+  if (!admin) return 'kept across restarts';
   return `${totals.runs} kept across restarts (${Math.round(totals.bytes / 1024)} KiB; at most ${settings.consoleRuns} runs and ${Math.round(settings.consoleRunsBytes / 1048576)} MiB)`;
 }
 
