@@ -18,10 +18,14 @@ const APPROVAL_FORM = {
   },
 } as const;
 
-/** The call an approval prompt belongs to: its connection's server and the request it travels with. */
+/**
+ * The call an approval prompt belongs to: its connection's server and the request it travels with
+ * (none for a task's run: its request was answered with the task, so the prompt goes on the
+ * connection's own stream).
+ */
 export interface WaitingCall {
   server: McpServer;
-  requestId: string | number;
+  requestId?: string | number;
 }
 
 /**
@@ -49,7 +53,7 @@ export function elicitApproval(waiting: () => WaitingCall): Approver {
         requestedSchema: APPROVAL_FORM,
       },
       // The run's deadline bounds the wait, not the SDK's default request timeout.
-      { signal, relatedRequestId, timeout: 2 ** 31 - 1 },
+      { signal, ...(relatedRequestId !== undefined ? { relatedRequestId } : {}), timeout: 2 ** 31 - 1 },
     );
     if (result.action === 'accept') return result.content?.remember === true ? 'accept-run' : 'accept';
     return result.action;

@@ -3,11 +3,24 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { encode } from '@toon-format/toon';
 import type { RunOutcome } from '../engine/types.js';
 import { groupDigits } from '../shared/digits.js';
+import { attachmentContent } from './attachments.js';
 import type { RunStep } from './long-runs.js';
 
 type RunningStep = Extract<RunStep, { kind: 'running' }>;
 
 export type OutputMode = 'text' | 'toon';
+
+/** The whole tool result of a run that ended: text, attachments, `structuredContent`, `isError`. */
+export function outcomeResult(outcome: RunOutcome, mode: OutputMode): CallToolResult {
+  return {
+    content: [
+      { type: 'text', text: formatOutcome(outcome, mode) },
+      ...attachmentContent(outcome.attachments ?? []),
+    ],
+    structuredContent: structuredOutcome(outcome),
+    ...(outcome.status === 'ok' ? {} : { isError: true }),
+  };
+}
 
 /** The `structuredContent` of a `run_python` result. */
 export function structuredOutcome(outcome: RunOutcome): Record<string, unknown> {

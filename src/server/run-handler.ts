@@ -1,37 +1,59 @@
 /**
  * The `run_python` call, its arguments already checked: starts a run for the connection's principal
  * (or finds the one a `wait` handle names) in the principal's table of runs still going, waits for its end or its yield point
- * while sending progress, and formats what it returns.
+ * while sending progress, and formats what it returns. A call that asks for a task (`task` in its
+ * params) starts the run as an MCP task instead (run-task.ts) and returns the task at once: it never
+ * yields a `wait` handle, and takes neither `wait` nor `yield_after`.
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type CallToolResult,
+  type CreateTaskResult,
+  ErrorCode,
+  McpError,
+  type ServerNotification,
+  type ServerRequest,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Engine } from '../engine/engine.js';
 import type { Principal } from '../engine/principal.js';
-import type { RunOutcome } from '../engine/types.js';
+import type { Approver } from '../engine/types.js';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { elicitApproval, type WaitingCall } from './approver.js';
-import { attachmentContent } from './attachments.js';
-import {
-  formatOutcome,
-  formatRunning,
-  type OutputMode,
-  structuredOutcome,
-  structuredRunning,
-  toolError,
-} from './format.js';
+import { formatRunning, type OutputMode, outcomeResult, structuredRunning, toolError } from './format.js';
 import type { LongRun, LongRuns } from './long-runs.js';
+import { startProgress } from './progress.js';
 import { runOrigin } from './run-origin.js';
 import { RUN_PYTHON_TOOL, type RunPythonArguments } from './run-python-tool.js';
+import { startRunTask } from './run-task.js';
+import type { TaskRuns, TaskRunsOptions } from './task-runs.js';
 
-const PROGRESS_INTERVAL_MS = 1000;
 /** Handles of runs still going one principal may hold, and how long a finished run's result waits for it. */
 export const MAX_WAIT_HANDLES = 16;
 export const KEEP_FINISHED_RUN_MS = 10 * 60 * 1000;
+/**
+ * One principal's MCP tasks: as many as it may hold, kept as long after their run as a finished run's
+ * result waits for `wait` unless the client asks for another `ttl` (up to an hour).
+ */
+export const TASK_LIMITS: TaskRunsOptions = {
+  maxTasks: 32,
+  defaultTtlMs: KEEP_FINISHED_RUN_MS,
+  maxTtlMs: 60 * 60 * 1000,
+  pageSize: 10,
+  pollIntervalMs: 1000,
+};
 
 export type ToolCallExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-export type RunHandler = (args: RunPythonArguments, extra: ToolCallExtra) => Promise<CallToolResult>;
+/** What a task-augmented call asked of its task (`params.task`). */
+export interface TaskRequest {
+  ttl?: number | null;
+}
+export type RunHandler = (
+  args: RunPythonArguments,
+  extra: ToolCallExtra,
+  task?: TaskRequest,
+) => Promise<CallToolResult | CreateTaskResult>;
 
 export interface RunHandlerOptions {
   /** The server whose client is asked to approve calls. */
@@ -43,6 +65,8 @@ export interface RunHandlerOptions {
   connection: string;
   /** The principal's runs still going (over HTTP, shared by all its connections). */
   longRuns: LongRuns;
+  /** The principal's MCP tasks (over HTTP, shared by all its connections). */
+  tasks: TaskRuns;
   /** MCP_BRIDGE_YIELD_AFTER, for calls that do not pass `yield_after`; 0: wait for the run's end. */
   yieldAfterMs: number;
   outputMode: OutputMode;
@@ -61,7 +85,25 @@ export function createRunHandler(options: RunHandlerOptions): RunHandler {
   return async (
     { code, servers, timeout, session, wait, yield_after }: RunPythonArguments,
     extra: ToolCallExtra,
-  ): Promise<CallToolResult> => {
+    task?: TaskRequest,
+  ): Promise<CallToolResult | CreateTaskResult> => {
+    if (task) {
+      // The task is the handle: a task's run cannot also yield, and a `wait` handle never names a task.
+      const misplaced = wait !== undefined ? 'wait' : yield_after !== undefined ? 'yield_after' : undefined;
+      if (misplaced) {
+        throw new McpError(
+          ErrorCode.InvalidParams,
+          `Invalid arguments for ${RUN_PYTHON_TOOL} as a task: a task takes no \`${misplaced}\` (it is its own handle: ` +
+            `follow it with tasks/get and tasks/result). Drop \`${misplaced}\`, or call without a task.`,
+        );
+      }
+      if (code === undefined) {
+        throw new McpError(
+          ErrorCode.InvalidParams,
+          `${RUN_PYTHON_TOOL} as a task needs \`code\` (Python source).`,
+        );
+      }
+    }
     if (yield_after !== undefined && yield_after * 1000 > engine.maxTimeoutMs) {
       // Not only pointless (the run ends first): a timer past 2^31 ms fires at once.
       const most = Number((engine.maxTimeoutMs / 1000).toFixed(3));
@@ -92,27 +134,46 @@ export function createRunHandler(options: RunHandlerOptions): RunHandler {
         );
       }
       const timeoutMs = timeout === undefined ? undefined : Math.round(timeout * 1000);
+      const startRun = ({ signal, onOutput, approve }: RunHooks) =>
+        engine.run(
+          {
+            code,
+            ...(servers ? { servers } : {}),
+            ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+            ...(session !== undefined ? { session } : {}),
+          },
+          {
+            signal,
+            ...(onOutput ? { onOutput } : {}),
+            principal,
+            approve,
+            ...(extra.sessionId !== undefined ? { session: extra.sessionId } : {}),
+            origin: runOrigin(extra, server.server.transport),
+          },
+        );
+      if (task) {
+        return startRunTask({
+          server,
+          tasks: options.tasks,
+          params: task,
+          timeoutMs: engine.effectiveTimeoutMs(timeoutMs),
+          progressToken: extra._meta?.progressToken,
+          outputMode: options.outputMode,
+          logger,
+          tool: RUN_PYTHON_TOOL,
+          run: startRun,
+        });
+      }
       run = longRuns.start(
         engine.effectiveTimeoutMs(timeoutMs),
         ({ signal, onOutput }) =>
-          engine.run(
-            {
-              code,
-              ...(servers ? { servers } : {}),
-              ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-              ...(session !== undefined ? { session } : {}),
-            },
-            {
-              signal,
-              onOutput,
-              principal,
-              approve: elicitApproval(
-                () => (run && waitingCalls.get(run)) ?? { server, requestId: extra.requestId },
-              ),
-              ...(extra.sessionId !== undefined ? { session: extra.sessionId } : {}),
-              origin: runOrigin(extra, server.server.transport),
-            },
-          ),
+          startRun({
+            signal,
+            onOutput,
+            approve: elicitApproval(
+              () => (run && waitingCalls.get(run)) ?? { server, requestId: extra.requestId },
+            ),
+          }),
         connection,
       );
     }
@@ -128,15 +189,7 @@ export function createRunHandler(options: RunHandlerOptions): RunHandler {
           structuredContent: structuredRunning(step),
         };
       }
-      const outcome: RunOutcome = step.outcome;
-      return {
-        content: [
-          { type: 'text', text: formatOutcome(outcome, options.outputMode) },
-          ...attachmentContent(outcome.attachments ?? []),
-        ],
-        structuredContent: structuredOutcome(outcome),
-        ...(outcome.status === 'ok' ? {} : { isError: true }),
-      };
+      return outcomeResult(step.outcome, options.outputMode);
     } catch (error) {
       if (!(error instanceof BridgeError)) logger.error('run_python failed', { error });
       return toolError(errorMessage(error));
@@ -146,28 +199,9 @@ export function createRunHandler(options: RunHandlerOptions): RunHandler {
   };
 }
 
-/**
- * Sends `notifications/progress` once a second while a call waits on a run, when the client asked for
- * it: seconds since the run started, of its timeout.
- */
-function startProgress(
-  token: string | number | undefined,
-  run: LongRun,
-  send: (notification: ServerNotification) => Promise<void>,
-): () => void {
-  if (token === undefined) return () => {};
-  const totalMs = run.timeoutMs;
-  const timer = setInterval(() => {
-    const elapsedMs = performance.now() - run.startedAt;
-    send({
-      method: 'notifications/progress',
-      params: {
-        progressToken: token,
-        progress: Math.round(elapsedMs / 1000),
-        total: Math.round(totalMs / 1000),
-        message: `running for ${Math.round(elapsedMs / 1000)} s`,
-      },
-    }).catch(() => {});
-  }, PROGRESS_INTERVAL_MS);
-  return () => clearInterval(timer);
+/** What starting a run is given: its signal, a tap on its output (a long run's), and its approver. */
+interface RunHooks {
+  signal: AbortSignal;
+  onOutput?: (stream: 'stdout' | 'stderr', data: string) => void;
+  approve: Approver;
 }

@@ -121,6 +121,8 @@ export function runPythonToolDefinition(serverNames: string[], policy: boolean):
     // Said outright, though they are the spec's defaults: a program calls whatever tools its granted
     // servers have, so it may write, delete and reach the outside world as they do.
     annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+    // A client that speaks MCP tasks may start a run as a task and poll it (run-task.ts).
+    execution: { taskSupport: 'optional' },
   };
 }
 
@@ -143,10 +145,10 @@ function summarizeServerNames(names: string[]): string {
 
 function describeRunPython(serverNames: string[], policy: boolean): string {
   const lines = [
-    'Sandboxed Python 3 (no network or host files; fresh each call unless `session` names one; `timeout` in s). Top-level await; the last expression prints.',
+    'Sandboxed Python (no network or host files; fresh each call unless `session` names one; `timeout` in s). Top-level await; last expression prints.',
     'MCP tools are async functions: grant `servers`, call `await mcp_<alias>.<tool>(...)`; search with `await mcp.runtime.search_tool_docs("task")`.',
     summarizeServerNames(serverNames),
   ];
-  if (policy) lines.splice(2, 0, "Policy refusals raise mcp.PolicyError: don't retry them.");
+  if (policy) lines.splice(2, 0, "Policy refusals raise mcp.PolicyError (don't retry).");
   return lines.join('\n');
 }

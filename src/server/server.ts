@@ -1,11 +1,19 @@
 /**
- * The MCP surface: one `McpServer` per client connection, with its resources, its principal's table
- * of runs still going (its own over stdio), and one tool, `run_python` (defined in
+ * The MCP surface: one `McpServer` per client connection, with its resources, its principal's tables
+ * of runs still going and of MCP tasks (its own over stdio), and one tool, `run_python` (defined in
  * run-python-tool.ts, answered by run-handler.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  GetTaskPayloadRequestSchema,
+  GetTaskRequestSchema,
+  isTaskAugmentedRequestParams,
+  ListToolsRequestSchema,
+  McpError,
+  RELATED_TASK_META_KEY,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Engine } from '../engine/engine.js';
 import { localPrincipal, type Principal } from '../engine/principal.js';
 import { describeIssues } from '../shared/errors.js';
@@ -13,8 +21,9 @@ import type { LogFields, Logger, LogLevel } from '../shared/logger.js';
 import { type OutputMode, toolError } from './format.js';
 import { LongRuns } from './long-runs.js';
 import { buildInstructions, registerResources } from './resources.js';
-import { createRunHandler, KEEP_FINISHED_RUN_MS, MAX_WAIT_HANDLES } from './run-handler.js';
+import { createRunHandler, KEEP_FINISHED_RUN_MS, MAX_WAIT_HANDLES, TASK_LIMITS } from './run-handler.js';
 import { RUN_PYTHON_TOOL, runPythonArguments, runPythonToolDefinition } from './run-python-tool.js';
+import { TaskRuns } from './task-runs.js';
 
 export interface BridgeServerOptions {
   engine: Engine;
@@ -36,14 +45,23 @@ export interface BridgeServerOptions {
    * this server's own, closed with it together with everything its principal owns (stdio's one client).
    */
   longRuns?: LongRuns;
+  /** The principal's MCP tasks, shared by all its connections (over HTTP). Default: this server's own, as `longRuns`. */
+  tasks?: TaskRuns;
   logger: Logger;
 }
 
 export function createBridgeServer(options: BridgeServerOptions): McpServer {
   const { engine, logger } = options;
+  const tasks = options.tasks ?? new TaskRuns(TASK_LIMITS);
+  // The SDK answers tasks/list and tasks/cancel from the task store; `tools.call`: run_python may be
+  // called as a task.
   const server = new McpServer(
     { name: 'codemode-bridge', version: options.version },
-    { capabilities: { logging: {} }, instructions: buildInstructions(engine) },
+    {
+      capabilities: { logging: {}, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
+      instructions: buildInstructions(engine),
+      taskStore: tasks,
+    },
   );
   // Named sessions, saved values and kept output belong to the principal (the engine keys them by its
   // id) and outlive this connection; the runs it started end with it. Over stdio the one client is
@@ -63,6 +81,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   server.close = async () => {
     if (ownsState) {
       longRuns.close();
+      tasks.close();
       engine.closeOwner(principal.id);
     } else {
       longRuns.closeOrigin(connection);
@@ -76,6 +95,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
     principal,
     connection,
     longRuns,
+    tasks,
     yieldAfterMs,
     outputMode: options.outputMode,
     logger,
@@ -95,11 +115,24 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
         `Unknown tool ${JSON.stringify(name)}: this server has one tool, ${RUN_PYTHON_TOOL}`,
       );
     }
+    const task = isTaskAugmentedRequestParams(request.params) ? request.params.task : undefined;
     const parsed = runPythonArguments.safeParse(request.params?.arguments ?? {});
-    if (!parsed.success)
-      return toolError(`Invalid arguments for ${RUN_PYTHON_TOOL}: ${describeIssues(parsed.error)}`);
-    return runPython(parsed.data, extra);
+    if (!parsed.success) {
+      const message = `Invalid arguments for ${RUN_PYTHON_TOOL}: ${describeIssues(parsed.error)}`;
+      // A task-augmented call is answered with a task or a JSON-RPC error, never a tool result.
+      if (task) throw new McpError(ErrorCode.InvalidParams, message);
+      return toolError(message);
+    }
+    return runPython(parsed.data, extra, task);
   };
+  // The SDK's own tasks/get says only "Task not found", and its tasks/result polls the store once per
+  // poll interval: answered here, with the id and what to do, and the result the moment the run ends.
+  server.server.setRequestHandler(GetTaskRequestSchema, (request) => tasks.describe(request.params.taskId));
+  server.server.setRequestHandler(GetTaskPayloadRequestSchema, async (request, extra) => {
+    const { taskId } = request.params;
+    const result = await tasks.result(taskId, extra.signal);
+    return { ...result, _meta: { ...result._meta, [RELATED_TASK_META_KEY]: { taskId } } };
+  });
   // tools/list is the one thing every client puts in the model's context on every turn: serve the
   // compact definition. Servers are discovered once at start, so the definition is built once.
   const serverNames = engine.catalog().map((entry) => entry.name);

@@ -100,9 +100,11 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
   if (metrics) routes.push({ prefix: '/metrics', handle: (request, response) => metrics(request, response) });
   const auth = await httpAuth(http, logger);
   const { LongRuns } = await import('../../server/long-runs.js');
-  const { KEEP_FINISHED_RUN_MS, MAX_WAIT_HANDLES } = await import('../../server/run-handler.js');
-  // Each principal's runs still going, shared by its MCP sessions; ended when it has gone.
+  const { KEEP_FINISHED_RUN_MS, MAX_WAIT_HANDLES, TASK_LIMITS } = await import('../../server/run-handler.js');
+  const { TaskRuns } = await import('../../server/task-runs.js');
+  // Each principal's runs still going and MCP tasks, shared by its MCP sessions; ended when it has gone.
   const runTables = new Map<string, import('../../server/long-runs.js').LongRuns>();
+  const taskTables = new Map<string, import('../../server/task-runs.js').TaskRuns>();
   server = new BridgeHttpServer({
     host: args.host,
     port: args.port,
@@ -125,6 +127,8 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
     onPrincipalIdle: (principal) => {
       runTables.get(principal.id)?.close();
       runTables.delete(principal.id);
+      taskTables.get(principal.id)?.close();
+      taskTables.delete(principal.id);
       bridge.engine.closeOwner(principal.id);
     },
     createSession: (principal) => {
@@ -137,10 +141,16 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
         });
         runTables.set(principal.id, longRuns);
       }
+      let tasks = taskTables.get(principal.id);
+      if (!tasks) {
+        tasks = new TaskRuns(TASK_LIMITS);
+        taskTables.set(principal.id, tasks);
+      }
       const session = createBridgeServer({
         ...bridgeServerOptions(bridge, settings, logger),
         principal,
         longRuns,
+        tasks,
       });
       const stopForwarding = forwardLogsToClient(session, logger);
       session.server.onclose = stopForwarding;

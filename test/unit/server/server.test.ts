@@ -51,9 +51,12 @@ describe('tools/list', () => {
             "openWorldHint": true,
             "readOnlyHint": false,
           },
-          "description": "Sandboxed Python 3 (no network or host files; fresh each call unless \`session\` names one; \`timeout\` in s). Top-level await; the last expression prints.
+          "description": "Sandboxed Python (no network or host files; fresh each call unless \`session\` names one; \`timeout\` in s). Top-level await; last expression prints.
       MCP tools are async functions: grant \`servers\`, call \`await mcp_<alias>.<tool>(...)\`; search with \`await mcp.runtime.search_tool_docs("task")\`.
       Servers: everything.",
+          "execution": {
+            "taskSupport": "optional",
+          },
           "inputSchema": {
             "properties": {
               "code": {
@@ -134,7 +137,7 @@ describe('tools/list', () => {
     const { engine } = scriptedEngine(printing(''));
     const { client } = await connectInMemory(engine, { policy: true, yieldAfterMs: 0 });
     const [tool] = (await client.listTools()).tools;
-    expect(tool?.description).toContain("Policy refusals raise mcp.PolicyError: don't retry them.");
+    expect(tool?.description).toContain("Policy refusals raise mcp.PolicyError (don't retry).");
   });
 
   it('annotates run_python as what it is: it writes, may destroy and reaches the world, as its tools do', async () => {
