@@ -93,6 +93,10 @@ export interface Settings {
   auditValues: boolean;
   /** Audit lines one run may write; its later calls are summarised in one line when it ends. */
   auditRunLines: number;
+  /** Finished runs the console keeps across restarts (0: none, nothing written to disk). */
+  consoleRuns: number;
+  /** Bytes of runs the console keeps across restarts; the oldest go first past either bound. */
+  consoleRunsBytes: number;
 }
 
 /** One environment variable as `--help` and docs/configuration.md describe it. */
@@ -398,6 +402,18 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
       '[earlier records](policy.md#audit-log) out of the log',
   },
   {
+    name: 'MCP_BRIDGE_CONSOLE_RUNS',
+    fallback: '1000',
+    meaning:
+      'Finished runs the console keeps across restarts, in SQLite under the state directory (0 = none)',
+    details: '[Console](operations.md#the-console): oldest dropped first',
+  },
+  {
+    name: 'MCP_BRIDGE_CONSOLE_RUNS_SIZE',
+    fallback: '64m',
+    meaning: 'Bytes of runs the console keeps across restarts; the oldest are dropped past it',
+  },
+  {
     name: 'MCP_BRIDGE_LOG_LEVEL',
     fallback: 'info (serve, console; other commands warn)',
     meaning: 'stderr log level: error, warn, info, debug (any case; also warning, critical, fatal, notset)',
@@ -688,5 +704,7 @@ export function loadSettings(
     auditFiles: integer(env, 'MCP_BRIDGE_AUDIT_FILES', 5, 0),
     auditValues: flag(env, 'MCP_BRIDGE_AUDIT_VALUES'),
     auditRunLines: integer(env, 'MCP_BRIDGE_AUDIT_RUN_LINES', DEFAULT_AUDIT_RUN_LINES, 0),
+    consoleRuns: integer(env, 'MCP_BRIDGE_CONSOLE_RUNS', 1000, 0),
+    consoleRunsBytes: Math.max(1 << 20, bytesOf(size(env, 'MCP_BRIDGE_CONSOLE_RUNS_SIZE', '64m'))),
   };
 }

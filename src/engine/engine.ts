@@ -158,6 +158,8 @@ export class Engine {
   readonly #cpuShares: CpuShares | undefined;
   /** Sandboxes running TypeScript: a session holding one takes no Python program, and the reverse. */
   readonly #typescriptSandboxes = new WeakSet<Sandbox>();
+  /** How to end each run in flight, by run id (`cancel`). */
+  readonly #cancels = new Map<string, (reason: string) => void>();
   #runs = 0;
 
   constructor(options: EngineOptions) {
@@ -263,6 +265,16 @@ export class Engine {
   }
 
   /**
+   * Ends the run `runId` as if its caller had cancelled it, saying `reason` in its error; false when no
+   * such run is in flight (it ended, or never was).
+   */
+  cancel(runId: string, reason: string): boolean {
+    const cancel = this.#cancels.get(runId);
+    cancel?.(reason);
+    return cancel !== undefined;
+  }
+
+  /**
    * Runs one program. Resolves with its outcome whatever the program did; rejects only when no
    * program could be run (`BridgeError`: unknown server, no sandbox could be started).
    */
@@ -304,6 +316,11 @@ export class Engine {
       timedOut = true;
       ending.abort(new Error('run timed out'));
     }, timeoutMs);
+    let cancelledBy: string | undefined;
+    this.#cancels.set(runId, (reason) => {
+      cancelledBy ??= reason;
+      ending.abort(new Error(reason));
+    });
     const caller = options.signal;
     if (caller?.aborted) ending.abort(caller.reason);
     const cancelled = caller ? addAbortListener(caller, () => ending.abort(caller.reason)) : undefined;
@@ -333,7 +350,10 @@ export class Engine {
               status: 'timeout',
               error: timeoutMessage(timeoutMs, this.#options.maxTimeoutMs, ranOn ? undefined : waitingFor),
             }
-          : { status: 'cancelled', error: 'The run was cancelled by the client; its sandbox was killed.' },
+          : {
+              status: 'cancelled',
+              error: `The run was cancelled ${cancelledBy ?? 'by the client'}; its sandbox was killed.`,
+            },
       );
 
     let sandbox: Sandbox | undefined;
@@ -398,7 +418,7 @@ export class Engine {
       waitingFor = 'its servers to connect';
       const program = await this.#program(runId, request, signal, ownerOf(options), options.principal);
       context = callContext(runId, request, options, turn);
-      const host = this.#hostFor(program, record, options, context);
+      const host = this.#hostFor(program, record, options, context, observation);
       let exit: SandboxExit;
       waitingFor = 'a sandbox (every one was busy or still starting)';
       if (typescript) {
@@ -476,6 +496,7 @@ export class Engine {
       throw error;
     } finally {
       clearTimeout(timer);
+      this.#cancels.delete(runId);
       cancelled?.[Symbol.dispose]();
       // What the run was still saving goes with it, whatever ended it.
       this.#values.releaseRun(runId);
@@ -533,9 +554,18 @@ export class Engine {
     record: RunRecord,
     options: RunOptions,
     context: CallContext,
+    observation: RunObservation | undefined,
   ): SandboxHost {
     const granted = new Set(program.servers.map((server) => server.name));
-    const tap = options.onOutput;
+    const caller = options.onOutput;
+    const observe = observation?.output?.bind(observation);
+    const tap: RunOptions['onOutput'] =
+      caller && observe
+        ? (stream, data) => {
+            caller(stream, data);
+            observe(stream, data);
+          }
+        : (caller ?? observe);
     return {
       onOutput: tap
         ? (stream, data) => {

@@ -34,6 +34,8 @@ export interface ToolCallEnd {
   error?: string;
   /** The class of the failure, from a closed set (OpenTelemetry's `error.type`), when it failed. */
   errorType?: string;
+  /** What the program got back (after the policy's tokenizing), when the call returned. */
+  result?: unknown;
 }
 
 /** One run as an observer follows it. */
@@ -43,9 +45,17 @@ export interface RunObservation {
   /**
    * A tool call leaves; the returned function is called once with how it ended. `trace` goes with
    * the call: an observer that traces it sets the context to send upstream (`carrier`), and reads
-   * what the pool wrote of the connection it went out on (`peer`) when it ends.
+   * what the pool wrote of the connection it went out on (`peer`) when it ends. `args` are the
+   * arguments as the program sent them (placeholders not yet restored).
    */
-  toolCall?(server: string, tool: string, trace: OutgoingCallTrace): (end: ToolCallEnd) => void;
+  toolCall?(
+    server: string,
+    tool: string,
+    trace: OutgoingCallTrace,
+    args?: Record<string, unknown>,
+  ): (end: ToolCallEnd) => void;
+  /** The program wrote to stdout or stderr (as it happens, before the run ends). */
+  output?(stream: 'stdout' | 'stderr', text: string): void;
   /** The run ended with an outcome. */
   ended(outcome: RunOutcome): void;
   /** No program could run (unknown server, no sandbox could be started). */
@@ -71,14 +81,17 @@ export function combineObservers(observers: Array<RunObserver | undefined>): Run
         queued(waitMs) {
           for (const observation of observations) guard(() => observation.queued?.(waitMs));
         },
-        toolCall(server, tool, trace) {
+        toolCall(server, tool, trace, args) {
           const ends = observations.flatMap((observation) => {
-            const end = guard(() => observation.toolCall?.(server, tool, trace));
+            const end = guard(() => observation.toolCall?.(server, tool, trace, args));
             return end ? [end] : [];
           });
           return (end) => {
             for (const each of ends) guard(() => each(end));
           };
+        },
+        output(stream, text) {
+          for (const observation of observations) guard(() => observation.output?.(stream, text));
         },
         ended: (outcome) => {
           for (const observation of observations) guard(() => observation.ended(outcome));
@@ -116,6 +129,12 @@ export class RunObservations {
             ? { queued: (waitMs: number) => void guard(() => observation.queued?.(waitMs)) }
             : {}),
           ...(observation.toolCall ? { toolCall: observation.toolCall.bind(observation) } : {}),
+          ...(observation.output
+            ? {
+                output: (stream: 'stdout' | 'stderr', text: string) =>
+                  void guard(() => observation.output?.(stream, text)),
+              }
+            : {}),
           ended: (outcome) => {
             forget();
             guard(() => observation.ended(outcome));
@@ -143,14 +162,14 @@ export class RunObservations {
         const observation = context ? this.#runs.get(context.runId) : undefined;
         const trace: OutgoingCallTrace = {};
         const end = observation?.toolCall
-          ? guard(() => observation.toolCall?.(call.server, call.tool, trace))
+          ? guard(() => observation.toolCall?.(call.server, call.tool, trace, call.args))
           : undefined;
         if (!end) return port.callTool(call, signal, context);
         const traced = trace.carrier ? trace : undefined;
         const startedAt = performance.now();
         try {
           const value = await port.callTool(call, signal, context, traced);
-          guard(() => end({ outcome: 'ok', durationMs: performance.now() - startedAt }));
+          guard(() => end({ outcome: 'ok', durationMs: performance.now() - startedAt, result: value }));
           return value;
         } catch (error) {
           const code = (error as { code?: unknown }).code;

@@ -31,6 +31,7 @@ export async function doctor(settings: Settings, logger: Logger): Promise<number
     ...describeConfigFiles(discovery),
     ...policy.lines,
     ...describeServing(),
+    await describeKeptRuns(settings),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   // A malformed policy stops `serve` and `run`: an invalid setting (2), not an unhealthy machine (1).
@@ -71,6 +72,14 @@ function describeConfigFiles(discovery: DiscoveryResult): string[] {
   for (const warning of discovery.warnings) lines.push(`  warning: ${warning.message}`);
   lines.push(`servers: ${discovery.servers.length} (codemode-bridge servers --check connects to each)`);
   return lines;
+}
+
+/** Where the console keeps runs across restarts, and whether the bridge can use it. */
+async function describeKeptRuns(settings: Settings): Promise<string> {
+  if (settings.consoleRuns === 0) return 'Console runs: in memory only (MCP_BRIDGE_CONSOLE_RUNS=0)';
+  const { inspectRunStore, runStorePath } = await import('../../server/console/run-store.js');
+  const bounds = `at most ${settings.consoleRuns} runs and ${Math.round(settings.consoleRunsBytes / 1048576)} MiB`;
+  return `Console runs (${bounds}): ${inspectRunStore(runStorePath(settings.stateDir))}`;
 }
 
 /** serve --http and telemetry as configured now; a bad HTTP setting is reported, not thrown. Never the token. */

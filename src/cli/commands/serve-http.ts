@@ -52,7 +52,22 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
     logger,
   });
   const { RunFeed } = await import('../../server/console/run-feed.js');
-  const feed = new RunFeed();
+  const { openRunStore, runStorePath } = await import('../../server/console/run-store.js');
+  const store =
+    settings.consoleRuns > 0
+      ? openRunStore(
+          runStorePath(settings.stateDir),
+          { maxRuns: settings.consoleRuns, maxBytes: settings.consoleRunsBytes },
+          logger,
+        )
+      : undefined;
+  const feed = new RunFeed({
+    store,
+    // The bridge is composed after the feed (its observer goes in): these are asked per call, later.
+    redact: (server, text) => (composed ? composed.upstreams.redactorFor(server)(text) : text),
+    policyFor: (server, tool) => composed?.gate?.toolPolicy(server, tool),
+    logger,
+  });
   const observer: RunObserver | undefined = combineObservers([telemetry?.observer, feed.observer]);
   const { bridgeServerOptions, composeBridge } = await import('../compose.js');
   const bridge = await composeBridge(settings, logger, {
@@ -62,6 +77,7 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
     ...(observer ? { observer } : {}),
   }).catch(async (error) => {
     await sandboxes.close();
+    store?.close();
     throw error;
   });
   composed = bridge;
@@ -74,7 +90,11 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
     consoleRoute({
       engine: bridge.engine,
       feed,
-      state: (viewer) => consoleState(bridge, http, server?.sessions() ?? [], telemetryDescription, viewer),
+      state: (viewer) =>
+        consoleState(bridge, http, server?.sessions() ?? [], telemetryDescription, viewer, {
+          store,
+          settings,
+        }),
       search: consoleSearch(bridge, settings),
       logger,
     }),
@@ -167,6 +187,7 @@ export async function serveHttp(settings: Settings, logger: Logger, args: HttpSe
   handleProcessLifecycle(logger, http.drainMs + SHUTDOWN_EXTRA_MS, async () => {
     await server?.close(http.drainMs);
     await bridge.close();
+    store?.close();
     await telemetry?.shutdown();
   });
   await new Promise(() => {});

@@ -166,6 +166,27 @@ export class PolicyGate {
     return this.#decided.snapshot();
   }
 
+  /**
+   * The policy's decision for one tool, as programs see it in the tool's docs; undefined without a
+   * policy. A tool of a server not described yet is decided without its annotations.
+   */
+  toolPolicy(server: string, tool: string): ToolPolicy | undefined {
+    if (!this.#policy) return undefined;
+    const { action, rule, reason } = this.#decisionFor(server, tool);
+    return { action, rule, reason };
+  }
+
+  /** The decision for each tool of the servers described so far, by server then tool (the console's policy column). */
+  describedPolicies(): Map<string, Map<string, ToolPolicy>> {
+    const all = new Map<string, Map<string, ToolPolicy>>();
+    for (const [server, decisions] of this.#decisions) {
+      const tools = new Map<string, ToolPolicy>();
+      for (const [tool, { action, rule, reason }] of decisions) tools.set(tool, { action, rule, reason });
+      all.set(server, tools);
+    }
+    return all;
+  }
+
   /** A description as programs see it: each tool with its policy (the same object while it is unchanged). */
   describe(description: ServerDescription): ServerGrant {
     const policy = this.#policy;

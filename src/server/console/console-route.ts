@@ -1,8 +1,9 @@
 /**
  * The web console under `/console` (same auth as MCP: a bearer token, or the cookie its sign-in sets):
  * one HTML page, one script module and a stylesheet, all served from this package (no CDN; see
- * console-assets.ts), and a small JSON API: runs (with live updates as server-sent events), state, catalog search
- * and a "try it" endpoint that runs code through the same engine, so the same policy applies.
+ * console-assets.ts), and a small JSON API: runs (listed with filters, one by id, live changes as
+ * server-sent events, cancel for an admin), state, catalog search and a "try it" endpoint that runs
+ * code through the same engine, so the same policy applies.
  *
  * Every answer is for the principal asking: an admin sees every principal's runs and MCP sessions, a
  * user its own (`mayAccess`); "try it" runs as the principal, with its limits and its skills. The API
@@ -20,10 +21,22 @@ import { readBody } from '../http/read-body.js';
 import { type ConsoleAssets, loadConsoleAssets } from './console-assets.js';
 import { pythonSignature } from './python-signature.js';
 import { RunEventStream } from './run-event-stream.js';
-import type { RunFeed } from './run-feed.js';
+import type { FeedRun, RunFeed, RunStatus } from './run-feed.js';
+import type { RunFilter } from './run-store.js';
 
 const PREFIX = '/console';
 const MAX_TRY_BODY_BYTES = 1_100_000;
+const MAX_LISTED_RUNS = 500;
+const STATUSES: ReadonlySet<string> = new Set<RunStatus>([
+  'running',
+  'ok',
+  'error',
+  'timeout',
+  'cancelled',
+  'killed',
+  'protocol_error',
+  'not_started',
+]);
 
 export interface ConsoleSearchHit {
   server: string;
@@ -33,6 +46,8 @@ export interface ConsoleSearchHit {
   description?: string;
   inputSchema: Record<string, unknown>;
   score: number;
+  /** The policy's decision for the tool, when a policy is in force. */
+  policy?: { action: string; rule: string; reason: string };
 }
 
 export interface ConsoleRouteOptions {
@@ -88,7 +103,7 @@ async function handle(
       case '/console.css':
         return asset('text/css; charset=utf-8', assets.css);
       case '/api/runs':
-        return json(response, 200, { runs: options.feed.runs(principal) });
+        return listRuns(options.feed, response, url, principal);
       case '/api/state':
         return json(response, 200, await options.state(principal));
       case '/api/me':
@@ -111,8 +126,83 @@ async function handle(
       }
     }
   }
+  const runPath = /^\/api\/runs\/([\w.-]{1,100})(\/cancel)?$/.exec(path);
+  if (runPath && request.method === 'GET' && runPath[2] === undefined) {
+    const run = options.feed.run(runPath[1] as string, principal);
+    return run
+      ? json(response, 200, { run })
+      : json(response, 404, { error: `no run ${runPath[1]} that you may see (it may have been dropped)` });
+  }
+  if (runPath && request.method === 'POST' && runPath[2] !== undefined) {
+    return cancelRun(options, request, response, runPath[1] as string, principal);
+  }
   if (request.method === 'POST' && path === '/api/run') return tryIt(options, request, response, principal);
   return json(response, 404, { error: `no such console resource: ${url.pathname}` });
+}
+
+/** `GET /api/runs?status=&server=&session=&principal=&limit=`: summaries, newest first. */
+function listRuns(feed: RunFeed, response: ServerResponse, url: URL, viewer: Principal) {
+  const filter: RunFilter = {};
+  const param = (name: string) => {
+    const value = url.searchParams.get(name)?.trim();
+    return value ? value.slice(0, 200) : undefined;
+  };
+  const status = param('status');
+  if (status !== undefined) {
+    if (!STATUSES.has(status)) {
+      return json(response, 400, {
+        error: `unknown status ${JSON.stringify(status)}: use one of ${[...STATUSES].join(', ')}`,
+      });
+    }
+    filter.status = status as RunStatus;
+  }
+  const server = param('server');
+  if (server !== undefined) filter.server = server;
+  const session = param('session');
+  if (session !== undefined) filter.session = session;
+  const principal = param('principal');
+  if (principal !== undefined) filter.principal = principal;
+  const limit = Math.min(MAX_LISTED_RUNS, Math.max(1, Number(url.searchParams.get('limit') ?? 100) || 100));
+  const runs = feed.runs(viewer, filter, limit).map(summary);
+  return json(response, 200, { runs, persistent: feed.persistent });
+}
+
+/** A run without its tool calls (counted instead): a listing of hundreds of runs stays small. */
+function summary(run: FeedRun): Omit<FeedRun, 'toolCalls'> & { calls: number; partial: true } {
+  const { toolCalls, ...rest } = run;
+  return { ...rest, calls: toolCalls.length + run.droppedCalls, partial: true };
+}
+
+/**
+ * `POST /api/runs/<id>/cancel`: an admin ends a run in flight, as if its client had cancelled it. The
+ * request needs the console's header (no form or image of another site can send it) and passed the
+ * server's Origin and Sec-Fetch-Site checks; a user may not, even its own runs (its client can).
+ */
+function cancelRun(
+  options: ConsoleRouteOptions,
+  request: IncomingMessage,
+  response: ServerResponse,
+  id: string,
+  principal: Principal,
+) {
+  if (request.headers['x-codemode-console'] !== '1') {
+    return json(response, 400, { error: 'send the header X-Codemode-Console: 1 (the console does)' });
+  }
+  if (principal.role !== 'admin') {
+    return json(response, 403, {
+      error: `only an admin may cancel runs from the console; ${principal.name} is a user`,
+    });
+  }
+  const run = options.feed.run(id, principal);
+  if (!run) return json(response, 404, { error: `no run ${id} (it may have been dropped)` });
+  if (
+    run.status !== 'running' ||
+    !options.engine.cancel(run.runId, `from the console by ${principal.name}`)
+  ) {
+    return json(response, 409, { error: `run ${id} is not running (${run.status})` });
+  }
+  options.logger.info('run cancelled from the console', { run: run.runId, by: principal.id });
+  return json(response, 202, { cancelled: id });
 }
 
 /** Whether a request carries what no cross-site image, link or form can: the console's header, or credentials. */
@@ -120,7 +210,7 @@ function fromConsole(request: IncomingMessage): boolean {
   return request.headers['x-codemode-console'] === '1' || request.headers.authorization !== undefined;
 }
 
-/** Server-sent events: one `run` event each time a run (that `viewer` may see) starts, calls a tool or ends. */
+/** Server-sent events: a delta each time a run (that `viewer` may see) starts, calls a tool, prints or ends. */
 function events(
   options: ConsoleRouteOptions,
   request: IncomingMessage,

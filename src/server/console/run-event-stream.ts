@@ -1,7 +1,8 @@
 /**
- * One subscriber of the console's live runs, as server-sent events. Updates go out while the socket
- * takes them; while it does not (the client reads slower than runs change, or not at all), only the
- * newest state of each changed run waits, and goes out when the socket drains. What the bridge holds
+ * One subscriber of the console's live runs, as server-sent events. Deltas (a call, a call's end, a
+ * chunk of output, a run's end) go out while the socket takes them; while it does not (the client
+ * reads slower than runs change, or not at all), deltas are no longer sent: the runs they changed are
+ * noted, and each goes out whole (its newest state, a `run` event) when the socket drains. What the bridge holds
  * for a subscriber is therefore one write's worth beyond what the kernel buffers and a bounded list
  * of runs, however busy they are. A subscriber whose socket takes nothing for a whole keep-alive period while updates wait is
  * dropped (a client that stopped reading, or a dead peer holding a descriptor); a page's EventSource
@@ -48,8 +49,8 @@ export class RunEventStream {
     response.on('drain', () => this.#flush());
   }
 
-  /** A run changed; `json` is its serialization now, shared by every subscriber that sends it at once. */
-  update(run: FeedRun, json: () => string): void {
+  /** A run changed; `delta` is the change's JSON, shared by every subscriber that sends it at once. */
+  update(run: FeedRun, delta: () => string): void {
     if (this.#closed) return;
     if (this.#stalled) {
       this.#pending.set(run.id, run);
@@ -58,7 +59,7 @@ export class RunEventStream {
       }
       return;
     }
-    this.#write(event(json()));
+    this.#write(event(delta()));
   }
 
   /** Stops for good (the client left, or the subscriber was dropped). */
@@ -78,7 +79,7 @@ export class RunEventStream {
     this.#stalledAtLastKeepAlive = false;
     for (const [id, run] of this.#pending) {
       this.#pending.delete(id);
-      this.#write(event(JSON.stringify(run)));
+      this.#write(event(JSON.stringify({ type: 'run', run })));
       if (this.#stalled) return;
     }
   }
@@ -101,6 +102,7 @@ export class RunEventStream {
   }
 }
 
+/** An unnamed event (the page's `message` listener): its data says what it is (`{"type": "call", …}`). */
 function event(json: string): string {
-  return `event: run\ndata: ${json}\n\n`;
+  return `data: ${json}\n\n`;
 }

@@ -170,7 +170,7 @@ describe('run observer', () => {
   it('feeds the console: runs newest first, bounded, with their timeline', () => {
     const feed = new RunFeed();
     const updates: string[] = [];
-    feed.subscribe((run) => updates.push(`${run.id}:${run.status}`));
+    feed.subscribe((run) => updates.push(`${run.runId}:${run.status}`));
     for (let n = 1; n <= 120; n++) {
       const observation = feed.observer.runStarted({
         runId: `run-${n}`,
@@ -185,7 +185,9 @@ describe('run observer', () => {
     }
     const runs = feed.runs();
     expect(runs).toHaveLength(100);
-    expect(runs[0]?.id).toBe('run-120');
+    expect(runs[0]?.runId).toBe('run-120');
+    // Unique across restarts (the engine's ids start again at 1 in each process).
+    expect(runs[0]?.id).toMatch(/^run-120-[0-9a-z]+$/);
     expect(runs[0]?.toolCalls).toMatchObject([{ server: 's', tool: 't', outcome: 'ok', durationMs: 2 }]);
     expect(updates.slice(0, 4)).toEqual(['run-1:running', 'run-1:running', 'run-1:running', 'run-1:ok']);
   });

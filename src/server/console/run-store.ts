@@ -1,0 +1,305 @@
+/**
+ * The console's runs across restarts: one SQLite file (`<MCP_BRIDGE_STATE_DIR>/console/runs.sqlite`,
+ * mode 0600: it holds code and output) through better-sqlite3, bounded by a count of runs and their
+ * bytes (MCP_BRIDGE_CONSOLE_RUNS, MCP_BRIDGE_CONSOLE_RUNS_SIZE), the oldest finished runs dropped
+ * first. better-sqlite3 is synchronous: a save is one small transaction at a run's start and end,
+ * never per tool call.
+ *
+ * The console is a convenience, the bridge's job is running code: a database that cannot be opened
+ * (corrupt, unwritable, the native module missing) or that fails later is logged, and the bridge goes
+ * on without keeping runs (`working` turns false; `doctor` says why).
+ */
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { errorMessage } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { type FeedRun, INTERRUPTED_ERROR, type RunStatus } from './run-feed.js';
+
+/** What a listing may be narrowed to; every field optional, all must match. */
+export interface RunFilter {
+  status?: RunStatus;
+  /** A server the run asked for. */
+  server?: string;
+  /** The MCP session id, or its first characters (the console shows eight). */
+  session?: string;
+  /** The principal's id. */
+  principal?: string;
+}
+
+export interface RunStore {
+  /** False once the database failed: nothing is kept, listings come from memory only. */
+  readonly working: boolean;
+  /** Inserts or replaces a run (at its start and at its end). */
+  save(run: FeedRun): void;
+  /** Newest first; `viewer` set: that principal's runs only. */
+  list(filter: RunFilter & { viewer?: string }, limit: number): FeedRun[];
+  get(id: string): FeedRun | undefined;
+  close(): void;
+}
+
+export interface RunStoreBounds {
+  /** Finished runs kept. */
+  maxRuns: number;
+  /** Bytes of their JSON kept. */
+  maxBytes: number;
+}
+
+/** The database's file under the state directory. */
+export function runStorePath(stateDir: string): string {
+  return join(stateDir, 'console', 'runs.sqlite');
+}
+
+/** The part of better-sqlite3 used here (it ships no types of its own). */
+interface Statement {
+  run(...params: unknown[]): unknown;
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+}
+interface Database {
+  prepare(sql: string): Statement;
+  exec(sql: string): void;
+  pragma(sql: string, options?: { simple?: boolean }): unknown;
+  transaction<T extends (...args: never[]) => unknown>(work: T): T;
+  close(): void;
+}
+type DatabaseConstructor = new (
+  path: string,
+  options?: { readonly?: boolean; fileMustExist?: boolean },
+) => Database;
+
+/** better-sqlite3, loaded only when the console keeps runs: a missing native module is not fatal. */
+function loadSqlite(): DatabaseConstructor {
+  return createRequire(import.meta.url)('better-sqlite3') as DatabaseConstructor;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY,
+  started_at INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  principal TEXT NOT NULL,
+  session TEXT,
+  servers TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  run TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_started_at ON runs (started_at);
+`;
+
+/**
+ * Opens (creating) the store at `path`; on any failure logs why and returns a store that keeps
+ * nothing, with `reason` saying why.
+ */
+export function openRunStore(path: string, bounds: RunStoreBounds, logger: Logger): SqliteRunStore {
+  return new SqliteRunStore(path, bounds, logger);
+}
+
+export class SqliteRunStore implements RunStore {
+  readonly path: string;
+  readonly #bounds: RunStoreBounds;
+  readonly #logger: Logger;
+  #db: Database | undefined;
+  #statements:
+    | {
+        save: Statement;
+        get: Statement;
+        totals: Statement;
+        oldest: Statement;
+        remove: Statement;
+      }
+    | undefined;
+  /** Why nothing is kept, once something failed. */
+  reason: string | undefined;
+
+  constructor(path: string, bounds: RunStoreBounds, logger: Logger) {
+    this.path = path;
+    this.#bounds = bounds;
+    this.#logger = logger;
+    try {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      // Created 0600 before SQLite opens it: the runs' code and output are nobody else's to read.
+      closeSync(openSync(path, 'a', 0o600));
+      chmodSync(path, 0o600);
+      const Sqlite = loadSqlite();
+      const db = new Sqlite(path);
+      this.#db = db;
+      // Before the first table exists (a new file), so deleted runs give their pages back.
+      db.pragma('auto_vacuum = INCREMENTAL');
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      const check = db.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new Error(`the database is damaged (quick_check: ${String(check)})`);
+      db.exec(SCHEMA);
+      this.#statements = {
+        save: db.prepare(
+          'INSERT OR REPLACE INTO runs (id, started_at, status, principal, session, servers, bytes, run) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        ),
+        get: db.prepare('SELECT run FROM runs WHERE id = ?'),
+        totals: db.prepare('SELECT count(*) AS runs, coalesce(sum(bytes), 0) AS bytes FROM runs'),
+        oldest: db.prepare(
+          "SELECT id, bytes FROM runs WHERE status != 'running' ORDER BY started_at LIMIT 500",
+        ),
+        remove: db.prepare('DELETE FROM runs WHERE id = ?'),
+      };
+      this.#markInterrupted();
+      this.#prune();
+    } catch (error) {
+      this.#fail('cannot open', error);
+    }
+  }
+
+  get working(): boolean {
+    return this.#statements !== undefined;
+  }
+
+  /** Runs and bytes kept now; undefined when the store does not work. */
+  totals(): { runs: number; bytes: number } | undefined {
+    try {
+      return this.#statements?.totals.get() as { runs: number; bytes: number } | undefined;
+    } catch (error) {
+      this.#fail('cannot read', error);
+      return undefined;
+    }
+  }
+
+  save(run: FeedRun): void {
+    const statements = this.#statements;
+    if (!statements) return;
+    try {
+      const json = JSON.stringify(run);
+      statements.save.run(
+        run.id,
+        run.startedAt,
+        run.status,
+        run.principal.id,
+        run.session ?? null,
+        JSON.stringify(run.servers),
+        Buffer.byteLength(json),
+        json,
+      );
+      if (run.status !== 'running') this.#prune();
+    } catch (error) {
+      this.#fail('cannot write', error);
+    }
+  }
+
+  list(filter: RunFilter & { viewer?: string }, limit: number): FeedRun[] {
+    const db = this.#db;
+    if (!db || !this.#statements) return [];
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.viewer !== undefined) {
+      where.push('principal = ?');
+      params.push(filter.viewer);
+    }
+    if (filter.principal !== undefined) {
+      where.push('principal = ?');
+      params.push(filter.principal);
+    }
+    if (filter.status !== undefined) {
+      where.push('status = ?');
+      params.push(filter.status);
+    }
+    if (filter.session !== undefined) {
+      where.push('substr(session, 1, length(?)) = ?');
+      params.push(filter.session, filter.session);
+    }
+    if (filter.server !== undefined) {
+      where.push('EXISTS (SELECT 1 FROM json_each(runs.servers) WHERE value = ?)');
+      params.push(filter.server);
+    }
+    try {
+      const rows = db
+        .prepare(
+          `SELECT run FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC LIMIT ?`,
+        )
+        .all(...params, limit) as Array<{ run: string }>;
+      return rows.map((row) => JSON.parse(row.run) as FeedRun);
+    } catch (error) {
+      this.#fail('cannot read', error);
+      return [];
+    }
+  }
+
+  get(id: string): FeedRun | undefined {
+    try {
+      const row = this.#statements?.get.get(id) as { run: string } | undefined;
+      return row ? (JSON.parse(row.run) as FeedRun) : undefined;
+    } catch (error) {
+      this.#fail('cannot read', error);
+      return undefined;
+    }
+  }
+
+  close(): void {
+    this.#statements = undefined;
+    try {
+      this.#db?.close();
+    } catch {}
+    this.#db = undefined;
+  }
+
+  /** Runs an earlier bridge left `running` ended with it. */
+  #markInterrupted(): void {
+    const db = this.#db as Database;
+    const rows = db.prepare("SELECT run FROM runs WHERE status = 'running'").all() as Array<{ run: string }>;
+    for (const row of rows) {
+      const run = JSON.parse(row.run) as FeedRun;
+      this.save({ ...run, status: 'killed', error: INTERRUPTED_ERROR });
+    }
+  }
+
+  /** Drops the oldest finished runs until both bounds hold. */
+  #prune(): void {
+    const statements = this.#statements;
+    if (!statements) return;
+    let { runs, bytes } = statements.totals.get() as { runs: number; bytes: number };
+    if (runs <= this.#bounds.maxRuns && bytes <= this.#bounds.maxBytes) return;
+    const db = this.#db as Database;
+    db.transaction(() => {
+      while (runs > this.#bounds.maxRuns || bytes > this.#bounds.maxBytes) {
+        const oldest = statements.oldest.all() as Array<{ id: string; bytes: number }>;
+        if (oldest.length === 0) break;
+        for (const row of oldest) {
+          if (runs <= this.#bounds.maxRuns && bytes <= this.#bounds.maxBytes) break;
+          statements.remove.run(row.id);
+          runs--;
+          bytes -= row.bytes;
+        }
+      }
+    })();
+    db.pragma('incremental_vacuum');
+  }
+
+  #fail(what: string, error: unknown): void {
+    this.reason = `${what} ${this.path}: ${errorMessage(error)}`;
+    this.#logger.warn('the console keeps no runs across restarts: its database failed', {
+      error: this.reason,
+    });
+    this.close();
+  }
+}
+
+/**
+ * For `doctor`: what the store at `path` holds, read-only (nothing created, nothing dropped), or why
+ * the bridge could not use it.
+ */
+export function inspectRunStore(path: string): string {
+  if (!existsSync(path)) return `none yet at ${path} (created by the first serve --http)`;
+  try {
+    const db = new (loadSqlite())(path, { readonly: true, fileMustExist: true });
+    try {
+      const check = db.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new Error(`the database is damaged (quick_check: ${String(check)})`);
+      const { runs, bytes } = db
+        .prepare('SELECT count(*) AS runs, coalesce(sum(bytes), 0) AS bytes FROM runs')
+        .get() as { runs: number; bytes: number };
+      return `${path}: ${runs} runs, ${Math.round(bytes / 1024)} KiB`;
+    } finally {
+      db.close();
+    }
+  } catch (error) {
+    return `${path} cannot be used (${errorMessage(error)}): serve --http runs without keeping runs across restarts; move the file away to start afresh`;
+  }
+}
