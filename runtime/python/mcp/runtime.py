@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import json  # already loaded: the channel frames with it
 import os
 import re
 import sys
@@ -549,7 +550,6 @@ async def save(name: str, value: object) -> Any:
 
 async def load(name: str) -> Any:
     """The value `save(name, value)` kept (a fresh copy); raises mcp.ToolError if there is none."""
-    import json  # on first use, as pickle
     import pickle  # on first use, as in `save`
 
     _value_name("load", name)
