@@ -7,9 +7,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildSearchIndex, searchTools } from '../dist/upstream/search.js';
-import { fmt, percentile, ratio, startBridge } from './lib.mjs';
+import { EVERYTHING, fmt, percentile, ratio, startBridge } from './lib.mjs';
 
 const CATALOG_TOOLS = 2_000;
 const QUERY_CAP = 2_000;
@@ -77,13 +76,10 @@ export async function benchHostOps() {
   );
 
   const root = mkdtempSync(join(tmpdir(), 'codemode-bench-hostops-'));
-  const everything = fileURLToPath(
-    new URL('../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url),
-  );
   const config = join(root, 'config.json');
   writeFileSync(
     config,
-    JSON.stringify({ mcpServers: { everything: { command: process.execPath, args: [everything] } } }),
+    JSON.stringify({ mcpServers: { everything: { command: process.execPath, args: [EVERYTHING] } } }),
   );
   const bridge = await startBridge({ MCP_BRIDGE_CONFIG: config, HOME: root, MCP_BRIDGE_STATE_DIR: root });
   try {

@@ -6,6 +6,10 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
 export const BRIDGE_MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+/** The reference `everything` server, the upstream most benches call. */
+export const EVERYTHING = fileURLToPath(
+  new URL('../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url),
+);
 export const IMAGE =
   process.env.MCP_BRIDGE_IMAGE ?? process.env.MCP_BRIDGE_TEST_IMAGE ?? 'localhost/codemode-python:test';
 
@@ -21,13 +25,17 @@ export async function startBridge(env = {}) {
   return { client, pid: transport.pid, close: () => client.close() };
 }
 
-export async function runPython(client, code, extra = {}) {
+/** One timed call of a run tool (`run_python`, `run_typescript`); a failed run ends the bench. */
+async function timedRun(client, tool, code, extra) {
   const started = performance.now();
-  const result = await client.callTool({ name: 'run_python', arguments: { code, ...extra } });
+  const result = await client.callTool({ name: tool, arguments: { code, ...extra } });
   const ms = performance.now() - started;
   if (result.isError) throw new Error(`run failed: ${JSON.stringify(result.content)}`);
   return { ms, result };
 }
+
+export const runPython = (client, code, extra = {}) => timedRun(client, 'run_python', code, extra);
+export const runTypeScript = (client, code, extra = {}) => timedRun(client, 'run_typescript', code, extra);
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

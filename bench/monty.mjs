@@ -4,15 +4,21 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { BRIDGE_MAIN, childPids, fmt, runPython, sleep, startBridge, summary, untilQuiet } from './lib.mjs';
+import {
+  BRIDGE_MAIN,
+  childPids,
+  EVERYTHING,
+  fmt,
+  runPython,
+  sleep,
+  startBridge,
+  summary,
+  untilQuiet,
+} from './lib.mjs';
 
-const EVERYTHING = fileURLToPath(
-  new URL('../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url),
-);
 const MONTY = { MCP_BRIDGE_RUNTIME: 'monty' };
 const AGENT_PACE_MS = 300;
 const PACED_RUNS = 30;

@@ -5,7 +5,6 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { EmbeddedBackend } from '../dist/sandbox/embedded/embedded-backend.js';
@@ -14,6 +13,7 @@ import { resolveStateDir } from '../dist/shared/state-dir.js';
 import {
   BRIDGE_MAIN,
   childPids,
+  EVERYTHING,
   engine,
   fmt,
   IMAGE,
@@ -26,9 +26,6 @@ import {
   untilQuiet,
 } from './lib.mjs';
 
-const EVERYTHING = fileURLToPath(
-  new URL('../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url),
-);
 const BURST_RUNS = 30;
 const CONCURRENT_RUNS = 8;
 const CALLS = 200;

@@ -7,18 +7,14 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AuditLog } from '../dist/engine/policy/audit-log.js';
 import { compilePolicy } from '../dist/engine/policy/policy-file.js';
 import { PolicyGate } from '../dist/engine/policy/policy-gate.js';
 import { createLogger } from '../dist/shared/logger.js';
-import { engine, percentile, runPython, sleep, startBridge } from './lib.mjs';
+import { EVERYTHING, engine, percentile, runPython, sleep, startBridge } from './lib.mjs';
 
 const CALLS = Number(process.env.BENCH_POLICY_CALLS ?? 100);
 const ROUNDS = Number(process.env.BENCH_POLICY_ROUNDS ?? 25);
-const EVERYTHING = fileURLToPath(
-  new URL('../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url),
-);
 
 const POLICY = {
   default: 'allow',

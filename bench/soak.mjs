@@ -38,7 +38,16 @@ import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { OWNER_LABEL } from '../dist/sandbox/container/run-args.js';
 import { probeMontyTier } from '../dist/sandbox/monty/monty-tier.js';
 import { resolveStateDir } from '../dist/shared/state-dir.js';
-import { BRIDGE_MAIN, IMAGE, openFdCount, percentile, processStartTime, rssMb, sleep } from './lib.mjs';
+import {
+  BRIDGE_MAIN,
+  EVERYTHING,
+  IMAGE,
+  openFdCount,
+  percentile,
+  processStartTime,
+  rssMb,
+  sleep,
+} from './lib.mjs';
 import {
   CALL_TIMEOUT_S,
   expectFields,
@@ -62,9 +71,6 @@ import {
 const run = promisify(execFile);
 
 const SOAK_SERVER = fileURLToPath(new URL('../test/fixtures/soak-server.mjs', import.meta.url));
-const EVERYTHING = fileURLToPath(
-  new URL('../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url),
-);
 
 const BACKENDS = ['podman', 'embedded', 'monty'];
 const BACKEND_CHOICES = {

@@ -10,16 +10,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { fmt, percentile, ratio, sleep, startBridge } from './lib.mjs';
+import { EVERYTHING, fmt, percentile, ratio, sleep, startBridge } from './lib.mjs';
 
 const RUN_BLOCKS = Number(process.env.BENCH_TELEMETRY_BLOCKS ?? 6);
 const RUNS_PER_BLOCK = 25;
 const CALLS_PER_RUN = Number(process.env.BENCH_TOOL_CALLS ?? 300);
 const CALL_ROUNDS = 3;
-const EVERYTHING = fileURLToPath(
-  new URL('../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url),
-);
 const CALLER = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 const IN_PROCESS_CALLS = Number(process.env.BENCH_TELEMETRY_CALLS ?? 20_000);
 const IN_PROCESS_ROUNDS = 5;

@@ -25,11 +25,8 @@ import { createLogger } from '../dist/shared/logger.js';
 import { resolveStateDir } from '../dist/shared/state-dir.js';
 import { assignAliases } from '../dist/upstream/config/alias.js';
 import { unwrapToolResult } from '../dist/upstream/unwrap.js';
-import { childPids, fmt, IMAGE, rssMb, sleep, summary, untilQuiet } from './lib.mjs';
+import { childPids, EVERYTHING, fmt, IMAGE, rssMb, sleep, summary, untilQuiet } from './lib.mjs';
 
-const EVERYTHING = fileURLToPath(
-  new URL('../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url),
-);
 const AGENT_PACE_MS = 300;
 const BURST_RUNS = 30;
 const CALLS = 200;

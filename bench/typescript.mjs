@@ -5,28 +5,26 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { fmt, ratio, runPython, sleep, startBridge, summary, untilQuiet } from './lib.mjs';
+import {
+  EVERYTHING,
+  fmt,
+  ratio,
+  runPython,
+  runTypeScript,
+  sleep,
+  startBridge,
+  summary,
+  untilQuiet,
+} from './lib.mjs';
 
-const EVERYTHING = fileURLToPath(
-  new URL('../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url),
-);
 const AGENT_PACE_MS = 300;
 const PACED_RUNS = 20;
 const BURST_RUNS = 30;
 const CALLS = 200;
 const WARM_CALLS = 500;
 const ROUNDS = 3;
-
-async function runTypeScript(client, code, extra = {}) {
-  const started = performance.now();
-  const result = await client.callTool({ name: 'run_typescript', arguments: { code, ...extra } });
-  const ms = performance.now() - started;
-  if (result.isError) throw new Error(`run failed: ${JSON.stringify(result.content)}`);
-  return { ms, result };
-}
 
 async function bursts(client) {
   for (let round = 0; round < 2; round++) {

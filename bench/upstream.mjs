@@ -2,15 +2,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { engine, fmt, runPython, sleep, startBridge } from './lib.mjs';
+import { EVERYTHING, engine, fmt, runPython, sleep, startBridge } from './lib.mjs';
 
 const CALLS = Number(process.env.BENCH_TOOL_CALLS ?? 200);
-const EVERYTHING = fileURLToPath(
-  new URL('../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url),
-);
 
 export async function benchUpstream() {
   if (!engine() && !process.env.MCP_BRIDGE_RUNTIME) {
