@@ -117,6 +117,11 @@ const GROWN_OBJECTS_SHOWN = 12;
 /** Uploads of the largest value that fill MCP_BRIDGE_SAVE_TOTAL_SIZE exactly (each with its 1 KiB charge). */
 const FILL_UPLOADS = SAVE_TOTAL_BYTES / SAVE_MAX_BYTES;
 const VALUE_OVERHEAD_BYTES = 1024;
+/**
+ * Rounds of saved values filled to their bound before each RSS sample: after one, RSS was still short
+ * of where further rounds left it (202 MB, then 235–268 MB in a probe of six rounds).
+ */
+const BOUND_ROUNDS = 3;
 
 /** The soak's own temp dirs, removed if it is interrupted (its bridge exits when its stdin closes). */
 const workDirs = new Set();
@@ -763,6 +768,53 @@ async function exercise({
         filled.failure ??
         expectFields(filled.outcome, { status: 'ok', stdout: `${FILL_UPLOADS} VALUE_TOO_LARGE\n` });
       if (why) problems.push(`the saved-value total is not whole (fill ${attempt}): ${why}`);
+    }
+    problems.push(...(await toTheBounds()));
+    return problems;
+  };
+
+  /**
+   * Drives the saved-value store to its bound with real bytes, at the soak's concurrency, then empties
+   * it: RSS is sampled after this at warm-up and at the end alike. Memory a bounded holder used and
+   * freed is not given back to the system (the allocator keeps it for the next values), so RSS after
+   * a phase is the high-water mark of what was held at once, not what is held. Sampled after a mix
+   * that happened to hold less at once, the warm-up's figure made any later peak read as growth (+13%
+   * to +53% with nothing growing per run, heap after GC flat); sampled after both phases reached the
+   * same bound, only what outlives its bound shows. See docs/operations.md (the soak's RSS rule).
+   */
+  const toTheBounds = async () => {
+    const problems = [];
+    // Each value at the largest size both bounds allow: its pickle (a few bytes over its blob) plus
+    // its bookkeeping charge within MCP_BRIDGE_SAVE_MAX_SIZE, all of them within the total.
+    const blob = SAVE_MAX_BYTES - VALUE_OVERHEAD_BYTES - 64;
+    for (let round = 1; round <= BOUND_ROUNDS; round++) {
+      const filled = await Promise.all(
+        Array.from({ length: FILL_UPLOADS }, (_, i) =>
+          context.call({
+            code: lines(
+              'import os',
+              'import mcp.runtime as rt',
+              `value = os.urandom(${blob})`,
+              `await rt.save("soak-bound-${i}", value)`,
+              `print(await rt.load("soak-bound-${i}") == value)`,
+            ),
+          }),
+        ),
+      );
+      for (const call of filled) {
+        const why = call.failure ?? expectFields(call.outcome, { status: 'ok', stdout: 'True\n' });
+        if (why) problems.push(`filling the saved values to their bound (round ${round}): ${why}`);
+      }
+      const emptied = await context.call({
+        code: lines(
+          'import mcp.runtime as rt',
+          'for v in await rt.list_saved():',
+          '    await rt.delete_saved(v["name"])',
+          'print(len(await rt.list_saved()))',
+        ),
+      });
+      const why = emptied.failure ?? expectFields(emptied.outcome, { status: 'ok', stdout: '0\n' });
+      if (why) problems.push(`emptying the saved values after the bound (round ${round}): ${why}`);
     }
     return problems;
   };

@@ -21,7 +21,7 @@ import { readBody } from '../http/read-body.js';
 import { type ConsoleAssets, loadConsoleAssets } from './console-assets.js';
 import { pythonSignature } from './python-signature.js';
 import { RunEventStream } from './run-event-stream.js';
-import type { FeedRun, RunFeed, RunStatus } from './run-feed.js';
+import type { RunFeed, RunStatus } from './run-feed.js';
 import type { RunFilter } from './run-store.js';
 
 const PREFIX = '/console';
@@ -163,14 +163,8 @@ function listRuns(feed: RunFeed, response: ServerResponse, url: URL, viewer: Pri
   const principal = param('principal');
   if (principal !== undefined) filter.principal = principal;
   const limit = Math.min(MAX_LISTED_RUNS, Math.max(1, Number(url.searchParams.get('limit') ?? 100) || 100));
-  const runs = feed.runs(viewer, filter, limit).map(summary);
+  const runs = feed.runs(viewer, filter, limit);
   return json(response, 200, { runs, persistent: feed.persistent });
-}
-
-/** A run without its tool calls (counted instead): a listing of hundreds of runs stays small. */
-function summary(run: FeedRun): Omit<FeedRun, 'toolCalls'> & { calls: number; partial: true } {
-  const { toolCalls, ...rest } = run;
-  return { ...rest, calls: toolCalls.length + run.droppedCalls, partial: true };
 }
 
 /**

@@ -1,10 +1,14 @@
 /**
  * The console's run feed: the runs in flight and the most recent ones, each with its code, output,
- * status, principal and a timeline of tool calls (arguments, results and each tool's policy), kept in
- * memory (bounded) and pushed to listeners as they change. Listeners get deltas (a new call, a call's
+ * status, principal and a timeline of tool calls (arguments, results and each tool's policy), pushed to
+ * listeners as they change. Listeners get deltas (a new call, a call's
  * end, a chunk of output, the run's end), never the whole run again, so a 500-call run costs a page
- * about a thousand small events rather than a thousand copies of a growing run. Finished runs also go
- * to a {@link RunStore} (SQLite) when there is one, so the console shows them after a restart.
+ * about a thousand small events rather than a thousand copies of a growing run.
+ *
+ * Memory holds the runs in flight. A finished run goes to the {@link RunStore} (SQLite) when one works,
+ * and leaves memory: the store keeps it across restarts and is read when a run is asked for, and a
+ * listing reads summaries there (no tool calls). Without a working store the last finished runs stay
+ * in memory instead, bounded by count and by characters.
  *
  * It is a RunObserver: the engine tells it about every run, from any session or the console itself.
  * A viewer sees the runs it may (`mayAccess`: an admin all, a user its own).
@@ -19,8 +23,11 @@ import type { RunObservation, RunObserver, ToolCallOutcome } from '../../engine/
 import type { Logger } from '../../shared/logger.js';
 import type { RunFilter, RunStore } from './run-store.js';
 
-/** Runs kept in memory after they end (the store keeps more, across restarts). */
+/** Finished runs kept in memory when no store works (one does: none), by count and by characters. */
 const KEEP_RUNS = 100;
+const KEEP_CHARS = 2_000_000;
+/** Listed when a listing names no limit. */
+const DEFAULT_LISTED = 100;
 /** Code and output are cut to this many characters per field (the run's own caps apply first). */
 const MAX_TEXT_CHARS = 20_000;
 const MAX_CALLS_PER_RUN = 500;
@@ -88,6 +95,14 @@ export interface FeedRun {
   seq: number;
 }
 
+/** A run as a listing shows it: without its tool calls, counted instead (the page loads a run whole). */
+export type RunSummary = Omit<FeedRun, 'toolCalls'> & { calls: number; partial: true };
+
+export function summarize(run: FeedRun): RunSummary {
+  const { toolCalls, ...rest } = run;
+  return { ...rest, calls: toolCalls.length + run.droppedCalls, partial: true };
+}
+
 /** What changed in a run: the unit of the live feed (each with the run's `seq` after it). */
 export type RunDelta = RunChange & { seq?: number };
 type RunChange =
@@ -123,8 +138,22 @@ const cut = (text: string, max = MAX_TEXT_CHARS) =>
 /** Runs still going when their bridge stopped: shown as killed, with why. */
 export const INTERRUPTED_ERROR = 'The bridge stopped while this run was going.';
 
+/** About how many characters a finished run holds (its texts and shown values), for the memory bound. */
+function heldChars(run: FeedRun): number {
+  let chars =
+    run.code.length + (run.stdout?.length ?? 0) + (run.stderr?.length ?? 0) + (run.error?.length ?? 0);
+  for (const call of run.toolCalls) {
+    chars += 100 + (call.args?.length ?? 0) + (call.result?.length ?? 0) + (call.error?.length ?? 0);
+  }
+  return chars;
+}
+
 export class RunFeed {
-  readonly #runs: FeedRun[] = [];
+  /** Runs in flight, oldest first. */
+  readonly #running = new Map<string, FeedRun>();
+  /** Finished runs kept in memory when no store works, oldest first, with their characters. */
+  readonly #finished: Array<{ run: FeedRun; chars: number }> = [];
+  #finishedChars = 0;
   readonly #listeners = new Set<RunListener>();
   readonly #options: RunFeedOptions;
   /** Tells runs of this process from those of earlier ones in the store. */
@@ -140,27 +169,40 @@ export class RunFeed {
     return this.#options.store?.working === true;
   }
 
-  /** Newest first: those `viewer` may see (default: all) that match `filter`, at most `limit`. */
-  runs(viewer?: Principal, filter: RunFilter = {}, limit = KEEP_RUNS): FeedRun[] {
-    const visible = this.#runs.filter(
-      (run) => (!viewer || mayAccess(viewer, run.principal.id)) && matches(run, filter),
-    );
-    const live = [...visible].reverse();
+  /**
+   * Summaries, newest first: the runs `viewer` may see (default: all) that match `filter`, at most
+   * `limit`.
+   */
+  runs(viewer?: Principal, filter: RunFilter = {}, limit = DEFAULT_LISTED): RunSummary[] {
+    // Newest first already, so runs started in the same millisecond keep their order in the sort.
+    const inMemory = [...this.#running.values(), ...this.#finished.map((each) => each.run)].reverse();
+    const live = inMemory
+      .filter((run) => (!viewer || mayAccess(viewer, run.principal.id)) && matches(run, filter))
+      .map(summarize);
     const store = this.#options.store;
-    if (!store?.working) return live.slice(0, limit);
     const principal = viewer && viewer.role !== 'admin' ? viewer.id : undefined;
-    const stored = store.list({ ...filter, ...(principal ? { viewer: principal } : {}) }, limit);
+    const stored = store?.working
+      ? store.list({ ...filter, ...(principal ? { viewer: principal } : {}) }, limit)
+      : [];
     const seen = new Set(live.map((run) => run.id));
     return [...live, ...stored.filter((run) => !seen.has(run.id))]
       .sort((a, b) => b.startedAt - a.startedAt)
       .slice(0, limit);
   }
 
-  /** One run by id, if `viewer` may see it. */
+  /** One run by id, whole, if `viewer` may see it. */
   run(id: string, viewer?: Principal): FeedRun | undefined {
-    const found = this.#runs.find((run) => run.id === id) ?? this.#options.store?.get(id);
+    const found =
+      this.#running.get(id) ??
+      this.#finished.find((each) => each.run.id === id)?.run ??
+      this.#options.store?.get(id);
     if (!found || (viewer && !mayAccess(viewer, found.principal.id))) return undefined;
     return found;
+  }
+
+  /** Characters of finished runs held in memory now (none while a store works). */
+  get heldChars(): number {
+    return this.#finishedChars;
   }
 
   /** Called with a run (that `viewer` may see) each time it changes; returns the unsubscribe function. */
@@ -193,6 +235,22 @@ export class RunFeed {
     this.#options.store?.save(run);
   }
 
+  /** A run has ended: kept by the store if it works, else in memory within both bounds. */
+  #retire(run: FeedRun): void {
+    this.#running.delete(run.id);
+    if (this.#options.store?.working) return;
+    const chars = heldChars(run);
+    this.#finished.push({ run, chars });
+    this.#finishedChars += chars;
+    while (
+      this.#finished.length > KEEP_RUNS ||
+      (this.#finishedChars > KEEP_CHARS && this.#finished.length > 1)
+    ) {
+      const dropped = this.#finished.shift();
+      if (dropped) this.#finishedChars -= dropped.chars;
+    }
+  }
+
   /** JSON of a value shown for `server`: redacted as in the audit log, then cut. */
   #shown(server: string, value: unknown): string {
     let json: string;
@@ -223,13 +281,7 @@ export class RunFeed {
       droppedCalls: 0,
       seq: 0,
     };
-    this.#runs.push(run);
-    // Drop the oldest finished runs beyond the limit (runs in flight are always kept).
-    while (this.#runs.length > KEEP_RUNS) {
-      const index = this.#runs.findIndex((each) => each.status !== 'running');
-      if (index < 0) break;
-      this.#runs.splice(index, 1);
-    }
+    this.#running.set(run.id, run);
     this.#save(run);
     this.#emit(run, { type: 'run', run });
     let valueChars = 0;
@@ -263,6 +315,7 @@ export class RunFeed {
         id: run.id,
         end: { status, durationMs, stdout, stderr, error, droppedCalls },
       });
+      this.#retire(run);
     };
     return {
       toolCall: (server, tool, _trace, args) => {

@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import { type FeedRun, INTERRUPTED_ERROR, type RunStatus } from './run-feed.js';
+import { type FeedRun, INTERRUPTED_ERROR, type RunStatus, type RunSummary } from './run-feed.js';
 
 /** What a listing may be narrowed to; every field optional, all must match. */
 export interface RunFilter {
@@ -32,8 +32,8 @@ export interface RunStore {
   readonly working: boolean;
   /** Inserts or replaces a run (at its start and at its end). */
   save(run: FeedRun): void;
-  /** Newest first; `viewer` set: that principal's runs only. */
-  list(filter: RunFilter & { viewer?: string }, limit: number): FeedRun[];
+  /** Summaries (no tool calls), newest first; `viewer` set: that principal's runs only. */
+  list(filter: RunFilter & { viewer?: string }, limit: number): RunSummary[];
   get(id: string): FeedRun | undefined;
   close(): void;
 }
@@ -72,6 +72,9 @@ type DatabaseConstructor = new (
 function loadSqlite(): DatabaseConstructor {
   return createRequire(import.meta.url)('better-sqlite3') as DatabaseConstructor;
 }
+
+/** The bound of SQLite's page cache for the store's connection, in KiB. */
+const PAGE_CACHE_KIB = 2048;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
@@ -128,6 +131,10 @@ export class SqliteRunStore implements RunStore {
       db.pragma('auto_vacuum = INCREMENTAL');
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
+      // SQLite's page cache is per connection and grows to its limit as runs are read and written;
+      // named here so the bridge's memory does not depend on the library's default (runs are read
+      // one at a time, on demand, so a small cache costs little).
+      db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
       const check = db.pragma('quick_check', { simple: true });
       if (check !== 'ok') throw new Error(`the database is damaged (quick_check: ${String(check)})`);
       db.exec(SCHEMA);
@@ -184,7 +191,7 @@ export class SqliteRunStore implements RunStore {
     }
   }
 
-  list(filter: RunFilter & { viewer?: string }, limit: number): FeedRun[] {
+  list(filter: RunFilter & { viewer?: string }, limit: number): RunSummary[] {
     const db = this.#db;
     if (!db || !this.#statements) return [];
     const where: string[] = [];
@@ -210,12 +217,17 @@ export class SqliteRunStore implements RunStore {
       params.push(filter.server);
     }
     try {
+      // The tool calls are left in SQLite (counted there): a listing of hundreds of runs parses only
+      // what it shows.
       const rows = db
         .prepare(
-          `SELECT run FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC LIMIT ?`,
+          `SELECT json_remove(run, '$.toolCalls') AS summary, json_array_length(run, '$.toolCalls') AS calls FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC LIMIT ?`,
         )
-        .all(...params, limit) as Array<{ run: string }>;
-      return rows.map((row) => JSON.parse(row.run) as FeedRun);
+        .all(...params, limit) as Array<{ summary: string; calls: number }>;
+      return rows.map((row) => {
+        const run = JSON.parse(row.summary) as Omit<FeedRun, 'toolCalls'>;
+        return { ...run, calls: row.calls + run.droppedCalls, partial: true as const };
+      });
     } catch (error) {
       this.#fail('cannot read', error);
       return [];

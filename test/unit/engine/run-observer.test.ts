@@ -188,7 +188,10 @@ describe('run observer', () => {
     expect(runs[0]?.runId).toBe('run-120');
     // Unique across restarts (the engine's ids start again at 1 in each process).
     expect(runs[0]?.id).toMatch(/^run-120-[0-9a-z]+$/);
-    expect(runs[0]?.toolCalls).toMatchObject([{ server: 's', tool: 't', outcome: 'ok', durationMs: 2 }]);
+    expect(runs[0]).toMatchObject({ calls: 1, partial: true });
+    expect(feed.run(runs[0]?.id ?? '')?.toolCalls).toMatchObject([
+      { server: 's', tool: 't', outcome: 'ok', durationMs: 2 },
+    ]);
     expect(updates.slice(0, 4)).toEqual(['run-1:running', 'run-1:running', 'run-1:running', 'run-1:ok']);
   });
 
