@@ -39,9 +39,32 @@ export function formatLogLine(
   return `${parts.join(' ')}\n`;
 }
 
+/** Set once stderr failed: its reader is gone, and nothing written there can arrive. */
+let stderrFailed = false;
+let stderrWatched = false;
+
+/**
+ * Writes a line to stderr until stderr fails. When the reader of stderr has gone (the client that
+ * started the bridge died, leaving it a socket or pipe nobody reads), every write fails with EPIPE;
+ * unhandled, each failure was an uncaught exception, which the lifecycle's handler logged to stderr
+ * again, failing again: one line started a loop that kept an orphaned `serve --http` bridge at ~12% CPU
+ * and grew it to 2 GB in an hour. Once stderr fails, lines are dropped (sinks such as the MCP client
+ * still get theirs).
+ */
+function writeToStderr(line: string): void {
+  if (stderrFailed) return;
+  if (!stderrWatched) {
+    stderrWatched = true;
+    process.stderr.on('error', () => {
+      stderrFailed = true;
+    });
+  }
+  process.stderr.write(line);
+}
+
 export function createLogger(
   minimum: LogLevel = 'info',
-  write: (line: string) => void = (line) => process.stderr.write(line),
+  write: (line: string) => void = writeToStderr,
 ): Logger {
   const threshold = LOG_LEVELS.indexOf(minimum);
   const isEnabled = (level: LogLevel) => LOG_LEVELS.indexOf(level) <= threshold;
