@@ -21,6 +21,20 @@ export interface VerdictCacheOptions {
   maxBytes?: number;
 }
 
+/**
+ * The digest of a declaration's text, kept per declaration object (the engine reuses one per server
+ * description): a grant of large declarations is hashed once, not on every check. The text is compared
+ * on use, so an object whose text changed is hashed again.
+ */
+const digests = new WeakMap<DeclarationFile, { text: string; digest: string }>();
+function textDigest(declaration: DeclarationFile): string {
+  const kept = digests.get(declaration);
+  if (kept?.text === declaration.text) return kept.digest;
+  const digest = createHash('sha256').update(declaration.text).digest('base64url');
+  digests.set(declaration, { text: declaration.text, digest });
+  return digest;
+}
+
 interface Entry {
   result: CheckResult;
   bytes: number;
@@ -44,7 +58,7 @@ export class VerdictCache {
   key(code: string, grant: readonly DeclarationFile[]): string {
     const hash = createHash('sha256').update(this.#checker);
     // Lengths before texts: no two different inputs concatenate to the same bytes.
-    for (const { text } of grant) hash.update(`\0d${text.length}:`).update(text);
+    for (const declaration of grant) hash.update(`\0d${textDigest(declaration)}`);
     hash.update(`\0p${code.length}:`).update(code);
     return hash.digest('base64url');
   }
