@@ -213,10 +213,10 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
   },
   {
     name: 'MCP_BRIDGE_POOL_MAX',
-    fallback: '16 (embedded: 8 per core, at most 16)',
+    fallback: '16 (embedded: 8 per core, at most 16; TypeScript: 32)',
     meaning: 'Most sandboxes a burst grows the pool to; it shrinks when quiet',
     details:
-      "A run that finds none ready doubles the pool's size up to this; after a minute without one it halves back. Bounds the memory warm sandboxes hold (about 25–30 MB each for a container, 100 MB PSS for an embedded worker) and the CPU spent refilling after a burst (an embedded worker costs ~0.9 s of CPU to start)",
+      "A run that finds none ready doubles the pool's size up to this; after a minute without one it halves back. Bounds the memory warm sandboxes hold (about 25–30 MB each for a container, 100 MB PSS for an embedded worker, 14 MB PSS for a TypeScript sandbox) and the CPU spent refilling after a burst (an embedded worker costs ~0.9 s of CPU to start)",
   },
   {
     name: 'MCP_BRIDGE_MAX_CONCURRENT_RUNS',
