@@ -389,7 +389,9 @@ export class Engine {
       if (!this.#admission) return undefined;
       const before = waitingFor;
       waitingFor = "its principal's share of the sandboxes (other principals are using the bridge)";
-      if (this.#admission.running(owner) >= this.#admission.share()) {
+      const queued =
+        this.#admission.waiting(owner) > 0 || this.#admission.running(owner) >= this.#admission.share();
+      if (queued) {
         this.#options.logger.debug('run waits for its share of sandboxes', {
           run: runId,
           principal: owner,
@@ -398,6 +400,7 @@ export class Engine {
         });
       }
       ticket = await this.#admission.admit(owner, signal);
+      if (queued) this.#options.logger.debug('run admitted to a sandbox', { run: runId, principal: owner });
       waitingFor = before;
       return ticket.claim;
     };

@@ -102,16 +102,23 @@ describe('fair CPU between principals (tokens file: alice, bob; embedded sandbox
           timeout: 600_000,
         })
         .catch(() => undefined);
-    const runs = [start(alice), start(alice), start(bob)];
-    try {
-      // Until three sandboxes carry weights: two at half (alice's), one at the whole (bob's).
-      let weights: WeightLine[] = [];
+    /** Waits until the sandboxes' last weights are `expected` (sorted, comma-joined). */
+    const weightsReach = async (expected: string): Promise<WeightLine[]> => {
       for (;;) {
-        weights = [...lastWeights(bridge.stderr()).values()];
+        const weights = [...lastWeights(bridge.stderr()).values()];
         const byWeight = weights.map((line) => line.weight).sort((a, b) => a - b);
-        if (byWeight.join(',') === '50,50,100') break;
+        if (byWeight.join(',') === expected) return weights;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
+    };
+    // Alice first, alone on the bridge: both her runs are admitted (with bob active, on a machine of
+    // two cores or fewer her second would wait for her share: sandbox-admission.ts, its own test).
+    const runs = [start(alice), start(alice)];
+    try {
+      await weightsReach('50,50');
+      runs.push(start(bob));
+      // Three sandboxes carry weights: two at half (alice's), one at the whole (bob's).
+      const weights = await weightsReach('50,50,100');
       const mechanisms = new Set(weights.map((line) => line.mechanism));
       expect(mechanisms.size).toBe(1);
       for (const line of weights) {
