@@ -400,7 +400,11 @@ export class Engine {
         });
       }
       ticket = await this.#admission.admit(owner, signal);
-      if (queued) this.#options.logger.debug('run admitted to a sandbox', { run: runId, principal: owner });
+      this.#options.logger.debug('run admitted to a sandbox', {
+        run: runId,
+        principal: owner,
+        waited: queued,
+      });
       waitingFor = before;
       return ticket.claim;
     };

@@ -4,8 +4,8 @@
  * run only her share of this machine's cores in full-Python sandboxes at once. Her run past it waits
  * in her queue, bob's next run is admitted at once past it, and hers is neither lost nor started until
  * one of her own ends; one that runs out of time while waiting says what it waited for. The assertions
- * are about admission and order (the bridge's debug log and which call returned first), never about
- * how long anything took.
+ * are about admission and order (the bridge's debug log of each admission, and which call returned
+ * first), never about how long anything took.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -28,28 +28,35 @@ const HOLDING_RUN = 'import time\ntime.sleep(300)';
 /** Alice's and bob's share each while both are active, as the bridge computes it on this machine. */
 const SHARE = Math.max(1, Math.floor(availableParallelism() / 2));
 
+interface AdmissionLine {
+  run: string;
+  principal: string;
+  /** Admitted lines: whether the run waited in its principal's queue first. */
+  waited?: boolean;
+}
+
 /** The runs the bridge logged as waiting for (or admitted to) their share, with their principal. */
-function admissionLines(
-  stderr: string,
-  what: 'waits' | 'admitted',
-): Array<{ run: string; principal: string }> {
+function admissionLines(stderr: string, what: 'waits' | 'admitted'): AdmissionLine[] {
   const pattern =
     what === 'waits'
       ? / run waits for its share of sandboxes run=(\S+) principal=(\S+)/
-      : / run admitted to a sandbox run=(\S+) principal=(\S+)/;
-  const lines: Array<{ run: string; principal: string }> = [];
+      : / run admitted to a sandbox run=(\S+) principal=(\S+) waited=(\S+)/;
+  const lines: AdmissionLine[] = [];
   for (const line of stderr.split('\n')) {
     const match = line.match(pattern);
-    if (match) lines.push({ run: match[1] as string, principal: match[2] as string });
+    if (!match) continue;
+    lines.push({
+      run: match[1] as string,
+      principal: match[2] as string,
+      ...(match[3] !== undefined ? { waited: match[3] === 'true' } : {}),
+    });
   }
   return lines;
 }
 
-/** Sandboxes that took a program (the bridge logs each one's CPU weight) in `stderr`. */
-function weighedSandboxes(stderr: string): Set<string> {
-  return new Set(
-    [...stderr.matchAll(/ sandbox cpu weight sandbox=(\S+)/g)].map((match) => match[1] as string),
-  );
+/** The runs of `principal` admitted to a sandbox so far. */
+function admitted(stderr: string, principal: string): AdmissionLine[] {
+  return admissionLines(stderr, 'admitted').filter((line) => line.principal === principal);
 }
 
 async function until(condition: () => boolean): Promise<void> {
@@ -99,7 +106,7 @@ describe("a principal's share of the sandboxes while another is active (tokens f
    * taken one, `ended` once all have returned.
    */
   function holdShare(signal: AbortSignal): { admitted: Promise<void>; ended: Promise<unknown> } {
-    const seen = weighedSandboxes(bridge.stderr());
+    const before = admitted(bridge.stderr(), 'alice').length;
     const runs = Array.from({ length: SHARE }, () =>
       alice
         .callTool({ name: 'run_python', arguments: { code: HOLDING_RUN, timeout: 600 } }, undefined, {
@@ -108,10 +115,10 @@ describe("a principal's share of the sandboxes while another is active (tokens f
         })
         .catch(() => undefined),
     );
-    const admitted = until(
-      () => [...weighedSandboxes(bridge.stderr())].filter((sandbox) => !seen.has(sandbox)).length >= SHARE,
-    );
-    return { admitted, ended: Promise.all(runs) };
+    return {
+      admitted: until(() => admitted(bridge.stderr(), 'alice').length >= before + SHARE),
+      ended: Promise.all(runs),
+    };
   }
 
   it("queues alice's runs past her share in order, admits bob's at once, and loses none of hers", async () => {
@@ -136,8 +143,9 @@ describe("a principal's share of the sandboxes while another is active (tokens f
       expect(bobsRun.isError).toBeFalsy();
       expect(textOf(bobsRun)).toContain('2');
       expect(admissionLines(bridge.stderr(), 'waits').filter((line) => line.principal === 'bob')).toEqual([]);
+      expect(admitted(bridge.stderr(), 'bob').map((line) => line.waited)).toEqual([false, false]);
       expect(excessSettled).toBe(false);
-      expect(admissionLines(bridge.stderr(), 'admitted')).toEqual([]);
+      expect(admitted(bridge.stderr(), 'alice').filter((line) => line.waited)).toEqual([]);
 
       // One of alice's own runs ends: her waiting run takes its place and runs; nothing was lost.
       cancel.abort();
@@ -145,7 +153,9 @@ describe("a principal's share of the sandboxes while another is active (tokens f
       const late: CallToolResult = await excess;
       expect(late.isError).toBeFalsy();
       expect(textOf(late)).toContain('late');
-      expect(admissionLines(bridge.stderr(), 'admitted')).toEqual([waiting]);
+      expect(admitted(bridge.stderr(), 'alice').filter((line) => line.waited)).toEqual([
+        { ...waiting, waited: true },
+      ]);
     } finally {
       cancel.abort();
       await holding.ended;
