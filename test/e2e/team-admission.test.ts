@@ -127,20 +127,21 @@ describe("a principal's share of the sandboxes while another is active (tokens f
     try {
       await holding.admitted;
       // Bob has just run something: he is active (for 30 s after each run), so alice has a share.
-      expect(textOf(await runPython(bob, { code: 'print(1)' }))).toContain('1');
+      expect(textOf(await runPython(bob, { code: 'print(1)', timeout: 600 }))).toContain('1');
       // Her next run waits in her queue.
       let excessSettled = false;
       const excess = runPython(alice, { code: 'print("late")', timeout: 600 }).then((result) => {
         excessSettled = true;
         return result;
       });
+      excess.catch(() => {}); // awaited below; a failure before then must not go unhandled
       await until(() => admissionLines(bridge.stderr(), 'waits').length === 1);
       const [waiting] = admissionLines(bridge.stderr(), 'waits');
       expect(waiting?.principal).toBe('alice');
 
       // Bob's run is admitted at once, past alice's queue, and returns while hers still waits.
-      const bobsRun = await runPython(bob, { code: 'print(2)' });
-      expect(bobsRun.isError).toBeFalsy();
+      const bobsRun = await runPython(bob, { code: 'print(2)', timeout: 600 });
+      expect(bobsRun.isError, textOf(bobsRun)).toBeFalsy();
       expect(textOf(bobsRun)).toContain('2');
       expect(admissionLines(bridge.stderr(), 'waits').filter((line) => line.principal === 'bob')).toEqual([]);
       expect(admitted(bridge.stderr(), 'bob').map((line) => line.waited)).toEqual([false, false]);
@@ -151,7 +152,7 @@ describe("a principal's share of the sandboxes while another is active (tokens f
       cancel.abort();
       await holding.ended;
       const late: CallToolResult = await excess;
-      expect(late.isError).toBeFalsy();
+      expect(late.isError, textOf(late)).toBeFalsy();
       expect(textOf(late)).toContain('late');
       expect(admitted(bridge.stderr(), 'alice').filter((line) => line.waited)).toEqual([
         { ...waiting, waited: true },
@@ -167,7 +168,7 @@ describe("a principal's share of the sandboxes while another is active (tokens f
     const holding = holdShare(cancel.signal);
     try {
       await holding.admitted;
-      expect(textOf(await runPython(bob, { code: 'print(1)' }))).toContain('1');
+      expect(textOf(await runPython(bob, { code: 'print(1)', timeout: 600 }))).toContain('1');
       const before = admissionLines(bridge.stderr(), 'waits').length;
       const timedOut = runPython(alice, { code: 'print("never")', timeout: 3 });
       await until(() => admissionLines(bridge.stderr(), 'waits').length === before + 1);
