@@ -4,11 +4,11 @@
  * connect on read; `instructions` (sent at initialize) never waits for an upstream.
  */
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Engine } from '../engine/engine.js';
 import type { Principal } from '../engine/principal.js';
 import type { Language } from '../engine/types.js';
-import { errorMessage } from '../shared/errors.js';
+import { errorMessage, ProtocolError } from '../shared/errors.js';
 
 const CAPABILITIES_URI = 'codemode://capabilities';
 const SERVER_URI_PREFIX = 'codemode://servers/';
@@ -33,9 +33,13 @@ const HELPERS = [
 /** A read of a URI the bridge has no resource for, with what does exist (as the spec's `data.uri`). */
 function notFound(uri: URL, what: string, known: string[]): McpError {
   const listed = known.length > 0 ? known.map((name) => JSON.stringify(name)).join(', ') : 'none';
-  return new McpError(RESOURCE_NOT_FOUND, `Resource ${uri.href} not found: ${what}; there are: ${listed}`, {
-    uri: uri.href,
-  });
+  return new ProtocolError(
+    RESOURCE_NOT_FOUND,
+    `Resource ${uri.href} not found: ${what}; there are: ${listed}`,
+    {
+      uri: uri.href,
+    },
+  );
 }
 
 /**

@@ -12,14 +12,13 @@ import {
   type CallToolResult,
   type CreateTaskResult,
   ErrorCode,
-  McpError,
   type ServerNotification,
   type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Engine } from '../engine/engine.js';
 import type { Principal } from '../engine/principal.js';
 import type { Approver, Language } from '../engine/types.js';
-import { BridgeError, errorMessage } from '../shared/errors.js';
+import { BridgeError, errorMessage, ProtocolError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { elicitApproval, type WaitingCall } from './approver.js';
 import { formatRunning, type OutputMode, outcomeResult, structuredRunning, toolError } from './format.js';
@@ -98,14 +97,14 @@ export function createRunHandler(options: RunHandlerOptions): RunHandler {
       // The task is the handle: a task's run cannot also yield, and a `wait` handle never names a task.
       const misplaced = wait !== undefined ? 'wait' : yield_after !== undefined ? 'yield_after' : undefined;
       if (misplaced) {
-        throw new McpError(
+        throw new ProtocolError(
           ErrorCode.InvalidParams,
           `Invalid arguments for ${tool} as a task: a task takes no \`${misplaced}\` (it is its own handle: ` +
             `follow it with tasks/get and tasks/result). Drop \`${misplaced}\`, or call without a task.`,
         );
       }
       if (code === undefined) {
-        throw new McpError(ErrorCode.InvalidParams, `${tool} as a task needs \`code\` (${source}).`);
+        throw new ProtocolError(ErrorCode.InvalidParams, `${tool} as a task needs \`code\` (${source}).`);
       }
     }
     if (yield_after !== undefined && yield_after * 1000 > engine.maxTimeoutMs) {

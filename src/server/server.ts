@@ -12,13 +12,12 @@ import {
   GetTaskRequestSchema,
   isTaskAugmentedRequestParams,
   ListToolsRequestSchema,
-  McpError,
   RELATED_TASK_META_KEY,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Engine } from '../engine/engine.js';
 import { localPrincipal, type Principal } from '../engine/principal.js';
 import type { Language } from '../engine/types.js';
-import { describeIssues } from '../shared/errors.js';
+import { describeIssues, ProtocolError } from '../shared/errors.js';
 import type { LogFields, Logger, LogLevel } from '../shared/logger.js';
 import { type OutputMode, toolError } from './format.js';
 import { LongRuns } from './long-runs.js';
@@ -137,7 +136,8 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
   // envelope checked; the arguments are parsed once, with the schema tools/list advertises.
   server.server.registerCapabilities({ tools: {} });
   server.server.fallbackRequestHandler = async (request, extra) => {
-    if (request.method !== 'tools/call') throw new McpError(ErrorCode.MethodNotFound, 'Method not found');
+    if (request.method !== 'tools/call')
+      throw new ProtocolError(ErrorCode.MethodNotFound, 'Method not found');
     const name = request.params?.name;
     const tool = typeof name === 'string' ? byName.get(name) : undefined;
     if (!tool) {
@@ -146,7 +146,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
       const hidden = [RUN_PYTHON_TOOL, RUN_TYPESCRIPT_TOOL].includes(String(name))
         ? ' (MCP_BRIDGE_LANGUAGES enables python, typescript or both)'
         : '';
-      throw new McpError(
+      throw new ProtocolError(
         ErrorCode.InvalidParams,
         `Unknown tool ${JSON.stringify(name)}: this server has ${offered}${hidden}`,
       );
@@ -156,7 +156,7 @@ export function createBridgeServer(options: BridgeServerOptions): McpServer {
     if (!parsed.success) {
       const message = `Invalid arguments for ${tool.definition.name}: ${describeIssues(parsed.error)}`;
       // A task-augmented call is answered with a task or a JSON-RPC error, never a tool result.
-      if (task) throw new McpError(ErrorCode.InvalidParams, message);
+      if (task) throw new ProtocolError(ErrorCode.InvalidParams, message);
       return toolError(message);
     }
     return tool.handler(parsed.data, extra, task);

@@ -20,12 +20,13 @@ import {
 } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
 import {
   ErrorCode,
-  McpError,
+  type McpError,
   type Request,
   type RequestId,
   type Result,
   type Task,
 } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError } from '../shared/errors.js';
 
 export interface TaskRunsOptions {
   /** Tasks one principal may hold, running or ended. */
@@ -109,7 +110,7 @@ export class TaskRuns implements TaskStore {
       (end) => this.#end(record, end),
       (error: unknown) =>
         this.#end(record, {
-          error: new McpError(
+          error: new ProtocolError(
             ErrorCode.InternalError,
             error instanceof Error ? error.message : String(error),
           ),
@@ -124,7 +125,8 @@ export class TaskRuns implements TaskStore {
     if (!record) throw this.#notFound(taskId);
     if (!record.end) {
       await new Promise<void>((resolve, reject) => {
-        const abandon = () => reject(new McpError(ErrorCode.RequestTimeout, 'tasks/result was cancelled'));
+        const abandon = () =>
+          reject(new ProtocolError(ErrorCode.RequestTimeout, 'tasks/result was cancelled'));
         if (signal.aborted) abandon();
         signal.addEventListener('abort', abandon, { once: true });
         void record.ended.then(() => {
@@ -154,7 +156,7 @@ export class TaskRuns implements TaskStore {
       // A tasks/result still waiting is answered, not left hanging.
       if (record.end === undefined) {
         record.end = {
-          error: new McpError(ErrorCode.ConnectionClosed, 'the task ended: its client has gone'),
+          error: new ProtocolError(ErrorCode.ConnectionClosed, 'the task ended: its client has gone'),
         };
         record.markEnded();
       }
@@ -184,7 +186,7 @@ export class TaskRuns implements TaskStore {
     const record = this.#tasks.get(taskId);
     if (!record) throw this.#notFound(taskId);
     if (!record.end)
-      throw new McpError(ErrorCode.InvalidParams, `Task ${taskId} is still ${record.task.status}`);
+      throw new ProtocolError(ErrorCode.InvalidParams, `Task ${taskId} is still ${record.task.status}`);
     if ('error' in record.end) throw record.end.error;
     return record.end.result;
   }
@@ -194,7 +196,7 @@ export class TaskRuns implements TaskStore {
     const record = this.#tasks.get(taskId);
     if (!record) throw this.#notFound(taskId);
     if (isTerminal(record.task.status)) {
-      throw new McpError(
+      throw new ProtocolError(
         ErrorCode.InvalidParams,
         `Task ${taskId} has ended (${record.task.status}); its status no longer changes`,
       );
@@ -205,7 +207,7 @@ export class TaskRuns implements TaskStore {
 
   async listTasks(cursor?: string): Promise<{ tasks: Task[]; nextCursor?: string }> {
     if (cursor !== undefined && !CURSOR.test(cursor)) {
-      throw new McpError(
+      throw new ProtocolError(
         ErrorCode.InvalidParams,
         `Invalid cursor ${JSON.stringify(cursor.slice(0, 64))}: pass the nextCursor of the previous tasks/list page, or none for the first`,
       );
@@ -258,7 +260,7 @@ export class TaskRuns implements TaskStore {
         return;
       }
     }
-    throw new McpError(
+    throw new ProtocolError(
       ErrorCode.InvalidRequest,
       `${this.#options.maxTasks} of your tasks are still running, the most one principal may hold: ` +
         'wait for one to end (tasks/result) or cancel one (tasks/cancel), then start this one again',
@@ -296,7 +298,7 @@ export class TaskRuns implements TaskStore {
   }
 
   #notFound(taskId: string): McpError {
-    return new McpError(
+    return new ProtocolError(
       ErrorCode.InvalidParams,
       `No task ${JSON.stringify(taskId.slice(0, 64))}: a task is kept for its ttl after its run ended, ` +
         'and only for the principal that started it; run the code again as a new task',

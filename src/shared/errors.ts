@@ -1,4 +1,8 @@
-/** Local failures of the bridge. Wire errors are the SDK's `McpError`; everything else is a `BridgeError`. */
+/**
+ * Local failures of the bridge. Wire errors are the SDK's `McpError` (thrown as `ProtocolError`);
+ * everything else is a `BridgeError`.
+ */
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
 
 export type BridgeErrorCode =
   | 'CONFIG_INVALID'
@@ -72,6 +76,27 @@ export function describeIssues(error: {
   return error.issues
     .map((issue) => (issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ` : '') + issue.message)
     .join('; ');
+}
+
+/**
+ * A JSON-RPC error for an MCP request handler to throw. The SDK's `McpError` writes `MCP error <code>: `
+ * into its own message and sends that message on the wire, where the SDK's client writes the prefix
+ * again, so clients would read it twice. This one sends the bare text; it is still an `McpError`, which
+ * the SDK's handlers pass through as a protocol error.
+ */
+export class ProtocolError extends McpError {
+  constructor(code: number, message: string, data?: unknown) {
+    super(code, message, data);
+    this.message = message;
+  }
+}
+
+/**
+ * An upstream's error text with the SDK's `MCP error <code>: ` prefix at most once: a server built on
+ * the SDK sends it already prefixed, and our client adds it again.
+ */
+export function upstreamErrorMessage(error: unknown): string {
+  return errorMessage(error).replace(/^(MCP error -?\d+: )(?:MCP error -?\d+: )+/, '$1');
 }
 
 /** The message of anything thrown, for logs and user-facing text. */

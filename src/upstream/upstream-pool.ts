@@ -11,6 +11,7 @@ import {
   errorMessage,
   shuttingDownError,
   unknownServerError,
+  upstreamErrorMessage,
 } from '../shared/errors.js';
 import { describeOutOfFileDescriptors, isOutOfFileDescriptors } from '../shared/fd-exhaustion.js';
 import type { Logger } from '../shared/logger.js';
@@ -462,7 +463,7 @@ export class UpstreamPool {
       );
     }
     entry.errors.call_failed++;
-    return fail(entry, 'TOOL_ERROR', `${name}.${tool} failed: ${errorMessage(error)}`, {
+    return fail(entry, 'TOOL_ERROR', `${name}.${tool} failed: ${upstreamErrorMessage(error)}`, {
       cause: error,
       tool,
     });

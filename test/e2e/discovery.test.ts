@@ -98,12 +98,13 @@ describe.skipIf(skipReason)(`progressive discovery${skipReason ? ` (skipped: ${s
     expect(memory && 'text' in memory ? memory.text : '').toMatch(
       /^# memory \(mcp_memory\)[\s\S]*9 tools:\n- create_entities — /,
     );
-    // A server that is not configured is the MCP error for a missing resource, naming those that are.
+    // A server that is not configured is the MCP error for a missing resource, naming those that are,
+    // with the SDK's `MCP error <code>:` prefix once.
     const uri = 'codemode://servers/nowhere';
     await expect(bridge.client.readResource({ uri })).rejects.toMatchObject({
       code: -32002,
       message: expect.stringMatching(
-        /Resource codemode:\/\/servers\/nowhere not found: no MCP server is named "nowhere"; there are: .*"memory"/,
+        /^MCP error -32002: Resource codemode:\/\/servers\/nowhere not found: no MCP server is named "nowhere"; there are: .*"memory"/,
       ),
       data: { uri },
     });
