@@ -236,7 +236,7 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
     fallback: 'auto',
     meaning: 'Fair CPU between principals: auto or off',
     details:
-      "`auto`: with a tokens file or OAuth, each principal's running full-Python sandboxes share one sandbox's CPU weight (a cgroup's `cpu.weight`/`cpu.shares`, else an embedded worker's niceness), so one principal's CPU-bound flood does not starve another's runs; `doctor` says which mechanism is in force ([fair shares](team.md#fair-shares)). `off`: sandboxes keep the weight they start with",
+      "`auto`: with a tokens file or OAuth, while more than one principal is active (a run in the last 30 s) each runs at most its share of the cores in full-Python sandboxes at once (its further runs wait in its own queue) and leaves a warm sandbox to each other one, and each principal's running sandboxes share one sandbox's CPU weight (a cgroup's `cpu.weight`/`cpu.shares`, else an embedded worker's niceness), so one principal's CPU-bound flood does not starve another's runs; `doctor` says which mechanism is in force ([fair shares](team.md#fair-shares)). `off`: principals' sandboxes compete as programs, with the weight they start with",
   },
   {
     name: 'MCP_BRIDGE_MAX_OUTPUT_CHARS',
