@@ -180,3 +180,15 @@ export function processStartTime(pid) {
     return undefined;
   }
 }
+
+/**
+ * CPU time the main thread of process `pid` has used so far, ms (user + system, from
+ * /proc/<pid>/task/<pid>/stat; 10 ms ticks, so measure over hundreds of operations). A ratio of
+ * CPU time is steadier than latency on a loaded machine: other processes delay a run, they add
+ * little to the CPU the bridge spends on it.
+ */
+export function mainThreadCpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}

@@ -12,6 +12,7 @@ import {
   childPids,
   EVERYTHING,
   fmt,
+  mainThreadCpuMs,
   runPython,
   sleep,
   startBridge,
@@ -28,6 +29,8 @@ const BATCH = 20;
 const HTTP_CLIENTS = 16;
 const HTTP_SECONDS = 5;
 const SPAWNS = 7;
+/** Runs (and as many pings) over which the bridge's main-thread CPU is read: ticks are 10 ms. */
+const CPU_RUNS = 400;
 
 const rows = [];
 const row = (figure, value, floor, ratio, target) => rows.push({ figure, value, floor, ratio, target });
@@ -102,7 +105,34 @@ async function pacedRow() {
     x(p50, ping),
     '≤ 2 ms',
   );
+  await cpuRow(
+    'stdio',
+    bridge.pid,
+    (i) => runPython(bridge.client, `x = ${i}\nprint(x * 2)`),
+    () => bridge.client.ping(),
+  );
   await bridge.close();
+}
+
+/**
+ * The bridge's main-thread CPU per run back to back, beside per MCP ping over the same transport:
+ * what the bridge itself spends on a run (parse, admission, the worker conversation, the run's
+ * records, the response), which tells builds apart however loaded the machine is.
+ */
+async function cpuRow(transport, pid, run, ping) {
+  let before = mainThreadCpuMs(pid);
+  for (let i = 0; i < CPU_RUNS; i++) await run(i);
+  const perRun = (mainThreadCpuMs(pid) - before) / CPU_RUNS;
+  before = mainThreadCpuMs(pid);
+  for (let i = 0; i < CPU_RUNS; i++) await ping();
+  const perPing = (mainThreadCpuMs(pid) - before) / CPU_RUNS;
+  row(
+    `the bridge's main-thread CPU per print(1) run over ${transport} (${CPU_RUNS} back to back)`,
+    fmt(perRun),
+    `per MCP ping ${fmt(perPing)}`,
+    x(perRun, perPing),
+    'read, no target',
+  );
 }
 
 /** One bridge over HTTP, 1 client then 16, each running short programs back to back. */
@@ -145,6 +175,12 @@ async function httpRow() {
   const clients = await Promise.all(Array.from({ length: HTTP_CLIENTS }, connect));
   for (const client of clients)
     await client.callTool({ name: 'run_python', arguments: { code: 'print(1)' } });
+  await cpuRow(
+    'HTTP',
+    child.pid,
+    (i) => clients[0].callTool({ name: 'run_python', arguments: { code: `x = ${i}\nprint(x * 2)` } }),
+    () => clients[0].ping(),
+  );
   await untilQuiet({ maxMs: 5000 });
   const one = await drive(clients.slice(0, 1));
   await untilQuiet({ maxMs: 5000 });

@@ -2,15 +2,28 @@
 // 20+): measures V8 isolates, raw through `isolated-vm` and through `@utcp/code-mode`, on the same
 // upstream (server-everything). Both come from the directory CODEMODE_BENCH_PEERS (not dependencies
 // of the bridge: isolated-vm compiles a native addon). Prints one JSON line of figures.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { EVERYTHING } from './lib.mjs';
 
-const [peers, everything, paceArg, burstArg, callsArg] = process.argv.slice(2);
-const AGENT_PACE_MS = Number(paceArg);
-const BURST_RUNS = Number(burstArg);
-const CALLS = Number(callsArg);
+const [peersArg, everythingArg, paceArg, burstArg, callsArg] = process.argv.slice(2);
+const peers = peersArg || process.env.CODEMODE_BENCH_PEERS;
+if (!peers || !existsSync(join(peers, 'node_modules', 'isolated-vm'))) {
+  // Run by hand without the peers: say what is missing, and measure nothing.
+  console.log(
+    `typescript-peers: skipped: ${peers ? `${peers} holds no node_modules/isolated-vm` : 'CODEMODE_BENCH_PEERS is not set'}. ` +
+      'Set CODEMODE_BENCH_PEERS to a directory where `npm install isolated-vm@5.0.4 @utcp/code-mode@1.2.12 @utcp/mcp@1.1.3 @utcp/sdk@1.1.2 --legacy-peer-deps` ran and isolated-vm was built, ' +
+      'then run `npm run bench -- typescript-isolation` (it starts this file with node --no-node-snapshot).',
+  );
+  process.exit(0);
+}
+const everything = everythingArg || EVERYTHING;
+const AGENT_PACE_MS = Number(paceArg ?? 300);
+const BURST_RUNS = Number(burstArg ?? 30);
+const CALLS = Number(callsArg ?? 200);
 const requirePeer = createRequire(join(peers, 'node_modules', 'noop.js'));
 const ivm = requirePeer('isolated-vm');
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

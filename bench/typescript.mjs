@@ -82,6 +82,17 @@ export async function benchTypeScript() {
         `Python print(1), embedded: p50 ${fmt(pyPaced.p50)} → ${ratio(tsPaced.p50, pyPaced.p50)} (target ≤ 1×)`,
     );
 
+    // Each program new to the checker: what a check costs when its verdict is not cached.
+    const fresh = [];
+    for (let i = 0; i < PACED_RUNS; i++) {
+      await sleep(AGENT_PACE_MS);
+      fresh.push((await runTypeScript(bridge.client, `console.log(${i + 2});`)).ms);
+    }
+    const freshPaced = summary(fresh);
+    console.log(
+      `  a new program each time (its check not cached), at agent pace: p50 ${fmt(freshPaced.p50)} (p95 ${fmt(freshPaced.p95)}) → ${ratio(freshPaced.p50, pyPaced.p50)} Python`,
+    );
+
     await bursts(bridge.client);
     const echo = (i) => direct.callTool({ name: 'echo', arguments: { message: String(i) } });
     for (let i = 0; i < WARM_CALLS; i++) await echo(i);

@@ -38,6 +38,7 @@ const JSONStringify = JSON.stringify;
 const StringCtor = String;
 const MathCeil = Math.ceil;
 const MathMin = Math.min;
+const MathMax = Math.max;
 const TypedArraySet = uncurry(ObjectGetPrototypeOf(Uint8Array.prototype).set);
 const StringPrototypeCharCodeAt = uncurry(String.prototype.charCodeAt);
 const StringPrototypeIndexOf = uncurry(String.prototype.indexOf);
@@ -111,6 +112,68 @@ function bounded(text, max) {
   if (text.length <= max) return text;
   const half = (max - 40) >> 1;
   return `${StringPrototypeSlice(text, 0, half)}\n… ${text.length - 2 * half} characters …\n${StringPrototypeSlice(text, text.length - half)}`;
+}
+
+// ---------------------------------------------------------------- a program that is one expression
+/** Lines the runtime put before the program's own in its module (the expression wrapper's one). */
+let programLineShift = 0;
+/** The global the expression wrapper calls first: once it has, an error is the program's, not the parse's. */
+const STARTED_HOOK = '__codemode_expression_started';
+
+const isSpace = (code) => code === 32 || code === 9 || code === 10 || code === 13 || code === 0xfeff;
+/**
+ * The program's text as one expression when it may be one: it starts (after blanks and comments)
+ * with `(` or `async` (Cloudflare's `async () => { … }`, an IIFE). Trailing blanks and `;` go, so
+ * `async () => { … };` is one too. Whether it really is one is the parser's answer (runProgram).
+ */
+function expressionCandidate(code) {
+  let at = 0;
+  for (;;) {
+    while (at < code.length && isSpace(StringPrototypeCharCodeAt(code, at))) at++;
+    if (StringPrototypeStartsWith(code, '//', at)) {
+      const end = StringPrototypeIndexOf(code, '\n', at);
+      if (end < 0) return undefined;
+      at = end + 1;
+    } else if (StringPrototypeStartsWith(code, '/*', at)) {
+      const end = StringPrototypeIndexOf(code, '*/', at + 2);
+      if (end < 0) return undefined;
+      at = end + 2;
+    } else break;
+  }
+  const next = StringPrototypeCharCodeAt(code, at + 5);
+  const asyncStart = StringPrototypeStartsWith(code, 'async', at) && (isSpace(next) || next === 40) /* ( */;
+  if (!asyncStart && StringPrototypeCharCodeAt(code, at) !== 40) return undefined;
+  let end = code.length;
+  for (;;) {
+    const last = StringPrototypeCharCodeAt(code, end - 1);
+    if (isSpace(last) || last === 59 /* ; */) end--;
+    else break;
+  }
+  return StringPrototypeSlice(code, 0, end);
+}
+
+/** `program.ts:L` → `program.ts:L-shift` in a message or stack of a wrapped program. */
+function unshiftLines(text) {
+  if (programLineShift === 0) return text;
+  const marker = `${PROGRAM_NAME}:`;
+  let out = '';
+  let from = 0;
+  for (;;) {
+    const found = StringPrototypeIndexOf(text, marker, from);
+    if (found < 0) break;
+    let digitsEnd = found + marker.length;
+    let line = 0;
+    for (;;) {
+      const code = StringPrototypeCharCodeAt(text, digitsEnd);
+      if (!(code >= 48 && code <= 57)) break;
+      line = line * 10 + (code - 48);
+      digitsEnd++;
+    }
+    out += StringPrototypeSlice(text, from, found + marker.length);
+    out += digitsEnd > found + marker.length ? StringCtor(MathMax(1, line - programLineShift)) : '';
+    from = digitsEnd;
+  }
+  return out + StringPrototypeSlice(text, from);
 }
 
 // ---------------------------------------------------------------- frames out (stdout)
@@ -296,7 +359,7 @@ function programTraceback(error, programUrl) {
   } catch {
     return '';
   }
-  if (programUrl) stack = replaceAllPlain(stack, programUrl, PROGRAM_NAME);
+  if (programUrl) stack = unshiftLines(replaceAllPlain(stack, programUrl, PROGRAM_NAME));
   let kept = '';
   let start = 0;
   while (start <= stack.length) {
@@ -791,7 +854,7 @@ function doneLine(outcome, final) {
 }
 
 function failure(error) {
-  let message = replaceAllPlain(describeError(error), currentProgramUrl, PROGRAM_NAME);
+  let message = unshiftLines(replaceAllPlain(describeError(error), currentProgramUrl, PROGRAM_NAME));
   // Deno reports a program it cannot parse as a TypeError whose message is the parser's.
   const parseError = 'TypeError: SyntaxError: ';
   if (StringPrototypeStartsWith(message, parseError))
@@ -799,7 +862,12 @@ function failure(error) {
   return { ok: false, error: message, traceback: programTraceback(error, currentProgramUrl) };
 }
 
-/** Runs `run.code` and settles with its outcome; never rejects. */
+/**
+ * Runs `run.code` and settles with its outcome; never rejects. A program that is one expression
+ * (`async () => { … }`, `(async () => …)()`) becomes the module's default export, so its value is the
+ * result; the parser decides, so a program of statements fails that parse (nothing of it has run) and
+ * runs as written.
+ */
 function runProgram(run) {
   return new PromiseCtor((resolve) => {
     finishCurrent = resolve;
@@ -807,38 +875,56 @@ function runProgram(run) {
     install('ToolError', ToolError);
     install('PolicyError', PolicyError);
     install('console', makeConsole());
-    const url = createObjectURL(new BlobCtor([run.code], { type: 'application/typescript' }));
-    currentProgramUrl = url;
     const fail = (error) => finishProgram(failure(error));
-    PromisePrototypeThen(
-      import(url),
-      (module) => {
-        revokeObjectURL(url);
-        // `export default` a function (Cloudflare's `async () => { … }` shape) is called; a value it
-        // returns (or a default export that is a value) is printed, as a final expression is in Python.
-        let result;
-        try {
-          const main = module.default;
-          result = typeof main === 'function' ? main() : main;
-        } catch (error) {
-          fail(error);
-          return;
-        }
-        PromisePrototypeThen(
-          PromiseResolve(result),
-          (value) => {
-            if (value !== undefined) emitOut('stdout', `${formatArgs([value])}\n`);
-            finishProgram({ ok: true });
-          },
-          fail,
-        );
-      },
-      (error) => {
-        revokeObjectURL(url);
-        fail(error);
-      },
-    );
+    const expression = expressionCandidate(run.code);
+    if (expression === undefined) {
+      importProgram(run.code, 0, fail);
+      return;
+    }
+    // Called by the wrapped module's first statement: an error after it is the program's own.
+    let started = false;
+    install(STARTED_HOOK, () => {
+      started = true;
+    });
+    importProgram(`globalThis.${STARTED_HOOK}();export default (\n${expression}\n);`, 1, (error) => {
+      if (started) fail(error);
+      else importProgram(run.code, 0, fail);
+    });
   });
+}
+/** Imports `source` as the program's module; its default export is called (a function) and printed. */
+function importProgram(source, lineShift, fail) {
+  const url = createObjectURL(new BlobCtor([source], { type: 'application/typescript' }));
+  currentProgramUrl = url;
+  programLineShift = lineShift;
+  PromisePrototypeThen(
+    import(url),
+    (module) => {
+      revokeObjectURL(url);
+      // `export default` a function (Cloudflare's `async () => { … }` shape) is called; a value it
+      // returns (or a default export that is a value) is printed, as a final expression is in Python.
+      let result;
+      try {
+        const main = module.default;
+        result = typeof main === 'function' ? main() : main;
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      PromisePrototypeThen(
+        PromiseResolve(result),
+        (value) => {
+          if (value !== undefined) emitOut('stdout', `${formatArgs([value])}\n`);
+          finishProgram({ ok: true });
+        },
+        fail,
+      );
+    },
+    (error) => {
+      revokeObjectURL(url);
+      fail(error);
+    },
+  );
 }
 
 // An error no one caught (a rejected promise nobody awaited, a throw in a timer) ends the run, as an

@@ -213,10 +213,10 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
   },
   {
     name: 'MCP_BRIDGE_POOL_MAX',
-    fallback: '16 (embedded: 8 per core, at most 16)',
+    fallback: '16 (embedded: 8 per core, at most 16; TypeScript: 32)',
     meaning: 'Most sandboxes a burst grows the pool to; it shrinks when quiet',
     details:
-      "A run that finds none ready doubles the pool's size up to this; after a minute without one it halves back. Bounds the memory warm sandboxes hold (about 25–30 MB each for a container, 100 MB PSS for an embedded worker) and the CPU spent refilling after a burst (an embedded worker costs ~0.9 s of CPU to start)",
+      "A run that finds none ready doubles the pool's size up to this; after a minute without one it halves back. Bounds the memory warm sandboxes hold (about 25–30 MB each for a container, 100 MB PSS for an embedded worker, 14 MB PSS for a TypeScript sandbox) and the CPU spent refilling after a burst (an embedded worker costs ~0.9 s of CPU to start)",
   },
   {
     name: 'MCP_BRIDGE_MAX_CONCURRENT_RUNS',
@@ -236,7 +236,7 @@ export const SETTINGS_HELP: readonly SettingHelp[] = [
     fallback: 'auto',
     meaning: 'Fair CPU between principals: auto or off',
     details:
-      "`auto`: with a tokens file or OAuth, each principal's running full-Python sandboxes share one sandbox's CPU weight (a cgroup's `cpu.weight`/`cpu.shares`, else an embedded worker's niceness), so one principal's CPU-bound flood does not starve another's runs; `doctor` says which mechanism is in force ([fair shares](team.md#fair-shares)). `off`: sandboxes keep the weight they start with",
+      "`auto`: with a tokens file or OAuth, while more than one principal is active (a run in the last 30 s) each runs at most its share of the cores in full-Python sandboxes at once (its further runs wait in its own queue) and leaves a warm sandbox to each other one, and each principal's running sandboxes share one sandbox's CPU weight (a cgroup's `cpu.weight`/`cpu.shares`, else an embedded worker's niceness), so one principal's CPU-bound flood does not starve another's runs; `doctor` says which mechanism is in force ([fair shares](team.md#fair-shares)). `off`: principals' sandboxes compete as programs, with the weight they start with",
   },
   {
     name: 'MCP_BRIDGE_MAX_OUTPUT_CHARS',

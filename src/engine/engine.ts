@@ -4,6 +4,7 @@
  */
 
 import { addAbortListener } from 'node:events';
+import { availableParallelism } from 'node:os';
 import type {
   CatalogEntry,
   HostCallErrorCode,
@@ -36,6 +37,7 @@ import { type InstantTier, montyOnlyRefusal, type RuntimeMode, SandboxRouter } f
 import type { RunObservation, RunObserver } from './run-observer.js';
 import { RunRecord } from './run-record.js';
 import { RunSlots } from './run-slots.js';
+import { SandboxAdmission, type SandboxTicket } from './sandbox-admission.js';
 import { type SessionInfo, SessionTable, type SessionTurn } from './sessions.js';
 import {
   type CallContext,
@@ -110,10 +112,14 @@ export interface EngineOptions {
    */
   perPrincipal?: { maxRuns?: number; maxSessions?: number; keptOutputChars?: number; savedBytes?: number };
   /**
-   * Give each principal's running full-Python sandboxes one sandbox's CPU weight together
-   * (cpu-shares.ts; MCP_BRIDGE_CPU_SHARES, a team's bridges). Default false.
+   * Fair CPU between principals (MCP_BRIDGE_CPU_SHARES, a team's bridges): while several are active,
+   * each runs at most its share of the cores in full-Python sandboxes and leaves warm ones to the
+   * others (sandbox-admission.ts), and each one's running sandboxes share one sandbox's CPU weight
+   * (cpu-shares.ts). Default false.
    */
   cpuShares?: boolean;
+  /** The cores full-Python sandboxes share, for their admission. Default `os.availableParallelism()`. */
+  cores?: number;
   /**
    * Named sessions: idle expiry, how many may live at once, and the memory limit of each one's
    * sandbox (MCP_BRIDGE_SESSION_MEMORY; when it differs from `memoryLimit`, a session's sandbox is
@@ -156,6 +162,8 @@ export class Engine {
   readonly #router: SandboxRouter;
   /** Each principal's running full-Python sandboxes share one sandbox's CPU weight (cpu-shares.ts). */
   readonly #cpuShares: CpuShares | undefined;
+  /** Each principal's share of the cores and the warm pool while others are active (sandbox-admission.ts). */
+  readonly #admission: SandboxAdmission | undefined;
   /** Sandboxes running TypeScript: a session holding one takes no Python program, and the reverse. */
   readonly #typescriptSandboxes = new WeakSet<Sandbox>();
   /** How to end each run in flight, by run id (`cancel`). */
@@ -168,6 +176,9 @@ export class Engine {
     this.#ownSessionMemory = sessionMemory !== options.memoryLimit ? sessionMemory : undefined;
     const share = options.perPrincipal ?? {};
     this.#cpuShares = options.cpuShares ? new CpuShares() : undefined;
+    this.#admission = options.cpuShares
+      ? new SandboxAdmission({ cores: options.cores ?? availableParallelism() })
+      : undefined;
     this.#slots = new RunSlots({
       limit: options.maxConcurrentRuns ?? Number.POSITIVE_INFINITY,
       ...(share.maxRuns !== undefined ? { perPrincipal: share.maxRuns } : {}),
@@ -211,9 +222,16 @@ export class Engine {
     return this.#sessions.reset(owner, name);
   }
 
-  /** Runs going and waiting for a slot, in all or of one owner (the console, tests of fairness). */
-  runLoad(owner?: string): { running: number; waiting: number } {
-    return { running: this.#slots.active(owner), waiting: this.#slots.waiting(owner) };
+  /**
+   * Runs going and waiting for a slot, in all or of one owner (the console, tests of fairness), and
+   * of those going, how many wait for their principal's share of full-Python sandboxes.
+   */
+  runLoad(owner?: string): { running: number; waiting: number; waitingForSandbox: number } {
+    return {
+      running: this.#slots.active(owner),
+      waiting: this.#slots.waiting(owner),
+      waitingForSandbox: this.#admission?.waiting(owner) ?? 0,
+    };
   }
 
   /**
@@ -362,6 +380,34 @@ export class Engine {
     let turn: SessionTurn | undefined;
     let context: CallContext | undefined;
     let leaveCpuShare: (() => void) | undefined;
+    let ticket: SandboxTicket | undefined;
+    const owner = ownerOf(options);
+    // Active from its arrival, before any slot: a principal whose run waits is one to share with.
+    const leaveRun = this.#admission?.enterRun(owner);
+    /** The run's place in a full-Python sandbox (its principal's share); how it takes a warm one. */
+    const admit = async (): Promise<SandboxClaim | undefined> => {
+      if (!this.#admission) return undefined;
+      const before = waitingFor;
+      waitingFor = "its principal's share of the sandboxes (other principals are using the bridge)";
+      const queued =
+        this.#admission.waiting(owner) > 0 || this.#admission.running(owner) >= this.#admission.share();
+      if (queued) {
+        this.#options.logger.debug('run waits for its share of sandboxes', {
+          run: runId,
+          principal: owner,
+          running: this.#admission.running(owner),
+          share: this.#admission.share(),
+        });
+      }
+      ticket = await this.#admission.admit(owner, signal);
+      this.#options.logger.debug('run admitted to a sandbox', {
+        run: runId,
+        principal: owner,
+        waited: queued,
+      });
+      waitingFor = before;
+      return ticket.claim;
+    };
     const end = (outcome: RunOutcome): RunOutcome => {
       if (!turn) return outcome;
       // A session keeps its sandbox only after a program that ended on its own, and not out of
@@ -458,7 +504,6 @@ export class Engine {
         }
       } else if (!turn) {
         // Not a session: the router picks the sandbox (engine/routing.ts).
-        const owner = program.owner as string;
         const routed = await this.#router.run(
           program,
           host,
@@ -471,19 +516,17 @@ export class Engine {
             // Known before the program ends: a run that times out or fails in it still names its sandbox.
             ranOn = taken.kind;
           },
-          this.#claimFor(owner),
+          admit,
         );
         exit = routed.exit;
         ranOn = routed.kind;
       } else {
+        // A session's kept sandbox runs its program on a core like any other: it is admitted too.
+        const claim = await admit();
         if (!sandbox && this.#ownSessionMemory) {
           sandbox = await this.#options.sandboxes.acquire(signal, { memory: this.#ownSessionMemory });
         } else if (!sandbox) {
-          sandbox = await this.#options.sandboxes.acquire(
-            signal,
-            undefined,
-            this.#claimFor(ownerOf(options)),
-          );
+          sandbox = await this.#options.sandboxes.acquire(signal, undefined, claim);
           fromPool = true;
         }
         ranOn = sandbox.kind;
@@ -501,7 +544,9 @@ export class Engine {
       // What the run was still saving goes with it, whatever ended it.
       this.#values.releaseRun(runId);
       leaveCpuShare?.();
+      ticket?.release();
       release?.();
+      leaveRun?.();
       // A turn not ended above (no program ran): the sandbox it had, if any, stays for the next run.
       turn?.finish(sandbox?.alive ? sandbox : undefined, 'no sandbox could be started');
       if (!turn && sandbox) void sandbox.destroy();
@@ -511,15 +556,6 @@ export class Engine {
         setImmediate(() => source.released());
       }
     }
-  }
-
-  /**
-   * Fair shares: a principal already running a program leaves the pool's last warm sandbox to one
-   * running none, whose next run would otherwise wait for a start (on two cores, a container's start
-   * under another's CPU-bound flood took 10–15× a warm run).
-   */
-  #claimFor(owner: string): SandboxClaim | undefined {
-    return this.#cpuShares && this.#cpuShares.running(owner) > 0 ? { spareLast: true } : undefined;
   }
 
   /** What the sandbox receives: the code, the granted servers (connecting them), catalog and skills. */

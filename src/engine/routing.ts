@@ -72,7 +72,8 @@ export class SandboxRouter {
 
   /**
    * Runs `program`; `onFullSandbox` is told of a full-Python sandbox as soon as it is taken, so the
-   * caller destroys it whatever happens next. `claim` says how a warm one is taken.
+   * caller destroys it whatever happens next. `admit`, when given, is awaited before a full-Python
+   * sandbox is taken (the engine's fair shares), and says how a warm one is taken.
    */
   async run(
     program: SandboxProgram,
@@ -80,13 +81,14 @@ export class SandboxRouter {
     signal: AbortSignal,
     owner: string,
     onFullSandbox: (sandbox: Sandbox) => void,
-    claim?: SandboxClaim,
+    admit?: () => Promise<SandboxClaim | undefined>,
   ): Promise<Routed> {
     const instant = this.#instant;
     if (instant && this.#mode !== 'full') {
       const routed = await this.#tryInstant(instant, program, host, signal, owner);
       if (routed) return routed;
     }
+    const claim = await admit?.();
     const sandbox = await this.#full.acquire(signal, undefined, claim);
     onFullSandbox(sandbox);
     return { exit: await sandbox.execute(program, host, signal), kind: sandbox.kind };

@@ -4,6 +4,7 @@
  * flags, and the embedded snapshot. The sandbox layer's one entry for diagnosis, so the CLI formats a
  * report instead of reaching into backends.
  */
+import { availableParallelism } from 'node:os';
 import { BridgeError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { ContainerBackend } from './container/container-backend.js';
@@ -38,7 +39,7 @@ export interface DiagnoseOptions {
 function cpuSharesLine(options: DiagnoseOptions, mechanism: string): string {
   return options.cpuShares === 'off'
     ? 'cpu shares between principals: off (MCP_BRIDGE_CPU_SHARES=off)'
-    : `cpu shares between principals (with a tokens file or OAuth): ${mechanism}`;
+    : `cpu shares between principals (with a tokens file or OAuth): ${mechanism}; while several are active, each runs at most its share of the ${availableParallelism()} cores in full-Python sandboxes`;
 }
 
 /** Report lines (`label: text`, or a `runtimes` list) and whether a run could start. */

@@ -99,12 +99,12 @@ export class WarmPool {
 
   /**
    * A started sandbox for one program: a warm one, one already starting, or a fresh one. With
-   * `claim.spareLast`, the last warm one stays for someone else.
+   * `claim.spare`, that many warm ones stay for others.
    */
   async acquire(signal?: AbortSignal, claim: SandboxClaim = {}): Promise<Sandbox> {
     if (this.#closed) throw shuttingDownError();
     this.#dropDead();
-    if (this.#ready.length > (claim.spareLast ? 1 : 0)) {
+    if (this.#ready.length > (claim.spare ?? 0)) {
       const sandbox = this.#ready.shift() as Sandbox;
       this.#hits++;
       this.#inUse++;

@@ -91,8 +91,9 @@ export class ProcessSandbox implements Sandbox {
   #hasExited = false;
   #completed = false;
   #destroying: Promise<void> | undefined;
-  /** How its CPU weight is set, once its backend has found out (undefined: it cannot be). */
-  #cpu: Promise<CpuControl | undefined> = Promise.resolve(undefined);
+  /** Finds how its CPU weight is set (undefined: it cannot be); asked once, on first need. */
+  #findCpu: () => Promise<CpuControl | undefined> = () => Promise.resolve(undefined);
+  #cpu: Promise<CpuControl | undefined> | undefined;
   /** Weights are written one after another, so the last one asked for is the one in force. */
   #cpuWrites: Promise<unknown> = Promise.resolve();
 
@@ -158,19 +159,25 @@ export class ProcessSandbox implements Sandbox {
     channel.input.on('data', (chunk: Buffer) => this.#receive(chunk));
   }
 
-  /** The control of this sandbox's CPU weight, which its backend finds once the process exists. */
-  useCpuControl(control: Promise<CpuControl | undefined>): void {
-    this.#cpu = control.catch(() => undefined);
+  /**
+   * How its backend finds the control of this sandbox's CPU weight. Called only when a weight is
+   * first set (most sandboxes never are: cpu-shares.ts writes only changes from the default), so a
+   * sandbox whose weight stays the default costs no cgroup lookup.
+   */
+  useCpuControl(find: () => Promise<CpuControl | undefined>): void {
+    this.#findCpu = find;
   }
 
   /** How this sandbox's CPU weight is set, if it can be (for doctor and logs). */
   cpuControl(): Promise<CpuControl | undefined> {
+    this.#cpu ??= this.#findCpu().catch(() => undefined);
     return this.#cpu;
   }
 
   setCpuWeight(weight: number): void {
     this.#cpuWrites = this.#cpuWrites.then(async () => {
-      const control = await this.#cpu;
+      if (!this.alive) return;
+      const control = await this.cpuControl();
       if (!control || !this.alive) return;
       const value = await control.set(weight);
       this.#logger.debug('sandbox cpu weight', {

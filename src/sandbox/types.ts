@@ -198,10 +198,11 @@ export interface Sandbox {
 /** How a run takes a sandbox from the warm pool. */
 export interface SandboxClaim {
   /**
-   * Leave the pool's last ready sandbox to a run of someone with no program running (fair shares,
-   * docs/team.md): this run takes one only while two or more are ready, else one started for it.
+   * Leave this many ready sandboxes in the pool for others (fair shares, docs/team.md): one for each
+   * other active principal running none, whose next run would otherwise wait for a start. This run
+   * takes a warm one only while more are ready, else one started for it.
    */
-  spareLast?: boolean;
+  spare?: number;
 }
 
 /** How one sandbox differs from the backend's configuration. */

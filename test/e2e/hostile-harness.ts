@@ -46,7 +46,9 @@ import {
   embeddedWorkersOf,
   openFdCount,
   rssBytes,
+  typescriptSandboxesOf,
 } from '../helpers/sandbox-watch.js';
+import { createTestHome, standardServers } from '../helpers/upstreams.js';
 import { HOSTILE_CASES } from './hostile/cases.js';
 import {
   type Backend,
@@ -58,6 +60,7 @@ import {
   SANDBOX_MARKER,
 } from './hostile/kit.js';
 import { montyWorkersOf } from './hostile/monty.js';
+import { TYPESCRIPT_CASES, type TypeScriptCase } from './hostile/typescript.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
@@ -581,6 +584,12 @@ async function expectBridgeUnharmed(suite: Suite, run: CaseRun): Promise<void> {
   expect(alive.text, 'the bridge should answer the next run').toBe('alive');
 
   await waitQuiescent(suite);
+  await expectWithinBaseline(suite);
+}
+
+/** Check 4's second half: the bridge's open fds and RSS are within their tolerance of the baseline. */
+async function expectWithinBaseline(suite: Pick<Suite, 'bridge' | 'baseline' | 'peaks'>): Promise<void> {
+  const { bridge } = suite;
   const fdsOk = await eventually(() => openFdCount(bridge.pid) <= suite.baseline.fds + FD_TOLERANCE, 20_000);
   const fds = openFdCount(bridge.pid);
   suite.peaks.fds = Math.max(suite.peaks.fds, fds);
@@ -710,6 +719,152 @@ export function describeHostileSuite(backend: Backend): void {
           await expectBridgeUnharmed(suite, run);
         },
         timeoutMs,
+      );
+    }
+  });
+}
+
+/**
+ * TypeScript sandboxes the TypeScript suite's bridge keeps warm. Its pool cannot grow (MCP_BRIDGE_POOL_MAX
+ * is the same), so a quiet bridge owns exactly this many and a leaked sandbox shows.
+ */
+const TYPESCRIPT_POOL_SIZE = 2;
+
+type TypeScriptSuite = Pick<Suite, 'bridge' | 'baseline' | 'peaks' | 'close'>;
+
+async function startTypeScriptSuite(): Promise<TypeScriptSuite> {
+  const home = createTestHome();
+  home.write('.claude.json', { mcpServers: standardServers(home.home, SECRET) });
+  const stateDir = mkdtempSync(join(tmpdir(), 'codemode-hostile-typescript-state-'));
+  const bridge = await startBridge(
+    {
+      HOME: home.home,
+      MCP_BRIDGE_STATE_DIR: stateDir,
+      MCP_BRIDGE_LANGUAGES: 'typescript',
+      // The checker is no boundary: the cases test the sandbox and the host (hostile/typescript.ts).
+      MCP_BRIDGE_TYPECHECK: 'off',
+      MCP_BRIDGE_POOL_SIZE: String(TYPESCRIPT_POOL_SIZE),
+      MCP_BRIDGE_POOL_MAX: String(TYPESCRIPT_POOL_SIZE),
+      MCP_BRIDGE_MEMORY: '128m',
+      MCP_BRIDGE_MAX_OUTPUT_CHARS: '2000',
+      MCP_BRIDGE_TIMEOUT: String(DEFAULT_RUN_TIMEOUT_S),
+    },
+    { cwd: home.project },
+  );
+  const close = async () => {
+    await bridge.close();
+    expect(await eventually(() => typescriptSandboxesOf(bridge.pid).length === 0, 30_000)).toBe(true);
+    home.cleanup();
+    rmSync(stateDir, { recursive: true, force: true });
+  };
+  const suite: TypeScriptSuite = { bridge, baseline: { fds: 0, rss: 0 }, peaks: { fds: 0, rss: 0 }, close };
+  try {
+    // Every path the cases take, once, before the baseline: a tool call, a refused one, an output flood.
+    const warm = await bridge.runTypeScript({
+      servers: ['everything'],
+      code: [
+        'console.log(await mcp.everything.echo({ message: "warm" }));',
+        'try { await mcp.runtime.callTool("memory", "read_graph", {}); } catch { /* not granted */ }',
+        'const line = "y".repeat(1000);',
+        'for (let i = 0; i < 20000; i++) console.log(line);',
+      ].join('\n'),
+      timeout: 120,
+    });
+    expect(warm.structured.status, warm.text).toBe('ok');
+    await waitTypeScriptQuiescent(bridge);
+    suite.baseline = { fds: openFdCount(bridge.pid), rss: rssBytes(bridge.pid) };
+    suite.peaks = { ...suite.baseline };
+  } catch (error) {
+    await close().catch(() => {});
+    throw error;
+  }
+  return suite;
+}
+
+async function waitTypeScriptQuiescent(bridge: RunningBridge): Promise<void> {
+  const settled = await eventually(
+    () => typescriptSandboxesOf(bridge.pid).length === TYPESCRIPT_POOL_SIZE,
+    120_000,
+  );
+  expect(
+    settled,
+    `the bridge should own exactly its ${TYPESCRIPT_POOL_SIZE} warm TypeScript sandboxes; found ${JSON.stringify(typescriptSandboxesOf(bridge.pid))}`,
+  ).toBe(true);
+}
+
+/** Runs a case's program after a line that reports its sandbox (the Deno pid) on stderr. */
+async function runTypeScriptCase(bridge: RunningBridge, hostileCase: TypeScriptCase): Promise<CaseRun> {
+  // First, before the program can replace `console`; one line, so the program's lines shift by one.
+  const prelude = `console.error(${JSON.stringify(`${SANDBOX_MARKER}sandbox `)} + Deno.pid);\n`;
+  let result: RunResult;
+  try {
+    result = await bridge.runTypeScript({
+      code: prelude + hostileCase.code,
+      timeout: hostileCase.timeout ?? DEFAULT_RUN_TIMEOUT_S,
+      ...(hostileCase.servers ? { servers: hostileCase.servers } : {}),
+    });
+  } catch (error) {
+    return { rejection: error as Error, sandboxes: [] };
+  }
+  const outcome = { ...result.structured };
+  const sandboxes: string[] = [];
+  const marker = SANDBOX_LINE.exec(outcome.stderr);
+  if (marker?.[1]) {
+    sandboxes.push(marker[1]);
+    outcome.stderr = outcome.stderr.slice(marker[0].length);
+  }
+  return { result, outcome, sandboxes };
+}
+
+/**
+ * The TypeScript half (hostile/typescript.ts) on one long-lived bridge, with the checks every Python
+ * case gets: the expected outcome, the case's sandbox gone, the bridge answering the next run, exactly
+ * its warm pool left and its fds and RSS within the same tolerances of the baseline.
+ */
+export function describeTypeScriptHostileSuite(): void {
+  describe('hostile programs, typescript', () => {
+    let suite: TypeScriptSuite | undefined;
+    beforeAll(async () => {
+      suite = await startTypeScriptSuite();
+    }, 300_000);
+    afterAll(async () => {
+      if (!suite) return;
+      const { baseline, peaks } = suite;
+      const mb = (bytes: number) => (bytes / 1048576).toFixed(1);
+      console.info(
+        `hostile typescript: ${TYPESCRIPT_CASES.length} cases; bridge fds ${baseline.fds} → peak ${peaks.fds}, ` +
+          `RSS ${mb(baseline.rss)} MB → peak ${mb(peaks.rss)} MB`,
+      );
+      await suite.close();
+    }, 120_000);
+
+    for (const hostileCase of TYPESCRIPT_CASES) {
+      it(
+        `${hostileCase.category}: ${hostileCase.name}`,
+        async () => {
+          if (!suite) throw new Error('the suite did not start');
+          const { bridge } = suite;
+          const run = await runTypeScriptCase(bridge, hostileCase);
+          const summary = describeRun(run);
+          expect(run.outcome, summary).toBeDefined();
+          hostileCase.expect(run.outcome as NonNullable<CaseRun['outcome']>);
+          expect(JSON.stringify(run.result ?? {}), summary).not.toContain(SECRET);
+          expect(run.sandboxes, `the program should have said which sandbox ran it: ${summary}`).toHaveLength(
+            1,
+          );
+          for (const sandbox of run.sandboxes) {
+            const pid = Number(sandbox);
+            expect(
+              await eventually(() => !typescriptSandboxesOf(bridge.pid).includes(pid), 60_000),
+              `TypeScript sandbox ${pid} of the case should have exited`,
+            ).toBe(true);
+          }
+          const alive = await bridge.runTypeScript({ code: 'console.log("alive")', timeout: 60 });
+          expect(alive.structured.stdout, 'the bridge should answer the next run').toBe('alive\n');
+          await waitTypeScriptQuiescent(bridge);
+          await expectWithinBaseline(suite);
+        },
+        ((hostileCase.timeout ?? DEFAULT_RUN_TIMEOUT_S) + 240) * 1000,
       );
     }
   });

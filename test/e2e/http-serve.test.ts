@@ -57,6 +57,41 @@ describe('serve --http without a token (loopback)', () => {
     }
   }, 120_000);
 
+  it('streams a long run: its progress reaches the client while the run goes, and a short reply comes whole', async () => {
+    const client = await bridge.connect({ name: 'progress' });
+    let settled = false;
+    let pendingAfterProgress: boolean | undefined;
+    let probing: Promise<void> | undefined;
+    const run = client
+      .callTool(
+        {
+          name: 'run_python',
+          arguments: { code: 'import asyncio\nawait asyncio.sleep(3)\nprint("slept")', timeout: 90 },
+        },
+        undefined,
+        {
+          timeout: 120_000,
+          onprogress: () => {
+            // A round trip after the first progress, then: is the run still going? (It is, if the
+            // response was streamed rather than held back until its end.)
+            probing ??= client.ping().then(() => {
+              pendingAfterProgress = !settled;
+            });
+          },
+        },
+      )
+      .finally(() => {
+        settled = true;
+      });
+    const result = (await run) as Awaited<ReturnType<typeof runPython>>;
+    await probing;
+    expect(textOf(result)).toContain('slept');
+    expect(pendingAfterProgress).toBe(true);
+    expect(textOf(await runPython(client, { code: 'print("short")', timeout: 90 }))).toContain('short');
+    await (client.transport as StreamableHTTPClientTransport).terminateSession();
+    await client.close();
+  }, 120_000);
+
   it('refuses a browser origin other than its own, and a Host that is not loopback', async () => {
     const init = {
       method: 'POST',

@@ -85,6 +85,33 @@ describe('run_typescript beside run_python', () => {
     expect(result.structured.stderr).toBe('entities ts-ada\n');
   });
 
+  it("returns the value of a program that is one function expression (Cloudflare's shape)", async () => {
+    const cloudflare = await bridge.runTypeScript({
+      servers: ['everything'],
+      code: [
+        '// the shape Cloudflare code mode takes',
+        'async () => {',
+        '  const echoed = await mcp.everything.echo({ message: "cf" });',
+        '  return { echoed, n: 1 + 2 };',
+        '};',
+      ].join('\n'),
+    });
+    expect(cloudflare.structured, cloudflare.text).toMatchObject({ status: 'ok' });
+    expect(cloudflare.structured.stdout).toBe('{ echoed: "Echo: cf", n: 3 }\n');
+    // An expression that calls once: its side effects happen once, its value is the result.
+    const iife = await bridge.runTypeScript({ code: '(async () => { console.log("once"); return 5; })()' });
+    expect(iife.structured.stdout).toBe('once\n5\n');
+    // A program of statements runs as written: a last expression statement is not printed.
+    const statements = await bridge.runTypeScript({
+      code: 'console.log("first");\n(async () => 7)();\nconst x = 1;\nx + 1;',
+    });
+    expect(statements.structured, statements.text).toMatchObject({ status: 'ok', stdout: 'first\n' });
+    // Errors keep the program's own lines, wrapped or not.
+    const thrown = await bridge.runTypeScript({ code: 'async () => {\n  throw new Error("boom");\n}' });
+    expect(thrown.structured).toMatchObject({ status: 'error' });
+    expect(thrown.structured.traceback).toContain('program.ts:2:9');
+  });
+
   it("runs the README's TypeScript example as written", async () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const example = /^```ts\n\/\/ run_typescript\(code=\.\.\., servers=(\[[^\]]*\])\)\n([\s\S]*?)^```$/m.exec(

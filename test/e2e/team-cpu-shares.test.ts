@@ -1,8 +1,9 @@
 /**
  * Fair CPU between principals (docs/team.md, "Fair shares"): on a real `serve --http` with a tokens
  * file, alice's two running sandboxes share one sandbox's CPU weight (50 each, cgroup v2 units) while
- * bob's one keeps the whole default (100), and the weight is really in force where the bridge says it
- * wrote it: a cgroup's weight file, or the worker's niceness. The embedded sandbox (the HTTP helper's
+ * bob's one keeps the whole default (100) without a write, alice's remaining one gets the whole back
+ * when the other ends, and each weight is really in force where the bridge says it wrote it: a
+ * cgroup's weight file, or the worker's niceness. The embedded sandbox (the HTTP helper's
  * default), so it runs wherever the bridge does; the mechanism is the one this machine offers. What the
  * weights do to bob's latency under a flood is measured in bench/team.mjs, not asserted here.
  */
@@ -13,7 +14,13 @@ import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BRIDGE_MAIN } from '../helpers/environment.js';
-import { type HttpBridge, startHttpBridge, writeTokensFile } from '../helpers/http-bridge.js';
+import {
+  type HttpBridge,
+  runPython,
+  startHttpBridge,
+  textOf,
+  writeTokensFile,
+} from '../helpers/http-bridge.js';
 
 const ALICE = 'alice-cpu-token-0123456789abcd';
 const BOB = 'bob-cpu-token-0123456789abcdef';
@@ -93,33 +100,62 @@ describe('fair CPU between principals (tokens file: alice, bob; embedded sandbox
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("gives a principal's running sandboxes one sandbox's weight together, and another's its own", async () => {
-    const cancel = new AbortController();
-    const start = (client: Client) =>
-      client
+  it("gives a principal's running sandboxes one sandbox's weight together, and leaves another's alone", async () => {
+    const cancels = [new AbortController(), new AbortController()];
+    const hold = (signal: AbortSignal) =>
+      alice
         .callTool({ name: 'run_python', arguments: { code: WAITING_RUN, timeout: 600 } }, undefined, {
-          signal: cancel.signal,
+          signal,
           timeout: 600_000,
         })
         .catch(() => undefined);
-    const runs = [start(alice), start(alice), start(bob)];
-    try {
-      // Until three sandboxes carry weights: two at half (alice's), one at the whole (bob's).
-      let weights: WeightLine[] = [];
+    /** Waits until the sandboxes' last weights satisfy `done`. */
+    const weightsWhen = async (done: (weights: WeightLine[]) => boolean): Promise<WeightLine[]> => {
       for (;;) {
-        weights = [...lastWeights(bridge.stderr()).values()];
-        const byWeight = weights.map((line) => line.weight).sort((a, b) => a - b);
-        if (byWeight.join(',') === '50,50,100') break;
+        const weights = [...lastWeights(bridge.stderr()).values()];
+        if (done(weights)) return weights;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
-      const mechanisms = new Set(weights.map((line) => line.mechanism));
+    };
+    const sorted = (weights: WeightLine[]) =>
+      weights
+        .map((line) => line.weight)
+        .sort((a, b) => a - b)
+        .join(',');
+    // Alice alone on the bridge: both her runs are admitted (with bob active, on a machine of two
+    // cores or fewer her second would wait for her share: sandbox-admission.ts, its own test).
+    const runs = cancels.map((cancel) => hold(cancel.signal));
+    try {
+      // Her two sandboxes at half a sandbox's weight each.
+      const halves = await weightsWhen((weights) => sorted(weights) === '50,50');
+      const mechanisms = new Set(halves.map((line) => line.mechanism));
       expect(mechanisms.size).toBe(1);
-      for (const line of weights) {
-        // What the bridge says it set is what the kernel has: cpu.weight 50/100 (v2), cpu.shares
-        // 512/1024 (v1), or niceness 3/0.
+      for (const line of halves) {
+        // What the bridge says it set is what the kernel has: cpu.weight 50 (v2), cpu.shares 512
+        // (v1), or niceness 3.
         expect(inForce(line), `${line.sandbox}: ${line.target}`).toBe(line.value);
       }
       const [mechanism] = mechanisms;
+      const values = halves.map((line) => line.value);
+      if (mechanism === 'cgroup')
+        expect([
+          ['50', '50'],
+          ['512', '512'],
+        ]).toContainEqual(values);
+      else expect(values).toEqual(['3', '3']);
+
+      // Bob's one run keeps the default weight: nothing is written for it (only changes are).
+      expect(textOf(await runPython(bob, { code: 'print(1)' }))).toContain('1');
+      expect(lastWeights(bridge.stderr()).size).toBe(2);
+
+      // One of alice's runs ends: the other has her whole share again.
+      cancels[0]?.abort();
+      const whole = await weightsWhen((weights) => weights.some((line) => line.weight === 100));
+      const back = whole.find((line) => line.weight === 100) as WeightLine;
+      // cpu.weight 100, cpu.shares 1024; niceness is never lowered again (that takes privileges).
+      expect(back.value).toBe(mechanism === 'cgroup' ? (back.value === '100' ? '100' : '1024') : '3');
+      expect(inForce(back), `${back.sandbox}: ${back.target}`).toBe(back.value);
+
       // doctor names the mechanism the bridge used.
       const doctor = await new Promise<string>((resolve) =>
         execFile(
@@ -142,17 +178,8 @@ describe('fair CPU between principals (tokens file: alice, bob; embedded sandbox
           ? /cpu shares between principals \(with a tokens file or OAuth\): cgroup weights, a cgroup per worker/
           : /cpu shares between principals \(with a tokens file or OAuth\): niceness per worker/,
       );
-      const values = weights.map((line) => line.value).sort((a, b) => Number(a) - Number(b));
-      if (mechanism === 'cgroup') {
-        expect([
-          ['50', '50', '100'],
-          ['512', '512', '1024'],
-        ]).toContainEqual(values);
-      } else {
-        expect(values).toEqual(['0', '3', '3']);
-      }
     } finally {
-      cancel.abort();
+      for (const cancel of cancels) cancel.abort();
       await Promise.all(runs);
     }
   }, 300_000);

@@ -72,6 +72,22 @@ export function embeddedWorkersOf(owner: number): number[] {
   return pids;
 }
 
+/** Pids of the TypeScript sandboxes started by the bridge with pid `owner` (they carry `--owner=<pid>`). */
+export function typescriptSandboxesOf(owner: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const args = commandLine(entry);
+    if (
+      args.some((arg) => arg.endsWith('runtime/typescript/sandbox.js')) &&
+      args.includes(`--owner=${owner}`)
+    ) {
+      pids.push(Number(entry));
+    }
+  }
+  return pids;
+}
+
 /** The engine clients (`podman run …`) a bridge has started for its sandboxes, by container name. */
 export function containerClientsOf(bridgePid: number): Array<{ pid: number; name: string }> {
   return childProcesses(bridgePid).flatMap(({ pid, args }) => {

@@ -101,6 +101,11 @@ describe('ProgramChecker', () => {
     expect(errors('await mcp.clock.now();', [{ key: 'clock-1', text: clock }])).toEqual([]);
   });
 
+  it('checks against the text it is given, even under a key it has seen with another text', () => {
+    expect(errors('await mcp.clock.now();', [{ key: 'reused', text: clock }])).toEqual([]);
+    expect(errors('await mcp.clock.now();', [{ key: 'reused', text: weather }])).toEqual(['1:11 TS2339']);
+  });
+
   it('lists at most 20 errors and counts the rest', () => {
     const code = Array.from({ length: 30 }, (_, i) => `const v${i}: number = "x";`).join('\n');
     const result = checker.check(code, grant);

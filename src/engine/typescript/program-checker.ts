@@ -19,13 +19,47 @@ export const PROGRAM_FILE = 'program.ts';
 const ROOT = '/codemode/';
 const PROGRAM_PATH = `${ROOT}${PROGRAM_FILE}`;
 const RUNTIME_PATH = `${ROOT}mcp.d.ts`;
-/** The library a program gets: the language, no DOM and no Node (mcp.d.ts declares what Deno offers). */
-const LIBRARY = ['lib.es2023.d.ts'];
+/**
+ * Where the checker sees the standard library. Not its real path: a file under `node_modules` makes
+ * every program rebuild look for the package.json above it (to decide its module format, which a
+ * global declaration file does not need), a fifth of a warm check when measured.
+ */
+const LIBRARY_DIR = `${ROOT}lib/`;
 /** Errors reported per check; more are counted, not listed. */
 const MAX_DIAGNOSTICS = 20;
 const MAX_MESSAGE_CHARS = 1000;
 /** Server declarations kept between checks (a few KB to 256 KB of text each, and their parse). */
 const MAX_KEPT_SERVERS = 64;
+
+/**
+ * The options programs are checked with, as a tsconfig's `compilerOptions` (so they serialize into a
+ * verdict cache's key): the language's library and no DOM or Node (mcp.d.ts declares what Deno
+ * offers), strict except that a parameter may go without a type.
+ */
+const CHECK_OPTIONS = {
+  target: 'ES2022',
+  module: 'ESNext',
+  moduleResolution: 'Bundler',
+  // Every program is a module (top-level await) whether or not it imports or exports anything.
+  moduleDetection: 'force',
+  lib: ['es2023'],
+  types: [],
+  strict: true,
+  noImplicitAny: false,
+  noEmit: true,
+  skipLibCheck: true,
+  allowImportingTsExtensions: true,
+} as const;
+
+/**
+ * Everything besides a check's inputs (the program and its grant's declarations) that decides its
+ * answer: TypeScript's version (read from its package.json, without loading it), the options, the
+ * report's limits and the runtime's declaration. A cached verdict is keyed by it.
+ */
+export function checkerIdentity(runtimeDeclaration: string): string {
+  const { version } = require('typescript/package.json') as { version: string };
+  return JSON.stringify([version, CHECK_OPTIONS, MAX_DIAGNOSTICS, MAX_MESSAGE_CHARS, runtimeDeclaration]);
+}
 
 /** One error in the program, 1-based like an editor shows it. */
 export interface TypeDiagnostic {
@@ -54,22 +88,14 @@ interface ScriptEntry {
   snapshot: ts.IScriptSnapshot;
 }
 
-/** Options the programs are checked with: strict, except that a parameter may go without a type. */
 function compilerOptions(typescript: typeof ts): ts.CompilerOptions {
-  return {
-    target: typescript.ScriptTarget.ES2022,
-    module: typescript.ModuleKind.ESNext,
-    moduleResolution: typescript.ModuleResolutionKind.Bundler,
-    // Every program is a module (top-level await) whether or not it imports or exports anything.
-    moduleDetection: typescript.ModuleDetectionKind.Force,
-    lib: LIBRARY,
-    types: [],
-    strict: true,
-    noImplicitAny: false,
-    noEmit: true,
-    skipLibCheck: true,
-    allowImportingTsExtensions: true,
-  };
+  const { options, errors } = typescript.convertCompilerOptionsFromJson(CHECK_OPTIONS, ROOT);
+  if (errors.length > 0) {
+    throw new Error(
+      `the checker's options are invalid: ${typescript.flattenDiagnosticMessageText(errors[0]?.messageText, '\n')}`,
+    );
+  }
+  return options;
 }
 
 export class ProgramChecker {
@@ -96,8 +122,10 @@ export class ProgramChecker {
       getScriptVersion: (path) => String(this.#files.get(path)?.version ?? 0),
       getScriptSnapshot: (path) => this.#snapshot(path),
       getCurrentDirectory: () => ROOT,
-      getDefaultLibFileName: () => join(this.#libDir, 'lib.d.ts'),
+      getDefaultLibFileName: () => `${LIBRARY_DIR}lib.d.ts`,
+      useCaseSensitiveFileNames: () => true,
       fileExists: (path) => this.#files.has(path) || this.#isLibrary(path),
+      directoryExists: (path) => `${path}/`.startsWith(ROOT),
       readFile: (path) => this.#files.get(path)?.text ?? this.#readLibrary(path),
       // A program's `import` of anything resolves to nothing (the sandbox cannot import either).
       resolveModuleNameLiterals: (literals) => literals.map(() => ({ resolvedModule: undefined })),
@@ -110,7 +138,9 @@ export class ProgramChecker {
     const paths: string[] = [];
     for (const declaration of grant) {
       const path = `${ROOT}servers/${encodeURIComponent(declaration.key)}.d.ts`;
-      if (!this.#files.has(path)) this.#setFile(path, declaration.text);
+      // A key names one text; should a caller reuse it for another, the file follows the text.
+      const kept = this.#files.get(path);
+      if (kept?.text !== declaration.text) this.#setFile(path, declaration.text, (kept?.version ?? 0) + 1);
       paths.push(path);
     }
     this.#remember(paths);
@@ -162,13 +192,13 @@ export class ProgramChecker {
   }
 
   #isLibrary(path: string): boolean {
-    return path.startsWith(this.#libDir) && /\/lib\.[\w.]+\.d\.ts$/.test(path);
+    return path.startsWith(LIBRARY_DIR) && /^lib\.[\w.]+\.d\.ts$/.test(path.slice(LIBRARY_DIR.length));
   }
 
   #readLibrary(path: string): string | undefined {
     if (!this.#isLibrary(path)) return undefined;
     try {
-      return readFileSync(path, 'utf8');
+      return readFileSync(join(this.#libDir, path.slice(LIBRARY_DIR.length)), 'utf8');
     } catch {
       return undefined;
     }

@@ -160,14 +160,17 @@ export class ContainerBackend implements SandboxBackend {
       throw await this.#explainStartFailure(error, sandbox);
     }
     logger.debug('sandbox ready', { sandbox: name, ms: Math.round(performance.now() - startedAt) });
-    if (pidFile) sandbox.useCpuControl(this.#cpuControl(pidFile));
+    if (pidFile) {
+      sandbox.useCpuControl(() => this.#cpuControl(pidFile));
+      // Read only if a weight is ever set; either way it goes with the container.
+      void sandbox.exited().then(() => rm(pidFile, { force: true }).catch(() => {}));
+    }
     return sandbox;
   }
 
-  /** The control of a container's CPU weight, from the pid podman wrote (gone once read). */
+  /** The control of a container's CPU weight, from the pid podman wrote. */
   async #cpuControl(pidFile: string): Promise<CpuControl | undefined> {
     const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-    await rm(pidFile, { force: true }).catch(() => {});
     return Number.isInteger(pid) && pid > 0 ? containerCpuControl(pid) : undefined;
   }
 

@@ -268,7 +268,6 @@ export class EmbeddedBackend implements SandboxBackend {
     const { logger } = this.#options;
     const id = `embedded-${this.#ownerPid}-${++this.#counter}`;
     const startedAt = performance.now();
-    const cgroups = this.#options.cpuWeights ? await this.#workerCgroups() : undefined;
     const child = this.#spawn(this.#command(snapshot, false, limits));
     const sandbox = startGroupSandbox({
       id,
@@ -278,8 +277,11 @@ export class EmbeddedBackend implements SandboxBackend {
       live: this.#live,
       what: 'the embedded worker',
     });
-    if (this.#options.cpuWeights && child.pid !== undefined)
-      sandbox.useCpuControl(this.#cpuControl(sandbox, child.pid, cgroups));
+    const pid = child.pid;
+    if (this.#options.cpuWeights && pid !== undefined) {
+      // Moved into a cgroup of its own only when first weighed: most workers never are.
+      sandbox.useCpuControl(async () => this.#cpuControl(sandbox, pid, await this.#workerCgroups()));
+    }
     try {
       await sandbox.waitReady(signal);
     } catch (error) {

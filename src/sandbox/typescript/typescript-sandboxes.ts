@@ -10,14 +10,20 @@ import { TypeScriptBackend } from './typescript-backend.js';
 
 /** Sandboxes kept ready when idle: a Deno sandbox starts in ~0.1 s, so two cover agent pace. */
 const DEFAULT_POOL_SIZE = 2;
-/** The most a burst may grow the pool to: an idle sandbox costs ~14 MB (PSS). */
-const DEFAULT_POOL_MAX = 16;
+/**
+ * The most a burst may grow the pool to. A burst of short runs spends the stock far faster than Deno
+ * starts (~5–10 ms a run, ~100 ms a start), so a burst longer than the stock runs its tail on cold
+ * starts: measured with bursts of 30, 16 left the second half at 50–100 ms a run (next p50 10–27 ms)
+ * where 32 kept every run warm (next p50 7.6–8.1 ms). An idle sandbox costs ~14 MB (PSS); the pool
+ * halves back towards 2 after a minute without a miss.
+ */
+const DEFAULT_POOL_MAX = 32;
 
 export interface TypeScriptSandboxesOptions {
   stateDir: string;
   /** MCP_BRIDGE_MEMORY: each sandbox's heap, with an RLIMIT_DATA backstop. */
   memory: string;
-  /** MCP_BRIDGE_POOL_SIZE / _MAX; 0 keeps no pool (a one-off command). Default 2 / 16. */
+  /** MCP_BRIDGE_POOL_SIZE / _MAX; 0 keeps no pool (a one-off command). Default 2 / 32. */
   poolSize?: number | undefined;
   poolMax?: number | undefined;
   logger: Logger;

@@ -2,8 +2,11 @@
  * The console's runs across restarts: one SQLite file (`<MCP_BRIDGE_STATE_DIR>/console/runs.sqlite`,
  * mode 0600: it holds code and output) through better-sqlite3, bounded by a count of runs and their
  * bytes (MCP_BRIDGE_CONSOLE_RUNS, MCP_BRIDGE_CONSOLE_RUNS_SIZE), the oldest finished runs dropped
- * first. better-sqlite3 is synchronous: a save is one small transaction at a run's start and end,
- * never per tool call.
+ * first. better-sqlite3 is synchronous, so saves are written behind: a run's start and end are kept
+ * in memory and written with the other saves of the next FLUSH_MS in one transaction, off the run's
+ * response path (on `serve --http`, a transaction and a bound check per save cost the main thread
+ * about a millisecond per run; measured). A read writes what is pending first, and `close` writes it
+ * before closing; a crash loses at most FLUSH_MS of history.
  *
  * The console is a convenience, the bridge's job is running code: a database that cannot be opened
  * (corrupt, unwritable, the native module missing) or that fails later is logged, and the bridge goes
@@ -75,6 +78,10 @@ function loadSqlite(): DatabaseConstructor {
 
 /** The bound of SQLite's page cache for the store's connection, in KiB. */
 const PAGE_CACHE_KIB = 2048;
+/** How long a save waits to be written with the saves that follow it, ms. */
+const FLUSH_MS = 50;
+/** Bytes of dropped runs after which their pages are given back to the file system. */
+const VACUUM_AFTER_BYTES = 1 << 20;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
@@ -112,6 +119,18 @@ export class SqliteRunStore implements RunStore {
         remove: Statement;
       }
     | undefined;
+  /** Saves not yet written, by run id: a run saved again before the write is written once. */
+  readonly #pending = new Map<string, FeedRun>();
+  #flushTimer: NodeJS.Timeout | undefined;
+  /**
+   * What the table holds, kept as rows are written and dropped, so a write need not count the table
+   * (a scan per run, measured at milliseconds): counted once at open.
+   */
+  #kept = { runs: 0, bytes: 0 };
+  /** The bytes of each row this store wrote `running`: its end replaces that row. */
+  readonly #running = new Map<string, number>();
+  /** Bytes dropped since the last incremental vacuum. */
+  #dropped = 0;
   /** Why nothing is kept, once something failed. */
   reason: string | undefined;
 
@@ -145,11 +164,12 @@ export class SqliteRunStore implements RunStore {
         get: db.prepare('SELECT run FROM runs WHERE id = ?'),
         totals: db.prepare('SELECT count(*) AS runs, coalesce(sum(bytes), 0) AS bytes FROM runs'),
         oldest: db.prepare(
-          "SELECT id, bytes FROM runs WHERE status != 'running' ORDER BY started_at LIMIT 500",
+          "SELECT id, bytes FROM runs WHERE status != 'running' ORDER BY started_at LIMIT ?",
         ),
         remove: db.prepare('DELETE FROM runs WHERE id = ?'),
       };
       this.#markInterrupted();
+      this.#kept = this.#statements.totals.get() as { runs: number; bytes: number };
       this.#prune();
     } catch (error) {
       this.#fail('cannot open', error);
@@ -162,6 +182,7 @@ export class SqliteRunStore implements RunStore {
 
   /** Runs and bytes kept now; undefined when the store does not work. */
   totals(): { runs: number; bytes: number } | undefined {
+    this.flush();
     try {
       return this.#statements?.totals.get() as { runs: number; bytes: number } | undefined;
     } catch (error) {
@@ -171,27 +192,53 @@ export class SqliteRunStore implements RunStore {
   }
 
   save(run: FeedRun): void {
+    if (!this.#statements) return;
+    // Serialized when written, so a run saved at its start and again at its end is written once.
+    this.#pending.delete(run.id);
+    this.#pending.set(run.id, run);
+    this.#flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+  }
+
+  /** Writes the pending saves in one transaction, then drops what the bounds no longer allow. */
+  flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
     const statements = this.#statements;
-    if (!statements) return;
+    if (!statements || this.#pending.size === 0) return;
+    const runs = [...this.#pending.values()];
+    this.#pending.clear();
     try {
-      const json = JSON.stringify(run);
-      statements.save.run(
-        run.id,
-        run.startedAt,
-        run.status,
-        run.principal.id,
-        run.session ?? null,
-        JSON.stringify(run.servers),
-        Buffer.byteLength(json),
-        json,
-      );
-      if (run.status !== 'running') this.#prune();
+      (this.#db as Database).transaction(() => {
+        for (const run of runs) this.#write(statements.save, run);
+      })();
+      if (runs.some((run) => run.status !== 'running')) this.#prune();
     } catch (error) {
       this.#fail('cannot write', error);
     }
   }
 
+  #write(save: Statement, run: FeedRun): void {
+    const json = JSON.stringify(run);
+    const bytes = Buffer.byteLength(json);
+    save.run(
+      run.id,
+      run.startedAt,
+      run.status,
+      run.principal.id,
+      run.session ?? null,
+      JSON.stringify(run.servers),
+      bytes,
+      json,
+    );
+    const replaced = this.#running.get(run.id);
+    if (replaced === undefined) this.#kept.runs++;
+    this.#kept.bytes += bytes - (replaced ?? 0);
+    if (run.status === 'running') this.#running.set(run.id, bytes);
+    else this.#running.delete(run.id);
+  }
+
   list(filter: RunFilter & { viewer?: string }, limit: number): RunSummary[] {
+    this.flush();
     const db = this.#db;
     if (!db || !this.#statements) return [];
     const where: string[] = [];
@@ -235,6 +282,7 @@ export class SqliteRunStore implements RunStore {
   }
 
   get(id: string): FeedRun | undefined {
+    this.flush();
     try {
       const row = this.#statements?.get.get(id) as { run: string } | undefined;
       return row ? (JSON.parse(row.run) as FeedRun) : undefined;
@@ -245,6 +293,7 @@ export class SqliteRunStore implements RunStore {
   }
 
   close(): void {
+    this.flush();
     this.#statements = undefined;
     try {
       this.#db?.close();
@@ -255,10 +304,11 @@ export class SqliteRunStore implements RunStore {
   /** Runs an earlier bridge left `running` ended with it. */
   #markInterrupted(): void {
     const db = this.#db as Database;
+    const save = (this.#statements as { save: Statement }).save;
     const rows = db.prepare("SELECT run FROM runs WHERE status = 'running'").all() as Array<{ run: string }>;
     for (const row of rows) {
       const run = JSON.parse(row.run) as FeedRun;
-      this.save({ ...run, status: 'killed', error: INTERRUPTED_ERROR });
+      this.#write(save, { ...run, status: 'killed', error: INTERRUPTED_ERROR });
     }
   }
 
@@ -266,22 +316,28 @@ export class SqliteRunStore implements RunStore {
   #prune(): void {
     const statements = this.#statements;
     if (!statements) return;
-    let { runs, bytes } = statements.totals.get() as { runs: number; bytes: number };
-    if (runs <= this.#bounds.maxRuns && bytes <= this.#bounds.maxBytes) return;
+    const { maxRuns, maxBytes } = this.#bounds;
+    const kept = this.#kept;
+    if (kept.runs <= maxRuns && kept.bytes <= maxBytes) return;
     const db = this.#db as Database;
     db.transaction(() => {
-      while (runs > this.#bounds.maxRuns || bytes > this.#bounds.maxBytes) {
-        const oldest = statements.oldest.all() as Array<{ id: string; bytes: number }>;
+      while (kept.runs > maxRuns || kept.bytes > maxBytes) {
+        const limit = Math.max(kept.runs - maxRuns, 32);
+        const oldest = statements.oldest.all(limit) as Array<{ id: string; bytes: number }>;
         if (oldest.length === 0) break;
         for (const row of oldest) {
-          if (runs <= this.#bounds.maxRuns && bytes <= this.#bounds.maxBytes) break;
+          if (kept.runs <= maxRuns && kept.bytes <= maxBytes) break;
           statements.remove.run(row.id);
-          runs--;
-          bytes -= row.bytes;
+          kept.runs--;
+          kept.bytes -= row.bytes;
+          this.#dropped += row.bytes;
         }
       }
     })();
-    db.pragma('incremental_vacuum');
+    if (this.#dropped >= VACUUM_AFTER_BYTES) {
+      this.#dropped = 0;
+      db.pragma('incremental_vacuum');
+    }
   }
 
   #fail(what: string, error: unknown): void {

@@ -25,6 +25,7 @@ import {
 import type { Logger } from '../../shared/logger.js';
 import { ConsoleSessions, MAX_CONSOLE_SESSION_MS } from './auth/console-sessions.js';
 import type { AuthOutcome, HttpAuth } from './auth/http-auth.js';
+import { coalesceWrites } from './coalesce-writes.js';
 import { ConnectionLimits, type Refusal } from './connection-limits.js';
 import {
   bearerToken,
@@ -43,6 +44,8 @@ export const MCP_PATH = '/mcp';
 /** Largest request body: run_python's code is capped at 1,000,000 characters, JSON-escaped up to ~6 MB. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 const SWEEP_INTERVAL_MS = 30_000;
+/** A POST's response that ends within this long goes out in one socket write (coalesce-writes.ts). */
+const COALESCE_MS = 50;
 /** Refusals and accept failures come in floods: one log line of each kind at most this often. */
 const THROTTLED_LOG_INTERVAL_MS = 10_000;
 /** How often the descriptors in use are counted, and how close to the limit is too close. */
@@ -617,6 +620,7 @@ export class BridgeHttpServer {
       session.info.inFlight--;
       session.info.lastSeenAt = Date.now();
     });
+    coalesceWrites(response, COALESCE_MS);
     await session.transport.handleRequest(request, response, body);
   }
 

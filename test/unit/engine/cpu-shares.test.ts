@@ -29,10 +29,11 @@ describe('CpuShares', () => {
     shares.enter('alice', a2);
     shares.enter('bob', b1);
     shares.enter('alice', a3);
-    expect(a1.weights).toEqual([100, 50, 33]);
+    // Only changes are written: every sandbox starts at the default (100).
+    expect(a1.weights).toEqual([50, 33]);
     expect(a2.weights).toEqual([50, 33]);
     expect(a3.weights).toEqual([33]);
-    expect(b1.weights).toEqual([100]);
+    expect(b1.weights).toEqual([]);
     expect(shares.running('alice')).toBe(3);
 
     leaveA1();
@@ -42,19 +43,32 @@ describe('CpuShares', () => {
     expect(a1.weights.at(-1)).toBe(100);
     expect(a2.weights.at(-1)).toBe(50);
     expect(a3.weights.at(-1)).toBe(50);
-    expect(b1.weights).toEqual([100]);
+    expect(b1.weights).toEqual([]);
   });
 
-  it('forgets a principal once its last sandbox leaves', () => {
+  it('writes nothing for a principal running one program at a time, and forgets it once it leaves', () => {
     const shares = new CpuShares();
     const only = sandbox();
     const leave = shares.enter('carol', only);
     leave();
     expect(shares.running('carol')).toBe(0);
-    expect(only.weights).toEqual([100, 100]);
+    expect(only.weights).toEqual([]);
     const again = sandbox();
     shares.enter('carol', again);
-    expect(again.weights).toEqual([100]);
+    expect(again.weights).toEqual([]);
+  });
+
+  it('puts a kept sandbox back to the default when its program ends, once', () => {
+    const shares = new CpuShares();
+    const kept = sandbox();
+    const other = sandbox();
+    const leaveKept = shares.enter('dave', kept);
+    shares.enter('dave', other);
+    leaveKept();
+    expect(kept.weights).toEqual([50, 100]);
+    expect(other.weights).toEqual([50, 100]);
+    shares.enter('dave', kept); // its next program: two running again
+    expect(kept.weights).toEqual([50, 100, 50]);
   });
 
   it('takes sandboxes that cannot be weighed (no setCpuWeight) into the count all the same', () => {

@@ -93,14 +93,14 @@ describe('WarmPool', () => {
     expect(warm.stats).toMatchObject({ hits: 1, misses: 0, inUse: 0 });
   });
 
-  it('keeps its last ready sandbox from a claim that spares it, for a run that does not', async () => {
+  it('keeps as many ready sandboxes as a claim spares, for runs that spare none', async () => {
     const { backend, pool: warm } = pool({ minSize: 2, maxSize: 4 });
     warm.warm();
     await backend.finish(1);
     await backend.finish();
     const [first, second] = backend.started;
-    expect(await warm.acquire(undefined, { spareLast: true })).toBe(first); // two ready: one may go
-    const spared = warm.acquire(undefined, { spareLast: true }); // one ready: it waits for a start
+    expect(await warm.acquire(undefined, { spare: 1 })).toBe(first); // two ready: one may go
+    const spared = warm.acquire(undefined, { spare: 1 }); // one ready: it waits for a start
     await flush();
     expect(warm.stats).toMatchObject({ ready: 1, hits: 1, misses: 1 });
     expect(await warm.acquire()).toBe(second); // a run that spares nothing takes the last one

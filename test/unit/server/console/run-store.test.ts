@@ -125,6 +125,45 @@ describe('SQLite run store', () => {
     expect(unwritable.reason).toMatch(/ENOTDIR|EEXIST/);
   });
 
+  it('writes saves behind the run, the latest state of each run once, and a read or close writes them first', () => {
+    const store = openRunStore(path, BIG, logger);
+    const live = run(1, { status: 'running' });
+    store.save(live);
+    // Nothing is on disk yet: the save returned before any write (another reader sees no run).
+    expect(inspectRunStore(path)).toMatch(/: 0 runs/);
+    live.status = 'ok';
+    live.stdout = 'done\n';
+    store.save(live);
+    store.save(run(2));
+    expect(store.get('run-1-boot')).toMatchObject({ status: 'ok', stdout: 'done\n' });
+    expect(inspectRunStore(path)).toMatch(/: 2 runs/);
+    store.save(run(3));
+    store.close();
+    const again = openRunStore(path, BIG, logger);
+    expect(again.list({}, 10).map((each) => each.id)).toEqual(['run-3-boot', 'run-2-boot', 'run-1-boot']);
+    again.close();
+  });
+
+  it('holds the count bound exactly when runs are written at their start and replaced at their end', () => {
+    const store = openRunStore(path, { maxRuns: 5, maxBytes: BIG.maxBytes }, logger);
+    for (let n = 1; n <= 30; n++) {
+      const live = run(n, { status: 'running', startedAt: n });
+      store.save(live);
+      store.flush();
+      store.save({ ...live, status: 'ok', stdout: 'x'.repeat(n * 10) });
+      if (n % 3 === 0) store.flush();
+    }
+    expect(store.totals()?.runs).toBe(5);
+    expect(store.list({}, 10).map((each) => each.runId)).toEqual([
+      'run-30',
+      'run-29',
+      'run-28',
+      'run-27',
+      'run-26',
+    ]);
+    store.close();
+  });
+
   it('doctor reads what is kept without creating anything', () => {
     expect(inspectRunStore(path)).toMatch(/none yet/);
     const store = openRunStore(path, BIG, logger);
