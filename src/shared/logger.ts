@@ -53,19 +53,24 @@ let stderrWatched = false;
  */
 function writeToStderr(line: string): void {
   if (stderrFailed) return;
-  if (!stderrWatched) {
-    stderrWatched = true;
-    process.stderr.on('error', () => {
-      stderrFailed = true;
-    });
-  }
+  watchStderr();
   process.stderr.write(line);
+}
+
+/** Notes stderr failing, whoever wrote there (`console.error` too), instead of an uncaught exception. */
+function watchStderr(): void {
+  if (stderrWatched) return;
+  stderrWatched = true;
+  process.stderr.on('error', () => {
+    stderrFailed = true;
+  });
 }
 
 export function createLogger(
   minimum: LogLevel = 'info',
   write: (line: string) => void = writeToStderr,
 ): Logger {
+  if (write === writeToStderr) watchStderr();
   const threshold = LOG_LEVELS.indexOf(minimum);
   const isEnabled = (level: LogLevel) => LOG_LEVELS.indexOf(level) <= threshold;
   const sinks = new Set<{ threshold: number; sink: LogSink }>();
