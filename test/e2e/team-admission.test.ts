@@ -1,24 +1,13 @@
-/**
- * A principal's share of the sandboxes (docs/team.md, "Fair shares"; engine/sandbox-admission.ts): on
- * a real `serve --http` with a tokens file and real embedded sandboxes, while bob is active alice may
- * run only her share of this machine's cores in full-Python sandboxes at once. Her run past it waits
- * in her queue, bob's next run is admitted at once past it, and hers is neither lost nor started until
- * one of her own ends; one that runs out of time while waiting says what it waited for. The assertions
- * are about admission and order (the bridge's debug log of each admission, and which call returned
- * first), never about how long anything took.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type HttpBridge,
   runPython,
-  startHttpBridge,
+  startTeamBridge,
+  type TeamBridge,
   textOf,
-  writeTokensFile,
 } from '../helpers/http-bridge.js';
 
 const ALICE = 'alice-share-token-0123456789ab';
@@ -64,41 +53,32 @@ async function until(condition: () => boolean): Promise<void> {
 }
 
 describe("a principal's share of the sandboxes while another is active (tokens file: alice, bob)", () => {
-  let dir: string;
+  let team: TeamBridge;
   let bridge: HttpBridge;
   let alice: Client;
   let bob: Client;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'codemode-team-admission-'));
-    const tokens = writeTokensFile(dir, [
-      { name: 'alice', token: ALICE },
-      { name: 'bob', token: BOB },
-    ]);
-    bridge = await startHttpBridge(
-      ['serve', '--http', '0'],
+    team = await startTeamBridge(
+      'codemode-team-admission-',
+      [
+        { name: 'alice', token: ALICE },
+        { name: 'bob', token: BOB },
+      ],
       {
-        HOME: dir,
-        MCP_BRIDGE_STATE_DIR: join(dir, 'state'),
-        MCP_BRIDGE_CONFIG: join(dir, 'none.json'),
-        MCP_BRIDGE_HTTP_TOKENS_FILE: tokens,
-        MCP_BRIDGE_LOG_LEVEL: 'debug',
         // Run slots are not what holds alice back here: she has two more than her share of cores.
         MCP_BRIDGE_MAX_CONCURRENT_RUNS: String(2 * (SHARE + 2)),
         MCP_BRIDGE_MAX_CONCURRENT_RUNS_PER_PRINCIPAL: String(SHARE + 2),
         MCP_BRIDGE_POOL_SIZE: '1',
         MCP_BRIDGE_POOL_MAX: '3',
       },
-      { cwd: dir },
     );
-    alice = await bridge.connect({ token: ALICE, name: 'alice-client' });
-    bob = await bridge.connect({ token: BOB, name: 'bob-client' });
+    ({ bridge } = team);
+    ({ alice, bob } = team.clients as { alice: Client; bob: Client });
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.allSettled([alice?.close(), bob?.close()]);
-    await bridge?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await team?.close();
   });
 
   /**

@@ -8,8 +8,7 @@
  * weights do to bob's latency under a flood is measured in bench/team.mjs, not asserted here.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,9 +16,9 @@ import { BRIDGE_MAIN } from '../helpers/environment.js';
 import {
   type HttpBridge,
   runPython,
-  startHttpBridge,
+  startTeamBridge,
+  type TeamBridge,
   textOf,
-  writeTokensFile,
 } from '../helpers/http-bridge.js';
 
 const ALICE = 'alice-cpu-token-0123456789abcd';
@@ -64,40 +63,31 @@ function inForce(line: WeightLine): string {
 }
 
 describe('fair CPU between principals (tokens file: alice, bob; embedded sandboxes)', () => {
-  let dir: string;
+  let team: TeamBridge;
   let bridge: HttpBridge;
   let alice: Client;
   let bob: Client;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'codemode-team-cpu-'));
-    const tokens = writeTokensFile(dir, [
-      { name: 'alice', token: ALICE },
-      { name: 'bob', token: BOB },
-    ]);
-    bridge = await startHttpBridge(
-      ['serve', '--http', '0'],
+    team = await startTeamBridge(
+      'codemode-team-cpu-',
+      [
+        { name: 'alice', token: ALICE },
+        { name: 'bob', token: BOB },
+      ],
       {
-        HOME: dir,
-        MCP_BRIDGE_STATE_DIR: join(dir, 'state'),
-        MCP_BRIDGE_CONFIG: join(dir, 'none.json'),
-        MCP_BRIDGE_HTTP_TOKENS_FILE: tokens,
-        MCP_BRIDGE_LOG_LEVEL: 'debug',
         // Four slots, two per principal: alice's two runs and bob's one all run at once.
         MCP_BRIDGE_MAX_CONCURRENT_RUNS: '4',
         MCP_BRIDGE_POOL_SIZE: '1',
         MCP_BRIDGE_POOL_MAX: '3',
       },
-      { cwd: dir },
     );
-    alice = await bridge.connect({ token: ALICE, name: 'alice-client' });
-    bob = await bridge.connect({ token: BOB, name: 'bob-client' });
+    ({ bridge } = team);
+    ({ alice, bob } = team.clients as { alice: Client; bob: Client });
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.allSettled([alice?.close(), bob?.close()]);
-    await bridge?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await team?.close();
   });
 
   it("gives a principal's running sandboxes one sandbox's weight together, and leaves another's alone", async () => {
@@ -164,9 +154,9 @@ describe('fair CPU between principals (tokens file: alice, bob; embedded sandbox
           {
             env: {
               ...process.env,
-              HOME: dir,
+              HOME: team.dir,
               MCP_BRIDGE_RUNTIME: 'embedded',
-              MCP_BRIDGE_STATE_DIR: join(dir, 'state'),
+              MCP_BRIDGE_STATE_DIR: join(team.dir, 'state'),
             },
             timeout: 120_000,
           },

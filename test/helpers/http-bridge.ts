@@ -1,6 +1,7 @@
 /** Starts the built bridge as `serve --http` (a real child process) and connects SDK HTTP clients to it. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -114,4 +115,54 @@ export function writeTokensFile(dir: string, tokens: TokenEntry[]): string {
   const path = join(dir, 'tokens.json');
   writeFileSync(path, JSON.stringify({ tokens }));
   return path;
+}
+
+/** A `serve --http` bridge for a team (a tokens file), each principal connected, in its own temp dir. */
+export interface TeamBridge {
+  /** The temp dir: HOME, the state dir (`state/`) and the tokens file. */
+  dir: string;
+  bridge: HttpBridge;
+  /** Each principal's client, by its name in the tokens file. */
+  clients: Record<string, Client>;
+  /** Closes the clients, stops the bridge and removes the temp dir. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a team bridge with no upstreams, its HOME and state dir in a fresh temp dir, debug logging,
+ * and `env` on top; then connects each principal as `<name>-client`.
+ */
+export async function startTeamBridge(
+  prefix: string,
+  tokens: TokenEntry[],
+  env: Record<string, string>,
+): Promise<TeamBridge> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const clients: Record<string, Client> = {};
+  let bridge: HttpBridge | undefined;
+  const close = async () => {
+    await Promise.allSettled(Object.values(clients).map((client) => client.close()));
+    await bridge?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    bridge = await startHttpBridge(
+      ['serve', '--http', '0'],
+      {
+        HOME: dir,
+        MCP_BRIDGE_STATE_DIR: join(dir, 'state'),
+        MCP_BRIDGE_CONFIG: join(dir, 'none.json'),
+        MCP_BRIDGE_HTTP_TOKENS_FILE: writeTokensFile(dir, tokens),
+        MCP_BRIDGE_LOG_LEVEL: 'debug',
+        ...env,
+      },
+      { cwd: dir },
+    );
+    for (const { name, token } of tokens)
+      clients[name] = await bridge.connect({ token, name: `${name}-client` });
+    return { dir, bridge, clients, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
