@@ -381,8 +381,7 @@ async function warmUp(suite: Suite, backend: Backend): Promise<void> {
     });
     expect(warm.structured.status, warm.text).toBe('ok');
     await waitQuiescent(suite);
-    suite.baseline = { fds: openFdCount(bridge.pid), rss: rssBytes(bridge.pid) };
-    suite.peaks = { ...suite.baseline };
+    takeBaseline(suite, bridge.pid);
     return;
   }
   if (backend === 'embedded') {
@@ -414,8 +413,7 @@ async function warmUp(suite: Suite, backend: Backend): Promise<void> {
   const failing = await bridge.runPython({ servers: ['failing'], code: 'print(1)' });
   expect(failing.isError).toBe(true);
   await waitQuiescent(suite);
-  suite.baseline = { fds: openFdCount(bridge.pid), rss: rssBytes(bridge.pid) };
-  suite.peaks = { ...suite.baseline };
+  takeBaseline(suite, bridge.pid);
 }
 
 /** Waits until the bridge has exactly its warm pool: POOL_SIZE sandboxes and their engine clients. */
@@ -772,13 +770,21 @@ async function startTypeScriptSuite(): Promise<TypeScriptSuite> {
     });
     expect(warm.structured.status, warm.text).toBe('ok');
     await waitTypeScriptQuiescent(bridge);
-    suite.baseline = { fds: openFdCount(bridge.pid), rss: rssBytes(bridge.pid) };
-    suite.peaks = { ...suite.baseline };
+    takeBaseline(suite, bridge.pid);
   } catch (error) {
     await close().catch(() => {});
     throw error;
   }
   return suite;
+}
+
+/** The bridge's fds and RSS once warm and quiet: what each case is held to, and where its peaks start. */
+function takeBaseline(
+  suite: { baseline: { fds: number; rss: number }; peaks: { fds: number; rss: number } },
+  pid: number,
+): void {
+  suite.baseline = { fds: openFdCount(pid), rss: rssBytes(pid) };
+  suite.peaks = { ...suite.baseline };
 }
 
 async function waitTypeScriptQuiescent(bridge: RunningBridge): Promise<void> {
